@@ -1,0 +1,140 @@
+"""The `pacha` command line: a light dispatcher, then one module per command.
+
+Only the module of the command being run is imported, so `pacha cat-object -t`
+does not pay for every other command's dependencies. Porcelain adds its command
+groups by passing a larger table to run(); pacha itself never imports porcelain.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Mapping
+from importlib import import_module
+
+# command name -> module defining `app`, in the order `pacha --help` lists them
+PLUMBING: dict[str, str] = {
+    "init": "pacha.cli.init",
+    "config": "pacha.cli.config",
+    "hash-object": "pacha.cli.hash_object",
+    "cat-object": "pacha.cli.cat_object",
+    "verify-object": "pacha.cli.verify_object",
+    "write-tree": "pacha.cli.write_tree",
+    "ls-tree": "pacha.cli.ls_tree",
+    "checkout-object": "pacha.cli.checkout_object",
+    "rev-parse": "pacha.cli.rev_parse",
+    "read-ref": "pacha.cli.read_ref",
+    "write-ref": "pacha.cli.write_ref",
+    "delete-ref": "pacha.cli.delete_ref",
+    "update-ref": "pacha.cli.update_ref",
+    "for-each-ref": "pacha.cli.for_each_ref",
+    "reflog": "pacha.cli.reflog",
+    "count-objects": "pacha.cli.count_objects",
+    "fsck": "pacha.cli.fsck",
+}
+
+USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
+EXIT_USAGE = 2
+
+
+def _overview(commands: Mapping[str, str]) -> str:
+    lines = [USAGE, "", "Commands:"]
+    width = max(map(len, commands))
+    for name, module in commands.items():
+        doc = (import_module(module).app.registered_commands[0].help or "").strip()
+        lines.append(f"  {name:<{width}}  {doc.splitlines()[0] if doc else ''}")
+    lines += [
+        "",
+        "Global options:",
+        "  --registry PATH  use the registry at PATH (same as PACHA_DIR=PATH)",
+        "",
+        "Run 'pacha <command> --help' for a command's options and an example.",
+    ]
+    return "\n".join(lines)
+
+
+def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
+    """Run one command line; returns the exit code."""
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        arg = argv[i]
+        if arg in ("-h", "--help"):
+            print(_overview(commands))
+            return 0
+        if arg == "--version":
+            from pacha import __version__
+
+            print(f"pacha {__version__}")
+            return 0
+        if arg == "--registry" or arg.startswith("--registry="):
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif i + 1 < len(argv):
+                i += 1
+                value = argv[i]
+            else:
+                print("pacha: --registry needs a PATH", file=sys.stderr)
+                return EXIT_USAGE
+            os.environ["PACHA_DIR"] = os.path.abspath(os.path.expanduser(value))
+            i += 1
+            continue
+        print(f"pacha: unknown option {arg!r}\n{USAGE}", file=sys.stderr)
+        return EXIT_USAGE
+    if i == len(argv):
+        print(_overview(commands), file=sys.stderr)
+        return EXIT_USAGE
+    name, rest = argv[i], argv[i + 1 :]
+    if name == "help":
+        if not rest:
+            print(_overview(commands))
+            return 0
+        name, rest = rest[0], ["--help"]
+    module = commands.get(name)
+    if module is None:
+        import difflib
+
+        close = difflib.get_close_matches(name, list(commands), n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else "; see 'pacha --help'"
+        print(f"pacha: '{name}' is not a pacha command{hint}", file=sys.stderr)
+        return EXIT_USAGE
+    return invoke(import_module(module).app, rest, f"pacha {name}")
+
+
+def invoke(app: object, args: list[str], prog_name: str) -> int:
+    """Run a typer app, turning Pacha errors into one line on stderr and an exit code."""
+    import typer.main
+
+    from pacha.errors import PachaError
+
+    command = typer.main.get_command(app)  # type: ignore[arg-type]
+    try:
+        command.main(args=args, prog_name=prog_name, standalone_mode=True)
+    except SystemExit as exc:
+        code = exc.code
+        return code if isinstance(code, int) else (0 if code is None else 1)
+    except PachaError as exc:
+        if os.environ.get("PACHA_DEBUG"):
+            raise
+        _flush_quietly()
+        print(f"{exc.label}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except BrokenPipeError:
+        # The reader went away (`pacha ... | head`): stop quietly, as Git does.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _flush_quietly() -> None:
+    with contextlib.suppress(BrokenPipeError, ValueError):
+        sys.stdout.flush()
+
+
+def main() -> None:
+    """Entry point for plumbing alone (the `pacha` script adds porcelain)."""
+    sys.exit(run(sys.argv[1:]))

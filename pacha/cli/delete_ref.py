@@ -1,0 +1,37 @@
+"""pacha delete-ref: remove a ref (its reflog is kept as the audit trail)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg
+
+app = new_app()
+
+
+@app.command(
+    help="Delete NAME; with --old only if it points at that id. The reflog is kept.",
+    epilog="Example: pacha delete-ref models/fraud-detector/0.9.0 -m 'withdrawn'",
+)
+def delete_ref(
+    name: Annotated[str, typer.Argument(help="Ref name.")],
+    old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
+    registry: RegistryOption = None,
+) -> None:
+    from pacha.cli._refargs import expected_old
+    from pacha.errors import InvalidInput
+    from pacha.refs import check_ref_name
+
+    check_ref_name(name)
+    reg = open_reg(registry)
+    with reg.transaction(message) as tx:
+        if old is None:
+            tx.delete(name)
+        else:
+            expected = expected_old(old)
+            if expected is None:
+                raise InvalidInput("--old must be the id the ref points at, not the zero id")
+            tx.delete(name, expected)

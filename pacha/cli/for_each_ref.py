@@ -1,0 +1,115 @@
+"""pacha for-each-ref: list refs, formatted for scripts."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
+
+app = new_app()
+
+DEFAULT_FORMAT = "%(objectname) %(objecttype)\t%(refname)"
+_TOKEN = re.compile(r"%\((?P<atom>[a-z:]+)\)|%(?P<hex>[0-9a-fA-F]{2})|%%")
+ATOMS = ("refname", "objectname", "objectname:short", "objecttype", "objectsize")
+
+
+@app.command(
+    help="List refs matching PATTERNs (prefixes or globs) in name order.",
+    epilog="Example: pacha for-each-ref models/ --format '%(refname) %(objectname:short)'",
+)
+def for_each_ref(
+    patterns: Annotated[
+        list[str] | None, typer.Argument(help="Prefixes (models/x) or globs (models/*/1.*).")
+    ] = None,
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="Atoms: %(refname) %(objectname) %(objectname:short) "
+            "%(objecttype) %(objectsize); %% and %XX (hex byte) escapes.",
+        ),
+    ] = DEFAULT_FORMAT,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of refs.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    reg = open_reg(registry)
+    refs = list(matching_refs(reg, patterns or []))
+    if as_json:
+        import msgspec
+
+        rows = []
+        for name, object_id in refs:
+            info = reg.objects.stat(object_id) if reg.objects.has(object_id) else None
+            rows.append(
+                {
+                    "name": name,
+                    "id": object_id,
+                    "type": info.kind if info else None,
+                    "size": info.size if info else None,
+                }
+            )
+        write_out(msgspec.json.format(msgspec.json.encode(rows), indent=2).decode() + "\n")
+        return
+    render = compile_format(fmt)
+    for name, object_id in refs:
+        write_out(render(reg, name, object_id))
+
+
+def matching_refs(reg: Registry, patterns: list[str]):  # type: ignore[no-untyped-def]
+    from fnmatch import fnmatchcase
+
+    if not patterns:
+        yield from reg.refs.iter()
+        return
+    for name, object_id in reg.refs.iter():
+        for pattern in patterns:
+            if any(c in pattern for c in "*?["):
+                if fnmatchcase(name, pattern):
+                    break
+            else:
+                base = pattern.rstrip("/")
+                if name == base or name.startswith(base + "/"):
+                    break
+        else:
+            continue
+        yield name, object_id
+
+
+def compile_format(fmt: str):  # type: ignore[no-untyped-def]
+    """Check fmt once; return a function rendering one ref."""
+    from pacha.errors import InvalidInput
+
+    for match in _TOKEN.finditer(fmt):
+        atom = match["atom"]
+        if atom is not None and atom not in ATOMS:
+            raise InvalidInput(f"unknown format atom %({atom}): use one of {', '.join(ATOMS)}")
+
+    def render(reg: Registry, name: str, object_id: str) -> str:
+        info = None
+
+        def value(match: re.Match[str]) -> str:
+            nonlocal info
+            atom = match["atom"]
+            if match["hex"]:
+                return chr(int(match["hex"], 16))
+            if atom is None:
+                return "%"
+            if atom == "refname":
+                return name
+            if atom == "objectname":
+                return object_id
+            if atom == "objectname:short":
+                return object_id[:12]
+            if info is None:
+                info = reg.objects.stat(object_id)
+            return info.kind if atom == "objecttype" else str(info.size)
+
+        return _TOKEN.sub(value, fmt) + "\n"
+
+    return render

@@ -1,0 +1,35 @@
+"""pacha fsck: verify every object, link and ref of the registry."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Verify every object (re-hash), every link and every ref; exit 1 on any problem.",
+    epilog="Example: pacha fsck && echo registry healthy",
+)
+def fsck(
+    jobs: Annotated[int, typer.Option("-j", "--jobs", help="Threads verifying in parallel.", min=1)] = 2,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line on stderr.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    from pacha.fsck import fsck as run_fsck
+
+    def report(problem: str) -> None:
+        write_out(problem + "\n")
+        sys.stdout.buffer.flush()
+
+    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report)
+    if not quiet:
+        status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        sys.stderr.write(f"checked {result.objects} objects, {result.refs} refs: {status}\n")
+    if not result.ok:
+        raise typer.Exit(1)

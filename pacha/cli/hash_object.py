@@ -1,0 +1,80 @@
+"""pacha hash-object: compute object ids, optionally storing the objects."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Print the id of each FILE (the BLAKE3 hash, as b3sum prints); -w also stores it.",
+    epilog="Example: pacha hash-object -w model.safetensors",
+)
+def hash_object(
+    files: Annotated[list[Path] | None, typer.Argument(help="Files to hash.")] = None,
+    write: Annotated[bool, typer.Option("-w", help="Store the object in the registry.")] = False,
+    kind: Annotated[str, typer.Option("-t", help="Object kind: blob, tree or record.")] = "blob",
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the object from standard input.")] = False,
+    stdin_paths: Annotated[
+        bool, typer.Option("--stdin-paths", help="Read file paths from standard input, one a line.")
+    ] = False,
+    registry: RegistryOption = None,
+) -> None:
+    from pacha.errors import InvalidInput
+    from pacha.objects import KNOWN_KINDS
+
+    if kind not in KNOWN_KINDS:
+        raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
+    if stdin and stdin_paths:
+        raise InvalidInput("--stdin and --stdin-paths cannot be combined")
+    store = open_reg(registry).objects if write else None
+    if stdin:
+        write_out(_hash_stream(sys.stdin.buffer, kind, store, "standard input") + "\n")
+    for path in files or []:
+        write_out(_hash_path(path, kind, store) + "\n")
+    if stdin_paths:
+        for line in sys.stdin.buffer:
+            path = Path(os.fsdecode(line.rstrip(b"\n")))
+            write_out(_hash_path(path, kind, store) + "\n")
+            sys.stdout.buffer.flush()
+
+
+def _hash_path(path: Path, kind: str, store: object) -> str:
+    from pacha.errors import InvalidInput
+
+    if path.is_dir():
+        raise InvalidInput(f"{path} is a directory: store it with `pacha write-tree {path}`")
+    try:
+        f = open(path, "rb")  # noqa: SIM115
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+    with f:
+        return _hash_stream(f, kind, store, str(path), os.fstat(f.fileno()).st_size)
+
+
+def _hash_stream(stream, kind: str, store, what: str, size: int = -1) -> str:  # type: ignore[no-untyped-def]
+    from pacha import objects
+    from pacha.errors import InvalidInput
+    from pacha.ids import hash_bytes, hash_stream
+
+    try:
+        if kind != objects.BLOB:
+            data = stream.read()
+            try:
+                objects.validate(kind, data)
+            except InvalidInput as exc:
+                raise InvalidInput(f"{what}: {exc}") from None
+            return store.put_bytes(data, kind) if store else hash_bytes(data)
+        if store is None:
+            return hash_stream(stream)
+        return store.put_stream(stream, kind, size)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what}: {exc.strerror}") from None

@@ -1,0 +1,28 @@
+"""pacha init: create a registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import new_app, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha).",
+    epilog="Example: pacha init ~/.pacha",
+)
+def init(
+    path: Annotated[Path | None, typer.Argument(help="Directory to become the registry.")] = None,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing.")] = False,
+) -> None:
+    from pacha.registry import init_registry
+
+    registry, created = init_registry(path)
+    if not quiet:
+        verb = "Initialized empty" if created else "Reinitialized existing"
+        write_out(f"{verb} Pacha registry in {registry.root}\n")

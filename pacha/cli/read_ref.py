@@ -1,0 +1,31 @@
+"""pacha read-ref: print the id a ref points at."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Print the id NAME points at; exit 1 if there is no such ref.",
+    epilog="Example: pacha read-ref models/fraud-detector/1.0.0",
+)
+def read_ref(
+    name: Annotated[str, typer.Argument(help="Ref name.")],
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No message when missing.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    from pacha.errors import RefNotFound
+
+    reg = open_reg(registry)
+    try:
+        write_out(reg.refs.resolve(name) + "\n")
+    except RefNotFound:
+        if quiet:
+            raise typer.Exit(1) from None
+        raise

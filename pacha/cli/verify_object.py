@@ -1,0 +1,40 @@
+"""pacha verify-object: re-hash objects and check their structure."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Verify objects: decode, re-hash and check structure; exit 1 if any is bad.",
+    epilog="Example: pacha verify-object -v models/fraud-detector/1.0.0",
+)
+def verify_object(
+    specs: Annotated[list[str], typer.Argument(help="Ids, prefixes or ref names.")],
+    verbose: Annotated[
+        bool, typer.Option("-v", "--verbose", help="Print 'ok <id>' for good objects.")
+    ] = False,
+    registry: RegistryOption = None,
+) -> None:
+    import sys
+
+    from pacha.fsck import check_object
+
+    reg = open_reg(registry)
+    bad = 0
+    for spec in specs:
+        object_id = reg.resolve(spec)
+        result = check_object(reg.objects, object_id)
+        if result.problem:
+            bad += 1
+            sys.stderr.write(f"error: {result.problem}\n")
+        elif verbose:
+            write_out(f"ok {object_id} {result.kind}\n")
+    if bad:
+        raise typer.Exit(1)

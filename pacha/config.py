@@ -1,0 +1,127 @@
+"""config.toml: read with the standard library (fast), edited with tomlkit (keeps comments)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pacha.errors import InvalidInput
+
+DEFAULT_CONFIG = """\
+# Pacha registry configuration (TOML).
+# Edit by hand or with `pacha config KEY VALUE`; comments are kept.
+
+[core]
+# On-disk format version of this registry; readers refuse versions they do not know.
+format = 1
+# zstd level for new objects: 1 (fastest) .. 19 (smallest). Model weights barely
+# compress at any level, so a low level keeps ingest close to disk speed.
+compression_level = 3
+
+[user]
+# Who is recorded in the reflog. Defaults to your login name and host;
+# PACHA_AUTHOR_NAME and PACHA_AUTHOR_EMAIL override these for one command.
+# name = "Ada Lovelace"
+# email = "ada@example.com"
+"""
+
+# key -> (type, check, hint)
+KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
+    "core.format": (int, lambda v: v == 1, "only format 1 exists"),
+    "core.compression_level": (int, lambda v: 1 <= v <= 19, "an integer from 1 to 19"),
+    "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
+    "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
+}
+
+
+def _split(key: str) -> tuple[str, str]:
+    section, _, name = key.partition(".")
+    if not section or not name or "." in name:
+        raise InvalidInput(f"config key {key!r} is invalid: use SECTION.NAME, e.g. user.name")
+    return section, name
+
+
+class Config:
+    """The settings of one registry."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        try:
+            with open(path, "rb") as f:
+                self.data: dict[str, Any] = tomllib.load(f)
+        except FileNotFoundError:
+            self.data = {}
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInput(f"{path} is not valid TOML: {exc}; fix or restore it") from None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        section, name = _split(key)
+        value = self.data.get(section, {})
+        return value.get(name, default) if isinstance(value, dict) else default
+
+    def items(self) -> list[tuple[str, Any]]:
+        out = []
+        for section, table in self.data.items():
+            if isinstance(table, dict):
+                out.extend((f"{section}.{k}", v) for k, v in table.items())
+        return out
+
+    @property
+    def compression_level(self) -> int:
+        return int(self.get("core.compression_level", 3))
+
+    def set(self, key: str, raw: str) -> Any:
+        """Set key from its command-line text, checking known keys; keeps comments."""
+        import tomlkit
+
+        section, name = _split(key)
+        value: Any = raw
+        if key in KNOWN_KEYS:
+            kind, ok, hint = KNOWN_KEYS[key]
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise InvalidInput(f"config {key} must be {hint}, not {raw!r}") from None
+            if not ok(value):
+                raise InvalidInput(f"config {key} must be {hint}, not {raw!r}")
+        doc = tomlkit.parse(self.path.read_text("utf-8")) if self.path.exists() else tomlkit.document()
+        table = doc.get(section)
+        if table is None:
+            table = tomlkit.table()
+            doc[section] = table
+        table[name] = value
+        write_atomic(self.path, tomlkit.dumps(doc).encode("utf-8"))
+        self.data = tomllib.loads(tomlkit.dumps(doc))
+        return value
+
+    def unset(self, key: str) -> bool:
+        import tomlkit
+
+        section, name = _split(key)
+        if not self.path.exists():
+            return False
+        doc = tomlkit.parse(self.path.read_text("utf-8"))
+        table = doc.get(section)
+        if table is None or name not in table:
+            return False
+        del table[name]
+        write_atomic(self.path, tomlkit.dumps(doc).encode("utf-8"))
+        self.data = tomllib.loads(tomlkit.dumps(doc))
+        return True
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Replace path with data: temp file, fsync, rename, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,283 @@
+"""Refs and reflog in one LMDB environment.
+
+Databases (see docs/format.md):
+- refs:   key = ref name (UTF-8)                 value = 32-byte raw object id
+- reflog: key = ref name + 0x00 + u64 BE sequence  value = canonical JSON entry
+
+Every change happens in one LMDB write transaction: compare-and-swap checks,
+the ref writes and the reflog entries commit together or not at all. LMDB
+serialises writers across processes, so concurrent updates are never lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pacha.errors import RefConflict, RefNotFound
+from pacha.ids import ZERO_ID, check_id
+from pacha.refs.names import check_ref_name
+
+MAP_SIZE = 1 << 40  # address space reserved, not disk used
+_SEQ_BYTES = 8
+_ANY = object()  # "whatever the ref holds now"
+_KEEP = object()  # a verify: the ref is not changed
+
+_ENVS: dict[str, Any] = {}
+
+
+def _open_env(path: Path) -> Any:
+    """One LMDB environment per path per process (LMDB forbids opening it twice)."""
+    key = str(path.resolve())
+    env = _ENVS.get(key)
+    if env is None:
+        import lmdb
+
+        env = lmdb.open(key, map_size=MAP_SIZE, max_dbs=16, subdir=True, readahead=False)
+        env.reader_check()
+        _ENVS[key] = env
+    return env
+
+
+def close_all() -> None:
+    """Close every environment this process opened (before fork, in tests)."""
+    for env in _ENVS.values():
+        env.close()
+    _ENVS.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class ReflogEntry:
+    """One change of one ref: the audit trail of who moved it, when and why."""
+
+    name: str
+    seq: int
+    old: str  # ZERO_ID when the ref was created
+    new: str  # ZERO_ID when the ref was deleted
+    who: str
+    when_ns: int  # nanoseconds since the Unix epoch, UTC
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "seq": self.seq,
+            "old": self.old,
+            "new": self.new,
+            "who": self.who,
+            "when_ns": self.when_ns,
+            "time": iso_time(self.when_ns),
+            "message": self.message,
+        }
+
+
+def iso_time(when_ns: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(when_ns / 1e9, UTC).isoformat(timespec="microseconds")
+
+
+def _reflog_key(name: bytes, seq: int) -> bytes:
+    return name + b"\x00" + seq.to_bytes(_SEQ_BYTES, "big")
+
+
+@dataclass(slots=True)
+class _Update:
+    name: str
+    new: Any  # full id, None (delete) or _KEEP (verify)
+    old: Any  # full id, None (must not exist) or _ANY
+
+
+class RefTransaction:
+    """A batch of ref changes applied atomically with compare-and-swap checks.
+
+    Use as a context manager (commits on normal exit) or call commit().
+    """
+
+    def __init__(self, store: RefStore, message: str, who: str) -> None:
+        self._store = store
+        self.message = message
+        self.who = who
+        self._updates: list[_Update] = []
+        self._names: set[str] = set()
+        self.committed = False
+
+    def _add(self, name: str, new: Any, old: Any) -> RefTransaction:
+        check_ref_name(name)
+        if name in self._names:
+            raise RefConflict(f"ref {name} appears twice in one transaction")
+        if isinstance(new, str):
+            new = check_id(new, f"new value of {name}")
+        if isinstance(old, str):
+            old = check_id(old, f"old value of {name}")
+        self._names.add(name)
+        self._updates.append(_Update(name, new, old))
+        return self
+
+    def create(self, name: str, new: str) -> RefTransaction:
+        """Create name; fails if it already exists."""
+        return self._add(name, new, None)
+
+    def update(self, name: str, new: str, old: Any = _ANY) -> RefTransaction:
+        """Point name at new; with old given, only if it currently points there."""
+        return self._add(name, new, old)
+
+    def delete(self, name: str, old: Any = _ANY) -> RefTransaction:
+        """Delete name (which must exist); with old given, only if it points there."""
+        return self._add(name, None, old)
+
+    def verify(self, name: str, old: str | None) -> RefTransaction:
+        """Require name to point at old (None: to not exist), changing nothing."""
+        return self._add(name, _KEEP, old)
+
+    @property
+    def new_ids(self) -> list[str]:
+        return [u.new for u in self._updates if isinstance(u.new, str)]
+
+    def commit(self) -> list[ReflogEntry]:
+        """Check every expectation, then apply all updates, or none."""
+        if self.committed:
+            raise RuntimeError("transaction already committed")
+        entries = self._store._apply(self._updates, self.message, self.who)
+        self.committed = True
+        return entries
+
+    def __enter__(self) -> RefTransaction:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None and not self.committed:
+            self.commit()
+
+
+class RefStore:
+    """The refs of one registry."""
+
+    def __init__(self, path: Path, who: Callable[[], str]) -> None:
+        self.path = path
+        self._who = who
+        self._env = _open_env(path)
+        self._refs = self._env.open_db(b"refs")
+        self._reflog = self._env.open_db(b"reflog")
+
+    # --- reading -----------------------------------------------------------------
+    def get(self, name: str) -> str | None:
+        """The id name points at, or None."""
+        with self._env.begin(db=self._refs) as txn:
+            raw = txn.get(name.encode("utf-8"))
+        return raw.hex() if raw is not None else None
+
+    def resolve(self, name: str) -> str:
+        value = self.get(check_ref_name(name))
+        if value is None:
+            raise RefNotFound(f"ref {name} not found")
+        return value
+
+    def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """(name, id) for every ref whose name starts with prefix, in name order."""
+        start = prefix.encode("utf-8")
+        with self._env.begin(db=self._refs) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(start):
+                return
+            for key, value in cursor:
+                if not key.startswith(start):
+                    break
+                yield key.decode("utf-8"), value.hex()
+
+    def reflog(self, name: str) -> list[ReflogEntry]:
+        """Every recorded change of name, oldest first (kept after deletion)."""
+        import msgspec
+
+        prefix = name.encode("utf-8") + b"\x00"
+        out = []
+        with self._env.begin(db=self._reflog) as txn:
+            cursor = txn.cursor()
+            if cursor.set_range(prefix):
+                for key, value in cursor:
+                    if not key.startswith(prefix):
+                        break
+                    out.append(self._entry(name, key, value, msgspec))
+        return out
+
+    def reflog_all(self) -> list[ReflogEntry]:
+        """Every reflog entry of every ref, oldest first."""
+        import msgspec
+
+        out = []
+        with self._env.begin(db=self._reflog) as txn:
+            for key, value in txn.cursor():
+                name = key[: -_SEQ_BYTES - 1].decode("utf-8")
+                out.append(self._entry(name, key, value, msgspec))
+        out.sort(key=lambda e: (e.when_ns, e.name, e.seq))
+        return out
+
+    @staticmethod
+    def _entry(name: str, key: bytes, value: bytes, msgspec: Any) -> ReflogEntry:
+        doc = msgspec.json.decode(value)
+        seq = int.from_bytes(key[-_SEQ_BYTES:], "big")
+        return ReflogEntry(name, seq, doc["old"], doc["new"], doc["who"], doc["when_ns"], doc["message"])
+
+    # --- writing -----------------------------------------------------------------
+    def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
+        return RefTransaction(self, message, who if who is not None else self._who())
+
+    def _apply(self, updates: list[_Update], message: str, who: str) -> list[ReflogEntry]:
+        import msgspec
+
+        entries: list[ReflogEntry] = []
+        with self._env.begin(write=True) as txn:
+            when_ns = time.time_ns()
+            current: dict[str, str | None] = {}
+            for u in updates:
+                raw = txn.get(u.name.encode("utf-8"), db=self._refs)
+                have = raw.hex() if raw is not None else None
+                current[u.name] = have
+                _check_expectation(u, have)
+            for u in updates:
+                have = current[u.name]
+                if u.new is _KEEP or u.new == have:
+                    continue
+                key = u.name.encode("utf-8")
+                if u.new is None:
+                    txn.delete(key, db=self._refs)
+                else:
+                    txn.put(key, bytes.fromhex(u.new), db=self._refs)
+                seq = self._next_seq(txn, key)
+                entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message)
+                doc = {"old": entry.old, "new": entry.new, "who": who, "when_ns": when_ns, "message": message}
+                txn.put(
+                    _reflog_key(key, seq),
+                    msgspec.json.encode(doc, order="sorted"),
+                    db=self._reflog,
+                )
+                entries.append(entry)
+        return entries
+
+    def _next_seq(self, txn: Any, key: bytes) -> int:
+        cursor = txn.cursor(db=self._reflog)
+        found = cursor.prev() if cursor.set_range(key + b"\x01") else cursor.last()
+        if (
+            found
+            and cursor.key().startswith(key + b"\x00")
+            and len(cursor.key()) == len(key) + 1 + _SEQ_BYTES
+        ):
+            return int.from_bytes(cursor.key()[-_SEQ_BYTES:], "big") + 1
+        return 0
+
+
+def _check_expectation(u: _Update, have: str | None) -> None:
+    if u.old is _ANY:
+        if u.new is None and have is None:
+            raise RefNotFound(f"cannot delete ref {u.name}: it does not exist")
+        return
+    if u.old is None:
+        if have is not None:
+            raise RefConflict(f"ref {u.name} already exists (points at {have})")
+        return
+    if have != u.old:
+        now = f"points at {have}" if have else "does not exist"
+        raise RefConflict(f"ref {u.name} {now}, not the expected {u.old}")

@@ -1,0 +1,160 @@
+"""Finding, creating and opening a registry.
+
+A registry is a directory holding config.toml, objects/, refs/ (LMDB) and tmp/.
+Commands find it as Git finds a repository: an explicit path, else $PACHA_DIR,
+else a .pacha/ directory (or a registry itself) in the current directory or any
+parent, else ~/.pacha.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pacha.errors import InvalidInput, ObjectNotFound, RegistryNotFound
+
+if TYPE_CHECKING:
+    from pacha.config import Config
+    from pacha.refs import RefStore, RefTransaction
+    from pacha.store import ObjectStore
+
+DIR_NAME = ".pacha"
+ENV_DIR = "PACHA_DIR"
+HINT = "run `pacha init` to create one, or point --registry / PACHA_DIR at an existing one"
+
+
+def is_registry(path: Path) -> bool:
+    return (path / "config.toml").is_file() and (path / "objects").is_dir()
+
+
+class Registry:
+    """An open registry: its object store, refs and settings."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root).absolute()
+        if not is_registry(self.root):
+            raise RegistryNotFound(f"{self.root} is not a pacha registry: {HINT}")
+
+    def __repr__(self) -> str:
+        return f"Registry({str(self.root)!r})"
+
+    @cached_property
+    def config(self) -> Config:
+        from pacha.config import Config
+
+        return Config(self.root / "config.toml")
+
+    @cached_property
+    def objects(self) -> ObjectStore:
+        from pacha.store import ObjectStore
+
+        return ObjectStore(self.root / "objects", self.root / "tmp", self.config.compression_level)
+
+    @cached_property
+    def refs(self) -> RefStore:
+        from pacha.refs import RefStore
+
+        return RefStore(self.root / "refs", self.identity)
+
+    def identity(self) -> str:
+        """Who is acting: 'Name <email>' from the environment, config, or login and host."""
+        name = os.environ.get("PACHA_AUTHOR_NAME") or self.config.get("user.name")
+        email = os.environ.get("PACHA_AUTHOR_EMAIL") or self.config.get("user.email")
+        if not name or not email:
+            import getpass
+            import socket
+
+            try:
+                login = getpass.getuser()
+            except (KeyError, OSError):
+                login = "unknown"
+            name = name or login
+            email = email or f"{login}@{socket.gethostname()}"
+        return f"{name} <{email}>"
+
+    def resolve(self, spec: str) -> str:
+        """The object id a spec names: full id, unique prefix, ref name or NAME@{N}."""
+        from pacha.revparse import resolve
+
+        return resolve(self, spec)
+
+    def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
+        """An atomic multi-ref update; new values must name stored objects."""
+        tx = self.refs.transaction(message, who)
+        original_commit = tx.commit
+
+        def commit() -> list:
+            for object_id in tx.new_ids:
+                if not self.objects.has(object_id):
+                    raise ObjectNotFound(
+                        f"cannot point a ref at {object_id}: no such object (store it first)"
+                    )
+            return original_commit()
+
+        tx.commit = commit  # type: ignore[method-assign]
+        return tx
+
+
+def find_registry(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """Locate the registry to use, or raise RegistryNotFound with a hint."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not is_registry(path):
+            raise RegistryNotFound(f"{path} is not a pacha registry: {HINT}")
+        return path.absolute()
+    env = os.environ.get(ENV_DIR)
+    if env:
+        path = Path(env).expanduser()
+        if not is_registry(path):
+            raise RegistryNotFound(f"{ENV_DIR}={env} is not a pacha registry: {HINT}")
+        return path.absolute()
+    here = Path.cwd()
+    for directory in (here, *here.parents):
+        if is_registry(directory / DIR_NAME):
+            return directory / DIR_NAME
+        if is_registry(directory):
+            return directory
+    home = Path.home() / DIR_NAME
+    if is_registry(home):
+        return home
+    raise RegistryNotFound(f"not in a pacha registry (or any parent, or ~/{DIR_NAME}): {HINT}")
+
+
+def open_registry(path: str | os.PathLike[str] | None = None) -> Registry:
+    """Open the registry at path, or the one discovered from the environment."""
+    return Registry(find_registry(path))
+
+
+def default_init_path() -> Path:
+    env = os.environ.get(ENV_DIR)
+    return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
+
+
+def init_registry(path: str | os.PathLike[str] | None = None) -> tuple[Registry, bool]:
+    """Create a registry at path (default: $PACHA_DIR or ./.pacha).
+
+    Returns the registry and whether it was newly created; running it on an
+    existing registry changes nothing, as `git init` does.
+    """
+    from pacha.config import DEFAULT_CONFIG, write_atomic
+
+    root = Path(path).expanduser() if path else default_init_path()
+    if is_registry(root):
+        return Registry(root), False
+    if root.exists() and not root.is_dir():
+        raise InvalidInput(f"cannot create a registry at {root}: it is a file")
+    if root.is_dir() and any(root.iterdir()):
+        raise InvalidInput(
+            f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
+        )
+    try:
+        for sub in ("objects", "tmp", "refs"):
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
+    except OSError as exc:
+        raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
+    registry = Registry(root)
+    registry.refs  # create the LMDB environment now, not on first write  # noqa: B018
+    return registry, True

@@ -1,0 +1,220 @@
+"""Loose objects: one file per object at objects/<2 hex>/<62 hex>.
+
+Writes go to a temp file under tmp/, are fsynced and renamed into place, so a
+reader sees either the whole object or none of it. Object files are read-only.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from pacha import codec
+from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.ids import HASH_BLOCK, HEX_DIGITS, ID_LEN, new_hasher
+from pacha.store.reader import ObjectInfo, ObjectReader
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or create inside path durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class ObjectWriter:
+    """Streams one object to disk; its id is known only at commit()."""
+
+    def __init__(self, store: LooseStore, kind: str, size_hint: int = -1) -> None:
+        self._store = store
+        self.kind = codec.check_kind(kind)
+        self._encoding = codec.ENCODINGS[store.encoding]
+        self._hasher = new_hasher()
+        self.size = 0
+        store.tmp_dir.mkdir(parents=True, exist_ok=True)
+        self._tmp_path = store.tmp_dir / f"obj-{os.getpid()}-{secrets.token_hex(8)}"
+        self._file: IO[bytes] = open(self._tmp_path, "xb")  # noqa: SIM115 - closed in commit/abort
+        header = codec.pack_header(kind, 0, self._encoding.code)
+        self._size_offset = len(header) - 8
+        self._file.write(header)
+        self._sink = self._encoding.sink(self._file, store.level, size_hint)
+        self.id: str | None = None
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._hasher.update(data)
+        self._sink.write(data)
+        self.size += len(data)
+
+    def commit(self) -> str:
+        """Finish the object, move it into place and return its id."""
+        try:
+            self._sink.finish()
+            self._file.seek(self._size_offset)
+            self._file.write(self.size.to_bytes(8, "little"))
+            self._file.flush()
+            os.fsync(self._file.fileno())
+            self._file.close()
+            object_id = self._hasher.hexdigest()
+            self._store.install(self._tmp_path, object_id)
+        except BaseException:
+            self.abort()
+            raise
+        self.id = object_id
+        return object_id
+
+    def abort(self) -> None:
+        """Drop the partial object; nothing becomes visible."""
+        if not self._file.closed:
+            self._file.close()
+        self._tmp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> ObjectWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None or self.id is None:
+            self.abort()
+
+
+class LooseStore:
+    """The objects/ directory of a registry."""
+
+    def __init__(self, objects_dir: Path, tmp_dir: Path, level: int = 3, encoding: int = codec.ZSTD):
+        self.root = objects_dir
+        self._root_str = str(objects_dir)
+        self.tmp_dir = tmp_dir
+        self.level = level
+        self.encoding = encoding
+
+    def path(self, object_id: str) -> Path:
+        return self.root / object_id[:2] / object_id[2:]
+
+    def _path_str(self, object_id: str) -> str:
+        # Plain strings: this is the hot path of `cat-object --batch-check`.
+        return f"{self._root_str}/{object_id[:2]}/{object_id[2:]}"
+
+    def has(self, object_id: str) -> bool:
+        return os.path.exists(self._path_str(object_id))
+
+    def _open_file(self, object_id: str) -> IO[bytes]:
+        try:
+            return open(self._path_str(object_id), "rb")
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {object_id} not found") from None
+
+    def stat(self, object_id: str) -> ObjectInfo:
+        with self._open_file(object_id) as f:
+            header = codec.parse_header(f.read(codec.MAX_HEADER_LEN), object_id)
+        return ObjectInfo(object_id, header.kind, header.size, header.encoding)
+
+    def open(self, object_id: str) -> ObjectReader:
+        f = self._open_file(object_id)
+        try:
+            header = codec.parse_header(f.read(codec.MAX_HEADER_LEN), object_id)
+            f.seek(header.length)
+            source = codec.ENCODINGS[header.encoding].source(f)
+        except BaseException:
+            f.close()
+            raise
+        return ObjectReader(object_id, header.kind, header.size, source, f)
+
+    def writer(self, kind: str, size_hint: int = -1) -> ObjectWriter:
+        return ObjectWriter(self, kind, size_hint)
+
+    def put_bytes(self, kind: str, data: bytes) -> str:
+        """Store a small object held in memory."""
+        hasher = new_hasher()
+        hasher.update(data)
+        object_id = hasher.hexdigest()
+        if self.has(object_id):
+            return object_id
+        encoding = codec.ENCODINGS[self.encoding]
+        body = encoding.encode(data, self.level)
+        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{secrets.token_hex(8)}"
+        try:
+            with open(tmp_path, "xb") as f:
+                f.write(codec.pack_header(kind, len(data), encoding.code))
+                f.write(body)
+                f.flush()
+                os.fsync(f.fileno())
+            self.install(tmp_path, object_id)
+        finally:
+            tmp_path.unlink(missing_ok=True)
+        return object_id
+
+    def put_stream(self, kind: str, stream: IO[bytes], size_hint: int = -1) -> str:
+        """Store everything read from stream, in bounded memory."""
+        with self.writer(kind, size_hint) as w:
+            buf = bytearray(HASH_BLOCK)
+            view = memoryview(buf)
+            while n := stream.readinto(view):  # type: ignore[attr-defined]
+                w.write(view[:n])
+            return w.commit()
+
+    def install(self, tmp_path: Path, object_id: str) -> None:
+        """Atomically move a finished temp file to its final name (idempotent)."""
+        final = self.path(object_id)
+        if final.exists():
+            tmp_path.unlink(missing_ok=True)
+            return
+        shard = final.parent
+        if not shard.is_dir():
+            shard.mkdir(parents=True, exist_ok=True)
+            fsync_dir(self.root)
+        os.chmod(tmp_path, 0o444)
+        os.rename(tmp_path, final)
+        fsync_dir(shard)
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every well-named object file, in id order."""
+        try:
+            shards = sorted(os.listdir(self.root))
+        except FileNotFoundError:
+            return
+        for shard in shards:
+            if len(shard) != 2 or not set(shard) <= HEX_DIGITS:
+                continue
+            for name in sorted(os.listdir(self.root / shard)):
+                if len(name) == ID_LEN - 2 and set(name) <= HEX_DIGITS:
+                    yield shard + name
+
+    def stray_files(self) -> Iterator[Path]:
+        """Files under objects/ that are not named like objects (garbage)."""
+        for dirpath, _dirs, files in os.walk(self.root):
+            rel = Path(dirpath).relative_to(self.root)
+            for name in files:
+                shard = rel.as_posix()
+                ok = (
+                    len(shard) == 2
+                    and set(shard) <= HEX_DIGITS
+                    and len(name) == ID_LEN - 2
+                    and set(name) <= HEX_DIGITS
+                )
+                if not ok:
+                    yield Path(dirpath) / name
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        """Ids that start with prefix (lowercase hex, at least 2 characters)."""
+        shard_dir = self.root / prefix[:2]
+        rest = prefix[2:]
+        try:
+            names = os.listdir(shard_dir)
+        except FileNotFoundError:
+            return []
+        return sorted(
+            prefix[:2] + n
+            for n in names
+            if n.startswith(rest) and len(n) == ID_LEN - 2 and set(n) <= HEX_DIGITS
+        )
+
+    def disk_size(self, object_id: str) -> int:
+        return self.path(object_id).stat().st_size
+
+
+__all__ = ["CorruptObject", "LooseStore", "ObjectInfo", "ObjectReader", "ObjectWriter"]

@@ -1,0 +1,138 @@
+"""Directory artifacts: storing a folder as tree objects and restoring it.
+
+Symbolic links are followed (a Hugging Face cache snapshot is a folder of links
+into its blob store; the artifact is what they point at). Executable files keep
+their executable bit; other metadata (owners, times) is not part of an artifact.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pacha.errors import InvalidInput
+from pacha.objects import (
+    BLOB,
+    MODE_EXEC,
+    MODE_FILE,
+    MODE_TREE,
+    TREE,
+    TreeEntry,
+    decode_tree,
+    encode,
+    make_tree,
+)
+
+if TYPE_CHECKING:
+    from pacha.store import ObjectStore
+
+
+def write_tree(store: ObjectStore, directory: str | os.PathLike[str]) -> str:
+    """Store every file under directory; return the id of its tree."""
+    root = Path(directory)
+    if not root.is_dir():
+        raise InvalidInput(f"{root} is not a directory")
+    tree_id, _size = _write_dir(store, root, set())
+    return tree_id
+
+
+def _write_dir(store: ObjectStore, directory: Path, active: set[tuple[int, int]]) -> tuple[str, int]:
+    st = directory.stat()
+    key = (st.st_dev, st.st_ino)
+    if key in active:
+        raise InvalidInput(f"{directory} is a symbolic-link loop; remove the link and retry")
+    active.add(key)
+    entries = []
+    try:
+        names = sorted(os.listdir(directory))
+    except OSError as exc:
+        raise InvalidInput(f"cannot read directory {directory}: {exc.strerror}") from None
+    for name in names:
+        path = directory / name
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            raise InvalidInput(f"file name {path!s} is not valid UTF-8; rename it") from None
+        try:
+            info = path.stat()
+        except OSError as exc:
+            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        if stat.S_ISDIR(info.st_mode):
+            sub_id, size = _write_dir(store, path, active)
+            entries.append(TreeEntry(name, MODE_TREE, sub_id, size))
+        elif stat.S_ISREG(info.st_mode):
+            mode = MODE_EXEC if info.st_mode & 0o111 else MODE_FILE
+            try:
+                blob_id = store.put_file(path)
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+            entries.append(TreeEntry(name, mode, blob_id, info.st_size))
+        else:
+            raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")
+    active.discard(key)
+    tree = make_tree(entries)
+    return store.put_bytes(encode(tree), TREE), tree.size
+
+
+def read_tree(store: ObjectStore, tree_id: str):
+    """The tree object tree_id, verified and parsed."""
+    with store.open(tree_id) as reader:
+        if reader.kind != TREE:
+            raise InvalidInput(f"object {tree_id} is a {reader.kind}, not a tree")
+        return decode_tree(reader.read())
+
+
+def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], force: bool = False) -> None:
+    """Write a blob to a file or a tree to a directory at dest, verified and atomic.
+
+    Everything is written next to dest under a temporary name and renamed into
+    place only once every byte has been verified, so a failure leaves dest as it was.
+    """
+    dest = Path(dest)
+    if (dest.exists() or dest.is_symlink()) and not force:
+        raise InvalidInput(f"{dest} already exists; pass --force to replace it")
+    parent = dest.parent if str(dest.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
+    tmp = parent / f".{dest.name}.pacha-{secrets.token_hex(6)}"
+    try:
+        kind = store.stat(object_id).kind
+        if kind == BLOB:
+            _checkout_blob(store, object_id, tmp, MODE_FILE)
+        elif kind == TREE:
+            _checkout_tree(store, object_id, tmp)
+        else:
+            raise InvalidInput(f"object {object_id} is a {kind}; only blobs and trees are files")
+        if dest.exists() or dest.is_symlink():
+            if dest.is_dir() and not dest.is_symlink():
+                shutil.rmtree(dest)
+            else:
+                dest.unlink()
+        os.rename(tmp, dest)
+    finally:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+
+
+def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str) -> None:
+    with store.open(blob_id) as reader, open(path, "xb") as out:
+        reader.copy_to(out)
+        out.flush()
+        os.fsync(out.fileno())
+    if mode == MODE_EXEC:
+        os.chmod(path, 0o755)
+
+
+def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:
+    path.mkdir()
+    for entry in read_tree(store, tree_id).entries:
+        if entry.mode == MODE_TREE:
+            _checkout_tree(store, entry.id, path / entry.name)
+        else:
+            _checkout_blob(store, entry.id, path / entry.name, entry.mode)

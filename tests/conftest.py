@@ -1,0 +1,89 @@
+"""Shared fixtures: run the real `pacha` command in a subprocess, against a temp registry."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
+
+
+@dataclass
+class Result:
+    code: int
+    out: bytes
+    err: str
+
+    @property
+    def text(self) -> str:
+        return self.out.decode()
+
+    @property
+    def lines(self) -> list[str]:
+        return self.text.splitlines()
+
+
+class Cli:
+    """Runs `pacha ARGS` with PACHA_DIR set to this test's registry."""
+
+    def __init__(self, registry: Path, cwd: Path) -> None:
+        self.registry = registry
+        self.cwd = cwd
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("PACHA_")}
+        self.env["PACHA_DIR"] = str(registry)
+        self.env["PACHA_AUTHOR_NAME"] = "Test User"
+        self.env["PACHA_AUTHOR_EMAIL"] = "test@example.com"
+
+    def __call__(self, *args: str | Path, input: bytes | str | None = None, ok: bool = True,
+                 env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+        if isinstance(input, str):
+            input = input.encode()
+        proc = subprocess.run(
+            [*PACHA, *map(str, args)],
+            input=input if input is not None else b"",
+            capture_output=True,
+            cwd=cwd or self.cwd,
+            env=env if env is not None else self.env,
+            timeout=120,
+        )
+        result = Result(proc.returncode, proc.stdout, proc.stderr.decode())
+        if ok and result.code != 0:
+            raise AssertionError(f"pacha {' '.join(map(str, args))} exited {result.code}: {result.err}")
+        assert "Traceback" not in result.err, result.err
+        return result
+
+    def fails(self, *args: str | Path, code: int | None = None, input: bytes | str | None = None) -> Result:
+        """Run a command expected to fail with one clear line on stderr."""
+        result = self(*args, input=input, ok=False)
+        assert result.code != 0, f"pacha {args} should have failed"
+        if code is not None:
+            assert result.code == code, (result.code, result.err)
+        return result
+
+
+@pytest.fixture
+def cli(tmp_path: Path) -> Cli:
+    runner = Cli(tmp_path / "registry", tmp_path)
+    runner("init", "-q")
+    return runner
+
+
+@pytest.fixture
+def registry(cli: Cli):
+    import pacha
+
+    return pacha.open_registry(cli.registry)
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes (LMDB files included): to prove nothing changed."""
+    out = {}
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != "lock.mdb":
+            out[str(path.relative_to(root))] = path.read_bytes()
+    return out
