@@ -39,8 +39,14 @@ class Cli:
         self.env["PACHA_AUTHOR_NAME"] = "Test User"
         self.env["PACHA_AUTHOR_EMAIL"] = "test@example.com"
 
-    def __call__(self, *args: str | Path, input: bytes | str | None = None, ok: bool = True,
-                 env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
+    def __call__(
+        self,
+        *args: str | Path,
+        input: bytes | str | None = None,
+        ok: bool = True,
+        env: dict[str, str] | None = None,
+        cwd: Path | None = None,
+    ) -> Result:
         if isinstance(input, str):
             input = input.encode()
         proc = subprocess.run(

@@ -120,7 +120,10 @@ def test_interrupted_write_leaves_no_object(cli, tmp_path: Path) -> None:
     """Kill -9 a writer in the middle of a large object: nothing becomes visible."""
     proc = subprocess.Popen(
         [*cli_cmd(), "hash-object", "-w", "--stdin"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=cli.env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli.env,
     )
     assert proc.stdin is not None
     for _ in range(24):

@@ -30,12 +30,13 @@ def write_ref(
     check_ref_name(name)
     if old is not None and create:
         raise InvalidInput("give --old or --create, not both")
+    expected = expected_old(old) if old is not None else None
     reg = open_reg(registry)
     new = reg.resolve(spec)
     with reg.transaction(message) as tx:
-        if create:
+        if create or (old is not None and expected is None):
             tx.create(name, new)
         elif old is not None:
-            tx.update(name, new, expected_old(old))
+            tx.update(name, new, expected)
         else:
             tx.update(name, new)
