@@ -50,7 +50,7 @@ class Registry:
     def objects(self) -> ObjectStore:
         from pacha.store import ObjectStore
 
-        return ObjectStore(self.root / "objects", self.root / "tmp", self.config.compression_level)
+        return ObjectStore(self.root / "objects", self.root / "tmp", lambda: self.config.compression_level)
 
     @cached_property
     def refs(self) -> RefStore:

@@ -9,17 +9,13 @@ Accepted, tried in this order:
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from pacha.errors import InvalidInput, ObjectNotFound, RefNotFound
 from pacha.ids import MIN_PREFIX_LEN, ZERO_ID, is_full_id, is_hex
-from pacha.refs.names import ref_name_problem
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
-
-_REFLOG_SPEC = re.compile(r"^(?P<name>.+)@\{(?P<n>\d+)\}$")
 
 
 def resolve(registry: Registry, spec: str) -> str:
@@ -31,7 +27,11 @@ def resolve(registry: Registry, spec: str) -> str:
         if not registry.objects.has(object_id):
             raise ObjectNotFound(f"object {object_id} not found")
         return object_id
-    match = _REFLOG_SPEC.match(spec)
+    import re
+
+    from pacha.refs.names import ref_name_problem
+
+    match = re.fullmatch(r"(?P<name>.+)@\{(?P<n>\d+)\}", spec)
     if match:
         return _from_reflog(registry, match["name"], int(match["n"]))
     if ref_name_problem(spec) is None:

@@ -8,7 +8,6 @@ their executable bit; other metadata (owners, times) is not part of an artifact.
 from __future__ import annotations
 
 import os
-import secrets
 import shutil
 import stat
 from pathlib import Path
@@ -98,7 +97,7 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
-    tmp = parent / f".{dest.name}.pacha-{secrets.token_hex(6)}"
+    tmp = parent / f".{dest.name}.pacha-{os.urandom(6).hex()}"
     try:
         kind = store.stat(object_id).kind
         if kind == BLOB:

@@ -8,7 +8,7 @@ where an object is kept.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -23,7 +23,7 @@ __all__ = ["ObjectInfo", "ObjectReader", "ObjectStore", "ObjectWriter"]
 class ObjectStore:
     """Put, find and read objects by id."""
 
-    def __init__(self, objects_dir: Path, tmp_dir: Path, level: int = 3) -> None:
+    def __init__(self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 3) -> None:
         self.loose = LooseStore(objects_dir, tmp_dir, level)
 
     # --- reading -----------------------------------------------------------------

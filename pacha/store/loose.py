@@ -7,8 +7,7 @@ reader sees either the whole object or none of it. Object files are read-only.
 from __future__ import annotations
 
 import os
-import secrets
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -37,7 +36,7 @@ class ObjectWriter:
         self._hasher = new_hasher()
         self.size = 0
         store.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self._tmp_path = store.tmp_dir / f"obj-{os.getpid()}-{secrets.token_hex(8)}"
+        self._tmp_path = store.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
         self._file: IO[bytes] = open(self._tmp_path, "xb")  # noqa: SIM115 - closed in commit/abort
         header = codec.pack_header(kind, 0, self._encoding.code)
         self._size_offset = len(header) - 8
@@ -84,12 +83,21 @@ class ObjectWriter:
 class LooseStore:
     """The objects/ directory of a registry."""
 
-    def __init__(self, objects_dir: Path, tmp_dir: Path, level: int = 3, encoding: int = codec.ZSTD):
+    def __init__(
+        self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 3, encoding: int = codec.ZSTD
+    ) -> None:
         self.root = objects_dir
         self._root_str = str(objects_dir)
         self.tmp_dir = tmp_dir
-        self.level = level
+        self._level = level
         self.encoding = encoding
+
+    @property
+    def level(self) -> int:
+        """zstd level for new objects (read from config only when something is written)."""
+        if callable(self._level):
+            self._level = self._level()
+        return self._level
 
     def path(self, object_id: str) -> Path:
         return self.root / object_id[:2] / object_id[2:]
@@ -136,7 +144,7 @@ class LooseStore:
         encoding = codec.ENCODINGS[self.encoding]
         body = encoding.encode(data, self.level)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{secrets.token_hex(8)}"
+        tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
         try:
             with open(tmp_path, "xb") as f:
                 f.write(codec.pack_header(kind, len(data), encoding.code))
