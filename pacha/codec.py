@@ -18,8 +18,8 @@ are added to ENCODINGS without touching the callers.
 from __future__ import annotations
 
 import struct
-from dataclasses import dataclass
-from typing import IO, Any, Protocol
+import threading
+from typing import IO, TYPE_CHECKING, Any, NamedTuple
 
 from pacha.errors import CorruptObject, InvalidInput
 
@@ -30,18 +30,13 @@ MAX_HEADER_LEN = 7 + MAX_KIND_LEN + 8
 _SIZE = struct.Struct("<Q")
 
 
-@dataclass(frozen=True, slots=True)
-class Header:
+class Header(NamedTuple):
     """What the header of a stored object says."""
 
     kind: str
     size: int
     encoding: int
     length: int  # bytes the header occupies; the body starts here
-
-    @property
-    def size_offset(self) -> int:
-        return self.length - _SIZE.size
 
 
 def check_kind(kind: str) -> str:
@@ -84,41 +79,25 @@ def parse_header(data: bytes, object_id: str) -> Header:
     return Header(kind, size, encoding, end + _SIZE.size)
 
 
-class BodySink(Protocol):
-    """Where body bytes go on their way to disk."""
+if TYPE_CHECKING:
+    from typing import Protocol
 
-    def write(self, data: bytes | memoryview) -> int: ...
+    class BodySource(Protocol):
+        def readinto(self, buffer: bytearray | memoryview) -> int: ...
 
-    def finish(self) -> None:
-        """Flush everything buffered to the underlying file (which stays open)."""
+    class Encoding(Protocol):
+        """One stage of the body pipeline.
 
+        A body is the concatenation of encoded blocks; encode() turns one block into
+        a self-delimiting piece, source() decodes a whole body as a stream.
+        """
 
-class BodySource(Protocol):
-    def readinto(self, buffer: bytearray | memoryview) -> int: ...
+        code: int
+        name: str
 
+        def encode(self, block: bytes, level: int) -> bytes: ...
 
-class Encoding(Protocol):
-    code: int
-    name: str
-
-    def sink(self, out: IO[bytes], level: int, size_hint: int) -> BodySink: ...
-
-    def source(self, raw: IO[bytes]) -> BodySource: ...
-
-    def encode(self, data: bytes, level: int) -> bytes: ...
-
-    def decode(self, data: bytes, size: int) -> bytes: ...
-
-
-class _PlainSink:
-    def __init__(self, out: IO[bytes]) -> None:
-        self._out = out
-
-    def write(self, data: bytes | memoryview) -> int:
-        return self._out.write(data)
-
-    def finish(self) -> None:
-        self._out.flush()
+        def source(self, raw: IO[bytes]) -> BodySource: ...
 
 
 class Identity:
@@ -127,63 +106,39 @@ class Identity:
     code = 0
     name = "identity"
 
-    def sink(self, out: IO[bytes], level: int, size_hint: int) -> BodySink:
-        return _PlainSink(out)
+    def encode(self, block: bytes, level: int) -> bytes:
+        return block
 
     def source(self, raw: IO[bytes]) -> BodySource:
         return raw  # type: ignore[return-value]
 
-    def encode(self, data: bytes, level: int) -> bytes:
-        return data
-
-    def decode(self, data: bytes, size: int) -> bytes:
-        return data
-
-
-class _ZstdSink:
-    def __init__(self, out: IO[bytes], level: int, size_hint: int) -> None:
-        import zstandard
-
-        # Worker threads only pay off on large bodies; small ones stay single-threaded.
-        threads = -1 if size_hint < 0 or size_hint > (4 << 20) else 0
-        params = zstandard.ZstdCompressionParameters.from_level(
-            level, threads=threads, write_checksum=False, write_content_size=False
-        )
-        self._writer = zstandard.ZstdCompressor(compression_params=params).stream_writer(
-            out, closefd=False, write_size=1 << 20
-        )
-
-    def write(self, data: bytes | memoryview) -> int:
-        return self._writer.write(data)
-
-    def finish(self) -> None:
-        self._writer.flush(1)  # FLUSH_FRAME: end the frame
-        self._writer.close()
-
 
 class Zstd:
-    """Body compressed as one zstd frame."""
+    """Body as one or more concatenated zstd frames (one per block, so blocks compress in parallel)."""
 
     code = 1
     name = "zstd"
 
-    def sink(self, out: IO[bytes], level: int, size_hint: int) -> BodySink:
-        return _ZstdSink(out, level, size_hint)
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def encode(self, block: bytes, level: int) -> bytes:
+        # A compressor per thread and level: contexts are costly to build and not thread-safe.
+        cache = self._local.__dict__.setdefault("compressors", {})
+        compressor = cache.get(level)
+        if compressor is None:
+            import zstandard
+
+            compressor = zstandard.ZstdCompressor(level=level, write_checksum=False)
+            cache[level] = compressor
+        return compressor.compress(block)
 
     def source(self, raw: IO[bytes]) -> BodySource:
         import zstandard
 
-        return zstandard.ZstdDecompressor().stream_reader(raw, read_size=1 << 20, closefd=False)
-
-    def encode(self, data: bytes, level: int) -> bytes:
-        import zstandard
-
-        return zstandard.ZstdCompressor(level=level, write_checksum=False).compress(data)
-
-    def decode(self, data: bytes, size: int) -> bytes:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompress(data, max_output_size=max(size, 1))
+        return zstandard.ZstdDecompressor().stream_reader(
+            raw, read_size=1 << 20, closefd=False, read_across_frames=True
+        )
 
 
 ENCODINGS: dict[int, Any] = {Identity.code: Identity(), Zstd.code: Zstd()}

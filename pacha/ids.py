@@ -49,9 +49,9 @@ def hash_bytes(data: bytes | memoryview) -> str:
 
 def hash_stream(stream: Any) -> str:
     """The blob id of everything read from a binary stream, in bounded memory."""
+    from pacha.blocks import read_blocks
+
     hasher = new_hasher()
-    buf = bytearray(HASH_BLOCK)
-    view = memoryview(buf)
-    while n := stream.readinto(view):
-        hasher.update(view[:n])
+    for block in read_blocks(stream):
+        hasher.update(block)
     return hasher.hexdigest()

@@ -53,14 +53,19 @@ def _hash_path(path: Path, kind: str, store: object) -> str:
     if path.is_dir():
         raise InvalidInput(f"{path} is a directory: store it with `pacha write-tree {path}`")
     try:
-        f = open(path, "rb")  # noqa: SIM115
+        if kind == "blob":
+            if store is not None:
+                return store.put_file(path)
+            from pacha.blocks import hash_file
+
+            return hash_file(str(path))
+        with open(path, "rb") as f:
+            return _hash_stream(f, kind, store, str(path))
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    with f:
-        return _hash_stream(f, kind, store, str(path), os.fstat(f.fileno()).st_size)
 
 
-def _hash_stream(stream, kind: str, store, what: str, size: int = -1) -> str:  # type: ignore[no-untyped-def]
+def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no-untyped-def]
     from pacha import objects
     from pacha.errors import InvalidInput
     from pacha.ids import hash_bytes, hash_stream
@@ -75,6 +80,6 @@ def _hash_stream(stream, kind: str, store, what: str, size: int = -1) -> str:  #
             return store.put_bytes(data, kind) if store else hash_bytes(data)
         if store is None:
             return hash_stream(stream)
-        return store.put_stream(stream, kind, size)
+        return store.put_stream(stream, kind)
     except OSError as exc:
         raise InvalidInput(f"cannot read {what}: {exc.strerror}") from None

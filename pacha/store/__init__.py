@@ -10,14 +10,17 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pacha.errors import AmbiguousId, InvalidInput, ObjectNotFound
 from pacha.ids import MIN_PREFIX_LEN, check_id, is_hex
-from pacha.store.loose import LooseStore, ObjectWriter
+from pacha.store.loose import LooseStore
 from pacha.store.reader import ObjectInfo, ObjectReader
 
-__all__ = ["ObjectInfo", "ObjectReader", "ObjectStore", "ObjectWriter"]
+if TYPE_CHECKING:
+    from pacha.store.ingest import ObjectWriter
+
+__all__ = ["ObjectInfo", "ObjectReader", "ObjectStore"]
 
 
 class ObjectStore:
@@ -63,17 +66,24 @@ class ObjectStore:
         return matches[0]
 
     # --- writing -----------------------------------------------------------------
-    def writer(self, kind: str = "blob", size_hint: int = -1) -> ObjectWriter:
+    def writer(self, kind: str = "blob") -> ObjectWriter:
         """A streaming writer; call write() repeatedly, then commit() for the id."""
-        return self.loose.writer(kind, size_hint)
+        return self.loose.writer(kind)
 
     def put_bytes(self, data: bytes, kind: str = "blob") -> str:
         return self.loose.put_bytes(kind, data)
 
-    def put_stream(self, stream: IO[bytes], kind: str = "blob", size_hint: int = -1) -> str:
-        return self.loose.put_stream(kind, stream, size_hint)
+    def put_stream(self, stream: IO[bytes], kind: str = "blob") -> str:
+        """Store everything read from stream, in bounded memory."""
+        return self.loose.put_stream(kind, stream)
 
     def put_file(self, path: str | os.PathLike[str], kind: str = "blob") -> str:
         """Store a file's bytes, streaming; memory stays bounded whatever its size."""
+        import stat
+
+        from pacha.store.ingest import ingest_file
+
         with open(path, "rb") as f:
-            return self.put_stream(f, kind, os.fstat(f.fileno()).st_size)
+            if stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return ingest_file(self.loose, f, kind)
+            return self.put_stream(f, kind)
