@@ -14,7 +14,9 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -e "$ROOT[dev]"
+    # compat mode: a plain path entry, no import hook to slow every start-up
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
+        --config-settings editable_mode=compat -e "$ROOT[dev]"
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"
