@@ -30,8 +30,12 @@ if TYPE_CHECKING:
     from pacha.store import ObjectStore
 
 
-def write_tree(store: ObjectStore, directory: str | os.PathLike[str]) -> str:
-    """Store every file under directory; return the id of its tree."""
+def write_tree(store: ObjectStore | None, directory: str | os.PathLike[str]) -> str:
+    """Store every file under directory; return the id of its tree.
+
+    With store=None nothing is written: the id is computed only (what the tree
+    would be named), e.g. to compare a folder with a registered version.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
@@ -39,7 +43,15 @@ def write_tree(store: ObjectStore, directory: str | os.PathLike[str]) -> str:
     return tree_id
 
 
-def _write_dir(store: ObjectStore, directory: Path, active: set[tuple[int, int]]) -> tuple[str, int]:
+def _put_file(store: ObjectStore | None, path: Path) -> str:
+    if store is not None:
+        return store.put_file(path)
+    from pacha.blocks import hash_file
+
+    return hash_file(str(path))
+
+
+def _write_dir(store: ObjectStore | None, directory: Path, active: set[tuple[int, int]]) -> tuple[str, int]:
     st = directory.stat()
     key = (st.st_dev, st.st_ino)
     if key in active:
@@ -66,7 +78,7 @@ def _write_dir(store: ObjectStore, directory: Path, active: set[tuple[int, int]]
         elif stat.S_ISREG(info.st_mode):
             mode = MODE_EXEC if info.st_mode & 0o111 else MODE_FILE
             try:
-                blob_id = store.put_file(path)
+                blob_id = _put_file(store, path)
             except OSError as exc:
                 raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
             entries.append(TreeEntry(name, mode, blob_id, info.st_size))
@@ -74,7 +86,12 @@ def _write_dir(store: ObjectStore, directory: Path, active: set[tuple[int, int]]
             raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")
     active.discard(key)
     tree = make_tree(entries)
-    return store.put_bytes(encode(tree), TREE), tree.size
+    data = encode(tree)
+    if store is None:
+        from pacha.ids import hash_bytes
+
+        return hash_bytes(data), tree.size
+    return store.put_bytes(data, TREE), tree.size
 
 
 def read_tree(store: ObjectStore, tree_id: str):

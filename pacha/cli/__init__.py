@@ -42,7 +42,9 @@ def _overview(commands: Mapping[str, str]) -> str:
     lines = [USAGE, "", "Commands:"]
     width = max(map(len, commands))
     for name, module in commands.items():
-        doc = (import_module(module).app.registered_commands[0].help or "").strip()
+        app = import_module(module).app
+        doc = (app.info.help if app.registered_commands[1:] else app.registered_commands[0].help) or ""
+        doc = str(doc).strip()
         lines.append(f"  {name:<{width}}  {doc.splitlines()[0] if doc else ''}")
     lines += [
         "",

@@ -203,15 +203,20 @@ class RefStore:
                     out.append(self._entry(name, key, value, msgspec))
         return out
 
-    def reflog_all(self) -> list[ReflogEntry]:
-        """Every reflog entry of every ref, oldest first."""
+    def reflog_all(self, prefix: str = "") -> list[ReflogEntry]:
+        """Reflog entries of every ref whose name starts with prefix, oldest first."""
         import msgspec
 
+        start = prefix.encode("utf-8")
         out = []
         with self._env.begin(db=self._reflog) as txn:
-            for key, value in txn.cursor():
-                name = key[: -_SEQ_BYTES - 1].decode("utf-8")
-                out.append(self._entry(name, key, value, msgspec))
+            cursor = txn.cursor()
+            if cursor.set_range(start):
+                for key, value in cursor:
+                    if not key.startswith(start):
+                        break
+                    name = key[: -_SEQ_BYTES - 1].decode("utf-8")
+                    out.append(self._entry(name, key, value, msgspec))
         out.sort(key=lambda e: (e.when_ns, e.name, e.seq))
         return out
 

@@ -6,8 +6,11 @@ import sys
 
 from pacha.cli import PLUMBING, run
 
-# porcelain command groups, name -> module defining `app`; they arrive with their issues
-PORCELAIN: dict[str, str] = {}
+# porcelain command groups, name -> module defining `app`
+PORCELAIN: dict[str, str] = {
+    "model": "porcelain.cli.model",
+    "data": "porcelain.cli.data",
+}
 
 COMMANDS = {**PORCELAIN, **PLUMBING}
 

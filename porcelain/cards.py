@@ -1,0 +1,73 @@
+"""Model Cards (Mitchell et al. 2019) and Datasheets (Gebru et al. 2021) read from TOML.
+
+References inside a card (training data, recipe, parent models) must name
+registered versions; they are pinned to their record ids at registration, so a
+card keeps pointing at exactly what it meant.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from porcelain.errors import InvalidInput
+
+# field -> (kind, what it holds)
+MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
+    "name": ("str", "model name (must match the registered name)"),
+    "version": ("str", "version to register when -v/--bump is not given"),
+    "description": ("str", "what the model does"),
+    "training_data": ("ref:dataset", "dataset version the model was trained on"),
+    "training_recipe": ("ref:recipe", "recipe version it was trained with"),
+    "training_date": ("datetime", "when training finished"),
+    "training_duration": ("str", "how long training took, e.g. '3h 20m'"),
+    "metrics": ("metrics", "metric name -> value"),
+    "evaluation_data": ("ref:dataset", "dataset version the metrics were measured on"),
+    "primary_uses": ("list", "intended uses"),
+    "out_of_scope_uses": ("list", "uses it is not meant for"),
+    "limitations": ("list", "known limitations and biases"),
+    "ethical_considerations": ("list", "ethical considerations"),
+    "parent_model": ("ref:model", "the model this one was derived from"),
+    "derived_from": ("refs:model", "other models it was derived from"),
+}
+
+
+def load_toml(path: str | Path, what: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidInput(f"{what} {path} is not valid TOML: {exc}") from None
+
+
+def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], what: str) -> dict[str, Any]:
+    """Check the types of known fields; unknown fields are refused (typos would be lost)."""
+    out: dict[str, Any] = {}
+    for key, value in doc.items():
+        if key not in fields:
+            raise InvalidInput(f"{what}: unknown field {key!r}; known fields: {', '.join(fields)}")
+        kind = fields[key][0]
+        if kind in ("str",) or kind.startswith("ref:"):
+            if not isinstance(value, str) or not value.strip():
+                raise InvalidInput(f"{what}: {key} must be a non-empty string")
+        elif kind == "list" or kind.startswith("refs:"):
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise InvalidInput(f"{what}: {key} must be a list of strings")
+        elif kind == "metrics":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
+            ):
+                raise InvalidInput(f"{what}: metrics must be a table of numbers, e.g. auc = 0.93")
+            value = {k: float(v) for k, v in value.items()}
+        elif kind == "datetime":
+            import datetime as dt
+
+            if isinstance(value, dt.datetime | dt.date):
+                value = value.isoformat()
+            elif not isinstance(value, str):
+                raise InvalidInput(f"{what}: {key} must be a date or date-time")
+        out[key] = value
+    return out

@@ -1,0 +1,235 @@
+"""The commands models and datasets share: list, get, download, delete, stage, history.
+
+make_app(kind) builds a typer group with these; `model` and `data` add their own
+`register` (they differ in the documentation they take).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption
+
+if TYPE_CHECKING:
+    from porcelain.registry import Registry, Transition, Version
+
+VersionOption = Annotated[
+    str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def open_porcelain(path: Path | None) -> Registry:
+    from porcelain.registry import Registry
+
+    return Registry.open(path)
+
+
+def version_json(v: Version) -> dict:
+    import msgspec
+
+    return {
+        "name": v.name,
+        "version": v.version,
+        "stage": v.stage,
+        "id": v.record_id,
+        "record": msgspec.to_builtins(v.record),
+    }
+
+
+def show_version(v: Version, noun: str) -> None:
+    from porcelain.cli._output import console, human_size, when
+
+    r = v.record
+    out = console()
+    out.print(f"[bold]{v.name}[/bold] {v.version}  ({noun})")
+    rows = [
+        ("stage", v.stage),
+        ("description" if noun == "model" else "purpose", r.description or "-"),
+        ("artifact", f"{r.artifact_kind} {r.artifact} ({human_size(r.size)}, {r.filename})"),
+        ("record", v.record_id),
+        ("registered", f"{when(r.created_ns)} by {r.author}"),
+    ]
+    if r.message:
+        rows.append(("message", r.message))
+    for key, value in sorted(r.metrics.items()):
+        rows.append((f"metric {key}", f"{value:g}"))
+    for edge in r.parents:
+        rows.append(("parent", f"{edge.relation} {edge.record}"))
+    width = max(len(k) for k, _ in rows)
+    for key, value in rows:
+        out.print(f"  {key:<{width}}  {value}", soft_wrap=True)
+
+
+def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
+    """A typer group with the shared version commands for kind ("model" or "dataset")."""
+    app = typer.Typer(
+        help=help_text, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
+    )
+
+    @app.command("list", epilog=f"Example: pacha {noun} list --stage production")
+    def list_versions(
+        name: Annotated[str | None, typer.Argument(help="Only this name.")] = None,
+        stage: Annotated[str | None, typer.Option("--stage", help="Only versions in this stage.")] = None,
+        as_json: JsonOption = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """List registered versions: name, version, stage, size, created, id."""
+        from porcelain.cli._output import console, human_size, print_json, when
+        from porcelain.stages import check_stage
+
+        if stage:
+            check_stage(stage)
+        found = open_porcelain(registry).list(kind, name, stage)
+        if as_json:
+            print_json([version_json(v) for v in found])
+            return
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("name", "version", "stage", "size", "created", "id"):
+            table.add_column(column, justify="right" if column == "size" else "left")
+        for v in found:
+            table.add_row(
+                v.name,
+                v.version,
+                v.stage,
+                human_size(v.record.size),
+                when(v.record.created_ns),
+                v.record_id[:12],
+            )
+        console().print(table if found else f"no {noun} versions" + (f" in {stage}" if stage else ""))
+
+    @app.command("get", epilog=f"Example: pacha {noun} get fraud-detector@production --json")
+    def get(
+        reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME@STAGE, NAME or id.")],
+        version: VersionOption = None,
+        output: Annotated[Path | None, typer.Option("-o", "--output", help="Also download to PATH.")] = None,
+        force: Annotated[bool, typer.Option("--force", help="With -o, replace PATH.")] = False,
+        at: Annotated[
+            str | None, typer.Option("--at", help="With NAME@STAGE: as it was at this time.")
+        ] = None,
+        as_json: JsonOption = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """Show a version: stage, artifact, record, metrics; -o downloads it too."""
+        from porcelain.cli._output import print_json
+
+        reg = open_porcelain(registry)
+        if at is not None:
+            reference = _as_of(reg, kind, reference, at)
+        found = reg.get(kind, reference, version)
+        if output is not None:
+            found, path = reg.download(kind, found.record_id, output, force=force)
+        if as_json:
+            print_json(version_json(found))
+        else:
+            show_version(found, noun)
+            if output is not None:
+                typer.echo(f"downloaded to {path}")
+
+    @app.command("download", epilog=f"Example: pacha {noun} download fraud-detector:1.0.0 -o model.apr")
+    def download(
+        reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME@STAGE, NAME or id.")],
+        output: Annotated[Path, typer.Option("-o", "--output", help="File or directory to write.")],
+        version: VersionOption = None,
+        force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """Write a version's file or folder, verified as written, all or nothing."""
+        found, path = open_porcelain(registry).download(kind, reference, output, version=version, force=force)
+        typer.echo(f"{found.ref} -> {path}")
+
+    @app.command("delete", epilog=f"Example: pacha {noun} delete fraud-detector:0.9.0 -m 'withdrawn'")
+    def delete(
+        reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
+        version: VersionOption = None,
+        force: Annotated[bool, typer.Option("--force", help="Delete even a production version.")] = False,
+        message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+        registry: RegistryOption = None,
+    ) -> None:
+        """Remove a version's refs (the audit trail stays; `gc` reclaims space)."""
+        found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
+        typer.echo(f"deleted {found.ref} (was in {found.stage})")
+
+    @app.command("stage", epilog=f"Example: pacha {noun} stage fraud-detector -v 1.0.0 -t production")
+    def stage(
+        reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
+        target: Annotated[
+            str, typer.Option("-t", "--to", help="development, staging, production or archived.")
+        ],
+        version: VersionOption = None,
+        message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+        keep_existing: Annotated[
+            bool, typer.Option("--keep-existing", help="Leave the current production version there.")
+        ] = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """Move a version to another lifecycle stage (recorded: who, when, why)."""
+        moves = open_porcelain(registry).set_stage(
+            kind, reference, target, version=version, why=message, keep_existing=keep_existing
+        )
+        for move in moves:
+            typer.echo(f"{move.name}:{move.version}: {move.from_stage} -> {move.to_stage}")
+
+    @app.command("history", epilog=f"Example: pacha {noun} history fraud-detector --json")
+    def history(
+        name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
+        as_json: JsonOption = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """The audit trail of stage changes: when, who, version, from, to, why."""
+        from porcelain.cli._output import console, print_json, when
+
+        moves = open_porcelain(registry).history(kind, name)
+        if as_json:
+            print_json([_transition_json(t) for t in moves])
+            return
+        from rich.table import Table
+
+        table = Table(box=None, header_style="bold")
+        for column in ("when", "who", "version", "from", "to", "why"):
+            table.add_column(column)
+        for t in moves:
+            table.add_row(
+                when(t.when_ns),
+                t.who,
+                t.version,
+                t.from_stage or "(registered)",
+                t.to_stage or "(deleted)",
+                t.why,
+            )
+        console().print(table)
+
+    return app
+
+
+def _as_of(reg: Registry, kind: str, reference: str, at: str) -> str:
+    from porcelain.cli._output import parse_time
+    from porcelain.errors import InvalidInput, NotFound
+
+    name, sep, stage = reference.rpartition("@")
+    if not sep:
+        raise InvalidInput("--at needs a NAME@STAGE reference, e.g. fraud-detector@production")
+    found = reg.at(kind, name, stage, parse_time(at))
+    if not found:
+        raise NotFound(f"no version of {name} was in {stage} at {at}")
+    return f"{name}:{found[-1]}"
+
+
+def _transition_json(t: Transition) -> dict:
+    from porcelain.cli._output import when
+
+    return {
+        "name": t.name,
+        "version": t.version,
+        "from": t.from_stage,
+        "to": t.to_stage,
+        "who": t.who,
+        "when_ns": t.when_ns,
+        "time": when(t.when_ns),
+        "why": t.why,
+    }

@@ -1,0 +1,49 @@
+"""pacha data: register, find, promote and download dataset versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption
+from porcelain.cli._versions import JsonOption, make_app, open_porcelain, show_version, version_json
+
+app = make_app("dataset", "data", "Register, find, promote and download dataset versions.")
+
+
+@app.command(
+    "register",
+    epilog="Example: pacha data register transactions data.ald -v 1.0.0 -p 'Transaction data for fraud "
+    "detection'",
+)
+def register(
+    name: Annotated[str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")],
+    path: Annotated[Path, typer.Argument(help="Data file or folder.")],
+    version: Annotated[
+        str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
+    ] = None,
+    bump: Annotated[
+        str | None,
+        typer.Option("--bump", help="Next version from the latest: major, minor or patch."),
+    ] = None,
+    purpose: Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")] = "",
+    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Register a data file or folder as a new dataset version (it starts in development)."""
+    from porcelain.cli._output import print_json
+
+    reg = open_porcelain(registry)
+    result = reg.register(
+        "dataset", name, path, version=version, bump=bump, description=purpose, message=message
+    )
+    if as_json:
+        print_json(dict(version_json(result.version), created=result.created))
+    elif result.created:
+        typer.echo(f"registered {result.version.ref} ({result.version.record_id[:12]}) in development")
+        show_version(result.version, "data")
+    else:
+        typer.echo(f"{result.version.ref} is already registered with these bytes; nothing changed")

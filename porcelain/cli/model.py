@@ -1,0 +1,64 @@
+"""pacha model: register, find, promote and download model versions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption
+from porcelain.cli._versions import JsonOption, make_app, open_porcelain, show_version, version_json
+
+app = make_app("model", "model", "Register, find, promote and download model versions.")
+
+
+@app.command(
+    "register",
+    epilog="Example: pacha model register fraud-detector model.apr -v 1.0.0 -d 'Fraud detection model'",
+)
+def register(
+    name: Annotated[str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")],
+    path: Annotated[Path, typer.Argument(help="Model file or folder (e.g. a Hugging Face folder).")],
+    version: Annotated[
+        str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
+    ] = None,
+    bump: Annotated[
+        str | None,
+        typer.Option(
+            "--bump",
+            help="Next version from the latest: major = architecture change, minor = retrained on new "
+            "data, patch = fix, quantization or optimization.",
+        ),
+    ] = None,
+    description: Annotated[str, typer.Option("-d", "--description", help="What the model does.")] = "",
+    card: Annotated[Path | None, typer.Option("--card", help="Model Card in TOML.")] = None,
+    metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=VALUE, repeatable.")] = None,
+    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Register a model file or folder as a new version (it starts in development)."""
+    from porcelain.cards import MODEL_CARD_FIELDS, load_toml, validate_fields
+    from porcelain.cli._output import parse_metrics, print_json
+
+    fields = validate_fields(load_toml(card, "model card"), MODEL_CARD_FIELDS, str(card)) if card else {}
+    reg = open_porcelain(registry)
+    result = reg.register(
+        "model",
+        name,
+        path,
+        version=version,
+        bump=bump,
+        description=description,
+        card=fields,
+        metrics=parse_metrics(metric or []),
+        message=message,
+    )
+    if as_json:
+        print_json(dict(version_json(result.version), created=result.created))
+    elif result.created:
+        typer.echo(f"registered {result.version.ref} ({result.version.record_id[:12]}) in development")
+        show_version(result.version, "model")
+    else:
+        typer.echo(f"{result.version.ref} is already registered with these bytes; nothing changed")

@@ -1,0 +1,62 @@
+"""The immutable record written for each registered model or dataset version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from pacha.objects import decode_record, encode
+
+
+class ParentEdge(msgspec.Struct, frozen=True, omit_defaults=True):
+    """A typed lineage edge to a parent version, named by its record id."""
+
+    relation: str
+    record: str
+    params: dict[str, Any] = {}
+
+
+class VersionRecord(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=True):
+    """A model-version or dataset-version record (see docs/porcelain.md)."""
+
+    type: str
+    name: str
+    version: str
+    artifact: str  # blob or tree id
+    artifact_kind: str  # "blob" | "tree"
+    size: int  # bytes of the file, or of every file in the tree
+    filename: str  # base name of what was registered, the default download name
+    author: str
+    created_ns: int
+    description: str = ""
+    message: str = ""
+    card: dict[str, Any] = {}  # model card or datasheet fields
+    metrics: dict[str, float] = {}
+    parents: list[ParentEdge] = []
+    links: list[str] = []
+
+    def encode(self) -> bytes:
+        return encode(self)
+
+
+def build(**fields: Any) -> VersionRecord:
+    """A record whose links name the artifact, every parent and every pinned reference."""
+    record = VersionRecord(**fields)
+    linked = {record.artifact, *(p.record for p in record.parents), *_pinned_ids(record.card)}
+    return msgspec.structs.replace(record, links=sorted(linked))
+
+
+def _pinned_ids(card: dict[str, Any]) -> list[str]:
+    out = []
+    for value in card.values():
+        if isinstance(value, dict) and isinstance(value.get("id"), str):
+            out.append(value["id"])
+        elif isinstance(value, list):
+            out.extend(v["id"] for v in value if isinstance(v, dict) and isinstance(v.get("id"), str))
+    return out
+
+
+def decode(data: bytes) -> VersionRecord:
+    decode_record(data)
+    return msgspec.json.decode(data, type=VersionRecord)

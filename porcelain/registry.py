@@ -1,0 +1,360 @@
+"""The porcelain API: register, find, stage, download and delete model and dataset versions.
+
+Every write is a commit: immutable objects first (artifact, record), then one
+ref transaction that moves every ref it touches together.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pacha
+from pacha.errors import ObjectNotFound
+from porcelain import layout, records, stages, versions
+from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
+from porcelain.names import check_name
+from porcelain.references import Reference, parse_reference
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered version, as found through its refs."""
+
+    kind: str
+    name: str
+    version: str
+    record_id: str
+    record: records.VersionRecord
+    stage: str
+
+    @property
+    def ref(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass(frozen=True)
+class Registered:
+    version: Version
+    created: bool  # False: the same bytes were already registered under this version
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One stage change of one version (from_stage None: registration)."""
+
+    name: str
+    version: str
+    from_stage: str | None
+    to_stage: str | None  # None: deleted
+    who: str
+    when_ns: int
+    why: str
+
+
+class Registry:
+    """Models and datasets on top of a pacha registry."""
+
+    def __init__(self, plumbing: pacha.Registry) -> None:
+        self.plumbing = plumbing
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str] | None = None) -> Registry:
+        return cls(pacha.open_registry(path))
+
+    # --- finding -----------------------------------------------------------------
+    def versions_of(self, kind: str, name: str) -> list[str]:
+        """Registered versions of name, oldest to newest (SemVer precedence)."""
+        prefix = layout.versions_prefix(kind, name)
+        found = [ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix)]
+        return versions.sort(v for v in found if "/" not in v)
+
+    def names(self, kind: str) -> list[str]:
+        names = set()
+        for ref, _ in self.plumbing.refs.iter(layout.plural(kind) + "/"):
+            names.add(layout.split_version_ref(kind, ref)[0])
+        return sorted(names)
+
+    def read_record(self, record_id: str) -> records.VersionRecord:
+        with self.plumbing.objects.open(record_id) as reader:
+            if reader.kind != "record":
+                raise InvalidInput(f"object {record_id} is a {reader.kind}, not a version record")
+            return records.decode(reader.read())
+
+    def stage_of(self, kind: str, name: str, version: str) -> str:
+        for stage in stages.STAGES:
+            if self.plumbing.refs.get(layout.stage_ref(kind, name, stage, version)) is not None:
+                return stage
+        raise CheckFailed(f"{name}:{version} has no stage ref; run `pacha fsck`")
+
+    def _version(self, kind: str, name: str, version: str, record_id: str) -> Version:
+        record = self.read_record(record_id)
+        return Version(kind, name, version, record_id, record, self.stage_of(kind, name, version))
+
+    def in_stage(self, kind: str, name: str, stage: str) -> list[str]:
+        prefix = layout.stages_prefix(kind, name, stage)
+        return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
+
+    def get(self, kind: str, reference: str | Reference, version: str | None = None) -> Version:
+        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id."""
+        ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
+        if ref.name is not None and (ref.object_id is None or self.versions_of(kind, ref.name)):
+            return self._by_name(kind, ref)
+        assert ref.object_id is not None
+        try:
+            record_id = self.plumbing.objects.find_prefix(ref.object_id)
+        except ObjectNotFound:
+            raise NotFound(f"no {kind} named or with id {ref.text!r}") from None
+        record = self.read_record(record_id)
+        if record.type != layout.RECORD_TYPES[kind]:
+            raise InvalidInput(f"{ref.text} is a {record.type} record, not a {kind} version")
+        return self._version(kind, record.name, record.version, record_id)
+
+    def _by_name(self, kind: str, ref: Reference) -> Version:
+        name = check_name(ref.name or "")
+        if ref.stage is not None:
+            found = self.in_stage(kind, name, ref.stage)
+            if not found:
+                raise NotFound(f"no version of {kind} {name} is in {ref.stage}")
+            version = found[-1]
+        elif ref.version == "latest":
+            latest = versions.latest(self.versions_of(kind, name))
+            if latest is None:
+                raise NotFound(f"no {kind} named {name}; `pacha {kind_cli(kind)} list` shows what exists")
+            version = latest
+        else:
+            version = versions.check(ref.version or "")
+        record_id = self.plumbing.refs.get(layout.version_ref(kind, name, version))
+        if record_id is None:
+            known = self.versions_of(kind, name)
+            hint = f"known versions: {', '.join(known)}" if known else f"no {kind} named {name}"
+            raise NotFound(f"{kind} {name}:{version} not found; {hint}")
+        return self._version(kind, name, version, record_id)
+
+    def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
+        out = []
+        for each in [check_name(name)] if name else self.names(kind):
+            for version in self.versions_of(kind, each):
+                record_id = self.plumbing.refs.get(layout.version_ref(kind, each, version))
+                if record_id is None:
+                    continue
+                found = self._version(kind, each, version, record_id)
+                if stage is None or found.stage == stage:
+                    out.append(found)
+        return out
+
+    # --- registering -------------------------------------------------------------
+    def next_version(
+        self, kind: str, name: str, version: str | None, bump: str | None, card_version: str | None
+    ) -> str:
+        existing = self.versions_of(kind, name)
+        if version and bump:
+            raise InvalidInput("give -v VERSION or --bump PART, not both")
+        if version:
+            return versions.check(version)
+        if bump:
+            latest = versions.latest(existing)
+            if latest is None:
+                raise InvalidInput(f"cannot --bump: {name} has no version yet; give -v VERSION")
+            return versions.bump(latest, bump)
+        if existing:
+            raise InvalidInput(
+                f"{name} already has versions (latest {versions.latest(existing)}): "
+                "give -v VERSION or --bump major|minor|patch"
+            )
+        return versions.check(card_version) if card_version else "1.0.0"
+
+    def register(
+        self,
+        kind: str,
+        name: str,
+        path: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        bump: str | None = None,
+        description: str = "",
+        card: dict[str, Any] | None = None,
+        metrics: dict[str, float] | None = None,
+        parents: list[records.ParentEdge] | None = None,
+        message: str = "",
+    ) -> Registered:
+        """Store the file or folder at path as name at a new version (in development)."""
+        check_name(name)
+        card = dict(card or {})
+        if card.get("name") not in (None, name):
+            raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
+        target = Path(path)
+        if not target.exists():
+            raise InvalidInput(f"{target} does not exist")
+        new_version = self.next_version(kind, name, version, bump, card.get("version"))
+        same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
+        if same_rank:
+            return self._existing(kind, name, same_rank[0], new_version, target)
+        objects = self.plumbing.objects
+        if target.is_dir():
+            artifact, artifact_kind = pacha.write_tree(objects, target), "tree"
+            size = _tree_size(objects, artifact)
+        else:
+            try:
+                artifact, artifact_kind = objects.put_file(target), "blob"
+            except OSError as exc:
+                raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
+            size = objects.stat(artifact).size
+        merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
+        record = records.build(
+            type=layout.RECORD_TYPES[kind],
+            name=name,
+            version=new_version,
+            artifact=artifact,
+            artifact_kind=artifact_kind,
+            size=size,
+            filename=target.resolve().name,
+            author=self.plumbing.identity(),
+            created_ns=time.time_ns(),
+            description=description or card.get("description", ""),
+            message=message,
+            card=card,
+            metrics=merged_metrics,
+            parents=parents or [],
+        )
+        record_id = objects.put_bytes(record.encode(), "record")
+        with self.plumbing.transaction(message or f"register {name} {new_version}") as tx:
+            tx.create(layout.version_ref(kind, name, new_version), record_id)
+            tx.create(layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id)
+        return Registered(Version(kind, name, new_version, record_id, record, stages.INITIAL), True)
+
+    def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
+        found = self.get(kind, f"{name}:{existing}")
+        if existing != wanted:
+            raise VersionExists(
+                f"{name}:{existing} is already registered and {wanted} has the same precedence "
+                "(build metadata does not order versions); choose another version"
+            )
+        artifact = pacha.write_tree(None, target) if target.is_dir() else _hash_file(target)
+        if artifact != found.record.artifact:
+            latest = versions.latest(self.versions_of(kind, name))
+            raise VersionExists(
+                f"{name}:{existing} is already registered with different content; "
+                f"register a new version (latest is {latest}; try --bump patch)"
+            )
+        return Registered(found, False)
+
+    # --- stages ------------------------------------------------------------------
+    def set_stage(
+        self,
+        kind: str,
+        reference: str,
+        target: str,
+        *,
+        version: str | None = None,
+        why: str = "",
+        keep_existing: bool = False,
+    ) -> list[Transition]:
+        """Move a version to target; promoting to production archives the previous one."""
+        found = self.get(kind, reference, version)
+        what = f"{found.name}:{found.version}"
+        stages.check_transition(found.stage, target, what)
+        moves = [(found.version, found.stage, target)]
+        if target == stages.PRODUCTION and not keep_existing:
+            for other in self.in_stage(kind, found.name, stages.PRODUCTION):
+                moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
+        message = why or f"{what} to {target}"
+        tx = self.plumbing.transaction(message)
+        for ver, old, new in moves:
+            record_id = self.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
+            if record_id is None:
+                raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
+            tx.delete(layout.stage_ref(kind, found.name, old, ver), record_id)
+            tx.create(layout.stage_ref(kind, found.name, new, ver), record_id)
+        entry = tx.commit()[0]
+        return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
+
+    def history(self, kind: str, name: str) -> list[Transition]:
+        """Every stage change of every version of name, oldest first (from the reflog)."""
+        check_name(name)
+        entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
+        groups: dict[tuple[int, str], dict[str, Any]] = {}
+        for entry in entries:
+            ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
+            if ref_name != name:
+                continue
+            group = groups.setdefault((entry.when_ns, ver), {"from": None, "to": None, "e": entry})
+            if entry.new == pacha_zero():
+                group["from"] = stage
+            else:
+                group["to"] = stage
+        out = [
+            Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
+            for (when, ver), g in groups.items()
+        ]
+        out.sort(key=lambda t: t.when_ns)
+        return out
+
+    def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
+        """The versions that were in stage at a moment (time travel through the reflog)."""
+        stages.check_stage(stage)
+        state: dict[str, bool] = {}
+        for entry in self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):
+            if entry.when_ns > when_ns:
+                break
+            ref_name, _, ver = layout.split_stage_ref(kind, entry.name)
+            if ref_name == name:
+                state[ver] = entry.new != pacha_zero()
+        return versions.sort(v for v, present in state.items() if present)
+
+    # --- getting it back, removing it --------------------------------------------------
+    def download(
+        self,
+        kind: str,
+        reference: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        force: bool = False,
+    ) -> tuple[Version, Path]:
+        found = self.get(kind, reference, version)
+        target = Path(dest)
+        if target.is_dir() and found.record.artifact_kind == "blob":
+            target = target / found.record.filename
+        pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
+        return found, target
+
+    def delete(
+        self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
+    ) -> Version:
+        """Remove a version's refs (its objects stay until gc); production needs force."""
+        found = self.get(kind, reference, version)
+        if found.stage == stages.PRODUCTION and not force:
+            raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
+        with self.plumbing.transaction(why or f"delete {found.ref}") as tx:
+            tx.delete(layout.version_ref(kind, found.name, found.version), found.record_id)
+            tx.delete(layout.stage_ref(kind, found.name, found.stage, found.version), found.record_id)
+        return found
+
+
+def kind_cli(kind: str) -> str:
+    return "model" if kind == "model" else "data"
+
+
+def pacha_zero() -> str:
+    from pacha.ids import ZERO_ID
+
+    return ZERO_ID
+
+
+def _hash_file(path: Path) -> str:
+    from pacha.blocks import hash_file
+
+    return hash_file(str(path))
+
+
+def _tree_size(objects: pacha.ObjectStore, tree_id: str) -> int:
+    from pacha.trees import read_tree
+
+    return read_tree(objects, tree_id).size
+
+
+__all__ = ["Registered", "Registry", "Transition", "Version"]
