@@ -160,12 +160,14 @@ class Registry:
             if latest is None:
                 raise InvalidInput(f"cannot --bump: {name} has no version yet; give -v VERSION")
             return versions.bump(latest, bump)
+        if card_version:
+            return versions.check(card_version)
         if existing:
             raise InvalidInput(
                 f"{name} already has versions (latest {versions.latest(existing)}): "
-                "give -v VERSION or --bump major|minor|patch"
+                "give -v VERSION, --bump major|minor|patch, or a version in the card"
             )
-        return versions.check(card_version) if card_version else "1.0.0"
+        return "1.0.0"
 
     def register(
         self,
@@ -304,6 +306,33 @@ class Registry:
             if ref_name == name:
                 state[ver] = entry.new != pacha_zero()
         return versions.sort(v for v, present in state.items() if present)
+
+    def find_any(self, reference: str, version: str | None = None) -> Version:
+        """A model or dataset version, whichever the reference names (ambiguity is an error)."""
+        found = []
+        for kind in layout.KINDS:
+            try:
+                found.append(self.get(kind, reference, version))
+            except NotFound:
+                continue
+        if not found:
+            raise NotFound(f"no model or dataset version {reference!r}")
+        if len({f.record_id for f in found}) > 1:
+            raise InvalidInput(
+                f"{reference!r} names both a model and a dataset; use `pacha model ...` or "
+                "`pacha data ...`, or the ref models/NAME/VER"
+            )
+        return found[0]
+
+    def verify(
+        self, kind: str | None, reference: str, version: str | None = None
+    ) -> tuple[Version, int, list[str]]:
+        """Re-check the record, its artifact and every ancestor and pinned reference, by hash."""
+        from pacha.fsck import verify_closure
+
+        found = self.get(kind, reference, version) if kind else self.find_any(reference, version)
+        count, problems = verify_closure(self.plumbing.objects, [found.record_id])
+        return found, count, problems
 
     # --- getting it back, removing it --------------------------------------------------
     def download(

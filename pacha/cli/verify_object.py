@@ -20,14 +20,26 @@ def verify_object(
     verbose: Annotated[
         bool, typer.Option("-v", "--verbose", help="Print 'ok <id>' for good objects.")
     ] = False,
+    recursive: Annotated[
+        bool, typer.Option("-r", "--recursive", help="Also everything they link to (trees, records).")
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     import sys
 
-    from pacha.fsck import check_object
+    from pacha.fsck import check_object, verify_closure
 
     reg = open_reg(registry)
     bad = 0
+    if recursive:
+        count, problems = verify_closure(reg.objects, [reg.resolve(spec) for spec in specs])
+        for problem in problems:
+            sys.stderr.write(f"error: {problem}\n")
+        if verbose:
+            write_out(f"checked {count} objects, {len(problems)} problem(s)\n")
+        if problems:
+            raise typer.Exit(1)
+        return
     for spec in specs:
         object_id = reg.resolve(spec)
         result = check_object(reg.objects, object_id)

@@ -103,6 +103,7 @@ class RefTransaction:
         self.who = who
         self._updates: list[_Update] = []
         self._names: set[str] = set()
+        self._index_ops: list[tuple[str, bool, bytes, bytes]] = []
         self.committed = False
 
     def _add(self, name: str, new: Any, old: Any) -> RefTransaction:
@@ -133,6 +134,15 @@ class RefTransaction:
         """Require name to point at old (None: to not exist), changing nothing."""
         return self._add(name, _KEEP, old)
 
+    def index_add(self, index: str, key: bytes, value: bytes) -> RefTransaction:
+        """Add value under key in a derived index, in the same LMDB transaction as the refs."""
+        self._index_ops.append((index, True, key, value))
+        return self
+
+    def index_remove(self, index: str, key: bytes, value: bytes) -> RefTransaction:
+        self._index_ops.append((index, False, key, value))
+        return self
+
     @property
     def new_ids(self) -> list[str]:
         return [u.new for u in self._updates if isinstance(u.new, str)]
@@ -141,7 +151,7 @@ class RefTransaction:
         """Check every expectation, then apply all updates, or none."""
         if self.committed:
             raise RuntimeError("transaction already committed")
-        entries = self._store._apply(self._updates, self.message, self.who)
+        entries = self._store._apply(self._updates, self.message, self.who, self._index_ops)
         self.committed = True
         return entries
 
@@ -162,6 +172,7 @@ class RefStore:
         self._env = _open_env(path)
         self._refs = self._env.open_db(b"refs")
         self._reflog = self._env.open_db(b"reflog")
+        self._indices: dict[str, Any] = {}
 
     # --- reading -----------------------------------------------------------------
     def get(self, name: str) -> str | None:
@@ -226,40 +237,103 @@ class RefStore:
         seq = int.from_bytes(key[-_SEQ_BYTES:], "big")
         return ReflogEntry(name, seq, doc["old"], doc["new"], doc["who"], doc["when_ns"], doc["message"])
 
+    # --- derived indices -----------------------------------------------------------
+    # Named LMDB databases "index:<name>" mapping a key to a sorted set of values
+    # (dupsort). Higher layers keep them in step with refs inside ref transactions;
+    # they hold nothing that cannot be rebuilt from objects and refs.
+    def _index_db(self, index: str, txn: Any = None) -> Any:
+        """The index's database; inside a write transaction pass it (LMDB would deadlock)."""
+        db = self._indices.get(index)
+        if db is None:
+            db = self._env.open_db(f"index:{index}".encode(), txn=txn, dupsort=True)
+            self._indices[index] = db
+        return db
+
+    def index_values(self, index: str, key: bytes) -> list[bytes]:
+        db = self._index_db(index)
+        with self._env.begin(db=db) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_key(key):
+                return []
+            return list(cursor.iternext_dup())
+
+    def index_rebuild(self, index: str, pairs: Iterator[tuple[bytes, bytes]]) -> int:
+        """Replace an index's whole content in one transaction; returns the entry count."""
+        count = 0
+        with self._env.begin(write=True) as txn:
+            db = self._index_db(index, txn)
+            txn.drop(db, delete=False)
+            for key, value in pairs:
+                txn.put(key, value, db=db, dupdata=True)
+                count += 1
+        return count
+
     # --- writing -----------------------------------------------------------------
     def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
         return RefTransaction(self, message, who if who is not None else self._who())
 
-    def _apply(self, updates: list[_Update], message: str, who: str) -> list[ReflogEntry]:
+    def _apply(
+        self,
+        updates: list[_Update],
+        message: str,
+        who: str,
+        index_ops: list[tuple[str, bool, bytes, bytes]] = (),  # type: ignore[assignment]
+    ) -> list[ReflogEntry]:
         import msgspec
 
         entries: list[ReflogEntry] = []
-        with self._env.begin(write=True) as txn:
-            when_ns = time.time_ns()
-            current: dict[str, str | None] = {}
-            for u in updates:
-                raw = txn.get(u.name.encode("utf-8"), db=self._refs)
-                have = raw.hex() if raw is not None else None
-                current[u.name] = have
-                _check_expectation(u, have)
-            for u in updates:
-                have = current[u.name]
-                if u.new is _KEEP or u.new == have:
-                    continue
-                key = u.name.encode("utf-8")
-                if u.new is None:
-                    txn.delete(key, db=self._refs)
-                else:
-                    txn.put(key, bytes.fromhex(u.new), db=self._refs)
-                seq = self._next_seq(txn, key)
-                entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message)
-                doc = {"old": entry.old, "new": entry.new, "who": who, "when_ns": when_ns, "message": message}
-                txn.put(
-                    _reflog_key(key, seq),
-                    msgspec.json.encode(doc, order="sorted"),
-                    db=self._reflog,
-                )
-                entries.append(entry)
+        opened_before = set(self._indices)
+        try:
+            with self._env.begin(write=True) as txn:
+                return self._apply_in(txn, updates, message, who, index_ops, entries, msgspec)
+        except BaseException:
+            # LMDB closes databases created by an aborted transaction: forget their handles
+            for index in set(self._indices) - opened_before:
+                del self._indices[index]
+            raise
+
+    def _apply_in(
+        self,
+        txn: Any,
+        updates: list[_Update],
+        message: str,
+        who: str,
+        index_ops: list[tuple[str, bool, bytes, bytes]],
+        entries: list[ReflogEntry],
+        msgspec: Any,
+    ) -> list[ReflogEntry]:
+        """Check every expectation, then write refs, reflog entries and index changes."""
+        when_ns = time.time_ns()
+        current: dict[str, str | None] = {}
+        for u in updates:
+            raw = txn.get(u.name.encode("utf-8"), db=self._refs)
+            have = raw.hex() if raw is not None else None
+            current[u.name] = have
+            _check_expectation(u, have)
+        for u in updates:
+            have = current[u.name]
+            if u.new is _KEEP or u.new == have:
+                continue
+            key = u.name.encode("utf-8")
+            if u.new is None:
+                txn.delete(key, db=self._refs)
+            else:
+                txn.put(key, bytes.fromhex(u.new), db=self._refs)
+            seq = self._next_seq(txn, key)
+            entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message)
+            doc = {"old": entry.old, "new": entry.new, "who": who, "when_ns": when_ns, "message": message}
+            txn.put(
+                _reflog_key(key, seq),
+                msgspec.json.encode(doc, order="sorted"),
+                db=self._reflog,
+            )
+            entries.append(entry)
+        for index, add, key, value in index_ops:
+            db = self._index_db(index, txn)
+            if add:
+                txn.put(key, value, db=db, dupdata=True)
+            else:
+                txn.delete(key, value, db=db)
         return entries
 
     def _next_seq(self, txn: Any, key: bytes) -> int:

@@ -10,9 +10,12 @@ from pacha.cli import PLUMBING, run
 PORCELAIN: dict[str, str] = {
     "model": "porcelain.cli.model",
     "data": "porcelain.cli.data",
+    "verify": "porcelain.cli.verify",
 }
+# porcelain editions of plumbing commands (they fall back to plumbing's behaviour)
+OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse"}
 
-COMMANDS = {**PORCELAIN, **PLUMBING}
+COMMANDS = {**PORCELAIN, **PLUMBING, **OVERRIDES}
 
 
 def main() -> None:

@@ -1,0 +1,39 @@
+"""pacha rev-parse, porcelain edition: also NAME:VER, NAME:latest and NAME@STAGE.
+
+Plumbing's rev-parse knows ids, prefixes and refs; this one first tries the
+version references of models and datasets, then falls back to it.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, write_out
+from porcelain.cli._versions import open_porcelain
+from porcelain.stages import STAGES
+
+app = new_app()
+
+
+def is_version_reference(spec: str) -> bool:
+    if ":" in spec:
+        return True
+    name, sep, stage = spec.rpartition("@")
+    return bool(sep and name and stage in STAGES)
+
+
+@app.command(
+    help="Print the object id each SPEC names: id, prefix, ref, REF@{N}, NAME:VER, NAME@STAGE.",
+    epilog="Example: pacha rev-parse fraud-detector@production",
+)
+def rev_parse(
+    specs: Annotated[list[str], typer.Argument(help="What to resolve.")],
+    short: Annotated[bool, typer.Option("--short", help="Print 12-character prefixes.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    reg = open_porcelain(registry)
+    for spec in specs:
+        object_id = reg.find_any(spec).record_id if is_version_reference(spec) else reg.plumbing.resolve(spec)
+        write_out((object_id[:12] if short else object_id) + "\n")
