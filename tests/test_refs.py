@@ -184,11 +184,10 @@ def test_index_changes_commit_with_the_refs(registry) -> None:
         tx.create("models/a/1.0.0", blob)
         tx.index_add("children", b"parent", b"child-1")
     assert registry.refs.index_values("children", b"parent") == [b"child-1"]
-    with pytest.raises(pacha.RefConflict):
-        with registry.transaction("conflict") as tx:
-            tx.create("models/a/1.0.0", blob)  # exists: the whole transaction fails
-            tx.index_add("children", b"parent", b"child-2")
-            tx.index_add("fresh-index", b"k", b"v")
+    with pytest.raises(pacha.RefConflict), registry.transaction("conflict") as tx:
+        tx.create("models/a/1.0.0", blob)  # exists: the whole transaction fails
+        tx.index_add("children", b"parent", b"child-2")
+        tx.index_add("fresh-index", b"k", b"v")
     assert registry.refs.index_values("children", b"parent") == [b"child-1"]
     assert registry.refs.index_values("fresh-index", b"k") == []
     assert registry.refs.index_rebuild("children", iter([(b"p", b"c")])) == 1

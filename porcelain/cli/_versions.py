@@ -59,9 +59,11 @@ def show_version(v: Version, noun: str) -> None:
         rows.append((f"metric {key}", f"{value:g}"))
     for edge in r.parents:
         rows.append(("parent", f"{edge.relation} {edge.record}"))
+    from rich.markup import escape
+
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
-        out.print(f"  {key:<{width}}  {value}", soft_wrap=True)
+        out.print(f"  {key:<{width}}  {escape(str(value))}", soft_wrap=True)
 
 
 def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
@@ -204,6 +206,9 @@ def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
             )
         console().print(table)
 
+    from porcelain.cli._lineage import make_lineage_app
+
+    app.add_typer(make_lineage_app(kind, noun), name="lineage")
     return app
 
 

@@ -29,16 +29,40 @@ def register(
         typer.Option("--bump", help="Next version from the latest: major, minor or patch."),
     ] = None,
     purpose: Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")] = "",
+    derived_from: Annotated[
+        list[str] | None, typer.Option("--derived-from", help="Source dataset version(s), repeatable.")
+    ] = None,
+    transform: Annotated[
+        str | None, typer.Option("--transform", help="How it was derived from the sources.")
+    ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
     from porcelain.cli._output import print_json
+    from porcelain.errors import InvalidInput
+    from porcelain.lineage import build_edges
 
     reg = open_porcelain(registry)
+    parents = []
+    if derived_from or transform:
+        if not derived_from or not transform:
+            raise InvalidInput("--derived-from and --transform go together (source and how it was made)")
+        parents = [
+            edge
+            for source in reg.resolve_parents("dataset", derived_from)
+            for edge in build_edges("dataset", "derived", [source], {"transform": transform})
+        ]
     result = reg.register(
-        "dataset", name, path, version=version, bump=bump, description=purpose, message=message
+        "dataset",
+        name,
+        path,
+        version=version,
+        bump=bump,
+        description=purpose,
+        parents=parents,
+        message=message,
     )
     if as_json:
         print_json(dict(version_json(result.version), created=result.created))

@@ -1,4 +1,4 @@
-"""pacha model: register, find, promote and download model versions."""
+"""pacha model: register, find, promote, trace and download model versions."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import typer
 from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import JsonOption, make_app, open_porcelain, show_version, version_json
 
-app = make_app("model", "model", "Register, find, promote and download model versions.")
+app = make_app("model", "model", "Register, find, promote, trace and download model versions.")
 
 
 @app.command(
@@ -34,6 +34,21 @@ def register(
     description: Annotated[str, typer.Option("-d", "--description", help="What the model does.")] = "",
     card: Annotated[Path | None, typer.Option("--card", help="Model Card in TOML.")] = None,
     metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=VALUE, repeatable.")] = None,
+    sources: Annotated[
+        list[str] | None, typer.Option("--from", help="Parent version(s) it was made from, repeatable.")
+    ] = None,
+    relation: Annotated[
+        str | None,
+        typer.Option("--relation", help="fine-tuned, distilled, merged, quantized or pruned (with --from)."),
+    ] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--param",
+            help="Edge parameter NAME=VALUE: temperature (distilled), weights (merged, one per --from), "
+            "quantization (quantized), sparsity (pruned), recipe (fine-tuned).",
+        ),
+    ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
     registry: RegistryOption = None,
@@ -41,9 +56,17 @@ def register(
     """Register a model file or folder as a new version (it starts in development)."""
     from porcelain.cards import MODEL_CARD_FIELDS, load_toml, validate_fields
     from porcelain.cli._output import parse_metrics, print_json
+    from porcelain.errors import InvalidInput
+    from porcelain.lineage import build_edges, parse_params
 
     fields = validate_fields(load_toml(card, "model card"), MODEL_CARD_FIELDS, str(card)) if card else {}
     reg = open_porcelain(registry)
+    parents = []
+    if sources or relation or param:
+        if not relation:
+            raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
+        parent_ids = reg.resolve_parents("model", sources or [])
+        parents = build_edges("model", relation, parent_ids, parse_params(param or []), reg.recipe_resolver())
     result = reg.register(
         "model",
         name,
@@ -53,6 +76,7 @@ def register(
         description=description,
         card=fields,
         metrics=parse_metrics(metric or []),
+        parents=parents,
         message=message,
     )
     if as_json:

@@ -1,0 +1,88 @@
+"""`pacha model lineage REF ...` and `pacha model lineage add CHILD ...` (and for data)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from pacha.cli._app import RegistryOption
+from porcelain.cli._versions import VersionOption, open_porcelain
+
+
+class DefaultToShow(TyperGroup):
+    """A group whose first argument is a reference unless it names a subcommand."""
+
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args.insert(0, "show")
+        return super().resolve_command(ctx, args)
+
+
+class Format(StrEnum):
+    tree = "tree"
+    json = "json"
+    dot = "dot"
+    mermaid = "mermaid"
+
+
+def make_lineage_app(kind: str, noun: str) -> typer.Typer:
+    app = typer.Typer(
+        cls=DefaultToShow,
+        help=f"Show or add lineage: `pacha {noun} lineage REF` or `pacha {noun} lineage add CHILD ...`.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+
+    @app.command("show", epilog=f"Example: pacha {noun} lineage fraud-detector:1.0.0 --format mermaid")
+    def show(
+        reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or id.")],
+        version: VersionOption = None,
+        ancestors: Annotated[bool, typer.Option("--ancestors", help="Only where it came from.")] = False,
+        descendants: Annotated[bool, typer.Option("--descendants", help="Only what came from it.")] = False,
+        depth: Annotated[int | None, typer.Option("--depth", min=1, help="At most N edges away.")] = None,
+        fmt: Annotated[Format, typer.Option("--format", help="tree, json, dot or mermaid.")] = Format.tree,
+        registry: RegistryOption = None,
+    ) -> None:
+        """Show where a version came from and what was made from it."""
+        from porcelain import lineage_render
+        from porcelain.cli._output import console, print_json
+
+        up = ancestors or not descendants
+        down = descendants or not ancestors
+        graph = open_porcelain(registry).lineage(
+            kind, reference, ancestors=up, descendants=down, depth=depth, version=version
+        )
+        if fmt is Format.json:
+            print_json(lineage_render.to_json(graph))
+        elif fmt is Format.dot:
+            typer.echo(lineage_render.to_dot(graph), nl=False)
+        elif fmt is Format.mermaid:
+            typer.echo(lineage_render.to_mermaid(graph), nl=False)
+        else:
+            console().print(lineage_render.to_tree(graph, up, down))
+
+    @app.command(
+        "add",
+        epilog=f"Example: pacha {noun} lineage add small:1.0.0 --from big:2.0.0 "
+        "--relation distilled --param temperature=2",
+    )
+    def add(
+        child: Annotated[str, typer.Argument(help="The version that was derived (NAME:VER).")],
+        sources: Annotated[list[str], typer.Option("--from", help="Parent version(s), repeatable.")],
+        relation: Annotated[str, typer.Option("--relation", help="How CHILD was made from them.")],
+        param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE, repeatable.")] = None,
+        message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+        registry: RegistryOption = None,
+    ) -> None:
+        """Record, after the fact, that CHILD was made from --from versions (no cycles)."""
+        from porcelain.lineage import parse_params
+
+        reg = open_porcelain(registry)
+        for edge in reg.add_lineage(kind, child, sources, relation, parse_params(param or []), message):
+            typer.echo(f"{reg.node(edge.child).label} {edge.relation} from {reg.node(edge.parent).label}")
+
+    return app

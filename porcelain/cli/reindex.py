@@ -1,0 +1,19 @@
+"""pacha reindex: rebuild derived indices (lineage) from records and refs."""
+
+from __future__ import annotations
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app
+from porcelain.cli._versions import open_porcelain
+
+app = new_app()
+
+
+@app.command(
+    help="Rebuild derived indices (the reverse lineage edges) from the records and refs.",
+    epilog="Example: pacha reindex",
+)
+def reindex(registry: RegistryOption = None) -> None:
+    count = open_porcelain(registry).reindex()
+    typer.echo(f"lineage index rebuilt: {count} edge(s)")

@@ -1,0 +1,226 @@
+"""Typed lineage between versions: a DAG of records named by hash (tamper-evident).
+
+Edges live in two places: in a version's own record (its parents, fixed at
+registration) and in lineage-edge records added later (`model lineage add`),
+each under a ref lineage/<kind>/<name>/<version>/<edge>. The reverse direction
+(children of a record) is the LMDB index "lineage", kept in step inside the same
+ref transactions and rebuilt by `pacha reindex`.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from porcelain.errors import InvalidInput
+from porcelain.records import ParentEdge
+
+if TYPE_CHECKING:
+    from porcelain.registry import Registry
+
+INDEX = "lineage"
+
+# relation -> (what the --from versions are, params: name -> kind, required?)
+MODEL_RELATIONS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
+    "fine-tuned": ("parent", {"recipe": ("ref:recipe", False)}),
+    "distilled": ("teacher", {"temperature": ("positive", True)}),
+    "merged": ("sources", {"weights": ("weights", True)}),
+    "quantized": ("source", {"quantization": ("text", True)}),
+    "pruned": ("source", {"sparsity": ("fraction", True)}),
+}
+DATASET_RELATIONS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
+    "derived": ("source", {"transform": ("text", True)}),
+}
+
+
+def relations(kind: str) -> dict[str, tuple[str, dict[str, tuple[str, bool]]]]:
+    return MODEL_RELATIONS if kind == "model" else DATASET_RELATIONS
+
+
+def parse_params(pairs: Iterable[str]) -> dict[str, str]:
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise InvalidInput(f"--param {pair!r}: use NAME=VALUE, e.g. temperature=2.0")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def build_edges(
+    kind: str, relation: str, parent_ids: list[str], raw: dict[str, str], resolve_recipe: Any = None
+) -> list[ParentEdge]:
+    """Validate a relation and its parameters; one edge per parent."""
+    table = relations(kind)
+    if relation not in table:
+        raise InvalidInput(f"unknown relation {relation!r}: use {', '.join(table)}")
+    role, spec = table[relation]
+    if not parent_ids:
+        raise InvalidInput(f"a {relation} edge needs --from (the {role})")
+    if relation == "merged":
+        if len(parent_ids) < 2:
+            raise InvalidInput("a merged model needs at least two --from sources")
+    elif len(parent_ids) != 1:
+        raise InvalidInput(f"a {relation} edge takes exactly one --from (the {role})")
+    for key in raw:
+        if key not in spec:
+            allowed = ", ".join(spec) or "none"
+            raise InvalidInput(f"{relation} does not take --param {key}; it takes: {allowed}")
+    params: dict[str, Any] = {}
+    for key, (kind_of, required) in spec.items():
+        if key not in raw:
+            if required:
+                raise InvalidInput(f"a {relation} edge needs --param {key}=... ({_hint(kind_of)})")
+            continue
+        params[key] = _convert(relation, key, kind_of, raw[key], len(parent_ids), resolve_recipe)
+    if relation == "merged":
+        weights = params.pop("weights")
+        return [ParentEdge(relation, pid, {"weight": w}) for pid, w in zip(parent_ids, weights, strict=True)]
+    return [ParentEdge(relation, parent_ids[0], params)]
+
+
+def _hint(kind_of: str) -> str:
+    return {
+        "positive": "a number > 0",
+        "fraction": "a number from 0 to 1",
+        "weights": "one comma-separated number per --from source",
+        "text": "a non-empty text",
+        "ref:recipe": "a registered recipe NAME:VER",
+    }[kind_of]
+
+
+def _number(relation: str, key: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise InvalidInput(f"{relation}: --param {key}={text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise InvalidInput(f"{relation}: --param {key} must be finite")
+    return value
+
+
+def _convert(relation: str, key: str, kind_of: str, text: str, sources: int, resolve_recipe: Any) -> Any:
+    if kind_of == "positive":
+        value = _number(relation, key, text)
+        if value <= 0:
+            raise InvalidInput(f"{relation}: {key} must be > 0, not {text}")
+        return value
+    if kind_of == "fraction":
+        value = _number(relation, key, text)
+        if not 0 <= value <= 1:
+            raise InvalidInput(f"{relation}: {key} must be between 0 and 1, not {text}")
+        return value
+    if kind_of == "weights":
+        weights = [_number(relation, key, part) for part in text.split(",") if part.strip()]
+        if len(weights) != sources:
+            raise InvalidInput(f"merged: {len(weights)} weight(s) for {sources} sources; give one per --from")
+        if any(w < 0 for w in weights):
+            raise InvalidInput("merged: weights must not be negative")
+        return weights
+    if kind_of == "ref:recipe":
+        if resolve_recipe is None:
+            raise InvalidInput(f"{relation}: cannot resolve recipe {text!r}")
+        return resolve_recipe(text)
+    if not text:
+        raise InvalidInput(f"{relation}: --param {key} must not be empty")
+    return text
+
+
+@dataclass(frozen=True)
+class Edge:
+    child: str  # record id
+    parent: str  # record id
+    relation: str
+    params: dict[str, Any] = field(default_factory=dict)
+    holder: str = ""  # the record that states the edge (the child, or a lineage-edge record)
+
+
+@dataclass(frozen=True)
+class Node:
+    id: str
+    kind: str
+    name: str
+    version: str
+    state: str  # stage, or "deleted" when no ref names this record any more
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}:{self.version}"
+
+
+@dataclass
+class Graph:
+    root: str
+    nodes: dict[str, Node] = field(default_factory=dict)
+    edges: list[Edge] = field(default_factory=list)
+
+
+def edge_ref_prefix(kind: str, name: str, version: str) -> str:
+    from porcelain.layout import plural
+
+    return f"lineage/{plural(kind)}/{name}/{version}/"
+
+
+def parents_of(reg: Registry, record_id: str) -> list[Edge]:
+    """Every edge from record_id to a parent: its own, then those added later."""
+    from porcelain.layout import RECORD_TYPES
+
+    record = reg.read_record(record_id)
+    edges = [Edge(record_id, e.record, e.relation, dict(e.params), record_id) for e in record.parents]
+    kind = next(k for k, t in RECORD_TYPES.items() if t == record.type)
+    for _, edge_id in reg.plumbing.refs.iter(edge_ref_prefix(kind, record.name, record.version)):
+        doc = reg.read_edge(edge_id)
+        if doc["child"] == record_id:
+            edges.append(
+                Edge(record_id, doc["parent"], doc["relation"], dict(doc.get("params", {})), edge_id)
+            )
+    return edges
+
+
+def children_of(reg: Registry, record_id: str) -> list[Edge]:
+    out = []
+    for raw in reg.plumbing.refs.index_values(INDEX, bytes.fromhex(record_id)):
+        child = raw.hex()
+        out.extend(e for e in parents_of(reg, child) if e.parent == record_id)
+    return out
+
+
+def ancestors(reg: Registry, record_id: str) -> set[str]:
+    seen: set[str] = set()
+    frontier = [record_id]
+    while frontier:
+        current = frontier.pop()
+        for edge in parents_of(reg, current):
+            if edge.parent not in seen:
+                seen.add(edge.parent)
+                frontier.append(edge.parent)
+    return seen
+
+
+def walk(reg: Registry, root: str, up: bool, down: bool, depth: int | None) -> Graph:
+    """The part of the DAG around root: ancestors (up) and/or descendants (down)."""
+    graph = Graph(root)
+    graph.nodes[root] = reg.node(root)
+    seen_edges: set[tuple[str, str, str]] = set()
+    for direction, step in (("up", parents_of), ("down", children_of)):
+        if (direction == "up" and not up) or (direction == "down" and not down):
+            continue
+        frontier, level, visited = [root], 0, {root}
+        while frontier and (depth is None or level < depth):
+            nxt = []
+            for current in frontier:
+                for edge in step(reg, current):
+                    key = (edge.child, edge.parent, edge.relation)
+                    if key not in seen_edges:
+                        seen_edges.add(key)
+                        graph.edges.append(edge)
+                    other = edge.parent if direction == "up" else edge.child
+                    if other not in graph.nodes:
+                        graph.nodes[other] = reg.node(other)
+                    if other not in visited:
+                        visited.add(other)
+                        nxt.append(other)
+            frontier, level = nxt, level + 1
+    return graph
