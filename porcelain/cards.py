@@ -71,3 +71,47 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
                 raise InvalidInput(f"{what}: {key} must be a date or date-time")
         out[key] = value
     return out
+
+
+# Datasheets for Datasets (Gebru et al. 2021), grouped as in the paper.
+DATASHEET_FIELDS: dict[str, tuple[str, str]] = {
+    # motivation
+    "purpose": ("str", "why the dataset was created"),
+    "creators": ("list", "who created it"),
+    "funding": ("str", "who funded it"),
+    # composition
+    "instance_count": ("count", "number of instances (rows); filled for CSV, TSV and JSON Lines"),
+    "feature_schema": ("schema", "column name -> type; filled for CSV, TSV and JSON Lines"),
+    "label_schema": ("schema", "label column name -> type"),
+    "sensitive_features": ("list", "columns that are sensitive (personal data, protected attributes)"),
+    # collection process
+    "collection_method": ("str", "how the data was collected"),
+    "collection_start": ("datetime", "when collection started"),
+    "collection_end": ("datetime", "when collection ended"),
+    "preprocessing": ("list", "preprocessing steps, in order"),
+    # distribution
+    "license": ("str", "license, e.g. CC-BY-4.0"),
+    "access_restrictions": ("list", "who may access it and how"),
+    # maintenance
+    "maintainer": ("str", "who maintains it"),
+    "update_frequency": ("str", "how often it is updated"),
+    "deprecation_policy": ("str", "how it will be retired"),
+    "version": ("str", "version to register when -v/--bump is not given"),
+    "name": ("str", "dataset name (must match the registered name)"),
+}
+
+
+def validate_datasheet(doc: dict[str, Any], what: str) -> dict[str, Any]:
+    plain = {k: v for k, v in doc.items() if DATASHEET_FIELDS.get(k, ("",))[0] not in ("count", "schema")}
+    out = validate_fields(plain, DATASHEET_FIELDS, what)
+    for key, value in doc.items():
+        kind = DATASHEET_FIELDS.get(key, ("",))[0]
+        if kind == "count":
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise InvalidInput(f"{what}: {key} must be a non-negative integer")
+            out[key] = value
+        elif kind == "schema":
+            if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+                raise InvalidInput(f'{what}: {key} must be a table of column = "type"')
+            out[key] = dict(value)
+    return out

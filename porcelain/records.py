@@ -47,13 +47,18 @@ def build(**fields: Any) -> VersionRecord:
     return msgspec.structs.replace(record, links=sorted(linked))
 
 
+def is_pinned(value: Any) -> bool:
+    """A pinned reference: {"ref": "name:1.0.0", "id": "<record id>"}."""
+    from pacha.ids import is_full_id
+
+    return isinstance(value, dict) and set(value) == {"ref", "id"} and is_full_id(str(value["id"]))
+
+
 def _pinned_ids(card: dict[str, Any]) -> list[str]:
     out = []
     for value in card.values():
-        if isinstance(value, dict) and isinstance(value.get("id"), str):
-            out.append(value["id"])
-        elif isinstance(value, list):
-            out.extend(v["id"] for v in value if isinstance(v, dict) and isinstance(v.get("id"), str))
+        items = value if isinstance(value, list) else [value]
+        out.extend(item["id"] for item in items if is_pinned(item))
     return out
 
 

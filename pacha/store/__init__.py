@@ -71,6 +71,11 @@ class ObjectStore:
         return self.loose.writer(kind)
 
     def put_bytes(self, data: bytes, kind: str = "blob") -> str:
+        """Store a small object held in memory; trees and records must be well formed."""
+        if kind != "blob":
+            from pacha.objects import validate
+
+            validate(kind, data)
         return self.loose.put_bytes(kind, data)
 
     def put_stream(self, stream: IO[bytes], kind: str = "blob") -> str:

@@ -207,8 +207,10 @@ def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
         console().print(table)
 
     from porcelain.cli._lineage import make_lineage_app
+    from porcelain.cli._provenance import add_provenance_command
 
     app.add_typer(make_lineage_app(kind, noun), name="lineage")
+    add_provenance_command(app, kind, noun)
     return app
 
 

@@ -29,6 +29,9 @@ def register(
         typer.Option("--bump", help="Next version from the latest: major, minor or patch."),
     ] = None,
     purpose: Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")] = "",
+    datasheet: Annotated[
+        Path | None, typer.Option("--datasheet", help="Datasheet (Gebru et al.) in TOML.")
+    ] = None,
     derived_from: Annotated[
         list[str] | None, typer.Option("--derived-from", help="Source dataset version(s), repeatable.")
     ] = None,
@@ -54,13 +57,22 @@ def register(
             for source in reg.resolve_parents("dataset", derived_from)
             for edge in build_edges("dataset", "derived", [source], {"transform": transform})
         ]
+    from porcelain.cards import load_toml, validate_datasheet
+    from porcelain.schema_infer import infer
+
+    sheet = infer(Path(path)) or {}
+    if datasheet:
+        sheet.update(validate_datasheet(load_toml(datasheet, "datasheet"), str(datasheet)))
+    if purpose:
+        sheet["purpose"] = purpose
     result = reg.register(
         "dataset",
         name,
         path,
         version=version,
         bump=bump,
-        description=purpose,
+        description=sheet.get("purpose", ""),
+        card=sheet,
         parents=parents,
         message=message,
     )

@@ -1,0 +1,97 @@
+"""What a tabular data file tells about itself: row count and column types.
+
+CSV, TSV and JSON Lines are read as a stream (bounded memory); types are
+inferred from the first SAMPLE_ROWS rows, rows are counted to the end.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any
+
+SAMPLE_ROWS = 10_000
+SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}
+_ORDER = ["bool", "int", "float", "string"]
+
+
+def _type_of_text(text: str) -> str | None:
+    if text == "":
+        return None
+    if text.lower() in ("true", "false"):
+        return "bool"
+    try:
+        int(text)
+        return "int"
+    except ValueError:
+        pass
+    try:
+        float(text)
+        return "float"
+    except ValueError:
+        return "string"
+
+
+def _type_of_json(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int):
+        return "int"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, str):
+        return "string"
+    return "list" if isinstance(value, list) else "object"
+
+
+def _widen(a: str | None, b: str | None) -> str | None:
+    if a is None or a == b:
+        return b if a is None else a
+    if b is None:
+        return a
+    if {a, b} == {"int", "float"}:
+        return "float"
+    if a in _ORDER and b in _ORDER:
+        return "string"
+    return "string"
+
+
+def infer(path: Path) -> dict[str, Any] | None:
+    """{"instance_count": N, "feature_schema": {column: type}} or None for other files."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES or not path.is_file():
+        return None
+    types: dict[str, str | None] = {}
+    rows = 0
+    with open(path, newline="", encoding="utf-8", errors="replace") as f:
+        if SUFFIXES[suffix] is None:
+            for line in f:
+                if not line.strip():
+                    continue
+                rows += 1
+                if rows <= SAMPLE_ROWS:
+                    try:
+                        doc = json.loads(line)
+                    except json.JSONDecodeError:
+                        return None  # not JSON Lines after all: say nothing rather than guess
+                    if isinstance(doc, dict):
+                        for key, value in doc.items():
+                            types[key] = _widen(types.get(key), _type_of_json(value))
+        else:
+            reader = csv.reader(f, delimiter=SUFFIXES[suffix])
+            header = next(reader, None)
+            if header is None:
+                return {"instance_count": 0, "feature_schema": {}}
+            for column in header:
+                types[column] = None
+            for record in reader:
+                if not record:
+                    continue
+                rows += 1
+                if rows <= SAMPLE_ROWS:
+                    for column, text in zip(header, record, strict=False):
+                        types[column] = _widen(types[column], _type_of_text(text))
+    return {"instance_count": rows, "feature_schema": {k: v or "null" for k, v in types.items()}}
