@@ -36,11 +36,15 @@ def write_tree(store: ObjectStore | None, directory: str | os.PathLike[str]) -> 
     With store=None nothing is written: the id is computed only (what the tree
     would be named), e.g. to compare a folder with a registered version.
     """
+    return write_tree_sized(store, directory)[0]
+
+
+def write_tree_sized(store: ObjectStore | None, directory: str | os.PathLike[str]) -> tuple[str, int]:
+    """As write_tree, also returning the total bytes of every file in the tree."""
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
-    tree_id, _size = _write_dir(store, root, set())
-    return tree_id
+    return _write_dir(store, root, set())
 
 
 def _put_file(store: ObjectStore | None, path: Path) -> str:

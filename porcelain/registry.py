@@ -14,7 +14,7 @@ from typing import Any
 
 import pacha
 from pacha.errors import ObjectNotFound
-from porcelain import layout, lineage, records, stages, versions
+from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
 from porcelain.names import check_name
 from porcelain.references import Reference, parse_reference
@@ -196,15 +196,9 @@ class Registry:
         if same_rank:
             return self._existing(kind, name, same_rank[0], new_version, target)
         objects = self.plumbing.objects
-        if target.is_dir():
-            artifact, artifact_kind = pacha.write_tree(objects, target), "tree"
-            size = _tree_size(objects, artifact)
-        else:
-            try:
-                artifact, artifact_kind = objects.put_file(target), "blob"
-            except OSError as exc:
-                raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
-            size = objects.stat(artifact).size
+        # With a pre-commit hook, nothing may be written before it agrees: hash first.
+        hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
+        artifact, artifact_kind, size = _artifact(None if hook_first else objects, target)
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],
@@ -222,12 +216,25 @@ class Registry:
             metrics=merged_metrics,
             parents=parents or [],
         )
-        record_id = objects.put_bytes(record.encode(), "record")
-        with self.plumbing.transaction(message or f"register {name} {new_version}") as tx:
-            tx.create(layout.version_ref(kind, name, new_version), record_id)
-            tx.create(layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id)
-            for edge in record.parents:
-                tx.index_add(lineage.INDEX, bytes.fromhex(edge.record), bytes.fromhex(record_id))
+        data = record.encode()
+        record_id = pacha.hash_bytes(data)
+
+        def write_objects() -> None:
+            if hook_first and _artifact(objects, target)[0] != artifact:
+                raise CheckFailed(f"{target} changed while it was being registered; try again")
+            objects.put_bytes(data, "record")
+
+        self._commit(
+            "register",
+            message or f"register {name} {new_version}",
+            [
+                ("create", layout.version_ref(kind, name, new_version), record_id, None),
+                ("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None),
+            ],
+            _subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
+            [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
+            write_objects,
+        )
         return Registered(Version(kind, name, new_version, record_id, record, stages.INITIAL), True)
 
     def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
@@ -266,14 +273,17 @@ class Registry:
             for other in self.in_stage(kind, found.name, stages.PRODUCTION):
                 moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
         message = why or f"{what} to {target}"
-        tx = self.plumbing.transaction(message)
+        plan = []
         for ver, old, new in moves:
             record_id = self.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
             if record_id is None:
                 raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
-            tx.delete(layout.stage_ref(kind, found.name, old, ver), record_id)
-            tx.create(layout.stage_ref(kind, found.name, new, ver), record_id)
-        entry = tx.commit()[0]
+            plan.append(("delete", layout.stage_ref(kind, found.name, old, ver), None, record_id))
+            plan.append(("create", layout.stage_ref(kind, found.name, new, ver), record_id, None))
+        subject = _subject(kind, found.name, found.version, found.record_id, found.record)
+        subject["transition"] = {"from": found.stage, "to": target}
+        subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
+        entry = self._commit("stage", message, plan, subject)[0]
         return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
     def history(self, kind: str, name: str) -> list[Transition]:
@@ -376,8 +386,7 @@ class Registry:
                     f"{parent.label} already descends from {child.ref} (lineage must stay acyclic)"
                 )
         existing = {(e.parent, e.relation) for e in lineage.parents_of(self, child.record_id)}
-        added = []
-        tx = self.plumbing.transaction(why or f"lineage {child.ref} {relation}")
+        added, plan, index_ops, blobs = [], [], [], []
         for edge in edges:
             if (edge.record, edge.relation) in existing:
                 continue
@@ -390,18 +399,27 @@ class Registry:
                 "created_ns": time.time_ns(),
                 "why": why,
             }
-            edge_id = self.plumbing.objects.put_bytes(
-                pacha.make_record("lineage-edge", doc, [child.record_id, edge.record]), "record"
-            )
+            data = pacha.make_record("lineage-edge", doc, [child.record_id, edge.record])
+            edge_id = pacha.hash_bytes(data)
+            blobs.append(data)
             prefix = lineage.edge_ref_prefix(kind, child.name, child.version)
-            tx.create(prefix + edge_id[:16], edge_id)
-            tx.index_add(lineage.INDEX, bytes.fromhex(edge.record), bytes.fromhex(child.record_id))
+            plan.append(("create", prefix + edge_id[:16], edge_id, None))
+            index_ops.append((bytes.fromhex(edge.record), bytes.fromhex(child.record_id)))
             added.append(
                 lineage.Edge(child.record_id, edge.record, edge.relation, dict(edge.params), edge_id)
             )
         if not added:
             raise InvalidInput(f"{child.ref} already has this {relation} edge")
-        tx.commit()
+        subject = _subject(kind, child.name, child.version, child.record_id, child.record)
+        subject["edges"] = [{"parent": e.parent, "relation": e.relation, "params": e.params} for e in added]
+
+        def write_objects() -> None:
+            for data in blobs:
+                self.plumbing.objects.put_bytes(data, "record")
+
+        self._commit(
+            "lineage", why or f"lineage {child.ref} {relation}", plan, subject, index_ops, write_objects
+        )
         return added
 
     def lineage(
@@ -462,10 +480,49 @@ class Registry:
         found = self.get(kind, reference, version)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
-        with self.plumbing.transaction(why or f"delete {found.ref}") as tx:
-            tx.delete(layout.version_ref(kind, found.name, found.version), found.record_id)
-            tx.delete(layout.stage_ref(kind, found.name, found.stage, found.version), found.record_id)
+        subject = _subject(kind, found.name, found.version, found.record_id, found.record, stage=found.stage)
+        plan = [
+            ("delete", layout.version_ref(kind, found.name, found.version), None, found.record_id),
+            ("delete", layout.stage_ref(kind, found.name, found.stage, found.version), None, found.record_id),
+        ]
+        self._commit("delete", why or f"delete {found.ref}", plan, subject)
         return found
+
+    # --- committing ------------------------------------------------------------------
+    def _commit(
+        self,
+        operation: str,
+        message: str,
+        plan: list[tuple[str, str, str | None, str | None]],
+        subject: dict[str, Any],
+        index_ops: list[tuple[bytes, bytes]] | None = None,
+        write_objects: Any = None,
+    ) -> list[Any]:
+        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
+        zero = pacha_zero()
+        payload = {
+            "operation": operation,
+            "message": message,
+            "who": self.plumbing.identity(),
+            "updates": [{"ref": ref, "old": old or zero, "new": new or zero} for _, ref, new, old in plan],
+            **subject,
+        }
+        hooks.run(self.plumbing.root, hooks.PRE, payload)
+        if write_objects is not None:
+            write_objects()
+        tx = self.plumbing.transaction(message)
+        for op, ref, new, old in plan:
+            if op == "create":
+                tx.create(ref, new)  # type: ignore[arg-type]
+            elif op == "update":
+                tx.update(ref, new, old)  # type: ignore[arg-type]
+            else:
+                tx.delete(ref, old)
+        for key, value in index_ops or []:
+            tx.index_add(lineage.INDEX, key, value)
+        entries = tx.commit()
+        hooks.run(self.plumbing.root, hooks.POST, payload)
+        return entries
 
 
 def kind_cli(kind: str) -> str:
@@ -484,10 +541,40 @@ def _hash_file(path: Path) -> str:
     return hash_file(str(path))
 
 
-def _tree_size(objects: pacha.ObjectStore, tree_id: str) -> int:
-    from pacha.trees import read_tree
+def _artifact(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, str, int]:
+    """(id, kind, size) of a file or folder; stored when objects is given, else only hashed."""
+    from pacha.trees import write_tree_sized
 
-    return read_tree(objects, tree_id).size
+    if target.is_dir():
+        tree_id, size = write_tree_sized(objects, target)
+        return tree_id, "tree", size
+    try:
+        blob_id = objects.put_file(target) if objects is not None else _hash_file(target)
+        return blob_id, "blob", target.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
+
+
+def _subject(
+    kind: str,
+    name: str,
+    version: str,
+    record_id: str,
+    record: records.VersionRecord,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    import msgspec
+
+    out = {
+        "kind": kind,
+        "name": name,
+        "version": version,
+        "record_id": record_id,
+        "record": msgspec.to_builtins(record),
+    }
+    if stage is not None:
+        out["stage"] = stage
+    return out
 
 
 __all__ = ["Registered", "Registry", "Transition", "Version"]
