@@ -30,6 +30,9 @@ MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
     "ethical_considerations": ("list", "ethical considerations"),
     "parent_model": ("ref:model", "the model this one was derived from"),
     "derived_from": ("refs:model", "other models it was derived from"),
+    "license": ("str", "license of the weights, e.g. apache-2.0"),
+    "tags": ("list", "free-form tags (Hugging Face card metadata)"),
+    "weights": ("auto", "read from safetensors, GGUF or ONNX headers at registration"),
 }
 
 
@@ -62,6 +65,9 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
             ):
                 raise InvalidInput(f"{what}: metrics must be a table of numbers, e.g. auc = 0.93")
             value = {k: float(v) for k, v in value.items()}
+        elif kind == "auto":
+            if not isinstance(value, dict):
+                raise InvalidInput(f"{what}: {key} must be a table")
         elif kind == "datetime":
             import datetime as dt
 
@@ -114,4 +120,28 @@ def validate_datasheet(doc: dict[str, Any], what: str) -> dict[str, Any]:
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise InvalidInput(f'{what}: {key} must be a table of column = "type"')
             out[key] = dict(value)
+    return out
+
+
+def pin_references(card: dict[str, Any], fields: dict[str, tuple[str, str]], resolve: Any) -> dict[str, Any]:
+    """Replace each reference by {"ref": "name:version", "id": record id}.
+
+    resolve(kind, text) -> (concrete "name:version", record id); NAME:latest or
+    NAME@stage are pinned to the version they name now.
+    """
+    from porcelain.records import is_pinned
+
+    def pin(kind: str, value: Any) -> Any:
+        if is_pinned(value):
+            return value
+        ref, record_id = resolve(kind, value)
+        return {"ref": ref, "id": record_id}
+
+    out = dict(card)
+    for key, value in card.items():
+        kind = fields.get(key, ("",))[0]
+        if kind.startswith("ref:"):
+            out[key] = pin(kind[4:], value)
+        elif kind.startswith("refs:"):
+            out[key] = [pin(kind[5:], v) for v in value]
     return out

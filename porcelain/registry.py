@@ -191,6 +191,14 @@ class Registry:
         target = Path(path)
         if not target.exists():
             raise InvalidInput(f"{target} does not exist")
+        if kind == "model":
+            from porcelain.cards import MODEL_CARD_FIELDS, pin_references
+
+            card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
+            if "weights" not in card:
+                info = _weights_info(target)
+                if info:
+                    card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
         if same_rank:
@@ -435,6 +443,16 @@ class Registry:
         found = self.get(kind, reference, version)
         return lineage.walk(self, found.record_id, ancestors, descendants, depth)
 
+    def _resolve_card_reference(self, kind: str, text: str) -> tuple[str, str]:
+        if kind == "recipe":
+            pinned = self.recipe_resolver()(text)
+            return pinned["ref"], pinned["id"]
+        try:
+            found = self.get(kind, text)
+            return found.ref, found.record_id
+        except NotFound as exc:
+            raise NotFound(f"the card names {kind} {text!r}, which is not registered: {exc}") from None
+
     def recipe_resolver(self) -> Any:
         def resolve(text: str) -> dict[str, str]:
             name, _, ver = text.partition(":")
@@ -553,6 +571,28 @@ def _artifact(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, str
         return blob_id, "blob", target.stat().st_size
     except OSError as exc:
         raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
+
+
+def _weights_info(target: Path) -> dict[str, Any] | None:
+    """Header facts of the weights files in a file or folder (summed over a folder's files)."""
+    from porcelain.weights_info import describe
+
+    if target.is_file():
+        return describe(target)
+    found = [info for p in sorted(target.rglob("*")) if (info := describe(p))]
+    if not found:
+        return None
+    out: dict[str, Any] = {
+        "format": ", ".join(sorted({i["format"] for i in found})),
+        "files": len(found),
+        "tensor_count": sum(i["tensor_count"] for i in found),
+        "parameter_count": sum(i["parameter_count"] for i in found),
+        "dtypes": sorted({d for i in found for d in i.get("dtypes", [])}),
+    }
+    quantizations = sorted({i["quantization"] for i in found if "quantization" in i})
+    if quantizations:
+        out["quantization"] = ", ".join(quantizations)
+    return out
 
 
 def _subject(

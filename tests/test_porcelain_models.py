@@ -50,6 +50,14 @@ def test_quick_start_verbatim(tmp_path: Path, files) -> None:
     assert (tmp_path / "downloaded.apr").read_bytes() == files["model"].read_bytes()
     assert "production" in run("model", "get", "fraud-detector@production").text
     assert "Transaction data" in run("data", "get", "transactions:latest").text
+    assert "fraud-detector:1.0.0" in run("model", "lineage", "fraud-detector:1.0.0").text
+    assert "entity    transactions:1.0.0" in run("data", "provenance", "transactions:latest").text
+    (tmp_path / "card.toml").write_text(
+        'version = "1.1.0"\ndescription = "retrained"\n[metrics]\nauc = 0.95\n'
+    )
+    files["model"].write_bytes(os.urandom(5000))
+    run("model", "register", "fraud-detector", "./model.apr", "--card", "card.toml")
+    assert "retrained" in run("model", "get", "fraud-detector:1.1.0").text
     run("fsck")
 
 

@@ -86,3 +86,25 @@ def register(
         show_version(result.version, "model")
     else:
         typer.echo(f"{result.version.ref} is already registered with these bytes; nothing changed")
+
+
+@app.command("card", epilog="Example: pacha model card fraud-detector@production --format md > README.md")
+def card(
+    reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or id.")],
+    fmt: Annotated[str, typer.Option("--format", help="toml, md (Hugging Face layout) or json.")] = "toml",
+    registry: RegistryOption = None,
+) -> None:
+    """Render a version's Model Card (Mitchell et al. 2019)."""
+    from porcelain import card_render
+    from porcelain.cli._output import print_json
+    from porcelain.errors import InvalidInput
+
+    found = open_porcelain(registry).get("model", reference)
+    if fmt == "json":
+        print_json(card_render.to_json(found))
+    elif fmt == "md":
+        typer.echo(card_render.to_markdown(found), nl=False)
+    elif fmt == "toml":
+        typer.echo(card_render.to_toml(found), nl=False)
+    else:
+        raise InvalidInput(f"unknown card format {fmt!r}: use toml, md or json")

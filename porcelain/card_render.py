@@ -1,0 +1,156 @@
+"""Rendering a version's Model Card: TOML (re-registrable), JSON, and Markdown in the
+Hugging Face model-card layout (YAML front matter, then the Mitchell et al. sections)."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from porcelain.registry import Version
+
+
+def card_document(v: Version) -> dict[str, Any]:
+    """Everything the card says, with the registry's own facts filled in."""
+    r = v.record
+    doc: dict[str, Any] = {"name": v.name, "version": v.version}
+    if r.description:
+        doc["description"] = r.description
+    doc.update({k: val for k, val in r.card.items() if k not in ("name", "version", "description")})
+    if r.metrics:
+        doc["metrics"] = dict(r.metrics)
+    return doc
+
+
+def _ref_text(value: Any) -> str:
+    if isinstance(value, dict) and "ref" in value:
+        return f"{value['ref']} ({value['id'][:12]})"
+    return str(value)
+
+
+def to_json(v: Version) -> dict[str, Any]:
+    return {"record": v.record_id, "stage": v.stage, "card": card_document(v)}
+
+
+def to_toml(v: Version) -> str:
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc.add(tomlkit.comment(f"Model Card of {v.name}:{v.version} (record {v.record_id})"))
+    plain = {}
+    for key, value in card_document(v).items():
+        if isinstance(value, dict) and set(value) == {"ref", "id"}:
+            value = value["ref"]  # references are re-pinned when registered again
+        elif isinstance(value, list):
+            value = [x["ref"] if isinstance(x, dict) and set(x) == {"ref", "id"} else x for x in value]
+        plain[key] = value
+    for key, value in plain.items():
+        if not isinstance(value, dict):
+            doc[key] = value
+    for key, value in plain.items():
+        if isinstance(value, dict):
+            doc[key] = value
+    return tomlkit.dumps(doc)
+
+
+def _yaml_scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(str(value))  # a JSON string is a valid YAML scalar
+
+
+def to_markdown(v: Version) -> str:
+    doc = card_document(v)
+    lines = ["---"]
+    if doc.get("license"):
+        lines.append(f"license: {_yaml_scalar(doc['license'])}")
+    tags = list(doc.get("tags", []))
+    if tags:
+        lines.append("tags:")
+        lines.extend(f"- {_yaml_scalar(t)}" for t in tags)
+    datasets = [doc[k]["ref"] for k in ("training_data", "evaluation_data") if isinstance(doc.get(k), dict)]
+    if datasets:
+        lines.append("datasets:")
+        lines.extend(f"- {_yaml_scalar(d)}" for d in dict.fromkeys(datasets))
+    metrics = doc.get("metrics", {})
+    if metrics:
+        lines.append("metrics:")
+        lines.extend(f"- {_yaml_scalar(m)}" for m in metrics)
+        lines.append("model-index:")
+        lines.append(f"- name: {_yaml_scalar(v.name)}")
+        lines.append("  results:")
+        lines.append("  - task:")
+        lines.append(f"      type: {_yaml_scalar(doc.get('task', 'other'))}")
+        evaluation = doc.get("evaluation_data")
+        if isinstance(evaluation, dict):
+            lines.append("    dataset:")
+            lines.append(f"      name: {_yaml_scalar(evaluation['ref'])}")
+            lines.append(f"      type: {_yaml_scalar(evaluation['ref'].split(':')[0])}")
+        lines.append("    metrics:")
+        for name, value in metrics.items():
+            lines.append(f"    - type: {_yaml_scalar(name)}")
+            lines.append(f"      value: {_yaml_scalar(value)}")
+    lines.append("---")
+    lines.append("")
+    lines.append(f"# {v.name} {v.version}")
+    lines.append("")
+    if doc.get("description"):
+        lines += [doc["description"], ""]
+
+    def section(title: str, body: list[str]) -> None:
+        if body:
+            lines.extend([f"## {title}", "", *body, ""])
+
+    details = [
+        f"- **Version:** {v.version} ({v.stage})",
+        f"- **Registered by:** {v.record.author}",
+        f"- **Pacha record:** `{v.record_id}`",
+        f"- **Artifact:** `{v.record.artifact}`",
+    ]
+    weights = doc.get("weights")
+    if isinstance(weights, dict):
+        details.append(
+            f"- **Weights:** {weights.get('format')}, {weights.get('tensor_count')} tensors, "
+            f"{weights.get('parameter_count'):,} parameters, dtypes {', '.join(weights.get('dtypes', []))}"
+            + (f", quantization {weights['quantization']}" if weights.get("quantization") else "")
+        )
+    section("Model Details", details)
+    uses = []
+    if doc.get("primary_uses"):
+        uses += ["### Direct Use", "", *[f"- {u}" for u in doc["primary_uses"]]]
+    if doc.get("out_of_scope_uses"):
+        uses += [""] if uses else []
+        uses += ["### Out-of-Scope Use", "", *[f"- {u}" for u in doc["out_of_scope_uses"]]]
+    section("Uses", uses)
+    section("Bias, Risks, and Limitations", [f"- {x}" for x in doc.get("limitations", [])])
+    section("Ethical Considerations", [f"- {x}" for x in doc.get("ethical_considerations", [])])
+    training = []
+    if doc.get("training_data"):
+        training.append(f"- **Training data:** {_ref_text(doc['training_data'])}")
+    if doc.get("training_recipe"):
+        training.append(f"- **Training recipe:** {_ref_text(doc['training_recipe'])}")
+    if doc.get("training_date"):
+        training.append(f"- **Training date:** {doc['training_date']}")
+    if doc.get("training_duration"):
+        training.append(f"- **Training duration:** {doc['training_duration']}")
+    section("Training Details", training)
+    evaluation = []
+    if doc.get("evaluation_data"):
+        evaluation.append(f"- **Testing data:** {_ref_text(doc['evaluation_data'])}")
+    if metrics:
+        evaluation += [
+            "",
+            "| metric | value |",
+            "|---|---|",
+            *[f"| {k} | {val:g} |" for k, val in metrics.items()],
+        ]
+    section("Evaluation", evaluation)
+    lineage = []
+    if doc.get("parent_model"):
+        lineage.append(f"- **Parent model:** {_ref_text(doc['parent_model'])}")
+    lineage += [f"- **Derived from:** {_ref_text(x)}" for x in doc.get("derived_from", [])]
+    lineage += [f"- **{e.relation}** from record `{e.record[:12]}`" for e in v.record.parents]
+    section("Lineage", lineage)
+    return "\n".join(lines).rstrip() + "\n"
