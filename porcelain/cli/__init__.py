@@ -11,6 +11,7 @@ PORCELAIN: dict[str, str] = {
     "model": "porcelain.cli.model",
     "data": "porcelain.cli.data",
     "verify": "porcelain.cli.verify",
+    "stats": "porcelain.cli.stats",
     "reindex": "porcelain.cli.reindex",
 }
 # porcelain editions of plumbing commands (they fall back to plumbing's behaviour)

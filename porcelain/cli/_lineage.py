@@ -53,7 +53,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
 
         up = ancestors or not descendants
         down = descendants or not ancestors
-        graph = open_porcelain(registry).lineage(
+        graph = open_porcelain(registry).lineage_graph(
             kind, reference, ancestors=up, descendants=down, depth=depth, version=version
         )
         if fmt is Format.json:

@@ -1,0 +1,65 @@
+"""Registry statistics: what is registered, and what dedup and compression save."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from porcelain import layout
+
+if TYPE_CHECKING:
+    from porcelain.registry import Registry
+
+
+@dataclass
+class Stats:
+    models: int = 0
+    model_versions: int = 0
+    datasets: int = 0
+    dataset_versions: int = 0
+    objects: int = 0
+    logical_bytes: int = 0  # every registered version's artifact, counted whole
+    content_bytes: int = 0  # every distinct blob once, uncompressed
+    blob_bytes_on_disk: int = 0  # those blobs as stored
+    metadata_bytes: int = 0  # trees and records on disk
+    stored_bytes: int = 0  # everything on disk
+
+    @property
+    def dedup_saving(self) -> int:
+        return max(0, self.logical_bytes - self.content_bytes)
+
+    @property
+    def compression_saving(self) -> int:
+        return max(0, self.content_bytes - self.blob_bytes_on_disk)
+
+    def as_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out.update(dedup_saving=self.dedup_saving, compression_saving=self.compression_saving)
+        return out
+
+
+def collect(reg: Registry) -> Stats:
+    stats = Stats()
+    for kind in layout.KINDS:
+        names = set()
+        versions = 0
+        for ref, record_id in reg.plumbing.refs.iter(layout.plural(kind) + "/"):
+            names.add(layout.split_version_ref(kind, ref)[0])
+            versions += 1
+            stats.logical_bytes += reg.read_record(record_id).size
+        if kind == "model":
+            stats.models, stats.model_versions = len(names), versions
+        else:
+            stats.datasets, stats.dataset_versions = len(names), versions
+    store = reg.plumbing.objects
+    for object_id in store.iter_ids():
+        stats.objects += 1
+        disk = store.loose.disk_size(object_id)
+        info = store.stat(object_id)
+        if info.kind == "blob":
+            stats.content_bytes += info.size
+            stats.blob_bytes_on_disk += disk
+        else:
+            stats.metadata_bytes += disk
+        stats.stored_bytes += disk
+    return stats
