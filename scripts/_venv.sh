@@ -13,10 +13,15 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv "$VENV"
 fi
 if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip >/dev/null
+    echo "setting up $VENV (once; log in $VENV/install.log)" >&2
     # compat mode: a plain path entry, no import hook to slow every start-up
-    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check \
-        --config-settings editable_mode=compat -e "$ROOT[dev]"
+    if ! { "$VENV/bin/python" -m pip install --disable-pip-version-check --upgrade pip &&
+           "$VENV/bin/python" -m pip install --disable-pip-version-check \
+               --config-settings editable_mode=compat -e "$ROOT[dev]"; } >"$VENV/install.log" 2>&1; then
+        tail -n 30 "$VENV/install.log" >&2
+        echo "error: installing pacha into $VENV failed (full log: $VENV/install.log)" >&2
+        exit 1
+    fi
     touch "$stamp"
 fi
 export PATH="$VENV/bin:$PATH"

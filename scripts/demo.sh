@@ -1,80 +1,93 @@
 #!/usr/bin/env bash
 # End-to-end demo on a fresh registry in a temp folder (creates .venv on first use):
-# init, register (objects + refs), stage, lineage, download, fsck.
+# init, register, lineage, stage (with audit trail), download, verify, fsck.
 source "$(dirname "$0")/_venv.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pacha-demo.XXXXXX")"
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
 export PACHA_DIR="$WORK/registry"
 export PACHA_AUTHOR_NAME="Demo User" PACHA_AUTHOR_EMAIL="demo@example.com"
+export COLUMNS=110
 cd "$WORK"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
-run() { printf '$ %s\n' "$*"; "$@"; }
+run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
 
 step "Create a registry"
 run pacha init
 
-step "An artifact: a Hugging Face style model folder (config + 24 MiB of weights)"
-mkdir -p bert-tiny
-printf '{"architectures": ["BertModel"], "hidden_size": 128}\n' > bert-tiny/config.json
+step "Data: a CSV of transactions (schema and row count are read from it)"
 python - <<'PY'
-import os, random
-random.seed(7)
-with open("bert-tiny/model.safetensors", "wb") as f:
-    for _ in range(24):
-        f.write(random.randbytes(1 << 20))
+import random
+random.seed(1)
+with open("transactions.csv", "w") as f:
+    f.write("id,amount,merchant,fraud\n")
+    for i in range(5000):
+        f.write(f"{i},{random.uniform(1, 500):.2f},m{random.randint(1, 40)},{random.random() < 0.02}\n")
 PY
-run pacha hash-object bert-tiny/model.safetensors
-python -c "import blake3,sys; print(blake3.blake3(open(sys.argv[1],'rb').read()).hexdigest(), '(BLAKE3 of the bytes, as b3sum prints)')" bert-tiny/model.safetensors
+run pacha data register transactions transactions.csv -v 1.0.0 -p "Card transactions for fraud detection"
+head -n 2001 transactions.csv > sample.csv
+run pacha data register transactions-sample sample.csv --derived-from transactions:1.0.0 --transform "first 2000 rows"
 
-step "Register version 1.0.0: store the folder as a tree, create its ref (compare-and-swap: must not exist)"
-TREE1=$(pacha write-tree bert-tiny); echo "tree $TREE1"
-run pacha ls-tree "$TREE1"
-run pacha write-ref models/bert-tiny/1.0.0 "$TREE1" --create -m "register bert-tiny 1.0.0"
-
-step "Fine-tune it: version 1.1.0 changes the weights; lineage is a record naming its parent by id"
+step "A model: a Hugging Face style folder with safetensors weights, and a Model Card"
 python - <<'PY'
-with open("bert-tiny/model.safetensors", "r+b") as f:
-    f.seek(4 << 20); f.write(b"\x01" * (1 << 20))
+import json, os, struct
+os.makedirs("fraud-detector", exist_ok=True)
+json.dump({"architectures": ["MLP"], "hidden_size": 256}, open("fraud-detector/config.json", "w"))
+tensors = {"dense.weight": ("F32", [256, 64]), "dense.bias": ("F32", [256]), "head.weight": ("F32", [1, 256])}
+header, offset = {}, 0
+for name, (dtype, shape) in tensors.items():
+    size = 4
+    for d in shape:
+        size *= d
+    header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + size]}
+    offset += size
+raw = json.dumps(header).encode()
+with open("fraud-detector/model.safetensors", "wb") as f:
+    f.write(struct.pack("<Q", len(raw)) + raw + os.urandom(offset))
 PY
-TREE2=$(pacha write-tree bert-tiny)
-printf '{"links":["%s"],"parent":"%s","relation":"fine-tuned","type":"lineage-edge"}' \
-    "$TREE1" "$TREE1" > edge.json
-EDGE=$(pacha hash-object -w -t record edge.json)
-run pacha cat-object -p "$EDGE"
+cat > card.toml <<'EOF2'
+description = "Scores card transactions for fraud review"
+training_data = "transactions:1.0.0"
+evaluation_data = "transactions-sample:latest"
+training_duration = "12m"
+primary_uses = ["Rank transactions for manual fraud review"]
+out_of_scope_uses = ["Automatic blocking of cards"]
+limitations = ["Trained on one month of synthetic data"]
+license = "apache-2.0"
+[metrics]
+auc = 0.91
+EOF2
+run pacha model register fraud-detector fraud-detector --card card.toml -v 1.0.0 -m "first model"
 
-step "One atomic transaction: register 1.1.0, its lineage, and stage 1.0.0 to production"
-printf 'create models/bert-tiny/1.1.0 %s\ncreate lineage/bert-tiny/1.1.0 %s\ncreate stages/bert-tiny/production %s\n' \
-    "$TREE2" "$EDGE" "$TREE1" > tx.txt
-cat tx.txt
-run pacha update-ref --stdin -m "register 1.1.0; 1.0.0 to production" < tx.txt
+step "Quantize it: version with lineage (typed edge, by record hash)"
+cp -r fraud-detector fraud-detector-int8
+printf 'quantized' >> fraud-detector-int8/model.safetensors
+run pacha model register fraud-detector-int8 fraud-detector-int8 --from fraud-detector:1.0.0 \
+    --relation quantized --param quantization=int8 --metric auc=0.90
+run pacha model lineage fraud-detector:1.0.0
+run pacha data provenance transactions-sample:latest
 
-step "Promote 1.1.0, but only if production still holds 1.0.0 (a stale expectation is refused)"
-run pacha write-ref stages/bert-tiny/production models/bert-tiny/1.1.0 --old "$TREE1" -m "promote 1.1.0"
-if pacha write-ref stages/bert-tiny/production "$TREE1" --old "$TREE1" -m "stale"; then
-    echo "unexpected: stale update accepted"; exit 1
-else
-    echo "(refused, exit $?)"
-fi
-run pacha for-each-ref --format '%(objectname:short) %(objecttype) %(refname)'
-step "Audit trail: who moved production, when, why"
-run pacha reflog stages/bert-tiny/production
-run pacha rev-parse 'stages/bert-tiny/production@{1}'
+step "Stages: promote, then promote the quantized model; the old one is archived"
+run pacha model stage fraud-detector:1.0.0 -t production -m "first release"
+run pacha model stage fraud-detector-int8 -v 1.0.0 -t staging -m "canary"
+run pacha model list
+run pacha model history fraud-detector
 
-step "Download 1.0.0 (verified while written) and compare with the original"
-python - <<'PY'
-with open("bert-tiny/model.safetensors", "r+b") as f:
-    f.seek(4 << 20); f.write(bytes(1 << 20))
-PY
-run pacha checkout-object models/bert-tiny/1.0.0 downloaded
-run pacha write-tree downloaded
-echo "same tree as 1.0.0: $TREE1"
+step "Download what is in production (verified as written) and compare"
+run pacha model download fraud-detector@production -o downloaded
+diff -r fraud-detector downloaded && echo "identical to what was registered"
+run pacha model card fraud-detector:1.0.0 --format md
 
-step "Check everything, then damage one byte of an object on disk and check again"
-run pacha count-objects -v
+step "Verify the whole ancestry by hash, check the registry, show what dedup saved"
+run pacha verify fraud-detector-int8:1.0.0
+run pacha stats
 run pacha fsck
-OBJ="$PACHA_DIR/objects/${TREE1:0:2}/${TREE1:2}"
+
+step "Damage one byte of the parent's weights on disk: verify and fsck notice"
+BLOB=$(pacha ls-tree "$(pacha cat-object -p "$(pacha rev-parse fraud-detector:1.0.0)" | python -c 'import json,sys; print(json.load(sys.stdin)["artifact"])')" | awk '/model.safetensors/ {print $3}')
+OBJ="$PACHA_DIR/objects/${BLOB:0:2}/${BLOB:2}"
 chmod u+w "$OBJ"
 python -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-3]^=0xFF; open(p,'wb').write(b)" "$OBJ"
+if pacha verify fraud-detector-int8:1.0.0; then echo "unexpected: tampering not found"; exit 1; else echo "(verify found it, exit $?)"; fi
 if pacha fsck; then echo "unexpected: corruption not found"; exit 1; else echo "(fsck found it, exit $?)"; fi
 step "Demo finished: registry was $PACHA_DIR (removed on exit)"
