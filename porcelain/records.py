@@ -65,3 +65,26 @@ def _pinned_ids(card: dict[str, Any]) -> list[str]:
 def decode(data: bytes) -> VersionRecord:
     decode_record(data)
     return msgspec.json.decode(data, type=VersionRecord)
+
+
+def commit_subject(
+    kind: str,
+    name: str,
+    version: str,
+    record_id: str,
+    record: VersionRecord,
+    stage: str | None = None,
+) -> dict[str, Any]:
+    """What hooks are told about the version a commit is about."""
+    import msgspec
+
+    out = {
+        "kind": kind,
+        "name": name,
+        "version": version,
+        "record_id": record_id,
+        "record": msgspec.to_builtins(record),
+    }
+    if stage is not None:
+        out["stage"] = stage
+    return out

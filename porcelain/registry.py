@@ -8,54 +8,25 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pacha
 from pacha.errors import ObjectNotFound
+from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
+from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
+from porcelain.lineage_ops import LineageMixin
 from porcelain.names import check_name
+from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
+from porcelain.results import Registered, Transition, Version
+from porcelain.stage_ops import StagesMixin
+from porcelain.training_api import TrainingAPI
 
 
-@dataclass(frozen=True)
-class Version:
-    """One registered version, as found through its refs."""
-
-    kind: str
-    name: str
-    version: str
-    record_id: str
-    record: records.VersionRecord
-    stage: str
-
-    @property
-    def ref(self) -> str:
-        return f"{self.name}:{self.version}"
-
-
-@dataclass(frozen=True)
-class Registered:
-    version: Version
-    created: bool  # False: the same bytes were already registered under this version
-
-
-@dataclass(frozen=True)
-class Transition:
-    """One stage change of one version (from_stage None: registration)."""
-
-    name: str
-    version: str
-    from_stage: str | None
-    to_stage: str | None  # None: deleted
-    who: str
-    when_ns: int
-    why: str
-
-
-class Registry:
+class Registry(StagesMixin, LineageMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -196,7 +167,7 @@ class Registry:
 
             card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
             if "weights" not in card:
-                info = _weights_info(target)
+                info = weights_info(target)
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
@@ -206,7 +177,7 @@ class Registry:
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
-        artifact, artifact_kind, size = _artifact(None if hook_first else objects, target)
+        artifact, artifact_kind, size = artifact_of(None if hook_first else objects, target)
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],
@@ -228,7 +199,7 @@ class Registry:
         record_id = pacha.hash_bytes(data)
 
         def write_objects() -> None:
-            if hook_first and _artifact(objects, target)[0] != artifact:
+            if hook_first and artifact_of(objects, target)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
             objects.put_bytes(data, "record")
 
@@ -239,7 +210,7 @@ class Registry:
                 ("create", layout.version_ref(kind, name, new_version), record_id, None),
                 ("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None),
             ],
-            _subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
+            commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
             [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
             write_objects,
         )
@@ -252,7 +223,7 @@ class Registry:
                 f"{name}:{existing} is already registered and {wanted} has the same precedence "
                 "(build metadata does not order versions); choose another version"
             )
-        artifact = pacha.write_tree(None, target) if target.is_dir() else _hash_file(target)
+        artifact = pacha.write_tree(None, target) if target.is_dir() else hash_file(target)
         if artifact != found.record.artifact:
             latest = versions.latest(self.versions_of(kind, name))
             raise VersionExists(
@@ -260,72 +231,6 @@ class Registry:
                 f"register a new version (latest is {latest}; try --bump patch)"
             )
         return Registered(found, False)
-
-    # --- stages ------------------------------------------------------------------
-    def set_stage(
-        self,
-        kind: str,
-        reference: str,
-        target: str,
-        *,
-        version: str | None = None,
-        why: str = "",
-        keep_existing: bool = False,
-    ) -> list[Transition]:
-        """Move a version to target; promoting to production archives the previous one."""
-        found = self.get(kind, reference, version)
-        what = f"{found.name}:{found.version}"
-        stages.check_transition(found.stage, target, what)
-        moves = [(found.version, found.stage, target)]
-        if target == stages.PRODUCTION and not keep_existing:
-            for other in self.in_stage(kind, found.name, stages.PRODUCTION):
-                moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
-        message = why or f"{what} to {target}"
-        plan = []
-        for ver, old, new in moves:
-            record_id = self.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
-            if record_id is None:
-                raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
-            plan.append(("delete", layout.stage_ref(kind, found.name, old, ver), None, record_id))
-            plan.append(("create", layout.stage_ref(kind, found.name, new, ver), record_id, None))
-        subject = _subject(kind, found.name, found.version, found.record_id, found.record)
-        subject["transition"] = {"from": found.stage, "to": target}
-        subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
-        entry = self._commit("stage", message, plan, subject)[0]
-        return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
-
-    def history(self, kind: str, name: str) -> list[Transition]:
-        """Every stage change of every version of name, oldest first (from the reflog)."""
-        check_name(name)
-        entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
-        groups: dict[tuple[int, str], dict[str, Any]] = {}
-        for entry in entries:
-            ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
-            if ref_name != name:
-                continue
-            group = groups.setdefault((entry.when_ns, ver), {"from": None, "to": None, "e": entry})
-            if entry.new == pacha_zero():
-                group["from"] = stage
-            else:
-                group["to"] = stage
-        out = [
-            Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
-            for (when, ver), g in groups.items()
-        ]
-        out.sort(key=lambda t: t.when_ns)
-        return out
-
-    def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
-        """The versions that were in stage at a moment (time travel through the reflog)."""
-        stages.check_stage(stage)
-        state: dict[str, bool] = {}
-        for entry in self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):
-            if entry.when_ns > when_ns:
-                break
-            ref_name, _, ver = layout.split_stage_ref(kind, entry.name)
-            if ref_name == name:
-                state[ver] = entry.new != pacha_zero()
-        return versions.sort(v for v, present in state.items() if present)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
         """A model or dataset version, whichever the reference names (ambiguity is an error)."""
@@ -354,126 +259,6 @@ class Registry:
         count, problems = verify_closure(self.plumbing.objects, [found.record_id])
         return found, count, problems
 
-    # --- lineage -----------------------------------------------------------------
-    def read_edge(self, edge_id: str) -> dict[str, Any]:
-        import msgspec
-
-        doc = msgspec.json.decode(self.plumbing.objects.read(edge_id))
-        if doc.get("type") != "lineage-edge":
-            raise InvalidInput(f"object {edge_id} is not a lineage edge")
-        return doc
-
-    def node(self, record_id: str) -> lineage.Node:
-        record = self.read_record(record_id)
-        kind = next(k for k, t in layout.RECORD_TYPES.items() if t == record.type)
-        current = self.plumbing.refs.get(layout.version_ref(kind, record.name, record.version))
-        state = self.stage_of(kind, record.name, record.version) if current == record_id else "deleted"
-        return lineage.Node(record_id, kind, record.name, record.version, state)
-
-    def resolve_parents(self, kind: str, references: list[str]) -> list[str]:
-        return [self.get(kind, ref).record_id for ref in references]
-
-    def add_lineage(
-        self,
-        kind: str,
-        child_ref: str,
-        parent_refs: list[str],
-        relation: str,
-        params: dict[str, str],
-        why: str = "",
-    ) -> list[lineage.Edge]:
-        """Record edges from an existing version to its parents after the fact (no cycles)."""
-        child = self.get(kind, child_ref)
-        parent_ids = self.resolve_parents(kind, parent_refs)
-        edges = lineage.build_edges(kind, relation, parent_ids, params, self.recipe_resolver())
-        for edge in edges:
-            if edge.record == child.record_id or child.record_id in lineage.ancestors(self, edge.record):
-                parent = self.node(edge.record)
-                raise InvalidInput(
-                    f"{child.ref} cannot be {relation} from {parent.label}: "
-                    f"{parent.label} already descends from {child.ref} (lineage must stay acyclic)"
-                )
-        existing = {(e.parent, e.relation) for e in lineage.parents_of(self, child.record_id)}
-        added, plan, index_ops, blobs = [], [], [], []
-        for edge in edges:
-            if (edge.record, edge.relation) in existing:
-                continue
-            doc = {
-                "child": child.record_id,
-                "parent": edge.record,
-                "relation": edge.relation,
-                "params": dict(edge.params),
-                "author": self.plumbing.identity(),
-                "created_ns": time.time_ns(),
-                "why": why,
-            }
-            data = pacha.make_record("lineage-edge", doc, [child.record_id, edge.record])
-            edge_id = pacha.hash_bytes(data)
-            blobs.append(data)
-            prefix = lineage.edge_ref_prefix(kind, child.name, child.version)
-            plan.append(("create", prefix + edge_id[:16], edge_id, None))
-            index_ops.append((bytes.fromhex(edge.record), bytes.fromhex(child.record_id)))
-            added.append(
-                lineage.Edge(child.record_id, edge.record, edge.relation, dict(edge.params), edge_id)
-            )
-        if not added:
-            raise InvalidInput(f"{child.ref} already has this {relation} edge")
-        subject = _subject(kind, child.name, child.version, child.record_id, child.record)
-        subject["edges"] = [{"parent": e.parent, "relation": e.relation, "params": e.params} for e in added]
-
-        def write_objects() -> None:
-            for data in blobs:
-                self.plumbing.objects.put_bytes(data, "record")
-
-        self._commit(
-            "lineage", why or f"lineage {child.ref} {relation}", plan, subject, index_ops, write_objects
-        )
-        return added
-
-    def lineage_graph(
-        self,
-        kind: str,
-        reference: str,
-        *,
-        ancestors: bool = True,
-        descendants: bool = True,
-        depth: int | None = None,
-        version: str | None = None,
-    ) -> lineage.Graph:
-        found = self.get(kind, reference, version)
-        return lineage.walk(self, found.record_id, ancestors, descendants, depth)
-
-    def _resolve_card_reference(self, kind: str, text: str) -> tuple[str, str]:
-        if kind == "recipe":
-            pinned = self.recipe_resolver()(text)
-            return pinned["ref"], pinned["id"]
-        try:
-            found = self.get(kind, text)
-            return found.ref, found.record_id
-        except NotFound as exc:
-            raise NotFound(f"the card names {kind} {text!r}, which is not registered: {exc}") from None
-
-    def recipe_resolver(self) -> Any:
-        def resolve(text: str) -> dict[str, str]:
-            name, _, ver = text.partition(":")
-            record_id = self.plumbing.refs.get(f"recipes/{name}/{ver or 'latest'}")
-            if record_id is None:
-                raise NotFound(f"recipe {text!r} is not registered; register it first")
-            return {"ref": text, "id": record_id}
-
-        return resolve
-
-    def reindex(self) -> int:
-        """Rebuild the derived lineage index from records and lineage refs."""
-
-        def pairs() -> Any:
-            for kind in layout.KINDS:
-                for _, record_id in self.plumbing.refs.iter(layout.plural(kind) + "/"):
-                    for edge in lineage.parents_of(self, record_id):
-                        yield bytes.fromhex(edge.parent), bytes.fromhex(record_id)
-
-        return self.plumbing.refs.index_rebuild(lineage.INDEX, pairs())
-
     # --- getting it back, removing it --------------------------------------------------
     def download(
         self,
@@ -498,129 +283,15 @@ class Registry:
         found = self.get(kind, reference, version)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
-        subject = _subject(kind, found.name, found.version, found.record_id, found.record, stage=found.stage)
+        subject = commit_subject(
+            kind, found.name, found.version, found.record_id, found.record, stage=found.stage
+        )
         plan = [
             ("delete", layout.version_ref(kind, found.name, found.version), None, found.record_id),
             ("delete", layout.stage_ref(kind, found.name, found.stage, found.version), None, found.record_id),
         ]
         self._commit("delete", why or f"delete {found.ref}", plan, subject)
         return found
-
-    # --- for training code: the short names -------------------------------------------
-    def register_model(
-        self,
-        name: str,
-        path: str | os.PathLike[str],
-        *,
-        version: str | None = None,
-        bump: str | None = None,
-        description: str = "",
-        card: dict[str, Any] | None = None,
-        metrics: dict[str, float] | None = None,
-        parents: list[str] | None = None,
-        relation: str | None = None,
-        params: dict[str, Any] | None = None,
-        message: str = "",
-    ) -> Version:
-        """Register a model file or folder; parents (NAME:VER) with relation record lineage."""
-        from porcelain.cards import MODEL_CARD_FIELDS, validate_fields
-
-        edges = []
-        if parents or relation:
-            raw = {
-                k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in (params or {}).items()
-            }
-            edges = lineage.build_edges(
-                "model",
-                relation or "",
-                self.resolve_parents("model", parents or []),
-                raw,
-                self.recipe_resolver(),
-            )
-        fields = validate_fields(card or {}, MODEL_CARD_FIELDS, "card")
-        return self.register(
-            "model",
-            name,
-            path,
-            version=version,
-            bump=bump,
-            description=description,
-            card=fields,
-            metrics=metrics,
-            parents=edges,
-            message=message,
-        ).version
-
-    def register_dataset(
-        self,
-        name: str,
-        path: str | os.PathLike[str],
-        *,
-        version: str | None = None,
-        bump: str | None = None,
-        purpose: str = "",
-        datasheet: dict[str, Any] | None = None,
-        derived_from: list[str] | None = None,
-        transform: str | None = None,
-        message: str = "",
-    ) -> Version:
-        """Register a data file or folder; schema and row count are filled for CSV/TSV/JSONL."""
-        from porcelain.cards import validate_datasheet
-        from porcelain.schema_infer import infer
-
-        sheet = infer(Path(path)) or {}
-        sheet.update(validate_datasheet(datasheet or {}, "datasheet"))
-        if purpose:
-            sheet["purpose"] = purpose
-        edges = []
-        if derived_from or transform:
-            if not derived_from or not transform:
-                raise InvalidInput("derived_from and transform go together")
-            edges = [
-                e
-                for source in self.resolve_parents("dataset", derived_from)
-                for e in lineage.build_edges("dataset", "derived", [source], {"transform": transform})
-            ]
-        return self.register(
-            "dataset",
-            name,
-            path,
-            version=version,
-            bump=bump,
-            description=sheet.get("purpose", ""),
-            card=sheet,
-            parents=edges,
-            message=message,
-        ).version
-
-    def get_model(self, reference: str, version: str | None = None) -> Version:
-        return self.get("model", reference, version)
-
-    def get_dataset(self, reference: str, version: str | None = None) -> Version:
-        return self.get("dataset", reference, version)
-
-    def stage(
-        self,
-        reference: str,
-        to: str,
-        *,
-        kind: str = "model",
-        version: str | None = None,
-        why: str = "",
-        keep_existing: bool = False,
-    ) -> list[Transition]:
-        return self.set_stage(kind, reference, to, version=version, why=why, keep_existing=keep_existing)
-
-    def lineage(
-        self,
-        reference: str,
-        *,
-        kind: str = "model",
-        ancestors: bool = True,
-        descendants: bool = True,
-        depth: int | None = None,
-    ) -> lineage.Graph:
-        return self.lineage_graph(kind, reference, ancestors=ancestors, descendants=descendants, depth=depth)
 
     # --- committing ------------------------------------------------------------------
     def _commit(
@@ -633,7 +304,7 @@ class Registry:
         write_objects: Any = None,
     ) -> list[Any]:
         """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
-        zero = pacha_zero()
+        zero = ZERO_ID
         payload = {
             "operation": operation,
             "message": message,
@@ -661,76 +332,6 @@ class Registry:
 
 def kind_cli(kind: str) -> str:
     return "model" if kind == "model" else "data"
-
-
-def pacha_zero() -> str:
-    from pacha.ids import ZERO_ID
-
-    return ZERO_ID
-
-
-def _hash_file(path: Path) -> str:
-    from pacha.blocks import hash_file
-
-    return hash_file(str(path))
-
-
-def _artifact(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, str, int]:
-    """(id, kind, size) of a file or folder; stored when objects is given, else only hashed."""
-    from pacha.trees import write_tree_sized
-
-    if target.is_dir():
-        tree_id, size = write_tree_sized(objects, target)
-        return tree_id, "tree", size
-    try:
-        blob_id = objects.put_file(target) if objects is not None else _hash_file(target)
-        return blob_id, "blob", target.stat().st_size
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
-
-
-def _weights_info(target: Path) -> dict[str, Any] | None:
-    """Header facts of the weights files in a file or folder (summed over a folder's files)."""
-    from porcelain.weights_info import describe
-
-    if target.is_file():
-        return describe(target)
-    found = [info for p in sorted(target.rglob("*")) if (info := describe(p))]
-    if not found:
-        return None
-    out: dict[str, Any] = {
-        "format": ", ".join(sorted({i["format"] for i in found})),
-        "files": len(found),
-        "tensor_count": sum(i["tensor_count"] for i in found),
-        "parameter_count": sum(i["parameter_count"] for i in found),
-        "dtypes": sorted({d for i in found for d in i.get("dtypes", [])}),
-    }
-    quantizations = sorted({i["quantization"] for i in found if "quantization" in i})
-    if quantizations:
-        out["quantization"] = ", ".join(quantizations)
-    return out
-
-
-def _subject(
-    kind: str,
-    name: str,
-    version: str,
-    record_id: str,
-    record: records.VersionRecord,
-    stage: str | None = None,
-) -> dict[str, Any]:
-    import msgspec
-
-    out = {
-        "kind": kind,
-        "name": name,
-        "version": version,
-        "record_id": record_id,
-        "record": msgspec.to_builtins(record),
-    }
-    if stage is not None:
-        out["stage"] = stage
-    return out
 
 
 __all__ = ["Registered", "Registry", "Transition", "Version"]

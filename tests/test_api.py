@@ -22,16 +22,16 @@ def reg(tmp_path: Path, monkeypatch) -> Registry:
 def test_training_script_flow(reg: Registry, tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     data.write_text("x,y\n1,0\n2,1\n")
-    ds = reg.register_dataset("train", data, purpose="toy")
+    ds = reg.register_dataset("train", data, purpose="toy").version
     assert ds.record.card["instance_count"] == 2
     base = tmp_path / "base.bin"
     base.write_bytes(os.urandom(200))
-    v1 = reg.register_model("clf", base, card={"training_data": "train:1.0.0"}, metrics={"auc": 0.8})
+    v1 = reg.register_model("clf", base, card={"training_data": "train:1.0.0"}, metrics={"auc": 0.8}).version
     assert (v1.version, v1.stage) == ("1.0.0", "development")
     assert v1.record.card["training_data"]["id"] == ds.record_id
     tuned = tmp_path / "tuned.bin"
     tuned.write_bytes(os.urandom(200))
-    v2 = reg.register_model("clf-tuned", tuned, parents=["clf:1.0.0"], relation="fine-tuned")
+    v2 = reg.register_model("clf-tuned", tuned, parents=["clf:1.0.0"], relation="fine-tuned").version
     merged = tmp_path / "merged.bin"
     merged.write_bytes(os.urandom(200))
     reg.register_model(
@@ -50,5 +50,5 @@ def test_training_script_flow(reg: Registry, tmp_path: Path) -> None:
         reg.register_model("bad", tuned, parents=["clf:1.0.0"], relation="distilled")
     derived = tmp_path / "clean.csv"
     derived.write_text("x,y\n1,0\n")
-    clean = reg.register_dataset("clean", derived, derived_from=["train:1.0.0"], transform="dedupe")
+    clean = reg.register_dataset("clean", derived, derived_from=["train:1.0.0"], transform="dedupe").version
     assert clean.record.parents[0].record == ds.record_id

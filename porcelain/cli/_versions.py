@@ -14,7 +14,7 @@ import typer
 from pacha.cli._app import RegistryOption
 
 if TYPE_CHECKING:
-    from porcelain.registry import Registry, Transition, Version
+    from porcelain.registry import Registered, Registry, Transition, Version
 
 VersionOption = Annotated[
     str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
@@ -64,6 +64,19 @@ def show_version(v: Version, noun: str) -> None:
     width = max(len(k) for k, _ in rows)
     for key, value in rows:
         out.print(f"  {key:<{width}}  {escape(str(value))}", soft_wrap=True)
+
+
+def report_registration(result: Registered, noun: str, as_json: bool) -> None:
+    from porcelain.cli._output import print_json
+
+    v = result.version
+    if as_json:
+        print_json(dict(version_json(v), created=result.created))
+    elif result.created:
+        typer.echo(f"registered {v.ref} ({v.record_id[:12]}) in development")
+        show_version(v, noun)
+    else:
+        typer.echo(f"{v.ref} is already registered with these bytes; nothing changed")
 
 
 def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, make_app, open_porcelain, show_version, version_json
+from porcelain.cli._versions import JsonOption, make_app, open_porcelain, report_registration
 
 app = make_app("dataset", "data", "Register, find, promote and download dataset versions.")
 
@@ -43,43 +43,17 @@ def register(
     registry: RegistryOption = None,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
-    from porcelain.cli._output import print_json
-    from porcelain.errors import InvalidInput
-    from porcelain.lineage import build_edges
+    from porcelain.cards import load_toml
 
-    reg = open_porcelain(registry)
-    parents = []
-    if derived_from or transform:
-        if not derived_from or not transform:
-            raise InvalidInput("--derived-from and --transform go together (source and how it was made)")
-        parents = [
-            edge
-            for source in reg.resolve_parents("dataset", derived_from)
-            for edge in build_edges("dataset", "derived", [source], {"transform": transform})
-        ]
-    from porcelain.cards import load_toml, validate_datasheet
-    from porcelain.schema_infer import infer
-
-    sheet = infer(Path(path)) or {}
-    if datasheet:
-        sheet.update(validate_datasheet(load_toml(datasheet, "datasheet"), str(datasheet)))
-    if purpose:
-        sheet["purpose"] = purpose
-    result = reg.register(
-        "dataset",
+    result = open_porcelain(registry).register_dataset(
         name,
         path,
         version=version,
         bump=bump,
-        description=sheet.get("purpose", ""),
-        card=sheet,
-        parents=parents,
+        purpose=purpose,
+        datasheet=load_toml(datasheet, "datasheet") if datasheet else None,
+        derived_from=derived_from,
+        transform=transform,
         message=message,
     )
-    if as_json:
-        print_json(dict(version_json(result.version), created=result.created))
-    elif result.created:
-        typer.echo(f"registered {result.version.ref} ({result.version.record_id[:12]}) in development")
-        show_version(result.version, "data")
-    else:
-        typer.echo(f"{result.version.ref} is already registered with these bytes; nothing changed")
+    report_registration(result, "data", as_json)

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, make_app, open_porcelain, show_version, version_json
+from porcelain.cli._versions import JsonOption, make_app, open_porcelain, report_registration
 
 app = make_app("model", "model", "Register, find, promote, trace and download model versions.")
 
@@ -54,38 +54,24 @@ def register(
     registry: RegistryOption = None,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
-    from porcelain.cards import MODEL_CARD_FIELDS, load_toml, validate_fields
-    from porcelain.cli._output import parse_metrics, print_json
-    from porcelain.errors import InvalidInput
-    from porcelain.lineage import build_edges, parse_params
+    from porcelain.cards import load_toml
+    from porcelain.cli._output import parse_metrics
+    from porcelain.lineage import parse_params
 
-    fields = validate_fields(load_toml(card, "model card"), MODEL_CARD_FIELDS, str(card)) if card else {}
-    reg = open_porcelain(registry)
-    parents = []
-    if sources or relation or param:
-        if not relation:
-            raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
-        parent_ids = reg.resolve_parents("model", sources or [])
-        parents = build_edges("model", relation, parent_ids, parse_params(param or []), reg.recipe_resolver())
-    result = reg.register(
-        "model",
+    result = open_porcelain(registry).register_model(
         name,
         path,
         version=version,
         bump=bump,
         description=description,
-        card=fields,
+        card=load_toml(card, "model card") if card else None,
         metrics=parse_metrics(metric or []),
-        parents=parents,
+        parents=sources,
+        relation=relation,
+        params=parse_params(param or []),
         message=message,
     )
-    if as_json:
-        print_json(dict(version_json(result.version), created=result.created))
-    elif result.created:
-        typer.echo(f"registered {result.version.ref} ({result.version.record_id[:12]}) in development")
-        show_version(result.version, "model")
-    else:
-        typer.echo(f"{result.version.ref} is already registered with these bytes; nothing changed")
+    report_registration(result, "model", as_json)
 
 
 @app.command("card", epilog="Example: pacha model card fraud-detector@production --format md > README.md")

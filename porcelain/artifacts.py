@@ -1,0 +1,51 @@
+"""The artifact of a version: a file (blob) or a folder (tree), stored or only hashed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pacha
+from porcelain.errors import InvalidInput
+
+
+def hash_file(path: Path) -> str:
+    from pacha.blocks import hash_file
+
+    return hash_file(str(path))
+
+
+def artifact_of(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, str, int]:
+    """(id, kind, size) of a file or folder; stored when objects is given, else only hashed."""
+    from pacha.trees import write_tree_sized
+
+    if target.is_dir():
+        tree_id, size = write_tree_sized(objects, target)
+        return tree_id, "tree", size
+    try:
+        blob_id = objects.put_file(target) if objects is not None else hash_file(target)
+        return blob_id, "blob", target.stat().st_size
+    except OSError as exc:
+        raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
+
+
+def weights_info(target: Path) -> dict[str, Any] | None:
+    """Header facts of the weights files in a file or folder (summed over a folder's files)."""
+    from porcelain.weights_info import describe
+
+    if target.is_file():
+        return describe(target)
+    found = [info for p in sorted(target.rglob("*")) if (info := describe(p))]
+    if not found:
+        return None
+    out: dict[str, Any] = {
+        "format": ", ".join(sorted({i["format"] for i in found})),
+        "files": len(found),
+        "tensor_count": sum(i["tensor_count"] for i in found),
+        "parameter_count": sum(i["parameter_count"] for i in found),
+        "dtypes": sorted({d for i in found for d in i.get("dtypes", [])}),
+    }
+    quantizations = sorted({i["quantization"] for i in found if "quantization" in i})
+    if quantizations:
+        out["quantization"] = ", ".join(quantizations)
+    return out

@@ -1,0 +1,81 @@
+"""Moving versions between lifecycle stages, and reading the audit trail back."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pacha.ids import ZERO_ID
+from porcelain import layout, stages, versions
+from porcelain.errors import CheckFailed
+from porcelain.names import check_name
+from porcelain.records import commit_subject
+from porcelain.results import Transition
+
+
+class StagesMixin:
+    """Stage transitions (one transaction each), history and time travel from the reflog."""
+
+    def set_stage(
+        self,
+        kind: str,
+        reference: str,
+        target: str,
+        *,
+        version: str | None = None,
+        why: str = "",
+        keep_existing: bool = False,
+    ) -> list[Transition]:
+        """Move a version to target; promoting to production archives the previous one."""
+        found = self.get(kind, reference, version)
+        what = f"{found.name}:{found.version}"
+        stages.check_transition(found.stage, target, what)
+        moves = [(found.version, found.stage, target)]
+        if target == stages.PRODUCTION and not keep_existing:
+            for other in self.in_stage(kind, found.name, stages.PRODUCTION):
+                moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
+        message = why or f"{what} to {target}"
+        plan = []
+        for ver, old, new in moves:
+            record_id = self.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
+            if record_id is None:
+                raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
+            plan.append(("delete", layout.stage_ref(kind, found.name, old, ver), None, record_id))
+            plan.append(("create", layout.stage_ref(kind, found.name, new, ver), record_id, None))
+        subject = commit_subject(kind, found.name, found.version, found.record_id, found.record)
+        subject["transition"] = {"from": found.stage, "to": target}
+        subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
+        entry = self._commit("stage", message, plan, subject)[0]
+        return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
+
+    def history(self, kind: str, name: str) -> list[Transition]:
+        """Every stage change of every version of name, oldest first (from the reflog)."""
+        check_name(name)
+        entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
+        groups: dict[tuple[int, str], dict[str, Any]] = {}
+        for entry in entries:
+            ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
+            if ref_name != name:
+                continue
+            group = groups.setdefault((entry.when_ns, ver), {"from": None, "to": None, "e": entry})
+            if entry.new == ZERO_ID:
+                group["from"] = stage
+            else:
+                group["to"] = stage
+        out = [
+            Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
+            for (when, ver), g in groups.items()
+        ]
+        out.sort(key=lambda t: t.when_ns)
+        return out
+
+    def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
+        """The versions that were in stage at a moment (time travel through the reflog)."""
+        stages.check_stage(stage)
+        state: dict[str, bool] = {}
+        for entry in self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):
+            if entry.when_ns > when_ns:
+                break
+            ref_name, _, ver = layout.split_stage_ref(kind, entry.name)
+            if ref_name == name:
+                state[ver] = entry.new != ZERO_ID
+        return versions.sort(v for v, present in state.items() if present)
