@@ -12,8 +12,10 @@ read.
 
 from __future__ import annotations
 
-KINDS = {"model": "models", "dataset": "datasets"}
-RECORD_TYPES = {"model": "model-version", "dataset": "dataset-version"}
+KINDS = {"model": "models", "dataset": "datasets", "recipe": "recipes"}
+RECORD_TYPES = {"model": "model-version", "dataset": "dataset-version", "recipe": "recipe-version"}
+STAGED = frozenset({"model", "dataset"})  # recipes have versions but no lifecycle stage
+NO_STAGE = "-"
 
 
 def plural(kind: str) -> str:

@@ -114,11 +114,11 @@ class LineageMixin:
 
     def recipe_resolver(self) -> Any:
         def resolve(text: str) -> dict[str, str]:
-            name, _, ver = text.partition(":")
-            record_id = self.plumbing.refs.get(f"recipes/{name}/{ver or 'latest'}")
-            if record_id is None:
-                raise NotFound(f"recipe {text!r} is not registered; register it first")
-            return {"ref": text, "id": record_id}
+            try:
+                found = self.get("recipe", text)
+            except NotFound:
+                raise NotFound(f"recipe {text!r} is not registered; register it first") from None
+            return {"ref": found.ref, "id": found.record_id}
 
         return resolve
 

@@ -19,6 +19,7 @@ from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.names import check_name
+from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Registered, Transition, Version
@@ -26,7 +27,7 @@ from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
 
 
-class Registry(StagesMixin, LineageMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -56,6 +57,8 @@ class Registry(StagesMixin, LineageMixin, TrainingAPI):
             return records.decode(reader.read())
 
     def stage_of(self, kind: str, name: str, version: str) -> str:
+        if kind not in layout.STAGED:
+            return layout.NO_STAGE
         for stage in stages.STAGES:
             if self.plumbing.refs.get(layout.stage_ref(kind, name, stage, version)) is not None:
                 return stage
@@ -208,13 +211,19 @@ class Registry(StagesMixin, LineageMixin, TrainingAPI):
             message or f"register {name} {new_version}",
             [
                 ("create", layout.version_ref(kind, name, new_version), record_id, None),
-                ("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None),
+                *(
+                    [("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None)]
+                    if kind in layout.STAGED
+                    else []
+                ),
             ],
             commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
             [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
             write_objects,
         )
-        return Registered(Version(kind, name, new_version, record_id, record, stages.INITIAL), True)
+        return Registered(
+            Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)), True
+        )
 
     def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
         found = self.get(kind, f"{name}:{existing}")
@@ -286,10 +295,16 @@ class Registry(StagesMixin, LineageMixin, TrainingAPI):
         subject = commit_subject(
             kind, found.name, found.version, found.record_id, found.record, stage=found.stage
         )
-        plan = [
-            ("delete", layout.version_ref(kind, found.name, found.version), None, found.record_id),
-            ("delete", layout.stage_ref(kind, found.name, found.stage, found.version), None, found.record_id),
-        ]
+        plan = [("delete", layout.version_ref(kind, found.name, found.version), None, found.record_id)]
+        if kind in layout.STAGED:
+            plan.append(
+                (
+                    "delete",
+                    layout.stage_ref(kind, found.name, found.stage, found.version),
+                    None,
+                    found.record_id,
+                )
+            )
         self._commit("delete", why or f"delete {found.ref}", plan, subject)
         return found
 

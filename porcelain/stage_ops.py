@@ -6,7 +6,7 @@ from typing import Any
 
 from pacha.ids import ZERO_ID
 from porcelain import layout, stages, versions
-from porcelain.errors import CheckFailed
+from porcelain.errors import CheckFailed, InvalidInput
 from porcelain.names import check_name
 from porcelain.records import commit_subject
 from porcelain.results import Transition
@@ -26,6 +26,8 @@ class StagesMixin:
         keep_existing: bool = False,
     ) -> list[Transition]:
         """Move a version to target; promoting to production archives the previous one."""
+        if kind not in layout.STAGED:
+            raise InvalidInput(f"{kind}s have no lifecycle stages")
         found = self.get(kind, reference, version)
         what = f"{found.name}:{found.version}"
         stages.check_transition(found.stage, target, what)

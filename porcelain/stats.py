@@ -17,6 +17,8 @@ class Stats:
     model_versions: int = 0
     datasets: int = 0
     dataset_versions: int = 0
+    recipes: int = 0
+    recipe_versions: int = 0
     objects: int = 0
     logical_bytes: int = 0  # every registered version's artifact, counted whole
     content_bytes: int = 0  # every distinct blob once, uncompressed
@@ -47,10 +49,8 @@ def collect(reg: Registry) -> Stats:
             names.add(layout.split_version_ref(kind, ref)[0])
             versions += 1
             stats.logical_bytes += reg.read_record(record_id).size
-        if kind == "model":
-            stats.models, stats.model_versions = len(names), versions
-        else:
-            stats.datasets, stats.dataset_versions = len(names), versions
+        setattr(stats, f"{kind}s", len(names))
+        setattr(stats, f"{kind}_versions", versions)
     store = reg.plumbing.objects
     for object_id in store.iter_ids():
         stats.objects += 1

@@ -10,6 +10,7 @@ from pacha.cli import PLUMBING, run
 PORCELAIN: dict[str, str] = {
     "model": "porcelain.cli.model",
     "data": "porcelain.cli.data",
+    "recipe": "porcelain.cli.recipe",
     "verify": "porcelain.cli.verify",
     "stats": "porcelain.cli.stats",
     "reindex": "porcelain.cli.reindex",

@@ -46,9 +46,9 @@ def show_version(v: Version, noun: str) -> None:
     r = v.record
     out = console()
     out.print(f"[bold]{v.name}[/bold] {v.version}  ({noun})")
-    rows = [
-        ("stage", v.stage),
-        ("description" if noun == "model" else "purpose", r.description or "-"),
+    rows = [("stage", v.stage)] if v.stage != "-" else []
+    rows += [
+        ("purpose" if noun == "data" else "description", r.description or "-"),
         ("artifact", f"{r.artifact_kind} {r.artifact} ({human_size(r.size)}, {r.filename})"),
         ("record", v.record_id),
         ("registered", f"{when(r.created_ns)} by {r.author}"),
@@ -73,14 +73,15 @@ def report_registration(result: Registered, noun: str, as_json: bool) -> None:
     if as_json:
         print_json(dict(version_json(v), created=result.created))
     elif result.created:
-        typer.echo(f"registered {v.ref} ({v.record_id[:12]}) in development")
+        where = f" in {v.stage}" if v.stage != "-" else ""
+        typer.echo(f"registered {v.ref} ({v.record_id[:12]}){where}")
         show_version(v, noun)
     else:
         typer.echo(f"{v.ref} is already registered with these bytes; nothing changed")
 
 
-def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
-    """A typer group with the shared version commands for kind ("model" or "dataset")."""
+def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer.Typer:
+    """A typer group with the shared version commands for kind (stages and lineage if staged)."""
     app = typer.Typer(
         help=help_text, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False
     )
@@ -170,60 +171,63 @@ def make_app(kind: str, noun: str, help_text: str) -> typer.Typer:
         found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
         typer.echo(f"deleted {found.ref} (was in {found.stage})")
 
-    @app.command("stage", epilog=f"Example: pacha {noun} stage fraud-detector -v 1.0.0 -t production")
-    def stage(
-        reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
-        target: Annotated[
-            str, typer.Option("-t", "--to", help="development, staging, production or archived.")
-        ],
-        version: VersionOption = None,
-        message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
-        keep_existing: Annotated[
-            bool, typer.Option("--keep-existing", help="Leave the current production version there.")
-        ] = False,
-        registry: RegistryOption = None,
-    ) -> None:
-        """Move a version to another lifecycle stage (recorded: who, when, why)."""
-        moves = open_porcelain(registry).set_stage(
-            kind, reference, target, version=version, why=message, keep_existing=keep_existing
-        )
-        for move in moves:
-            typer.echo(f"{move.name}:{move.version}: {move.from_stage} -> {move.to_stage}")
+    if staged:
 
-    @app.command("history", epilog=f"Example: pacha {noun} history fraud-detector --json")
-    def history(
-        name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
-        as_json: JsonOption = False,
-        registry: RegistryOption = None,
-    ) -> None:
-        """The audit trail of stage changes: when, who, version, from, to, why."""
-        from porcelain.cli._output import console, print_json, when
-
-        moves = open_porcelain(registry).history(kind, name)
-        if as_json:
-            print_json([_transition_json(t) for t in moves])
-            return
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold")
-        for column in ("when", "who", "version", "from", "to", "why"):
-            table.add_column(column)
-        for t in moves:
-            table.add_row(
-                when(t.when_ns),
-                t.who,
-                t.version,
-                t.from_stage or "(registered)",
-                t.to_stage or "(deleted)",
-                t.why,
+        @app.command("stage", epilog=f"Example: pacha {noun} stage fraud-detector -v 1.0.0 -t production")
+        def stage(
+            reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
+            target: Annotated[
+                str, typer.Option("-t", "--to", help="development, staging, production or archived.")
+            ],
+            version: VersionOption = None,
+            message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+            keep_existing: Annotated[
+                bool, typer.Option("--keep-existing", help="Leave the current production version there.")
+            ] = False,
+            registry: RegistryOption = None,
+        ) -> None:
+            """Move a version to another lifecycle stage (recorded: who, when, why)."""
+            moves = open_porcelain(registry).set_stage(
+                kind, reference, target, version=version, why=message, keep_existing=keep_existing
             )
-        console().print(table)
+            for move in moves:
+                typer.echo(f"{move.name}:{move.version}: {move.from_stage} -> {move.to_stage}")
 
-    from porcelain.cli._lineage import make_lineage_app
-    from porcelain.cli._provenance import add_provenance_command
+        @app.command("history", epilog=f"Example: pacha {noun} history fraud-detector --json")
+        def history(
+            name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
+            as_json: JsonOption = False,
+            registry: RegistryOption = None,
+        ) -> None:
+            """The audit trail of stage changes: when, who, version, from, to, why."""
+            from porcelain.cli._output import console, print_json, when
 
-    app.add_typer(make_lineage_app(kind, noun), name="lineage")
-    add_provenance_command(app, kind, noun)
+            moves = open_porcelain(registry).history(kind, name)
+            if as_json:
+                print_json([_transition_json(t) for t in moves])
+                return
+            from rich.table import Table
+
+            table = Table(box=None, header_style="bold")
+            for column in ("when", "who", "version", "from", "to", "why"):
+                table.add_column(column)
+            for t in moves:
+                table.add_row(
+                    when(t.when_ns),
+                    t.who,
+                    t.version,
+                    t.from_stage or "(registered)",
+                    t.to_stage or "(deleted)",
+                    t.why,
+                )
+            console().print(table)
+
+    if staged:
+        from porcelain.cli._lineage import make_lineage_app
+        from porcelain.cli._provenance import add_provenance_command
+
+        app.add_typer(make_lineage_app(kind, noun), name="lineage")
+        add_provenance_command(app, kind, noun)
     return app
 
 

@@ -38,6 +38,7 @@ def stats(
     table.add_column()
     table.add_row("models", f"{s.models}", f"{s.model_versions} versions")
     table.add_row("datasets", f"{s.datasets}", f"{s.dataset_versions} versions")
+    table.add_row("recipes", f"{s.recipes}", f"{s.recipe_versions} versions")
     table.add_row("objects", f"{s.objects}", "")
     table.add_row("logical size", human_size(s.logical_bytes), "every version counted whole")
     table.add_row(

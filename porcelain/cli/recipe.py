@@ -1,0 +1,91 @@
+"""pacha recipe: register, check, show and compare training recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption
+from porcelain.cli._versions import JsonOption, VersionOption, make_app, open_porcelain, report_registration
+
+app = make_app("recipe", "recipe", "Register, check, show and compare training recipes (TOML).", staged=False)
+
+
+@app.command("register", epilog="Example: pacha recipe register recipe.toml")
+def register(
+    path: Annotated[Path, typer.Argument(help="The recipe TOML (name, version, hyperparameters, ...).")],
+    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Register a recipe: the TOML is kept byte for byte, data references are pinned."""
+    result = open_porcelain(registry).register_recipe(path, message=message)
+    report_registration(result, "recipe", as_json)
+
+
+@app.command("validate", epilog="Example: pacha recipe validate bert-finetune -v 1.0.0")
+def validate(
+    reference: Annotated[str, typer.Argument(help="A recipe file, or NAME:VER / NAME -v VER.")],
+    version: VersionOption = None,
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Report errors and warnings; exit 1 if there are errors."""
+    from porcelain.cli._output import console, print_json
+
+    what, report = open_porcelain(registry).validate_recipe(reference, version)
+    if as_json:
+        print_json({"recipe": what, "errors": report.errors, "warnings": report.warnings})
+    else:
+        from rich.markup import escape
+
+        out = console()
+        for line in report.errors:
+            out.print(f"[red]error[/red]    {escape(line)}")
+        for line in report.warnings:
+            out.print(f"[yellow]warning[/yellow]  {escape(line)}")
+        verdict = "ok" if report.ok else f"{len(report.errors)} error(s)"
+        out.print(f"{escape(what)}: {verdict}, {len(report.warnings)} warning(s)")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("show", epilog="Example: pacha recipe show bert-finetune:1.0.0 > recipe.toml")
+def show(
+    reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME or id.")],
+    version: VersionOption = None,
+    registry: RegistryOption = None,
+) -> None:
+    """Print the recipe's TOML exactly as it was registered."""
+    reg = open_porcelain(registry)
+    found, _ = reg.recipe_doc(reference, version)
+    typer.echo(reg.recipe_text(found), nl=False)
+
+
+@app.command("diff", epilog="Example: pacha recipe diff bert-finetune:1.0.0 bert-finetune:1.1.0")
+def diff(
+    old: Annotated[str, typer.Argument(help="The first recipe version.")],
+    new: Annotated[str, typer.Argument(help="The second recipe version.")],
+    registry: RegistryOption = None,
+) -> None:
+    """Hyperparameters that changed, then a unified diff of the TOML texts."""
+    import difflib
+
+    from porcelain.recipes import hyperparameters
+
+    reg = open_porcelain(registry)
+    a, a_doc = reg.recipe_doc(old)
+    b, b_doc = reg.recipe_doc(new)
+    a_hp, b_hp = hyperparameters(a_doc), hyperparameters(b_doc)
+    for name in sorted(set(a_hp) | set(b_hp)):
+        if a_hp.get(name) != b_hp.get(name):
+            typer.echo(f"{name}: {a_hp.get(name, '(absent)')} -> {b_hp.get(name, '(absent)')}")
+    lines = difflib.unified_diff(
+        reg.recipe_text(a).splitlines(keepends=True),
+        reg.recipe_text(b).splitlines(keepends=True),
+        fromfile=a.ref,
+        tofile=b.ref,
+    )
+    typer.echo("".join(lines), nl=False)

@@ -1,0 +1,71 @@
+"""Registering and checking recipes in the registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from porcelain import recipes
+from porcelain.errors import InvalidInput, NotFound
+from porcelain.results import Registered, Version
+
+
+class RecipesMixin:
+    """register_recipe, validate_recipe, recipe_text."""
+
+    def register_recipe(self, path: str | Path, *, message: str = "") -> Registered:
+        """Store the TOML as is and a checked, pinned record; errors refuse the registration."""
+        path = Path(path)
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except OSError as exc:
+            raise InvalidInput(f"cannot read recipe {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise InvalidInput(f"recipe {path} is not UTF-8 text") from None
+        doc = recipes.parse_text(text, str(path))
+        report = recipes.check(doc, self)  # type: ignore[arg-type]
+        if report.errors:
+            more = (
+                f" (+{len(report.errors) - 1} more: run `pacha recipe validate {path}`)"
+                if report.errors[1:]
+                else ""
+            )
+            raise InvalidInput(f"{path}: {report.errors[0]}{more}")
+        card: dict[str, Any] = {"recipe": doc}
+        for key, pinned in recipes.pin_data(self, doc).items():  # type: ignore[arg-type]
+            card[f"{key}_data"] = pinned
+        digest = recipes.lock_hash(doc, path.parent)
+        if digest:
+            card["lock_hash"] = digest
+        return self.register(  # type: ignore[attr-defined, no-any-return]
+            "recipe",
+            doc["name"],
+            path,
+            version=doc["version"],
+            description=str(doc.get("description", "")),
+            card=card,
+            message=message,
+        )
+
+    def validate_recipe(self, reference: str, version: str | None = None) -> tuple[str, recipes.Report]:
+        """Check a recipe file, or a registered recipe (including that its data did not change)."""
+        if version is None and Path(reference).is_file():
+            doc = recipes.parse_text(Path(reference).read_text("utf-8"), reference)
+            return reference, recipes.check(doc, self)  # type: ignore[arg-type]
+        found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
+        card = found.record.card
+        pinned = {k: card[f"{k}_data"] for k in ("train", "validation") if f"{k}_data" in card}
+        report = recipes.check(card["recipe"], self, pinned)  # type: ignore[arg-type]
+        if "lock_hash" not in card and not any("lock file" in w for w in report.warnings):
+            report.warnings.append("no lock file hash was recorded")
+        return found.ref, report
+
+    def recipe_text(self, found: Version) -> str:
+        return self.plumbing.objects.read(found.record.artifact).decode("utf-8")  # type: ignore[attr-defined, no-any-return]
+
+    def recipe_doc(self, reference: str, version: str | None = None) -> tuple[Version, dict[str, Any]]:
+        try:
+            found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
+        except NotFound:
+            raise NotFound(f"no recipe {reference!r}; `pacha recipe list` shows what exists") from None
+        return found, found.record.card["recipe"]

@@ -1,0 +1,240 @@
+"""Training recipes: a TOML file that says everything needed to reproduce a run.
+
+The TOML text is stored byte for byte (comments kept) as the version's artifact;
+the parsed and checked document, with dataset references pinned to record ids
+and the lock file's hash, is the record's card.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from porcelain.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from porcelain.registry import Registry
+
+SECTIONS = {
+    "name",
+    "version",
+    "description",
+    "architecture",
+    "hyperparameters",
+    "optimizer",
+    "scheduler",
+    "loss",
+    "data",
+    "dependencies",
+    "hardware",
+    "random_seed",
+    "deterministic",
+    "expected_metrics",
+    "run",
+}
+STANDARD_HYPERPARAMETERS = {
+    "learning_rate": float,
+    "batch_size": int,
+    "epochs": int,
+    "weight_decay": float,
+    "max_grad_norm": float,
+    "warmup_steps": int,
+}
+SECRET_WORDS = frozenset(
+    {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PRIVATE"}
+)
+LOCK_FILES = ("uv.lock", "poetry.lock", "requirements.txt", "Pipfile.lock", "pdm.lock")
+
+
+@dataclass
+class Report:
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def parse_text(text: str, where: str) -> dict[str, Any]:
+    """The TOML document, or InvalidInput pointing at the line of a syntax error."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
+        position = f"{where}:{match[1]}:{match[2]}" if match else where
+        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
+        raise InvalidInput(f"{position}: TOML syntax error: {message}") from None
+
+
+def hyperparameters(doc: dict[str, Any]) -> dict[str, Any]:
+    """Standard and custom hyperparameters in one flat table (custom under their own names)."""
+    table = dict(doc.get("hyperparameters", {}))
+    custom = table.pop("custom", {})
+    return {**table, **(custom if isinstance(custom, dict) else {})}
+
+
+def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, Any] | None = None) -> Report:
+    """Every rule; with a registry, dataset references are checked (and compared with pins)."""
+    report = Report()
+    err, warn = report.errors.append, report.warnings.append
+    for key in ("name", "version"):
+        if not isinstance(doc.get(key), str) or not doc.get(key):
+            err(f'{key} is missing: a recipe needs name = "..." and version = "1.0.0"')
+    for key in doc:
+        if key not in SECTIONS:
+            warn(f"unknown section or key {key!r} (kept, but nothing reads it)")
+    hp = doc.get("hyperparameters")
+    if not isinstance(hp, dict):
+        err("[hyperparameters] is missing")
+        hp = {}
+    for name, kind in STANDARD_HYPERPARAMETERS.items():
+        if name not in hp:
+            if name in ("learning_rate", "batch_size", "epochs"):
+                err(f"hyperparameters.{name} is missing")
+            continue
+        value = hp[name]
+        if kind is int and (not isinstance(value, int) or isinstance(value, bool)):
+            err(f"hyperparameters.{name} must be an integer, not {value!r}")
+        elif kind is float and (not isinstance(value, int | float) or isinstance(value, bool)):
+            err(f"hyperparameters.{name} must be a number, not {value!r}")
+    if isinstance(hp.get("learning_rate"), int | float) and hp["learning_rate"] <= 0:
+        err(f"hyperparameters.learning_rate must be positive, not {hp['learning_rate']}")
+    for name in ("batch_size", "epochs"):
+        if isinstance(hp.get(name), int) and hp[name] <= 0:
+            err(f"hyperparameters.{name} must be at least 1, not {hp[name]}")
+    for name in ("weight_decay", "max_grad_norm", "warmup_steps"):
+        if isinstance(hp.get(name), int | float) and hp[name] < 0:
+            err(f"hyperparameters.{name} must not be negative")
+    custom = hp.get("custom", {})
+    if not isinstance(custom, dict):
+        err("hyperparameters.custom must be a table")
+    else:
+        for name, value in custom.items():
+            if not _typed_value(value):
+                err(f"hyperparameters.custom.{name}: use a float, int, bool, string or list of them")
+    if doc.get("deterministic") is True and "random_seed" not in doc:
+        err("deterministic = true needs random_seed = <integer>")
+    if "random_seed" in doc and (not isinstance(doc["random_seed"], int) or doc["random_seed"] < 0):
+        err("random_seed must be a non-negative integer")
+    deps = doc.get("dependencies", {})
+    env = deps.get("env", {}) if isinstance(deps, dict) else {}
+    for name in env:
+        if looks_secret(name):
+            err(
+                f"dependencies.env.{name} looks like a secret; recipes must not carry secrets "
+                "(pass it from the environment at run time)"
+            )
+    if not isinstance(deps, dict) or not (deps.get("lock_hash") or deps.get("lock_file")):
+        warn(
+            "no lock file hash: set dependencies.lock_file (uv.lock, poetry.lock, requirements.txt) "
+            "so the environment can be rebuilt exactly"
+        )
+    if isinstance(deps, dict) and not deps.get("python"):
+        warn("dependencies.python is not set")
+    data = doc.get("data", {})
+    if not isinstance(data, dict) or not data.get("train"):
+        warn("data.train is not set: the run's training data will not be pinned")
+    elif reg is not None:
+        for key in ("train", "validation"):
+            if data.get(key):
+                _check_dataset(reg, key, data[key], (pinned or {}).get(key), err)
+    return report
+
+
+def looks_secret(name: str) -> bool:
+    """HF_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD: yes; TOKENIZERS_PARALLELISM: no."""
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", name.upper()) if p]
+    return any(p in SECRET_WORDS for p in parts)
+
+
+def _typed_value(value: Any) -> bool:
+    if isinstance(value, bool | int | float | str):
+        return True
+    return isinstance(value, list) and all(isinstance(v, bool | int | float | str) for v in value)
+
+
+def _check_dataset(reg: Registry, key: str, ref: str, pinned: dict[str, Any] | None, err: Any) -> None:
+    from porcelain.errors import NotFound
+
+    try:
+        current = reg.get("dataset", ref)
+    except NotFound:
+        err(f"data.{key} = {ref!r}: no such registered dataset")
+        return
+    if pinned and pinned["id"] != current.record_id:
+        err(
+            f"data.{key} = {ref!r} changed since registration: pinned {pinned['id'][:12]}, "
+            f"now {current.record_id[:12]}"
+        )
+
+
+def lock_hash(doc: dict[str, Any], base: Path) -> str | None:
+    """BLAKE3 of the lock file named in dependencies.lock_file (relative to the recipe)."""
+    deps = doc.get("dependencies", {})
+    if deps.get("lock_hash"):
+        return str(deps["lock_hash"])
+    name = deps.get("lock_file")
+    if not name:
+        return None
+    path = (base / name) if not Path(name).is_absolute() else Path(name)
+    if not path.is_file():
+        raise InvalidInput(f"dependencies.lock_file {name!r} not found next to the recipe ({path})")
+    from pacha.blocks import hash_file
+
+    return hash_file(str(path))
+
+
+def pin_data(reg: Registry, doc: dict[str, Any]) -> dict[str, Any]:
+    out = {}
+    for key in ("train", "validation"):
+        ref = doc.get("data", {}).get(key)
+        if ref:
+            found = reg.get("dataset", ref)
+            out[key] = {"ref": found.ref, "id": found.record_id}
+    return out
+
+
+def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
+    """NAME=VALUE checked against the recipe's type for NAME (hyperparameters, standard or custom)."""
+    name, sep, text = assignment.partition("=")
+    name = name.strip()
+    if not sep or not name:
+        raise InvalidInput(f"--override {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
+    current = hyperparameters(doc)
+    if name not in current:
+        known = ", ".join(sorted(current)) or "none"
+        raise InvalidInput(f"--override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
+    return name, _convert(name, current[name], text.strip())
+
+
+def _convert(name: str, current: Any, text: str) -> Any:
+    def fail(kind: str) -> InvalidInput:
+        return InvalidInput(f"--override {name}={text}: {name} is {kind} in the recipe")
+
+    if isinstance(current, bool):
+        if text.lower() in ("true", "false"):
+            return text.lower() == "true"
+        raise fail("a bool (true/false)")
+    if isinstance(current, int):
+        try:
+            return int(text)
+        except ValueError:
+            raise fail("an integer") from None
+    if isinstance(current, float):
+        try:
+            return float(text)
+        except ValueError:
+            raise fail("a number") from None
+    if isinstance(current, list):
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            raise fail("a list (e.g. [1, 2])") from None
+        if not isinstance(value, list):
+            raise fail("a list (e.g. [1, 2])")
+        return value
+    return text
