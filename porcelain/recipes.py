@@ -238,3 +238,30 @@ def _convert(name: str, current: Any, text: str) -> Any:
             raise fail("a list (e.g. [1, 2])")
         return value
     return text
+
+
+def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
+    """A typed override from Python code, checked against the recipe's type for name."""
+    if isinstance(value, str):
+        return coerce_override(doc, f"{name}={value}")[1]
+    current = hyperparameters(doc)
+    if name not in current:
+        known = ", ".join(sorted(current)) or "none"
+        raise InvalidInput(f"override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
+    expected = current[name]
+    ok = (
+        (isinstance(expected, bool) and isinstance(value, bool))
+        or (
+            isinstance(expected, int)
+            and not isinstance(expected, bool)
+            and isinstance(value, int)
+            and not isinstance(value, bool)
+        )
+        or (isinstance(expected, float) and isinstance(value, int | float) and not isinstance(value, bool))
+        or (isinstance(expected, list) and isinstance(value, list))
+    )
+    if not ok:
+        raise InvalidInput(
+            f"override {name}={value!r}: the recipe has {type(expected).__name__} {expected!r}"
+        )
+    return float(value) if isinstance(expected, float) else value

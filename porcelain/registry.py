@@ -23,11 +23,12 @@ from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Registered, Transition, Version
+from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
 
 
-class Registry(StagesMixin, LineageMixin, RecipesMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:

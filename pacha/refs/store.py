@@ -257,6 +257,22 @@ class RefStore:
                 return []
             return list(cursor.iternext_dup())
 
+    def index_scan(self, index: str, prefix: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
+        """(key, values) for every key starting with prefix, in key order."""
+        db = self._index_db(index)
+        with self._env.begin(db=db) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(prefix):
+                return
+            while True:
+                key = cursor.key()
+                if not key.startswith(prefix):
+                    return
+                values = list(cursor.iternext_dup())
+                yield key, values
+                if not cursor.next_nodup():
+                    return
+
     def index_rebuild(self, index: str, pairs: Iterator[tuple[bytes, bytes]]) -> int:
         """Replace an index's whole content in one transaction; returns the entry count."""
         count = 0

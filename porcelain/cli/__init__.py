@@ -11,6 +11,7 @@ PORCELAIN: dict[str, str] = {
     "model": "porcelain.cli.model",
     "data": "porcelain.cli.data",
     "recipe": "porcelain.cli.recipe",
+    "run": "porcelain.cli.run",
     "verify": "porcelain.cli.verify",
     "stats": "porcelain.cli.stats",
     "reindex": "porcelain.cli.reindex",

@@ -89,3 +89,41 @@ def diff(
         tofile=b.ref,
     )
     typer.echo("".join(lines), nl=False)
+
+
+@app.command(
+    "run",
+    epilog="Examples: pacha recipe run bert-finetune:1.0.0 --override learning_rate=1e-5  ·  "
+    "pacha recipe run bert-finetune:1.0.0 -- python train.py",
+)
+def run(
+    reference: Annotated[str, typer.Argument(help="Recipe NAME:VER (or NAME -v VER).")],
+    command: Annotated[list[str] | None, typer.Argument(help="After --: the command to run.")] = None,
+    override: Annotated[
+        list[str] | None,
+        typer.Option("--override", help="NAME=VALUE hyperparameter, type-checked; repeatable."),
+    ] = None,
+    version: VersionOption = None,
+    registry: RegistryOption = None,
+) -> None:
+    """Start a run; execute COMMAND (or the recipe's [run] command), else print the run's name."""
+    import os
+    import shlex
+
+    from porcelain.run_exec import execute
+
+    reg = open_porcelain(registry)
+    _, doc = reg.recipe_doc(reference, version)
+    argv = list(command or [])
+    if not argv and isinstance(doc.get("run"), dict) and doc["run"].get("command"):
+        argv = shlex.split(str(doc["run"]["command"]))
+    if not argv:
+        started = reg.start_run(reference, version=version, overrides=override or [], pid=os.getppid())
+        typer.echo(started.name)
+        return
+    started = reg.start_run(reference, version=version, overrides=override or [], command=argv)
+    typer.echo(f"{started.name}: {shlex.join(argv)}", err=True)
+    info = execute(reg, started, argv)
+    typer.echo(f"{info.name}: {info.status} (exit {info.record.get('exit_code')})", err=True)
+    if info.status != "completed":
+        raise typer.Exit(1)
