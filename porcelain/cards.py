@@ -33,6 +33,7 @@ MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
     "license": ("str", "license of the weights, e.g. apache-2.0"),
     "tags": ("list", "free-form tags (Hugging Face card metadata)"),
     "weights": ("auto", "read from safetensors, GGUF or ONNX headers at registration"),
+    "run": ("ref:run", "the tracked run that produced it (set by --run or inside a run)"),
 }
 
 
@@ -46,6 +47,12 @@ def load_toml(path: str | Path, what: str) -> dict[str, Any]:
         raise InvalidInput(f"{what} {path} is not valid TOML: {exc}") from None
 
 
+def _is_pinned(value: Any) -> bool:
+    from porcelain.records import is_pinned
+
+    return is_pinned(value)
+
+
 def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], what: str) -> dict[str, Any]:
     """Check the types of known fields; unknown fields are refused (typos would be lost)."""
     out: dict[str, Any] = {}
@@ -53,7 +60,9 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
         if key not in fields:
             raise InvalidInput(f"{what}: unknown field {key!r}; known fields: {', '.join(fields)}")
         kind = fields[key][0]
-        if kind in ("str",) or kind.startswith("ref:"):
+        if kind.startswith("ref:") and _is_pinned(value):
+            pass
+        elif kind in ("str",) or kind.startswith("ref:"):
             if not isinstance(value, str) or not value.strip():
                 raise InvalidInput(f"{what}: {key} must be a non-empty string")
         elif kind == "list" or kind.startswith("refs:"):
@@ -104,6 +113,7 @@ DATASHEET_FIELDS: dict[str, tuple[str, str]] = {
     "deprecation_policy": ("str", "how it will be retired"),
     "version": ("str", "version to register when -v/--bump is not given"),
     "name": ("str", "dataset name (must match the registered name)"),
+    "generated_by": ("ref:run", "the tracked run that produced it (--generated-by)"),
 }
 
 

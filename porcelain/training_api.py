@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,9 +30,14 @@ class TrainingAPI:
         parents: list[str] | None = None,
         relation: str | None = None,
         params: dict[str, Any] | None = None,
+        run: str | None = None,
         message: str = "",
     ) -> Registered:
-        """Register a model file or folder; parents (NAME:VER) with relation record lineage."""
+        """Register a model file or folder; parents (NAME:VER) with relation record lineage.
+
+        run (or $PACHA_RUN_ID inside a tracked run) fills the card from the run: its recipe,
+        training data, duration and final metrics; the run then lists the model.
+        """
         from porcelain.cards import MODEL_CARD_FIELDS, validate_fields
 
         edges = []
@@ -50,8 +56,13 @@ class TrainingAPI:
                 raw,
                 self.recipe_resolver(),
             )
-        fields = validate_fields(card or {}, MODEL_CARD_FIELDS, "card")
-        return self.register(
+        card = dict(card or {})
+        run = run or os.environ.get("PACHA_RUN_ID")
+        run_info = self.get_run(run) if run else None  # type: ignore[attr-defined]
+        if run_info is not None:
+            card, metrics = self._card_from_run(run_info, card, metrics)
+        fields = validate_fields(card, MODEL_CARD_FIELDS, "card")
+        result = self.register(
             "model",
             name,
             path,
@@ -63,6 +74,9 @@ class TrainingAPI:
             parents=edges,
             message=message,
         )
+        if run_info is not None and result.created:
+            self.run_attach(run_info.id, kind="model", reference=result.version.ref)  # type: ignore[attr-defined]
+        return result
 
     def register_dataset(
         self,
@@ -75,6 +89,7 @@ class TrainingAPI:
         datasheet: dict[str, Any] | None = None,
         derived_from: list[str] | None = None,
         transform: str | None = None,
+        generated_by: str | None = None,
         message: str = "",
     ) -> Registered:
         """Register a data file or folder; schema and row count are filled for CSV/TSV/JSONL."""
@@ -85,6 +100,9 @@ class TrainingAPI:
         sheet.update(validate_datasheet(datasheet or {}, "datasheet"))
         if purpose:
             sheet["purpose"] = purpose
+        if generated_by:
+            info = self.get_run(generated_by)  # type: ignore[attr-defined]
+            sheet["generated_by"] = {"ref": info.name, "id": info.record_id}
         edges = []
         if derived_from or transform:
             if not derived_from or not transform:
@@ -107,6 +125,29 @@ class TrainingAPI:
             parents=edges,
             message=message,
         )
+
+    def _card_from_run(
+        self, info: Any, card: dict[str, Any], metrics: dict[str, float] | None
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        """What a run tells a Model Card: recipe, training data, duration, final metrics."""
+        record = info.record
+        card.setdefault("run", {"ref": info.name, "id": info.record_id})
+        card.setdefault("training_recipe", {"ref": record["recipe_ref"], "id": record["recipe"]})
+        recipe = self.read_record(record["recipe"])  # type: ignore[attr-defined]
+        if "train_data" in recipe.card:
+            card.setdefault("training_data", recipe.card["train_data"])
+        if "validation_data" in recipe.card:
+            card.setdefault("evaluation_data", recipe.card["validation_data"])
+        end = record.get("ended_ns") or time.time_ns()
+        card.setdefault("training_duration", f"{(end - record['started_ns']) / 1e9:.0f}s")
+        from_run = {name: summary["last"] for name, summary in record.get("metrics", {}).items()}
+        if not record.get("metrics"):
+            from porcelain.runs import load_series
+
+            from_run = {
+                name: points[-1][2] for name, points in load_series(self, info.id, record).items() if points
+            }
+        return card, {**from_run, **(metrics or {})}
 
     def get_model(self, reference: str, version: str | None = None) -> Version:
         return self.get("model", reference, version)

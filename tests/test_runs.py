@@ -146,3 +146,36 @@ def test_run_names_and_ids_resolve(cli, recipe: str) -> None:
     assert run_json(cli, run_id[:8])["name"] == name
     cli.fails("run", "get", "run-999", code=1)
     cli.fails("run", "finish", name, "--status", "exploded", code=128)
+
+
+MODEL_FROM_RUN = """
+import os
+from pathlib import Path
+from porcelain import Registry
+reg = Registry.open()
+run = reg.run()
+run.log_metric("auc", 0.7, step=1)
+run.log_metric("auc", 0.93, step=2)
+run.flush()
+Path("model.bin").write_bytes(os.urandom(100))
+reg.register_model("from-run", "model.bin")
+"""
+
+
+def test_models_and_data_carry_the_run(cli, recipe: str, tmp_path: Path) -> None:
+    (tmp_path / "train_and_register.py").write_text(MODEL_FROM_RUN)
+    cli("recipe", "run", recipe, "--", sys.executable, "train_and_register.py", cwd=tmp_path)
+    model = json.loads(cli("model", "get", "from-run:1.0.0", "--json").text)["record"]
+    run = run_json(cli, "run-001")
+    assert model["card"]["run"]["ref"] == "run-001"
+    assert model["card"]["training_recipe"]["ref"] == "bert-finetune:1.0.0"
+    assert model["card"]["training_data"]["ref"] == "transactions:1.0.0"
+    assert model["metrics"] == {"auc": 0.93}
+    assert run["record"]["artifacts"][0]["ref"] == "from-run:1.0.0"
+    (tmp_path / "out.csv").write_text("x\n1\n")
+    cli("data", "register", "predictions", tmp_path / "out.csv", "--generated-by", "run-001")
+    provn = cli("data", "provenance", "predictions:latest", "--format", "prov-n").text
+    assert "wasGeneratedBy(pacha:dataset/predictions/1.0.0, pacha:run/run-001" in provn
+    model_prov = cli("model", "provenance", "from-run:1.0.0").text
+    assert "from-run:1.0.0 wasGeneratedBy run-001" in model_prov
+    cli.fails("data", "register", "p2", tmp_path / "out.csv", "--generated-by", "run-404", code=1)

@@ -38,6 +38,9 @@ def register(
     transform: Annotated[
         str | None, typer.Option("--transform", help="How it was derived from the sources.")
     ] = None,
+    generated_by: Annotated[
+        str | None, typer.Option("--generated-by", help="The tracked run that produced the data (run-001).")
+    ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
     registry: RegistryOption = None,
@@ -54,6 +57,7 @@ def register(
         datasheet=load_toml(datasheet, "datasheet") if datasheet else None,
         derived_from=derived_from,
         transform=transform,
+        generated_by=generated_by,
         message=message,
     )
     report_registration(result, "data", as_json)

@@ -49,6 +49,10 @@ def register(
             "quantization (quantized), sparsity (pruned), recipe (fine-tuned).",
         ),
     ] = None,
+    run: Annotated[
+        str | None,
+        typer.Option("--run", help="The tracked run that produced it (default: $PACHA_RUN_ID inside a run)."),
+    ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
     registry: RegistryOption = None,
@@ -69,6 +73,7 @@ def register(
         parents=sources,
         relation=relation,
         params=parse_params(param or []),
+        run=run,
         message=message,
     )
     report_registration(result, "model", as_json)
