@@ -77,6 +77,14 @@ def hyperparameters(doc: dict[str, Any]) -> dict[str, Any]:
     return {**table, **(custom if isinstance(custom, dict) else {})}
 
 
+def run_parameters(doc: dict[str, Any]) -> dict[str, Any]:
+    """What a run of the recipe is parameterized by: its hyperparameters, and its seed."""
+    params = hyperparameters(doc)
+    if isinstance(doc.get("random_seed"), int) and not {"seed", "random_seed"} & set(params):
+        params["seed"] = doc["random_seed"]
+    return params
+
+
 def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, Any] | None = None) -> Report:
     """Every rule; with a registry, dataset references are checked (and compared with pins)."""
     report = Report()
@@ -204,7 +212,7 @@ def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
     name = name.strip()
     if not sep or not name:
         raise InvalidInput(f"--override {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
-    current = hyperparameters(doc)
+    current = run_parameters(doc)
     if name not in current:
         known = ", ".join(sorted(current)) or "none"
         raise InvalidInput(f"--override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
@@ -244,7 +252,7 @@ def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
     """A typed override from Python code, checked against the recipe's type for name."""
     if isinstance(value, str):
         return coerce_override(doc, f"{name}={value}")[1]
-    current = hyperparameters(doc)
+    current = run_parameters(doc)
     if name not in current:
         known = ", ".join(sorted(current)) or "none"
         raise InvalidInput(f"override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")

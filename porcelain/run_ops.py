@@ -92,7 +92,7 @@ class RunsMixin:
     ) -> runs.Run:
         """Start a run of a registered recipe; overrides are type-checked against it."""
         found, doc = self.recipe_doc(recipe, version)  # type: ignore[attr-defined]
-        params = recipes.hyperparameters(doc)
+        params = recipes.run_parameters(doc)
         applied: dict[str, Any] = {}
         if isinstance(overrides, list):
             for assignment in overrides:

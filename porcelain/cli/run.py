@@ -163,3 +163,170 @@ def list_runs(
             info.name, info.record["recipe_ref"], info.status, when(info.record["started_ns"]), metrics
         )
     console().print(table if found else "no runs")
+
+
+def _runs(reg, names: list[str]) -> list[RunInfo]:  # type: ignore[no-untyped-def]
+    return [reg.get_run(name) for name in names]
+
+
+@app.command("compare", epilog="Example: pacha run compare run-001 run-002 run-003")
+def compare(
+    names: Annotated[list[str], typer.Argument(help="Two or more run names or ids.")],
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
+    from porcelain import run_analysis
+    from porcelain.cli._output import console, print_json
+
+    result = run_analysis.compare(_runs(open_porcelain(registry), names))
+    if as_json:
+        print_json(
+            {
+                "runs": [r.name for r in result.runs],
+                "params": {
+                    p: {r.name: r.record["params"].get(p) for r in result.runs} for p in result.params
+                },
+                "metrics": {
+                    m: {r.name: r.record.get("metrics", {}).get(m) for r in result.runs}
+                    for m in result.metrics
+                },
+                "groups": {
+                    m: {label: {"runs": g.runs, "mean": g.mean, "std": g.std} for label, g in groups.items()}
+                    for m, groups in result.groups.items()
+                },
+                "welch_p": result.p_values,
+            }
+        )
+        return
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(box=None, header_style="bold")
+    table.add_column("")
+    for r in result.runs:
+        table.add_column(r.name, justify="right")
+    for p in result.params:
+        table.add_row(escape(p), *[escape(repr(r.record["params"].get(p))) for r in result.runs])
+    for m in result.metrics:
+        cells = []
+        for r in result.runs:
+            s = r.record.get("metrics", {}).get(m)
+            cells.append(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]" if s else "-")
+        table.add_row(escape(m) + " [dim]final (min..max)[/dim]", *cells)
+    out = console()
+    out.print(table)
+    for metric, groups in result.groups.items():
+        for label, g in groups.items():
+            out.print(f"{escape(metric)}: {escape(label)}: {g.mean:.4g} ± {g.std:.4g} (n={len(g.runs)})")
+        for pair, p_value in result.p_values.get(metric, {}).items():
+            out.print(f"{escape(metric)}: Welch t-test {escape(pair)}: p = {p_value:.3g}")
+
+
+@app.command("best", epilog="Example: pacha run best bert-finetune -v 1.0.0 -m val_loss --minimize")
+def best(
+    recipe: Annotated[str, typer.Argument(help="Recipe NAME or NAME:VER.")],
+    metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to rank by (its final value).")],
+    minimize: Annotated[bool, typer.Option("--minimize", help="Lower is better.")] = False,
+    version: VersionOption = None,
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """The finished run with the best final value of a metric."""
+    from porcelain import run_analysis
+    from porcelain.cli._output import print_json
+
+    infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
+    top = run_analysis.best(infos, metric, minimize)
+    if as_json:
+        print_json(run_json(top))
+    else:
+        typer.echo(f"{top.name} {metric}={top.record['metrics'][metric]['last']:g} {top.id}")
+
+
+@app.command("importance", epilog="Example: pacha run importance bert-finetune --metric val_loss")
+def importance(
+    recipe: Annotated[str, typer.Argument(help="Recipe NAME or NAME:VER.")],
+    metric: Annotated[str, typer.Option("-m", "--metric", help="Metric whose final value is explained.")],
+    version: VersionOption = None,
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """Spearman rank correlation of each numeric hyperparameter with a metric, strongest first."""
+    from porcelain import run_analysis
+    from porcelain.cli._output import print_json
+
+    infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
+    rows = run_analysis.importance(infos, metric)
+    if as_json:
+        print_json(
+            [{"param": r.param, "spearman_rho": r.rho, "p_value": r.p_value, "runs": r.runs} for r in rows]
+        )
+        return
+    for r in rows:
+        typer.echo(f"{r.param:<24} rho={r.rho:+.3f}  p={r.p_value:.3g}  (n={r.runs})")
+    if not rows:
+        typer.echo("no numeric hyperparameter varies across these runs")
+
+
+@app.command("metrics", epilog="Example: pacha run metrics run-001 --metric val_loss")
+def metrics(
+    run: Annotated[str, typer.Argument(help="Run name or id.")],
+    metric: Annotated[str | None, typer.Option("-m", "--metric", help="Only this metric.")] = None,
+    as_json: JsonOption = False,
+    registry: RegistryOption = None,
+) -> None:
+    """A run's metric series (step, time, value), with a sparkline per metric."""
+    from porcelain import run_analysis
+    from porcelain.cli._output import print_json
+    from porcelain.runs import load_series
+
+    reg = open_porcelain(registry)
+    info = reg.get_run(run)
+    series = load_series(reg, info.id, info.record)
+    if metric is not None:
+        if metric not in series:
+            from porcelain.errors import NotFound
+
+            raise NotFound(
+                f"{info.name} has no metric {metric!r}; it has: {', '.join(sorted(series)) or 'none'}"
+            )
+        series = {metric: series[metric]}
+    if as_json:
+        print_json(
+            {
+                name: [{"step": p[0], "ts_ns": p[1], "value": p[2]} for p in pts]
+                for name, pts in series.items()
+            }
+        )
+        return
+    for name, points in sorted(series.items()):
+        values = [p[2] for p in points]
+        typer.echo(
+            f"{name}: {run_analysis.sparkline(values)}  last {values[-1]:g} "
+            f"(min {min(values):g}, max {max(values):g}, {len(values)} points)"
+        )
+
+
+@app.command("plot", epilog="Example: pacha run plot run-001 run-002 --metric val_loss -o curve.png")
+def plot(
+    names: Annotated[list[str], typer.Argument(help="Run names or ids.")],
+    metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to draw.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    registry: RegistryOption = None,
+) -> None:
+    """Draw one metric's curves for several runs on one chart (PNG)."""
+    from porcelain import run_analysis
+    from porcelain.errors import NotFound
+    from porcelain.runs import load_series
+
+    reg = open_porcelain(registry)
+    curves = {}
+    for info in _runs(reg, names):
+        series = load_series(reg, info.id, info.record)
+        if metric in series:
+            curves[info.name] = series[metric]
+    if not curves:
+        raise NotFound(f"none of these runs has metric {metric!r}")
+    run_analysis.plot(curves, metric, str(output))
+    typer.echo(f"wrote {output} ({len(curves)} curve(s))")
