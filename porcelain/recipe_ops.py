@@ -13,7 +13,7 @@ from porcelain.results import Registered, Version
 class RecipesMixin:
     """register_recipe, validate_recipe, recipe_text."""
 
-    def register_recipe(self, path: str | Path, *, message: str = "") -> Registered:
+    def register_recipe(self, path: str | Path, *, message: str = "", sign: str | None = None) -> Registered:
         """Store the TOML as is and a checked, pinned record; errors refuse the registration."""
         path = Path(path)
         try:
@@ -37,6 +37,11 @@ class RecipesMixin:
         digest = recipes.lock_hash(doc, path.parent)
         if digest:
             card["lock_hash"] = digest
+        extra: list[tuple[bytes, str]] = []
+        if sign:
+            from porcelain import signing
+
+            extra, card["signature"] = signing.sign(text.encode("utf-8"), sign, self.plumbing.identity())  # type: ignore[attr-defined]
         return self.register(  # type: ignore[attr-defined, no-any-return]
             "recipe",
             doc["name"],
@@ -45,6 +50,7 @@ class RecipesMixin:
             description=str(doc.get("description", "")),
             card=card,
             message=message,
+            extra_objects=extra,
         )
 
     def validate_recipe(self, reference: str, version: str | None = None) -> tuple[str, recipes.Report]:
@@ -58,6 +64,15 @@ class RecipesMixin:
         report = recipes.check(card["recipe"], self, pinned)  # type: ignore[arg-type]
         if "lock_hash" not in card and not any("lock file" in w for w in report.warnings):
             report.warnings.append("no lock file hash was recorded")
+        if "signature" in card:
+            from porcelain import signing
+            from porcelain.errors import CheckFailed
+
+            try:
+                signer = signing.verify(self, card["signature"], self.recipe_text(found).encode("utf-8"))
+                report.notes.append(f"good signature by {signer}")
+            except CheckFailed as exc:
+                report.errors.append(str(exc))
         return found.ref, report
 
     def recipe_text(self, found: Version) -> str:

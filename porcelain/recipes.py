@@ -53,6 +53,7 @@ LOCK_FILES = ("uv.lock", "poetry.lock", "requirements.txt", "Pipfile.lock", "pdm
 class Report:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

@@ -157,6 +157,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         metrics: dict[str, float] | None = None,
         parents: list[records.ParentEdge] | None = None,
         message: str = "",
+        extra_objects: list[tuple[bytes, str]] | None = None,
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development)."""
         check_name(name)
@@ -205,6 +206,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         def write_objects() -> None:
             if hook_first and artifact_of(objects, target)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
+            for extra, extra_kind in extra_objects or []:
+                objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
             objects.put_bytes(data, "record")
 
         self._commit(

@@ -55,30 +55,35 @@ class RunsMixin:
     def list_runs(
         self, recipe: str | None = None, version: str | None = None, status: str | None = None
     ) -> list[runs.RunInfo]:
+        """Runs (all, or of a recipe's versions) from the summary map: one range read each."""
         refs = self.plumbing.refs  # type: ignore[attr-defined]
         if recipe is None:
-            run_ids = [name[len("runs/") :] for name, _ in refs.iter("runs/")]
+            prefixes = [b""]
+        elif version is None and ":" not in recipe and "@" not in recipe:
+            prefixes = [bytes.fromhex(v.record_id) for v in self.list("recipe", recipe)]  # type: ignore[attr-defined]
         else:
-            if version is None and ":" not in recipe and "@" not in recipe:
-                versions = [v.record_id for v in self.list("recipe", recipe)]  # type: ignore[attr-defined]
-            else:
-                versions = [self.get("recipe", recipe, version).record_id]  # type: ignore[attr-defined]
-            run_ids = [
-                raw.hex()
-                for rid in versions
-                for raw in refs.index_values(runs.BY_RECIPE_INDEX, bytes.fromhex(rid))
-            ]
+            prefixes = [bytes.fromhex(self.get("recipe", recipe, version).record_id)]  # type: ignore[attr-defined]
         out = []
-        for run_id in run_ids:
-            record_id = refs.get(runs.run_ref(run_id))
-            if record_id is None:
-                continue
-            info = runs.RunInfo(run_id, "", record_id, self._run_record(record_id))
-            info.name = info.record["name"]
-            if status is None or info.status == status:
-                out.append(info)
+        for prefix in prefixes:
+            for _, value in refs.map_scan(runs.SUMMARY_MAP, prefix):
+                summary = msgspec.json.decode(value)
+                info = runs.RunInfo(summary["id"], summary["name"], summary.pop("record_id"), summary)
+                if status is None or info.status == status:
+                    out.append(info)
         out.sort(key=lambda r: int(r.name.split("-")[1]))
         return out
+
+    def reindex_runs(self) -> int:
+        """Rewrite every run's summary from its current record (the map is derived)."""
+        refs = self.plumbing.refs  # type: ignore[attr-defined]
+        count = 0
+        tx = self.plumbing.transaction("reindex runs")  # type: ignore[attr-defined]
+        for _, record_id in refs.iter("runs/"):
+            record = self._run_record(record_id)
+            tx.map_set(runs.SUMMARY_MAP, runs.summary_key(record), runs.summary_value(record, record_id))
+            count += 1
+        tx.commit()
+        return count
 
     # --- writing ---------------------------------------------------------------------
     def start_run(
@@ -117,7 +122,7 @@ class RunsMixin:
             "pid_start": runs.process_start(pid),
             "started_ns": time.time_ns(),
             "git": runs.git_state(),
-            "system": runs.environment(),
+            "system": dict(runs.environment()),
             "author": self.plumbing.identity(),  # type: ignore[attr-defined]
         }
         record["host"] = record["system"]["host"]
@@ -130,6 +135,9 @@ class RunsMixin:
                     tx.create(NAME_PREFIX + record["name"], record_id)
                     tx.create(runs.run_ref(run_id), record_id)
                     tx.index_add(runs.BY_RECIPE_INDEX, bytes.fromhex(found.record_id), bytes.fromhex(run_id))
+                    tx.map_set(
+                        runs.SUMMARY_MAP, runs.summary_key(record), runs.summary_value(record, record_id)
+                    )
                 break
             except pacha.RefConflict:
                 continue  # another process took this name: try the next one
@@ -167,6 +175,7 @@ class RunsMixin:
             try:
                 with self.plumbing.transaction(why) as tx:  # type: ignore[attr-defined]
                     tx.update(runs.run_ref(run_id), new_id, current_id)
+                    tx.map_set(runs.SUMMARY_MAP, runs.summary_key(record), runs.summary_value(record, new_id))
                 return runs.RunInfo(run_id, record["name"], new_id, record)
             except pacha.RefConflict:
                 continue

@@ -14,6 +14,7 @@ rebuilt from objects.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import platform
@@ -30,6 +31,23 @@ if TYPE_CHECKING:
     from porcelain.registry import Registry
 
 METRICS_INDEX = "run-metrics"
+SUMMARY_MAP = "runs"  # key <recipe record id 32><run id 16> -> JSON summary (what list and best read)
+SUMMARY_KEYS = (
+    "id",
+    "name",
+    "status",
+    "pid",
+    "pid_start",
+    "host",
+    "recipe",
+    "recipe_ref",
+    "started_ns",
+    "ended_ns",
+    "params",
+    "overrides",
+    "metrics",
+    "exit_code",
+)
 BY_RECIPE_INDEX = "runs-by-recipe"
 POINT = struct.Struct(">Qqd")  # ts_ns, step, value: sorts by time
 RUNNING, COMPLETED, FAILED, KILLED, DIED = "running", "completed", "failed", "killed", "died"
@@ -52,8 +70,9 @@ def check_metric_name(name: str) -> str:
     return name
 
 
+@functools.cache
 def environment() -> dict[str, Any]:
-    """Where the run happens: host, Python, CPU, RAM, GPU (best effort, no heavy imports)."""
+    """Where the run happens: host, Python, CPU, RAM, GPU (best effort; once per process)."""
     env: dict[str, Any] = {
         "host": socket.gethostname(),
         "python": platform.python_version(),
@@ -134,6 +153,18 @@ class RunInfo:
     @property
     def status(self) -> str:
         return effective_status(self.record)
+
+
+def summary_key(record: dict[str, Any]) -> bytes:
+    return bytes.fromhex(record["recipe"]) + bytes.fromhex(record["id"])
+
+
+def summary_value(record: dict[str, Any], record_id: str) -> bytes:
+    import msgspec
+
+    doc = {k: record[k] for k in SUMMARY_KEYS if k in record}
+    doc["record_id"] = record_id
+    return msgspec.json.encode(doc)
 
 
 def summarize(series: dict[str, list[list[float]]]) -> dict[str, dict[str, float]]:

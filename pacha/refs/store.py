@@ -143,6 +143,11 @@ class RefTransaction:
         self._index_ops.append((index, False, key, value))
         return self
 
+    def map_set(self, name: str, key: bytes, value: bytes) -> RefTransaction:
+        """Set key to value in a derived key/value map (one value per key, any size)."""
+        self._index_ops.append(("\0map:" + name, True, key, value))
+        return self
+
     @property
     def new_ids(self) -> list[str]:
         return [u.new for u in self._updates if isinstance(u.new, str)]
@@ -249,6 +254,31 @@ class RefStore:
             self._indices[index] = db
         return db
 
+    def _map_db(self, name: str, txn: Any = None) -> Any:
+        key = "map:" + name
+        db = self._indices.get(key)
+        if db is None:
+            db = self._env.open_db(key.encode(), txn=txn)
+            self._indices[key] = db
+        return db
+
+    def map_get(self, name: str, key: bytes) -> bytes | None:
+        db = self._map_db(name)
+        with self._env.begin(db=db) as txn:
+            return txn.get(key)
+
+    def map_scan(self, name: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) for keys starting with prefix, in key order (one read transaction)."""
+        db = self._map_db(name)
+        with self._env.begin(db=db) as txn:
+            cursor = txn.cursor()
+            if not cursor.set_range(prefix):
+                return
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    return
+                yield key, value
+
     def index_values(self, index: str, key: bytes) -> list[bytes]:
         db = self._index_db(index)
         with self._env.begin(db=db) as txn:
@@ -345,6 +375,9 @@ class RefStore:
             )
             entries.append(entry)
         for index, add, key, value in index_ops:
+            if index.startswith("\0map:"):
+                txn.put(key, value, db=self._map_db(index[5:], txn))
+                continue
             db = self._index_db(index, txn)
             if add:
                 txn.put(key, value, db=db, dupdata=True)

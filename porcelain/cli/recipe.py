@@ -16,12 +16,16 @@ app = make_app("recipe", "recipe", "Register, check, show and compare training r
 @app.command("register", epilog="Example: pacha recipe register recipe.toml")
 def register(
     path: Annotated[Path, typer.Argument(help="The recipe TOML (name, version, hyperparameters, ...).")],
+    sign: Annotated[
+        str | None,
+        typer.Option("--sign", help="Sign the TOML with this GnuPG key (id, fingerprint or email)."),
+    ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Register a recipe: the TOML is kept byte for byte, data references are pinned."""
-    result = open_porcelain(registry).register_recipe(path, message=message)
+    result = open_porcelain(registry).register_recipe(path, message=message, sign=sign)
     report_registration(result, "recipe", as_json)
 
 
@@ -37,7 +41,9 @@ def validate(
 
     what, report = open_porcelain(registry).validate_recipe(reference, version)
     if as_json:
-        print_json({"recipe": what, "errors": report.errors, "warnings": report.warnings})
+        print_json(
+            {"recipe": what, "errors": report.errors, "warnings": report.warnings, "notes": report.notes}
+        )
     else:
         from rich.markup import escape
 
@@ -46,6 +52,8 @@ def validate(
             out.print(f"[red]error[/red]    {escape(line)}")
         for line in report.warnings:
             out.print(f"[yellow]warning[/yellow]  {escape(line)}")
+        for line in report.notes:
+            out.print(f"[green]ok[/green]       {escape(line)}")
         verdict = "ok" if report.ok else f"{len(report.errors)} error(s)"
         out.print(f"{escape(what)}: {verdict}, {len(report.warnings)} warning(s)")
     if not report.ok:

@@ -11,9 +11,10 @@ app = new_app()
 
 
 @app.command(
-    help="Rebuild derived indices (the reverse lineage edges) from the records and refs.",
+    help="Rebuild derived indices (reverse lineage edges, run summaries) from the records and refs.",
     epilog="Example: pacha reindex",
 )
 def reindex(registry: RegistryOption = None) -> None:
-    count = open_porcelain(registry).reindex()
-    typer.echo(f"lineage index rebuilt: {count} edge(s)")
+    reg = open_porcelain(registry)
+    typer.echo(f"lineage index rebuilt: {reg.reindex()} edge(s)")
+    typer.echo(f"run summaries rebuilt: {reg.reindex_runs()} run(s)")
