@@ -13,6 +13,7 @@ rebuilt from objects.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import functools
 import json
@@ -22,6 +23,7 @@ import socket
 import struct
 import subprocess
 import time
+import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -181,6 +183,9 @@ def summarize(series: dict[str, list[list[float]]]) -> dict[str, dict[str, float
     return out
 
 
+LIVE: weakref.WeakValueDictionary[str, Run] = weakref.WeakValueDictionary()  # this process's runs
+
+
 class Run:
     """A live run: log metrics and artifacts, then finish (the context manager does it)."""
 
@@ -193,6 +198,13 @@ class Run:
         self._last_flush = time.monotonic()
         self._step: dict[str, int] = {}
         self.finished = False
+        LIVE[self.id] = self
+        atexit.register(self._flush_at_exit)  # a script that just ends must not lose its points
+
+    def _flush_at_exit(self) -> None:
+        if self._buffer:
+            with contextlib.suppress(Exception):
+                self.flush()
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         """Append one point to the metric's time series (buffered; flushed in batches)."""

@@ -130,6 +130,11 @@ class TrainingAPI:
         self, info: Any, card: dict[str, Any], metrics: dict[str, float] | None
     ) -> tuple[dict[str, Any], dict[str, float]]:
         """What a run tells a Model Card: recipe, training data, duration, final metrics."""
+        from porcelain.runs import LIVE
+
+        live = LIVE.get(info.id)
+        if live is not None:
+            live.flush()  # this process's own points first
         record = info.record
         card.setdefault("run", {"ref": info.name, "id": info.record_id})
         card.setdefault("training_recipe", {"ref": record["recipe_ref"], "id": record["recipe"]})

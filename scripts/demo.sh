@@ -73,6 +73,42 @@ run pacha model stage fraud-detector-int8 -v 1.0.0 -t staging -m "canary"
 run pacha model list
 run pacha model history fraud-detector
 
+step "A training recipe and a tracked run that registers its model"
+cat > recipe.toml <<'EOF2'
+name = "fraud-mlp"
+version = "1.0.0"
+random_seed = 7
+deterministic = true
+[hyperparameters]
+learning_rate = 0.01
+batch_size = 64
+epochs = 5
+[data]
+train = "transactions:1.0.0"
+[dependencies]
+python = "3.11"
+lock_hash = "none (demo)"
+[run]
+command = "python train.py"
+EOF2
+cat > train.py <<'EOF2'
+import json, math, os
+from porcelain import Registry
+params = json.loads(os.environ["PACHA_PARAMS"])
+reg = Registry.open()
+run = reg.run()  # the run `pacha recipe run` started (PACHA_RUN_ID)
+for epoch in range(params["epochs"]):
+    run.log_metric("val_loss", 0.5 * math.exp(-params["learning_rate"] * 40 * epoch), step=epoch)
+print("trained for", params["epochs"], "epochs with lr", params["learning_rate"])
+with open("trained.bin", "wb") as f:
+    f.write(os.urandom(4096))
+reg.register_model("fraud-mlp", "trained.bin")  # carries the run: recipe, data, metrics
+EOF2
+run pacha recipe register recipe.toml
+run pacha recipe run fraud-mlp:1.0.0 --override learning_rate=0.02
+run pacha run get run-001
+run pacha model card fraud-mlp:1.0.0
+
 step "Download what is in production (verified as written) and compare"
 run pacha model download fraud-detector@production -o downloaded
 diff -r fraud-detector downloaded && echo "identical to what was registered"

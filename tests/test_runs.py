@@ -21,8 +21,7 @@ print("lr", params["learning_rate"], "epochs", params["epochs"], flush=True)
 run = Registry.open().run()
 for step in range(50):
     run.log_metric("val_loss", 1.0 / (step + 1), step=step)
-run.flush()
-sys.exit(int(os.environ.get("FAIL", "0")))
+sys.exit(int(os.environ.get("FAIL", "0")))  # no flush: buffered points are written at exit
 """
 
 
@@ -155,8 +154,7 @@ from porcelain import Registry
 reg = Registry.open()
 run = reg.run()
 run.log_metric("auc", 0.7, step=1)
-run.log_metric("auc", 0.93, step=2)
-run.flush()
+run.log_metric("auc", 0.93, step=2)  # still buffered: registering the model flushes first
 Path("model.bin").write_bytes(os.urandom(100))
 reg.register_model("from-run", "model.bin")
 """
