@@ -292,7 +292,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (its objects stay until gc); production needs force."""
+        """Remove a version's refs (objects and reflog stay); production needs force."""
         found = self.get(kind, reference, version)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")

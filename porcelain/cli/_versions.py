@@ -167,7 +167,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         registry: RegistryOption = None,
     ) -> None:
-        """Remove a version's refs (the audit trail stays; `gc` reclaims space)."""
+        """Remove a version's refs (its objects and audit trail stay; nothing is erased)."""
         found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
         typer.echo(f"deleted {found.ref} (was in {found.stage})")
 
