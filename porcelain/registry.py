@@ -350,7 +350,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
 
 
 def kind_cli(kind: str) -> str:
-    return "model" if kind == "model" else "data"
+    """The CLI group of a kind: model, data, recipe."""
+    return "data" if kind == "dataset" else kind
 
 
 __all__ = ["Registered", "Registry", "Transition", "Version"]
