@@ -47,15 +47,20 @@ command = "python train.py"
 """
 
 
-@pytest.fixture
-def recipe(cli, tmp_path: Path) -> Path:
+def prepare_recipe(cli, tmp_path: Path, text: str = RECIPE) -> Path:
+    """Register the dataset the recipe names, write its lock file and the recipe itself."""
     data = tmp_path / "t.csv"
     data.write_text("a,b\n1,2\n")
     cli("data", "register", "transactions", data)
     (tmp_path / "requirements.txt").write_text("torch==2.3\n")
     path = tmp_path / "recipe.toml"
-    path.write_text(RECIPE)
+    path.write_text(text)
     return path
+
+
+@pytest.fixture
+def recipe(cli, tmp_path: Path) -> Path:
+    return prepare_recipe(cli, tmp_path)
 
 
 def test_register_keeps_the_toml_byte_for_byte(cli, recipe: Path) -> None:

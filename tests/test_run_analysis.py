@@ -9,17 +9,12 @@ from pathlib import Path
 import pytest
 
 from porcelain import Registry
-from tests.test_recipes import RECIPE
+from tests.test_recipes import prepare_recipe
 
 
 @pytest.fixture
 def runs(cli, tmp_path: Path, monkeypatch) -> Registry:
-    data = tmp_path / "t.csv"
-    data.write_text("a\n1\n")
-    cli("data", "register", "transactions", data)
-    (tmp_path / "requirements.txt").write_text("x\n")
-    (tmp_path / "recipe.toml").write_text(RECIPE)
-    cli("recipe", "register", tmp_path / "recipe.toml")
+    cli("recipe", "register", prepare_recipe(cli, tmp_path))
     monkeypatch.setenv("PACHA_DIR", str(cli.registry))
     reg = Registry.open()
     # two groups that differ in learning rate, three seeds each; accuracy is known exactly

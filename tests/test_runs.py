@@ -11,7 +11,7 @@ import pytest
 
 from porcelain import Registry
 from porcelain.runs import RUNNING
-from tests.test_recipes import RECIPE
+from tests.test_recipes import RECIPE, prepare_recipe
 
 TRAIN = """
 import json, os, sys
@@ -27,15 +27,9 @@ sys.exit(int(os.environ.get("FAIL", "0")))  # no flush: buffered points are writ
 
 @pytest.fixture
 def recipe(cli, tmp_path: Path) -> str:
-    data = tmp_path / "t.csv"
-    data.write_text("a,b\n1,2\n")
-    cli("data", "register", "transactions", data)
-    (tmp_path / "requirements.txt").write_text("torch\n")
-    (tmp_path / "recipe.toml").write_text(
-        RECIPE.replace('command = "python train.py"', f'command = "{sys.executable} train.py"')
-    )
+    text = RECIPE.replace('command = "python train.py"', f'command = "{sys.executable} train.py"')
+    cli("recipe", "register", prepare_recipe(cli, tmp_path, text))
     (tmp_path / "train.py").write_text(TRAIN)
-    cli("recipe", "register", tmp_path / "recipe.toml")
     return "bert-finetune:1.0.0"
 
 

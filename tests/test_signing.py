@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import snapshot
-from tests.test_recipes import RECIPE
+from tests.test_recipes import prepare_recipe
 
 
 @pytest.fixture
@@ -39,13 +39,7 @@ def keyring(cli, tmp_path: Path) -> str:
 
 @pytest.fixture
 def recipe(cli, tmp_path: Path) -> Path:
-    data = tmp_path / "t.csv"
-    data.write_text("a\n1\n")
-    cli("data", "register", "transactions", data)
-    (tmp_path / "requirements.txt").write_text("x\n")
-    path = tmp_path / "recipe.toml"
-    path.write_text(RECIPE)
-    return path
+    return prepare_recipe(cli, tmp_path)
 
 
 def test_signed_recipe_validates_and_is_in_the_closure(cli, keyring: str, recipe: Path) -> None:
