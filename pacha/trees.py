@@ -115,6 +115,9 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     dest = Path(dest)
     if (dest.exists() or dest.is_symlink()) and not force:
         raise InvalidInput(f"{dest} already exists; pass --force to replace it")
+    if dest.is_dir() and not dest.is_symlink():
+        _refuse_precious(dest)
+
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
@@ -127,17 +130,36 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
             _checkout_tree(store, object_id, tmp)
         else:
             raise InvalidInput(f"object {object_id} is a {kind}; only blobs and trees are files")
-        if dest.exists() or dest.is_symlink():
-            if dest.is_dir() and not dest.is_symlink():
-                shutil.rmtree(dest)
-            else:
+        if dest.is_dir() and not dest.is_symlink():
+            # swap: the old directory goes aside, the new one in, then the old one away
+            old = parent / f".{dest.name}.pacha-old-{os.urandom(6).hex()}"
+            os.rename(dest, old)
+            try:
+                os.rename(tmp, dest)
+            except BaseException:
+                os.rename(old, dest)
+                raise
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            if dest.exists() or dest.is_symlink():
                 dest.unlink()
-        os.rename(tmp, dest)
+            os.rename(tmp, dest)
     finally:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
+
+
+def _refuse_precious(directory: Path) -> None:
+    """Never replace a directory holding the current one, the home directory or the root."""
+    target = directory.resolve()
+    here = Path.cwd().resolve()
+    if target == here or target in here.parents or target == Path.home().resolve() or target == Path("/"):
+        raise InvalidInput(
+            f"refusing to replace {directory}: it is (or holds) the current, home or root directory; "
+            "give a new path"
+        )
 
 
 def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str) -> None:

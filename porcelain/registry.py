@@ -284,7 +284,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
     ) -> tuple[Version, Path]:
         found = self.get(kind, reference, version)
         target = Path(dest)
-        if target.is_dir() and found.record.artifact_kind == "blob":
+        if target.is_dir():  # as cp does: into an existing directory, under the registered name
             target = target / found.record.filename
         pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
         return found, target
