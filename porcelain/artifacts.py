@@ -35,7 +35,7 @@ def weights_info(target: Path) -> dict[str, Any] | None:
 
     if target.is_file():
         return describe(target)
-    found = [info for p in sorted(target.rglob("*")) if (info := describe(p))]
+    found = [info for p in sorted(target.rglob("*")) if (info := describe(p, by_suffix_only=True))]
     if not found:
         return None
     out: dict[str, Any] = {

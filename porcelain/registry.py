@@ -24,7 +24,7 @@ from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Registered, Transition, Version
 from porcelain.run_ops import RunsMixin
-from porcelain.stage_ops import StagesMixin
+from porcelain.stage_ops import StagesMixin, kind_cli
 from porcelain.training_api import TrainingAPI
 
 
@@ -347,11 +347,6 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         entries = tx.commit()
         hooks.run(self.plumbing.root, hooks.POST, payload)
         return entries
-
-
-def kind_cli(kind: str) -> str:
-    """The CLI group of a kind: model, data, recipe."""
-    return "data" if kind == "dataset" else kind
 
 
 __all__ = ["Registered", "Registry", "Transition", "Version"]

@@ -12,6 +12,11 @@ from porcelain.records import commit_subject
 from porcelain.results import Transition
 
 
+def kind_cli(kind: str) -> str:
+    """The CLI group of a kind: model, data, recipe."""
+    return "data" if kind == "dataset" else kind
+
+
 class StagesMixin:
     """Stage transitions (one transaction each), history and time travel from the reflog."""
 
@@ -53,6 +58,12 @@ class StagesMixin:
         """Every stage change of every version of name, oldest first (from the reflog)."""
         check_name(name)
         entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
+        if not entries:
+            from porcelain.errors import NotFound
+
+            raise NotFound(
+                f"no {kind} named {name} has a history; `pacha {kind_cli(kind)} list` shows what exists"
+            )
         groups: dict[tuple[int, str], dict[str, Any]] = {}
         for entry in entries:
             ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)

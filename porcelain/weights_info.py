@@ -19,7 +19,13 @@ from typing import IO, Any
 MAX_HEADER = 256 << 20  # refuse absurd headers instead of allocating them
 
 
-def describe(path: Path) -> dict[str, Any] | None:
+SUFFIXES = (".safetensors", ".gguf", ".onnx")
+
+
+def describe(path: Path, by_suffix_only: bool = False) -> dict[str, Any] | None:
+    """Header facts of a weights file; None for anything else (or unreadable)."""
+    if by_suffix_only and path.suffix.lower() not in SUFFIXES:
+        return None
     if not path.is_file():
         return None
     try:
@@ -33,8 +39,8 @@ def describe(path: Path) -> dict[str, Any] | None:
                 return _safetensors(f)
             if suffix == ".onnx":
                 return _onnx(f, path.stat().st_size)
-    except (ValueError, struct.error, UnicodeDecodeError, KeyError, TypeError, IndexError):
-        return None  # not what its name says: describe nothing rather than guess
+    except (OSError, ValueError, struct.error, UnicodeDecodeError, KeyError, TypeError, IndexError):
+        return None  # unreadable, or not what its name says: describe nothing rather than guess
     return None
 
 

@@ -170,3 +170,16 @@ def test_card_renders(cli, tmp_path: Path, dataset) -> None:
         == "apache-2.0"
     )
     cli.fails("model", "card", "fraud-detector:1.0.0", "--format", "pdf", code=128)
+
+
+def test_only_weights_files_in_a_folder_are_opened(tmp_path: Path) -> None:
+    from porcelain.artifacts import weights_info
+
+    folder = tmp_path / "f"
+    folder.mkdir()
+    write_gguf(folder / "model.bin")  # GGUF bytes under another name: not looked at inside a folder
+    (folder / "notes.txt").write_text("x")
+    assert weights_info(folder) is None
+    write_safetensors(folder / "w.safetensors")
+    assert weights_info(folder)["files"] == 1
+    assert describe(folder / "model.bin")["format"] == "gguf v3"  # a single file is sniffed by magic

@@ -171,3 +171,14 @@ def test_models_and_data_carry_the_run(cli, recipe: str, tmp_path: Path) -> None
     model_prov = cli("model", "provenance", "from-run:1.0.0").text
     assert "from-run:1.0.0 wasGeneratedBy run-001" in model_prov
     cli.fails("data", "register", "p2", tmp_path / "out.csv", "--generated-by", "run-404", code=1)
+
+
+def test_cli_refusals_are_one_line(cli, recipe: str, tmp_path: Path) -> None:
+    name = cli("run", "start", recipe).text.strip()
+    cli("run", "log", name, "loss=0.5")
+    cli("run", "finish", name)
+    missing_dir = tmp_path / "no" / "such" / "dir" / "x.png"
+    result = cli.fails("run", "plot", name, "--metric", "loss", "-o", missing_dir, code=128)
+    assert "does not exist" in result.err
+    assert "NAME=NUMBER" in cli.fails("run", "log", name, "loss=abc", code=128).err
+    assert "no model named ghost" in cli.fails("model", "history", "ghost", code=1).err

@@ -129,6 +129,13 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except OSError as exc:  # the environment said no: disk full, permissions, a missing directory
+        if os.environ.get("PACHA_DEBUG"):
+            raise
+        _flush_quietly()
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 128
     return 0
 
 

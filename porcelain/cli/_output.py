@@ -45,16 +45,17 @@ def parse_time(text: str) -> int:
     return int(moment.timestamp() * 1e9)
 
 
-def parse_metrics(pairs: list[str]) -> dict[str, float]:
+def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:
     from porcelain.errors import InvalidInput
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         try:
-            out[key.strip()] = float(value)
+            number = float(value)
         except ValueError:
-            raise InvalidInput(f"--metric {pair!r}: use NAME=NUMBER, e.g. auc=0.93") from None
-        if not sep or not key.strip():
-            raise InvalidInput(f"--metric {pair!r}: use NAME=NUMBER, e.g. auc=0.93")
+            number = float("nan")
+        if not sep or not key.strip() or number != number:
+            raise InvalidInput(f"{what} {pair!r}: use NAME=NUMBER, e.g. auc=0.93")
+        out[key.strip()] = number
     return out

@@ -61,7 +61,7 @@ def log(
     """Log metric points into a running run."""
     from porcelain.cli._output import parse_metrics
 
-    open_porcelain(registry).log_metrics_cli(run, parse_metrics(values), step)
+    open_porcelain(registry).log_metrics_cli(run, parse_metrics(values, "metric point"), step)
 
 
 @app.command("artifact", epilog="Example: pacha run artifact run-001 ./checkpoints/best.pt")
@@ -317,7 +317,7 @@ def plot(
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
     from porcelain import run_analysis
-    from porcelain.errors import NotFound
+    from porcelain.errors import InvalidInput, NotFound
     from porcelain.runs import load_series
 
     reg = open_porcelain(registry)
@@ -328,5 +328,7 @@ def plot(
             curves[info.name] = series[metric]
     if not curves:
         raise NotFound(f"none of these runs has metric {metric!r}")
+    if not output.parent.is_dir():
+        raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
     run_analysis.plot(curves, metric, str(output))
     typer.echo(f"wrote {output} ({len(curves)} curve(s))")
