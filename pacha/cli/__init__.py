@@ -32,6 +32,7 @@ PLUMBING: dict[str, str] = {
     "reflog": "pacha.cli.reflog",
     "count-objects": "pacha.cli.count_objects",
     "fsck": "pacha.cli.fsck",
+    "gc": "pacha.cli.gc",
 }
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"

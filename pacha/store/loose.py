@@ -98,7 +98,7 @@ class LooseStore:
         hasher = new_hasher()
         hasher.update(data)
         object_id = hasher.hexdigest()
-        if self.has(object_id):
+        if self.freshen(object_id):
             return object_id
         encoding = codec.ENCODINGS[self.encoding]
         body = encoding.encode(data, self.level) if data else data
@@ -126,7 +126,7 @@ class LooseStore:
     def install(self, tmp_path: Path, object_id: str) -> None:
         """Atomically move a finished temp file to its final name (idempotent)."""
         final = self.path(object_id)
-        if final.exists():
+        if self.freshen(object_id):
             tmp_path.unlink(missing_ok=True)
             return
         shard = final.parent
@@ -136,6 +136,30 @@ class LooseStore:
         os.chmod(tmp_path, 0o444)
         os.rename(tmp_path, final)
         fsync_dir(shard)
+
+    def freshen(self, object_id: str) -> bool:
+        """If the object exists, mark it as just written and say so.
+
+        A write that finds its object already stored reuses it; touching it keeps
+        `gc`'s grace period from deleting it before the ref that will name it moves.
+        """
+        try:
+            os.utime(self._path_str(object_id))
+        except FileNotFoundError:
+            return False
+        except PermissionError:
+            return self.has(object_id)  # not ours to touch (a shared read-only store)
+        return True
+
+    def mtime(self, object_id: str) -> float:
+        return os.stat(self._path_str(object_id)).st_mtime
+
+    def remove(self, object_id: str) -> int:
+        """Delete one object file (gc only); returns the bytes freed."""
+        path = self._path_str(object_id)
+        size = os.stat(path).st_size
+        os.unlink(path)
+        return size
 
     def iter_ids(self) -> Iterator[str]:
         """Every well-named object file, in id order."""

@@ -1,0 +1,56 @@
+"""pacha gc: remove objects nothing reaches any more (after a grace period)."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them.",
+    epilog="Example: pacha gc --prune 2026-01-01 --dry-run",
+)
+def gc(
+    prune: Annotated[
+        str | None,
+        typer.Option("--prune", help="Remove unreachable objects written before DATE (ISO), or 'now'."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Only print what would go.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    import time
+    from datetime import UTC, datetime
+
+    from pacha.cli._app import open_reg
+    from pacha.errors import InvalidInput
+    from pacha.gc import collect
+
+    cutoff = None
+    if prune == "now":
+        cutoff = time.time() + 1
+    elif prune is not None:
+        try:
+            moment = datetime.fromisoformat(prune)
+        except ValueError:
+            raise InvalidInput(f"--prune {prune!r}: give an ISO date such as 2026-01-31, or 'now'") from None
+        cutoff = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+    def show(object_id: str) -> None:
+        if dry_run:
+            write_out(f"would remove {object_id}\n")
+
+    report = collect(open_reg(registry), cutoff, dry_run, show)
+    if not quiet:
+        verb = "would remove" if dry_run else "removed"
+        sys.stderr.write(
+            f"{report.objects} objects, {report.reachable} reachable; {verb} {len(report.removed)} "
+            f"({report.freed_bytes // 1024} KiB) and {report.temp_removed} stale temp file(s); "
+            f"{report.kept_young} unreachable but within the grace period\n"
+        )

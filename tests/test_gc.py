@@ -1,0 +1,105 @@
+"""gc: unreachable and old goes; reachable, reflog-named and young stays; safe beside writers."""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from pathlib import Path
+
+import pacha
+
+OLD = time.time() - 30 * 24 * 3600
+
+
+def age(registry: Path, object_id: str) -> None:
+    os.utime(registry / "objects" / object_id[:2] / object_id[2:], (OLD, OLD))
+
+
+def test_gc_removes_only_old_unreachable_objects(cli, tmp_path: Path) -> None:
+    reg = pacha.open_registry(cli.registry)
+    kept = reg.objects.put_bytes(b"registered")
+    cli("write-ref", "models/m/1.0.0", kept)
+    deleted_version = reg.objects.put_bytes(b"deleted later")
+    cli("write-ref", "models/m/0.9.0", deleted_version)
+    cli("delete-ref", "models/m/0.9.0")  # the reflog still names it: kept
+    folder = tmp_path / "f"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "w.bin").write_bytes(b"inside a tree")
+    tree = cli("write-tree", folder).text.strip()
+    cli("write-ref", "models/t/1.0.0", tree)
+    garbage = reg.objects.put_bytes(b"nobody points here")
+    young = reg.objects.put_bytes(b"written a moment ago")
+    for object_id in [
+        kept,
+        deleted_version,
+        garbage,
+        *[p.parent.name + p.name for p in (cli.registry / "objects").glob("*/*")],
+    ]:
+        age(cli.registry, object_id)
+    (cli.registry / "tmp" / "obj-1-stale").write_bytes(b"half")
+    os.utime(cli.registry / "tmp" / "obj-1-stale", (OLD, OLD))
+    os.utime(cli.registry / "objects" / young[:2] / young[2:])  # young again
+
+    dry = cli("gc", "--dry-run")
+    assert dry.text == f"would remove {garbage}\n"
+    assert cli("cat-object", "-e", garbage).code == 0
+    result = cli("gc")
+    assert "removed 1" in result.err and "1 stale temp file" in result.err
+    assert cli("cat-object", "-e", garbage, ok=False).code == 1
+    for object_id in (kept, deleted_version, tree, young):
+        assert cli("cat-object", "-e", object_id).code == 0
+    cli("fsck")
+    cli("gc", "--prune", "now")
+    assert cli("cat-object", "-e", young, ok=False).code == 1
+    cli("fsck")
+    cli.fails("gc", "--prune", "last tuesday", code=128)
+
+
+def test_gc_refuses_when_it_cannot_read_a_structured_object(cli, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    (folder / "a").write_bytes(b"a")
+    tree = cli("write-tree", folder).text.strip()
+    cli("write-ref", "models/t/1.0.0", tree)
+    stored = cli.registry / "objects" / tree[:2] / tree[2:]
+    os.chmod(stored, 0o644)
+    data = bytearray(stored.read_bytes())
+    data[-2] ^= 0xFF
+    stored.write_bytes(bytes(data))
+    before = sorted(p.name for p in (cli.registry / "objects").rglob("*"))
+    result = cli.fails("gc", "--prune", "now", code=1)
+    assert "stopped before removing anything" in result.err
+    assert sorted(p.name for p in (cli.registry / "objects").rglob("*")) == before
+
+
+def _register_many(args: tuple[str, str, int]) -> None:
+    root, prefix, count = args
+    from porcelain import Registry
+
+    reg = Registry.open(root)
+    for i in range(count):
+        path = Path(root).parent / f"{prefix}-{i}.bin"
+        path.write_bytes(f"garbage {i % 10}".encode() if i % 2 else os.urandom(64))  # half reuse old garbage
+        reg.register_model(f"{prefix}-{i}", path)
+
+
+def test_gc_beside_concurrent_registrations_loses_nothing(cli) -> None:
+    reg = pacha.open_registry(cli.registry)
+    for i in range(10):  # old, unreachable objects that new registrations will reuse
+        age(cli.registry, reg.objects.put_bytes(f"garbage {i}".encode()))
+    ctx = multiprocessing.get_context("spawn")
+    with ctx.Pool(3) as pool:
+        pending = pool.map_async(_register_many, [(str(cli.registry), f"w{k}", 12) for k in range(3)])
+        while not pending.ready():
+            cli("gc", "-q")
+        pending.get()
+    cli("gc")
+    cli("fsck")
+    for i in (0, 2, 4, 6, 8):  # never reused: collected
+        assert cli("cat-object", "-e", pacha.hash_bytes(f"garbage {i}".encode()), ok=False).code == 1
+    for i in (1, 3, 5, 7, 9):  # reused by a registration while gc ran: refreshed, then reachable
+        assert cli("cat-object", "-e", pacha.hash_bytes(f"garbage {i}".encode())).code == 0
+    for k in range(3):
+        for i in range(12):
+            assert "ok" in cli("verify", f"w{k}-{i}:1.0.0").text
