@@ -77,6 +77,16 @@ def collect(
     on_remove: Callable[[str], None] | None = None,
 ) -> GcReport:
     """Remove unreachable objects last written before prune_before (a Unix time)."""
+    with registry.collecting():  # no commit is between writing objects and naming them
+        return _collect(registry, prune_before, dry_run, on_remove)
+
+
+def _collect(
+    registry: Registry,
+    prune_before: float | None,
+    dry_run: bool,
+    on_remove: Callable[[str], None] | None,
+) -> GcReport:
     cutoff = time.time() - DEFAULT_GRACE_S if prune_before is None else prune_before
     loose = registry.objects.loose
     report = GcReport()
@@ -100,8 +110,11 @@ def collect(
             on_remove(object_id)
     if loose.tmp_dir.is_dir():
         for entry in os.scandir(loose.tmp_dir):
-            if entry.is_file() and entry.stat().st_mtime < cutoff:
-                if not dry_run:
-                    os.unlink(entry.path)
-                report.temp_removed += 1
+            try:  # a writer may rename its temp file away at any moment
+                if entry.is_file() and entry.stat().st_mtime < cutoff:
+                    if not dry_run:
+                        os.unlink(entry.path)
+                    report.temp_removed += 1
+            except FileNotFoundError:
+                continue
     return report

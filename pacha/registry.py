@@ -9,6 +9,8 @@ parent, else ~/.pacha.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,6 +75,34 @@ class Registry:
             name = name or login
             email = email or f"{login}@{socket.gethostname()}"
         return f"{name} <{email}>"
+
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold while writing objects that a ref transaction is about to name.
+
+        A shared lock: writers do not wait for each other, only for `gc`, which
+        takes it exclusively while it decides and deletes, so it never removes an
+        object that an in-flight commit will reference.
+        """
+        with self._lock(exclusive=False):
+            yield
+
+    @contextmanager
+    def collecting(self) -> Iterator[None]:
+        """Held by gc while it decides what is unreachable and deletes it (exclusive)."""
+        with self._lock(exclusive=True):
+            yield
+
+    @contextmanager
+    def _lock(self, exclusive: bool) -> Iterator[None]:
+        import fcntl
+
+        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
 
     def resolve(self, spec: str) -> str:
         """The object id a spec names: full id, unique prefix, ref name or NAME@{N}."""
@@ -152,6 +182,7 @@ def init_registry(path: str | os.PathLike[str] | None = None) -> tuple[Registry,
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
+        (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None

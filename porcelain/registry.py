@@ -18,6 +18,7 @@ from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
 from porcelain.lineage_ops import LineageMixin
+from porcelain.locking import writes_objects
 from porcelain.names import check_name
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
@@ -144,6 +145,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
             )
         return "1.0.0"
 
+    @writes_objects
     def register(
         self,
         kind: str,
@@ -313,6 +315,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         return found
 
     # --- committing ------------------------------------------------------------------
+    @writes_objects
     def _commit(
         self,
         operation: str,

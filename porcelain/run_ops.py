@@ -14,6 +14,7 @@ import msgspec
 import pacha
 from porcelain import recipes, runs
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
+from porcelain.locking import writes_objects
 
 NAME_PREFIX = "run-names/"
 
@@ -86,6 +87,7 @@ class RunsMixin:
         return count
 
     # --- writing ---------------------------------------------------------------------
+    @writes_objects
     def start_run(
         self,
         recipe: str,
@@ -163,6 +165,7 @@ class RunsMixin:
         body = {k: v for k, v in record.items() if k != "links"}
         return self.plumbing.objects.put_bytes(pacha.make_record("run", body, links), "record")  # type: ignore[attr-defined, no-any-return]
 
+    @writes_objects
     def _update_run(self, run_id: str, change: Any, why: str) -> runs.RunInfo:
         """Apply change(record) and move runs/<id> by compare-and-swap, retrying on races."""
         for _ in range(100):
@@ -181,6 +184,7 @@ class RunsMixin:
                 continue
         raise CheckFailed(f"run {run_id} changes too often to update")
 
+    @writes_objects
     def run_attach(
         self,
         text: str,
@@ -213,6 +217,7 @@ class RunsMixin:
         run.log_metrics(values, step)
         run.flush()
 
+    @writes_objects
     def finish_run(
         self,
         text: str,
