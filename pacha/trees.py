@@ -84,7 +84,7 @@ def _write_dir(store: ObjectStore | None, directory: Path, active: set[tuple[int
             try:
                 blob_id = _put_file(store, path)
             except OSError as exc:
-                raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+                raise InvalidInput(f"cannot read or store {path}: {exc.strerror}") from None
             entries.append(TreeEntry(name, mode, blob_id, info.st_size))
         else:
             raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")

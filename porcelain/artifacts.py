@@ -26,7 +26,9 @@ def artifact_of(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, s
         blob_id = objects.put_file(target) if objects is not None else hash_file(target)
         return blob_id, "blob", target.stat().st_size
     except OSError as exc:
-        raise InvalidInput(f"cannot read {target}: {exc.strerror}") from None
+        # reading the file, or writing the store (a full disk): say which path, not which side
+        verb = "read" if objects is None else "read or store"
+        raise InvalidInput(f"cannot {verb} {target}: {exc.strerror}") from None
 
 
 def weights_info(target: Path) -> dict[str, Any] | None:

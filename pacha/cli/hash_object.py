@@ -62,7 +62,8 @@ def _hash_path(path: Path, kind: str, store: object) -> str:
         with open(path, "rb") as f:
             return _hash_stream(f, kind, store, str(path))
     except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        verb = "read or store" if store is not None else "read"
+        raise InvalidInput(f"cannot {verb} {path}: {exc.strerror}") from None
 
 
 def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no-untyped-def]
@@ -82,4 +83,4 @@ def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no
             return hash_stream(stream)
         return store.put_stream(stream, kind)
     except OSError as exc:
-        raise InvalidInput(f"cannot read {what}: {exc.strerror}") from None
+        raise InvalidInput(f"cannot {'read or store' if store else 'read'} {what}: {exc.strerror}") from None
