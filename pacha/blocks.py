@@ -69,6 +69,11 @@ class MappedFile:
         self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
         self._dontneed = mmap.MADV_DONTNEED
 
+    @property
+    def view(self) -> memoryview:
+        """The whole file (views of it must be dropped before close())."""
+        return self._view
+
     def blocks(self, block: int = BLOCK) -> Iterator[tuple[int, memoryview]]:
         for offset in range(0, self.size, block):
             yield offset, self._view[offset : offset + block]
@@ -79,8 +84,13 @@ class MappedFile:
         return bytes(self._view[:length]) + bytes(self._view[middle : middle + length])
 
     def release(self, offset: int, length: int) -> None:
-        if self._mm is not None and not self._mm.closed:
-            self._mm.madvise(self._dontneed, offset, length)
+        """Drop the pages wholly inside [offset, offset + length) from memory."""
+        import mmap
+
+        start = -(-offset // mmap.PAGESIZE) * mmap.PAGESIZE
+        end = (offset + length) // mmap.PAGESIZE * mmap.PAGESIZE
+        if end > start and self._mm is not None and not self._mm.closed:
+            self._mm.madvise(self._dontneed, start, end - start)
 
     def close(self) -> None:
         self._view.release()

@@ -5,14 +5,16 @@ Layout (all integers little-endian; documented in docs/format.md):
     offset  size  field
     0       4     magic b"PCHO"
     4       1     format version (1)
-    5       1     body encoding (0 = identity, 1 = zstd)
+    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list)
     6       1     kind length n (1..16)
     7       n     kind, ASCII (blob, tree, record, ...)
     7+n     8     size of the decoded body in bytes
     15+n    ...   body, encoded as the encoding byte says
 
 Body encodings are a pipeline stage chosen per object; new stages (encryption)
-are added to ENCODINGS without touching the callers.
+are added to ENCODINGS without touching the callers. Two encodings name other
+objects: a delta (zstd against a base object) and a chunk list (a large blob as
+the concatenation of chunk blobs); their sources read those through the store.
 """
 
 from __future__ import annotations
@@ -85,6 +87,13 @@ if TYPE_CHECKING:
     class BodySource(Protocol):
         def readinto(self, buffer: bytearray | memoryview) -> int: ...
 
+    class ObjectSource(Protocol):
+        """What a body that names other objects reads them from (the ObjectStore)."""
+
+        def read(self, object_id: str) -> bytes: ...
+
+        def open(self, object_id: str) -> Any: ...
+
     class Encoding(Protocol):
         """One stage of the body pipeline.
 
@@ -97,7 +106,7 @@ if TYPE_CHECKING:
 
         def encode(self, block: bytes, level: int) -> bytes: ...
 
-        def source(self, raw: IO[bytes]) -> BodySource: ...
+        def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource: ...
 
 
 class Identity:
@@ -109,7 +118,7 @@ class Identity:
     def encode(self, block: bytes, level: int) -> bytes:
         return block
 
-    def source(self, raw: IO[bytes]) -> BodySource:
+    def source(self, raw: IO[bytes], objects: ObjectSource | None = None) -> BodySource:
         return raw  # type: ignore[return-value]
 
 
@@ -133,7 +142,7 @@ class Zstd:
             cache[level] = compressor
         return compressor.compress(block)
 
-    def source(self, raw: IO[bytes]) -> BodySource:
+    def source(self, raw: IO[bytes], objects: ObjectSource | None = None) -> BodySource:
         import zstandard
 
         return zstandard.ZstdDecompressor().stream_reader(
@@ -141,6 +150,36 @@ class Zstd:
         )
 
 
-ENCODINGS: dict[int, Any] = {Identity.code: Identity(), Zstd.code: Zstd()}
-ZSTD = Zstd.code
+class Delta:
+    """Body = the base object's id (32 bytes) + one zstd frame made with the base as prefix.
+
+    Read back by decompressing against the (verified) base; the result is then
+    hashed like any other body. Written only into packs (pacha/store/delta.py).
+    """
+
+    code = 2
+    name = "zstd-delta"
+
+    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
+        from pacha.store.delta import delta_source
+
+        return delta_source(raw, objects)
+
+
+class Chunks:
+    """Body = a list of (chunk id, chunk size); the object is their concatenation."""
+
+    code = 3
+    name = "chunks"
+
+    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
+        from pacha.store.chunked import ChunkedSource
+
+        return ChunkedSource(raw.read(), objects)
+
+
+ENCODINGS: dict[int, Any] = {e.code: e for e in (Identity(), Zstd(), Delta(), Chunks())}
 IDENTITY = Identity.code
+ZSTD = Zstd.code
+DELTA = Delta.code
+CHUNKS = Chunks.code

@@ -65,6 +65,9 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
     store = registry.objects
     for path in store.loose.stray_files():
         problem(f"garbage file {path} (not an object; remove it)")
+    for pack in store.packs.packs:
+        for text in pack.check_files():
+            problem(text)
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)

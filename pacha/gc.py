@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pacha import codec
 from pacha import objects as kinds
 from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from pacha.registry import Registry
 
 DEFAULT_GRACE_S = 14 * 24 * 3600
+STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
 
 
 @dataclass
@@ -56,9 +58,11 @@ def reachable(registry: Registry, start: set[str]) -> set[str]:
             continue
         seen.add(object_id)
         try:
-            kind = store.stat(object_id).kind
-            if kind in kinds.STRUCTURED_KINDS:
-                frontier.extend(i for i in kinds.links(kind, store.read(object_id)) if i not in seen)
+            info = store.stat(object_id)
+            if info.kind in kinds.STRUCTURED_KINDS:
+                frontier.extend(i for i in kinds.links(info.kind, store.read(object_id)) if i not in seen)
+            if info.encoding in STORAGE_LINKING:  # chunks of a large blob, base of a delta
+                frontier.extend(i for i in store.storage_links(object_id) if i not in seen)
         except ObjectNotFound:
             continue  # nothing to follow (fsck reports the broken link)
         except PachaError as exc:

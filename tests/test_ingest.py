@@ -10,7 +10,7 @@ import blake3
 import pytest
 
 from pacha.blocks import BLOCK
-from pacha.codec import IDENTITY, ZSTD
+from pacha.codec import CHUNKS, IDENTITY, ZSTD
 
 PARTS = [1, 1000, BLOCK - 1, BLOCK, 3 * BLOCK + 17]
 
@@ -28,16 +28,33 @@ def encoding_of(registry, object_id: str) -> int:
     return registry.objects.stat(object_id).encoding
 
 
+def store_disk_size(registry) -> int:
+    return sum(p.stat().st_size for p in (registry.root / "objects").rglob("*") if p.is_file())
+
+
+def chunk_encodings(registry, object_id: str) -> set[int]:
+    return {encoding_of(registry, c.id) for c in registry.objects.chunk_list(object_id)}
+
+
 @pytest.mark.parametrize("size", [3 * BLOCK + 12345, BLOCK + 1])
-def test_large_compressible_file_is_zstd_and_round_trips(registry, tmp_path: Path, size: int) -> None:
+def test_large_compressible_file_is_chunked_zstd_and_round_trips(registry, tmp_path: Path, size: int) -> None:
     data = compressible(size)
     path = tmp_path / "data.csv"
     path.write_bytes(data)
     object_id = registry.objects.put_file(path)
     assert object_id == blake3.blake3(data).hexdigest()
+    assert encoding_of(registry, object_id) == CHUNKS
+    assert chunk_encodings(registry, object_id) == {ZSTD}
+    assert store_disk_size(registry) < size // 2
+    assert registry.objects.read(object_id) == data
+
+
+def test_medium_compressible_file_is_one_zstd_object(registry, tmp_path: Path) -> None:
+    data = compressible(BLOCK - 10)
+    path = tmp_path / "data.csv"
+    path.write_bytes(data)
+    object_id = registry.objects.put_file(path)
     assert encoding_of(registry, object_id) == ZSTD
-    stored = registry.root / "objects" / object_id[:2] / object_id[2:]
-    assert stored.stat().st_size < size // 2
     assert registry.objects.read(object_id) == data
 
 
@@ -46,7 +63,8 @@ def test_incompressible_file_is_stored_as_is(registry, tmp_path: Path) -> None:
     path = tmp_path / "weights.bin"
     path.write_bytes(data)
     object_id = registry.objects.put_file(path)
-    assert encoding_of(registry, object_id) == IDENTITY
+    assert encoding_of(registry, object_id) == CHUNKS
+    assert chunk_encodings(registry, object_id) == {IDENTITY}
     assert registry.objects.read(object_id) == data
 
 
@@ -62,8 +80,10 @@ def test_stream_and_file_paths_store_the_same_object(registry, tmp_path: Path) -
     path.write_bytes(data)
     with open(path, "rb") as f:
         from_stream = registry.objects.put_stream(f)
+    stored = set(registry.objects.iter_ids())
     assert from_stream == registry.objects.put_file(path)
-    assert len(list(registry.objects.iter_ids())) == 1
+    assert set(registry.objects.iter_ids()) == stored  # the same chunks: nothing new
+    assert len(stored) == len(registry.objects.chunk_list(from_stream)) + 1
 
 
 def test_writer_accepts_pieces_of_any_size(registry) -> None:

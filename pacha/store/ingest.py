@@ -1,9 +1,11 @@
 """Streaming ingest: read, hash, compress and write overlap on every core.
 
-One object flows through four stages that run at the same time:
+Blobs larger than CHUNK_THRESHOLD are chunked into a pack (pacha.store.chunked);
+small objects are stored in one shot. Other large objects (big trees) flow
+through four stages that run at the same time:
 
     read-ahead thread ──► caller: BLAKE3 ──► zstd pool (2) ──► writer thread
-                                                           (fdatasync as it goes)
+                                                           (writeback as it goes)
 
 BLAKE3, zstd and file I/O all release the GIL, so threads are enough. At most
 DEPTH blocks are in flight, so memory stays bounded whatever the object's size.
@@ -15,21 +17,25 @@ from __future__ import annotations
 
 import os
 from collections import deque
-from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import ExitStack
 from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
+from pacha.errors import PachaError
 from pacha.ids import new_hasher
+from pacha.store.chunked import CHUNK_THRESHOLD
+from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
+    from pacha.store import ObjectStore, Progress
+    from pacha.store.chunked import ChunkedIngest
     from pacha.store.loose import LooseStore
 
 Buffer = bytes | memoryview
 
 MIN_SAVING = 0.03  # compress only if the sample shrinks by at least 3 %
-WRITEBACK_EVERY = 64 << 20  # start writeback early so the final fsync is short
 
 
 def choose_encoding(sample: Buffer, level: int) -> int:
@@ -42,7 +48,11 @@ def choose_encoding(sample: Buffer, level: int) -> int:
 
 
 class Ingest:
-    """Writes one object to a temp file through the pipeline; install() makes it visible."""
+    """Writes one loose object to a temp file through the pipeline; finish() installs it.
+
+    Used for large objects that are not chunked (trees and records of many
+    megabytes); blobs that large go through pacha.store.chunked instead.
+    """
 
     def __init__(self, store: LooseStore, kind: str, encoding: int) -> None:
         self.store = store
@@ -50,50 +60,28 @@ class Ingest:
         self.encoding = encoding
         self.hasher = new_hasher()
         self.size = 0
-        store.tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.tmp_path = store.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
-        self._fd = os.open(self.tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        self._file = TempFile(store.tmp_dir, "obj")
         header = codec.pack_header(kind, 0, encoding)
         self._size_offset = len(header) - 8
-        self._write_all(header)
-        self._unsynced = 0
+        self._file.write(header)
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-write")
         self._compress = ThreadPoolExecutor(2, thread_name_prefix="pacha-zstd") if encoding else None
         self._pending: deque[Future[None]] = deque()
         self._codec = codec.ENCODINGS[encoding]
         self._level = store.level
 
-    def _write_all(self, data: bytes | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
-
     def _encode(self, block: Buffer) -> bytes:
         return self._codec.encode(block, self._level)
 
-    def _store(self, item: Buffer | Future[bytes], done: Callable[[], None] | None) -> None:
-        data = item.result() if isinstance(item, Future) else item
-        self._write_all(data)
-        if done is not None:
-            done()
-        self._unsynced += len(data)
-        if self._unsynced >= WRITEBACK_EVERY:
-            # Start writeback of what is written so far (and drop it from the page
-            # cache): the final fsync then has little left to wait for.
-            end = os.lseek(self._fd, 0, os.SEEK_CUR)
-            os.posix_fadvise(self._fd, end - self._unsynced, self._unsynced, os.POSIX_FADV_DONTNEED)
-            self._unsynced = 0
+    def _store(self, item: Buffer | Future[bytes]) -> None:
+        self._file.write(item.result() if isinstance(item, Future) else item)
 
-    def feed(self, block: Buffer, done: Callable[[], None] | None = None) -> None:
-        """Add the next block of the object's bytes; done() runs once the block is written.
-
-        The block must not change until then.
-        """
+    def feed(self, block: Buffer) -> None:
+        """Add the next block of the object's bytes; it must not change until written."""
         self.hasher.update(block)
         self.size += len(block)
         item: Buffer | Future[bytes] = self._compress.submit(self._encode, block) if self._compress else block
-        self._pending.append(self._writer.submit(self._store, item, done))
+        self._pending.append(self._writer.submit(self._store, item))
         while len(self._pending) > DEPTH:
             self._pending.popleft().result()
 
@@ -102,12 +90,10 @@ class Ingest:
         try:
             while self._pending:
                 self._pending.popleft().result()
-            os.pwrite(self._fd, self.size.to_bytes(8, "little"), self._size_offset)
-            os.fsync(self._fd)
-            os.close(self._fd)
-            self._fd = -1
+            os.pwrite(self._file.fd, self.size.to_bytes(8, "little"), self._size_offset)
             object_id = self.hasher.hexdigest()
-            self.store.install(self.tmp_path, object_id)
+            if not self.store.freshen(object_id):
+                self._file.install(self.store.path(object_id))
             return object_id
         finally:
             self.abort()
@@ -119,45 +105,69 @@ class Ingest:
         self._writer.shutdown(wait=True, cancel_futures=True)
         if self._compress:
             self._compress.shutdown(wait=True, cancel_futures=True)
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
-        self.tmp_path.unlink(missing_ok=True)
+        self._file.abort()
 
 
 class ObjectWriter:
     """Write an object piece by piece; commit() returns its id.
 
-    Small objects (under one block) are compressed in one shot; larger ones go
-    through the pipeline, their encoding chosen from the first block.
+    Small objects (up to one block) are stored in one shot; larger blobs are
+    chunked into a pack; larger objects of other kinds go through the loose
+    pipeline, their encoding chosen from the first block.
     """
 
-    def __init__(self, store: LooseStore, kind: str) -> None:
+    def __init__(self, store: ObjectStore, kind: str, progress: Progress | None = None) -> None:
         self.store = store
         self.kind = codec.check_kind(kind)
+        self.progress = progress
         self._buffer = bytearray()
         self._ingest: Ingest | None = None
+        self._chunked: ChunkedIngest | None = None
+        self._batch: ExitStack | None = None
         self.id: str | None = None
 
-    def _feed(self, block: bytes) -> None:
-        if self._ingest is None:
-            self._ingest = Ingest(self.store, self.kind, choose_encoding(block, self.store.level))
-        self._ingest.feed(block)
+    def _start(self, sample: Buffer) -> None:
+        encoding = choose_encoding(sample, self.store.loose.level)
+        if self.kind == "blob":
+            from pacha.store.chunked import ChunkedIngest
+
+            self._batch = ExitStack()
+            batch = self._batch.enter_context(self.store.batch())
+            self._chunked = ChunkedIngest(self.store, batch, encoding, progress=self.progress)
+        else:
+            self._ingest = Ingest(self.store.loose, self.kind, encoding)
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        if not self._buffer and isinstance(data, bytes) and len(data) == BLOCK:
-            self._feed(data)  # the common case from read_blocks: no copy
-            return
         self._buffer += data
+        if len(self._buffer) < 2 * BLOCK:
+            return
+        if self._ingest is None and self._chunked is None:
+            self._start(self._buffer[:BLOCK])
+        if self._chunked is not None:
+            pending = bytes(self._buffer)  # the pipeline keeps views of it until written
+            consumed = self._chunked.feed(pending, final=False)
+            del self._buffer[:consumed]
+            return
+        assert self._ingest is not None
         while len(self._buffer) >= BLOCK:
-            self._feed(bytes(self._buffer[:BLOCK]))
+            self._ingest.feed(bytes(self._buffer[:BLOCK]))
             del self._buffer[:BLOCK]
 
     def commit(self) -> str:
         try:
-            if self._ingest is None:
-                self.id = self.store.put_bytes(self.kind, bytes(self._buffer))
+            if self._ingest is None and self._chunked is None:
+                if len(self._buffer) <= CHUNK_THRESHOLD or self.kind != "blob":
+                    self.id = self.store.put_bytes(bytes(self._buffer), self.kind)
+                    self._buffer.clear()
+                    return self.id
+                self._start(self._buffer[:BLOCK])
+            if self._chunked is not None:
+                self._chunked.feed(bytes(self._buffer), final=True)
+                self.id = self._chunked.finish()
+                assert self._batch is not None
+                self._batch.close()  # installs the pack
             else:
+                assert self._ingest is not None
                 if self._buffer:
                     self._ingest.feed(bytes(self._buffer))
                 self.id = self._ingest.finish()
@@ -171,6 +181,10 @@ class ObjectWriter:
         """Drop the partial object; nothing becomes visible."""
         if self._ingest is not None:
             self._ingest.abort()
+        if self._chunked is not None:
+            self._chunked.close()
+        if self._batch is not None:
+            self._batch.__exit__(RuntimeError, RuntimeError("aborted"), None)
         self._buffer.clear()
 
     def __enter__(self) -> ObjectWriter:
@@ -181,26 +195,80 @@ class ObjectWriter:
             self.abort()
 
 
-def ingest_stream(store: LooseStore, stream: IO[bytes], kind: str = "blob") -> str:
+def ingest_stream(
+    store: ObjectStore, stream: IO[bytes], kind: str = "blob", progress: Progress | None = None
+) -> str:
     """Store everything read from stream; memory stays bounded by the pipeline."""
-    with ObjectWriter(store, kind) as writer:
+    with ObjectWriter(store, kind, progress) as writer:
         for block in read_blocks(stream):
             writer.write(block)
         return writer.commit()
 
 
-def ingest_file(store: LooseStore, fileobj: IO[bytes], kind: str = "blob") -> str:
-    """Store a regular file: mapped, not copied, through the pipeline."""
+def ingest_file(
+    store: ObjectStore,
+    fileobj: IO[bytes],
+    kind: str = "blob",
+    base: str | None = None,
+    progress: Progress | None = None,
+) -> str:
+    """Store a regular file: mapped, not copied; large blobs chunked into a pack."""
     size = os.fstat(fileobj.fileno()).st_size
-    if size <= BLOCK:
-        return store.put_bytes(kind, fileobj.read())
-    with MappedFile(fileobj) as mapped:
-        ingest = Ingest(store, kind, choose_encoding(mapped.sample(), store.level))
+    if size <= CHUNK_THRESHOLD or kind != "blob":
+        if size <= BLOCK:
+            data = fileobj.read()
+            if base is None:
+                object_id = store.put_bytes(data, kind)
+            else:
+                object_id = put_small_delta(store, data, kind, base)
+            if progress is not None:
+                progress(size)
+            return object_id
+        return _ingest_loose(store, fileobj, kind)
+    from pacha.store.chunked import ChunkedIngest
+
+    with MappedFile(fileobj) as mapped, store.batch() as batch:
+        encoding = choose_encoding(mapped.sample(), store.loose.level)
+        chunked = ChunkedIngest(store, batch, encoding, base, progress)
         try:
-            for offset, view in mapped.blocks():
-                ingest.feed(view, lambda o=offset, n=len(view): mapped.release(o, n))
+            chunked.feed(mapped.view, final=True, release=mapped.release)
+            return chunked.finish()
+        finally:
+            chunked.close()
+
+
+def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
+    with MappedFile(fileobj) as mapped:
+        ingest = Ingest(store.loose, kind, choose_encoding(mapped.sample(), store.loose.level))
+        try:
+            for _offset, view in mapped.blocks():
+                ingest.feed(view)
                 del view  # the mapping can only close once no view of it is left
             return ingest.finish()
         except BaseException:
             ingest.abort()
             raise
+
+
+def put_small_delta(store: ObjectStore, data: bytes, kind: str, base: str) -> str:
+    """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
+    from pacha.ids import hash_bytes
+    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, make_delta
+
+    object_id = hash_bytes(data)
+    if store.freshen(object_id):
+        return object_id
+    try:
+        info = store.stat(base)
+        usable = info.kind == kind and info.encoding != codec.CHUNKS and store.delta_depth(base) < MAX_DEPTH
+    except PachaError:
+        usable = False  # no base after all: store it whole
+    if not usable or not data:
+        return store.put_bytes(data, kind)
+    _header, body = store.loose.encode(kind, data)
+    delta = make_delta(data, store.read(base), base, store.loose.level)
+    if len(delta) >= len(body) * (1 - MIN_SAVING):
+        return store.put_bytes(data, kind)
+    with store.batch() as batch:
+        batch.add(object_id, codec.pack_header(kind, len(data), codec.DELTA), delta)
+    return object_id

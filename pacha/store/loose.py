@@ -9,24 +9,13 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.ids import HEX_DIGITS, ID_LEN, new_hasher
 from pacha.store.reader import ObjectInfo, ObjectReader
-
-if TYPE_CHECKING:
-    from pacha.store.ingest import ObjectWriter
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename or create inside path durable."""
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+from pacha.store.tmpfile import fsync_dir
 
 
 class LooseStore:
@@ -77,38 +66,39 @@ class LooseStore:
         header = codec.parse_header(head, object_id)
         return ObjectInfo(object_id, header.kind, header.size, header.encoding)
 
-    def open(self, object_id: str) -> ObjectReader:
+    def open_raw(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+        """The header and the open file, positioned at the body."""
         f = self._open_file(object_id)
         try:
             header = codec.parse_header(f.read(codec.MAX_HEADER_LEN), object_id)
             f.seek(header.length)
-            source = codec.ENCODINGS[header.encoding].source(f)
         except BaseException:
             f.close()
             raise
-        return ObjectReader(object_id, header.kind, header.size, source, f)
+        return header, f
 
-    def writer(self, kind: str) -> ObjectWriter:
-        from pacha.store.ingest import ObjectWriter
-
-        return ObjectWriter(self, kind)
-
-    def put_bytes(self, kind: str, data: bytes) -> str:
-        """Store a small object held in memory (compressed only if that makes it smaller)."""
-        hasher = new_hasher()
-        hasher.update(data)
-        object_id = hasher.hexdigest()
-        if self.freshen(object_id):
-            return object_id
+    def encode(self, kind: str, data: bytes) -> tuple[bytes, bytes]:
+        """Header and body of a small object: compressed only if that makes it smaller."""
         encoding = codec.ENCODINGS[self.encoding]
         body = encoding.encode(data, self.level) if data else data
         if len(body) >= len(data):
             encoding, body = codec.ENCODINGS[codec.IDENTITY], data
+        return codec.pack_header(kind, len(data), encoding.code), body
+
+    def put_bytes(self, kind: str, data: bytes, object_id: str | None = None) -> str:
+        """Store a small object held in memory as a loose file (object_id: its known id)."""
+        if object_id is None:
+            hasher = new_hasher()
+            hasher.update(data)
+            object_id = hasher.hexdigest()
+        if self.freshen(object_id):
+            return object_id
+        header, body = self.encode(kind, data)
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
         try:
             with open(tmp_path, "xb") as f:
-                f.write(codec.pack_header(kind, len(data), encoding.code))
+                f.write(header)
                 f.write(body)
                 f.flush()
                 os.fsync(f.fileno())
@@ -116,12 +106,6 @@ class LooseStore:
         finally:
             tmp_path.unlink(missing_ok=True)
         return object_id
-
-    def put_stream(self, kind: str, stream: IO[bytes]) -> str:
-        """Store everything read from stream, in bounded memory, on every core."""
-        from pacha.store.ingest import ingest_stream
-
-        return ingest_stream(self, stream, kind)
 
     def install(self, tmp_path: Path, object_id: str) -> None:
         """Atomically move a finished temp file to its final name (idempotent)."""
@@ -176,8 +160,10 @@ class LooseStore:
 
     def stray_files(self) -> Iterator[Path]:
         """Files under objects/ that are not named like objects (garbage)."""
-        for dirpath, _dirs, files in os.walk(self.root):
+        for dirpath, dirs, files in os.walk(self.root):
             rel = Path(dirpath).relative_to(self.root)
+            if rel.as_posix() == ".":
+                dirs[:] = [d for d in dirs if d != "pack"]  # packs are checked on their own
             for name in files:
                 shard = rel.as_posix()
                 ok = (
@@ -207,4 +193,4 @@ class LooseStore:
         return self.path(object_id).stat().st_size
 
 
-__all__ = ["CorruptObject", "LooseStore", "ObjectInfo", "ObjectReader"]
+__all__ = ["CorruptObject", "LooseStore", "ObjectInfo", "ObjectReader", "fsync_dir"]

@@ -18,6 +18,38 @@ class ObjectInfo(NamedTuple):
     encoding: int
 
 
+class ViewReader:
+    """A read-only file-like object over bytes already in memory (a pack's mmap, an entry)."""
+
+    def __init__(self, view: memoryview) -> None:
+        self._view = view
+        self._pos = 0
+
+    def read(self, n: int = -1) -> bytes:
+        end = len(self._view) if n is None or n < 0 else min(len(self._view), self._pos + n)
+        data = self._view[self._pos : end].tobytes()
+        self._pos = end
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        n = min(len(buffer), len(self._view) - self._pos)
+        memoryview(buffer)[:n] = self._view[self._pos : self._pos + n]
+        self._pos += n
+        return n
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._view = memoryview(b"")
+
+    def __enter__(self) -> ViewReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 class ObjectReader:
     """A verified stream over one object's bytes.
 

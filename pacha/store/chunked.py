@@ -1,0 +1,275 @@
+"""Chunked blobs: a large file stored as content-defined chunks.
+
+A blob larger than CHUNK_THRESHOLD is cut with FastCDC (pyfastcdc) into chunks
+of AVG_CHUNK bytes on average; each chunk is a blob of its own, and the file is
+stored under its whole-file BLAKE3 id as a chunk list (encoding 3: 40 bytes a
+chunk, id and size). A second version that differs in a few places shares
+every unchanged chunk, so it costs only what changed. Readers see one blob:
+reading streams the chunks, verifying each and then the whole.
+
+Ingest overlaps the work on both cores: the caller's thread cuts (FastCDC
+releases the GIL) and hashes the whole file; a pool of two hashes each chunk,
+skips known ones and compresses (or deltas) new ones; a writer thread appends
+them in order to a pack. At most DEPTH groups of ~8 MiB are in flight, so memory
+stays bounded whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import TYPE_CHECKING, NamedTuple
+
+from pacha import codec
+from pacha.blocks import BLOCK, DEPTH
+from pacha.errors import CorruptObject
+from pacha.ids import new_hasher
+
+if TYPE_CHECKING:
+    from pacha.codec import ObjectSource
+    from pacha.store import ObjectStore
+    from pacha.store.pack import PackWriter
+
+# Chosen by `scripts/bench_storage.py --sweep` (see docs/format.md): FastCDC's
+# average parameter 64 KiB gives chunks of ~80 KiB (it adds the minimum, 16 KiB).
+AVG_CHUNK = 64 << 10
+CHUNK_THRESHOLD = BLOCK  # blobs above this are chunked
+_ENTRY = struct.Struct("<32sQ")
+
+
+class ChunkRef(NamedTuple):
+    id: str
+    size: int
+
+
+def encode_chunk_list(chunks: list[ChunkRef]) -> bytes:
+    return b"".join(_ENTRY.pack(bytes.fromhex(c.id), c.size) for c in chunks)
+
+
+def decode_chunk_list(body: bytes) -> list[ChunkRef]:
+    if len(body) % _ENTRY.size:
+        raise CorruptObject(f"chunk list of {len(body)} bytes is not a whole number of entries")
+    return [ChunkRef(raw.hex(), size) for raw, size in _ENTRY.iter_unpack(body)]
+
+
+class ChunkedSource:
+    """The bytes of a chunked blob: each chunk read (and verified) in turn."""
+
+    def __init__(self, body: bytes, objects: ObjectSource) -> None:
+        self.chunks = decode_chunk_list(body)
+        self._objects = objects
+        self._next = 0
+        self._current = None
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        while True:
+            if self._current is None:
+                if self._next >= len(self.chunks):
+                    return 0
+                chunk = self.chunks[self._next]
+                self._current = self._objects.open(chunk.id)
+                if self._current.size != chunk.size:
+                    raise CorruptObject(
+                        f"chunk {chunk.id} has {self._current.size} bytes, the chunk list says {chunk.size}"
+                    )
+            n = self._current.readinto(buffer)
+            if n:
+                return n
+            self._current.close()
+            self._current = None
+            self._next += 1
+
+
+def new_cutter() -> object:
+    from pyfastcdc import FastCDC
+
+    return FastCDC(AVG_CHUNK)
+
+
+def cuts(cutter: object, buffer: memoryview | bytes) -> Iterator[tuple[int, int]]:
+    """(offset, length) of each content-defined chunk of buffer."""
+    for chunk in cutter.cut_buf(buffer):  # type: ignore[attr-defined]
+        yield chunk.offset, chunk.length
+
+
+class BaseChunks:
+    """The chunks of an earlier version: which old chunk a changed chunk replaced.
+
+    Content-defined boundaries resynchronise after an edit, so the chunk that
+    follows an unchanged chunk in the new version replaced the chunk that
+    followed it in the old one; failing that (first chunk of a group), the old
+    chunk starting nearest the same offset.
+    """
+
+    def __init__(self, store: ObjectStore, base_id: str) -> None:
+        self.chunks = store.chunk_list(base_id) or []
+        self.starts = []
+        self.position: dict[str, int] = {}
+        total = 0
+        for i, chunk in enumerate(self.chunks):
+            self.starts.append(total)
+            self.position.setdefault(chunk.id, i)
+            total += chunk.size
+
+    def replaced(self, previous: str | None, offset: int, size: int) -> ChunkRef | None:
+        """The old chunk a new one of size bytes at offset replaced (None if none is alike)."""
+        if not self.chunks:
+            return None
+        if previous is not None and previous in self.position:
+            i = self.position[previous] + 1
+        else:
+            i = bisect.bisect_left(self.starts, offset)
+            if i == len(self.starts) or (i > 0 and offset - self.starts[i - 1] < self.starts[i] - offset):
+                i -= 1
+        if i >= len(self.chunks):
+            return None
+        chunk = self.chunks[i]
+        return chunk if size // 4 <= chunk.size <= size * 4 else None
+
+
+Prepared = list[tuple[str, int, "list[bytes] | None"]]
+
+
+class ChunkedIngest:
+    """Cut, hash, compress and pack one large blob; finish() returns its id."""
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        batch: PackWriter,
+        encoding: int,
+        base_id: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.batch = batch
+        self.encoding = encoding
+        self.level = store.loose.level
+        self.hasher = new_hasher()
+        self.size = 0
+        self.chunks: list[ChunkRef] = []
+        self.cutter = new_cutter()
+        self.base = BaseChunks(store, base_id) if base_id else None
+        self.progress = progress
+        self._pool = ThreadPoolExecutor(2, thread_name_prefix="pacha-chunk")
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
+        self._pending: deque[Future[None]] = deque()
+
+    def feed(
+        self, buffer: memoryview | bytes, final: bool, release: Callable[[int, int], None] | None = None
+    ) -> int:
+        """Chunk buffer (which continues where the last call stopped); returns the bytes consumed.
+
+        Unless final, the last chunk is left unconsumed (the next bytes may move
+        its end): pass it again at the start of the next buffer. buffer must not
+        change until finish().
+        """
+        view = memoryview(buffer)
+        group: list[tuple[int, int]] = []
+        group_start = 0
+        previous: tuple[int, int] | None = None
+        for cut in cuts(self.cutter, view):
+            if previous is not None:
+                group.append(previous)
+                end = previous[0] + previous[1]
+                if end - group_start >= BLOCK:
+                    self._submit(view, group_start, end, group, release)
+                    group, group_start = [], end
+            previous = cut
+        if previous is not None and final:
+            group.append(previous)
+        if group:
+            end = group[-1][0] + group[-1][1]
+            self._submit(view, group_start, end, group, release)
+            group_start = end
+        return group_start
+
+    def _submit(
+        self,
+        view: memoryview,
+        start: int,
+        end: int,
+        group: list[tuple[int, int]],
+        release: Callable[[int, int], None] | None,
+    ) -> None:
+        piece = view[start:end]
+        self.hasher.update(piece)
+        origin = self.size
+        self.size += end - start
+        prepared = self._pool.submit(self._prepare, piece, [(o - start, n) for o, n in group], origin)
+        done = (lambda: release(start, end - start)) if release else None
+        self._pending.append(self._writer.submit(self._store, prepared, end - start, done))
+        while len(self._pending) > DEPTH:
+            self._pending.popleft().result()
+
+    def _prepare(self, piece: memoryview, group: list[tuple[int, int]], origin: int) -> Prepared:
+        import blake3
+
+        out: Prepared = []
+        previous = None
+        for offset, length in group:
+            data = piece[offset : offset + length]
+            chunk_id = blake3.blake3(data).hexdigest()
+            if self.store.freshen(chunk_id):
+                out.append((chunk_id, length, None))
+            else:
+                out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
+            previous = chunk_id
+        return out
+
+    def _encode(self, data: memoryview, offset: int, previous: str | None) -> list[bytes]:
+        """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here."""
+        encoding, body = codec.IDENTITY, bytes(data)
+        if self.encoding == codec.ZSTD:
+            packed = codec.ENCODINGS[codec.ZSTD].encode(data, self.level)
+            if len(packed) < len(data):
+                encoding, body = codec.ZSTD, packed
+        if self.base is not None:
+            old = self.base.replaced(previous, offset, len(data))
+            if old is not None:
+                from pacha.store.delta import MIN_SAVING, make_delta
+
+                if self.store.delta_depth(old.id) < _max_depth():
+                    delta = make_delta(data, self.store.read(old.id), old.id, self.level)
+                    if len(delta) < len(body) * (1 - MIN_SAVING):
+                        encoding, body = codec.DELTA, delta
+        return [codec.pack_header("blob", len(data), encoding), body]
+
+    def _store(self, prepared: Future[Prepared], length: int, done: Callable[[], None] | None) -> None:
+        for chunk_id, size, stored in prepared.result():
+            self.chunks.append(ChunkRef(chunk_id, size))
+            if stored is not None:
+                self.batch.add(chunk_id, *stored)
+        if done is not None:
+            done()
+        if self.progress is not None:
+            self.progress(length)
+
+    def finish(self) -> str:
+        """Wait for every chunk, then add the chunk list; returns the blob's id."""
+        try:
+            while self._pending:
+                self._pending.popleft().result()
+        finally:
+            self.close()
+        blob_id = self.hasher.hexdigest()
+        if not self.store.freshen(blob_id):
+            header = codec.pack_header("blob", self.size, codec.CHUNKS)
+            self.batch.add(blob_id, header, encode_chunk_list(self.chunks))
+        return blob_id
+
+    def close(self) -> None:
+        for future in self._pending:
+            future.cancel()
+        self._pending.clear()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._writer.shutdown(wait=True, cancel_futures=True)
+
+
+def _max_depth() -> int:
+    from pacha.store.delta import MAX_DEPTH
+
+    return MAX_DEPTH

@@ -1,0 +1,75 @@
+"""zstd deltas: an object stored as the difference from a base object.
+
+The body is the base's raw 32-byte id followed by one zstd frame compressed
+with the base's bytes as a prefix (what `zstd --patch-from` does). pyzstd's
+prefix mode is used because python-zstandard's raw-content dictionaries miss
+matches in large bases (../shared/MEASUREMENTS.md). The base may itself be a
+delta; chains are at most MAX_DEPTH long when written, and a reader refuses
+chains longer than READ_LIMIT (a damaged store could form a cycle).
+"""
+
+from __future__ import annotations
+
+import io
+import threading
+from typing import IO, TYPE_CHECKING
+
+from pacha.errors import CorruptObject
+
+if TYPE_CHECKING:
+    from pacha.codec import ObjectSource
+
+MAX_DEPTH = 8
+READ_LIMIT = 64
+MIN_SAVING = 0.10  # a delta must be at least 10 % smaller than compressing alone
+_depth = threading.local()
+
+
+def _window_log(size: int) -> int:
+    return min(31, max(17, (size * 2).bit_length()))
+
+
+def make_delta(data: bytes | memoryview, base: bytes | memoryview, base_id: str, level: int) -> bytes:
+    """The encoded body storing data as a delta against base."""
+    import pyzstd
+
+    params = {
+        pyzstd.CParameter.compressionLevel: max(level, 1),
+        pyzstd.CParameter.windowLog: _window_log(len(base) + len(data)),
+    }
+    if len(base) > 16 << 20:
+        params[pyzstd.CParameter.enableLongDistanceMatching] = 1
+    frame = pyzstd.compress(data, params, zstd_dict=pyzstd.ZstdDict(bytes(base), is_raw=True).as_prefix)
+    return bytes.fromhex(base_id) + frame
+
+
+def base_of(body_start: bytes) -> str:
+    """The base id named at the start of a delta body."""
+    if len(body_start) < 32:
+        raise CorruptObject("delta body is truncated: no base id")
+    return body_start[:32].hex()
+
+
+def delta_source(raw: IO[bytes], objects: ObjectSource) -> IO[bytes]:
+    """Decode a delta body: read the (verified) base, then decompress against it."""
+    import pyzstd
+
+    body = raw.read()
+    base_id = base_of(body)
+    depth = getattr(_depth, "value", 0)
+    if depth >= READ_LIMIT:
+        raise CorruptObject(f"delta chain through {base_id} is longer than {READ_LIMIT} (a cycle?)")
+    _depth.value = depth + 1
+    try:
+        base = objects.read(base_id)
+    finally:
+        _depth.value = depth
+    try:
+        data = pyzstd.decompress(
+            body[32:],
+            zstd_dict=pyzstd.ZstdDict(base, is_raw=True).as_prefix,
+            option={pyzstd.DParameter.windowLogMax: 31},
+        )
+    except pyzstd.ZstdError as exc:
+        raise CorruptObject(f"cannot decode delta against {base_id} ({exc})") from None
+    return io.BytesIO(data)

@@ -1,0 +1,380 @@
+"""Packfiles: many stored objects in one file, found through a sorted index.
+
+A pack holds entries that are byte for byte what a loose object file holds
+(header + encoded body), back to back; its index lists the ids sorted, with a
+fan-out table over the first byte, and each entry's offset and length. Both are
+read through mmap and an id is found by binary search, so a registry with
+millions of objects keeps a handful of files. Formats: docs/format.md.
+
+    pack:  "PCHP" u8 version(1) 3×0 | entries … | BLAKE3 of everything before (32)
+    index: "PCHI" u8 version(1) 3×0 | fan-out 256×u32 | ids N×32 | offsets N×u64
+           | lengths N×u64 | pack checksum (32) | BLAKE3 of everything before (32)
+
+All integers little-endian. The index is renamed into place after the pack,
+so a pack is visible exactly when its index is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import contextlib
+import os
+import struct
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
+
+from pacha import codec
+from pacha.errors import CorruptObject
+from pacha.store.tmpfile import TempFile, fsync_dir
+
+PACK_MAGIC = b"PCHP"
+INDEX_MAGIC = b"PCHI"
+PACK_VERSION = 1
+PACK_HEADER = PACK_MAGIC + bytes((PACK_VERSION, 0, 0, 0))
+INDEX_HEADER = INDEX_MAGIC + bytes((PACK_VERSION, 0, 0, 0))
+CHECKSUM = 32
+RAW_ID = 32
+RACY_NS = 2_000_000_000
+_FANOUT = struct.Struct("<256I")
+_U64 = struct.Struct("<Q")
+
+
+class Entry(NamedTuple):
+    """Where one object's stored bytes lie in a pack."""
+
+    offset: int
+    length: int
+
+
+def pack_checksum() -> object:
+    import blake3
+
+    return blake3.blake3()
+
+
+class PackWriter:
+    """Appends stored objects to a temp pack; finish() writes its index and installs both.
+
+    Used by one thread at a time. Until finish(), nothing is visible to others;
+    abort() (or a crash) leaves only a temp file that gc clears.
+    """
+
+    def __init__(self, pack_dir: Path, tmp_dir: Path) -> None:
+        self.pack_dir = pack_dir
+        self.tmp_dir = tmp_dir
+        self._file = TempFile(tmp_dir, "pack")
+        self._hasher = pack_checksum()
+        self.entries: dict[str, Entry] = {}
+        self._write(PACK_HEADER)
+
+    def _write(self, data: bytes | memoryview) -> None:
+        self._hasher.update(data)  # type: ignore[attr-defined]
+        self._file.write(data)
+
+    def __contains__(self, object_id: str) -> bool:
+        return object_id in self.entries
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def add(self, object_id: str, *parts: bytes | memoryview) -> None:
+        """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
+        if object_id in self.entries:
+            return
+        offset = self._file.written
+        for part in parts:
+            self._write(part)
+        self.entries[object_id] = Entry(offset, self._file.written - offset)
+
+    def read_entry(self, object_id: str) -> bytes:
+        """The stored bytes of an object added but not yet installed."""
+        entry = self.entries[object_id]
+        return self._file.pread(entry.length, entry.offset)
+
+    def finish(self) -> Path | None:
+        """Install the pack and its index; returns the index path (None if the pack is empty)."""
+        if not self.entries:
+            self.abort()
+            return None
+        checksum = self._hasher.digest()  # type: ignore[attr-defined]
+        self._file.write(checksum)
+        name = f"pack-{checksum.hex()}"
+        index = TempFile(self.tmp_dir, "idx")
+        try:
+            index.write(build_index(self.entries, checksum))
+            self._file.install(self.pack_dir / f"{name}.pack")
+            index.install(self.pack_dir / f"{name}.idx")
+        finally:
+            index.abort()
+            self._file.abort()
+        return self.pack_dir / f"{name}.idx"
+
+    def abort(self) -> None:
+        self._file.abort()
+
+
+def build_index(entries: dict[str, Entry], pack_sum: bytes) -> bytes:
+    """The index of a pack whose entries are given (id → offset, length)."""
+    ids = sorted(entries)
+    fanout = [0] * 256
+    for object_id in ids:
+        fanout[int(object_id[:2], 16)] += 1
+    total = 0
+    for i in range(256):
+        total += fanout[i]
+        fanout[i] = total
+    parts = [INDEX_HEADER, _FANOUT.pack(*fanout), b"".join(bytes.fromhex(i) for i in ids)]
+    parts.append(b"".join(_U64.pack(entries[i].offset) for i in ids))
+    parts.append(b"".join(_U64.pack(entries[i].length) for i in ids))
+    parts.append(pack_sum)
+    body = b"".join(parts)
+    hasher = pack_checksum()
+    hasher.update(body)  # type: ignore[attr-defined]
+    return body + hasher.digest()  # type: ignore[attr-defined]
+
+
+class _IdColumn:
+    """The sorted id column of an index, as a sequence bisect can search."""
+
+    def __init__(self, view: memoryview, count: int) -> None:
+        self._view = view
+        self._count = count
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __getitem__(self, i: int) -> bytes:
+        return self._view[i * RAW_ID : (i + 1) * RAW_ID].tobytes()
+
+
+class Pack:
+    """One installed pack and its index, both mapped read-only."""
+
+    def __init__(self, index_path: Path) -> None:
+        import mmap
+
+        self.index_path = index_path
+        self.path = index_path.with_suffix(".pack")
+        self.name = index_path.stem
+        with open(index_path, "rb") as f:
+            self._index = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        index = memoryview(self._index)
+        fixed = len(INDEX_HEADER) + _FANOUT.size + 2 * CHECKSUM
+        if len(index) < fixed or bytes(index[:4]) != INDEX_MAGIC:
+            raise CorruptObject(f"pack index {index_path} is corrupt: bad magic or truncated")
+        if index[4] != PACK_VERSION:
+            raise CorruptObject(f"pack index {index_path} has version {index[4]}; upgrade pacha")
+        self.fanout = _FANOUT.unpack_from(index, len(INDEX_HEADER))
+        self.count = self.fanout[255]
+        if len(index) != fixed + self.count * (RAW_ID + 16):
+            raise CorruptObject(f"pack index {index_path} is corrupt: its size does not match its count")
+        start = len(INDEX_HEADER) + _FANOUT.size
+        self._ids = _IdColumn(index[start : start + self.count * RAW_ID], self.count)
+        start += self.count * RAW_ID
+        self._offsets = index[start : start + self.count * 8].cast("Q")
+        start += self.count * 8
+        self._lengths = index[start : start + self.count * 8].cast("Q")
+        start += self.count * 8
+        self.pack_checksum = bytes(index[start : start + CHECKSUM])
+        self._data: memoryview | None = None
+        self._mm: object | None = None
+
+    @property
+    def data(self) -> memoryview:
+        """The pack file, mapped on first use."""
+        if self._data is None:
+            import mmap
+
+            with open(self.path, "rb") as f:
+                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+            self._data = memoryview(self._mm)  # type: ignore[arg-type]
+        return self._data
+
+    def position(self, raw_id: bytes) -> int:
+        """Index of raw_id in the sorted ids, or -1."""
+        first = raw_id[0]
+        lo = self.fanout[first - 1] if first else 0
+        hi = self.fanout[first]
+        i = bisect.bisect_left(self._ids, raw_id, lo, hi)
+        return i if i < hi and self._ids[i] == raw_id else -1
+
+    def id_at(self, i: int) -> str:
+        return self._ids[i].hex()
+
+    def entry_at(self, i: int) -> Entry:
+        return Entry(self._offsets[i], self._lengths[i])
+
+    def stored(self, i: int) -> memoryview:
+        """The stored bytes (header + body) of the i-th object."""
+        offset, length = self._offsets[i], self._lengths[i]
+        view = self.data[offset : offset + length]
+        if len(view) != length:
+            raise CorruptObject(f"pack {self.path} is truncated: entry {self.id_at(i)} runs past its end")
+        return view
+
+    def iter_ids(self) -> Iterator[str]:
+        for i in range(self.count):
+            yield self._ids[i].hex()
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        """Ids in this pack that start with prefix (lowercase hex, at least 2 characters)."""
+        first = int(prefix[:2], 16)
+        lo = self.fanout[first - 1] if first else 0
+        padded = bytes.fromhex(prefix + "0" * (len(prefix) % 2))
+        i = bisect.bisect_left(self._ids, padded, lo, self.fanout[first])
+        out = []
+        while i < self.fanout[first]:
+            object_id = self._ids[i].hex()
+            if not object_id.startswith(prefix):
+                if object_id[: len(prefix)] > prefix:
+                    break
+            else:
+                out.append(object_id)
+            i += 1
+        return out
+
+    def disk_size(self) -> int:
+        return self.path.stat().st_size + self.index_path.stat().st_size
+
+    def check_files(self) -> list[str]:
+        """Problems with the files themselves: checksums, order of ids, entries in bounds."""
+        problems = []
+        hasher = pack_checksum()
+        data = self.data
+        if bytes(data[: len(PACK_HEADER)]) != PACK_HEADER:
+            problems.append(f"pack {self.path} is corrupt: bad header")
+        hasher.update(data[:-CHECKSUM])  # type: ignore[attr-defined]
+        if hasher.digest() != bytes(data[-CHECKSUM:]) or self.pack_checksum != bytes(data[-CHECKSUM:]):  # type: ignore[attr-defined]
+            problems.append(f"pack {self.path} is corrupt: its checksum does not match")
+        hasher = pack_checksum()
+        hasher.update(memoryview(self._index)[:-CHECKSUM])  # type: ignore[attr-defined,arg-type]
+        if hasher.digest() != self._index[-CHECKSUM:]:  # type: ignore[attr-defined,index]
+            problems.append(f"pack index {self.index_path} is corrupt: its checksum does not match")
+        previous = b""
+        for i in range(self.count):
+            raw = self._ids[i]
+            if raw <= previous:
+                problems.append(f"pack index {self.index_path} is corrupt: ids out of order at {raw.hex()}")
+                break
+            previous = raw
+            offset, length = self._offsets[i], self._lengths[i]
+            if offset < len(PACK_HEADER) or offset + length > len(data) - CHECKSUM:
+                problems.append(f"pack index {self.index_path}: entry {raw.hex()} lies outside its pack")
+        return problems
+
+    def close(self) -> None:
+        for view in (self._offsets, self._lengths):
+            view.release()
+        self._ids = _IdColumn(memoryview(b""), 0)
+        if self._data is not None:
+            self._data.release()
+            self._mm.close()  # type: ignore[attr-defined]
+        with contextlib.suppress(BufferError):  # a reader still holds a view: closed when dropped
+            self._index.close()
+
+
+class PackSet:
+    """Every pack of a store: found by listing objects/pack, refreshed when it changes."""
+
+    def __init__(self, pack_dir: Path) -> None:
+        self.dir = pack_dir
+        self._packs: list[Pack] = []
+        self._stamp: int | None = None
+        self._listed_at = 0
+
+    def _listing_stamp(self) -> int:
+        try:
+            return os.stat(self.dir).st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def refresh(self, force: bool = False) -> bool:
+        """Re-read the directory if it may have changed; True if it was re-read.
+
+        A directory's mtime has a coarse clock, so a listing taken within RACY_NS
+        of its last change might miss a pack added in the same tick: such a
+        listing is never trusted (as Git treats "racily clean" files).
+        """
+        stamp = self._listing_stamp()
+        if not force and stamp == self._stamp and self._listed_at - stamp > RACY_NS:
+            return False
+        self._listed_at = time.time_ns()
+        known = {p.index_path.name: p for p in self._packs}
+        packs = []
+        try:
+            names = sorted(n for n in os.listdir(self.dir) if n.endswith(".idx"))
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            pack = known.pop(name, None)
+            if pack is None:
+                try:
+                    pack = Pack(self.dir / name)
+                except FileNotFoundError:
+                    continue  # removed while listing (repack)
+            packs.append(pack)
+        # newest (largest mtime) first is not needed: ids are unique to their content
+        self._packs = packs
+        self._stamp = stamp
+        return True
+
+    @property
+    def packs(self) -> list[Pack]:
+        if self._stamp is None:
+            self.refresh()
+        return self._packs
+
+    def find(self, object_id: str, relist: bool = True) -> tuple[Pack, int] | None:
+        """The pack holding object_id and its position there.
+
+        On a miss the directory is re-listed (another process may have added a
+        pack), unless relist is False: writers checking whether to store an
+        object again can afford a stale answer, readers cannot.
+        """
+        raw = bytes.fromhex(object_id)
+        for attempt in range(2):
+            for pack in self.packs:
+                i = pack.position(raw)
+                if i >= 0:
+                    return pack, i
+            if attempt == 0 and not (relist and self.refresh()):
+                return None
+        return None
+
+    def iter_ids(self) -> Iterator[str]:
+        self.refresh()
+        seen: set[str] = set()
+        for pack in self.packs:
+            for object_id in pack.iter_ids():
+                if object_id not in seen:
+                    seen.add(object_id)
+                    yield object_id
+
+    def ids_with_prefix(self, prefix: str) -> list[str]:
+        self.refresh()
+        out: set[str] = set()
+        for pack in self.packs:
+            out.update(pack.ids_with_prefix(prefix))
+        return sorted(out)
+
+    def forget(self) -> None:
+        """Close every mapping (after repack or gc replaced the packs)."""
+        for pack in self._packs:
+            pack.close()
+        self._packs = []
+        self._stamp = None
+
+
+def remove_pack(pack: Pack) -> int:
+    """Delete a pack: its index first, so no reader finds a pack without its data."""
+    freed = pack.disk_size()
+    os.unlink(pack.index_path)
+    os.unlink(pack.path)
+    fsync_dir(pack.index_path.parent)
+    return freed
+
+
+def parse_entry(stored: bytes | memoryview, object_id: str) -> codec.Header:
+    return codec.parse_header(bytes(stored[: codec.MAX_HEADER_LEN]), object_id)

@@ -1,0 +1,68 @@
+"""A temp file that becomes durable and visible in one rename.
+
+Every file the store creates (loose objects, packs, pack indexes) is written
+under tmp/, fsynced, and renamed into place, so a reader sees all of it or none.
+Writeback starts early on large files, so the final fsync has little to wait for.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+WRITEBACK_EVERY = 64 << 20
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename or create inside path durable."""
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class TempFile:
+    """Write-only temp file in tmp_dir; install() fsyncs and renames it, abort() removes it."""
+
+    def __init__(self, tmp_dir: Path, prefix: str) -> None:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        self.path = tmp_dir / f"{prefix}-{os.getpid()}-{os.urandom(8).hex()}"
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self.written = 0
+        self._unsynced = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            n = os.write(self.fd, view)
+            view = view[n:]
+            self.written += n
+            self._unsynced += n
+        if self._unsynced >= WRITEBACK_EVERY:
+            # Start writeback now (and drop the pages from the cache): the final
+            # fsync then has little left to do, and memory stays free.
+            os.posix_fadvise(self.fd, self.written - self._unsynced, self._unsynced, os.POSIX_FADV_DONTNEED)
+            self._unsynced = 0
+
+    def pread(self, length: int, offset: int) -> bytes:
+        return os.pread(self.fd, length, offset)
+
+    def install(self, final: Path, mode: int = 0o444) -> None:
+        """fsync, then atomically rename to final (replacing nothing: same name = same bytes)."""
+        os.fsync(self.fd)
+        os.close(self.fd)
+        self.fd = -1
+        os.chmod(self.path, mode)
+        if not final.parent.is_dir():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fsync_dir(final.parent.parent)
+        os.rename(self.path, final)
+        fsync_dir(final.parent)
+
+    def abort(self) -> None:
+        """Close and remove the temp file (no-op after install)."""
+        if self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+        self.path.unlink(missing_ok=True)
