@@ -1,8 +1,10 @@
 """Garbage collection: remove objects that nothing can reach any more.
 
 Reachable = every object named by a ref or by any reflog entry (old or new; the
-reflog is the audit trail, so what it names is kept), and everything those link
-to (tree entries, record links), transitively. An unreachable object is removed
+reflog is the audit trail, so what it names is kept, unless the ref was deleted
+with expire()), and everything those link to (tree entries, record links, the
+chunks of a chunked blob, the base of a delta), transitively. Packed objects
+are removed by rewriting their pack without them. An unreachable object is removed
 only when it is older than the grace period (default two weeks, as Git): a
 registration in progress writes its objects before it moves the ref that makes
 them reachable, and a write that reuses an existing object refreshes its time
@@ -16,6 +18,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha import codec
@@ -24,10 +27,14 @@ from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 
 if TYPE_CHECKING:
+    from pacha.refs import RefTransaction
     from pacha.registry import Registry
+    from pacha.store import ObjectStore
+    from pacha.store.pack import Pack
 
 DEFAULT_GRACE_S = 14 * 24 * 3600
 STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
+EXPIRED_REFLOGS = "expired-reflogs"  # LMDB map: ref name -> when it was deleted with expiry
 
 
 @dataclass
@@ -41,10 +48,27 @@ class GcReport:
 
 
 def roots(registry: Registry) -> set[str]:
-    out = {object_id for _, object_id in registry.refs.iter()}
+    """Every ref, and every reflog entry except those of refs deleted with expiry (see expire())."""
+    refs = dict(registry.refs.iter())
+    expired = {key.decode() for key, _ in registry.refs.map_scan(EXPIRED_REFLOGS)} - refs.keys()
+    out = set(refs.values())
     for entry in registry.refs.reflog_all():
-        out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
+        if entry.name not in expired:
+            out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
     return out
+
+
+def expire(transaction: RefTransaction, name: str, old: str) -> None:
+    """Delete ref name in transaction so that its history no longer keeps objects alive.
+
+    Its reflog entries stay as the audit trail (who, when, why), but gc stops
+    treating them as roots while the ref does not exist, so what only they
+    named is collected (after the grace period). Used by `gc --keep-last`.
+    """
+    import time
+
+    transaction.delete(name, old)
+    transaction.map_set(EXPIRED_REFLOGS, name.encode(), str(time.time_ns()).encode())
 
 
 def reachable(registry: Registry, start: set[str]) -> set[str]:
@@ -92,12 +116,22 @@ def _collect(
     on_remove: Callable[[str], None] | None,
 ) -> GcReport:
     cutoff = time.time() - DEFAULT_GRACE_S if prune_before is None else prune_before
-    loose = registry.objects.loose
+    store = registry.objects
+    loose = store.loose
     report = GcReport()
-    candidates = list(loose.iter_ids())  # listed before the roots are read: see module docstring
-    report.objects = len(candidates)
+    # Listed before the roots are read: see the module docstring.
+    candidates = list(loose.iter_ids())
+    store.packs.refresh(force=True)
+    packs = list(store.packs.packs)
+    report.objects = len(set(candidates).union(*(set(p.iter_ids()) for p in packs)))
     keep = reachable(registry, roots(registry))
     report.reachable = len(keep)
+
+    def removed(object_id: str) -> None:
+        report.removed.append(object_id)
+        if on_remove:
+            on_remove(object_id)
+
     for object_id in candidates:
         if object_id in keep:
             continue
@@ -109,16 +143,61 @@ def _collect(
                 report.freed_bytes += loose.remove(object_id)
         except FileNotFoundError:
             continue
-        report.removed.append(object_id)
-        if on_remove:
-            on_remove(object_id)
-    if loose.tmp_dir.is_dir():
-        for entry in os.scandir(loose.tmp_dir):
-            try:  # a writer may rename its temp file away at any moment
-                if entry.is_file() and entry.stat().st_mtime < cutoff:
-                    if not dry_run:
-                        os.unlink(entry.path)
-                    report.temp_removed += 1
-            except FileNotFoundError:
-                continue
+        removed(object_id)
+    for pack in packs:
+        _prune_pack(store, pack, keep, cutoff, dry_run, report, removed)
+    _remove_stale_temp(loose.tmp_dir, cutoff, dry_run, report)
+    store.forget_packs()
     return report
+
+
+def _prune_pack(
+    store: ObjectStore,
+    pack: Pack,
+    keep: set[str],
+    cutoff: float,
+    dry_run: bool,
+    report: GcReport,
+    removed: Callable[[str], None],
+) -> None:
+    """Rewrite a pack without its unreachable objects (all of its objects share its time)."""
+    from pacha.store.pack import remove_pack
+    from pacha.store.repack import pack_objects
+
+    ids = list(pack.iter_ids())
+    dead = [i for i in ids if i not in keep]
+    if not dead:
+        return
+    try:
+        young = pack.path.stat().st_mtime >= cutoff
+    except FileNotFoundError:
+        return  # replaced meanwhile by a repack
+    if young:
+        report.kept_young += len(dead)
+        return
+    if not dry_run:
+        size = pack.disk_size()
+        dead_set = set(dead)
+        new = pack_objects(store, [i for i in ids if i not in dead_set])
+        report.freed_bytes += size - (_pack_size(new) if new else 0)
+        if new is None or new.stem != pack.name:
+            remove_pack(pack)
+    for object_id in dead:
+        removed(object_id)
+
+
+def _pack_size(index: Path) -> int:
+    return index.stat().st_size + index.with_suffix(".pack").stat().st_size
+
+
+def _remove_stale_temp(tmp_dir: Path, cutoff: float, dry_run: bool, report: GcReport) -> None:
+    if not tmp_dir.is_dir():
+        return
+    for entry in os.scandir(tmp_dir):
+        try:  # a writer may rename its temp file away at any moment
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                if not dry_run:
+                    os.unlink(entry.path)
+                report.temp_removed += 1
+        except FileNotFoundError:
+            continue

@@ -33,16 +33,22 @@ def check_id(text: str, what: str = "object id") -> str:
     return text.lower()
 
 
-def new_hasher() -> Any:
-    """A BLAKE3 hasher that uses every core on large updates."""
+# Below this many bytes, starting threads costs more than it saves.
+THREADED_HASH_MIN = 1 << 20
+
+
+def new_hasher(size: int | None = None) -> Any:
+    """A BLAKE3 hasher; it uses every core unless size says the input is small."""
     import blake3
 
+    if size is not None and size < THREADED_HASH_MIN:
+        return blake3.blake3()
     return blake3.blake3(max_threads=blake3.blake3.AUTO)
 
 
 def hash_bytes(data: bytes | memoryview) -> str:
     """The id of a blob with exactly these bytes (equal to `b3sum`)."""
-    hasher = new_hasher()
+    hasher = new_hasher(len(data))
     hasher.update(data)
     return hasher.hexdigest()
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pacha.errors import InvalidInput
+from pacha.errors import InvalidInput, ObjectNotFound
 from pacha.objects import (
     BLOB,
     MODE_EXEC,
@@ -39,23 +40,57 @@ def write_tree(store: ObjectStore | None, directory: str | os.PathLike[str]) -> 
     return write_tree_sized(store, directory)[0]
 
 
-def write_tree_sized(store: ObjectStore | None, directory: str | os.PathLike[str]) -> tuple[str, int]:
-    """As write_tree, also returning the total bytes of every file in the tree."""
+def write_tree_sized(
+    store: ObjectStore | None,
+    directory: str | os.PathLike[str],
+    base: str | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[str, int]:
+    """As write_tree, also returning the total bytes of every file in the tree.
+
+    Everything new goes into one pack (one fsync, however many files). base
+    names an earlier version's tree: a file whose path it has may be stored as
+    a delta against the file there.
+    """
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
-    return _write_dir(store, root, set())
+    if store is None:
+        return _write_dir(None, root, set(), None, progress)
+    with store.batch():
+        return _write_dir(store, root, set(), _base_entries(store, base), progress)
 
 
-def _put_file(store: ObjectStore | None, path: Path) -> str:
+def _base_entries(store: ObjectStore, tree_id: str | None) -> dict[str, TreeEntry] | None:
+    """The entries of a base tree by name (None when there is no usable base)."""
+    if tree_id is None:
+        return None
+    try:
+        return {e.name: e for e in read_tree(store, tree_id).entries}
+    except (InvalidInput, ObjectNotFound):
+        return None  # not a tree, or not here: store without deltas
+
+
+def _put_file(
+    store: ObjectStore | None, path: Path, base: str | None, progress: Callable[[int], None] | None
+) -> str:
     if store is not None:
-        return store.put_file(path)
+        return store.put_file(path, base=base, progress=progress)
     from pacha.blocks import hash_file
 
-    return hash_file(str(path))
+    object_id = hash_file(str(path))
+    if progress is not None:
+        progress(path.stat().st_size)
+    return object_id
 
 
-def _write_dir(store: ObjectStore | None, directory: Path, active: set[tuple[int, int]]) -> tuple[str, int]:
+def _write_dir(
+    store: ObjectStore | None,
+    directory: Path,
+    active: set[tuple[int, int]],
+    base: dict[str, TreeEntry] | None,
+    progress: Callable[[int], None] | None,
+) -> tuple[str, int]:
     st = directory.stat()
     key = (st.st_dev, st.st_ino)
     if key in active:
@@ -76,13 +111,16 @@ def _write_dir(store: ObjectStore | None, directory: Path, active: set[tuple[int
             info = path.stat()
         except OSError as exc:
             raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+        old = base.get(name) if base else None
         if stat.S_ISDIR(info.st_mode):
-            sub_id, size = _write_dir(store, path, active)
+            sub_base = _base_entries(store, old.id) if store and old and old.mode == MODE_TREE else None
+            sub_id, size = _write_dir(store, path, active, sub_base, progress)
             entries.append(TreeEntry(name, MODE_TREE, sub_id, size))
         elif stat.S_ISREG(info.st_mode):
             mode = MODE_EXEC if info.st_mode & 0o111 else MODE_FILE
             try:
-                blob_id = _put_file(store, path)
+                old_blob = old.id if old and old.mode != MODE_TREE else None
+                blob_id = _put_file(store, path, old_blob, progress)
             except OSError as exc:
                 raise InvalidInput(f"cannot read or store {path}: {exc.strerror}") from None
             entries.append(TreeEntry(name, mode, blob_id, info.st_size))

@@ -7,6 +7,7 @@ from typing import Any
 
 import pacha
 from porcelain.errors import InvalidInput
+from porcelain.progress import progress_bar
 
 
 def hash_file(path: Path) -> str:
@@ -15,15 +16,30 @@ def hash_file(path: Path) -> str:
     return hash_file(str(path))
 
 
-def artifact_of(objects: pacha.ObjectStore | None, target: Path) -> tuple[str, str, int]:
-    """(id, kind, size) of a file or folder; stored when objects is given, else only hashed."""
+def artifact_of(
+    objects: pacha.ObjectStore | None, target: Path, base: str | None = None
+) -> tuple[str, str, int]:
+    """(id, kind, size) of a file or folder; stored when objects is given, else only hashed.
+
+    base is an earlier version's artifact: what changed may be stored as deltas against it.
+    """
     from pacha.trees import write_tree_sized
 
-    if target.is_dir():
-        tree_id, size = write_tree_sized(objects, target)
-        return tree_id, "tree", size
+    with progress_bar(target, enabled=objects is not None) as advance:
+        if target.is_dir():
+            tree_id, size = write_tree_sized(objects, target, base=base, progress=advance)
+            return tree_id, "tree", size
+        return _file_artifact(objects, target, base, advance)
+
+
+def _file_artifact(
+    objects: pacha.ObjectStore | None, target: Path, base: str | None, advance: Any
+) -> tuple[str, str, int]:
     try:
-        blob_id = objects.put_file(target) if objects is not None else hash_file(target)
+        if objects is None:
+            blob_id = hash_file(target)
+        else:
+            blob_id = objects.put_file(target, base=base, progress=advance)
         return blob_id, "blob", target.stat().st_size
     except OSError as exc:
         # reading the file, or writing the store (a full disk): say which path, not which side

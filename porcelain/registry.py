@@ -16,7 +16,7 @@ from pacha.errors import ObjectNotFound
 from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
-from porcelain.errors import CheckFailed, InvalidInput, NotFound, VersionExists
+from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
@@ -184,7 +184,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
-        artifact, artifact_kind, size = artifact_of(None if hook_first else objects, target)
+        base = self._delta_base(kind, name, parents or [])
+        artifact, artifact_kind, size = artifact_of(None if hook_first else objects, target, base)
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],
@@ -206,7 +207,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         record_id = pacha.hash_bytes(data)
 
         def write_objects() -> None:
-            if hook_first and artifact_of(objects, target)[0] != artifact:
+            if hook_first and artifact_of(objects, target, base)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
             for extra, extra_kind in extra_objects or []:
                 objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
@@ -230,6 +231,21 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
         return Registered(
             Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)), True
         )
+
+    def _delta_base(self, kind: str, name: str, parents: list[records.ParentEdge]) -> str | None:
+        """The artifact a new version most likely resembles: the latest version, else its first parent.
+
+        The store keeps what changed against it as deltas (chunks it shares cost nothing anyway).
+        """
+        latest = versions.latest(self.versions_of(kind, name))
+        try:
+            if latest is not None:
+                return self.get(kind, f"{name}:{latest}").record.artifact
+            if parents:
+                return self.read_record(parents[0].record).artifact
+        except PachaError:
+            return None  # no usable base: the version is stored without deltas
+        return None
 
     def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
         found = self.get(kind, f"{name}:{existing}")

@@ -93,3 +93,21 @@ def snapshot(root: Path) -> dict[str, bytes]:
         if path.is_file() and path.name != "lock.mdb":
             out[str(path.relative_to(root))] = path.read_bytes()
     return out
+
+
+def damage_object(registry: Path, object_id: str, from_end: int = 50) -> None:
+    """Flip one byte near the end of an object's stored body, loose or packed."""
+    import pacha
+
+    store = pacha.open_registry(registry).objects
+    where, pack = store.locate(object_id)
+    if where == "loose":
+        path, offset = store.loose.path(object_id), None
+    else:
+        assert pack is not None
+        entry = pack.entry_at(pack.position(bytes.fromhex(object_id)))
+        path, offset = pack.path, entry.offset + entry.length - from_end
+    os.chmod(path, 0o644)
+    data = bytearray(path.read_bytes())
+    data[offset if offset is not None else len(data) - from_end] ^= 0xFF
+    path.write_bytes(bytes(data))

@@ -100,7 +100,6 @@ def test_a_damaged_chunk_is_reported_by_read_and_fsck(registry, cli, tmp_path: P
     result = cli("fsck", ok=False)
     assert result.code == 1
     assert "is corrupt" in result.text
-    assert "checksum does not match" in result.text  # the pack file itself
 
 
 def test_a_missing_chunk_names_the_chunk(registry, tmp_path: Path) -> None:

@@ -8,12 +8,19 @@ import time
 from pathlib import Path
 
 import pacha
+from tests.conftest import damage_object
 
 OLD = time.time() - 30 * 24 * 3600
 
 
 def age(registry: Path, object_id: str) -> None:
     os.utime(registry / "objects" / object_id[:2] / object_id[2:], (OLD, OLD))
+
+
+def age_everything(registry: Path) -> None:
+    for path in (registry / "objects").rglob("*"):
+        if path.is_file():
+            os.utime(path, (OLD, OLD))
 
 
 def test_gc_removes_only_old_unreachable_objects(cli, tmp_path: Path) -> None:
@@ -30,13 +37,7 @@ def test_gc_removes_only_old_unreachable_objects(cli, tmp_path: Path) -> None:
     cli("write-ref", "models/t/1.0.0", tree)
     garbage = reg.objects.put_bytes(b"nobody points here")
     young = reg.objects.put_bytes(b"written a moment ago")
-    for object_id in [
-        kept,
-        deleted_version,
-        garbage,
-        *[p.parent.name + p.name for p in (cli.registry / "objects").glob("*/*")],
-    ]:
-        age(cli.registry, object_id)
+    age_everything(cli.registry)
     (cli.registry / "tmp" / "obj-1-stale").write_bytes(b"half")
     os.utime(cli.registry / "tmp" / "obj-1-stale", (OLD, OLD))
     os.utime(cli.registry / "objects" / young[:2] / young[2:])  # young again
@@ -62,11 +63,7 @@ def test_gc_refuses_when_it_cannot_read_a_structured_object(cli, tmp_path: Path)
     (folder / "a").write_bytes(b"a")
     tree = cli("write-tree", folder).text.strip()
     cli("write-ref", "models/t/1.0.0", tree)
-    stored = cli.registry / "objects" / tree[:2] / tree[2:]
-    os.chmod(stored, 0o644)
-    data = bytearray(stored.read_bytes())
-    data[-2] ^= 0xFF
-    stored.write_bytes(bytes(data))
+    damage_object(cli.registry, tree, from_end=2)
     before = sorted(p.name for p in (cli.registry / "objects").rglob("*"))
     result = cli.fails("gc", "--prune", "now", code=1)
     assert "stopped before removing anything" in result.err

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import snapshot
+from tests.conftest import damage_object, snapshot
 
 
 def register(cli, tmp_path: Path, name: str, *extra: str) -> dict:
@@ -186,11 +186,7 @@ def test_reindex_rebuilds_descendants(cli, family) -> None:
 def test_verify_detects_tampering_anywhere_in_the_ancestry(cli, family) -> None:
     assert "ok" in cli("verify", "q8:1.0.0").text
     base_artifact = family["base"]["record"]["artifact"]
-    stored = cli.registry / "objects" / base_artifact[:2] / base_artifact[2:]
-    os.chmod(stored, 0o644)
-    data = bytearray(stored.read_bytes())
-    data[-1] ^= 0x01
-    stored.write_bytes(bytes(data))
+    damage_object(cli.registry, base_artifact, from_end=1)
     result = cli.fails("verify", "q8:1.0.0", code=1)
     assert base_artifact in result.err
     assert base_artifact in cli.fails("verify", "tuned", "-v", "1.0.0", code=1).err

@@ -31,6 +31,11 @@ PLUMBING: dict[str, str] = {
     "for-each-ref": "pacha.cli.for_each_ref",
     "reflog": "pacha.cli.reflog",
     "count-objects": "pacha.cli.count_objects",
+    "pack-objects": "pacha.cli.pack_objects",
+    "unpack-objects": "pacha.cli.unpack_objects",
+    "verify-pack": "pacha.cli.verify_pack",
+    "show-index": "pacha.cli.show_index",
+    "repack": "pacha.cli.repack",
     "fsck": "pacha.cli.fsck",
     "gc": "pacha.cli.gc",
 }

@@ -20,23 +20,41 @@ def count_objects(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One 'key: value' a line.")] = False,
     registry: RegistryOption = None,
 ) -> None:
+    from pacha import codec
+    from pacha.store.repack import pack_stats
+
     reg = open_reg(registry)
-    loose = reg.objects.loose
+    store = reg.objects
+    loose = store.loose
     count = disk = 0
+    loose_encodings: dict[int, int] = {}
     for object_id in loose.iter_ids():
         count += 1
         disk += loose.disk_size(object_id)
+        if verbose:
+            encoding = loose.stat(object_id).encoding
+            loose_encodings[encoding] = loose_encodings.get(encoding, 0) + 1
     if not verbose:
         write_out(f"{count} objects, {disk // 1024} kilobytes\n")
         return
+    store.packs.refresh(force=True)
+    packs = store.packs.packs
+    deltas = loose_encodings.get(codec.DELTA, 0)
+    chunked = loose_encodings.get(codec.CHUNKS, 0)
+    for pack in packs:
+        pack_deltas, pack_chunked = pack_stats(pack)
+        deltas += pack_deltas
+        chunked += pack_chunked
     garbage = list(loose.stray_files())
     tmp_files = list(os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
     lines = {
         "count": count,
         "size": disk // 1024,
-        "in-pack": 0,
-        "packs": 0,
-        "size-pack": 0,
+        "in-pack": sum(p.count for p in packs),
+        "packs": len(packs),
+        "size-pack": sum(p.disk_size() for p in packs) // 1024,
+        "deltas": deltas,
+        "chunked": chunked,
         "garbage": len(garbage),
         "size-garbage": sum(p.stat().st_size for p in garbage) // 1024,
         "tmp": len(tmp_files),

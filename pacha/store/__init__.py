@@ -49,23 +49,32 @@ class ObjectStore:
     def _batch(self) -> PackWriter | None:
         return getattr(self._local, "batch", None)
 
-    def _stored(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+    def open_stored(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
         """The header and a stream positioned at the body, wherever the object is."""
         batch = self._batch
         if batch is not None and object_id in batch:
             stored = batch.read_entry(object_id)
             header = codec.parse_header(stored[: codec.MAX_HEADER_LEN], object_id)
             return header, ViewReader(memoryview(stored)[header.length :])
+        # Known packs first (a lookup in memory), then loose files, then packs added since.
+        found = self.packs.find(object_id, relist=False)
+        if found is None:
+            try:
+                return self.loose.open_raw(object_id)
+            except ObjectNotFound:
+                found = self.packs.find(object_id)
+                if found is None:
+                    raise
+        pack, i = found
         try:
-            return self.loose.open_raw(object_id)
-        except ObjectNotFound:
+            return pack.open_entry(i, object_id)
+        except FileNotFoundError:
+            # a repack replaced that pack since it was listed: its objects are elsewhere now
+            self.packs.refresh(force=True)
             found = self.packs.find(object_id)
             if found is None:
-                raise
-            pack, i = found
-            view = pack.stored(i)
-            header = codec.parse_header(bytes(view[: codec.MAX_HEADER_LEN]), object_id)
-            return header, ViewReader(view[header.length :])
+                raise ObjectNotFound(f"object {object_id} not found") from None
+            return found[0].open_entry(found[1], object_id)
 
     # --- reading -----------------------------------------------------------------
     def has(self, object_id: str) -> bool:
@@ -81,14 +90,14 @@ class ObjectStore:
         try:
             return self.loose.stat(object_id)
         except ObjectNotFound:
-            header, raw = self._stored(object_id)
+            header, raw = self.open_stored(object_id)
             raw.close()
             return ObjectInfo(object_id, header.kind, header.size, header.encoding)
 
     def open(self, object_id: str) -> ObjectReader:
         """A verifying stream over the object's bytes."""
         object_id = check_id(object_id)
-        header, raw = self._stored(object_id)
+        header, raw = self.open_stored(object_id)
         try:
             source = codec.ENCODINGS[header.encoding].source(raw, self)
         except BaseException:
@@ -129,7 +138,7 @@ class ObjectStore:
 
     def storage_links(self, object_id: str) -> list[str]:
         """Objects this one's stored form needs: its chunks, or its delta base."""
-        header, raw = self._stored(object_id)
+        header, raw = self.open_stored(object_id)
         with raw:
             if header.encoding == codec.CHUNKS:
                 from pacha.store.chunked import decode_chunk_list
@@ -144,7 +153,7 @@ class ObjectStore:
     def chunk_list(self, object_id: str) -> list[ChunkRef] | None:
         """The chunks of a chunked blob (None if it is stored whole or is missing)."""
         try:
-            header, raw = self._stored(object_id)
+            header, raw = self.open_stored(object_id)
         except ObjectNotFound:
             return None
         with raw:
@@ -160,7 +169,7 @@ class ObjectStore:
 
         depth = 0
         while depth <= READ_LIMIT:
-            header, raw = self._stored(object_id)
+            header, raw = self.open_stored(object_id)
             with raw:
                 if header.encoding != codec.DELTA:
                     return depth

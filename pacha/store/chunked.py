@@ -7,11 +7,13 @@ chunk, id and size). A second version that differs in a few places shares
 every unchanged chunk, so it costs only what changed. Readers see one blob:
 reading streams the chunks, verifying each and then the whole.
 
-Ingest overlaps the work on both cores: the caller's thread cuts (FastCDC
-releases the GIL) and hashes the whole file; a pool of two hashes each chunk,
-skips known ones and compresses (or deltas) new ones; a writer thread appends
-them in order to a pack. At most DEPTH groups of ~8 MiB are in flight, so memory
-stays bounded whatever the file's size.
+Ingest overlaps the work on both cores: a read-ahead thread reads blocks into
+private buffers (so what is hashed is exactly what is written, even if the file
+changes meanwhile); the caller's thread cuts (FastCDC releases the GIL) and
+hashes the whole file; a pool of two hashes each chunk, skips known ones and
+compresses (or deltas) new ones; a writer thread appends each group of new
+chunks to a pack in one write. At most DEPTH groups of ~8 MiB are in flight, so
+memory stays bounded whatever the file's size.
 """
 
 from __future__ import annotations
@@ -65,22 +67,27 @@ class ChunkedSource:
         self._current = None
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        while True:
+        """Fill as much of buffer as the remaining chunks allow (large reads hash faster)."""
+        view = memoryview(buffer)
+        filled = 0
+        while filled < len(view):
             if self._current is None:
                 if self._next >= len(self.chunks):
-                    return 0
+                    break
                 chunk = self.chunks[self._next]
                 self._current = self._objects.open(chunk.id)
                 if self._current.size != chunk.size:
                     raise CorruptObject(
                         f"chunk {chunk.id} has {self._current.size} bytes, the chunk list says {chunk.size}"
                     )
-            n = self._current.readinto(buffer)
+            n = self._current.readinto(view[filled:])
             if n:
-                return n
+                filled += n
+                continue
             self._current.close()
             self._current = None
             self._next += 1
+        return filled
 
 
 def new_cutter() -> object:
@@ -130,7 +137,7 @@ class BaseChunks:
         return chunk if size // 4 <= chunk.size <= size * 4 else None
 
 
-Prepared = list[tuple[str, int, "list[bytes] | None"]]
+Prepared = list[tuple[str, int, "tuple[bytes | memoryview, ...] | None"]]
 
 
 class ChunkedIngest:
@@ -157,17 +164,33 @@ class ChunkedIngest:
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="pacha-chunk")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
         self._pending: deque[Future[None]] = deque()
+        self._carry = b""
 
-    def feed(
-        self, buffer: memoryview | bytes, final: bool, release: Callable[[int, int], None] | None = None
-    ) -> int:
-        """Chunk buffer (which continues where the last call stopped); returns the bytes consumed.
+    def feed(self, block: bytes) -> None:
+        """Chunk the next bytes of the blob. They are hashed and written from block itself,
+        so it must be a private, immutable buffer (bytes just read), never a shared mapping."""
+        view = memoryview(block)
+        max_size = self.cutter.max_size  # type: ignore[attr-defined]
+        if self._carry and len(view) >= max_size:
+            # The carried chunk ends within max_size of its start: cut it from a small joint buffer.
+            joint = self._carry + bytes(view[:max_size])
+            first = next(cuts(self.cutter, joint))[1]
+            self._submit(memoryview(joint), 0, first, [(0, first)])
+            view = view[first - len(self._carry) :]
+            self._carry = b""
+        elif self._carry:
+            self._carry += block
+            if len(self._carry) < BLOCK:
+                return
+            view, self._carry = memoryview(self._carry), b""
+        consumed = self._cut(view, final=False)
+        self._carry = bytes(view[consumed:])
 
-        Unless final, the last chunk is left unconsumed (the next bytes may move
-        its end): pass it again at the start of the next buffer. buffer must not
-        change until finish().
+    def _cut(self, view: memoryview, final: bool) -> int:
+        """Submit view's chunks in groups of about BLOCK bytes; returns the bytes consumed.
+
+        Unless final, the last chunk is kept back: the next bytes may move its end.
         """
-        view = memoryview(buffer)
         group: list[tuple[int, int]] = []
         group_start = 0
         previous: tuple[int, int] | None = None
@@ -176,32 +199,24 @@ class ChunkedIngest:
                 group.append(previous)
                 end = previous[0] + previous[1]
                 if end - group_start >= BLOCK:
-                    self._submit(view, group_start, end, group, release)
+                    self._submit(view, group_start, end, group)
                     group, group_start = [], end
             previous = cut
         if previous is not None and final:
             group.append(previous)
         if group:
             end = group[-1][0] + group[-1][1]
-            self._submit(view, group_start, end, group, release)
+            self._submit(view, group_start, end, group)
             group_start = end
         return group_start
 
-    def _submit(
-        self,
-        view: memoryview,
-        start: int,
-        end: int,
-        group: list[tuple[int, int]],
-        release: Callable[[int, int], None] | None,
-    ) -> None:
+    def _submit(self, view: memoryview, start: int, end: int, group: list[tuple[int, int]]) -> None:
         piece = view[start:end]
         self.hasher.update(piece)
         origin = self.size
         self.size += end - start
         prepared = self._pool.submit(self._prepare, piece, [(o - start, n) for o, n in group], origin)
-        done = (lambda: release(start, end - start)) if release else None
-        self._pending.append(self._writer.submit(self._store, prepared, end - start, done))
+        self._pending.append(self._writer.submit(self._store, prepared, end - start))
         while len(self._pending) > DEPTH:
             self._pending.popleft().result()
 
@@ -220,9 +235,9 @@ class ChunkedIngest:
             previous = chunk_id
         return out
 
-    def _encode(self, data: memoryview, offset: int, previous: str | None) -> list[bytes]:
+    def _encode(self, data: memoryview, offset: int, previous: str | None) -> tuple[bytes | memoryview, ...]:
         """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here."""
-        encoding, body = codec.IDENTITY, bytes(data)
+        encoding, body = codec.IDENTITY, data
         if self.encoding == codec.ZSTD:
             packed = codec.ENCODINGS[codec.ZSTD].encode(data, self.level)
             if len(packed) < len(data):
@@ -236,21 +251,23 @@ class ChunkedIngest:
                     delta = make_delta(data, self.store.read(old.id), old.id, self.level)
                     if len(delta) < len(body) * (1 - MIN_SAVING):
                         encoding, body = codec.DELTA, delta
-        return [codec.pack_header("blob", len(data), encoding), body]
+        return (codec.pack_header("blob", len(data), encoding), body)
 
-    def _store(self, prepared: Future[Prepared], length: int, done: Callable[[], None] | None) -> None:
+    def _store(self, prepared: Future[Prepared], length: int) -> None:
+        new = []
         for chunk_id, size, stored in prepared.result():
             self.chunks.append(ChunkRef(chunk_id, size))
             if stored is not None:
-                self.batch.add(chunk_id, *stored)
-        if done is not None:
-            done()
+                new.append((chunk_id, stored))
+        self.batch.add_many(new)  # one write for the whole group
         if self.progress is not None:
             self.progress(length)
 
     def finish(self) -> str:
-        """Wait for every chunk, then add the chunk list; returns the blob's id."""
+        """Chunk what is left, wait for every chunk, then add the chunk list; returns the blob's id."""
         try:
+            if self._carry:
+                self._cut(memoryview(self._carry), final=True)
             while self._pending:
                 self._pending.popleft().result()
         finally:

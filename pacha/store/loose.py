@@ -13,7 +13,7 @@ from typing import IO
 
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
-from pacha.ids import HEX_DIGITS, ID_LEN, new_hasher
+from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
 from pacha.store.reader import ObjectInfo, ObjectReader
 from pacha.store.tmpfile import fsync_dir
 
@@ -88,9 +88,7 @@ class LooseStore:
     def put_bytes(self, kind: str, data: bytes, object_id: str | None = None) -> str:
         """Store a small object held in memory as a loose file (object_id: its known id)."""
         if object_id is None:
-            hasher = new_hasher()
-            hasher.update(data)
-            object_id = hasher.hexdigest()
+            object_id = hash_bytes(data)
         if self.freshen(object_id):
             return object_id
         header, body = self.encode(kind, data)

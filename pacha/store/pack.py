@@ -2,14 +2,18 @@
 
 A pack holds entries that are byte for byte what a loose object file holds
 (header + encoded body), back to back; its index lists the ids sorted, with a
-fan-out table over the first byte, and each entry's offset and length. Both are
-read through mmap and an id is found by binary search, so a registry with
-millions of objects keeps a handful of files. Formats: docs/format.md.
+fan-out table over the first byte, and each entry's offset and length. The
+index is read through mmap and an id found by binary search; entries are read
+with pread. A registry with millions of objects keeps a handful of files.
+Formats: docs/format.md.
 
-    pack:  "PCHP" u8 version(1) 3×0 | entries … | BLAKE3 of everything before (32)
+    pack:  "PCHP" u8 version(1) 3×0 | entries … | pack id (32)
     index: "PCHI" u8 version(1) 3×0 | fan-out 256×u32 | ids N×32 | offsets N×u64
-           | lengths N×u64 | pack checksum (32) | BLAKE3 of everything before (32)
+           | lengths N×u64 | pack id (32) | BLAKE3 of everything before (32)
 
+pack id = BLAKE3 of the ids, offsets and lengths columns: it names the pack
+(pack-<id>.pack) and ties pack and index together. Entry bodies are covered by
+their own ids, checked on every read, so the pack's bytes are not hashed twice.
 All integers little-endian. The index is renamed into place after the pack,
 so a pack is visible exactly when its index is.
 """
@@ -23,10 +27,11 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import NamedTuple
+from typing import IO, NamedTuple
 
 from pacha import codec
 from pacha.errors import CorruptObject
+from pacha.store.reader import ViewReader
 from pacha.store.tmpfile import TempFile, fsync_dir
 
 PACK_MAGIC = b"PCHP"
@@ -37,6 +42,7 @@ INDEX_HEADER = INDEX_MAGIC + bytes((PACK_VERSION, 0, 0, 0))
 CHECKSUM = 32
 RAW_ID = 32
 RACY_NS = 2_000_000_000
+WHOLE_READ = 4 << 20  # entries up to this size are read in one pread
 _FANOUT = struct.Struct("<256I")
 _U64 = struct.Struct("<Q")
 
@@ -46,12 +52,6 @@ class Entry(NamedTuple):
 
     offset: int
     length: int
-
-
-def pack_checksum() -> object:
-    import blake3
-
-    return blake3.blake3()
 
 
 class PackWriter:
@@ -65,13 +65,8 @@ class PackWriter:
         self.pack_dir = pack_dir
         self.tmp_dir = tmp_dir
         self._file = TempFile(tmp_dir, "pack")
-        self._hasher = pack_checksum()
         self.entries: dict[str, Entry] = {}
-        self._write(PACK_HEADER)
-
-    def _write(self, data: bytes | memoryview) -> None:
-        self._hasher.update(data)  # type: ignore[attr-defined]
-        self._file.write(data)
+        self._file.write(PACK_HEADER)
 
     def __contains__(self, object_id: str) -> bool:
         return object_id in self.entries
@@ -81,12 +76,20 @@ class PackWriter:
 
     def add(self, object_id: str, *parts: bytes | memoryview) -> None:
         """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
-        if object_id in self.entries:
-            return
+        self.add_many([(object_id, parts)])
+
+    def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
+        """Append several stored objects in one write (repeats are skipped)."""
+        buffers: list[bytes | memoryview] = []
         offset = self._file.written
-        for part in parts:
-            self._write(part)
-        self.entries[object_id] = Entry(offset, self._file.written - offset)
+        for object_id, parts in items:
+            if object_id in self.entries:
+                continue
+            length = sum(len(p) for p in parts)
+            self.entries[object_id] = Entry(offset, length)
+            offset += length
+            buffers.extend(parts)
+        self._file.writev(buffers)
 
     def read_entry(self, object_id: str) -> bytes:
         """The stored bytes of an object added but not yet installed."""
@@ -98,12 +101,13 @@ class PackWriter:
         if not self.entries:
             self.abort()
             return None
-        checksum = self._hasher.digest()  # type: ignore[attr-defined]
-        self._file.write(checksum)
-        name = f"pack-{checksum.hex()}"
+        table = index_table(self.entries)
+        pack_id = blake3_digest(table[1])
+        self._file.write(pack_id)
+        name = f"pack-{pack_id.hex()}"
         index = TempFile(self.tmp_dir, "idx")
         try:
-            index.write(build_index(self.entries, checksum))
+            index.write(build_index(table, pack_id))
             self._file.install(self.pack_dir / f"{name}.pack")
             index.install(self.pack_dir / f"{name}.idx")
         finally:
@@ -115,8 +119,14 @@ class PackWriter:
         self._file.abort()
 
 
-def build_index(entries: dict[str, Entry], pack_sum: bytes) -> bytes:
-    """The index of a pack whose entries are given (id → offset, length)."""
+def blake3_digest(data: bytes | memoryview) -> bytes:
+    import blake3
+
+    return blake3.blake3(data).digest()
+
+
+def index_table(entries: dict[str, Entry]) -> tuple[bytes, bytes]:
+    """The fan-out table and the ids, offsets and lengths columns of a pack's entries."""
     ids = sorted(entries)
     fanout = [0] * 256
     for object_id in ids:
@@ -125,14 +135,20 @@ def build_index(entries: dict[str, Entry], pack_sum: bytes) -> bytes:
     for i in range(256):
         total += fanout[i]
         fanout[i] = total
-    parts = [INDEX_HEADER, _FANOUT.pack(*fanout), b"".join(bytes.fromhex(i) for i in ids)]
-    parts.append(b"".join(_U64.pack(entries[i].offset) for i in ids))
-    parts.append(b"".join(_U64.pack(entries[i].length) for i in ids))
-    parts.append(pack_sum)
-    body = b"".join(parts)
-    hasher = pack_checksum()
-    hasher.update(body)  # type: ignore[attr-defined]
-    return body + hasher.digest()  # type: ignore[attr-defined]
+    columns = b"".join(
+        (
+            b"".join(bytes.fromhex(i) for i in ids),
+            b"".join(_U64.pack(entries[i].offset) for i in ids),
+            b"".join(_U64.pack(entries[i].length) for i in ids),
+        )
+    )
+    return _FANOUT.pack(*fanout), columns
+
+
+def build_index(table: tuple[bytes, bytes], pack_id: bytes) -> bytes:
+    """The index file's bytes, given the table from index_table and the pack id."""
+    body = INDEX_HEADER + table[0] + table[1] + pack_id
+    return body + blake3_digest(body)
 
 
 class _IdColumn:
@@ -177,20 +193,17 @@ class Pack:
         start += self.count * 8
         self._lengths = index[start : start + self.count * 8].cast("Q")
         start += self.count * 8
-        self.pack_checksum = bytes(index[start : start + CHECKSUM])
-        self._data: memoryview | None = None
-        self._mm: object | None = None
+        self.pack_id = bytes(index[start : start + CHECKSUM])
+        self._columns = index[len(INDEX_HEADER) + _FANOUT.size : start]
+        self._fd = -1
 
     @property
-    def data(self) -> memoryview:
-        """The pack file, mapped on first use."""
-        if self._data is None:
-            import mmap
-
-            with open(self.path, "rb") as f:
-                self._mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-            self._data = memoryview(self._mm)  # type: ignore[arg-type]
-        return self._data
+    def fd(self) -> int:
+        """The pack file, opened on first use and read with pread (thread-safe, and the
+        bytes read do not stay mapped into the process as a mapping's would)."""
+        if self._fd < 0:
+            self._fd = os.open(self.path, os.O_RDONLY)
+        return self._fd
 
     def position(self, raw_id: bytes) -> int:
         """Index of raw_id in the sorted ids, or -1."""
@@ -206,13 +219,21 @@ class Pack:
     def entry_at(self, i: int) -> Entry:
         return Entry(self._offsets[i], self._lengths[i])
 
-    def stored(self, i: int) -> memoryview:
-        """The stored bytes (header + body) of the i-th object."""
+    def read_at(self, offset: int, length: int) -> bytes:
+        data = os.pread(self.fd, length, offset)
+        if len(data) != length:
+            raise CorruptObject(f"pack {self.path} is truncated at offset {offset}")
+        return data
+
+    def open_entry(self, i: int, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+        """The header of the i-th object and a stream over its body."""
         offset, length = self._offsets[i], self._lengths[i]
-        view = self.data[offset : offset + length]
-        if len(view) != length:
-            raise CorruptObject(f"pack {self.path} is truncated: entry {self.id_at(i)} runs past its end")
-        return view
+        if length <= WHOLE_READ:
+            stored = self.read_at(offset, length)
+            header = codec.parse_header(stored[: codec.MAX_HEADER_LEN], object_id)
+            return header, ViewReader(memoryview(stored)[header.length :])
+        header = codec.parse_header(self.read_at(offset, codec.MAX_HEADER_LEN), object_id)
+        return header, RangeReader(self.fd, offset + header.length, length - header.length)
 
     def iter_ids(self) -> Iterator[str]:
         for i in range(self.count):
@@ -241,17 +262,16 @@ class Pack:
     def check_files(self) -> list[str]:
         """Problems with the files themselves: checksums, order of ids, entries in bounds."""
         problems = []
-        hasher = pack_checksum()
-        data = self.data
-        if bytes(data[: len(PACK_HEADER)]) != PACK_HEADER:
-            problems.append(f"pack {self.path} is corrupt: bad header")
-        hasher.update(data[:-CHECKSUM])  # type: ignore[attr-defined]
-        if hasher.digest() != bytes(data[-CHECKSUM:]) or self.pack_checksum != bytes(data[-CHECKSUM:]):  # type: ignore[attr-defined]
-            problems.append(f"pack {self.path} is corrupt: its checksum does not match")
-        hasher = pack_checksum()
-        hasher.update(memoryview(self._index)[:-CHECKSUM])  # type: ignore[attr-defined,arg-type]
-        if hasher.digest() != self._index[-CHECKSUM:]:  # type: ignore[attr-defined,index]
+        size = os.fstat(self.fd).st_size
+        if size < len(PACK_HEADER) + CHECKSUM or self.read_at(0, len(PACK_HEADER)) != PACK_HEADER:
+            return [f"pack {self.path} is corrupt: bad header or truncated"]
+        if blake3_digest(memoryview(self._index)[:-CHECKSUM]) != self._index[-CHECKSUM:]:  # type: ignore[arg-type]
             problems.append(f"pack index {self.index_path} is corrupt: its checksum does not match")
+        trailer = self.read_at(size - CHECKSUM, CHECKSUM)
+        if blake3_digest(self._columns) != self.pack_id or trailer != self.pack_id:
+            problems.append(f"pack {self.path} does not match its index (pack ids differ)")
+        if self.name != f"pack-{self.pack_id.hex()}":
+            problems.append(f"pack {self.path} is misnamed: its id is {self.pack_id.hex()}")
         previous = b""
         for i in range(self.count):
             raw = self._ids[i]
@@ -260,17 +280,17 @@ class Pack:
                 break
             previous = raw
             offset, length = self._offsets[i], self._lengths[i]
-            if offset < len(PACK_HEADER) or offset + length > len(data) - CHECKSUM:
+            if offset < len(PACK_HEADER) or offset + length > size - CHECKSUM:
                 problems.append(f"pack index {self.index_path}: entry {raw.hex()} lies outside its pack")
         return problems
 
     def close(self) -> None:
-        for view in (self._offsets, self._lengths):
+        for view in (self._offsets, self._lengths, self._columns):
             view.release()
         self._ids = _IdColumn(memoryview(b""), 0)
-        if self._data is not None:
-            self._data.release()
-            self._mm.close()  # type: ignore[attr-defined]
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
         with contextlib.suppress(BufferError):  # a reader still holds a view: closed when dropped
             self._index.close()
 
@@ -376,5 +396,36 @@ def remove_pack(pack: Pack) -> int:
     return freed
 
 
-def parse_entry(stored: bytes | memoryview, object_id: str) -> codec.Header:
-    return codec.parse_header(bytes(stored[: codec.MAX_HEADER_LEN]), object_id)
+class RangeReader:
+    """A file-like view of bytes [offset, offset + length) of a file, read with pread."""
+
+    def __init__(self, fd: int, offset: int, length: int) -> None:
+        self._fd = fd
+        self._pos = offset
+        self._end = offset + length
+
+    def read(self, n: int = -1) -> bytes:
+        left = self._end - self._pos
+        n = left if n is None or n < 0 else min(n, left)
+        data = os.pread(self._fd, n, self._pos) if n else b""
+        if len(data) != n:
+            raise CorruptObject(f"pack file is truncated at offset {self._pos + len(data)}")
+        self._pos += n
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:
+        data = self.read(len(buffer))
+        memoryview(buffer)[: len(data)] = data
+        return len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._pos = self._end
+
+    def __enter__(self) -> RangeReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -63,7 +63,7 @@ class ObjectReader:
         self.size = size
         self._source = source
         self._raw = raw
-        self._hasher = new_hasher()
+        self._hasher = new_hasher(size)
         self._seen = 0
         self._done = False
 

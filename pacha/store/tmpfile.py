@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 WRITEBACK_EVERY = 64 << 20
+IOV_MAX = 1024
 
 
 def fsync_dir(path: Path) -> None:
@@ -33,12 +34,19 @@ class TempFile:
         self._unsynced = 0
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
-        view = memoryview(data)
-        while view:
-            n = os.write(self.fd, view)
-            view = view[n:]
+        self.writev([data])
+
+    def writev(self, buffers: list[bytes | bytearray | memoryview]) -> None:
+        """Write buffers in order, in as few system calls as possible."""
+        pending = [memoryview(b) for b in buffers if len(b)]
+        while pending:
+            n = os.writev(self.fd, pending[:IOV_MAX])
             self.written += n
             self._unsynced += n
+            while n and n >= len(pending[0]):
+                n -= len(pending.pop(0))
+            if n:
+                pending[0] = pending[0][n:]
         if self._unsynced >= WRITEBACK_EVERY:
             # Start writeback now (and drop the pages from the cache): the final
             # fsync then has little left to do, and memory stays free.

@@ -1,0 +1,37 @@
+"""pacha pack-objects: put the objects named on stdin into one new pack."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Write the objects whose ids are on stdin (one a line) into a new pack; print its name.",
+    epilog="Example: pacha for-each-ref --format '%(objectname)' | pacha pack-objects",
+)
+def pack_objects(
+    null: Annotated[bool, typer.Option("-z", help="Ids on stdin end with NUL, not newline.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    import sys
+
+    from pacha.ids import check_id
+    from pacha.store.repack import pack_objects as write_pack
+
+    reg = open_reg(registry)
+    data = sys.stdin.buffer.read().decode()
+    ids = [check_id(line.strip()) for line in data.split("\0" if null else "\n") if line.strip()]
+    for object_id in ids:
+        if not reg.objects.has(object_id):
+            from pacha.errors import ObjectNotFound
+
+            raise ObjectNotFound(f"object {object_id} not found: nothing was packed")
+    index = write_pack(reg.objects, ids)
+    if index is not None:
+        write_out(f"{index.stem}\n")

@@ -1,0 +1,33 @@
+"""pacha repack: gather loose objects and packs into one pack."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg
+
+app = new_app()
+
+
+@app.command(
+    help="Move every loose object and every pack into one pack (deltas and chunk lists kept as stored).",
+    epilog="Example: pacha repack && pacha count-objects -v",
+)
+def repack(
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    import sys
+
+    from pacha.store.repack import repack as run_repack
+
+    reg = open_reg(registry)
+    report = run_repack(reg.objects)
+    if not quiet:
+        where = report.pack.stem if report.pack else "nothing to do"
+        sys.stderr.write(
+            f"packed {report.packed} object(s) into {where}; removed {report.loose_removed} loose "
+            f"object(s) and {report.packs_removed} pack(s)\n"
+        )

@@ -1,0 +1,59 @@
+"""pacha verify-pack: check a pack and its index, and every object in it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+
+app = new_app()
+
+
+@app.command(
+    help="Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad.",
+    epilog="Example: pacha verify-pack -v .pacha/objects/pack/pack-1a2b….idx",
+)
+def verify_pack(
+    packs: Annotated[
+        list[str] | None, typer.Argument(help="Pack files (.pack/.idx) or pack ids; default: all.")
+    ] = None,
+    verbose: Annotated[
+        bool,
+        typer.Option("-v", "--verbose", help="List each object: id kind size stored-size offset encoding."),
+    ] = False,
+    registry: RegistryOption = None,
+) -> None:
+    import sys
+
+    from pacha import codec
+    from pacha.fsck import check_object
+    from pacha.store.repack import find_pack
+
+    reg = open_reg(registry)
+    store = reg.objects
+    if packs:
+        chosen = [find_pack(store, name) for name in packs]
+    else:
+        store.packs.refresh(force=True)
+        chosen = list(store.packs.packs)
+    bad = 0
+    for pack in chosen:
+        problems = pack.check_files()
+        for i in range(pack.count):
+            object_id = pack.id_at(i)
+            entry = pack.entry_at(i)
+            header = codec.parse_header(pack.read_at(entry.offset, codec.MAX_HEADER_LEN), object_id)
+            result = check_object(store, object_id)
+            if result.problem:
+                problems.append(result.problem)
+            if verbose:
+                name = codec.ENCODINGS[header.encoding].name
+                write_out(f"{object_id} {header.kind} {header.size} {entry.length} {entry.offset} {name}\n")
+        for problem in problems:
+            sys.stderr.write(f"error: {problem}\n")
+        bad += len(problems)
+        write_out(f"{pack.path}: {'ok' if not problems else 'bad'} ({pack.count} objects)\n")
+    if bad:
+        raise typer.Exit(1)

@@ -1,0 +1,200 @@
+"""Moving objects between loose files and packs, as they are stored (no re-encoding).
+
+An entry is copied byte for byte (header and encoded body), so a delta stays a
+delta and a chunk list stays a chunk list; every copy is verified first. New
+packs are installed before anything they replace is removed, so a reader finds
+every object at every moment (one that cached a removed pack re-lists on a miss).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pacha import codec
+from pacha.errors import InvalidInput, ObjectNotFound
+from pacha.store.pack import Pack, PackWriter, remove_pack
+from pacha.store.tmpfile import TempFile
+
+if TYPE_CHECKING:
+    from pacha.store import ObjectStore
+
+
+@dataclass
+class RepackReport:
+    packed: int = 0
+    loose_removed: int = 0
+    packs_removed: int = 0
+    pack: Path | None = None
+
+
+def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
+    """An object's stored form (header + encoded body), checked first: it decodes to its id,
+    or, for a chunk list, every chunk it names is there (chunks are checked as objects)."""
+    header, raw = store.open_stored(object_id)
+    with raw:
+        body = raw.read()
+    if header.encoding == codec.CHUNKS:
+        for linked in store.storage_links(object_id):
+            if not store.has(linked):
+                raise ObjectNotFound(f"object {object_id} needs chunk {linked}, which is missing")
+    else:
+        with store.open(object_id) as reader:
+            reader.verify()
+    return codec.pack_header(header.kind, header.size, header.encoding) + body
+
+
+def pack_objects(
+    store: ObjectStore, ids: Iterable[str], on_object: Callable[[str], None] | None = None
+) -> Path | None:
+    """Write the given objects into one new pack; returns its index path (None if no ids)."""
+    writer = PackWriter(store.packs.dir, store.tmp_dir)
+    try:
+        for object_id in ids:
+            if object_id in writer:
+                continue
+            writer.add(object_id, stored_bytes(store, object_id))
+            if on_object is not None:
+                on_object(object_id)
+        index = writer.finish()
+    except BaseException:
+        writer.abort()
+        raise
+    store.packs.refresh(force=True)
+    return index
+
+
+def repack(store: ObjectStore, keep: Callable[[str], bool] | None = None) -> RepackReport:
+    """Pack every loose object and every pack into one pack, then remove what it replaces.
+
+    keep (for gc) decides which objects survive; by default all of them.
+    """
+    report = RepackReport()
+    store.packs.refresh(force=True)
+    old_packs = list(store.packs.packs)
+    loose = list(store.loose.iter_ids())
+    wanted = [i for i in dict.fromkeys([*loose, *(i for p in old_packs for i in p.iter_ids())])]
+    if keep is not None:
+        wanted = [i for i in wanted if keep(i)]
+    if len(old_packs) == 1 and not loose and len(wanted) == old_packs[0].count:
+        return report  # already one pack with nothing to drop
+    report.pack = pack_objects(store, wanted) if wanted else None
+    report.packed = len(wanted)
+    replaced = {p.name for p in old_packs}
+    if report.pack is not None:
+        replaced.discard(report.pack.stem)  # same content, same name: it is the new pack
+    for pack in old_packs:
+        if pack.name in replaced:
+            remove_pack(pack)
+            report.packs_removed += 1
+    for object_id in loose:
+        try:
+            store.loose.remove(object_id)
+            report.loose_removed += 1
+        except FileNotFoundError:
+            continue
+    store.forget_packs()
+    return report
+
+
+def find_pack(store: ObjectStore, name: str) -> Pack:
+    """A pack by path (.pack or .idx) or by name (pack-<id>, or a prefix of its id)."""
+    path = Path(name)
+    if path.suffix in (".pack", ".idx") and path.exists():
+        return Pack(path.with_suffix(".idx"))
+    store.packs.refresh(force=True)
+    wanted = name.removeprefix("pack-").removesuffix(".pack").removesuffix(".idx")
+    found = [p for p in store.packs.packs if p.name.removeprefix("pack-").startswith(wanted)]
+    if len(found) != 1:
+        what = "no pack" if not found else f"{len(found)} packs"
+        raise InvalidInput(f"{what} named {name!r}: give a path to a .pack/.idx file or a pack id")
+    return found[0]
+
+
+def unpack(store: ObjectStore, pack: Pack, on_object: Callable[[str], None] | None = None) -> int:
+    """Write every object of pack as a loose file, stored form kept; returns how many were new.
+
+    Whole objects first, then deltas (whose bases may be in the same pack), then
+    chunk lists (whose chunks must all be there); each is checked before it is written.
+    """
+    waiting: dict[int, list[tuple[str, bytes, codec.Header]]] = {codec.DELTA: [], codec.CHUNKS: []}
+    written = 0
+
+    def install(object_id: str, stored: bytes) -> None:
+        nonlocal written
+        tmp = TempFile(store.tmp_dir, "obj")
+        try:
+            tmp.write(stored)
+            tmp.install(store.loose.path(object_id))
+        finally:
+            tmp.abort()
+        written += 1
+        if on_object is not None:
+            on_object(object_id)
+
+    for i in range(pack.count):
+        object_id = pack.id_at(i)
+        if store.loose.has(object_id):
+            continue
+        entry = pack.entry_at(i)
+        stored = pack.read_at(entry.offset, entry.length)
+        header = codec.parse_header(stored[: codec.MAX_HEADER_LEN], object_id)
+        if header.encoding in waiting:
+            waiting[header.encoding].append((object_id, stored, header))
+            continue
+        _verify_stored(store, object_id, stored, header)
+        install(object_id, stored)
+    deltas = waiting[codec.DELTA]
+    while deltas:
+        ready = [d for d in deltas if store.loose.has(_base(d[1], d[2])) or store.has(_base(d[1], d[2]))]
+        if not ready:
+            raise ObjectNotFound(f"object {deltas[0][0]} in {pack.name} is a delta against a missing base")
+        for object_id, stored, header in ready:
+            _verify_stored(store, object_id, stored, header)
+            install(object_id, stored)
+        deltas = [d for d in deltas if not store.loose.has(d[0])]
+    for object_id, stored, header in waiting[codec.CHUNKS]:
+        from pacha.store.chunked import decode_chunk_list
+
+        for chunk in decode_chunk_list(stored[header.length :]):
+            if not store.has(chunk.id):
+                raise ObjectNotFound(
+                    f"object {object_id} in {pack.name} needs chunk {chunk.id}, which is missing"
+                )
+        install(object_id, stored)
+    return written
+
+
+def _base(stored: bytes, header: codec.Header) -> str:
+    from pacha.store.delta import base_of
+
+    return base_of(stored[header.length : header.length + 32])
+
+
+def _verify_stored(store: ObjectStore, object_id: str, stored: bytes, header: codec.Header) -> None:
+    from pacha.store.reader import ObjectReader, ViewReader
+
+    raw = ViewReader(memoryview(stored)[header.length :])
+    source = codec.ENCODINGS[header.encoding].source(raw, store)
+    ObjectReader(object_id, header.kind, header.size, source, raw).verify()
+
+
+def pack_stats(pack: Pack) -> tuple[int, int]:
+    """(delta entries, chunk lists) in a pack, from the entries' headers."""
+    deltas = chunked = 0
+    for i in range(pack.count):
+        entry = pack.entry_at(i)
+        encoding = pack.read_at(entry.offset + 5, 1)[0]
+        deltas += encoding == codec.DELTA
+        chunked += encoding == codec.CHUNKS
+    return deltas, chunked
+
+
+def disk_usage(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
