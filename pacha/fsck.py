@@ -81,7 +81,10 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
         report.refs += 1
         if object_id not in present:
             problem(f"broken ref {name}: points at missing object {object_id}")
+    expired = registry.refs.expired_through()
     for entry in registry.refs.reflog_all():
+        if entry.seq <= expired.get(entry.name, -1):
+            continue  # expired history: gc may have collected what it names
         # Each entry's old value is the previous entry's new one: checking new suffices.
         if entry.new != ZERO_ID and entry.new not in present:
             problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")

@@ -2,21 +2,22 @@
 
 Reachable = every object named by a ref or by any reflog entry (old or new; the
 reflog is the audit trail, so what it names is kept, unless the ref was deleted
-with expire()), and everything those link to (tree entries, record links, the
-chunks of a chunked blob, the base of a delta), transitively. Packed objects
-are removed by rewriting their pack without them. An unreachable object is removed
-only when it is older than the grace period (default two weeks, as Git): a
-registration in progress writes its objects before it moves the ref that makes
-them reachable, and a write that reuses an existing object refreshes its time
-(LooseStore.freshen), so neither is lost. Temp files of interrupted writes older
-than the grace period go too.
+with RefTransaction.delete(expire=True)), and everything those link to (tree
+entries, record links, the chunks of a chunked blob, the base of a delta),
+transitively. Packed objects are removed by rewriting their pack without them.
+An unreachable object is removed only when it is older than the grace period
+(default two weeks, as Git): a registration in progress writes its objects
+before it moves the ref that makes them reachable, and a write that reuses an
+existing object refreshes its time (ObjectStore.freshen; a pack's time for its
+objects), so neither is lost. Temp files of interrupted writes older than the
+grace period go too.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,14 +28,12 @@ from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 
 if TYPE_CHECKING:
-    from pacha.refs import RefTransaction
     from pacha.registry import Registry
     from pacha.store import ObjectStore
     from pacha.store.pack import Pack
 
 DEFAULT_GRACE_S = 14 * 24 * 3600
 STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
-EXPIRED_REFLOGS = "expired-reflogs"  # LMDB map: ref name -> when it was deleted with expiry
 
 
 @dataclass
@@ -47,28 +46,19 @@ class GcReport:
     temp_removed: int = 0
 
 
-def roots(registry: Registry) -> set[str]:
-    """Every ref, and every reflog entry except those of refs deleted with expiry (see expire())."""
-    refs = dict(registry.refs.iter())
-    expired = {key.decode() for key, _ in registry.refs.map_scan(EXPIRED_REFLOGS)} - refs.keys()
-    out = set(refs.values())
-    for entry in registry.refs.reflog_all():
-        if entry.name not in expired:
-            out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
-    return out
+def roots(registry: Registry, assume_expired: Collection[str] = ()) -> set[str]:
+    """Every ref, and every reflog entry except those expired (a deletion with expire=True).
 
-
-def expire(transaction: RefTransaction, name: str, old: str) -> None:
-    """Delete ref name in transaction so that its history no longer keeps objects alive.
-
-    Its reflog entries stay as the audit trail (who, when, why), but gc stops
-    treating them as roots while the ref does not exist, so what only they
-    named is collected (after the grace period). Used by `gc --keep-last`.
+    assume_expired: refs to treat as deleted with expiry now (what a dry run of
+    `gc --keep-last` would free).
     """
-    import time
-
-    transaction.delete(name, old)
-    transaction.map_set(EXPIRED_REFLOGS, name.encode(), str(time.time_ns()).encode())
+    out = {object_id for name, object_id in registry.refs.iter() if name not in assume_expired}
+    expired = registry.refs.expired_through()
+    for entry in registry.refs.reflog_all():
+        if entry.name in assume_expired or entry.seq <= expired.get(entry.name, -1):
+            continue
+        out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
+    return out
 
 
 def reachable(registry: Registry, start: set[str]) -> set[str]:
@@ -103,10 +93,11 @@ def collect(
     prune_before: float | None = None,
     dry_run: bool = False,
     on_remove: Callable[[str], None] | None = None,
+    assume_expired: Collection[str] = (),
 ) -> GcReport:
     """Remove unreachable objects last written before prune_before (a Unix time)."""
     with registry.collecting():  # no commit is between writing objects and naming them
-        return _collect(registry, prune_before, dry_run, on_remove)
+        return _collect(registry, prune_before, dry_run, on_remove, assume_expired)
 
 
 def _collect(
@@ -114,6 +105,7 @@ def _collect(
     prune_before: float | None,
     dry_run: bool,
     on_remove: Callable[[str], None] | None,
+    assume_expired: Collection[str],
 ) -> GcReport:
     cutoff = time.time() - DEFAULT_GRACE_S if prune_before is None else prune_before
     store = registry.objects
@@ -124,7 +116,7 @@ def _collect(
     store.packs.refresh(force=True)
     packs = list(store.packs.packs)
     report.objects = len(set(candidates).union(*(set(p.iter_ids()) for p in packs)))
-    keep = reachable(registry, roots(registry))
+    keep = reachable(registry, roots(registry, assume_expired))
     report.reachable = len(keep)
 
     def removed(object_id: str) -> None:

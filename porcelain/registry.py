@@ -24,12 +24,13 @@ from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Registered, Transition, Version
+from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin, kind_cli
 from porcelain.training_api import TrainingAPI
 
 
-class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -359,6 +360,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, TrainingAPI):
                 tx.create(ref, new)  # type: ignore[arg-type]
             elif op == "update":
                 tx.update(ref, new, old)  # type: ignore[arg-type]
+            elif op == "expire":
+                tx.delete(ref, old, expire=True)
             else:
                 tx.delete(ref, old)
         for key, value in index_ops or []:

@@ -57,6 +57,21 @@ def test_gc_removes_only_old_unreachable_objects(cli, tmp_path: Path) -> None:
     cli.fails("gc", "--prune", "last tuesday", code=128)
 
 
+def test_delete_ref_expire_frees_what_only_its_history_named(cli) -> None:
+    reg = pacha.open_registry(cli.registry)
+    first = reg.objects.put_bytes(b"first")
+    second = reg.objects.put_bytes(b"second")
+    cli("write-ref", "models/m/1.0.0", first)
+    cli("write-ref", "models/m/1.0.0", second)
+    cli("delete-ref", "--expire", "models/m/1.0.0", "-m", "retired")
+    recreated = reg.objects.put_bytes(b"recreated")
+    cli("write-ref", "models/m/1.0.0", recreated)  # history after the expiry counts again
+    assert "retired" in cli("reflog", "models/m/1.0.0").text
+    cli("gc", "--prune", "now")
+    assert [cli("cat-object", "-e", i, ok=False).code for i in (first, second, recreated)] == [1, 1, 0]
+    cli("fsck")  # expired history naming collected objects is not a problem
+
+
 def test_gc_refuses_when_it_cannot_read_a_structured_object(cli, tmp_path: Path) -> None:
     folder = tmp_path / "f"
     folder.mkdir()
@@ -102,3 +117,55 @@ def test_gc_beside_concurrent_registrations_loses_nothing(cli) -> None:
     for k in range(3):
         for i in range(8):
             assert "ok" in cli("verify", f"w{k}-{i}:1.0.0").text
+
+
+def test_keep_last_expires_old_versions_but_keeps_staged_ones_and_the_audit_trail(
+    cli, tmp_path: Path
+) -> None:
+    artifacts = {}
+    for major in range(1, 6):
+        path = tmp_path / f"w{major}.bin"
+        path.write_bytes(os.urandom(3000) + bytes([major]))
+        cli("model", "register", "m", path, "-v", f"{major}.0.0")
+        artifacts[major] = pacha.hash_bytes(path.read_bytes())
+    cli("model", "stage", "m:1.0.0", "-t", "staging")
+    cli("model", "stage", "m:1.0.0", "-t", "production")
+    cli("model", "stage", "m:2.0.0", "-t", "staging")
+
+    dry = cli("gc", "--keep-last", "2", "--prune", "now", "--dry-run")
+    assert dry.lines[0] == "would expire model m:3.0.0 (development)"
+    assert f"would remove {artifacts[3]}" in dry.lines
+    assert cli("cat-object", "-e", artifacts[3]).code == 0  # a dry run changes nothing
+    assert "3.0.0" in cli("model", "list", "m", "--json").text
+
+    result = cli("gc", "--keep-last", "2", "--prune", "now")
+    assert result.lines[0] == "expired model m:3.0.0 (development)"
+    assert cli("cat-object", "-e", artifacts[3], ok=False).code == 1
+    for kept in (1, 2, 4, 5):
+        cli("model", "download", f"m:{kept}.0.0", "-o", tmp_path / f"out{kept}")
+    log = cli("reflog", "models/m/3.0.0").text
+    assert "gc --keep-last 2" in log  # who removed it, when and why stays on record
+    cli("fsck")
+    cli.fails("gc", "--keep-last", "0", code=128)
+
+
+def test_keep_last_keeps_what_a_kept_version_descends_from(cli, tmp_path: Path) -> None:
+    (tmp_path / "base").write_bytes(b"base weights")
+    (tmp_path / "tuned").write_bytes(b"tuned weights")
+    cli("model", "register", "base", tmp_path / "base", "-v", "1.0.0")
+    cli("model", "register", "base", tmp_path / "tuned", "-v", "2.0.0")
+    cli(
+        "model",
+        "register",
+        "tuned",
+        tmp_path / "tuned",
+        "-v",
+        "1.0.0",
+        "--from",
+        "base:1.0.0",
+        "--relation",
+        "fine-tuned",
+    )
+    cli("gc", "--keep-last", "1", "--prune", "now")
+    assert "1.0.0" not in cli("model", "list", "base", "--json").text
+    assert "ok" in cli("verify", "tuned:1.0.0").text  # the lineage still verifies end to end

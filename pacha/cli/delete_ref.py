@@ -19,6 +19,10 @@ def delete_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
+    expire: Annotated[
+        bool,
+        typer.Option("--expire", help="Its reflog stays as a record but no longer keeps objects from gc."),
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.cli._refargs import expected_old
@@ -29,9 +33,9 @@ def delete_ref(
     reg = open_reg(registry)
     with reg.transaction(message) as tx:
         if old is None:
-            tx.delete(name)
+            tx.delete(name, expire=expire)
         else:
             expected = expected_old(old)
             if expected is None:
                 raise InvalidInput("--old must be the id the ref points at, not the zero id")
-            tx.delete(name, expected)
+            tx.delete(name, expected, expire=expire)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from collections.abc import Collection
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pacha.cli._app import RegistryOption, new_app, write_out
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
 
 app = new_app()
 
@@ -25,28 +29,40 @@ def gc(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")] = False,
     registry: RegistryOption = None,
 ) -> None:
+    from pacha.cli._app import open_reg
+
+    run_gc(open_reg(registry), parse_prune(prune), dry_run, quiet)
+
+
+def parse_prune(prune: str | None) -> float | None:
+    """--prune DATE|now as a Unix time (None: the default grace period)."""
     import time
     from datetime import UTC, datetime
 
-    from pacha.cli._app import open_reg
     from pacha.errors import InvalidInput
-    from pacha.gc import collect
 
-    cutoff = None
+    if prune is None:
+        return None
     if prune == "now":
-        cutoff = time.time() + 1
-    elif prune is not None:
-        try:
-            moment = datetime.fromisoformat(prune)
-        except ValueError:
-            raise InvalidInput(f"--prune {prune!r}: give an ISO date such as 2026-01-31, or 'now'") from None
-        cutoff = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+        return time.time() + 1
+    try:
+        moment = datetime.fromisoformat(prune)
+    except ValueError:
+        raise InvalidInput(f"--prune {prune!r}: give an ISO date such as 2026-01-31, or 'now'") from None
+    return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp()
+
+
+def run_gc(
+    reg: Registry, cutoff: float | None, dry_run: bool, quiet: bool, assume_expired: Collection[str] = ()
+) -> None:
+    """Collect, listing what goes on a dry run, and summarise on stderr."""
+    from pacha.gc import collect
 
     def show(object_id: str) -> None:
         if dry_run:
             write_out(f"would remove {object_id}\n")
 
-    report = collect(open_reg(registry), cutoff, dry_run, show)
+    report = collect(reg, cutoff, dry_run, show, assume_expired)
     if not quiet:
         verb = "would remove" if dry_run else "removed"
         sys.stderr.write(

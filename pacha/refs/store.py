@@ -24,6 +24,7 @@ from pacha.refs.names import check_ref_name
 MAP_SIZE = 1 << 40  # address space reserved, not disk used
 _SEQ_BYTES = 8
 _ANY = object()  # "whatever the ref holds now"
+EXPIRED_REFLOGS = "expired-reflogs"  # map: ref name -> last reflog seq whose ids gc may collect
 _KEEP = object()  # a verify: the ref is not changed
 
 _ENVS: dict[str, Any] = {}
@@ -89,6 +90,7 @@ class _Update:
     name: str
     new: Any  # full id, None (delete) or _KEEP (verify)
     old: Any  # full id, None (must not exist) or _ANY
+    expire: bool = False  # a deletion after which the ref's history keeps nothing alive
 
 
 class RefTransaction:
@@ -106,7 +108,7 @@ class RefTransaction:
         self._index_ops: list[tuple[str, bool, bytes, bytes]] = []
         self.committed = False
 
-    def _add(self, name: str, new: Any, old: Any) -> RefTransaction:
+    def _add(self, name: str, new: Any, old: Any, expire: bool = False) -> RefTransaction:
         check_ref_name(name)
         if name in self._names:
             raise RefConflict(f"ref {name} appears twice in one transaction")
@@ -115,7 +117,7 @@ class RefTransaction:
         if isinstance(old, str):
             old = check_id(old, f"old value of {name}")
         self._names.add(name)
-        self._updates.append(_Update(name, new, old))
+        self._updates.append(_Update(name, new, old, expire))
         return self
 
     def create(self, name: str, new: str) -> RefTransaction:
@@ -126,9 +128,13 @@ class RefTransaction:
         """Point name at new; with old given, only if it currently points there."""
         return self._add(name, new, old)
 
-    def delete(self, name: str, old: Any = _ANY) -> RefTransaction:
-        """Delete name (which must exist); with old given, only if it points there."""
-        return self._add(name, None, old)
+    def delete(self, name: str, old: Any = _ANY, expire: bool = False) -> RefTransaction:
+        """Delete name (which must exist); with old given, only if it points there.
+
+        expire: its reflog up to this deletion stays as the audit trail but stops
+        keeping objects alive (gc, fsck); see expired_through().
+        """
+        return self._add(name, None, old, expire)
 
     def verify(self, name: str, old: str | None) -> RefTransaction:
         """Require name to point at old (None: to not exist), changing nothing."""
@@ -262,6 +268,12 @@ class RefStore:
             self._indices[key] = db
         return db
 
+    def expired_through(self) -> dict[str, int]:
+        """Ref name -> the last reflog sequence number expired by a deletion with expire=True."""
+        return {
+            key.decode("utf-8"): int.from_bytes(value, "big") for key, value in self.map_scan(EXPIRED_REFLOGS)
+        }
+
     def map_get(self, name: str, key: bytes) -> bytes | None:
         db = self._map_db(name)
         with self._env.begin(db=db) as txn:
@@ -374,6 +386,8 @@ class RefStore:
                 db=self._reflog,
             )
             entries.append(entry)
+            if u.expire:
+                txn.put(key, seq.to_bytes(8, "big"), db=self._map_db(EXPIRED_REFLOGS, txn))
         for index, add, key, value in index_ops:
             if index.startswith("\0map:"):
                 txn.put(key, value, db=self._map_db(index[5:], txn))

@@ -17,7 +17,7 @@ PORCELAIN: dict[str, str] = {
     "reindex": "porcelain.cli.reindex",
 }
 # porcelain editions of plumbing commands (they fall back to plumbing's behaviour)
-OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse"}
+OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse", "gc": "porcelain.cli.gc"}
 
 COMMANDS = {**PORCELAIN, **PLUMBING, **OVERRIDES}
 

@@ -1,0 +1,54 @@
+"""pacha gc, porcelain edition: plumbing's gc plus --keep-last N (retention by version)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli._app import RegistryOption, new_app, write_out
+from porcelain.cli._versions import open_porcelain
+
+app = new_app()
+
+
+@app.command(
+    help="Remove unreachable objects older than the grace period (default 2 weeks); "
+    "--keep-last N first expires all but the newest N versions of each name.",
+    epilog="Example: pacha gc --keep-last 3 --prune now --dry-run",
+)
+def gc(
+    prune: Annotated[
+        str | None,
+        typer.Option("--prune", help="Remove unreachable objects written before DATE (ISO), or 'now'."),
+    ] = None,
+    keep_last: Annotated[
+        int | None,
+        typer.Option(
+            "--keep-last",
+            help="Keep the newest N versions of each model, dataset and recipe, plus any in staging or "
+            "production; expire the others (their reflog stays as the audit trail).",
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Only print what would go.")] = False,
+    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")] = False,
+    registry: RegistryOption = None,
+) -> None:
+    from pacha.cli.gc import parse_prune, run_gc
+    from porcelain import layout
+
+    cutoff = parse_prune(prune)
+    reg = open_porcelain(registry)
+    expired: list[str] = []
+    if keep_last is not None:
+        found = reg.beyond_keep_last(keep_last)
+        verb = "would expire" if dry_run else "expired"
+        for version in found:
+            write_out(f"{verb} {version.kind} {version.name}:{version.version} ({version.stage})\n")
+            expired.append(layout.version_ref(version.kind, version.name, version.version))
+            if version.kind in layout.STAGED:
+                expired.append(layout.stage_ref(version.kind, version.name, version.stage, version.version))
+        if not dry_run:
+            reg.expire_versions(found, f"gc --keep-last {keep_last}")
+            expired = []
+    run_gc(reg.plumbing, cutoff, dry_run, quiet, expired)
