@@ -26,6 +26,7 @@ from pacha.objects import (
     encode,
     make_tree,
 )
+from pacha.store.tmpfile import sync_filesystem
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
@@ -164,8 +165,10 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
         kind = store.stat(object_id).kind
         if kind == BLOB:
             _checkout_blob(store, object_id, tmp, MODE_FILE)
+            _fsync_path(tmp)
         elif kind == TREE:
             _checkout_tree(store, object_id, tmp)
+            sync_filesystem(tmp)  # one flush for every file, before the rename makes them visible
         else:
             raise InvalidInput(f"object {object_id} is a {kind}; only blobs and trees are files")
         if dest.is_dir() and not dest.is_symlink():
@@ -203,10 +206,16 @@ def _refuse_precious(directory: Path) -> None:
 def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str) -> None:
     with store.open(blob_id) as reader, open(path, "xb") as out:
         reader.copy_to(out)
-        out.flush()
-        os.fsync(out.fileno())
     if mode == MODE_EXEC:
         os.chmod(path, 0o755)
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:

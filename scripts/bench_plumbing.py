@@ -26,53 +26,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from _bench import timed_with_rss
+
 PACHA = shutil.which("pacha") or sys.exit("pacha is not on PATH: run inside the project's venv")
 MiB = 1 << 20
-
-
-# Peak RSS must be read from a small parent: a child forked from this (large) benchmark
-# process would report the benchmark's own pages until it execs.
-RSS_WRAPPER = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[1:])
-_, status, usage = os.wait4(child.pid, 0)
-sys.stderr.write(f"\\n__maxrss_kib__ {usage.ru_maxrss}\\n")
-sys.exit(os.waitstatus_to_exitcode(status))
-"""
-
-
-def timed_with_rss(cmd: list[str], stdin_data: bytes | None = None, env=None) -> tuple[float, int, bytes]:
-    """Run cmd, return (seconds, peak RSS bytes, stdout)."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RSS_WRAPPER, *cmd],
-        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=env,
-    )
-    # communicate() would reap the child; read pipes ourselves, then wait4 for rusage
-    if stdin_data is not None:
-        import threading
-
-        def feed() -> None:
-            assert proc.stdin
-            proc.stdin.write(stdin_data)
-            proc.stdin.close()
-
-        feeder = threading.Thread(target=feed)
-        feeder.start()
-    assert proc.stdout and proc.stderr
-    out = proc.stdout.read()
-    err = proc.stderr.read()
-    proc.wait()
-    elapsed = time.perf_counter() - start
-    if stdin_data is not None:
-        feeder.join()
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-500:]}")
-    rss_kib = int(err.rsplit(b"__maxrss_kib__", 1)[1])
-    return elapsed, rss_kib * 1024, out
 
 
 def best(cmd: list[str], repeat: int = 3, setup=None, **kw) -> tuple[float, int, bytes]:

@@ -100,7 +100,7 @@ class ObjectReader:
 
     def chunks(self, block: int = HASH_BLOCK) -> Iterator[memoryview]:
         """Yield the body in blocks; the view is reused, copy it to keep it."""
-        buf = bytearray(block)
+        buf = bytearray(max(1, min(block, self.size + 1)))  # +1: the read that finds the end
         view = memoryview(buf)
         while n := self.readinto(view):
             yield view[:n]

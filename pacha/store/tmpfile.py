@@ -23,6 +23,22 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+def sync_filesystem(path: Path) -> None:
+    """Flush everything written to path's filesystem (one syncfs instead of an fsync a file)."""
+    import ctypes
+
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        try:
+            syncfs = ctypes.CDLL("libc.so.6", use_errno=True).syncfs
+        except (OSError, AttributeError):  # not glibc on Linux: flush every filesystem
+            syncfs = None
+        if syncfs is None or syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
 class TempFile:
     """Write-only temp file in tmp_dir; install() fsyncs and renames it, abort() removes it."""
 
