@@ -11,8 +11,9 @@ import os
 import shutil
 import stat
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pacha.errors import InvalidInput, ObjectNotFound
 from pacha.objects import (
@@ -29,7 +30,11 @@ from pacha.objects import (
 from pacha.store.tmpfile import sync_filesystem
 
 if TYPE_CHECKING:
-    from pacha.store import ObjectStore
+    from pacha.store import ObjectStore, Prepared
+
+SMALL_FILE = 1 << 20  # files up to this size are prepared on worker threads
+WINDOW = 64  # at most this many prepared files wait in memory
+PREPARE_THREADS = 2
 
 
 def write_tree(store: ObjectStore | None, directory: str | os.PathLike[str]) -> str:
@@ -49,22 +54,27 @@ def write_tree_sized(
 ) -> tuple[str, int]:
     """As write_tree, also returning the total bytes of every file in the tree.
 
-    Everything new goes into one pack (one fsync, however many files). base
-    names an earlier version's tree: a file whose path it has may be stored as
-    a delta against the file there.
+    Everything new goes into one pack (one fsync, however many files), and small
+    files are read, hashed and compressed on worker threads. base names an
+    earlier version's tree: a file whose path it has may be stored as a delta
+    against the file there.
     """
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
-    if store is None:
-        return _write_dir(None, root, set(), None, progress)
-    with store.batch():
-        return _write_dir(store, root, set(), _base_entries(store, base), progress)
+    writer = _TreeWriter(store, progress)
+    try:
+        if store is None:
+            return writer.write_dir(root, None)
+        with store.batch():
+            return writer.write_dir(root, _base_entries(store, base))
+    finally:
+        writer.close()
 
 
-def _base_entries(store: ObjectStore, tree_id: str | None) -> dict[str, TreeEntry] | None:
+def _base_entries(store: ObjectStore | None, tree_id: str | None) -> dict[str, TreeEntry] | None:
     """The entries of a base tree by name (None when there is no usable base)."""
-    if tree_id is None:
+    if store is None or tree_id is None:
         return None
     try:
         return {e.name: e for e in read_tree(store, tree_id).entries}
@@ -72,69 +82,122 @@ def _base_entries(store: ObjectStore, tree_id: str | None) -> dict[str, TreeEntr
         return None  # not a tree, or not here: store without deltas
 
 
-def _put_file(
-    store: ObjectStore | None, path: Path, base: str | None, progress: Callable[[int], None] | None
-) -> str:
-    if store is not None:
-        return store.put_file(path, base=base, progress=progress)
-    from pacha.blocks import hash_file
-
-    object_id = hash_file(str(path))
-    if progress is not None:
-        progress(path.stat().st_size)
-    return object_id
+class _Item(NamedTuple):
+    name: str
+    path: Path
+    info: os.stat_result
+    old: TreeEntry | None  # the entry of that name in the base tree
 
 
-def _write_dir(
-    store: ObjectStore | None,
-    directory: Path,
-    active: set[tuple[int, int]],
-    base: dict[str, TreeEntry] | None,
-    progress: Callable[[int], None] | None,
-) -> tuple[str, int]:
-    st = directory.stat()
-    key = (st.st_dev, st.st_ino)
-    if key in active:
-        raise InvalidInput(f"{directory} is a symbolic-link loop; remove the link and retry")
-    active.add(key)
-    entries = []
-    try:
-        names = sorted(os.listdir(directory))
-    except OSError as exc:
-        raise InvalidInput(f"cannot read directory {directory}: {exc.strerror}") from None
-    for name in names:
-        path = directory / name
+class _TreeWriter:
+    """Stores a folder: files of up to SMALL_FILE bytes are prepared WINDOW at a time on
+    worker threads (reading, BLAKE3 and zstd release the GIL), then stored in order."""
+
+    def __init__(self, store: ObjectStore | None, progress: Callable[[int], None] | None) -> None:
+        self.store = store
+        self.progress = progress
+        self.active: set[tuple[int, int]] = set()
+        self.pool = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="pacha-tree")
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def _prepare(self, path: Path) -> Prepared | str:
+        """Read a small file and hash (and, to store it, encode) it; runs on a worker."""
+        with open(path, "rb") as f:
+            data = f.read()
+        if self.store is None:
+            from pacha.ids import hash_bytes
+
+            return hash_bytes(data)
+        return self.store.prepare(data)
+
+    def _list(self, directory: Path, base: dict[str, TreeEntry] | None) -> list[_Item]:
         try:
-            name.encode("utf-8")
-        except UnicodeEncodeError:
-            raise InvalidInput(f"file name {path!s} is not valid UTF-8; rename it") from None
-        try:
-            info = path.stat()
+            names = sorted(os.listdir(directory))
         except OSError as exc:
-            raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-        old = base.get(name) if base else None
-        if stat.S_ISDIR(info.st_mode):
-            sub_base = _base_entries(store, old.id) if store and old and old.mode == MODE_TREE else None
-            sub_id, size = _write_dir(store, path, active, sub_base, progress)
-            entries.append(TreeEntry(name, MODE_TREE, sub_id, size))
-        elif stat.S_ISREG(info.st_mode):
-            mode = MODE_EXEC if info.st_mode & 0o111 else MODE_FILE
+            raise InvalidInput(f"cannot read directory {directory}: {exc.strerror}") from None
+        items = []
+        for name in names:
+            path = directory / name
             try:
-                old_blob = old.id if old and old.mode != MODE_TREE else None
-                blob_id = _put_file(store, path, old_blob, progress)
+                name.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidInput(f"file name {path!s} is not valid UTF-8; rename it") from None
+            try:
+                info = path.stat()
             except OSError as exc:
-                raise InvalidInput(f"cannot read or store {path}: {exc.strerror}") from None
-            entries.append(TreeEntry(name, mode, blob_id, info.st_size))
-        else:
-            raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")
-    active.discard(key)
-    tree = make_tree(entries)
-    data = encode(tree)
-    if store is None:
-        from pacha.ids import hash_bytes
+                raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+            if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+                raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")
+            items.append(_Item(name, path, info, base.get(name) if base else None))
+        return items
 
-        return hash_bytes(data), tree.size
-    return store.put_bytes(data, TREE), tree.size
+    def write_dir(self, directory: Path, base: dict[str, TreeEntry] | None) -> tuple[str, int]:
+        st = directory.stat()
+        key = (st.st_dev, st.st_ino)
+        if key in self.active:
+            raise InvalidInput(f"{directory} is a symbolic-link loop; remove the link and retry")
+        self.active.add(key)
+        items = self._list(directory, base)
+        small = iter(
+            i
+            for i, item in enumerate(items)
+            if stat.S_ISREG(item.info.st_mode) and item.info.st_size <= SMALL_FILE
+        )
+        pending: dict[int, Future[Prepared | str]] = {}
+
+        def fill() -> None:
+            while len(pending) < WINDOW and (i := next(small, None)) is not None:
+                pending[i] = self.pool.submit(self._prepare, items[i].path)
+
+        fill()
+        entries = []
+        for i, item in enumerate(items):
+            old = item.old
+            if stat.S_ISDIR(item.info.st_mode):
+                sub_base = _base_entries(self.store, old.id) if old and old.mode == MODE_TREE else None
+                sub_id, size = self.write_dir(item.path, sub_base)
+                entries.append(TreeEntry(item.name, MODE_TREE, sub_id, size))
+                continue
+            mode = MODE_EXEC if item.info.st_mode & 0o111 else MODE_FILE
+            old_blob = old.id if old and old.mode != MODE_TREE else None
+            try:
+                if i in pending:
+                    prepared = pending.pop(i).result()
+                    fill()
+                    blob_id = self._store_prepared(prepared, old_blob, item.info.st_size)
+                else:
+                    blob_id = self._put_file(item.path, old_blob)
+            except OSError as exc:
+                raise InvalidInput(f"cannot read or store {item.path}: {exc.strerror}") from None
+            entries.append(TreeEntry(item.name, mode, blob_id, item.info.st_size))
+        self.active.discard(key)
+        tree = make_tree(entries)
+        data = encode(tree)
+        if self.store is None:
+            from pacha.ids import hash_bytes
+
+            return hash_bytes(data), tree.size
+        return self.store.put_bytes(data, TREE), tree.size
+
+    def _store_prepared(self, prepared: Prepared | str, base: str | None, size: int) -> str:
+        if self.progress is not None:
+            self.progress(size)
+        if isinstance(prepared, str):
+            return prepared  # only hashed
+        assert self.store is not None
+        return self.store.put_prepared(prepared, base)
+
+    def _put_file(self, path: Path, base: str | None) -> str:
+        if self.store is not None:
+            return self.store.put_file(path, base=base, progress=self.progress)
+        from pacha.blocks import hash_file
+
+        object_id = hash_file(str(path))
+        if self.progress is not None:
+            self.progress(path.stat().st_size)
+        return object_id
 
 
 def read_tree(store: ObjectStore, tree_id: str):

@@ -34,6 +34,7 @@ from pathlib import Path
 from _bench import timed_with_rss
 
 MiB = 1 << 20
+RESTORE_TRIALS = 2
 PACHA = shutil.which("pacha") or sys.exit("pacha is not on PATH: run inside the project's venv")
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -251,10 +252,27 @@ def measure(
     for tool in tools:
         res = results[tool.name]
         res.total = tool.store_size()
-        dest = tool.work.parent / f"restored-{tool.work.name}"
-        res.restore_s = tool.restore(1, dest)
-        shutil.rmtree(dest, ignore_errors=True) if dest.is_dir() else dest.unlink(missing_ok=True)
+    for _ in range(RESTORE_TRIALS):  # the disk's speed varies: best of a few, interleaved
+        for tool in tools:
+            res = results[tool.name]
+            dest = tool.work.parent / f"restored-{tool.work.name}"
+            seconds = tool.restore(1, dest)
+            res.restore_s = min(res.restore_s or seconds, seconds)
+            shutil.rmtree(dest, ignore_errors=True) if dest.is_dir() else dest.unlink(missing_ok=True)
     return list(results.values())
+
+
+def best_first_add(make_tools, source: Path, scratch: Path, results: list[Result], trials: int) -> None:
+    """Replace each result's first add by the best of `trials` adds into fresh, empty stores."""
+    by_name = {r.tool: r for r in results}
+    for trial in range(trials):
+        root = scratch / f"trial-{trial}"
+        for tool in make_tools(root):
+            seconds, rss = tool.add(source, 1)
+            res = by_name[tool.name]
+            res.note(rss)
+            res.first_s = min(res.first_s, seconds)
+        shutil.rmtree(root)
 
 
 def report(title: str, results: list[Result], size: int, per_version: bool) -> None:
@@ -408,11 +426,20 @@ def main() -> None:
             print(
                 f"\nWeights: {args.weights_mib} MiB float32; v2: 2 % changed, scattered; v3: +10 % contiguous"
             )
-            tools: list[Tool] = [Cp(work / "w"), Pacha(work / "w", "model")]
-            tools += [Dvc(work / "w", dvc)] if dvc else []
-            tools += [Git(work / "w", lfs=True)] if lfs else []
-            results = measure(tools, weights)
-            report("Weights", results, args.weights_mib * MiB, per_version=True)
+
+            def weight_tools(root: Path) -> list[Tool]:
+                tools: list[Tool] = [Cp(root), Pacha(root, "model")]
+                tools += [Dvc(root, dvc)] if dvc else []
+                return tools + ([Git(root, lfs=True)] if lfs else [])
+
+            results = measure(weight_tools(work / "w"), weights)
+            best_first_add(weight_tools, weights[0], work, results, trials=2)
+            report(
+                "Weights (first add: best of 3, each into an empty store)",
+                results,
+                args.weights_mib * MiB,
+                True,
+            )
             shutil.rmtree(work / "w")
         if "csv" in parts:
             print(f"\nCSV: {args.csv_mb} MB, {args.csv_versions} versions (+1 % rows, 5 rows edited each)")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # End-to-end demo on a fresh registry in a temp folder (creates .venv on first use):
-# init, register, lineage, stage (with audit trail), download, verify, fsck.
+# init, register, lineage, stage (with audit trail), chunked storage, download, verify, fsck.
 source "$(dirname "$0")/_venv.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pacha-demo.XXXXXX")"
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -114,6 +114,22 @@ run pacha model download fraud-detector@production -o downloaded
 diff -r fraud-detector downloaded && echo "identical to what was registered"
 run pacha model card fraud-detector:1.0.0 --format md
 
+step "Storage: a second version of 32 MiB weights with 1 MiB changed stores only the new chunks"
+python - <<'PY'
+import os, random
+data = bytearray(random.Random(5).randbytes(32 << 20))
+open("big-v1.bin", "wb").write(data)
+data[10 << 20 : 11 << 20] = os.urandom(1 << 20)
+open("big-v2.bin", "wb").write(data)
+PY
+run pacha model register big big-v1.bin -v 1.0.0
+du -sb "$PACHA_DIR/objects" | awk '{printf "store: %.1f MB\n", $1 / 1e6}'
+run pacha model register big big-v2.bin -v 1.1.0 --from big:1.0.0 --relation fine-tuned
+du -sb "$PACHA_DIR/objects" | awk '{printf "store: %.1f MB (the second 32 MiB version added little)\n", $1 / 1e6}'
+run pacha repack
+run pacha count-objects -v
+run pacha gc --keep-last 1 --prune now --dry-run
+
 step "Verify the whole ancestry by hash, check the registry, show what dedup saved"
 run pacha verify fraud-detector-int8:1.0.0
 run pacha stats
@@ -121,9 +137,22 @@ run pacha fsck
 
 step "Damage one byte of the parent's weights on disk: verify and fsck notice"
 BLOB=$(pacha ls-tree "$(pacha cat-object -p "$(pacha rev-parse fraud-detector:1.0.0)" | python -c 'import json,sys; print(json.load(sys.stdin)["artifact"])')" | awk '/model.safetensors/ {print $3}')
-OBJ="$PACHA_DIR/objects/${BLOB:0:2}/${BLOB:2}"
-chmod u+w "$OBJ"
-python -c "import sys; p=sys.argv[1]; b=bytearray(open(p,'rb').read()); b[-3]^=0xFF; open(p,'wb').write(b)" "$OBJ"
+python - "$BLOB" <<'PY'
+import os, sys
+import pacha
+store = pacha.open_registry().objects
+where, pack = store.locate(sys.argv[1])  # loose file, or an entry in a pack
+if pack is None:
+    path, offset = store.loose.path(sys.argv[1]), -3
+else:
+    entry = pack.entry_at(pack.position(bytes.fromhex(sys.argv[1])))
+    path, offset = pack.path, entry.offset + entry.length - 3
+os.chmod(path, 0o644)
+data = bytearray(open(path, "rb").read())
+data[offset] ^= 0xFF
+open(path, "wb").write(data)
+print(f"flipped one byte of {sys.argv[1][:12]} in {os.path.basename(path)}")
+PY
 if pacha verify fraud-detector-int8:1.0.0; then echo "unexpected: tampering not found"; exit 1; else echo "(verify found it, exit $?)"; fi
 if pacha fsck; then echo "unexpected: corruption not found"; exit 1; else echo "(fsck found it, exit $?)"; fi
 step "Demo finished: registry was $PACHA_DIR (removed on exit)"

@@ -126,3 +126,21 @@ def test_derived_needs_a_transform(cli, tmp_path: Path) -> None:
     cli("data", "register", "src", path)
     result = cli.fails("data", "register", "dst", path, "--derived-from", "src:1.0.0", code=128)
     assert "--transform" in result.err
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_row_count_of_a_long_csv_matches_the_csv_module(tmp_path: Path, quoted: bool) -> None:
+    import csv
+
+    from porcelain.schema_infer import SAMPLE_ROWS, infer
+
+    path = tmp_path / "long.csv"
+    with open(path, "w", newline="") as f:
+        f.write("id,text\n")
+        for i in range(SAMPLE_ROWS * 2 + 7):
+            f.write(f'{i},"line one\nline two"\n' if quoted and i % 1000 == 0 else f"{i},plain\n")
+            if i % 5000 == 0:
+                f.write("\n")  # blank lines are not records
+    with open(path, newline="") as f:
+        expected = sum(1 for record in csv.reader(f) if record) - 1
+    assert infer(path)["instance_count"] == expected == SAMPLE_ROWS * 2 + 7

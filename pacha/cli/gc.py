@@ -15,18 +15,22 @@ if TYPE_CHECKING:
 
 app = new_app()
 
+PruneOption = Annotated[
+    str | None,
+    typer.Option("--prune", help="Remove unreachable objects written before DATE (ISO), or 'now'."),
+]
+DryRunOption = Annotated[bool, typer.Option("-n", "--dry-run", help="Only print what would go.")]
+QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")]
+
 
 @app.command(
     help="Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them.",
     epilog="Example: pacha gc --prune 2026-01-01 --dry-run",
 )
 def gc(
-    prune: Annotated[
-        str | None,
-        typer.Option("--prune", help="Remove unreachable objects written before DATE (ISO), or 'now'."),
-    ] = None,
-    dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Only print what would go.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")] = False,
+    prune: PruneOption = None,
+    dry_run: DryRunOption = False,
+    quiet: QuietOption = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.cli._app import open_reg

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pacha import codec
 from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, ObjectNotFound
@@ -34,6 +34,16 @@ __all__ = ["ObjectInfo", "ObjectReader", "ObjectStore"]
 Progress = Callable[[int], None]
 
 
+class Prepared(NamedTuple):
+    """A small object hashed and encoded, ready to store."""
+
+    id: str
+    kind: str
+    data: bytes
+    header: bytes
+    body: bytes
+
+
 class ObjectStore:
     """Put, find and read objects by id."""
 
@@ -43,6 +53,7 @@ class ObjectStore:
         self.tmp_dir = tmp_dir
         self._local = threading.local()
         self._touched: dict[Path, float] = {}
+        self._loose_listing: dict[str, set[str]] | None = None  # shard -> names, during a batch
 
     # --- where an object lives -----------------------------------------------------
     @property
@@ -202,6 +213,7 @@ class ObjectStore:
         writer = PackWriter(self.packs.dir, self.tmp_dir)
         self.packs.refresh()  # what is already stored need not be written again
         self._local.batch = writer
+        self._loose_listing = {}
         try:
             yield writer
             self._local.batch = None
@@ -209,6 +221,7 @@ class ObjectStore:
                 self.packs.refresh(force=True)
         finally:
             self._local.batch = None
+            self._loose_listing = None
             writer.abort()
 
     def freshen(self, object_id: str) -> bool:
@@ -218,14 +231,12 @@ class ObjectStore:
         its time: a concurrent gc could otherwise delete it before the ref that
         will name it moves. A packed object is refreshed by touching its pack.
         """
-        if self.loose.freshen(object_id):
-            return True
         batch = self._batch
         if batch is not None and object_id in batch:
             return True
         found = self.packs.find(object_id, relist=False)
         if found is None:
-            return False
+            return self._freshen_loose(object_id)
         path = found[0].path
         now = time.time()
         if now - self._touched.get(path, 0.0) > 60:
@@ -233,6 +244,18 @@ class ObjectStore:
                 os.utime(path)
             self._touched[path] = now
         return True
+
+    def _freshen_loose(self, object_id: str) -> bool:
+        listing = self._loose_listing
+        if listing is None:
+            return self.loose.freshen(object_id)
+        # During a batch, shards are listed once: thousands of misses cost no system call
+        # (an object stored loose meanwhile by someone else is at worst stored again).
+        shard = object_id[:2]
+        names = listing.get(shard)
+        if names is None:
+            names = listing[shard] = self.loose.shard_names(shard)
+        return object_id[2:] in names and self.loose.freshen(object_id)
 
     def writer(self, kind: str = "blob") -> ObjectWriter:
         """A streaming writer; call write() repeatedly, then commit() for the id."""
@@ -246,16 +269,32 @@ class ObjectStore:
             from pacha.objects import validate
 
             validate(kind, data)
+        return self.put_prepared(self.prepare(data, kind))
+
+    def prepare(self, data: bytes, kind: str = "blob") -> Prepared:
+        """Hash and encode a small object without storing it (thread-safe: for worker threads)."""
         from pacha.ids import hash_bytes
 
-        object_id = hash_bytes(data)
-        if self.freshen(object_id):
-            return object_id
+        header, body = self.loose.encode(kind, data)
+        return Prepared(hash_bytes(data), kind, data, header, body)
+
+    def put_prepared(self, prepared: Prepared, base: str | None = None) -> str:
+        """Store a prepared object (unless it is stored already), into the current batch if any.
+
+        base: an earlier version it may be stored as a delta against (into a pack).
+        """
+        if self.freshen(prepared.id):
+            return prepared.id
+        if base is not None:
+            from pacha.store.ingest import put_small_delta
+
+            return put_small_delta(self, prepared, base)
         batch = self._batch
         if batch is None:
-            return self.loose.put_bytes(kind, data, object_id)
-        batch.add(object_id, *self.loose.encode(kind, data))
-        return object_id
+            self.loose.write_stored(prepared.id, prepared.header, prepared.body)
+        else:
+            batch.add(prepared.id, prepared.header, prepared.body)
+        return prepared.id
 
     def put_stream(self, stream: IO[bytes], kind: str = "blob", progress: Progress | None = None) -> str:
         """Store everything read from stream, in bounded memory."""

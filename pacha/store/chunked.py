@@ -39,6 +39,9 @@ if TYPE_CHECKING:
 # average parameter 64 KiB gives chunks of ~80 KiB (it adds the minimum, 16 KiB).
 AVG_CHUNK = 64 << 10
 CHUNK_THRESHOLD = BLOCK  # blobs above this are chunked
+# Changed chunks of retrained weights do not delta (every value moved): after this many
+# misses in a row, a blob's remaining chunks are only compressed.
+GIVE_UP_AFTER = 32
 _ENTRY = struct.Struct("<32sQ")
 
 
@@ -165,6 +168,7 @@ class ChunkedIngest:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
         self._pending: deque[Future[None]] = deque()
         self._carry = b""
+        self._delta_misses = 0  # consecutive changed chunks that did not delta well
 
     def feed(self, block: bytes) -> None:
         """Chunk the next bytes of the blob. They are hashed and written from block itself,
@@ -242,7 +246,7 @@ class ChunkedIngest:
             packed = codec.ENCODINGS[codec.ZSTD].encode(data, self.level)
             if len(packed) < len(data):
                 encoding, body = codec.ZSTD, packed
-        if self.base is not None:
+        if self.base is not None and self._delta_misses < GIVE_UP_AFTER:
             old = self.base.replaced(previous, offset, len(data))
             if old is not None:
                 from pacha.store.delta import MIN_SAVING, make_delta
@@ -251,6 +255,9 @@ class ChunkedIngest:
                     delta = make_delta(data, self.store.read(old.id), old.id, self.level)
                     if len(delta) < len(body) * (1 - MIN_SAVING):
                         encoding, body = codec.DELTA, delta
+                        self._delta_misses = 0
+                    else:
+                        self._delta_misses += 1
         return (codec.pack_header("blob", len(data), encoding), body)
 
     def _store(self, prepared: Future[Prepared], length: int) -> None:

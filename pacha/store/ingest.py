@@ -30,7 +30,7 @@ from pacha.store.chunked import CHUNK_THRESHOLD
 from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
-    from pacha.store import ObjectStore, Progress
+    from pacha.store import ObjectStore, Prepared, Progress
     from pacha.store.chunked import ChunkedIngest
     from pacha.store.loose import LooseStore
 
@@ -223,7 +223,10 @@ def ingest_file(
     size = os.fstat(fileobj.fileno()).st_size
     if size <= CHUNK_THRESHOLD:
         data = fileobj.read()
-        object_id = store.put_bytes(data, kind) if base is None else put_small_delta(store, data, kind, base)
+        if kind != "blob" or base is None:
+            object_id = store.put_bytes(data, kind)
+        else:
+            object_id = store.put_prepared(store.prepare(data), base)
         if progress is not None:
             progress(size)
         return object_id
@@ -255,25 +258,21 @@ def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
             raise
 
 
-def put_small_delta(store: ObjectStore, data: bytes, kind: str, base: str) -> str:
+def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
     """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
-    from pacha.ids import hash_bytes
     from pacha.store.delta import MAX_DEPTH, MIN_SAVING, make_delta
 
-    object_id = hash_bytes(data)
-    if store.freshen(object_id):
-        return object_id
     try:
         info = store.stat(base)
-        usable = info.kind == kind and info.encoding != codec.CHUNKS and store.delta_depth(base) < MAX_DEPTH
+        whole = info.kind == prepared.kind and info.encoding != codec.CHUNKS
+        usable = whole and store.delta_depth(base) < MAX_DEPTH
     except PachaError:
         usable = False  # no base after all: store it whole
-    if not usable or not data:
-        return store.put_bytes(data, kind)
-    _header, body = store.loose.encode(kind, data)
-    delta = make_delta(data, store.read(base), base, store.loose.level)
-    if len(delta) >= len(body) * (1 - MIN_SAVING):
-        return store.put_bytes(data, kind)
+    stored = (prepared.header, prepared.body)
+    if usable and prepared.data:
+        delta = make_delta(prepared.data, store.read(base), base, store.loose.level)
+        if len(delta) < len(prepared.body) * (1 - MIN_SAVING):
+            stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
     with store.batch() as batch:
-        batch.add(object_id, codec.pack_header(kind, len(data), codec.DELTA), delta)
-    return object_id
+        batch.add(prepared.id, *stored)
+    return prepared.id

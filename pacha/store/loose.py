@@ -85,13 +85,15 @@ class LooseStore:
             encoding, body = codec.ENCODINGS[codec.IDENTITY], data
         return codec.pack_header(kind, len(data), encoding.code), body
 
-    def put_bytes(self, kind: str, data: bytes, object_id: str | None = None) -> str:
-        """Store a small object held in memory as a loose file (object_id: its known id)."""
-        if object_id is None:
-            object_id = hash_bytes(data)
-        if self.freshen(object_id):
-            return object_id
-        header, body = self.encode(kind, data)
+    def put_bytes(self, kind: str, data: bytes) -> str:
+        """Store a small object held in memory as a loose file."""
+        object_id = hash_bytes(data)
+        if not self.freshen(object_id):
+            self.write_stored(object_id, *self.encode(kind, data))
+        return object_id
+
+    def write_stored(self, object_id: str, header: bytes, body: bytes) -> None:
+        """Write an object's stored form (header and encoded body) as its loose file."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
         try:
@@ -103,7 +105,6 @@ class LooseStore:
             self.install(tmp_path, object_id)
         finally:
             tmp_path.unlink(missing_ok=True)
-        return object_id
 
     def install(self, tmp_path: Path, object_id: str) -> None:
         """Atomically move a finished temp file to its final name (idempotent)."""
@@ -172,6 +173,13 @@ class LooseStore:
                 )
                 if not ok:
                     yield Path(dirpath) / name
+
+    def shard_names(self, shard: str) -> set[str]:
+        """File names in one shard directory (the ids that start with shard, less 2 digits)."""
+        try:
+            return set(os.listdir(self._root_str + "/" + shard))
+        except FileNotFoundError:
+            return set()
 
     def ids_with_prefix(self, prefix: str) -> list[str]:
         """Ids that start with prefix (lowercase hex, at least 2 characters)."""

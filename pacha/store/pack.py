@@ -43,6 +43,8 @@ CHECKSUM = 32
 RAW_ID = 32
 RACY_NS = 2_000_000_000
 WHOLE_READ = 4 << 20  # entries up to this size are read in one pread
+MATERIALIZE_MAX = 4_000_000  # indexes up to this many ids are searched as a Python list
+FLUSH_EVERY = 1 << 20  # a pack writer gathers small entries up to this many bytes per write
 _FANOUT = struct.Struct("<256I")
 _U64 = struct.Struct("<Q")
 
@@ -67,6 +69,9 @@ class PackWriter:
         self._file = TempFile(tmp_dir, "pack")
         self.entries: dict[str, Entry] = {}
         self._file.write(PACK_HEADER)
+        self._end = self._file.written  # where the next entry goes (buffered bytes included)
+        self._buffered: list[bytes | memoryview] = []
+        self._buffered_bytes = 0
 
     def __contains__(self, object_id: str) -> bool:
         return object_id in self.entries
@@ -79,20 +84,27 @@ class PackWriter:
         self.add_many([(object_id, parts)])
 
     def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
-        """Append several stored objects in one write (repeats are skipped)."""
-        buffers: list[bytes | memoryview] = []
-        offset = self._file.written
+        """Append several stored objects (repeats are skipped); small ones are gathered
+        and written together, so a folder of many small files costs few system calls."""
         for object_id, parts in items:
             if object_id in self.entries:
                 continue
             length = sum(len(p) for p in parts)
-            self.entries[object_id] = Entry(offset, length)
-            offset += length
-            buffers.extend(parts)
-        self._file.writev(buffers)
+            self.entries[object_id] = Entry(self._end, length)
+            self._end += length
+            self._buffered.extend(parts)
+            self._buffered_bytes += length
+        if self._buffered_bytes >= FLUSH_EVERY or len(self._buffered) >= 512:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._buffered:
+            self._file.writev(self._buffered)
+            self._buffered, self._buffered_bytes = [], 0
 
     def read_entry(self, object_id: str) -> bytes:
         """The stored bytes of an object added but not yet installed."""
+        self._flush()
         entry = self.entries[object_id]
         return self._file.pread(entry.length, entry.offset)
 
@@ -101,6 +113,7 @@ class PackWriter:
         if not self.entries:
             self.abort()
             return None
+        self._flush()
         table = index_table(self.entries)
         pack_id = blake3_digest(table[1])
         self._file.write(pack_id)
@@ -194,6 +207,7 @@ class Pack:
         self._lengths = index[start : start + self.count * 8].cast("Q")
         start += self.count * 8
         self.pack_id = bytes(index[start : start + CHECKSUM])
+        self._id_list: list[bytes] | None = None
         self._columns = index[len(INDEX_HEADER) + _FANOUT.size : start]
         self._fd = -1
 
@@ -210,8 +224,18 @@ class Pack:
         first = raw_id[0]
         lo = self.fanout[first - 1] if first else 0
         hi = self.fanout[first]
-        i = bisect.bisect_left(self._ids, raw_id, lo, hi)
-        return i if i < hi and self._ids[i] == raw_id else -1
+        ids = self._id_list if self._id_list is not None else self._materialize()
+        i = bisect.bisect_left(ids, raw_id, lo, hi)
+        return i if i < hi and ids[i] == raw_id else -1
+
+    def _materialize(self) -> list[bytes] | _IdColumn:
+        """The ids as a list of bytes, so that bisect runs in C (~70 bytes an id in memory).
+        Very large indexes are searched in place instead."""
+        if self.count > MATERIALIZE_MAX:
+            return self._ids
+        column = bytes(self._columns[: self.count * RAW_ID])
+        self._id_list = [column[i : i + RAW_ID] for i in range(0, len(column), RAW_ID)]
+        return self._id_list
 
     def id_at(self, i: int) -> str:
         return self._ids[i].hex()
@@ -288,6 +312,8 @@ class Pack:
         for view in (self._offsets, self._lengths, self._columns):
             view.release()
         self._ids = _IdColumn(memoryview(b""), 0)
+        self._id_list = None
+        self.count = 0
         if self._fd >= 0:
             os.close(self._fd)
             self._fd = -1
@@ -303,6 +329,7 @@ class PackSet:
         self._packs: list[Pack] = []
         self._stamp: int | None = None
         self._listed_at = 0
+        self._last: Pack | None = None
 
     def _listing_stamp(self) -> int:
         try:
@@ -335,8 +362,9 @@ class PackSet:
                 except FileNotFoundError:
                     continue  # removed while listing (repack)
             packs.append(pack)
-        # newest (largest mtime) first is not needed: ids are unique to their content
         self._packs = packs
+        if self._last is not None and self._last not in packs:
+            self._last = None
         self._stamp = stamp
         return True
 
@@ -354,10 +382,16 @@ class PackSet:
         object again can afford a stale answer, readers cannot.
         """
         raw = bytes.fromhex(object_id)
+        last = self._last
+        if last is not None:  # objects are looked up in runs: the chunks of one file, a folder
+            i = last.position(raw)
+            if i >= 0:
+                return last, i
         for attempt in range(2):
             for pack in self.packs:
                 i = pack.position(raw)
                 if i >= 0:
+                    self._last = pack
                     return pack, i
             if attempt == 0 and not (relist and self.refresh()):
                 return None
@@ -385,6 +419,7 @@ class PackSet:
             pack.close()
         self._packs = []
         self._stamp = None
+        self._last = None
 
 
 def remove_pack(pack: Pack) -> int:

@@ -54,7 +54,7 @@ class TempFile:
 
     def writev(self, buffers: list[bytes | bytearray | memoryview]) -> None:
         """Write buffers in order, in as few system calls as possible."""
-        pending = [memoryview(b) for b in buffers if len(b)]
+        pending = [b if isinstance(b, memoryview) else memoryview(b) for b in buffers if len(b)]
         while pending:
             n = os.writev(self.fd, pending[:IOV_MAX])
             self.written += n

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption, new_app, write_out
+from pacha.cli.gc import DryRunOption, PruneOption, QuietOption
 from porcelain.cli._versions import open_porcelain
 
 app = new_app()
@@ -18,10 +19,7 @@ app = new_app()
     epilog="Example: pacha gc --keep-last 3 --prune now --dry-run",
 )
 def gc(
-    prune: Annotated[
-        str | None,
-        typer.Option("--prune", help="Remove unreachable objects written before DATE (ISO), or 'now'."),
-    ] = None,
+    prune: PruneOption = None,
     keep_last: Annotated[
         int | None,
         typer.Option(
@@ -30,8 +28,8 @@ def gc(
             "production; expire the others (their reflog stays as the audit trail).",
         ),
     ] = None,
-    dry_run: Annotated[bool, typer.Option("-n", "--dry-run", help="Only print what would go.")] = False,
-    quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")] = False,
+    dry_run: DryRunOption = False,
+    quiet: QuietOption = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.cli.gc import parse_prune, run_gc
