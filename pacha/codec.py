@@ -19,6 +19,7 @@ the concatenation of chunk blobs); their sources read those through the store.
 
 from __future__ import annotations
 
+import re
 import struct
 import threading
 from typing import IO, TYPE_CHECKING, Any, NamedTuple
@@ -41,12 +42,12 @@ class Header(NamedTuple):
     length: int  # bytes the header occupies; the body starts here
 
 
+_KIND = re.compile(r"[a-z0-9-]{1,16}")
+
+
 def check_kind(kind: str) -> str:
     """Validate an object kind name: 1..16 lowercase ASCII letters, digits or '-'."""
-    ok = 0 < len(kind) <= MAX_KIND_LEN and all(
-        c.isascii() and (c.islower() or c.isdigit() or c == "-") for c in kind
-    )
-    if not ok:
+    if _KIND.fullmatch(kind) is None:
         raise InvalidInput(
             f"object kind {kind!r} is invalid: use 1-{MAX_KIND_LEN} lowercase letters, digits or '-'"
         )

@@ -50,7 +50,10 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
     except InvalidInput as exc:
         return ObjectCheck(object_id, None, (), f"object {object_id} is malformed: {exc}")
     except PachaError as exc:
-        return ObjectCheck(object_id, None, (), str(exc))
+        problem = str(exc)
+        if object_id not in problem:  # e.g. the base of a delta, or a chunk, is what is damaged
+            problem = f"object {object_id} cannot be read: {problem}"
+        return ObjectCheck(object_id, None, (), problem)
 
 
 def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | None = None) -> FsckReport:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pacha.errors import InvalidInput
@@ -16,9 +17,12 @@ HEX_DIGITS = frozenset("0123456789abcdef")
 HASH_BLOCK = 8 << 20
 
 
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
 def is_hex(text: str) -> bool:
     """True when text is non-empty and only lowercase or uppercase hex digits."""
-    return bool(text) and set(text.lower()) <= HEX_DIGITS
+    return _HEX.fullmatch(text) is not None
 
 
 def is_full_id(text: str) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -33,7 +34,9 @@ if TYPE_CHECKING:
     from pacha.store import ObjectStore, Prepared
 
 SMALL_FILE = 1 << 20  # files up to this size are prepared on worker threads
-WINDOW = 64  # at most this many prepared files wait in memory
+GROUP = 256  # files a worker task prepares, at most
+GROUP_BYTES = 8 << 20  # and at most this many bytes
+WINDOW = 4  # tasks in flight: at most WINDOW * (GROUP_BYTES + SMALL_FILE) bytes wait in memory
 PREPARE_THREADS = 2
 
 
@@ -84,14 +87,35 @@ def _base_entries(store: ObjectStore | None, tree_id: str | None) -> dict[str, T
 
 class _Item(NamedTuple):
     name: str
-    path: Path
-    info: os.stat_result
+    path: str
+    mode: int
+    size: int
     old: TreeEntry | None  # the entry of that name in the base tree
 
 
+def _groups(items: list[_Item]) -> list[list[int]]:
+    """Positions of the small files, in runs of at most GROUP files and GROUP_BYTES bytes."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i, item in enumerate(items):
+        if not stat.S_ISREG(item.mode) or item.size > SMALL_FILE:
+            continue
+        if current and (len(current) == GROUP or size + item.size > GROUP_BYTES):
+            out.append(current)
+            current, size = [], 0
+        current.append(i)
+        size += item.size
+    if current:
+        out.append(current)
+    return out
+
+
 class _TreeWriter:
-    """Stores a folder: files of up to SMALL_FILE bytes are prepared WINDOW at a time on
-    worker threads (reading, BLAKE3 and zstd release the GIL), then stored in order."""
+    """Stores a folder. Small files (up to SMALL_FILE bytes) are read, hashed and, unless
+    already stored, compressed on worker threads, GROUP files a task and at most WINDOW
+    tasks ahead (reading, BLAKE3 and zstd release the GIL); the caller's thread stores
+    the results in order, so the tree is the same whatever the timing."""
 
     def __init__(self, store: ObjectStore | None, progress: Callable[[int], None] | None) -> None:
         self.store = store
@@ -102,35 +126,55 @@ class _TreeWriter:
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
 
-    def _prepare(self, path: Path) -> Prepared | str:
-        """Read a small file and hash (and, to store it, encode) it; runs on a worker."""
-        with open(path, "rb") as f:
-            data = f.read()
-        if self.store is None:
-            from pacha.ids import hash_bytes
+    def _prepare_group(self, items: list[_Item]) -> list[Prepared | str | OSError]:
+        """Runs on a worker: each file's id, and its encoded form if it is not stored yet."""
+        from pacha.ids import hash_bytes
 
-            return hash_bytes(data)
-        return self.store.prepare(data)
+        out: list[Prepared | str | OSError] = []
+        store = self.store
+        for item in items:
+            try:
+                fd = os.open(item.path, os.O_RDONLY)
+                try:
+                    data = os.read(fd, item.size + 1)
+                    while len(data) <= item.size and (more := os.read(fd, item.size + 1 - len(data))):
+                        data += more
+                finally:
+                    os.close(fd)
+            except OSError as exc:
+                out.append(exc)
+                continue
+            if store is None:
+                out.append(hash_bytes(data))
+            elif item.old is not None and item.old.size == len(data) and hash_bytes(data) == item.old.id:
+                out.append(item.old.id)  # unchanged since the base version
+            else:
+                out.append(store.prepare(data))
+        return out
 
     def _list(self, directory: Path, base: dict[str, TreeEntry] | None) -> list[_Item]:
         try:
-            names = sorted(os.listdir(directory))
+            scanned = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
             raise InvalidInput(f"cannot read directory {directory}: {exc.strerror}") from None
         items = []
-        for name in names:
-            path = directory / name
+        for entry in scanned:
+            name = entry.name
             try:
                 name.encode("utf-8")
             except UnicodeEncodeError:
-                raise InvalidInput(f"file name {path!s} is not valid UTF-8; rename it") from None
+                raise InvalidInput(f"file name {entry.path!s} is not valid UTF-8; rename it") from None
             try:
-                info = path.stat()
+                info = entry.stat()  # follows symbolic links, as the tree does
             except OSError as exc:
-                raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
+                raise InvalidInput(f"cannot read {entry.path}: {exc.strerror}") from None
             if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
-                raise InvalidInput(f"{path} is not a regular file or directory; remove it or move it out")
-            items.append(_Item(name, path, info, base.get(name) if base else None))
+                raise InvalidInput(
+                    f"{entry.path} is not a regular file or directory; remove it or move it out"
+                )
+            items.append(
+                _Item(name, entry.path, info.st_mode, info.st_size, base.get(name) if base else None)
+            )
         return items
 
     def write_dir(self, directory: Path, base: dict[str, TreeEntry] | None) -> tuple[str, int]:
@@ -140,38 +184,40 @@ class _TreeWriter:
             raise InvalidInput(f"{directory} is a symbolic-link loop; remove the link and retry")
         self.active.add(key)
         items = self._list(directory, base)
-        small = iter(
-            i
-            for i, item in enumerate(items)
-            if stat.S_ISREG(item.info.st_mode) and item.info.st_size <= SMALL_FILE
-        )
-        pending: dict[int, Future[Prepared | str]] = {}
+        groups = iter(_groups(items))
+        pending: deque[tuple[list[int], Future[list[Prepared | str | OSError]]]] = deque()
+        ready: dict[int, Prepared | str | OSError] = {}
 
         def fill() -> None:
-            while len(pending) < WINDOW and (i := next(small, None)) is not None:
-                pending[i] = self.pool.submit(self._prepare, items[i].path)
+            while len(pending) < WINDOW and (group := next(groups, None)) is not None:
+                pending.append((group, self.pool.submit(self._prepare_group, [items[i] for i in group])))
 
         fill()
         entries = []
         for i, item in enumerate(items):
             old = item.old
-            if stat.S_ISDIR(item.info.st_mode):
+            if stat.S_ISDIR(item.mode):
                 sub_base = _base_entries(self.store, old.id) if old and old.mode == MODE_TREE else None
-                sub_id, size = self.write_dir(item.path, sub_base)
+                sub_id, size = self.write_dir(Path(item.path), sub_base)
                 entries.append(TreeEntry(item.name, MODE_TREE, sub_id, size))
                 continue
-            mode = MODE_EXEC if item.info.st_mode & 0o111 else MODE_FILE
+            mode = MODE_EXEC if item.mode & 0o111 else MODE_FILE
             old_blob = old.id if old and old.mode != MODE_TREE else None
             try:
-                if i in pending:
-                    prepared = pending.pop(i).result()
+                if i not in ready and pending and pending[0][0][0] == i:
+                    group, future = pending.popleft()
+                    ready.update(zip(group, future.result(), strict=True))
                     fill()
-                    blob_id = self._store_prepared(prepared, old_blob, item.info.st_size)
+                if i in ready:
+                    prepared = ready.pop(i)
+                    if isinstance(prepared, OSError):
+                        raise prepared
+                    blob_id = self._store_prepared(prepared, old_blob, item)
                 else:
-                    blob_id = self._put_file(item.path, old_blob)
+                    blob_id = self._put_file(Path(item.path), old_blob)
             except OSError as exc:
                 raise InvalidInput(f"cannot read or store {item.path}: {exc.strerror}") from None
-            entries.append(TreeEntry(item.name, mode, blob_id, item.info.st_size))
+            entries.append(TreeEntry(item.name, mode, blob_id, item.size))
         self.active.discard(key)
         tree = make_tree(entries)
         data = encode(tree)
@@ -181,11 +227,13 @@ class _TreeWriter:
             return hash_bytes(data), tree.size
         return self.store.put_bytes(data, TREE), tree.size
 
-    def _store_prepared(self, prepared: Prepared | str, base: str | None, size: int) -> str:
+    def _store_prepared(self, prepared: Prepared | str, base: str | None, item: _Item) -> str:
         if self.progress is not None:
-            self.progress(size)
-        if isinstance(prepared, str):
-            return prepared  # only hashed
+            self.progress(item.size)
+        if isinstance(prepared, str):  # only hashed, or the same as in the base tree
+            if self.store is None or self.store.freshen(prepared):
+                return prepared
+            return self.store.put_file(item.path)  # the base's copy is gone: store it after all
         assert self.store is not None
         return self.store.put_prepared(prepared, base)
 

@@ -52,14 +52,15 @@ def collect(reg: Registry) -> Stats:
         setattr(stats, f"{kind}s", len(names))
         setattr(stats, f"{kind}_versions", versions)
     store = reg.plumbing.objects
+    from pacha.codec import CHUNKS as chunks
     for object_id in store.iter_ids():
         stats.objects += 1
-        disk = store.loose.disk_size(object_id)
+        disk = store.stored_size(object_id)
         info = store.stat(object_id)
-        if info.kind == "blob":
+        if info.kind == "blob" and info.encoding != chunks:
             stats.content_bytes += info.size
             stats.blob_bytes_on_disk += disk
-        else:
+        else:  # trees, records, and the chunk lists of large blobs (their chunks count above)
             stats.metadata_bytes += disk
         stats.stored_bytes += disk
     return stats

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from pacha.blocks import BLOCK
 from pacha.codec import CHUNKS, DELTA
 from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.objects import decode_tree
 
 
 def pack_bytes(registry) -> int:
@@ -156,3 +158,30 @@ def test_small_file_with_a_base_is_stored_as_a_delta(registry, tmp_path: Path) -
     assert registry.objects.stat(object_id).encoding == DELTA
     assert registry.objects.storage_links(object_id) == [base]
     assert registry.objects.read(object_id) == v2
+
+
+def test_folder_versions_reuse_unchanged_files_and_delta_changed_ones(cli, registry, tmp_path: Path) -> None:
+    rng = random.Random(9)
+    folder = tmp_path / "set"
+    (folder / "sub").mkdir(parents=True)
+    rows = "".join(f"{i},{rng.random():.6f}\n" for i in range(20_000))
+    (folder / "sub" / "table.csv").write_text(rows)
+    (folder / "notes.txt").write_text("unchanged")
+    cli("data", "register", "set", folder, "-v", "1.0.0")
+    (folder / "sub" / "table.csv").write_text(rows.replace("17,", "17 edited,", 1))
+    cli("data", "register", "set", folder, "-v", "1.1.0")
+
+    def entry(tree_id: str, name: str):
+        return next(e for e in decode_tree(registry.objects.read(tree_id)).entries if e.name == name)
+
+    old, new = (
+        json.loads(cli("data", "get", f"set:{v}", "--json").text)["record"]["artifact"]
+        for v in ("1.0.0", "1.1.0")
+    )
+    assert entry(new, "notes.txt").id == entry(old, "notes.txt").id
+    table = entry(entry(new, "sub").id, "table.csv")
+    assert registry.objects.stat(table.id).encoding == DELTA
+    assert registry.objects.storage_links(table.id) == [entry(entry(old, "sub").id, "table.csv").id]
+    cli("data", "download", "set:1.1.0", "-o", tmp_path / "out")
+    assert (tmp_path / "out" / "sub" / "table.csv").read_text() == (folder / "sub" / "table.csv").read_text()
+    cli("fsck")

@@ -40,8 +40,8 @@ class Prepared(NamedTuple):
     id: str
     kind: str
     data: bytes
-    header: bytes
-    body: bytes
+    header: bytes | None  # None: not encoded, since the object looked stored already
+    body: bytes | None
 
 
 class ObjectStore:
@@ -188,6 +188,13 @@ class ObjectStore:
             depth += 1
         raise CorruptObject(f"delta chain through {object_id} is longer than {READ_LIMIT} (a cycle?)")
 
+    def stored_size(self, object_id: str) -> int:
+        """Bytes the object takes on disk: its loose file, or its entry in a pack."""
+        _where, pack = self.locate(object_id)
+        if pack is None:
+            return self.loose.disk_size(object_id)
+        return pack.entry_at(pack.position(bytes.fromhex(object_id))).length
+
     def locate(self, object_id: str) -> tuple[str, Pack | None]:
         """'loose', 'packed' (with its pack) or raises ObjectNotFound; for count-objects and gc."""
         if self.loose.has(object_id):
@@ -272,11 +279,18 @@ class ObjectStore:
         return self.put_prepared(self.prepare(data, kind))
 
     def prepare(self, data: bytes, kind: str = "blob") -> Prepared:
-        """Hash and encode a small object without storing it (thread-safe: for worker threads)."""
+        """Hash and encode a small object without storing it (thread-safe: for worker threads).
+
+        An object that looks stored already is not compressed (put_prepared encodes it
+        after all if it turns out to be missing).
+        """
         from pacha.ids import hash_bytes
 
+        object_id = hash_bytes(data)
+        if self.packs.find(object_id, relist=False) is not None:
+            return Prepared(object_id, kind, data, None, None)
         header, body = self.loose.encode(kind, data)
-        return Prepared(hash_bytes(data), kind, data, header, body)
+        return Prepared(object_id, kind, data, header, body)
 
     def put_prepared(self, prepared: Prepared, base: str | None = None) -> str:
         """Store a prepared object (unless it is stored already), into the current batch if any.
@@ -285,6 +299,9 @@ class ObjectStore:
         """
         if self.freshen(prepared.id):
             return prepared.id
+        if prepared.header is None:
+            header, body = self.loose.encode(prepared.kind, prepared.data)
+            prepared = prepared._replace(header=header, body=body)
         if base is not None:
             from pacha.store.ingest import put_small_delta
 

@@ -81,7 +81,17 @@ class PackWriter:
 
     def add(self, object_id: str, *parts: bytes | memoryview) -> None:
         """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
-        self.add_many([(object_id, parts)])
+        if object_id in self.entries:
+            return
+        length = 0
+        for part in parts:
+            length += len(part)
+        self.entries[object_id] = Entry(self._end, length)
+        self._end += length
+        self._buffered.extend(parts)
+        self._buffered_bytes += length
+        if self._buffered_bytes >= FLUSH_EVERY or len(self._buffered) >= 512:
+            self._flush()
 
     def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
         """Append several stored objects (repeats are skipped); small ones are gathered
