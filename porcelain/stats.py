@@ -53,6 +53,7 @@ def collect(reg: Registry) -> Stats:
         setattr(stats, f"{kind}_versions", versions)
     store = reg.plumbing.objects
     from pacha.codec import CHUNKS as chunks
+
     for object_id in store.iter_ids():
         stats.objects += 1
         disk = store.stored_size(object_id)

@@ -189,7 +189,7 @@ class _IdColumn:
 
 
 class Pack:
-    """One installed pack and its index, both mapped read-only."""
+    """One installed pack: its index mapped read-only, its entries read with pread."""
 
     def __init__(self, index_path: Path) -> None:
         import mmap

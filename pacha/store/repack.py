@@ -8,7 +8,6 @@ every object at every moment (one that cached a removed pack re-lists on a miss)
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -191,10 +190,3 @@ def pack_stats(pack: Pack) -> tuple[int, int]:
         deltas += encoding == codec.DELTA
         chunked += encoding == codec.CHUNKS
     return deltas, chunked
-
-
-def disk_usage(path: Path) -> int:
-    try:
-        return os.stat(path).st_size
-    except FileNotFoundError:
-        return 0
