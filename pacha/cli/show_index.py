@@ -26,7 +26,7 @@ def show_index(
 
     path = Path(pack)
     if path.suffix in (".idx", ".pack") and path.exists():
-        found = Pack(path.with_suffix(".idx"))
+        found = Pack(path.with_suffix(".idx"))  # any pack file: no registry needed
     else:
         found = find_pack(open_reg(registry).objects, pack)
     lines = []

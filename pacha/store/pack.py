@@ -81,29 +81,27 @@ class PackWriter:
 
     def add(self, object_id: str, *parts: bytes | memoryview) -> None:
         """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
+        self._append(object_id, parts)
+        self._flush_if_full()
+
+    def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
+        """Append several stored objects (repeats are skipped)."""
+        for object_id, parts in items:
+            self._append(object_id, parts)
+        self._flush_if_full()
+
+    def _append(self, object_id: str, parts: tuple[bytes | memoryview, ...]) -> None:
+        """Record an entry and buffer its bytes: small entries are written together, so a
+        folder of many small files costs few system calls."""
         if object_id in self.entries:
             return
-        length = 0
-        for part in parts:
-            length += len(part)
+        length = sum(len(p) for p in parts)
         self.entries[object_id] = Entry(self._end, length)
         self._end += length
         self._buffered.extend(parts)
         self._buffered_bytes += length
-        if self._buffered_bytes >= FLUSH_EVERY or len(self._buffered) >= 512:
-            self._flush()
 
-    def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
-        """Append several stored objects (repeats are skipped); small ones are gathered
-        and written together, so a folder of many small files costs few system calls."""
-        for object_id, parts in items:
-            if object_id in self.entries:
-                continue
-            length = sum(len(p) for p in parts)
-            self.entries[object_id] = Entry(self._end, length)
-            self._end += length
-            self._buffered.extend(parts)
-            self._buffered_bytes += length
+    def _flush_if_full(self) -> None:
         if self._buffered_bytes >= FLUSH_EVERY or len(self._buffered) >= 512:
             self._flush()
 
