@@ -95,7 +95,11 @@ class MappedFile:
     def close(self) -> None:
         self._view.release()
         if self._mm is not None:
-            self._mm.close()
+            import contextlib
+
+            # views still held (by a failing pipeline): the mapping closes when they go
+            with contextlib.suppress(BufferError):
+                self._mm.close()
 
     def __enter__(self) -> MappedFile:
         return self

@@ -12,8 +12,19 @@ import pytest
 
 from pacha.blocks import BLOCK
 from pacha.codec import CHUNKS, DELTA
-from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound
 from pacha.objects import decode_tree
+from pacha.store import ingest
+from pacha.store.chunked import ChunkedIngest
+
+
+@pytest.fixture(autouse=True, params=["in place", "streamed"])
+def reading(request, monkeypatch) -> str:
+    """Run each test both ways a large file is read: mapped in place (a file unchanged for
+    a while) and into private buffers (a file written moments ago, as every file here is)."""
+    if request.param == "in place":
+        monkeypatch.setattr(ingest, "_settled", lambda info: True)
+    return request.param
 
 
 def pack_bytes(registry) -> int:
@@ -67,6 +78,61 @@ def test_inserting_bytes_shifts_no_chunk_boundaries_downstream(registry, tmp_pat
         ids.append(registry.objects.put_file(tmp_path / name))
     first, second = ({c.id for c in registry.objects.chunk_list(i)} for i in ids)
     assert len(second - first) <= 2
+
+
+def test_same_size_version_is_cut_where_the_base_was(registry, tmp_path: Path, reading: str) -> None:
+    size = 4 * BLOCK
+    v1 = weights(size)
+    (tmp_path / "v1").write_bytes(v1)
+    base = registry.objects.put_file(tmp_path / "v1")
+    v2 = bytearray(v1)
+    rng = random.Random(5)
+    for _ in range(20):  # small in-place edits, as a fine-tune makes
+        start = rng.randrange(size - 100)
+        v2[start : start + 100] = rng.randbytes(100)
+    v2[BLOCK : BLOCK + 200_000] = bytes(200_000)  # zeros: FastCDC alone would cut them small
+    (tmp_path / "v2").write_bytes(v2)
+    before = pack_bytes(registry)
+    v2_id = registry.objects.put_file(tmp_path / "v2", base=base)
+    old, new = registry.objects.chunk_list(base), registry.objects.chunk_list(v2_id)
+    changed = [c for c in new if c not in old]
+    assert 0 < len(changed) <= 24
+    if reading == "in place":  # no cutting pass: the layout is the base's
+        assert [c.size for c in new] == [c.size for c in old]
+        assert all(registry.objects.stat(c.id).encoding == DELTA for c in changed)
+        assert pack_bytes(registry) - before < 50_000  # small deltas and a chunk list
+    assert registry.objects.read(v2_id) == v2
+
+
+def test_a_file_changed_while_read_in_place_is_refused(registry, tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "model.bin"
+    path.write_bytes(weights(2 * BLOCK))
+    monkeypatch.setattr(ingest, "_settled", lambda info: True)
+    feed_mapped = ChunkedIngest.feed_mapped
+
+    def feed_then_append(self, mapped) -> None:
+        feed_mapped(self, mapped)
+        with open(path, "ab") as f:  # someone writes to the file meanwhile
+            f.write(b"more")
+
+    monkeypatch.setattr(ChunkedIngest, "feed_mapped", feed_then_append)
+    with pytest.raises(InvalidInput, match="changed while it was being stored"):
+        registry.objects.put_file(path)
+    assert pack_bytes(registry) == 0  # the pack was never installed
+    assert list(registry.objects.iter_ids()) == []
+
+
+def test_a_file_written_moments_ago_is_not_read_in_place(registry, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.undo()  # the real check, whatever the fixture chose
+    data = weights(2 * BLOCK + 3)
+    (tmp_path / "fresh").write_bytes(data)
+
+    def refuse(self, mapped) -> None:
+        raise AssertionError("a file written moments ago was read in place")
+
+    monkeypatch.setattr(ChunkedIngest, "feed_mapped", refuse)
+    object_id = registry.objects.put_file(tmp_path / "fresh")
+    assert registry.objects.read(object_id) == data
 
 
 def test_stream_chunking_matches_file_chunking(registry, tmp_path: Path) -> None:

@@ -7,19 +7,26 @@ chunk, id and size). A second version that differs in a few places shares
 every unchanged chunk, so it costs only what changed. Readers see one blob:
 reading streams the chunks, verifying each and then the whole.
 
-Ingest overlaps the work on both cores: a read-ahead thread reads blocks into
-private buffers (so what is hashed is exactly what is written, even if the file
-changes meanwhile); the caller's thread cuts (FastCDC releases the GIL) and
-hashes the whole file; a pool of two hashes each chunk, skips known ones and
-compresses (or deltas) new ones; a writer thread appends each group of new
-chunks to a pack in one write. At most DEPTH groups of ~8 MiB are in flight, so
-memory stays bounded whatever the file's size.
+Ingest overlaps the work on both cores: the caller's thread cuts (FastCDC
+releases the GIL); a pool of two hashes each chunk, skips known ones, compresses
+(or deltas) new ones and adds the group to the whole-file hash, in order; a
+writer thread appends each group of new chunks to a pack in one write. At most DEPTH groups of
+~8 MiB are in flight, so memory stays bounded whatever the file's size.
+
+A regular file is read through mmap (no copy; pages are released as groups
+finish) and checked unchanged afterwards (pacha.store.ingest); a stream is read
+into private buffers. When the earlier version has the same size, the new one
+is cut where the old one was cut (a fine-tune or an in-place edit keeps the
+layout): no cutting pass, every unchanged chunk found by its hash, and every
+changed one deltas against the chunk it replaced.
 """
 
 from __future__ import annotations
 
 import bisect
+import contextlib
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -31,6 +38,7 @@ from pacha.errors import CorruptObject
 from pacha.ids import new_hasher
 
 if TYPE_CHECKING:
+    from pacha.blocks import MappedFile
     from pacha.codec import ObjectSource
     from pacha.store import ObjectStore
     from pacha.store.pack import PackWriter
@@ -123,6 +131,7 @@ class BaseChunks:
             self.starts.append(total)
             self.position.setdefault(chunk.id, i)
             total += chunk.size
+        self.size = total
 
     def replaced(self, previous: str | None, offset: int, size: int) -> ChunkRef | None:
         """The old chunk a new one of size bytes at offset replaced (None if none is alike)."""
@@ -158,7 +167,7 @@ class ChunkedIngest:
         self.batch = batch
         self.encoding = encoding
         self.level = store.loose.level
-        self.hasher = new_hasher()
+        self.hasher = new_hasher(0)  # one thread: the pool already keeps both cores busy
         self.size = 0
         self.chunks: list[ChunkRef] = []
         self.cutter = new_cutter()
@@ -166,7 +175,11 @@ class ChunkedIngest:
         self.progress = progress
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="pacha-chunk")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
-        self._pending: deque[Future[None]] = deque()
+        # per group in flight: its write, and where it ends
+        self._pending: deque[tuple[Future[None], int]] = deque()
+        self._hashed: threading.Event | None = None  # set once the last group is in self.hasher
+        self._mapped: MappedFile | None = None
+        self._released = 0  # bytes of the mapped file whose pages were given back
         self._carry = b""
         self._delta_misses = 0  # consecutive changed chunks that did not delta well
 
@@ -189,6 +202,33 @@ class ChunkedIngest:
             view, self._carry = memoryview(self._carry), b""
         consumed = self._cut(view, final=False)
         self._carry = bytes(view[consumed:])
+
+    def feed_mapped(self, mapped: MappedFile) -> None:
+        """Chunk a whole mapped file (then call finish()).
+
+        Its bytes are read in place, so the caller must check that the file did
+        not change meanwhile. Pages are released as groups finish.
+        """
+        self._mapped = mapped
+        view = mapped.view
+        if self.base is not None and self.base.chunks and self.base.size == len(view):
+            self._cut_as_base(view)
+        else:
+            self._cut(view, final=True)
+
+    def _cut_as_base(self, view: memoryview) -> None:
+        """Cut where the earlier version of the same size was cut."""
+        assert self.base is not None
+        group: list[tuple[int, int]] = []
+        group_start = end = 0
+        for chunk in self.base.chunks:
+            group.append((end, chunk.size))
+            end += chunk.size
+            if end - group_start >= BLOCK:
+                self._submit(view, group_start, end, group)
+                group, group_start = [], end
+        if group:
+            self._submit(view, group_start, end, group)
 
     def _cut(self, view: memoryview, final: bool) -> int:
         """Submit view's chunks in groups of about BLOCK bytes; returns the bytes consumed.
@@ -216,28 +256,56 @@ class ChunkedIngest:
 
     def _submit(self, view: memoryview, start: int, end: int, group: list[tuple[int, int]]) -> None:
         piece = view[start:end]
-        self.hasher.update(piece)
         origin = self.size
         self.size += end - start
-        prepared = self._pool.submit(self._prepare, piece, [(o - start, n) for o, n in group], origin)
-        self._pending.append(self._writer.submit(self._store, prepared, end - start))
+        after, hashed = self._hashed, threading.Event()
+        self._hashed = hashed
+        prepared = self._pool.submit(
+            self._prepare, piece, [(o - start, n) for o, n in group], origin, after, hashed
+        )
+        written = self._writer.submit(self._store, prepared, end - start)
+        self._pending.append((written, self.size))
         while len(self._pending) > DEPTH:
-            self._pending.popleft().result()
+            self._settle()
 
-    def _prepare(self, piece: memoryview, group: list[tuple[int, int]], origin: int) -> Prepared:
+    def _settle(self) -> None:
+        """Wait for the oldest group; a mapped file's pages before its end can go."""
+        written, end = self._pending.popleft()
+        written.result()
+        if self._mapped is not None:
+            self._mapped.release(self._released, end - self._released)
+            self._released = end
+
+    def _prepare(
+        self,
+        piece: memoryview,
+        group: list[tuple[int, int]],
+        origin: int,
+        after: threading.Event | None,
+        hashed: threading.Event,
+    ) -> Prepared:
+        """Runs on the pool: hash each chunk, encode the new ones, then add the group to the
+        whole-file hash once the group before it is in (groups start in order, so the one
+        waited for is running or done)."""
         import blake3
 
-        out: Prepared = []
-        previous = None
-        for offset, length in group:
-            data = piece[offset : offset + length]
-            chunk_id = blake3.blake3(data).hexdigest()
-            if self.store.freshen(chunk_id):
-                out.append((chunk_id, length, None))
-            else:
-                out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
-            previous = chunk_id
-        return out
+        try:
+            out: Prepared = []
+            previous = None
+            for offset, length in group:
+                data = piece[offset : offset + length]
+                chunk_id = blake3.blake3(data).hexdigest()
+                if self.store.freshen(chunk_id):
+                    out.append((chunk_id, length, None))
+                else:
+                    out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
+                previous = chunk_id
+            if after is not None:
+                after.wait()
+            self.hasher.update(piece)
+            return out
+        finally:
+            hashed.set()  # even on failure: the next group must not wait forever
 
     def _encode(self, data: memoryview, offset: int, previous: str | None) -> tuple[bytes | memoryview, ...]:
         """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here."""
@@ -276,7 +344,7 @@ class ChunkedIngest:
             if self._carry:
                 self._cut(memoryview(self._carry), final=True)
             while self._pending:
-                self._pending.popleft().result()
+                self._settle()
         finally:
             self.close()
         blob_id = self.hasher.hexdigest()
@@ -286,11 +354,17 @@ class ChunkedIngest:
         return blob_id
 
     def close(self) -> None:
-        for future in self._pending:
-            future.cancel()
+        for written, _end in self._pending:
+            written.cancel()
         self._pending.clear()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._writer.shutdown(wait=True, cancel_futures=True)
+        if self._mapped is not None:
+            self._mapped = None
+            # the pack's write buffer may still hold views of the mapping; if writing
+            # fails, the batch fails and its owner aborts it
+            with contextlib.suppress(OSError):
+                self.batch.flush()
 
 
 def _max_depth() -> int:

@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.errors import PachaError
+from pacha.errors import InvalidInput, PachaError
 from pacha.ids import new_hasher
 from pacha.store.chunked import CHUNK_THRESHOLD
 from pacha.store.tmpfile import TempFile
@@ -235,14 +235,44 @@ def ingest_file(
     from pacha.store.chunked import ChunkedIngest
 
     sample = os.pread(fileobj.fileno(), BLOCK // 2, 0) + os.pread(fileobj.fileno(), BLOCK // 2, size // 2)
+    encoding = choose_encoding(sample, store.loose.level)
+    before = os.fstat(fileobj.fileno())
     with store.batch() as batch:
-        chunked = ChunkedIngest(store, batch, choose_encoding(sample, store.loose.level), base, progress)
+        chunked = ChunkedIngest(store, batch, encoding, base, progress)
         try:
-            for block in read_blocks(fileobj):
+            if _settled(before):
+                with MappedFile(fileobj) as mapped:
+                    chunked.feed_mapped(mapped)
+                    object_id = chunked.finish()
+                if _identity(os.fstat(fileobj.fileno())) != _identity(before):
+                    name = getattr(fileobj, "name", "the file")
+                    raise InvalidInput(
+                        f"{name} changed while it was being stored; store it again when it is complete"
+                    )
+                return object_id
+            for block in read_blocks(fileobj):  # being written right now: read private copies
                 chunked.feed(block)
             return chunked.finish()
         finally:
             chunked.close()
+
+
+SETTLED_NS = 2_000_000_000  # a file unchanged for this long shows any later write in its times
+
+
+def _settled(info: os.stat_result) -> bool:
+    """True if a write to the file from now on would change its mtime or ctime.
+
+    File times have a coarse clock: a file written in the last tick could be
+    written again without its times moving, so it is not read in place.
+    """
+    import time
+
+    return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > SETTLED_NS
+
+
+def _identity(info: os.stat_result) -> tuple[int, ...]:
+    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
 def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:

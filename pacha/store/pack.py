@@ -103,16 +103,17 @@ class PackWriter:
 
     def _flush_if_full(self) -> None:
         if self._buffered_bytes >= FLUSH_EVERY or len(self._buffered) >= 512:
-            self._flush()
+            self.flush()
 
-    def _flush(self) -> None:
+    def flush(self) -> None:
+        """Write what is buffered (before the buffers' memory may change or go away)."""
         if self._buffered:
             self._file.writev(self._buffered)
             self._buffered, self._buffered_bytes = [], 0
 
     def read_entry(self, object_id: str) -> bytes:
         """The stored bytes of an object added but not yet installed."""
-        self._flush()
+        self.flush()
         entry = self.entries[object_id]
         return self._file.pread(entry.length, entry.offset)
 
@@ -121,7 +122,7 @@ class PackWriter:
         if not self.entries:
             self.abort()
             return None
-        self._flush()
+        self.flush()
         table = index_table(self.entries)
         pack_id = blake3_digest(table[1])
         self._file.write(pack_id)
