@@ -32,12 +32,16 @@ from pacha.store.tmpfile import sync_filesystem
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore, Prepared
+    from pacha.store.workers import Workers
 
 SMALL_FILE = 1 << 20  # files up to this size are prepared on worker threads
 GROUP = 256  # files a worker task prepares, at most
 GROUP_BYTES = 8 << 20  # and at most this many bytes
 WINDOW = 4  # tasks in flight: at most WINDOW * (GROUP_BYTES + SMALL_FILE) bytes wait in memory
 PREPARE_THREADS = 2
+# Past this many small files, worker processes store them (threads would serialise on
+# the GIL; starting the processes costs about what threads take for this many files).
+PROCESS_AFTER = 2000
 CHECKOUT_THREADS = 2  # file creation is kernel time, which a second thread overlaps
 CHECKOUT_GROUP = 256  # files per checkout task
 
@@ -72,7 +76,9 @@ def write_tree_sized(
         if store is None:
             return writer.write_dir(root, None)
         with store.batch():
-            return writer.write_dir(root, _base_entries(store, base))
+            result = writer.write_dir(root, _base_entries(store, base))
+            writer.commit()
+            return result
     finally:
         writer.close()
 
@@ -124,25 +130,53 @@ class _TreeWriter:
         self.progress = progress
         self.active: set[tuple[int, int]] = set()
         self.pool = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="pacha-tree")
+        self.workers: Workers | None = None
+        self.small_files = 0  # handed out so far: past PROCESS_AFTER, worker processes take over
+        from pacha.store.ingest import CompressionProbe
+
+        self.probe = CompressionProbe()  # shared by the threads: a race only shifts when it probes
+
+    def commit(self) -> None:
+        """Install what worker processes stored (before the caller's pack of trees)."""
+        if self.workers is not None:
+            self.workers.commit()
 
     def close(self) -> None:
         self.pool.shutdown(wait=True, cancel_futures=True)
+        if self.workers is not None:
+            self.workers.abort()
+
+    def _submit(self, items: list[_Item]) -> Future[list[Prepared | str | OSError]] | int:
+        """Start preparing a group on a thread (a future), or storing it in a worker (a ticket)."""
+        self.small_files += len(items)
+        if self.workers is None and self.store is not None and self.small_files > PROCESS_AFTER:
+            from pacha.store.workers import Workers
+
+            self.workers = Workers(self.store)
+        if self.workers is None:
+            return self.pool.submit(self._prepare_group, items)
+        from pacha.store.workers import SmallFile
+
+        return self.workers.submit(
+            [
+                SmallFile(i.path, i.size, i.old.id, i.old.size)
+                if i.old is not None and i.old.mode != MODE_TREE
+                else SmallFile(i.path, i.size, None, 0)
+                for i in items
+            ]
+        )
 
     def _prepare_group(self, items: list[_Item]) -> list[Prepared | str | OSError]:
         """Runs on a worker: each file's id, and its encoded form if it is not stored yet."""
         from pacha.ids import hash_bytes
+        from pacha.store.ingest import prepare_probed
+        from pacha.store.workers import read_small
 
         out: list[Prepared | str | OSError] = []
         store = self.store
         for item in items:
             try:
-                fd = os.open(item.path, os.O_RDONLY)
-                try:
-                    data = os.read(fd, item.size + 1)
-                    while len(data) <= item.size and (more := os.read(fd, item.size + 1 - len(data))):
-                        data += more
-                finally:
-                    os.close(fd)
+                data = read_small(item.path, item.size)
             except OSError as exc:
                 out.append(exc)
                 continue
@@ -151,7 +185,7 @@ class _TreeWriter:
             elif item.old is not None and item.old.size == len(data) and hash_bytes(data) == item.old.id:
                 out.append(item.old.id)  # unchanged since the base version
             else:
-                out.append(store.prepare(data))
+                out.append(prepare_probed(store, data, self.probe))
         return out
 
     def _list(self, directory: Path, base: dict[str, TreeEntry] | None) -> list[_Item]:
@@ -187,12 +221,13 @@ class _TreeWriter:
         self.active.add(key)
         items = self._list(directory, base)
         groups = iter(_groups(items))
-        pending: deque[tuple[list[int], Future[list[Prepared | str | OSError]]]] = deque()
+        pending: deque[tuple[list[int], Future[list[Prepared | str | OSError]] | int]] = deque()
         ready: dict[int, Prepared | str | OSError] = {}
+        stored: set[int] = set()  # files a worker process has stored already
 
         def fill() -> None:
             while len(pending) < WINDOW and (group := next(groups, None)) is not None:
-                pending.append((group, self.pool.submit(self._prepare_group, [items[i] for i in group])))
+                pending.append((group, self._submit([items[i] for i in group])))
 
         fill()
         entries = []
@@ -208,13 +243,24 @@ class _TreeWriter:
             try:
                 if i not in ready and pending and pending[0][0][0] == i:
                     group, future = pending.popleft()
-                    ready.update(zip(group, future.result(), strict=True))
+                    if isinstance(future, int):
+                        assert self.workers is not None
+                        ready.update(zip(group, self.workers.result(future), strict=True))
+                        stored.update(group)
+                    else:
+                        ready.update(zip(group, future.result(), strict=True))
                     fill()
                 if i in ready:
                     prepared = ready.pop(i)
                     if isinstance(prepared, OSError):
                         raise prepared
-                    blob_id = self._store_prepared(prepared, old_blob, item)
+                    if i in stored:
+                        stored.discard(i)
+                        if self.progress is not None:
+                            self.progress(item.size)
+                        blob_id = prepared  # type: ignore[assignment]
+                    else:
+                        blob_id = self._store_prepared(prepared, old_blob, item)
                 else:
                     blob_id = self._put_file(Path(item.path), old_blob)
             except OSError as exc:
@@ -227,7 +273,8 @@ class _TreeWriter:
             from pacha.ids import hash_bytes
 
             return hash_bytes(data), tree.size
-        return self.store.put_bytes(data, TREE), tree.size
+        # make_tree checked the entries: no need to parse the tree back to validate it
+        return self.store.put_prepared(self.store.prepare(data, TREE)), tree.size
 
     def _store_prepared(self, prepared: Prepared | str, base: str | None, item: _Item) -> str:
         if self.progress is not None:

@@ -278,18 +278,18 @@ class ObjectStore:
             validate(kind, data)
         return self.put_prepared(self.prepare(data, kind))
 
-    def prepare(self, data: bytes, kind: str = "blob") -> Prepared:
+    def prepare(self, data: bytes, kind: str = "blob", compress: bool = True) -> Prepared:
         """Hash and encode a small object without storing it (thread-safe: for worker threads).
 
         An object that looks stored already is not compressed (put_prepared encodes it
-        after all if it turns out to be missing).
+        after all if it turns out to be missing). compress=False stores it as it is.
         """
         from pacha.ids import hash_bytes
 
         object_id = hash_bytes(data)
         if self.packs.find(object_id, relist=False) is not None:
             return Prepared(object_id, kind, data, None, None)
-        header, body = self.loose.encode(kind, data)
+        header, body = self.loose.encode(kind, data, compress)
         return Prepared(object_id, kind, data, header, body)
 
     def put_prepared(self, prepared: Prepared, base: str | None = None) -> str:

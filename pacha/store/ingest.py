@@ -48,6 +48,44 @@ def choose_encoding(sample: Buffer, level: int) -> int:
     return codec.ZSTD if len(compressed) <= len(sample) * (1 - MIN_SAVING) else codec.IDENTITY
 
 
+class CompressionProbe:
+    """Whether to try compressing the next small object of a series (the files of a folder).
+
+    After MISSES objects in a row that compression shrank by less than MIN_SAVING
+    (a folder of JPEGs or random data), only every PROBE-th is tried, until one
+    compresses again: zstd then costs little on data it cannot shrink.
+    """
+
+    MISSES = 32
+    PROBE = 64
+
+    def __init__(self) -> None:
+        self.misses = 0
+        self.skipped = 0
+
+    def worth_trying(self) -> bool:
+        if self.misses < self.MISSES:
+            return True
+        self.skipped += 1
+        if self.skipped < self.PROBE:
+            return False
+        self.skipped = 0
+        return True
+
+    def saw(self, size: int, stored: int) -> None:
+        """Report what a tried object came to."""
+        self.misses = 0 if stored <= size * (1 - MIN_SAVING) else self.misses + 1
+
+
+def prepare_probed(store: ObjectStore, data: bytes, probe: CompressionProbe) -> Prepared:
+    """store.prepare(data), compressed only when probe says it is worth trying."""
+    compress = probe.worth_trying()
+    prepared = store.prepare(data, compress=compress)
+    if compress and prepared.body is not None:
+        probe.saw(len(data), len(prepared.body))
+    return prepared
+
+
 class Ingest:
     """Writes one loose object to a temp file through the pipeline; finish() installs it.
 

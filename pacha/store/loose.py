@@ -77,10 +77,10 @@ class LooseStore:
             raise
         return header, f
 
-    def encode(self, kind: str, data: bytes) -> tuple[bytes, bytes]:
+    def encode(self, kind: str, data: bytes, compress: bool = True) -> tuple[bytes, bytes]:
         """Header and body of a small object: compressed only if that makes it smaller."""
         encoding = codec.ENCODINGS[self.encoding]
-        body = encoding.encode(data, self.level) if data else data
+        body = encoding.encode(data, self.level) if data and compress else data
         if len(body) >= len(data):
             encoding, body = codec.ENCODINGS[codec.IDENTITY], data
         return codec.pack_header(kind, len(data), encoding.code), body

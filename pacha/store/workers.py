@@ -1,0 +1,232 @@
+"""Worker processes that store small files into packs of their own.
+
+Storing a folder of many small files is mostly per-file Python work (open,
+read, hash, compress, bookkeeping) that threads serialise on the GIL; worker
+processes run it on every core. The caller hands each worker groups of files
+in turn and reads back, per file, the blob id (or the error that stopped it).
+
+Each worker appends what it stores to a pack of its own, invisible to others
+until commit(): each worker then installs its pack, before the caller installs
+the pack of trees that names those blobs, so no reader ever finds a tree whose
+files are missing. abort() (or any failure, or a crash) drops the workers'
+packs; what a crash leaves is temp files that gc clears.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+from collections import deque
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from pacha.errors import PachaError
+
+if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+
+    from pacha.store import ObjectStore
+    from pacha.store.ingest import CompressionProbe
+
+WORKERS = 2
+
+
+class SmallFile(NamedTuple):
+    """A file for a worker: where it is, its size, and the blob of that name in the base tree."""
+
+    path: str
+    size: int
+    old_id: str | None
+    old_size: int
+
+
+Result = str | OSError  # a file's blob id, or why it could not be read
+
+
+def read_small(path: str, size: int) -> bytes:
+    """A small file's bytes, in as few system calls as possible (it may have grown since listed)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.read(fd, size + 1)
+        while len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
+            data += more
+    finally:
+        os.close(fd)
+    return data
+
+
+def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) -> Result:
+    """Store one small file into the store's current batch: reused as is if unchanged since
+    the base, else compressed (if that pays), or a delta against the base's file when that
+    is smaller."""
+    from pacha.ids import hash_bytes
+    from pacha.store.ingest import prepare_probed
+
+    try:
+        data = read_small(item.path, item.size)
+    except OSError as exc:
+        return exc
+    unchanged = item.old_id is not None and item.old_size == len(data) and hash_bytes(data) == item.old_id
+    if unchanged and store.freshen(item.old_id):
+        return item.old_id
+    return store.put_prepared(prepare_probed(store, data, probe), item.old_id)
+
+
+class Workers:
+    """WORKERS processes storing groups of small files; submit() gives a ticket for result().
+
+    Each is a fresh interpreter (`python -m pacha.store.workers`), not a fork: safe
+    whatever threads the caller runs, and whatever its main module does on import.
+    """
+
+    def __init__(self, store: ObjectStore, count: int = WORKERS) -> None:
+        self._procs: list[subprocess.Popen[bytes]] = []
+        self._sends: list[Connection] = []
+        self._recvs: list[Connection] = []
+        self._outstanding: list[deque[int]] = []  # per worker, its tickets in the order sent
+        self._arrived: dict[int, list[Result]] = {}  # results read while waiting for another
+        self._next = 0
+        self._tickets = 0
+        self._done = False
+        args = [str(store.loose.root), str(store.tmp_dir), str(store.loose.level)]
+        try:
+            for _ in range(count):
+                self._start(args)
+            for worker in range(count):
+                self._receive(worker)  # "ready": it started and opened the store
+        except BaseException:
+            self.abort()
+            raise
+
+    def _start(self, args: list[str]) -> None:
+        from multiprocessing.connection import Connection
+
+        import pacha
+
+        to_child, from_parent = os.pipe()
+        to_parent, from_child = os.pipe()
+        env = dict(os.environ)  # the child imports pacha from where this process did
+        here = str(Path(pacha.__file__).resolve().parent.parent)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "pacha.store.workers", str(to_child), str(from_child), *args],
+                pass_fds=(to_child, from_child),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                env=env,
+            )
+        finally:
+            os.close(to_child)
+            os.close(from_child)
+        self._procs.append(proc)
+        self._outstanding.append(deque())
+        self._sends.append(Connection(from_parent, readable=False))
+        self._recvs.append(Connection(to_parent, writable=False))
+
+    def submit(self, items: list[SmallFile]) -> int:
+        """Hand a group to the next worker (round robin); returns the ticket for result()."""
+        worker = self._next
+        self._next = (worker + 1) % len(self._sends)
+        try:
+            self._sends[worker].send(("group", items))
+        except OSError:
+            raise PachaError("a worker process storing files stopped unexpectedly") from None
+        ticket = self._tickets = self._tickets + 1
+        self._outstanding[worker].append(ticket)
+        return ticket
+
+    def result(self, ticket: int) -> list[Result]:
+        """The results of a group, one per file (a worker answers its groups in order)."""
+        while ticket not in self._arrived:
+            worker = next(w for w, queue in enumerate(self._outstanding) if ticket in queue)
+            self._arrived[self._outstanding[worker].popleft()] = self._receive(worker)
+        return self._arrived.pop(ticket)
+
+    def _receive(self, worker: int) -> Any:
+        try:
+            kind, payload = self._recvs[worker].recv()
+        except (EOFError, OSError):
+            raise PachaError("a worker process storing files stopped unexpectedly") from None
+        if kind == "error":
+            raise PachaError(f"a worker process failed: {payload}")
+        return payload
+
+    def commit(self) -> None:
+        """Have every worker install its pack (after all results were read)."""
+        for queue in self._outstanding:  # groups never asked for (the caller failed)
+            for ticket in list(queue):
+                self.result(ticket)
+        for conn in self._sends:
+            conn.send(("commit", None))
+        for worker in range(len(self._sends)):
+            self._receive(worker)
+        self._done = True
+        self._stop()
+
+    def abort(self) -> None:
+        """Drop whatever the workers stored (no-op after commit)."""
+        if not self._done:
+            for conn in self._sends:
+                with contextlib.suppress(OSError):  # already gone
+                    conn.send(("abort", None))
+            self._done = True
+        self._stop()
+
+    def _stop(self) -> None:
+        for conn in self._sends + self._recvs:
+            conn.close()
+        for proc in self._procs:
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self._procs, self._sends, self._recvs = [], [], []
+
+
+class _Abort(Exception):
+    """Raised inside a worker to leave its batch without installing it."""
+
+
+def _serve(receive: Connection, send: Connection, store: ObjectStore) -> None:
+    """A worker: store each group it is sent into its own batch; install it on commit."""
+    from pacha.store.ingest import CompressionProbe
+
+    probe = CompressionProbe()
+    try:
+        with store.batch():
+            send.send(("ok", "ready"))
+            while True:
+                try:
+                    kind, items = receive.recv()
+                except EOFError:  # the caller is gone
+                    raise _Abort from None
+                if kind == "commit":
+                    break
+                if kind == "abort":
+                    raise _Abort
+                send.send(("ok", [store_small(store, item, probe) for item in items]))
+        send.send(("ok", None))
+    except (_Abort, KeyboardInterrupt):
+        pass  # the caller was interrupted too, and cleans up
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            send.send(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def main(argv: list[str]) -> None:
+    from multiprocessing.connection import Connection
+
+    from pacha.store import ObjectStore
+
+    receive_fd, send_fd, objects_dir, tmp_dir, level = argv
+    receive = Connection(int(receive_fd), writable=False)
+    send = Connection(int(send_fd), readable=False)
+    _serve(receive, send, ObjectStore(Path(objects_dir), Path(tmp_dir), int(level)))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
