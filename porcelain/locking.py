@@ -10,11 +10,16 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def writes_objects(method: F) -> F:
-    """Run a Registry method under plumbing.writing(), so gc cannot collect what it writes."""
+    """Run a Registry method under plumbing.writing(), so gc cannot collect what it writes;
+    then, if registrations have left many packs, merge the small ones (as `git gc --auto`)."""
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from pacha.store.repack import auto_repack
+
         with self.plumbing.writing():
-            return method(self, *args, **kwargs)
+            result = method(self, *args, **kwargs)
+            auto_repack(self.plumbing.objects)
+            return result
 
     return wrapper  # type: ignore[return-value]

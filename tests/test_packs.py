@@ -170,3 +170,66 @@ def _all_ids(registry: Path) -> set[str]:
 
 def test_entry_type_is_offset_and_length() -> None:
     assert Entry(8, 100) == (8, 100)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(min_value=1, max_value=10**9), max_size=40), st.integers(min_value=2, max_value=4)
+)
+def test_geometric_merge_leaves_a_progression_and_merges_no_more_than_needed(sizes, factor) -> None:
+    from pacha.store.repack import geometric_merge
+
+    sizes = sorted(sizes)
+    k = geometric_merge(sizes, factor)
+    for i in range(k, len(sizes)):  # every pack left outgrows all smaller ones together
+        assert sizes[i] >= factor * sum(sizes[:i])
+    if k:  # and merging one pack fewer would not do
+        assert sizes[k - 1] < factor * sum(sizes[: k - 1])
+
+
+def make_packs(registry, tmp_path: Path, sizes: list[int]) -> list[str]:
+    """One folder stored per size (one pack each, of about that many bytes); their tree ids."""
+    rng = random.Random(5)
+    trees = []
+    for n, size in enumerate(sizes):
+        folder = tmp_path / f"f{n}"
+        folder.mkdir()
+        (folder / "data.bin").write_bytes(rng.randbytes(size))
+        trees.append(pacha.write_tree(registry.objects, folder))
+    return trees
+
+
+def test_repack_geometric_merges_only_the_small_packs(cli, registry, tmp_path: Path) -> None:
+    trees = make_packs(registry, tmp_path, [1000, 1200, 1500, 2000, 400_000])
+    big = max((registry.root / "objects" / "pack").glob("*.pack"), key=lambda p: p.stat().st_size)
+    cli("repack", "--geometric", "2")
+    packs = sorted((registry.root / "objects" / "pack").glob("*.pack"))
+    assert len(packs) == 2 and big in packs  # four small packs became one; the big one stayed
+    registry.objects.forget_packs()
+    for tree in trees:
+        cli("checkout-object", tree, tmp_path / f"out-{tree[:8]}")
+    cli("fsck")
+
+
+def test_registrations_merge_small_packs_once_there_are_too_many(tmp_path: Path, monkeypatch) -> None:
+    from pacha.store import repack
+    from porcelain import Registry
+
+    monkeypatch.setattr(repack, "AUTO_PACK_LIMIT", 3)
+    pacha.init_registry(tmp_path / "reg")
+    reg = Registry.open(tmp_path / "reg")
+    pack_dir = tmp_path / "reg" / "objects" / "pack"
+    counts = []
+    for n in range(8):
+        folder = tmp_path / f"v{n}"
+        folder.mkdir()
+        (folder / "weights.bin").write_bytes(os.urandom(1000 * (n + 1)))
+        reg.register_model("m", folder, version=f"{n + 1}.0.0")
+        counts.append(len(list(pack_dir.glob("*.pack"))))
+    assert max(counts) <= 4  # never more than the limit plus the registration's own pack
+    assert counts[:3] == [1, 2, 3]  # nothing merged below the limit
+    for n in range(8):
+        reg.download("model", f"m:{n + 1}.0.0", tmp_path / f"out{n}")
+        assert (tmp_path / f"out{n}" / "weights.bin").read_bytes() == (
+            tmp_path / f"v{n}" / "weights.bin"
+        ).read_bytes()

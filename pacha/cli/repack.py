@@ -13,9 +13,19 @@ app = new_app()
 
 @app.command(
     help="Move every loose object and every pack into one pack (deltas and chunk lists kept as stored).",
-    epilog="Example: pacha repack && pacha count-objects -v",
+    epilog="Example: pacha repack && pacha count-objects -v; pacha repack --geometric 2",
 )
 def repack(
+    geometric: Annotated[
+        int | None,
+        typer.Option(
+            "--geometric",
+            min=2,
+            help="Merge only the smallest packs (and loose objects), so that each pack left is at "
+            "least FACTOR times all smaller ones together; packs of 64 MiB or more stay.",
+            metavar="FACTOR",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
     registry: RegistryOption = None,
 ) -> None:
@@ -24,7 +34,7 @@ def repack(
     from pacha.store.repack import repack as run_repack
 
     reg = open_reg(registry)
-    report = run_repack(reg.objects)
+    report = run_repack(reg.objects, geometric=geometric)
     if not quiet:
         where = report.pack.stem if report.pack else "nothing to do"
         sys.stderr.write(

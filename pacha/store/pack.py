@@ -433,9 +433,13 @@ class PackSet:
 
 def remove_pack(pack: Pack) -> int:
     """Delete a pack: its index first, so no reader finds a pack without its data."""
-    freed = pack.disk_size()
-    os.unlink(pack.index_path)
-    os.unlink(pack.path)
+    try:
+        freed = pack.disk_size()
+    except FileNotFoundError:
+        return 0  # another repack removed it first
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(pack.index_path)
+        os.unlink(pack.path)
     fsync_dir(pack.index_path.parent)
     return freed
 

@@ -8,6 +8,7 @@ every object at every moment (one that cached a removed pack re-lists on a miss)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,20 +67,59 @@ def pack_objects(
     return index
 
 
-def repack(store: ObjectStore, keep: Callable[[str], bool] | None = None) -> RepackReport:
+# Automatic repacking (after a registration, as `git gc --auto`): past AUTO_PACK_LIMIT
+# packs, the small ones are merged geometrically, at most MERGE_LIMIT bytes at a time
+# (a registration never waits long); packs of BIG_PACK bytes or more stay as they are.
+AUTO_PACK_LIMIT = 50
+BIG_PACK = 64 << 20
+MERGE_LIMIT = 512 << 20
+FACTOR = 2
+
+
+def geometric_merge(sizes: list[int], factor: int = FACTOR) -> int:
+    """How many of the smallest packs (sizes in ascending order) to merge so that each pack
+    left is at least factor times all the packs smaller than it together (as `git repack
+    --geometric`): every byte is then rewritten only a logarithmic number of times."""
+    below = [0]
+    for size in sizes:
+        below.append(below[-1] + size)
+    for i in range(len(sizes) - 1, 0, -1):
+        if sizes[i] < factor * below[i]:
+            return i + 1
+    return 0
+
+
+def repack(
+    store: ObjectStore, keep: Callable[[str], bool] | None = None, geometric: int | None = None
+) -> RepackReport:
     """Pack every loose object and every pack into one pack, then remove what it replaces.
 
-    keep (for gc) decides which objects survive; by default all of them.
+    keep (for gc) decides which objects survive; by default all of them. With
+    geometric=FACTOR, only the smallest packs are merged (see geometric_merge; at
+    most MERGE_LIMIT bytes of them), with the loose objects; packs of BIG_PACK bytes
+    or more are left alone.
     """
     report = RepackReport()
     store.packs.refresh(force=True)
     old_packs = list(store.packs.packs)
+    if geometric is not None:
+        small = sorted((p for p in old_packs if p.disk_size() < BIG_PACK), key=Pack.disk_size)
+        old_packs, total = [], 0
+        for pack in small[: geometric_merge([p.disk_size() for p in small], geometric)]:
+            total += pack.disk_size()
+            if total > MERGE_LIMIT:
+                break
+            old_packs.append(pack)
     loose = list(store.loose.iter_ids())
+    if geometric is not None and len(old_packs) + len(loose) < 2:
+        return report  # one pack or one object: nothing to gather
     wanted = [i for i in dict.fromkeys([*loose, *(i for p in old_packs for i in p.iter_ids())])]
     if keep is not None:
         wanted = [i for i in wanted if keep(i)]
     if len(old_packs) == 1 and not loose and len(wanted) == old_packs[0].count:
         return report  # already one pack with nothing to drop
+    if not old_packs and not loose:
+        return report
     report.pack = pack_objects(store, wanted) if wanted else None
     report.packed = len(wanted)
     replaced = {p.name for p in old_packs}
@@ -97,6 +137,28 @@ def repack(store: ObjectStore, keep: Callable[[str], bool] | None = None) -> Rep
             continue
     store.forget_packs()
     return report
+
+
+def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | None:
+    """Merge the small packs geometrically if there are more than limit packs (else None).
+
+    Lookups of an id that is not stored try every pack, so their number must stay
+    small. Another process already repacking makes this one skip.
+    """
+    import fcntl
+
+    store.packs.refresh()
+    if len(store.packs.packs) <= (AUTO_PACK_LIMIT if limit is None else limit):
+        return None
+    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        return repack(store, geometric=FACTOR)
+    finally:
+        os.close(fd)
 
 
 def find_pack(store: ObjectStore, name: str) -> Pack:
