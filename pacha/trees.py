@@ -132,9 +132,6 @@ class _TreeWriter:
         self.pool = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="pacha-tree")
         self.workers: Workers | None = None
         self.small_files = 0  # handed out so far: past PROCESS_AFTER, worker processes take over
-        from pacha.store.ingest import CompressionProbe
-
-        self.probe = CompressionProbe()  # shared by the threads: a race only shifts when it probes
 
     def commit(self) -> None:
         """Install what worker processes stored (before the caller's pack of trees)."""
@@ -150,9 +147,13 @@ class _TreeWriter:
         """Start preparing a group on a thread (a future), or storing it in a worker (a ticket)."""
         self.small_files += len(items)
         if self.workers is None and self.store is not None and self.small_files > PROCESS_AFTER:
+            from pacha.errors import PachaError
             from pacha.store.workers import Workers
 
-            self.workers = Workers(self.store)
+            try:
+                self.workers = Workers(self.store)
+            except (PachaError, OSError):
+                self.small_files = -(1 << 62)  # processes cannot start here: threads do it all
         if self.workers is None:
             return self.pool.submit(self._prepare_group, items)
         from pacha.store.workers import SmallFile
@@ -169,9 +170,10 @@ class _TreeWriter:
     def _prepare_group(self, items: list[_Item]) -> list[Prepared | str | OSError]:
         """Runs on a worker: each file's id, and its encoded form if it is not stored yet."""
         from pacha.ids import hash_bytes
-        from pacha.store.ingest import prepare_probed
+        from pacha.store.ingest import CompressionProbe, prepare_probed
         from pacha.store.workers import read_small
 
+        probe = CompressionProbe()  # one per group: what is compressed does not depend on timing
         out: list[Prepared | str | OSError] = []
         store = self.store
         for item in items:
@@ -185,7 +187,7 @@ class _TreeWriter:
             elif item.old is not None and item.old.size == len(data) and hash_bytes(data) == item.old.id:
                 out.append(item.old.id)  # unchanged since the base version
             else:
-                out.append(prepare_probed(store, data, self.probe))
+                out.append(prepare_probed(store, data, probe))
         return out
 
     def _list(self, directory: Path, base: dict[str, TreeEntry] | None) -> list[_Item]:

@@ -148,3 +148,13 @@ def test_probe_tries_every_probe_th_object_after_a_run_of_misses() -> None:
     assert tried.count(True) == 2
     probe.saw(1000, 100)  # a probe that compressed well
     assert all(probe.worth_trying() for _ in range(10))
+
+
+def test_threads_take_over_when_worker_processes_cannot_start(registry, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(trees, "PROCESS_AFTER", 0)
+    monkeypatch.setattr("sys.executable", str(tmp_path / "no-python-here"))
+    folder = make_folder(tmp_path, files=20)
+    tree_id = trees.write_tree(registry.objects, folder)
+    assert len(packs(registry)) == 1
+    trees.checkout(registry.objects, tree_id, tmp_path / "out")
+    assert snapshot(tmp_path / "out") == snapshot(folder)
