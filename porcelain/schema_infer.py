@@ -105,13 +105,26 @@ def infer(path: Path) -> dict[str, Any] | None:
     return {"instance_count": rows, "feature_schema": {k: v or "null" for k, v in types.items()}}
 
 
-def _count_unquoted_records(path: Path) -> int | None:
+def _count_unquoted_records(path: Path, block_size: int = 8 << 20) -> int | None:
     """Non-blank lines of a file without any quote character (None if it has one: a quoted
-    field may hold a newline, and only the csv module counts those right). Counting runs in
-    C (iteration, strip, bool, sum), ten times faster than parsing."""
+    field may hold a newline, and only the csv module counts those right).
+
+    Without blank lines, that is the number of newlines (plus an unterminated last
+    line), counted in C block by block; a file with blank lines is counted line by line.
+    """
+    lines = 0
+    previous = b"\n"  # the file starts at a line start
     with open(path, "rb") as f:
-        while block := f.read(8 << 20):
+        while block := f.read(block_size):
             if b'"' in block:
                 return None
+            blank = b"\n\n" in block or b"\n\r" in block or (previous == b"\n" and block[:1] in b"\r\n")
+            if blank:
+                lines = -1
+            if lines >= 0:
+                lines += block.count(b"\n")
+            previous = block[-1:]
+        if lines >= 0:
+            return lines + (previous != b"\n")  # an unterminated last line counts too
         f.seek(0)
         return sum(map(bool, map(operator.methodcaller("rstrip", b"\r\n"), f)))

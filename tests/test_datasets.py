@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from porcelain.schema_infer import infer
@@ -144,3 +144,25 @@ def test_row_count_of_a_long_csv_matches_the_csv_module(tmp_path: Path, quoted: 
     with open(path, newline="") as f:
         expected = sum(1 for record in csv.reader(f) if record) - 1
     assert infer(path)["instance_count"] == expected == SAMPLE_ROWS * 2 + 7
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.text(alphabet="ab,1 \r", max_size=6), st.just(""), st.just("\r")),
+        max_size=30,
+    ),
+    st.sampled_from(["\n", "\r\n"]),
+    st.booleans(),
+    st.sampled_from([1, 2, 3, 7, 8 << 20]),
+)
+def test_fast_row_count_agrees_with_counting_line_by_line(
+    tmp_path_factory, lines, newline, last, block_size
+) -> None:
+    from porcelain.schema_infer import _count_unquoted_records
+
+    path = tmp_path_factory.mktemp("rows") / "t.csv"
+    data = newline.join(lines) + (newline if last else "")
+    path.write_bytes(data.encode())
+    expected = sum(1 for line in data.encode().split(b"\n") if line.rstrip(b"\r\n"))
+    assert _count_unquoted_records(path, block_size) == expected  # blocks split lines anywhere
