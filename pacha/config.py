@@ -17,8 +17,9 @@ DEFAULT_CONFIG = """\
 # On-disk format version of this registry; readers refuse versions they do not know.
 format = 1
 # zstd level for new objects: 1 (fastest) .. 19 (smallest). Model weights barely
-# compress at any level, so a low level keeps ingest close to disk speed.
-compression_level = 3
+# compress at any level, so a low level keeps ingest close to disk speed (on CSV,
+# level 1 compresses 1.4x faster than level 3 for a 3 % larger store).
+compression_level = 1
 
 [user]
 # Who is recorded in the reflog. Defaults to your login name and host;
@@ -70,7 +71,7 @@ class Config:
 
     @property
     def compression_level(self) -> int:
-        return int(self.get("core.compression_level", 3))
+        return int(self.get("core.compression_level", 1))
 
     def set(self, key: str, raw: str) -> Any:
         """Set key from its command-line text, checking known keys; keeps comments."""

@@ -47,7 +47,7 @@ class Prepared(NamedTuple):
 class ObjectStore:
     """Put, find and read objects by id."""
 
-    def __init__(self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 3) -> None:
+    def __init__(self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 1) -> None:
         self.loose = LooseStore(objects_dir, tmp_dir, level)
         self.packs = PackSet(objects_dir / "pack")
         self.tmp_dir = tmp_dir

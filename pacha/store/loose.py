@@ -22,7 +22,7 @@ class LooseStore:
     """The objects/ directory of a registry."""
 
     def __init__(
-        self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 3, encoding: int = codec.ZSTD
+        self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 1, encoding: int = codec.ZSTD
     ) -> None:
         self.root = objects_dir
         self._root_str = str(objects_dir)
