@@ -365,16 +365,29 @@ def _refuse_precious(directory: Path) -> None:
         )
 
 
-def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str) -> None:
-    """Write one file, created new (never through an existing name), verified."""
+def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str, size: int | None = None) -> None:
+    """Write one file, created new (never through an existing name), verified.
+
+    A small file (its size known from the tree) is read and verified whole, then
+    written in one call; a large one is streamed.
+    """
+    from pacha.store import WHOLE_READ
+
+    data = store.read(blob_id) if size is not None and size <= WHOLE_READ else None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode == MODE_EXEC else 0o666)
-    with store.open(blob_id) as reader, open(fd, "wb", buffering=0) as out:
-        reader.copy_to(out)
+    with open(fd, "wb", buffering=0) as out:
+        if data is not None:
+            view = memoryview(data)
+            while view:
+                view = view[out.write(view) :]
+            return
+        with store.open(blob_id) as reader:
+            reader.copy_to(out)
 
 
-def _checkout_files(store: ObjectStore, jobs: list[tuple[str, Path, str]]) -> None:
-    for blob_id, path, mode in jobs:
-        _checkout_blob(store, blob_id, path, mode)
+def _checkout_files(store: ObjectStore, jobs: list[tuple[str, Path, str, int]]) -> None:
+    for blob_id, path, mode, size in jobs:
+        _checkout_blob(store, blob_id, path, mode, size)
 
 
 def _fsync_path(path: Path) -> None:
@@ -391,7 +404,7 @@ def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:
     Creating a file is mostly kernel time, which threads overlap (one thread
     spends as long creating 100,000 small files as decoding them).
     """
-    jobs: list[tuple[str, Path, str]] = []
+    jobs: list[tuple[str, Path, str, int]] = []
     _plan_tree(store, tree_id, path, jobs)
     with ThreadPoolExecutor(CHECKOUT_THREADS) as pool:
         tasks = [
@@ -407,10 +420,10 @@ def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:
             raise
 
 
-def _plan_tree(store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[str, Path, str]]) -> None:
+def _plan_tree(store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[str, Path, str, int]]) -> None:
     path.mkdir()
     for entry in read_tree(store, tree_id).entries:
         if entry.mode == MODE_TREE:
             _plan_tree(store, entry.id, path / entry.name, jobs)
         else:
-            jobs.append((entry.id, path / entry.name, entry.mode))
+            jobs.append((entry.id, path / entry.name, entry.mode, entry.size))

@@ -150,3 +150,34 @@ def cli_cmd() -> list[str]:
     from tests.conftest import PACHA
 
     return PACHA
+
+
+@pytest.mark.parametrize("packed", [False, True])
+@pytest.mark.parametrize("data", [os.urandom(5000), b"compressible text\n" * 500])
+def test_reading_a_damaged_small_object_whole_names_it(registry, packed: bool, data: bytes) -> None:
+    from pacha.errors import CorruptObject
+    from tests.conftest import damage_object
+
+    if packed:
+        with registry.objects.batch():
+            object_id = registry.objects.put_bytes(data)
+    else:
+        object_id = registry.objects.put_bytes(data)
+    assert registry.objects.read(object_id) == data
+    damage_object(registry.root, object_id, from_end=3)
+    registry.objects.forget_packs()
+    with pytest.raises(CorruptObject, match=f"object {object_id} is corrupt"):
+        registry.objects.read(object_id)
+
+
+def test_a_body_of_several_zstd_frames_reads_back_whole(registry) -> None:
+    import zstandard
+
+    from pacha import codec
+
+    data = b"first frame " * 300 + b"second frame " * 300
+    compressor = zstandard.ZstdCompressor()
+    body = compressor.compress(data[:3600]) + compressor.compress(data[3600:])  # as another writer may
+    object_id = hash_bytes(data)
+    registry.objects.loose.write_stored(object_id, codec.pack_header("blob", len(data), codec.ZSTD), body)
+    assert registry.objects.read(object_id) == data

@@ -22,7 +22,7 @@ from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, ObjectNotFoun
 from pacha.ids import MIN_PREFIX_LEN, check_id, is_hex
 from pacha.store.loose import LooseStore
 from pacha.store.pack import PackSet
-from pacha.store.reader import ObjectInfo, ObjectReader, ViewReader
+from pacha.store.reader import ObjectInfo, ObjectReader, ViewReader, verified
 
 if TYPE_CHECKING:
     from pacha.store.chunked import ChunkRef
@@ -32,6 +32,22 @@ if TYPE_CHECKING:
 __all__ = ["ObjectInfo", "ObjectReader", "ObjectStore"]
 
 Progress = Callable[[int], None]
+
+
+WHOLE_READ = 8 << 20  # objects up to this size are read in one piece (chunks, files of a folder)
+
+
+def _decode_whole(header: codec.Header, body: bytes) -> bytes | None:
+    """An identity or single-frame zstd body decoded in one call (None if it is not that)."""
+    if header.encoding == codec.IDENTITY:
+        return body
+    import zstandard
+
+    try:
+        data = zstandard.ZstdDecompressor().decompress(body, max_output_size=header.size + 1)
+    except zstandard.ZstdError:
+        return None  # several frames, or damage: the streaming reader says which
+    return data if len(data) == header.size else None
 
 
 class Prepared(NamedTuple):
@@ -118,6 +134,13 @@ class ObjectStore:
 
     def read(self, object_id: str) -> bytes:
         """The whole object, verified; for small objects."""
+        object_id = check_id(object_id)
+        header, raw = self.open_stored(object_id)
+        with raw:
+            if header.encoding in (codec.IDENTITY, codec.ZSTD) and header.size <= WHOLE_READ:
+                data = _decode_whole(header, raw.read())
+                if data is not None:  # else a form this shortcut does not know: read as a stream
+                    return verified(object_id, header.size, data)
         with self.open(object_id) as reader:
             return reader.read()
 

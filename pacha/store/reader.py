@@ -9,6 +9,16 @@ from pacha.errors import CorruptObject
 from pacha.ids import HASH_BLOCK, new_hasher
 
 
+def verified(object_id: str, size: int, data: bytes) -> bytes:
+    """data, if it is what the object's header and id say (else CorruptObject)."""
+    if len(data) != size:
+        raise CorruptObject(f"object {object_id} is corrupt: body has {len(data)} bytes, header says {size}")
+    actual = new_hasher(size).update(data).hexdigest()
+    if actual != object_id:
+        raise CorruptObject(f"object {object_id} is corrupt: content hashes to {actual}")
+    return data
+
+
 class ObjectInfo(NamedTuple):
     """What is known about a stored object without decoding its body."""
 

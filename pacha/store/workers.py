@@ -118,6 +118,10 @@ class Workers:
                 stdout=subprocess.DEVNULL,
                 env=env,
             )
+        except BaseException:
+            os.close(from_parent)
+            os.close(to_parent)
+            raise
         finally:
             os.close(to_child)
             os.close(from_child)
