@@ -95,6 +95,8 @@ if TYPE_CHECKING:
 
         def open(self, object_id: str) -> Any: ...
 
+        def open_stored(self, object_id: str) -> tuple[Header, IO[bytes]]: ...
+
     class Encoding(Protocol):
         """One stage of the body pipeline.
 

@@ -251,3 +251,18 @@ def test_folder_versions_reuse_unchanged_files_and_delta_changed_ones(cli, regis
     cli("data", "download", "set:1.1.0", "-o", tmp_path / "out")
     assert (tmp_path / "out" / "sub" / "table.csv").read_text() == (folder / "sub" / "table.csv").read_text()
     cli("fsck")
+
+
+def test_reading_a_blob_with_a_damaged_chunk_names_the_chunk(registry, tmp_path: Path) -> None:
+    from tests.conftest import damage_object
+
+    data = weights(2 * BLOCK + 1)
+    (tmp_path / "m").write_bytes(data)
+    object_id = registry.objects.put_file(tmp_path / "m")
+    chunk = registry.objects.chunk_list(object_id)[7]
+    damage_object(registry.root, chunk.id, from_end=10)
+    registry.objects.forget_packs()
+    with pytest.raises(CorruptObject) as caught:
+        registry.objects.read(object_id)
+    message = str(caught.value)
+    assert message.startswith(f"object {object_id} is corrupt") and f"object {chunk.id} is corrupt" in message

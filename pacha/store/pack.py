@@ -462,9 +462,13 @@ class RangeReader:
         return data
 
     def readinto(self, buffer: bytearray | memoryview) -> int:
-        data = self.read(len(buffer))
-        memoryview(buffer)[: len(data)] = data
-        return len(data)
+        """Read straight into buffer (no intermediate bytes object)."""
+        view = memoryview(buffer)[: max(0, self._end - self._pos)]
+        n = os.preadv(self._fd, [view], self._pos) if len(view) else 0
+        if n != len(view):
+            raise CorruptObject(f"pack file is truncated at offset {self._pos + n}")
+        self._pos += n
+        return n
 
     def readable(self) -> bool:
         return True

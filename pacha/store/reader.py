@@ -85,20 +85,25 @@ class ObjectReader:
         if self._done:
             return 0
         view = memoryview(buffer)
+        n = self._fill(view)
+        if n:
+            self._hasher.update(view[:n])
+            return n
+        self._finish()
+        return 0
+
+    def _fill(self, view: memoryview) -> int:
+        """The next bytes from the body, counted but not hashed yet; 0 at its end."""
         try:
             n = self._source.readinto(view)
         except CorruptObject:
             raise
         except Exception as exc:  # zstd errors, I/O errors on a damaged file
             raise self._corrupt(f"cannot decode body ({exc})") from None
-        if n:
-            self._hasher.update(view[:n])
-            self._seen += n
-            if self._seen > self.size:
-                raise self._corrupt(f"body longer than the {self.size} bytes in its header")
-            return n
-        self._finish()
-        return 0
+        self._seen += n
+        if self._seen > self.size:
+            raise self._corrupt(f"body longer than the {self.size} bytes in its header")
+        return n
 
     def _finish(self) -> None:
         self._done = True
@@ -106,6 +111,12 @@ class ObjectReader:
             raise self._corrupt(f"body has {self._seen} bytes, header says {self.size}")
         actual = self._hasher.hexdigest()
         if actual != self.id:
+            diagnose = getattr(self._source, "diagnose", None)
+            if diagnose is not None:  # a chunked blob: name the damaged chunk
+                try:
+                    diagnose()
+                except CorruptObject as exc:
+                    raise self._corrupt(f"content hashes to {actual}; {exc}") from None
             raise self._corrupt(f"content hashes to {actual}")
 
     def chunks(self, block: int = HASH_BLOCK) -> Iterator[memoryview]:
@@ -122,20 +133,50 @@ class ObjectReader:
             out += block
         return bytes(out)
 
+    def _blocks_hashed_behind(self) -> Iterator[memoryview]:
+        """As chunks(), for a whole pass over a large object: the hash runs on a helper
+        thread one block behind (two buffers), so that reading, decoding and writing a
+        block overlap with hashing the one before."""
+        if self.size <= HASH_BLOCK or self._done:
+            yield from self.chunks()
+            return
+        from concurrent.futures import Future, ThreadPoolExecutor
+
+        buffers = [memoryview(bytearray(HASH_BLOCK)) for _ in range(2)]
+        hashing: list[Future[object] | None] = [None, None]
+        with ThreadPoolExecutor(1, thread_name_prefix="pacha-verify") as pool:
+            i = 0
+            while True:
+                if hashing[i] is not None:
+                    hashing[i].result()  # that buffer is free again
+                n = self._fill(buffers[i])
+                if not n:
+                    break
+                block = buffers[i][:n]
+                hashing[i] = pool.submit(self._hasher.update, block)
+                yield block
+                i ^= 1
+            for future in hashing:
+                if future is not None:
+                    future.result()
+        self._finish()
+
     def copy_to(self, out: IO[bytes]) -> int:
         """Write the whole body to out; raises CorruptObject after the last block if bad."""
         total = 0
-        for block in self.chunks():
+        for block in self._blocks_hashed_behind():
             out.write(block)
             total += len(block)
         return total
 
     def verify(self) -> None:
         """Read the whole body, checking size and id."""
-        for _ in self.chunks():
+        for _ in self._blocks_hashed_behind():
             pass
 
     def close(self) -> None:
+        if self._source is not self._raw and hasattr(self._source, "close"):
+            self._source.close()
         self._raw.close()
 
     def __enter__(self) -> ObjectReader:
