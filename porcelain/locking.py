@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import functools
+import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+
+from pacha.errors import PachaError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -19,7 +22,10 @@ def writes_objects(method: F) -> F:
 
         with self.plumbing.writing():
             result = method(self, *args, **kwargs)
-            auto_repack(self.plumbing.objects)
+            try:
+                auto_repack(self.plumbing.objects)
+            except (PachaError, OSError) as exc:  # what was committed stands; the packs stay as they are
+                sys.stderr.write(f"pacha: warning: automatic repack skipped ({exc}); run `pacha repack`\n")
             return result
 
     return wrapper  # type: ignore[return-value]

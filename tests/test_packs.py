@@ -233,3 +233,22 @@ def test_registrations_merge_small_packs_once_there_are_too_many(tmp_path: Path,
         assert (tmp_path / f"out{n}" / "weights.bin").read_bytes() == (
             tmp_path / f"v{n}" / "weights.bin"
         ).read_bytes()
+
+
+def test_a_failed_automatic_repack_leaves_the_registration_standing(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    from pacha.store import repack
+    from porcelain import Registry
+
+    def fail(store, limit=None):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(repack, "auto_repack", fail)
+    pacha.init_registry(tmp_path / "reg")
+    reg = Registry.open(tmp_path / "reg")
+    (tmp_path / "w.bin").write_bytes(b"weights")
+    reg.register_model("m", tmp_path / "w.bin", version="1.0.0")
+    assert "automatic repack skipped" in capsys.readouterr().err
+    reg.download("model", "m:1.0.0", tmp_path / "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == b"weights"
