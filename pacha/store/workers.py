@@ -117,6 +117,7 @@ class Workers:
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 env=env,
+                start_new_session=True,  # Ctrl-C reaches the caller alone, which stops the workers
             )
         except BaseException:
             os.close(from_parent)
