@@ -123,7 +123,9 @@ class _TreeWriter:
     """Stores a folder. Small files (up to SMALL_FILE bytes) are read, hashed and, unless
     already stored, compressed on worker threads, GROUP files a task and at most WINDOW
     tasks ahead (reading, BLAKE3 and zstd release the GIL); the caller's thread stores
-    the results in order, so the tree is the same whatever the timing."""
+    the results in order, so the tree is the same whatever the timing. Past PROCESS_AFTER
+    files, worker processes (pacha.store.workers) read and store them instead, each into
+    a pack of its own: per-file Python work no longer waits on one GIL."""
 
     def __init__(self, store: ObjectStore | None, progress: Callable[[int], None] | None) -> None:
         self.store = store
