@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from pacha.codec import CHUNKS
 from porcelain import layout
 
 if TYPE_CHECKING:
@@ -52,13 +53,11 @@ def collect(reg: Registry) -> Stats:
         setattr(stats, f"{kind}s", len(names))
         setattr(stats, f"{kind}_versions", versions)
     store = reg.plumbing.objects
-    from pacha.codec import CHUNKS as chunks
-
     for object_id in store.iter_ids():
         stats.objects += 1
         disk = store.stored_size(object_id)
         info = store.stat(object_id)
-        if info.kind == "blob" and info.encoding != chunks:
+        if info.kind == "blob" and info.encoding != CHUNKS:
             stats.content_bytes += info.size
             stats.blob_bytes_on_disk += disk
         else:  # trees, records, and the chunk lists of large blobs (their chunks count above)

@@ -124,7 +124,9 @@ class ObjectStore:
     def open(self, object_id: str) -> ObjectReader:
         """A verifying stream over the object's bytes."""
         object_id = check_id(object_id)
-        header, raw = self.open_stored(object_id)
+        return self._reader(object_id, *self.open_stored(object_id))
+
+    def _reader(self, object_id: str, header: codec.Header, raw: IO[bytes]) -> ObjectReader:
         try:
             source = codec.ENCODINGS[header.encoding].source(raw, self)
         except BaseException:
@@ -136,12 +138,14 @@ class ObjectStore:
         """The whole object, verified; for small objects."""
         object_id = check_id(object_id)
         header, raw = self.open_stored(object_id)
-        with raw:
-            if header.encoding in (codec.IDENTITY, codec.ZSTD) and header.size <= WHOLE_READ:
-                data = _decode_whole(header, raw.read())
-                if data is not None:  # else a form this shortcut does not know: read as a stream
-                    return verified(object_id, header.size, data)
-        with self.open(object_id) as reader:
+        if header.encoding in (codec.IDENTITY, codec.ZSTD) and header.size <= WHOLE_READ:
+            with raw:
+                body = raw.read()
+            data = _decode_whole(header, body)
+            if data is not None:
+                return verified(object_id, header.size, data)
+            raw = ViewReader(memoryview(body))  # a form this shortcut does not know: stream it
+        with self._reader(object_id, header, raw) as reader:
             return reader.read()
 
     def iter_ids(self) -> Iterator[str]:

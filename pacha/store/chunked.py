@@ -5,13 +5,13 @@ of AVG_CHUNK bytes on average; each chunk is a blob of its own, and the file is
 stored under its whole-file BLAKE3 id as a chunk list (encoding 3: 40 bytes a
 chunk, id and size). A second version that differs in a few places shares
 every unchanged chunk, so it costs only what changed. Readers see one blob:
-reading streams the chunks, verifying each and then the whole.
+reading streams the chunks and verifies the whole (which proves every chunk).
 
 Ingest overlaps the work on both cores: the caller's thread cuts (FastCDC
 releases the GIL); a pool of two hashes each chunk, skips known ones, compresses
 (or deltas) new ones and adds the group to the whole-file hash, in order; a
-writer thread appends each group of new chunks to a pack in one write. At most DEPTH groups of
-~8 MiB are in flight, so memory stays bounded whatever the file's size.
+writer thread appends each group of new chunks to a pack in one write. At most
+DEPTH groups of ~8 MiB are in flight, so memory stays bounded whatever the size.
 
 A regular file is read through mmap (no copy; pages are released as groups
 finish) and checked unchanged afterwards (pacha.store.ingest); a stream is read
@@ -28,7 +28,7 @@ import contextlib
 import struct
 import threading
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -136,6 +136,14 @@ class ChunkedSource:
 
     def close(self) -> None:
         self._close_current()
+
+
+def _all_but_last(items: Iterable[tuple[int, int]]) -> Iterator[tuple[int, int]]:
+    previous = None
+    for item in items:
+        if previous is not None:
+            yield previous
+        previous = item
 
 
 def new_cutter() -> object:
@@ -256,40 +264,30 @@ class ChunkedIngest:
     def _cut_as_base(self, view: memoryview) -> None:
         """Cut where the earlier version of the same size was cut."""
         assert self.base is not None
+        self._submit_groups(view, zip(self.base.starts, (c.size for c in self.base.chunks), strict=True))
+
+    def _cut(self, view: memoryview, final: bool) -> int:
+        """Cut view with FastCDC and submit its chunks; returns the bytes consumed.
+
+        Unless final, the last chunk is kept back: the next bytes may move its end.
+        """
+        found = cuts(self.cutter, view)
+        return self._submit_groups(view, found if final else _all_but_last(found))
+
+    def _submit_groups(self, view: memoryview, chunks: Iterable[tuple[int, int]]) -> int:
+        """Submit consecutive chunks (offset, length) in groups of about BLOCK bytes;
+        returns where the last one ends."""
         group: list[tuple[int, int]] = []
         group_start = end = 0
-        for chunk in self.base.chunks:
-            group.append((end, chunk.size))
-            end += chunk.size
+        for offset, length in chunks:
+            group.append((offset, length))
+            end = offset + length
             if end - group_start >= BLOCK:
                 self._submit(view, group_start, end, group)
                 group, group_start = [], end
         if group:
             self._submit(view, group_start, end, group)
-
-    def _cut(self, view: memoryview, final: bool) -> int:
-        """Submit view's chunks in groups of about BLOCK bytes; returns the bytes consumed.
-
-        Unless final, the last chunk is kept back: the next bytes may move its end.
-        """
-        group: list[tuple[int, int]] = []
-        group_start = 0
-        previous: tuple[int, int] | None = None
-        for cut in cuts(self.cutter, view):
-            if previous is not None:
-                group.append(previous)
-                end = previous[0] + previous[1]
-                if end - group_start >= BLOCK:
-                    self._submit(view, group_start, end, group)
-                    group, group_start = [], end
-            previous = cut
-        if previous is not None and final:
-            group.append(previous)
-        if group:
-            end = group[-1][0] + group[-1][1]
-            self._submit(view, group_start, end, group)
-            group_start = end
-        return group_start
+        return end
 
     def _submit(self, view: memoryview, start: int, end: int, group: list[tuple[int, int]]) -> None:
         piece = view[start:end]

@@ -103,10 +103,11 @@ def repack(
     store.packs.refresh(force=True)
     old_packs = list(store.packs.packs)
     if geometric is not None:
-        small = sorted((p for p in old_packs if p.disk_size() < BIG_PACK), key=Pack.disk_size)
+        sized = sorted((p.disk_size(), p.name, p) for p in old_packs)
+        small = [(size, pack) for size, _name, pack in sized if size < BIG_PACK]
         old_packs, total = [], 0
-        for pack in small[: geometric_merge([p.disk_size() for p in small], geometric)]:
-            total += pack.disk_size()
+        for size, pack in small[: geometric_merge([size for size, _pack in small], geometric)]:
+            total += size
             if total > MERGE_LIMIT:
                 break
             old_packs.append(pack)
@@ -118,8 +119,6 @@ def repack(
         wanted = [i for i in wanted if keep(i)]
     if len(old_packs) == 1 and not loose and len(wanted) == old_packs[0].count:
         return report  # already one pack with nothing to drop
-    if not old_packs and not loose:
-        return report
     report.pack = pack_objects(store, wanted) if wanted else None
     report.packed = len(wanted)
     replaced = {p.name for p in old_packs}
