@@ -181,3 +181,20 @@ def test_a_body_of_several_zstd_frames_reads_back_whole(registry) -> None:
     object_id = hash_bytes(data)
     registry.objects.loose.write_stored(object_id, codec.pack_header("blob", len(data), codec.ZSTD), body)
     assert registry.objects.read(object_id) == data
+
+
+def test_writeback_file_writes_every_byte_and_starts_writeback_as_it_goes(tmp_path, monkeypatch) -> None:
+    from pacha.store import tmpfile
+
+    monkeypatch.setattr(tmpfile, "WRITEBACK_EVERY", 1 << 20)
+    data = os.urandom(5 * (1 << 20) + 123)
+    with open(tmp_path / "out", "wb", buffering=0) as out:
+        wrapped = tmpfile.WritebackFile(out)
+        for offset in range(0, len(data), 300_000):
+            wrapped.write(data[offset : offset + 300_000])
+    assert (tmp_path / "out").read_bytes() == data
+    assert wrapped.written == len(data)
+    if tmpfile._sync_file_range() is not None:  # Linux: writeback started for all but the tail
+        assert len(data) - (1 << 20) < wrapped._started <= len(data)
+    else:
+        assert wrapped._started == 0

