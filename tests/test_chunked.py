@@ -266,3 +266,41 @@ def test_reading_a_blob_with_a_damaged_chunk_names_the_chunk(registry, tmp_path:
         registry.objects.read(object_id)
     message = str(caught.value)
     assert message.startswith(f"object {object_id} is corrupt") and f"object {chunk.id} is corrupt" in message
+
+
+@pytest.mark.parametrize("damage", ["encoding", "kind", "size"])
+def test_a_damaged_chunk_header_is_not_read_as_data(registry, tmp_path: Path, damage: str) -> None:
+    """Runs of chunks stored back to back are read in one call, headers included: a header
+    that is not exactly a whole chunk's stops the run and is reported, never passed on."""
+    data = weights(2 * BLOCK + 1)
+    (tmp_path / "m").write_bytes(data)
+    object_id = registry.objects.put_file(tmp_path / "m")
+    chunk = registry.objects.chunk_list(object_id)[9]
+    _fd, offset, _length = registry.objects.packed_entry(chunk.id)
+    at = {"encoding": 5, "kind": 7, "size": 11}[damage]  # header: magic, version, encoding, kind, size
+    (pack,) = (registry.root / "objects" / "pack").glob("*.pack")
+    os.chmod(pack, 0o644)
+    with open(pack, "r+b") as f:
+        f.seek(offset + at)
+        byte = f.read(1)
+        f.seek(offset + at)
+        f.write(bytes([byte[0] ^ {"encoding": 0x01, "kind": 0x20, "size": 0x01}[damage]]))
+    registry.objects.forget_packs()
+    with pytest.raises(CorruptObject) as caught:
+        registry.objects.read(object_id)
+    assert object_id in str(caught.value) or chunk.id in str(caught.value)
+    with pytest.raises(CorruptObject, match=chunk.id):
+        registry.objects.read(chunk.id)
+
+
+def test_reads_of_any_size_see_the_chunked_blob(registry, tmp_path: Path) -> None:
+    data = bytes(weights(3 * BLOCK + 777, seed=4))
+    (tmp_path / "m").write_bytes(data)
+    object_id = registry.objects.put_file(tmp_path / "m")
+    for size in (4096 + 3, 200_000, 1_000_003, BLOCK - 1, 3 * BLOCK):
+        buffer = bytearray(size)
+        pieces = []
+        with registry.objects.open(object_id) as reader:
+            while n := reader.readinto(buffer):
+                pieces.append(bytes(buffer[:n]))
+        assert b"".join(pieces) == data, size

@@ -103,6 +103,23 @@ class ObjectStore:
                 raise ObjectNotFound(f"object {object_id} not found") from None
             return found[0].open_entry(found[1], object_id)
 
+    def packed_entry(self, object_id: str) -> tuple[int, int, int] | None:
+        """(pack file descriptor, offset, length) of an object in an installed pack, else
+        None (loose, written by the current batch, or missing): lets a reader of many
+        entries that lie back to back read them in one system call."""
+        batch = self._batch
+        if batch is not None and object_id in batch:
+            return None
+        found = self.packs.find(object_id, relist=False)
+        if found is None:
+            return None
+        pack, i = found
+        offset, length = pack.entry_at(i)
+        try:
+            return pack.fd, offset, length
+        except FileNotFoundError:  # replaced by a repack: the regular path finds it
+            return None
+
     # --- reading -----------------------------------------------------------------
     def has(self, object_id: str) -> bool:
         if self.loose.has(object_id):
