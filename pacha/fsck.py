@@ -71,6 +71,10 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
     for pack in store.packs.packs:
         for text in pack.check_files():
             problem(text)
+    from pacha.store.midx import check_midx
+
+    for text in check_midx(store.packs.dir, store.packs.packs)[1]:
+        problem(text)
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)

@@ -140,6 +140,10 @@ def _collect(
         _prune_pack(store, pack, keep, cutoff, dry_run, report, removed)
     _remove_stale_temp(loose.tmp_dir, cutoff, dry_run, report)
     store.forget_packs()
+    if not dry_run:
+        from pacha.store.repack import rewrite_midx
+
+        rewrite_midx(store)  # over the packs rewritten without their dead objects
     return report
 
 

@@ -35,6 +35,7 @@ PLUMBING: dict[str, str] = {
     "unpack-objects": "pacha.cli.unpack_objects",
     "verify-pack": "pacha.cli.verify_pack",
     "show-index": "pacha.cli.show_index",
+    "multi-pack-index": "pacha.cli.multi_pack_index",
     "repack": "pacha.cli.repack",
     "fsck": "pacha.cli.fsck",
     "gc": "pacha.cli.gc",

@@ -27,12 +27,15 @@ import struct
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, NamedTuple
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pacha import codec
 from pacha.errors import CorruptObject
 from pacha.store.reader import ViewReader
 from pacha.store.tmpfile import TempFile, fsync_dir
+
+if TYPE_CHECKING:
+    from pacha.store.midx import MultiPackIndex
 
 PACK_MAGIC = b"PCHP"
 INDEX_MAGIC = b"PCHI"
@@ -173,8 +176,8 @@ def build_index(table: tuple[bytes, bytes], pack_id: bytes) -> bytes:
     return body + blake3_digest(body)
 
 
-class _IdColumn:
-    """The sorted id column of an index, as a sequence bisect can search."""
+class IdColumn:
+    """The sorted id column of an index (of a pack, or of many), as a sequence bisect can search."""
 
     def __init__(self, view: memoryview, count: int) -> None:
         self._view = view
@@ -209,7 +212,7 @@ class Pack:
         if len(index) != fixed + self.count * (RAW_ID + 16):
             raise CorruptObject(f"pack index {index_path} is corrupt: its size does not match its count")
         start = len(INDEX_HEADER) + _FANOUT.size
-        self._ids = _IdColumn(index[start : start + self.count * RAW_ID], self.count)
+        self._ids = IdColumn(index[start : start + self.count * RAW_ID], self.count)
         start += self.count * RAW_ID
         self._offsets = index[start : start + self.count * 8].cast("Q")
         start += self.count * 8
@@ -237,7 +240,11 @@ class Pack:
         i = bisect.bisect_left(ids, raw_id, lo, hi)
         return i if i < hi and ids[i] == raw_id else -1
 
-    def _materialize(self) -> list[bytes] | _IdColumn:
+    def id_column(self) -> memoryview:
+        """The raw sorted ids, RAW_ID bytes each, back to back."""
+        return self._columns[: self.count * RAW_ID]
+
+    def _materialize(self) -> list[bytes] | IdColumn:
         """The ids as a list of bytes, so that bisect runs in C (~70 bytes an id in memory).
         Very large indexes are searched in place instead."""
         if self.count > MATERIALIZE_MAX:
@@ -320,7 +327,7 @@ class Pack:
     def close(self) -> None:
         for view in (self._offsets, self._lengths, self._columns):
             view.release()
-        self._ids = _IdColumn(memoryview(b""), 0)
+        self._ids = IdColumn(memoryview(b""), 0)
         self._id_list = None
         self.count = 0
         if self._fd >= 0:
@@ -339,6 +346,10 @@ class PackSet:
         self._stamp: int | None = None
         self._listed_at = 0
         self._last: Pack | None = None
+        # The multi-pack index (pacha.store.midx), the packs it covers by number, and the others.
+        self._midx: MultiPackIndex | None = None
+        self._midx_packs: list[Pack] = []
+        self._uncovered: list[Pack] = []
 
     def _listing_stamp(self) -> int:
         try:
@@ -375,7 +386,37 @@ class PackSet:
         if self._last is not None and self._last not in packs:
             self._last = None
         self._stamp = stamp
+        self._load_midx()
         return True
+
+    def _load_midx(self) -> None:
+        """Use the multi-pack index if it is sound and every pack it names is listed."""
+        from pacha.store.midx import MIDX_NAME, MultiPackIndex
+
+        midx = self._midx
+        try:
+            info = os.stat(self.dir / MIDX_NAME)
+            if midx is None or midx.stamp != (info.st_mtime_ns, info.st_ino):
+                midx = MultiPackIndex(self.dir / MIDX_NAME)
+        except (FileNotFoundError, CorruptObject, ValueError):
+            midx = None  # none, or damaged (fsck says so): every pack is searched
+        if midx is not self._midx and self._midx is not None:
+            self._midx.close()
+        by_name = {p.name: p for p in self._packs}
+        if midx is not None and all(name in by_name for name in midx.pack_names):
+            self._midx = midx
+            self._midx_packs = [by_name[name] for name in midx.pack_names]
+            covered = set(midx.pack_names)
+            self._uncovered = [p for p in self._packs if p.name not in covered]
+        else:  # a pack it names was removed (by a repack or gc that rewrites it next)
+            self._midx, self._midx_packs, self._uncovered = midx, [], self._packs
+
+    @property
+    def uncovered(self) -> int:
+        """How many packs the multi-pack index does not cover (all of them if there is none)."""
+        if self._stamp is None:
+            self.refresh()
+        return len(self._uncovered)
 
     @property
     def packs(self) -> list[Pack]:
@@ -397,13 +438,34 @@ class PackSet:
             if i >= 0:
                 return last, i
         for attempt in range(2):
-            for pack in self.packs:
-                i = pack.position(raw)
-                if i >= 0:
-                    self._last = pack
-                    return pack, i
+            found = self._lookup(raw)
+            if found is not None:
+                return found
             if attempt == 0 and not (relist and self.refresh()):
                 return None
+        if self._midx_packs:  # a reader does not take the index's word for a miss
+            return self._search(raw, self._midx_packs)
+        return None
+
+    def _lookup(self, raw: bytes) -> tuple[Pack, int] | None:
+        """Through the multi-pack index, then the packs it does not cover."""
+        if self._stamp is None:
+            self.refresh()
+        if self._midx_packs:
+            assert self._midx is not None
+            number = self._midx.pack_of(raw)
+            if number >= 0:
+                found = self._search(raw, [self._midx_packs[number]])
+                if found is not None:
+                    return found
+        return self._search(raw, self._uncovered)
+
+    def _search(self, raw: bytes, packs: list[Pack]) -> tuple[Pack, int] | None:
+        for pack in packs:
+            i = pack.position(raw)
+            if i >= 0:
+                self._last = pack
+                return pack, i
         return None
 
     def iter_ids(self) -> Iterator[str]:
@@ -426,7 +488,9 @@ class PackSet:
         """Close every mapping (after repack or gc replaced the packs)."""
         for pack in self._packs:
             pack.close()
-        self._packs = []
+        if self._midx is not None:
+            self._midx.close()
+        self._packs, self._midx, self._midx_packs, self._uncovered = [], None, [], []
         self._stamp = None
         self._last = None
 

@@ -135,19 +135,34 @@ def repack(
         except FileNotFoundError:
             continue
     store.forget_packs()
+    rewrite_midx(store)
     return report
 
 
-def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | None:
-    """Merge the small packs geometrically if there are more than limit packs (else None).
+def rewrite_midx(store: ObjectStore) -> Path | None:
+    """A multi-pack index over every pack installed now (removed if there are few packs)."""
+    from pacha.store.midx import write_midx
 
-    Lookups of an id that is not stored try every pack, so their number must stay
-    small. Another process already repacking makes this one skip.
+    store.packs.refresh(force=True)
+    path = write_midx(store.packs.dir, store.tmp_dir, list(store.packs.packs))
+    store.packs.refresh(force=True)
+    return path
+
+
+def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | None:
+    """Merge the small packs geometrically if there are more than limit packs, else rewrite
+    the multi-pack index if MIDX_AFTER packs are outside it; None if neither was due.
+
+    Lookups of an id that is not stored try every pack outside the multi-pack index,
+    so their number must stay small. Another process already repacking makes this one skip.
     """
     import fcntl
 
+    from pacha.store.midx import MIDX_AFTER
+
     store.packs.refresh()
-    if len(store.packs.packs) <= (AUTO_PACK_LIMIT if limit is None else limit):
+    merge = len(store.packs.packs) > (AUTO_PACK_LIMIT if limit is None else limit)
+    if not merge and store.packs.uncovered < MIDX_AFTER:
         return None
     fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
@@ -155,7 +170,10 @@ def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | 
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return None
-        return repack(store, geometric=FACTOR)
+        if merge:
+            return repack(store, geometric=FACTOR)  # which rewrites the index
+        rewrite_midx(store)
+        return RepackReport()
     finally:
         os.close(fd)
 

@@ -1,0 +1,200 @@
+"""The multi-pack index: which pack holds an id, for many packs at once.
+
+Looking up an id that is not stored (every new chunk of a large file) tries
+every pack: with a hundred packs of models, that is a hundred binary searches
+per chunk, ~1.6 s a gigabyte. The multi-pack index lists the ids of many packs
+in one sorted table, so such a lookup is one binary search plus one per pack
+added since it was written. It is derived data, rewritten by repack and gc, and
+automatically once MIDX_AFTER packs are not in it; a reader that finds it
+damaged, or naming a pack that is gone, does without it. Format (docs/format.md):
+
+    "PCHM" u8 version(1) 3×0 | u32 P | pack ids P×32 | fan-out 256×u32
+    | ids N×32 | pack numbers N×u32 | BLAKE3 of everything before (32)
+
+All integers little-endian; pack number k names pack-<pack id k>. An id held by
+several packs is listed once.
+"""
+
+from __future__ import annotations
+
+import bisect
+import os
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pacha.errors import CorruptObject
+from pacha.store.pack import IdColumn
+from pacha.store.tmpfile import TempFile
+
+if TYPE_CHECKING:
+    from pacha.store.pack import Pack
+
+MIDX_NAME = "multi-pack-index"
+MIDX_MAGIC = b"PCHM"
+MIDX_VERSION = 1
+MIDX_HEADER = MIDX_MAGIC + bytes((MIDX_VERSION, 0, 0, 0))
+MIDX_AFTER = 8  # packs outside the index before it is rewritten (and packs needed to have one)
+RAW_ID = 32
+CHECKSUM = 32
+_U32 = struct.Struct("<I")
+_FANOUT = struct.Struct("<256I")
+
+
+class MultiPackIndex:
+    """A multi-pack index read through mmap: pack_of(raw id) by binary search."""
+
+    def __init__(self, path: Path) -> None:
+        import mmap
+
+        from pacha.store.pack import blake3_digest
+
+        self.path = path
+        with open(path, "rb") as f:
+            self.stamp = os.fstat(f.fileno()).st_mtime_ns, os.fstat(f.fileno()).st_ino
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        view = memoryview(self._map)
+        try:
+            if len(view) < len(MIDX_HEADER) + 4 + _FANOUT.size + CHECKSUM or bytes(view[:8]) != MIDX_HEADER:
+                raise CorruptObject(f"multi-pack index {path} is corrupt: bad header or truncated")
+            packs = _U32.unpack_from(view, len(MIDX_HEADER))[0]
+            start = len(MIDX_HEADER) + 4
+            names = bytes(view[start : start + packs * RAW_ID])
+            self.pack_names = [f"pack-{names[k * RAW_ID : (k + 1) * RAW_ID].hex()}" for k in range(packs)]
+            start += packs * RAW_ID
+            self.fanout = _FANOUT.unpack_from(view, start)
+            start += _FANOUT.size
+            self.count = self.fanout[255]
+            if len(view) != start + self.count * (RAW_ID + 4) + CHECKSUM:
+                raise CorruptObject(f"multi-pack index {path} is corrupt: its size does not match its count")
+            if blake3_digest(view[:-CHECKSUM]) != view[-CHECKSUM:]:
+                raise CorruptObject(f"multi-pack index {path} is corrupt: its checksum does not match")
+            self._id_view = view[start : start + self.count * RAW_ID]
+            self._ids = IdColumn(self._id_view, self.count)
+            self._packs = view[start + self.count * RAW_ID : -CHECKSUM].cast("I")
+        except BaseException:
+            view.release()
+            self._map.close()
+            raise
+        self._view = view
+
+    def pack_of(self, raw_id: bytes) -> int:
+        """The number of the pack holding raw_id (in pack_names), or -1."""
+        first = raw_id[0]
+        lo = self.fanout[first - 1] if first else 0
+        hi = self.fanout[first]
+        i = bisect.bisect_left(self._ids, raw_id, lo, hi)
+        return self._packs[i] if i < hi and self._ids[i] == raw_id else -1
+
+    def entries(self) -> list[tuple[bytes, int]]:
+        """Every (raw id, pack number), in id order (for verification)."""
+        return [(self._ids[k], self._packs[k]) for k in range(self.count)]
+
+    def close(self) -> None:
+        import contextlib
+
+        self._ids = IdColumn(memoryview(b""), 0)
+        self._id_view.release()
+        self._packs.release()
+        self._view.release()
+        with contextlib.suppress(BufferError):
+            self._map.close()
+
+
+def build_midx(packs: list[Pack]) -> bytes:
+    """The bytes of a multi-pack index over packs."""
+    from pacha.store.pack import blake3_digest
+
+    keyed = []
+    for number, pack in enumerate(packs):
+        suffix = _U32.pack(number)
+        ids = bytes(pack.id_column())
+        keyed.extend(ids[k * RAW_ID : (k + 1) * RAW_ID] + suffix for k in range(pack.count))
+    keyed.sort()  # each pack's ids are sorted already: a merge of runs
+    unique = []
+    previous = b""
+    for key in keyed:
+        if key[:RAW_ID] != previous:
+            unique.append(key)
+            previous = key[:RAW_ID]
+    fanout = [0] * 256
+    for key in unique:
+        fanout[key[0]] += 1
+    total = 0
+    for i in range(256):
+        total += fanout[i]
+        fanout[i] = total
+    body = b"".join(
+        (
+            MIDX_HEADER,
+            _U32.pack(len(packs)),
+            b"".join(pack.pack_id for pack in packs),
+            _FANOUT.pack(*fanout),
+            b"".join(key[:RAW_ID] for key in unique),
+            b"".join(key[RAW_ID:] for key in unique),
+        )
+    )
+    return body + blake3_digest(body)
+
+
+def write_midx(pack_dir: Path, tmp_dir: Path, packs: list[Pack]) -> Path | None:
+    """Replace the multi-pack index with one over packs (removed if fewer than MIDX_AFTER)."""
+    path = pack_dir / MIDX_NAME
+    if len(packs) < MIDX_AFTER:
+        remove_midx(pack_dir)
+        return None
+    tmp = TempFile(tmp_dir, "midx")
+    try:
+        tmp.write(build_midx(packs))
+        tmp.install(path)  # the rename replaces the old index in one step
+    finally:
+        tmp.abort()
+    return path
+
+
+def remove_midx(pack_dir: Path) -> None:
+    import contextlib
+
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(pack_dir / MIDX_NAME)
+
+
+def verify_midx(midx: MultiPackIndex, packs: dict[str, Pack]) -> list[str]:
+    """Problems with a multi-pack index against the packs it names (found by name)."""
+    problems = []
+    missing = [name for name in midx.pack_names if name not in packs]
+    if missing:
+        return [
+            f"multi-pack index {midx.path} names missing pack {missing[0]}; run pacha multi-pack-index write"
+        ]
+    previous = b""
+    for raw, number in midx.entries():
+        if raw <= previous:
+            return [f"multi-pack index {midx.path} is corrupt: ids out of order at {raw.hex()}"]
+        previous = raw
+        if number >= len(midx.pack_names) or packs[midx.pack_names[number]].position(raw) < 0:
+            problems.append(f"multi-pack index {midx.path}: {raw.hex()} is not in the pack it names")
+            break
+    for name in midx.pack_names:  # and every id of every pack it covers is in it
+        pack = packs[name]
+        column = IdColumn(pack.id_column(), pack.count)
+        for k in range(pack.count):
+            if midx.pack_of(column[k]) < 0:
+                problems.append(f"multi-pack index {midx.path} lacks {column[k].hex()} of {name}")
+                return problems
+    return problems
+
+
+def check_midx(pack_dir: Path, packs: list[Pack]) -> tuple[MultiPackIndex | None, list[str]]:
+    """Load and verify the multi-pack index of pack_dir (None, [] if there is none)."""
+    path = pack_dir / MIDX_NAME
+    try:
+        midx = MultiPackIndex(path)
+    except FileNotFoundError:
+        return None, []
+    except CorruptObject as exc:
+        return None, [f"{exc}; run pacha multi-pack-index write"]
+    try:
+        return midx, verify_midx(midx, {p.name: p for p in packs})
+    finally:
+        midx.close()
