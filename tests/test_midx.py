@@ -66,6 +66,8 @@ def test_write_verify_and_every_object_found_through_the_index(cli, registry) ->
     later = blobs_in_packs(registry, 2)  # packs added since are searched on their own
     store = pacha.open_registry(cli.registry).objects
     assert store.packs.uncovered == 2
+    counts = dict(line.split(": ") for line in cli("count-objects", "-v").text.splitlines())
+    assert (counts["packs"], counts["packs-outside-midx"]) == (str(MIDX_AFTER + 4), "2")
     for object_id in (i for group in ids + later for i in group):
         assert store.packs.find(object_id) is not None
         assert len(store.read(object_id)) == 100

@@ -52,6 +52,7 @@ def count_objects(
         "size": disk // 1024,
         "in-pack": sum(p.count for p in packs),
         "packs": len(packs),
+        "packs-outside-midx": store.packs.uncovered,
         "size-pack": sum(p.disk_size() for p in packs) // 1024,
         "deltas": deltas,
         "chunked": chunked,

@@ -20,6 +20,7 @@ from __future__ import annotations
 import bisect
 import os
 import struct
+from itertools import repeat
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,33 +106,20 @@ def build_midx(packs: list[Pack]) -> bytes:
     """The bytes of a multi-pack index over packs."""
     from pacha.store.pack import blake3_digest
 
-    keyed = []
+    holder: dict[bytes, int] = {}  # id -> number of a pack holding it
     for number, pack in enumerate(packs):
-        suffix = _U32.pack(number)
         ids = bytes(pack.id_column())
-        keyed.extend(ids[k * RAW_ID : (k + 1) * RAW_ID] + suffix for k in range(pack.count))
-    keyed.sort()  # each pack's ids are sorted already: a merge of runs
-    unique = []
-    previous = b""
-    for key in keyed:
-        if key[:RAW_ID] != previous:
-            unique.append(key)
-            previous = key[:RAW_ID]
-    fanout = [0] * 256
-    for key in unique:
-        fanout[key[0]] += 1
-    total = 0
-    for i in range(256):
-        total += fanout[i]
-        fanout[i] = total
+        holder.update(zip([ids[k : k + RAW_ID] for k in range(0, len(ids), RAW_ID)], repeat(number)))
+    ordered = sorted(holder)  # runs of sorted ids, pack after pack: a merge
+    fanout = [bisect.bisect_left(ordered, bytes([b + 1])) for b in range(255)] + [len(ordered)]
     body = b"".join(
         (
             MIDX_HEADER,
             _U32.pack(len(packs)),
             b"".join(pack.pack_id for pack in packs),
             _FANOUT.pack(*fanout),
-            b"".join(key[:RAW_ID] for key in unique),
-            b"".join(key[RAW_ID:] for key in unique),
+            b"".join(ordered),
+            struct.pack(f"<{len(ordered)}I", *map(holder.__getitem__, ordered)),
         )
     )
     return body + blake3_digest(body)
