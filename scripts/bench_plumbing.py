@@ -8,6 +8,8 @@ Prints, on the same data:
 - storing it: pacha hash-object -w vs cp (and cp + fsync, since pacha fsyncs)
 - cold start: pacha cat-object -t vs python3 -c pass vs git cat-file -t
 - cat-object --batch-check throughput vs git cat-file --batch-check
+- the same over many packs (--packs, half the ids missing), with and without the
+  multi-pack index, vs git with and without its multi-pack-index
 - peak RSS of each pacha run (and of a --big-gib file, e.g. 4, if asked)
 Targets (issue 2): hash <= 1.5x b3sum; store <= 2x cp; cold start <= 6x python;
 batch-check >= 50k ids/s; storing stays under 200 MB peak RSS.
@@ -60,6 +62,57 @@ def make_file(path: Path, size: int) -> None:
             left -= n
 
 
+def many_packs(work: Path, env: dict[str, str], git: str | None, packs: int, per_pack: int, n: int) -> None:
+    """--batch-check of n ids, half of them missing, over `packs` packs: a miss searches
+    every pack unless a multi-pack index says which pack holds what."""
+    import hashlib
+
+    import pacha
+
+    print(f"\ncat-object --batch-check over {packs} packs of {per_pack:,} objects, {n:,} ids (half missing):")
+    root = work / "many"
+    subprocess.run([PACHA, "--registry", str(root), "init", "-q"], env=env, check=True)
+    store = pacha.open_registry(root).objects
+    contents = [[f"pack {p} object {i}\n".encode() for i in range(per_pack)] for p in range(packs)]
+    for group in contents:
+        with store.batch():
+            for c in group:
+                store.put_bytes(c)
+    rng = random.Random(3)
+    flat = [c for group in contents for c in group]
+    present = [rng.choice(flat) for _ in range(n // 2)]
+    missing = [f"missing {i}\n".encode() for i in range(n - n // 2)]
+    query = [*present, *missing]
+    rng.shuffle(query)
+    pquery = "".join(pacha.hash_bytes(c) + "\n" for c in query).encode()
+    many_env = {**env, "PACHA_DIR": str(root)}
+    for label in ("without multi-pack index", "with multi-pack index"):
+        if label.startswith("with "):
+            write = [PACHA, "multi-pack-index", "write"]
+            subprocess.run(write, env=many_env, check=True, capture_output=True)
+        t, _, out = best([PACHA, "cat-object", "--batch-check"], stdin_data=pquery, env=many_env)
+        assert out.count(b"missing") == len(missing)
+        print(f"  {'pacha ' + label:<38} {t * 1000:9.1f} ms  {n / t:10,.0f} ids/s")
+    if not git:
+        return
+    repo = work / "many-git"
+    subprocess.run([git, "init", "-q", str(repo)], check=True)
+    for group in contents:  # one fast-import, one pack
+        stream = b"".join(b"blob\ndata %d\n%s\n" % (len(c), c) for c in group)
+        subprocess.run([git, "-C", str(repo), "fast-import", "--quiet"], input=stream, check=True)
+
+    def git_id(c: bytes) -> bytes:
+        return hashlib.sha1(b"blob %d\0" % len(c) + c).hexdigest().encode()
+
+    gquery = b"".join(git_id(c) + b"\n" for c in query)
+    for label in ("without multi-pack-index", "with multi-pack-index"):
+        if label.startswith("with "):
+            subprocess.run([git, "-C", str(repo), "multi-pack-index", "write"], check=True)
+        t, _, out = best([git, "-C", str(repo), "cat-file", "--batch-check"], stdin_data=gquery)
+        assert out.count(b"missing") == len(missing)
+        print(f"  {'git ' + label:<38} {t * 1000:9.1f} ms  {n / t:10,.0f} ids/s")
+
+
 def row(label: str, seconds: float, base: float, size: int | None = None, rss: int | None = None) -> None:
     speed = f"{size / seconds / 1e9:6.2f} GB/s" if size else " " * 11
     mem = f"{rss / MiB:7.0f} MiB RSS" if rss else ""
@@ -72,6 +125,8 @@ def main() -> None:
     ap.add_argument("--big-gib", type=float, default=0.0, help="also store a file this large (RSS check)")
     ap.add_argument("--ids", type=int, default=100_000, help="ids queried by --batch-check")
     ap.add_argument("--distinct", type=int, default=10_000, help="distinct objects behind those ids")
+    ap.add_argument("--packs", type=int, default=100, help="packs for the many-packs lookup test")
+    ap.add_argument("--per-pack", type=int, default=2000, help="objects in each of those packs")
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir)")
     args = ap.parse_args()
 
@@ -203,6 +258,7 @@ def main() -> None:
             gquery = b"".join(rng.choice(gids) + b"\n" for _ in range(args.ids))
             t_g, _, _ = timed_with_rss([git, "-C", str(repo), "cat-file", "--batch-check"], stdin_data=gquery)
             print(f"  {'git cat-file --batch-check':<38} {t_g * 1000:9.1f} ms  {args.ids / t_g:10,.0f} ids/s")
+        many_packs(work, env, git, args.packs, args.per_pack, args.ids)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -443,8 +443,6 @@ class PackSet:
                 return found
             if attempt == 0 and not (relist and self.refresh()):
                 return None
-        if self._midx_packs:  # a reader does not take the index's word for a miss
-            return self._search(raw, self._midx_packs)
         return None
 
     def _lookup(self, raw: bytes) -> tuple[Pack, int] | None:
