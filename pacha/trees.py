@@ -374,15 +374,14 @@ def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str, size
     written in one call; a large one is streamed.
     """
     from pacha.store import WHOLE_READ
+    from pacha.store.reader import write_all
     from pacha.store.tmpfile import WritebackFile
 
     data = store.read(blob_id) if size is not None and size <= WHOLE_READ else None
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o777 if mode == MODE_EXEC else 0o666)
     with open(fd, "wb", buffering=0) as out:
         if data is not None:
-            view = memoryview(data)
-            while view:
-                view = view[out.write(view) :]
+            write_all(out, data)
             return
         with store.open(blob_id) as reader:
             reader.copy_to(WritebackFile(out) if reader.size > WHOLE_READ else out)

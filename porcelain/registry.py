@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -161,8 +162,12 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         parents: list[records.ParentEdge] | None = None,
         message: str = "",
         extra_objects: list[tuple[bytes, str]] | None = None,
+        card_defaults: Callable[[], dict[str, Any]] | None = None,
     ) -> Registered:
-        """Store the file or folder at path as name at a new version (in development)."""
+        """Store the file or folder at path as name at a new version (in development).
+
+        card_defaults, if given, is called once the artifact is stored: card fields worked
+        out meanwhile (a datasheet's row count), which the card's own fields override."""
         check_name(name)
         card = dict(card or {})
         if card.get("name") not in (None, name):
@@ -187,6 +192,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
         base = self._delta_base(kind, name, parents or [])
         artifact, artifact_kind, size = artifact_of(None if hook_first else objects, target, base)
+        if card_defaults is not None:
+            card = {**card_defaults(), **card}
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],

@@ -198,3 +198,31 @@ def test_writeback_file_writes_every_byte_and_starts_writeback_as_it_goes(tmp_pa
         assert len(data) - (1 << 20) < wrapped._started <= len(data)
     else:
         assert wrapped._started == 0
+
+
+def test_copy_to_writes_everything_to_a_file_that_takes_a_little_at_a_time(tmp_path) -> None:
+    import io
+
+    import pacha as p
+
+    class Trickle(io.RawIOBase):  # as an unbuffered file may: fewer bytes than asked
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:
+            taken = bytes(b[:1000])
+            self.data += taken
+            return len(taken)
+
+    p.init_registry(tmp_path / "reg")
+    reg = p.open_registry(tmp_path / "reg")
+    data = os.urandom(3 * (1 << 20) + 5)
+    (tmp_path / "big").write_bytes(data)
+    object_id = reg.objects.put_file(tmp_path / "big")
+    out = Trickle()
+    with reg.objects.open(object_id) as reader:
+        assert reader.copy_to(out) == len(data)
+    assert bytes(out.data) == data

@@ -60,6 +60,14 @@ class ViewReader:
         self.close()
 
 
+def write_all(out: IO[bytes], data: bytes | memoryview) -> None:
+    """Write every byte of data: an unbuffered file may take fewer at a time."""
+    view = memoryview(data)
+    while view:
+        written = out.write(view)
+        view = view[len(view) if written is None else written :]
+
+
 class ObjectReader:
     """A verified stream over one object's bytes.
 
@@ -165,7 +173,7 @@ class ObjectReader:
         """Write the whole body to out; raises CorruptObject after the last block if bad."""
         total = 0
         for block in self._blocks_hashed_behind():
-            out.write(block)
+            write_all(out, block)
             total += len(block)
         return total
 

@@ -52,7 +52,10 @@ class WritebackFile:
         self._start = _sync_file_range()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        n = self.out.write(data)
+        from pacha.store.reader import write_all
+
+        write_all(self.out, data)
+        n = len(data)
         self.written += n
         if self._start is not None and self.written - self._started >= WRITEBACK_EVERY:
             self._start(self.out.fileno(), self._started, self.written - self._started, SYNC_FILE_RANGE_WRITE)
