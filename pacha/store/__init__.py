@@ -105,11 +105,8 @@ class ObjectStore:
 
     def packed_entry(self, object_id: str) -> tuple[int, int, int] | None:
         """(pack file descriptor, offset, length) of an object in an installed pack, else
-        None (loose, written by the current batch, or missing): lets a reader of many
+        None (loose, only in the current batch, or missing): lets a reader of many
         entries that lie back to back read them in one system call."""
-        batch = self._batch
-        if batch is not None and object_id in batch:
-            return None
         found = self.packs.find(object_id, relist=False)
         if found is None:
             return None
