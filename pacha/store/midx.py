@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha.errors import CorruptObject
-from pacha.store.pack import MATERIALIZE_MAX, IdColumn
+from pacha.store.pack import IdColumn
 from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
@@ -39,8 +39,10 @@ MIDX_VERSION = 1
 MIDX_HEADER = MIDX_MAGIC + bytes((MIDX_VERSION, 0, 0, 0))
 MIDX_AFTER = 8  # packs outside the index before it is rewritten (and packs needed to have one)
 # After this many lookups the ids are copied into a list, so that bisect runs in C (a
-# command that looks up one object does not pay for the copy).
+# command that looks up one object does not pay for the copy), unless there are more
+# than EAGER_MAX of them (~70 bytes an id in memory): those are searched in place.
 EAGER_AFTER = 64
+EAGER_MAX = 1_000_000
 RAW_ID = 32
 CHECKSUM = 32
 _U32 = struct.Struct("<I")
@@ -86,15 +88,17 @@ class MultiPackIndex:
         self._view = view
 
     def pack_of(self, raw_id: bytes) -> int:
-        """The number of the pack holding raw_id (in pack_names), or -1."""
+        """The number of the pack holding raw_id (an index into pack_names, unless the file
+        is wrong in a way only verify_midx sees), or -1."""
         first = raw_id[0]
         lo = self.fanout[first - 1] if first else 0
         hi = self.fanout[first]
         ids = self._ids
         if self._lookups < EAGER_AFTER:
             self._lookups += 1
-            if self._lookups == EAGER_AFTER and self.count <= MATERIALIZE_MAX:
-                self._ids = ids = [bytes(ids[k]) for k in range(self.count)] if self.count else []
+            if self._lookups == EAGER_AFTER and self.count <= EAGER_MAX:
+                column = bytes(self._id_view)
+                self._ids = ids = [column[k : k + RAW_ID] for k in range(0, len(column), RAW_ID)]
         i = bisect.bisect_left(ids, raw_id, lo, hi)
         return self._packs[i] if i < hi and ids[i] == raw_id else -1
 

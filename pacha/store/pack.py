@@ -452,7 +452,7 @@ class PackSet:
         if self._midx_packs:
             assert self._midx is not None
             number = self._midx.pack_of(raw)
-            if number >= 0:
+            if 0 <= number < len(self._midx_packs):
                 found = self._search(raw, [self._midx_packs[number]])
                 if found is not None:
                     return found
