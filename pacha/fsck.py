@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from pacha import objects as kinds
 from pacha.errors import InvalidInput, PachaError
 from pacha.ids import ZERO_ID
+from pacha.store.midx import check_midx
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -71,8 +72,6 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
     for pack in store.packs.packs:
         for text in pack.check_files():
             problem(text)
-    from pacha.store.midx import check_midx
-
     for text in check_midx(store.packs.dir, store.packs.packs)[1]:
         problem(text)
     ids = list(store.iter_ids())

@@ -166,8 +166,9 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development).
 
-        card_defaults, if given, is called once the artifact is stored: card fields worked
-        out meanwhile (a datasheet's row count), which the card's own fields override."""
+        card_defaults, if given, runs on a thread while the artifact is stored (once every
+        check has passed): card fields read from the file, such as a datasheet's row count,
+        which the card's own fields override."""
         check_name(name)
         card = dict(card or {})
         if card.get("name") not in (None, name):
@@ -191,9 +192,16 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
         base = self._delta_base(kind, name, parents or [])
-        artifact, artifact_kind, size = artifact_of(None if hook_first else objects, target, base)
-        if card_defaults is not None:
-            card = {**card_defaults(), **card}
+        store_to = None if hook_first else objects
+        if card_defaults is None:
+            artifact, artifact_kind, size = artifact_of(store_to, target, base)
+        else:
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1, thread_name_prefix="pacha-card") as pool:
+                defaults = pool.submit(card_defaults)
+                artifact, artifact_kind, size = artifact_of(store_to, target, base)
+                card = {**defaults.result(), **card}
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],

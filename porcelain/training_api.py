@@ -94,8 +94,6 @@ class TrainingAPI:
     ) -> Registered:
         """Register a data file or folder; schema and row count are filled for CSV/TSV/JSONL
         (worked out on a thread while the file is stored)."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from porcelain.cards import validate_datasheet
         from porcelain.schema_infer import infer
 
@@ -116,20 +114,18 @@ class TrainingAPI:
                 for source in self.resolve_parents("dataset", derived_from)
                 for e in lineage.build_edges("dataset", "derived", [source], {"transform": transform})
             ]
-        with ThreadPoolExecutor(1, thread_name_prefix="pacha-infer") as pool:
-            inferred = pool.submit(infer, Path(path))
-            return self.register(
-                "dataset",
-                name,
-                path,
-                version=version,
-                bump=bump,
-                description=sheet.get("purpose", ""),
-                card=sheet,
-                parents=edges,
-                message=message,
-                card_defaults=lambda: inferred.result() or {},
-            )
+        return self.register(
+            "dataset",
+            name,
+            path,
+            version=version,
+            bump=bump,
+            description=sheet.get("purpose", ""),
+            card=sheet,
+            parents=edges,
+            message=message,
+            card_defaults=lambda: infer(Path(path)) or {},
+        )
 
     def _card_from_run(
         self, info: Any, card: dict[str, Any], metrics: dict[str, float] | None
