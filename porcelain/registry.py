@@ -16,6 +16,7 @@ import pacha
 from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
+from porcelain.downloads import Placed, place
 from porcelain.errors import CheckFailed, InvalidInput, PachaError, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
@@ -303,12 +304,23 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
+        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
+        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
+        return found, placed.path
+
+    def download_placed(
+        self,
+        kind: str,
+        reference: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        force: bool = False,
+    ) -> tuple[Version, Placed]:
+        """As download, also saying whether anything was written (False: already there)."""
         found = self.get(kind, reference, version)
-        target = Path(dest)
-        if target.is_dir():  # as cp does: into an existing directory, under the registered name
-            target = target / found.record.filename
-        pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
-        return found, target
+        return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""

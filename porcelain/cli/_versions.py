@@ -155,12 +155,18 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME@STAGE, NAME or id.")],
         output: Annotated[Path, typer.Option("-o", "--output", help="File or directory to write.")],
         version: VersionOption = None,
-        force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
+        ] = False,
         registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
-        found, path = open_porcelain(registry).download(kind, reference, output, version=version, force=force)
-        typer.echo(f"{found.ref} -> {path}")
+        found, placed = open_porcelain(registry).download_placed(
+            kind, reference, output, version=version, force=force
+        )
+        typer.echo(
+            f"{found.ref} -> {placed.path}" + ("" if placed.written else " (already there; up to date)")
+        )
 
     @app.command("delete", epilog=f"Example: pacha {noun} delete fraud-detector:0.9.0 -m 'withdrawn'")
     def delete(
