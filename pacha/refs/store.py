@@ -91,6 +91,15 @@ def iso_time(when_ns: int) -> str:
     return moment.isoformat(timespec="microseconds")
 
 
+@dataclass(frozen=True, slots=True)
+class RefSnapshot:
+    """Refs, reflog and reflog expiry as one read transaction saw them (RefStore.snapshot)."""
+
+    refs: list[tuple[str, str]]  # (name, id) in name order
+    reflog: list[ReflogEntry]  # in the order written
+    expired: dict[str, int]  # ref name -> last expired reflog sequence (see expired_through)
+
+
 def _reflog_key(name: bytes, seq: int) -> bytes:
     return name + b"\x00" + seq.to_bytes(_SEQ_BYTES, "big")
 
@@ -309,6 +318,28 @@ class RefStore:
                     out.append(self._entry(name, key, value, msgspec))
         out.sort(key=ReflogEntry.order)
         return out
+
+    def snapshot(self) -> RefSnapshot:
+        """Every ref, every reflog entry (in written order) and the expiry map, from one read
+        transaction: a consistent view that no concurrent commit changes halfway.
+
+        Scans that race writers (fsck, gc) take it before they list objects: writers store
+        objects before the transaction that names them, so every object the snapshot names
+        was stored before a later listing began."""
+        import msgspec
+
+        expired_db = self._map_db(EXPIRED_REFLOGS)  # opened as expired_through() opens it
+        with self._env.begin() as txn:
+            refs = list(_iter_refs(txn, self._refs, ""))
+            reflog = [
+                self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
+                for key, value in txn.cursor(db=self._reflog)
+            ]
+            expired = {
+                key.decode("utf-8"): int.from_bytes(value, "big") for key, value in txn.cursor(db=expired_db)
+            }
+        reflog.sort(key=ReflogEntry.order)
+        return RefSnapshot(refs, reflog, expired)
 
     @staticmethod
     def _entry(name: str, key: bytes, value: bytes, msgspec: Any) -> ReflogEntry:
