@@ -118,9 +118,14 @@ def hash_file(path: str) -> str:
     with open(path, "rb") as f:
         if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
             return hash_stream(f)
+        from pacha.store.optional import attempt
+
+        mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+        if mapped is None:  # mmap refused (an address-space limit): read it instead
+            return hash_stream(f)
         hasher = new_hasher()
         window = 4 * BLOCK  # larger updates keep every core busy in blake3
-        with MappedFile(f) as mapped:
+        with mapped:
             for offset, view in mapped.blocks(window):
                 hasher.update(view)
                 view.release()

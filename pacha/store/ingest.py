@@ -280,8 +280,11 @@ def ingest_file(
     with store.batch() as batch:
         chunked = ChunkedIngest(store, batch, encoding, base, progress)
         try:
-            if _settled(before):
-                with MappedFile(fileobj) as mapped:
+            # Reading in place is an optimisation: where mmap is refused (an address-space
+            # limit, a filesystem without it), the file is read into private buffers.
+            mapped = _map(fileobj) if _settled(before) else None
+            if mapped is not None:
+                with mapped:
                     chunked.feed_mapped(mapped)
                     object_id = chunked.finish()
                 if _identity(os.fstat(fileobj.fileno())) != _identity(before):
@@ -315,8 +318,18 @@ def _identity(info: os.stat_result) -> tuple[int, ...]:
     return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
 
 
+def _map(fileobj: IO[bytes]) -> MappedFile | None:
+    """The file mapped for reading in place, or None where mmap is refused."""
+    from pacha.store.optional import attempt
+
+    return attempt("reading the file in place (mmap)", lambda: MappedFile(fileobj))
+
+
 def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
-    with MappedFile(fileobj) as mapped:
+    mapped = _map(fileobj)
+    if mapped is None:
+        return ingest_stream(store, fileobj, kind)
+    with mapped:
         ingest = Ingest(store.loose, kind, choose_encoding(mapped.sample(SAMPLE // 2), store.loose.level))
         try:
             for _offset, view in mapped.blocks():
@@ -330,7 +343,7 @@ def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
 
 def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
     """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
-    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, make_delta
+    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, try_delta
 
     try:
         info = store.stat(base)
@@ -339,10 +352,11 @@ def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
     except PachaError:
         usable = False  # no base after all: store it whole
     stored = (prepared.header, prepared.body)
-    if usable and prepared.data:
-        delta = make_delta(prepared.data, store.read(base), base, store.loose.level)
-        if len(delta) < len(prepared.body) * (1 - MIN_SAVING):
-            stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
+    # The delta is only an optimisation: whatever stops it (a tiny or unreadable base,
+    # a zstd error), the object is stored whole.
+    delta = try_delta(prepared.data, lambda: store.read(base), base, store.loose.level) if usable else None
+    if delta is not None and len(delta) < len(prepared.body) * (1 - MIN_SAVING):
+        stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
     with store.batch() as batch:
         batch.add(prepared.id, *stored)
     return prepared.id
