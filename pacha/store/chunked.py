@@ -37,6 +37,7 @@ from pacha import codec
 from pacha.blocks import BLOCK, DEPTH
 from pacha.errors import CorruptObject
 from pacha.ids import new_hasher
+from pacha.store.copies import DAMAGED, SOUND
 
 if TYPE_CHECKING:
     from pacha.blocks import MappedFile
@@ -386,7 +387,11 @@ class ChunkedIngest:
             for offset, length in group:
                 data = piece[offset : offset + length]
                 chunk_id = blake3.blake3(data).hexdigest()
-                if self.store.freshen(chunk_id):
+                found = self.store.present(chunk_id, "blob", length)
+                if found == SOUND:
+                    out.append((chunk_id, length, None))
+                elif found == DAMAGED:  # its stored copy is damaged: a good one, loose
+                    self.store.repair(chunk_id, *self.store.loose.encode("blob", bytes(data)), self.batch)
                     out.append((chunk_id, length, None))
                 else:
                     out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
@@ -447,9 +452,13 @@ class ChunkedIngest:
         finally:
             self.close()
         blob_id = self.hasher.hexdigest()
-        if not self.store.freshen(blob_id):
+        found = self.store.present(blob_id, "blob", self.size)
+        if found != SOUND:
             header = codec.pack_header("blob", self.size, codec.CHUNKS)
-            self.batch.add(blob_id, header, encode_chunk_list(self.chunks))
+            if found == DAMAGED:  # a damaged chunk list (or copy) is replaced, never reused
+                self.store.repair(blob_id, header, encode_chunk_list(self.chunks), self.batch)
+            else:
+                self.batch.add(blob_id, header, encode_chunk_list(self.chunks))
         return blob_id
 
     def close(self) -> None:

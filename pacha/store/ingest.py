@@ -132,7 +132,7 @@ class Ingest:
                 self._pending.popleft().result()
             os.pwrite(self._file.fd, self.size.to_bytes(8, "little"), self._size_offset)
             object_id = self.hasher.hexdigest()
-            if not self.store.freshen(object_id):
+            if not self.store.freshen(object_id, self.kind, self.size):  # missing, or damaged: replaced
                 self._file.install(self.store.path(object_id))
             return object_id
         finally:

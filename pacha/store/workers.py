@@ -69,7 +69,7 @@ def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) ->
     except OSError as exc:
         return exc
     unchanged = item.old_id is not None and item.old_size == len(data) and hash_bytes(data) == item.old_id
-    if unchanged and store.freshen(item.old_id):
+    if unchanged and store.freshen(item.old_id, "blob", len(data)):
         return item.old_id
     return store.put_prepared(prepare_probed(store, data, probe), item.old_id)
 
