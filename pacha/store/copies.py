@@ -90,6 +90,16 @@ def frames_problem(body: bytes | memoryview, size: int) -> str | None:
     return None
 
 
+def read_for_check(fd: int, offset: int, length: int) -> bytes:
+    """What the cheap check reads of a copy of length bytes at offset: its first HEAD bytes,
+    or all of it when its encoding is walked (zstd frames, a delta, a chunk list) and it is
+    at most WHOLE bytes; an identity body needs only its length. Raises OSError."""
+    head = os.pread(fd, min(length, HEAD), offset)
+    if HEAD < length <= WHOLE and len(head) > 5 and head[5] != codec.IDENTITY:
+        head += os.pread(fd, length - len(head), offset + len(head))
+    return head
+
+
 def _frame_start_ok(start: bytes) -> bool:
     """A zstd body starts with a frame: a zstd frame or a skippable one (RFC 8878 3.1.2)."""
     if len(start) < 4:
@@ -215,7 +225,7 @@ def loose_problem(
     fd = os.open(store.loose._path_str(object_id), os.O_RDONLY)
     try:
         length = os.fstat(fd).st_size
-        head = os.pread(fd, length if length <= WHOLE else HEAD, 0)
+        head = read_for_check(fd, 0, length)
     finally:
         os.close(fd)
     return problem(object_id, head, length, kind, size)
@@ -235,7 +245,7 @@ def packed_problem(
         why = bounds_problem(pack, offset, length, object_id)
         if why is not None:
             return why
-        head = os.pread(pack.fd, length if length <= WHOLE else HEAD, offset)
+        head = read_for_check(pack.fd, offset, length)
     except OSError as exc:
         return f"object {object_id} cannot be read from {pack.name} ({exc.strerror})"
     return problem(object_id, head, length, kind, size, base_ok)

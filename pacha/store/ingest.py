@@ -24,7 +24,7 @@ from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.errors import InvalidInput, PachaError
+from pacha.errors import InvalidInput
 from pacha.ids import new_hasher
 from pacha.store.chunked import CHUNK_THRESHOLD
 from pacha.store.tmpfile import TempFile
@@ -344,13 +344,14 @@ def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
 def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
     """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
     from pacha.store.delta import MAX_DEPTH, MIN_SAVING, try_delta
+    from pacha.store.optional import attempt
 
-    try:
+    def base_usable() -> bool:
         info = store.stat(base)
         whole = info.kind == prepared.kind and info.encoding != codec.CHUNKS
-        usable = whole and store.delta_depth(base) < MAX_DEPTH
-    except PachaError:
-        usable = False  # no base after all: store it whole
+        return whole and store.delta_depth(base) < MAX_DEPTH
+
+    usable = attempt(f"delta base {base}", base_usable)  # None: no base after all, store it whole
     stored = (prepared.header, prepared.body)
     # The delta is only an optimisation: whatever stops it (a tiny or unreadable base,
     # a zstd error), the object is stored whole.

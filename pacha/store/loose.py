@@ -14,7 +14,7 @@ from typing import IO
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
-from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, WHOLE, header_problem, problem
+from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.reader import ObjectInfo, ObjectReader
 from pacha.store.tmpfile import fsync_dir
 
@@ -148,7 +148,7 @@ class LooseStore:
             return DAMAGED  # unreadable: a write puts a readable copy in its place
         try:
             length = os.fstat(fd).st_size
-            head = os.pread(fd, length if length <= WHOLE else HEAD, 0)
+            head = read_for_check(fd, 0, length)
         except OSError:
             return DAMAGED
         finally:
