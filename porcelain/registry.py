@@ -13,29 +13,31 @@ from pathlib import Path
 from typing import Any
 
 import pacha
-from pacha.errors import ObjectNotFound
 from pacha.ids import ZERO_ID
 from pacha.ignore import IgnoreRules, refuse_inside_registry
 from pacha.store.snapshot import changed as file_changed
 from pacha.store.snapshot import identity as snapshot_identity
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
-from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, VersionExists
+from porcelain.downloads import Placed, place
+from porcelain.errors import CheckFailed, InvalidInput, PachaError, VersionExists
 from porcelain.inputs import artifact_source
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
-from porcelain.references import Reference, parse_reference
+from porcelain.references import Reference
+from porcelain.resolve import Target
+from porcelain.restore import RestoreMixin
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
-from porcelain.stage_ops import StagesMixin, kind_cli
+from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
 
 
-class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -80,41 +82,17 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         prefix = layout.stages_prefix(kind, name, stage)
         return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
 
-    def get(self, kind: str, reference: str | Reference, version: str | None = None) -> Version:
-        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id."""
-        ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
-        if ref.name is not None and (ref.object_id is None or self.versions_of(kind, ref.name)):
-            return self._by_name(kind, ref)
-        assert ref.object_id is not None
-        try:
-            record_id = self.plumbing.objects.find_prefix(ref.object_id)
-        except ObjectNotFound:
-            raise NotFound(f"no {kind} named or with id {ref.text!r}") from None
-        record = self.read_record(record_id)
-        if record.type != layout.RECORD_TYPES[kind]:
-            raise InvalidInput(f"{ref.text} is a {record.type} record, not a {kind} version")
-        return self._version(kind, record.name, record.version, record_id)
+    def get(
+        self, kind: str, reference: str | Reference, version: str | None = None, *, change: bool = False
+    ) -> Version:
+        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id (porcelain/resolve.py).
 
-    def _by_name(self, kind: str, ref: Reference) -> Version:
-        name = check_name(ref.name or "")
-        if ref.stage is not None:
-            found = self.in_stage(kind, name, ref.stage)
-            if not found:
-                raise NotFound(f"no version of {kind} {name} is in {ref.stage}")
-            version = found[-1]
-        elif ref.version == "latest":
-            latest = versions.latest(self.versions_of(kind, name))
-            if latest is None:
-                raise NotFound(f"no {kind} named {name}; `pacha {kind_cli(kind)} list` shows what exists")
-            version = latest
-        else:
-            version = versions.check(ref.version or "")
-        record_id = self.plumbing.refs.get(layout.version_ref(kind, name, version))
-        if record_id is None:
-            known = self.versions_of(kind, name)
-            hint = f"known versions: {', '.join(known)}" if known else f"no {kind} named {name}"
-            raise NotFound(f"{kind} {name}:{version} not found; {hint}")
-        return self._version(kind, name, version, record_id)
+        change=True (delete, stage, lineage add): the version must be explicit and registered.
+        Raises NotFound (with what happened to a deleted or expired version) or InvalidInput.
+        """
+        from porcelain.resolve import resolve
+
+        return resolve(self, kind, reference, version, change=change)
 
     def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
         out = []
@@ -132,6 +110,11 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     def next_version(
         self, kind: str, name: str, version: str | None, bump: str | None, card_version: str | None
     ) -> str:
+        """The version a registration gets: the explicit one, the latest bumped, the card's, or 1.0.0.
+
+        --bump on a name with no version yet starts at the card's version or 1.0.0, so a CI
+        script needs no special case for the first run. Raises InvalidInput for a bad version
+        or part, or when an existing name gets neither a version nor a bump."""
         existing = self.versions_of(kind, name)
         if version and bump:
             raise InvalidInput("give -v VERSION or --bump PART, not both")
@@ -140,7 +123,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         if bump:
             latest = versions.latest(existing)
             if latest is None:
-                raise InvalidInput(f"cannot --bump: {name} has no version yet; give -v VERSION")
+                versions.bump("0.0.0", bump)  # the part is checked even for a first version
+                return versions.check(card_version) if card_version else "1.0.0"
             return versions.bump(latest, bump)
         if card_version:
             return versions.check(card_version)
@@ -342,29 +326,39 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Registered(found, False)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
-        """A model or dataset version, whichever the reference names (ambiguity is an error)."""
-        found = []
-        for kind in layout.KINDS:
-            try:
-                found.append(self.get(kind, reference, version))
-            except NotFound:
-                continue
-        if not found:
-            raise NotFound(f"no model or dataset version {reference!r}")
-        if len({f.record_id for f in found}) > 1:
-            raise InvalidInput(
-                f"{reference!r} names both a model and a dataset; use `pacha model ...` or "
-                "`pacha data ...`, or the ref models/NAME/VER"
-            )
-        return found[0]
+        """A model, dataset or recipe version, whichever the reference names.
+
+        A reference naming more than one is an InvalidInput listing each candidate."""
+        from porcelain.resolve import resolve_target
+
+        target = resolve_target(self, reference, version)
+        assert target.version is not None
+        return target.version
 
     def verify(
         self, kind: str | None, reference: str, version: str | None = None
-    ) -> tuple[Version, int, list[str]]:
-        """Re-check the record, its artifact and every ancestor and pinned reference, by hash."""
-        from pacha.fsck import verify_closure
+    ) -> tuple[Version | Target, int, list[str]]:
+        """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
 
-        found = self.get(kind, reference, version) if kind else self.find_any(reference, version)
+        kind None: whatever the reference names (a model, dataset or recipe version, or a run)."""
+        from pacha.fsck import verify_closure
+        from porcelain.resolve import kind_cli, resolve_target
+
+        found: Version | Target
+        if kind:
+            found = self.get(kind, reference, version)
+        else:
+            found = resolve_target(
+                self,
+                reference,
+                version,
+                kinds=("model", "dataset", "recipe", "run"),
+                pick=lambda t: (
+                    f"pacha {kind_cli(t.kind)} verify {t.label}"
+                    if t.kind != "run"
+                    else f"pacha verify {t.record_id[:12]}"
+                ),
+            )
         count, problems = verify_closure(self.plumbing.objects, [found.record_id])
         return found, count, problems
 
@@ -378,18 +372,31 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
+        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
+        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
+        return found, placed.path
+
+    def download_placed(
+        self,
+        kind: str,
+        reference: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        force: bool = False,
+    ) -> tuple[Version, Placed]:
+        """As download, also saying whether anything was written (False: already there)."""
         found = self.get(kind, reference, version)
-        target = Path(dest)
-        if target.is_dir():  # as cp does: into an existing directory, under the registered name
-            target = target / found.record.filename
-        pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
-        return found, target
+        return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (objects and reflog stay); production needs force."""
-        found = self.get(kind, reference, version)
+        """Remove a version's refs (objects and reflog stay); production needs force.
+
+        The version must be explicit (not a bare NAME); `restore` brings it back."""
+        found = self.get(kind, reference, version, change=True)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
         subject = commit_subject(
