@@ -8,16 +8,23 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import pacha
+from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
+from pacha.ignore import IgnoreRules, refuse_inside_registry
+from pacha.store.snapshot import changed as file_changed
+from pacha.store.snapshot import identity as snapshot_identity
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.downloads import Placed, place
-from porcelain.errors import CheckFailed, InvalidInput, PachaError, VersionExists
+from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
+from porcelain.inputs import artifact_source
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
@@ -31,6 +38,7 @@ from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
+from porcelain.version_alloc import BUMP_ATTEMPTS, VersionFree, VersionTaken
 
 
 class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
@@ -146,46 +154,101 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         parents: list[records.ParentEdge] | None = None,
         message: str = "",
         extra_objects: list[tuple[bytes, str]] | None = None,
-        card_defaults: Callable[[], dict[str, Any]] | None = None,
+        card_defaults: Callable[[Path], dict[str, Any]] | None = None,
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development).
 
+        path may also be "-" (standard input) or a pipe such as /dev/fd/63; filename
+        (required for those) is the file name to record, by default the path's own name.
+        exclude: gitignore patterns a folder leaves out, after its .pachaignore
+        (pacha.ignore; the registry's own directory is always left out, and a path inside
+        the registry is refused). Every size, schema and header fact recorded comes from
+        the bytes stored; a file that changes while it is read is refused (FileChanged).
         card_defaults, if given, runs on a thread while the artifact is stored (once every
-        check has passed): card fields read from the file, such as a datasheet's row count,
-        which the card's own fields override."""
+        check has passed), given the path read: card fields read from the file, such as a
+        datasheet's row count, which the card's own fields override."""
         check_name(name)
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
-        target = Path(path)
-        if not target.exists():
-            raise InvalidInput(f"{target} does not exist")
+        with artifact_source(path, filename, self.plumbing.objects.tmp_dir) as (target, recorded, streamed):
+            if not streamed:
+                refuse_inside_registry(target, self.plumbing.root)
+            ignore = None
+            if target.is_dir():
+                ignore = IgnoreRules.for_folder(target, exclude, registry=self.plumbing.root)
+            elif exclude:
+                raise InvalidInput(f"--exclude applies to folders; {path} is a file")
+            return self._register_artifact(
+                kind,
+                name,
+                target,
+                recorded,
+                ignore,
+                version=version,
+                bump=bump,
+                description=description,
+                card=card,
+                metrics=metrics,
+                parents=parents,
+                message=message,
+                extra_objects=extra_objects,
+                card_defaults=card_defaults,
+            )
+
+    def _register_artifact(
+        self,
+        kind: str,
+        name: str,
+        target: Path,
+        filename: str,
+        ignore: IgnoreRules | None,
+        *,
+        version: str | None,
+        bump: str | None,
+        description: str,
+        card: dict[str, Any],
+        metrics: dict[str, float] | None,
+        parents: list[records.ParentEdge] | None,
+        message: str,
+        extra_objects: list[tuple[bytes, str]] | None,
+        card_defaults: Callable[[Path], dict[str, Any]] | None,
+    ) -> Registered:
+        # A file's identity before anything reads it: the bytes stored, their size and every
+        # card fact read from them (weights header, schema) must all be of this one file.
+        listed = None if ignore is not None else snapshot_identity(os.stat(target))
         if kind == "model":
             from porcelain.cards import MODEL_CARD_FIELDS, pin_references
 
             card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
             if "weights" not in card:
-                info = weights_info(target)
+                info = weights_info(target, ignore)
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
         if same_rank:
-            return self._existing(kind, name, same_rank[0], new_version, target)
+            return self._existing(kind, name, same_rank[0], new_version, target, ignore)
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
         base = self._delta_base(kind, name, parents or [])
         store_to = None if hook_first else objects
         if card_defaults is None:
-            artifact, artifact_kind, size = artifact_of(store_to, target, base)
+            artifact, artifact_kind, size = artifact_of(store_to, target, base, ignore=ignore, listed=listed)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(1, thread_name_prefix="pacha-card") as pool:
-                defaults = pool.submit(card_defaults)
-                artifact, artifact_kind, size = artifact_of(store_to, target, base)
+                defaults = pool.submit(card_defaults, target)
+                artifact, artifact_kind, size = artifact_of(
+                    store_to, target, base, ignore=ignore, listed=listed
+                )
                 card = {**defaults.result(), **card}
+        if listed is not None and snapshot_identity(os.stat(target)) != listed:
+            raise file_changed(target)  # after the card's facts were read from it too
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],
@@ -194,7 +257,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             artifact=artifact,
             artifact_kind=artifact_kind,
             size=size,
-            filename=target.resolve().name,
+            filename=filename,
             author=self.plumbing.identity(),
             created_ns=time.time_ns(),
             description=description or card.get("description", ""),
@@ -203,33 +266,76 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             metrics=merged_metrics,
             parents=parents or [],
         )
-        data = record.encode()
-        record_id = pacha.hash_bytes(data)
+        stored = not hook_first
 
-        def write_objects() -> None:
-            if hook_first and artifact_of(objects, target, base)[0] != artifact:
+        def write_objects(data: bytes) -> None:
+            nonlocal stored
+            if not stored and artifact_of(objects, target, base, ignore=ignore, listed=listed)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
+            stored = True  # the artifact is stored once; a retry of --bump writes only its record
             for extra, extra_kind in extra_objects or []:
                 objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
             objects.put_bytes(data, "record")
 
-        self._commit(
-            "register",
-            message or f"register {name} {new_version}",
-            [
-                ("create", layout.version_ref(kind, name, new_version), record_id, None),
-                *(
-                    [("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None)]
-                    if kind in layout.STAGED
-                    else []
-                ),
-            ],
-            commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
-            [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
-            write_objects,
-        )
-        return Registered(
-            Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)), True
+        return self._commit_version(kind, record, message, bump, target, write_objects, ignore)
+
+    def _commit_version(
+        self,
+        kind: str,
+        record: records.VersionRecord,
+        message: str,
+        bump: str | None,
+        target: Path,
+        write_objects: Callable[[bytes], None],
+        ignore: IgnoreRules | None = None,
+    ) -> Registered:
+        """Commit a new version's refs; the version's rules are checked inside the ref transaction.
+
+        If another writer took the version meanwhile: with bump, plan the next one and commit
+        again (at most BUMP_ATTEMPTS times, only the record is rebuilt); without, answer as
+        _existing does. Raises ConcurrentChange when every attempt lost."""
+        name = record.name
+        for _ in range(BUMP_ATTEMPTS):
+            new_version = record.version
+            data = record.encode()
+            record_id = pacha.hash_bytes(data)
+            try:
+                self._commit(
+                    "register",
+                    message or f"register {name} {new_version}",
+                    [
+                        ("create", layout.version_ref(kind, name, new_version), record_id, None),
+                        *(
+                            [
+                                (
+                                    "create",
+                                    layout.stage_ref(kind, name, stages.INITIAL, new_version),
+                                    record_id,
+                                    None,
+                                )
+                            ]
+                            if kind in layout.STAGED
+                            else []
+                        ),
+                    ],
+                    commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
+                    [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
+                    lambda data=data: write_objects(data),
+                    check=VersionFree(kind, name, new_version),
+                )
+            except VersionTaken as taken:
+                if not bump:  # the version was asked for: answer as if this writer had come second
+                    return self._existing(kind, name, taken.existing, new_version, target, ignore)
+                latest = versions.latest(self.versions_of(kind, name)) or new_version
+                record = msgspec.structs.replace(record, version=versions.bump(latest, bump))
+                continue
+            return Registered(
+                Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)),
+                True,
+            )
+        raise ConcurrentChange(
+            f"could not register {name} with --bump {bump}: {BUMP_ATTEMPTS} other registrations of "
+            f"{name} took each next version meanwhile; nothing was registered: run the command again"
         )
 
     def _delta_base(self, kind: str, name: str, parents: list[records.ParentEdge]) -> str | None:
@@ -247,14 +353,17 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             return None  # no usable base: the version is stored without deltas
         return None
 
-    def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
+    def _existing(
+        self, kind: str, name: str, existing: str, wanted: str, target: Path, ignore: IgnoreRules | None
+    ) -> Registered:
         found = self.get(kind, f"{name}:{existing}")
         if existing != wanted:
             raise VersionExists(
                 f"{name}:{existing} is already registered and {wanted} has the same precedence "
                 "(build metadata does not order versions); choose another version"
             )
-        artifact = pacha.write_tree(None, target) if target.is_dir() else hash_file(target)
+        # hashed with the same exclusions as when stored: one folder, one id
+        artifact = pacha.write_tree(None, target, ignore=ignore) if target.is_dir() else hash_file(target)
         if artifact != found.record.artifact:
             latest = versions.latest(self.versions_of(kind, name))
             raise VersionExists(
@@ -363,8 +472,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         subject: dict[str, Any],
         index_ops: list[tuple[bytes, bytes]] | None = None,
         write_objects: Any = None,
+        check: Callable[[Any], None] | None = None,
     ) -> list[Any]:
-        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
+        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit.
+
+        check, if given, runs inside the ref transaction (see RefTransaction.check): the
+        rules it enforces hold against every concurrent writer. A compare-and-swap that
+        fails because another writer moved a ref meanwhile raises ConcurrentChange."""
         zero = ZERO_ID
         payload = {
             "operation": operation,
@@ -388,7 +502,15 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 tx.delete(ref, old)
         for key, value in index_ops or []:
             tx.index_add(lineage.INDEX, key, value)
-        entries = tx.commit()
+        if check is not None:
+            tx.check(check)
+        try:
+            entries = tx.commit()
+        except (RefConflict, RefNotFound) as exc:
+            raise ConcurrentChange(
+                f"another writer changed the registry meanwhile ({exc}); nothing was changed: "
+                "run the command again"
+            ) from None
         hooks.run(self.plumbing.root, hooks.POST, payload)
         return entries
 
