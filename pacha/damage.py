@@ -196,6 +196,7 @@ def _header(store: ObjectStore, object_id: str, copy: Copy):  # type: ignore[no-
 class RepairReport:
     repaired: list[str] = field(default_factory=list)
     not_repaired: list[str] = field(default_factory=list)
+    fixed: set[str] = field(default_factory=set)  # ids whose damaged copies were rewritten
 
 
 def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
@@ -225,6 +226,7 @@ def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
             for copy, _why in damage.bad
         ]
         report.repaired.append(f"repaired {object_id}: {'; '.join(done)}")
+        report.fixed.add(object_id)
     if drop:
         _rewrite_packs(store, list(drop.values()))
     return report
