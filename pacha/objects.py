@@ -75,8 +75,18 @@ def _refuse_non_finite(value: Any) -> None:
 
 
 def check_entry_name(name: str) -> None:
-    if name in ("", ".", "..") or "/" in name or "\x00" in name:
-        raise InvalidInput(f"tree entry name {name!r} is invalid: no '/', NUL, '.' or '..'")
+    """A tree entry's name must be one safe path component (pacha.pathnames)."""
+    from pacha.pathnames import check_name
+
+    check_name(name, "tree entry name")
+
+
+def check_record_names(doc: dict[str, Any]) -> None:
+    """A record's `filename`, if it has one, is what a download writes: one safe path component."""
+    if "filename" in doc:
+        from pacha.pathnames import check_name
+
+        check_name(doc["filename"], "record filename")
 
 
 def make_tree(entries: list[TreeEntry]) -> Tree:
@@ -140,7 +150,7 @@ def validate(kind: str, data: bytes) -> None:
     if kind == TREE:
         decode_tree(data)
     elif kind == RECORD:
-        decode_record(data)
+        check_record_names(decode_record(data))
     elif kind != BLOB:
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
 

@@ -23,8 +23,10 @@ def artifact_of(
 
     base is an earlier version's artifact: what changed may be stored as deltas against it.
     """
+    from pacha.pathnames import check_source
     from pacha.trees import write_tree_sized
 
+    check_source(target, "artifact")  # a FIFO on disk would block, a device never end
     with progress_bar(target, enabled=objects is not None) as advance:
         if target.is_dir():
             tree_id, size = write_tree_sized(objects, target, base=base, progress=advance)

@@ -15,6 +15,8 @@ from typing import Any
 import pacha
 from pacha.errors import ObjectNotFound
 from pacha.ids import ZERO_ID
+from pacha.pathnames import check_name as check_path_name
+from pacha.pathnames import check_source
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, VersionExists
@@ -174,8 +176,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
         target = Path(path)
-        if not target.exists():
-            raise InvalidInput(f"{target} does not exist")
+        check_source(target, "artifact")  # no FIFO on disk, device or socket: they never end
+        filename = check_path_name(target.resolve().name, f"{target}: file name")
         if kind == "model":
             from porcelain.cards import MODEL_CARD_FIELDS, pin_references
 
@@ -210,7 +212,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             artifact=artifact,
             artifact_kind=artifact_kind,
             size=size,
-            filename=target.resolve().name,
+            filename=filename,
             author=self.plumbing.identity(),
             created_ns=time.time_ns(),
             description=description or card.get("description", ""),
@@ -319,7 +321,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         found = self.get(kind, reference, version)
         target = Path(dest)
         if target.is_dir():  # as cp does: into an existing directory, under the registered name
-            target = target / found.record.filename
+            # the record may come from someone else: its name must not lead out of dest
+            target = target / check_path_name(found.record.filename, f"{found.ref}: record filename")
         pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
         return found, target
 

@@ -113,15 +113,33 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
 def invoke(app: object, args: list[str], prog_name: str) -> int:
     """Run a typer app, turning Pacha errors into one line on stderr and an exit code."""
     import typer.main
+    from typer import Abort
+    from typer._click.exceptions import ClickException  # typer bundles click here
 
     from pacha.errors import PachaError
 
     command = typer.main.get_command(app)  # type: ignore[arg-type]
     try:
-        command.main(args=args, prog_name=prog_name, standalone_mode=True)
+        # Not standalone: the option parser's errors come here to be printed as one line
+        # (standalone, typer draws a multi-line box). Callbacks return None, so an int
+        # result is the code of a typer.Exit (or --help's 0).
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except ClickException as exc:  # UsageError (missing argument, unknown option, bad value) and kin
+        _flush_quietly()
+        context = getattr(exc, "ctx", None)
+        where = context.command_path if context is not None else prog_name
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help(), file=sys.stderr)  # a group run bare: its help, as before
+        else:
+            print(usage_line(where, exc.format_message()), file=sys.stderr)
+        return exc.exit_code
+    except Abort:
+        print("interrupted", file=sys.stderr)
+        return 130
     except PachaError as exc:
         if os.environ.get("PACHA_DEBUG"):
             raise
@@ -144,6 +162,12 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
         return 128
     return 0
+
+
+def usage_line(prog_name: str, message: str) -> str:
+    """A usage error as one line: what was wrong, and where the command's help is."""
+    text = " ".join(message.split()).rstrip(".")  # click's messages may span lines
+    return f"usage: {prog_name}: {text}; see '{prog_name} --help'"
 
 
 def _flush_quietly() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -49,8 +50,9 @@ def hash_object(
 
 def _hash_path(path: Path, kind: str, store: object) -> str:
     from pacha.errors import InvalidInput
+    from pacha.pathnames import check_source
 
-    if path.is_dir():
+    if stat.S_ISDIR(check_source(path, "file").st_mode):  # no FIFO on disk, device or socket
         raise InvalidInput(f"{path} is a directory: store it with `pacha write-tree {path}`")
     try:
         if kind == "blob":
