@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pacha
-from pacha.errors import ObjectNotFound
+from pacha.errors import ObjectNotFound, UsageError
 from pacha.ids import ZERO_ID
 from pacha.pathnames import check_name as check_path_name
 from pacha.pathnames import check_source
@@ -132,7 +132,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> str:
         existing = self.versions_of(kind, name)
         if version and bump:
-            raise InvalidInput("give -v VERSION or --bump PART, not both")
+            raise UsageError("give -v VERSION or --bump PART, not both")
         if version:
             return versions.check(version)
         if bump:
@@ -172,6 +172,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         check has passed): card fields read from the file, such as a datasheet's row count,
         which the card's own fields override."""
         check_name(name)
+        if version and bump:  # options first: a usage error is one whatever the path
+            raise UsageError("give -v VERSION or --bump PART, not both")
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")

@@ -116,7 +116,7 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
     from typer import Abort
     from typer._click.exceptions import ClickException  # typer bundles click here
 
-    from pacha.errors import PachaError
+    from pacha.errors import PachaError, UsageError
 
     command = typer.main.get_command(app)  # type: ignore[arg-type]
     try:
@@ -131,7 +131,9 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
     except ClickException as exc:  # UsageError (missing argument, unknown option, bad value) and kin
         _flush_quietly()
         context = getattr(exc, "ctx", None)
-        where = context.command_path if context is not None else prog_name
+        where = _command_path(command, args, prog_name)
+        if context is not None and len(context.command_path) > len(where):
+            where = context.command_path
         if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
             print(context.get_help(), file=sys.stderr)  # a group run bare: its help, as before
         else:
@@ -144,7 +146,10 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         if os.environ.get("PACHA_DEBUG"):
             raise
         _flush_quietly()
-        print(f"{exc.label}: {exc}", file=sys.stderr)
+        if isinstance(exc, UsageError):  # a command's own usage check: worded as the parser's
+            print(usage_line(_command_path(command, args, prog_name), str(exc)), file=sys.stderr)
+        else:
+            print(f"{exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`pacha ... | head`): stop quietly, as Git does.
@@ -162,6 +167,16 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
         return 128
     return 0
+
+
+def _command_path(command: object, args: list[str], prog_name: str) -> str:
+    """`pacha model register` for `model register ...` (the parser does not always say)."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        first = next((a for a in args if not a.startswith("-")), None)
+        if first in subcommands:
+            return f"{prog_name} {first}"
+    return prog_name
 
 
 def usage_line(prog_name: str, message: str) -> str:

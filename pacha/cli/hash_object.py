@@ -29,13 +29,13 @@ def hash_object(
     ] = False,
     registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput
+    from pacha.errors import InvalidInput, UsageError
     from pacha.objects import KNOWN_KINDS
 
     if kind not in KNOWN_KINDS:
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
     if stdin and stdin_paths:
-        raise InvalidInput("--stdin and --stdin-paths cannot be combined")
+        raise UsageError("--stdin and --stdin-paths cannot be combined")
     store = open_reg(registry).objects if write else None
     if stdin:
         write_out(_hash_stream(sys.stdin.buffer, kind, store, "standard input") + "\n")
