@@ -31,6 +31,9 @@ MODE_FILE = "100644"
 MODE_EXEC = "100755"
 MODE_TREE = "040000"
 FILE_MODES = frozenset({MODE_FILE, MODE_EXEC})
+# Lists and objects inside each other in a record, at most: a card (pacha.documents.MAX_DEPTH)
+# sits a level or two down, and code that walks a record may recurse.
+RECORD_MAX_DEPTH = 128
 
 
 class TreeEntry(msgspec.Struct, frozen=True):
@@ -121,6 +124,8 @@ def decode_tree(data: bytes) -> Tree:
         raise InvalidInput(f"not a valid tree: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not a valid tree: {exc}") from None
+    except RecursionError:  # objects may come from anyone: a deep one is malformed, not a crash
+        raise InvalidInput("not a valid tree: nested too deeply") from None
     _check_tree(tree)
     if encode(tree) != data:
         raise InvalidInput("not a canonical tree: keys must be sorted, JSON compact")
@@ -133,8 +138,13 @@ def decode_record(data: bytes) -> dict[str, Any]:
         doc = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not a valid record: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("not a valid record: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not doc["type"]:
         raise InvalidInput('not a valid record: expected a JSON object with a string "type"')
+    from pacha.documents import check_value_depth
+
+    check_value_depth(doc, "not a valid record", RECORD_MAX_DEPTH)  # what reads it may recurse
     links = doc.get("links", [])
     if not isinstance(links, list) or not all(isinstance(x, str) and is_full_id(x) for x in links):
         raise InvalidInput('not a valid record: "links" must be a list of object ids')

@@ -13,6 +13,7 @@ import typer
 from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
 
 app = new_app()
+STRUCTURED_LIMIT = 1 << 30  # a tree or record read whole: a 5-million-file tree is about 1 GB of JSON
 
 
 @app.command(
@@ -75,7 +76,9 @@ def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no
 
     try:
         if kind != objects.BLOB:
-            data = stream.read()
+            from pacha.documents import read_stream
+
+            data = read_stream(stream, what, STRUCTURED_LIMIT)
             try:
                 objects.validate(kind, data)
             except InvalidInput as exc:
