@@ -154,9 +154,13 @@ def check_source(path: str | os.PathLike[str], what: str) -> os.stat_result:
     kind = special_kind(info.st_mode)
     if kind == "a FIFO" and is_descriptor_path(path):
         return info  # a pipe the user handed over: it ends when its writer does
+    if kind == "a FIFO":
+        raise InvalidInput(
+            f"{what} {path} is a FIFO, not a regular file or directory; "
+            f"to read a stream, pass a pipe on purpose: <(cat {path})"
+        )
     if kind is not None:
         raise InvalidInput(
-            f"{what} {path} is {kind}, not a regular file or directory; "
-            "copy it to a file first (or use - for standard input where a command allows it)"
+            f"{what} {path} is {kind}, not a regular file or directory; copy what you need to a file"
         )
     return info

@@ -23,6 +23,7 @@ from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, Ve
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
+from porcelain.preflight import check_refs, check_version_refs
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference, parse_reference
@@ -189,9 +190,19 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
+        check_version_refs(kind, name, new_version)  # before anything is stored
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
         if same_rank:
             return self._existing(kind, name, same_rank[0], new_version, target)
+        # The record as it will be, checked before the artifact is stored (a number JSON cannot
+        # hold, a field of the wrong type): only the artifact's facts are placeholders here.
+        records.build(
+            type=layout.RECORD_TYPES[kind], name=name, version=new_version, artifact=ZERO_ID,
+            artifact_kind="blob", size=0, filename=filename, author=self.plumbing.identity(),
+            created_ns=0, description=description, message=message,
+            card={k: v for k, v in card.items() if k != "metrics"},
+            metrics={**card.get("metrics", {}), **(metrics or {})}, parents=parents or [],
+        ).encode()  # fmt: skip
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
@@ -363,6 +374,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         write_objects: Any = None,
     ) -> list[Any]:
         """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
+        check_refs(ref for _, ref, _, _ in plan)  # before the hooks and the objects
         zero = ZERO_ID
         payload = {
             "operation": operation,
