@@ -69,11 +69,13 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInput(f"{what}: {key} must be a list of strings")
         elif kind == "metrics":
+            from porcelain.finite import finite_float
+
             if not isinstance(value, dict) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
             ):
                 raise InvalidInput(f"{what}: metrics must be a table of numbers, e.g. auc = 0.93")
-            value = {k: float(v) for k, v in value.items()}
+            value = {k: finite_float(v, f"{what}: metrics.{k}") for k, v in value.items()}
         elif kind == "auto":
             if not isinstance(value, dict):
                 raise InvalidInput(f"{what}: {key} must be a table")

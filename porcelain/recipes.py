@@ -7,6 +7,7 @@ and the lock file's hash, is the record's card.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from porcelain.errors import InvalidInput
+from porcelain.finite import HINT, non_finite_path
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry
@@ -90,6 +92,9 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
     """Every rule; with a registry, dataset references are checked (and compared with pins)."""
     report = Report()
     err, warn = report.errors.append, report.warnings.append
+    bad_number = non_finite_path(doc)
+    if bad_number:
+        err(f"{bad_number[0]} is {bad_number[1]}; {HINT}")
     for key in ("name", "version"):
         if not isinstance(doc.get(key), str) or not doc.get(key):
             err(f'{key} is missing: a recipe needs name = "..." and version = "1.0.0"')
@@ -235,9 +240,12 @@ def _convert(name: str, current: Any, text: str) -> Any:
             raise fail("an integer") from None
     if isinstance(current, float):
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise fail("a number") from None
+        if not math.isfinite(number):
+            raise InvalidInput(f"--override {name}={text}: {HINT}")
+        return number
     if isinstance(current, list):
         try:
             value = tomllib.loads(f"v = {text}")["v"]
@@ -250,7 +258,13 @@ def _convert(name: str, current: Any, text: str) -> Any:
 
 
 def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
-    """A typed override from Python code, checked against the recipe's type for name."""
+    """A typed override from Python code, checked against the recipe's type for name.
+
+    Raises InvalidInput if name is not a hyperparameter of the recipe, value has another
+    type, or value holds a NaN or infinity."""
+    from porcelain.finite import require_finite
+
+    require_finite(value, f"override {name}")
     if isinstance(value, str):
         return coerce_override(doc, f"{name}={value}")[1]
     current = run_parameters(doc)

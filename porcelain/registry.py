@@ -170,6 +170,10 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         check has passed): card fields read from the file, such as a datasheet's row count,
         which the card's own fields override."""
         check_name(name)
+        from porcelain.finite import finite_float, require_finite
+
+        require_finite(card, {"model": "model card", "dataset": "datasheet"}.get(kind, kind))
+        metrics = {key: finite_float(value, f"metric {key}") for key, value in (metrics or {}).items()}
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")

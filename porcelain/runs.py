@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import functools
 import json
+import math
 import os
 import platform
 import socket
@@ -208,8 +209,10 @@ class Run:
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
         """Append one point to the metric's time series (buffered; flushed in batches)."""
+        from porcelain.finite import finite_float
+
         check_metric_name(name)
-        value = float(value)
+        value = finite_float(value, f"metric {name}")
         if step is None:
             step = self._step.get(name, -1) + 1
         self._step[name] = step
@@ -269,5 +272,8 @@ def load_series(reg: Registry, run_id: str, record: dict[str, Any]) -> dict[str,
     for key, values in reg.plumbing.refs.index_scan(METRICS_INDEX, prefix):
         name = key[len(prefix) :].decode("utf-8")
         points = [POINT.unpack(v) for v in values]
-        out[name] = [[step, ts, value] for ts, step, value in points]
+        # a NaN or infinity logged before they were refused is a missing point
+        kept = [[step, ts, value] for ts, step, value in points if math.isfinite(value)]
+        if kept:
+            out[name] = kept
     return out

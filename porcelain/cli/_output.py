@@ -46,16 +46,18 @@ def parse_time(text: str) -> int:
 
 
 def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:
+    """NAME=NUMBER pairs -> {name: finite float}; InvalidInput names the pair that is wrong."""
     from porcelain.errors import InvalidInput
+    from porcelain.finite import finite_float
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         try:
-            number = float(value)
+            float(value)
         except ValueError:
-            number = float("nan")
-        if not sep or not key.strip() or number != number:
+            sep = ""
+        if not sep or not key.strip():
             raise InvalidInput(f"{what} {pair!r}: use NAME=NUMBER, e.g. auc=0.93")
-        out[key.strip()] = number
+        out[key.strip()] = finite_float(value.strip(), f"{what} {pair!r}")
     return out

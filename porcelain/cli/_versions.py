@@ -42,6 +42,7 @@ def version_json(v: Version) -> dict:
 
 def show_version(v: Version, noun: str) -> None:
     from porcelain.cli._output import console, human_size, when
+    from porcelain.finite import shown
 
     r = v.record
     out = console()
@@ -56,7 +57,7 @@ def show_version(v: Version, noun: str) -> None:
     if r.message:
         rows.append(("message", r.message))
     for key, value in sorted(r.metrics.items()):
-        rows.append((f"metric {key}", f"{value:g}"))
+        rows.append((f"metric {key}", shown(value)))
     for edge in r.parents:
         rows.append(("parent", f"{edge.relation} {edge.record}"))
     from rich.markup import escape
