@@ -104,8 +104,10 @@ def test_python_api_refuses_with_python_errors(cli, tmp_path: Path, monkeypatch)
 @given(
     st.recursive(
         st.sampled_from([math.inf, -math.inf, math.nan]),
-        lambda inner: st.lists(inner, min_size=1, max_size=3)
-        | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=2),
+        lambda inner: (
+            st.lists(inner, min_size=1, max_size=3)
+            | st.dictionaries(st.sampled_from(["a", "b", "c"]), inner, min_size=1, max_size=2)
+        ),
         max_leaves=4,
     ),
     st.sampled_from(["model", "dataset"]),
