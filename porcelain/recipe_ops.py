@@ -83,4 +83,5 @@ class RecipesMixin:
             found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
         except NotFound:
             raise NotFound(f"no recipe {reference!r}; `pacha recipe list` shows what exists") from None
-        return found, found.record.card["recipe"]
+        # the specification's field names read as the short ones (recipe_schema.normalize)
+        return found, recipes.normalize(found.record.card["recipe"])[0]

@@ -97,7 +97,21 @@ class RunsMixin:
         command: list[str] | None = None,
         pid: int | None = None,
     ) -> runs.Run:
-        """Start a run of a registered recipe; overrides are type-checked against it."""
+        """Start a run of a registered recipe; overrides are type-checked against it.
+
+        recipe is NAME:VER (or NAME with version=); overrides map hyperparameter names to
+        values (or are NAME=VALUE texts); command, if given, is recorded in the run.
+        Returns the live Run (a context manager that finishes it). Raises NotFound for an
+        unknown recipe and InvalidInput for a bad override or a command line that sets a
+        secret-looking environment variable (it would be stored in the run record)."""
+        from porcelain.recipe_schema import secret_assignments
+
+        secrets = secret_assignments(command or [])
+        if secrets:
+            raise InvalidInput(
+                f"the command sets {', '.join(secrets)}, which looks like a secret and would be kept "
+                "in the run record; export it in the environment instead"
+            )
         found, doc = self.recipe_doc(recipe, version)  # type: ignore[attr-defined]
         params = recipes.run_parameters(doc)
         applied: dict[str, Any] = {}
