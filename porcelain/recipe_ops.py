@@ -82,6 +82,8 @@ class RecipesMixin:
         try:
             found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
         except NotFound:
-            raise NotFound(f"no recipe {reference!r}; `pacha recipe list` shows what exists") from None
+            from porcelain.wording import list_hint
+
+            raise NotFound(f"no recipe {reference!r}; {list_hint('recipe')} shows what exists") from None
         # the specification's field names read as the short ones (recipe_schema.normalize)
         return found, recipes.normalize(found.record.card["recipe"])[0]

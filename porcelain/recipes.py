@@ -211,22 +211,30 @@ def pin_data(reg: Registry, doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _override() -> str:
+    from porcelain.wording import say
+
+    return say("--override", "override")
+
+
 def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
     """NAME=VALUE checked against the recipe's type for NAME (hyperparameters, standard or custom)."""
     name, sep, text = assignment.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise InvalidInput(f"--override {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
+        raise InvalidInput(f"{_override()} {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
     current = run_parameters(doc)
     if name not in current:
         known = ", ".join(sorted(current)) or "none"
-        raise InvalidInput(f"--override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
+        raise InvalidInput(
+            f"{_override()} {name}: the recipe has no hyperparameter {name!r} (it has: {known})"
+        )
     return name, _convert(name, current[name], text.strip())
 
 
 def _convert(name: str, current: Any, text: str) -> Any:
     def fail(kind: str) -> InvalidInput:
-        return InvalidInput(f"--override {name}={text}: {name} is {kind} in the recipe")
+        return InvalidInput(f"{_override()} {name}={text}: {name} is {kind} in the recipe")
 
     if isinstance(current, bool):
         if text.lower() in ("true", "false"):
@@ -243,7 +251,7 @@ def _convert(name: str, current: Any, text: str) -> Any:
         except ValueError:
             raise fail("a number") from None
         if not math.isfinite(number):
-            raise InvalidInput(f"--override {name}={text}: {HINT}")
+            raise InvalidInput(f"{_override()} {name}={text}: {HINT}")
         return number
     if isinstance(current, list):
         try:

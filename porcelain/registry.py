@@ -27,8 +27,9 @@ from porcelain.references import Reference, parse_reference
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
-from porcelain.stage_ops import StagesMixin, kind_cli
+from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
+from porcelain.wording import list_hint, say
 
 
 class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, TrainingAPI):
@@ -101,7 +102,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         elif ref.version == "latest":
             latest = versions.latest(self.versions_of(kind, name))
             if latest is None:
-                raise NotFound(f"no {kind} named {name}; `pacha {kind_cli(kind)} list` shows what exists")
+                raise NotFound(f"no {kind} named {name}; {list_hint(kind)} shows what exists")
             version = latest
         else:
             version = versions.check(ref.version or "")
@@ -135,7 +136,9 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         or part, or when an existing name gets neither a version nor a bump."""
         existing = self.versions_of(kind, name)
         if version and bump:
-            raise InvalidInput("give -v VERSION or --bump PART, not both")
+            raise InvalidInput(
+                say("give -v VERSION or --bump PART, not both", "give version or bump, not both")
+            )
         if version:
             return versions.check(version)
         if bump:
@@ -149,7 +152,10 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         if existing:
             raise InvalidInput(
                 f"{name} already has versions (latest {versions.latest(existing)}): "
-                "give -v VERSION, --bump major|minor|patch, or a version in the card"
+                + say(
+                    "give -v VERSION, --bump major|minor|patch, or a version in the card",
+                    'give version="X.Y.Z", bump="major"|"minor"|"patch", or a version in the card',
+                )
             )
         return "1.0.0"
 
@@ -283,9 +289,10 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         artifact = pacha.write_tree(None, target) if target.is_dir() else hash_file(target)
         if artifact != found.record.artifact:
             latest = versions.latest(self.versions_of(kind, name))
+            bump_hint = say("--bump patch", 'bump="patch"')
             raise VersionExists(
                 f"{name}:{existing} is already registered with different content; "
-                f"register a new version (latest is {latest}; try --bump patch)"
+                f"register a new version (latest is {latest}; try {bump_hint})"
             )
         return Registered(found, False)
 
@@ -339,7 +346,9 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         """Remove a version's refs (objects and reflog stay); production needs force."""
         found = self.get(kind, reference, version)
         if found.stage == stages.PRODUCTION and not force:
-            raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
+            raise CheckFailed(
+                f"{found.ref} is in production; pass {say('--force', 'force=True')} to delete it anyway"
+            )
         subject = commit_subject(
             kind, found.name, found.version, found.record_id, found.record, stage=found.stage
         )

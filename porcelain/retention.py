@@ -23,7 +23,11 @@ class RetentionMixin:
         Recipes count too; runs are kept (they are records of what happened, and small).
         """
         if keep_last < 1:
-            raise InvalidInput(f"--keep-last {keep_last}: keep at least 1 version of each name")
+            from porcelain.wording import say
+
+            raise InvalidInput(
+                f"{say('--keep-last', 'keep_last=')}{keep_last}: keep at least 1 version of each name"
+            )
         out = []
         for kind in layout.KINDS:
             for name in self.names(kind):  # type: ignore[attr-defined]

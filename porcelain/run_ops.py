@@ -35,7 +35,11 @@ class RunsMixin:
         if re.fullmatch(r"run-\d+", text):
             record_id = refs.get(NAME_PREFIX + text)
             if record_id is None:
-                raise NotFound(f"no run named {text}; `pacha run list` shows the runs")
+                from porcelain.wording import say
+
+                raise NotFound(
+                    f"no run named {text}; {say('`pacha run list`', 'Registry.list_runs()')} shows the runs"
+                )
             return str(self._run_record(record_id)["id"])
         if re.fullmatch(r"[0-9a-fA-F]{4,32}", text):
             matches = [name[len("runs/") :] for name, _ in refs.iter("runs/" + text.lower())]

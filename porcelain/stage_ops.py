@@ -12,6 +12,12 @@ from porcelain.records import commit_subject
 from porcelain.results import Transition
 
 
+def list_hint(kind: str) -> str:
+    from porcelain.wording import list_hint
+
+    return list_hint(kind)
+
+
 def kind_cli(kind: str) -> str:
     """The CLI group of a kind: model, data, recipe."""
     return "data" if kind == "dataset" else kind
@@ -61,9 +67,7 @@ class StagesMixin:
         if not entries:
             from porcelain.errors import NotFound
 
-            raise NotFound(
-                f"no {kind} named {name} has a history; `pacha {kind_cli(kind)} list` shows what exists"
-            )
+            raise NotFound(f"no {kind} named {name} has a history; {list_hint(kind)} shows what exists")
         groups: dict[tuple[int, str], dict[str, Any]] = {}
         for entry in entries:
             ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from porcelain import lineage
 from porcelain.errors import InvalidInput
+from porcelain.wording import say
 
 if TYPE_CHECKING:
     from porcelain.results import Registered, Transition, Version
@@ -44,7 +45,8 @@ class TrainingAPI:
         if parents or relation or params:
             if not relation:
                 raise InvalidInput(
-                    "--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)"
+                    say("--from needs --relation", "parents need relation=")
+                    + " (fine-tuned, distilled, merged, quantized, pruned)"
                 )
             raw = {
                 k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in (params or {}).items()
@@ -107,7 +109,8 @@ class TrainingAPI:
         if derived_from or transform:
             if not derived_from or not transform:
                 raise InvalidInput(
-                    "--derived-from and --transform go together (the source and how it was made)"
+                    say("--derived-from and --transform", "derived_from and transform")
+                    + " go together (the source and how it was made)"
                 )
             edges = [
                 e
