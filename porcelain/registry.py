@@ -44,24 +44,47 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
 
     # --- finding -----------------------------------------------------------------
     def versions_of(self, kind: str, name: str) -> list[str]:
-        """Registered versions of name, oldest to newest (SemVer precedence)."""
+        """Registered versions of name, oldest to newest (SemVer precedence).
+
+        Args: kind: "model", "dataset" or "recipe". name: the name.
+        Returns the versions (empty for an unknown name).
+        Raises PachaError only for errors of the registry itself.
+        """
         prefix = layout.versions_prefix(kind, name)
         found = [ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix)]
         return versions.sort(v for v in found if "/" not in v)
 
     def names(self, kind: str) -> list[str]:
+        """Every registered name of a kind.
+
+        Args: kind: "model", "dataset" or "recipe".
+        Returns the names, sorted.
+        Raises nothing beyond the registry's own errors (PachaError).
+        """
         names = set()
         for ref, _ in self.plumbing.refs.iter(layout.plural(kind) + "/"):
             names.add(layout.split_version_ref(kind, ref)[0])
         return sorted(names)
 
     def read_record(self, record_id: str) -> records.VersionRecord:
+        """A model, dataset or recipe version record.
+
+        Args: record_id: the record's full id.
+        Returns the decoded records.VersionRecord (a metric stored as null reads as None).
+        Raises ObjectNotFound if it is not stored; InvalidInput if it is not a version record.
+        """
         with self.plumbing.objects.open(record_id) as reader:
             if reader.kind != "record":
                 raise InvalidInput(f"object {record_id} is a {reader.kind}, not a version record")
             return records.decode(reader.read())
 
     def stage_of(self, kind: str, name: str, version: str) -> str:
+        """The stage a version is in now.
+
+        Args: kind: "model", "dataset" or "recipe". name: the name. version: the version.
+        Returns development, staging, production or archived ("-" for recipes).
+        Raises CheckFailed if the version has lost its stage ref (run fsck).
+        """
         if kind not in layout.STAGED:
             return layout.NO_STAGE
         for stage in stages.STAGES:
@@ -74,11 +97,26 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Version(kind, name, version, record_id, record, self.stage_of(kind, name, version))
 
     def in_stage(self, kind: str, name: str, stage: str) -> list[str]:
+        """The versions of name now in stage.
+
+        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
+        staging, production or archived.
+        Returns the versions in SemVer order (empty if none).
+        Raises PachaError only for errors of the registry itself.
+        """
         prefix = layout.stages_prefix(kind, name, stage)
         return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
 
     def get(self, kind: str, reference: str | Reference, version: str | None = None) -> Version:
-        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id."""
+        """Resolve a reference to one version.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME
+        (long form of NAME:VER).
+        Returns the version (name, version, stage, record id and record).
+        Raises NotFound if no such version exists; InvalidInput for a malformed reference or for a
+        reference and a version given together.
+        """
         ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
         if ref.name is not None and (ref.object_id is None or self.versions_of(kind, ref.name)):
             return self._by_name(kind, ref)
@@ -114,6 +152,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return self._version(kind, name, version, record_id)
 
     def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
+        """Registered versions, by name then SemVer order.
+
+        Args: kind: "model", "dataset" or "recipe". name: only this name (None: every name). stage: only
+        versions in this stage (models and datasets).
+        Returns the versions (empty if none).
+        Raises InvalidInput for a bad name or stage.
+        """
         out = []
         for each in [check_name(name)] if name else self.names(kind):
             for version in self.versions_of(kind, each):
@@ -131,9 +176,14 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> str:
         """The version a registration gets: the explicit one, the latest bumped, the card's, or 1.0.0.
 
-        --bump on a name with no version yet starts at the card's version or 1.0.0, so a CI
-        script needs no special case for the first run. Raises InvalidInput for a bad version
-        or part, or when an existing name gets neither a version nor a bump."""
+        A bump on a name with no version yet starts at the card's version or 1.0.0, so a CI script needs
+        no special case for the first run.
+        Args: kind, name: what is registered. version: an explicit SemVer version. bump: major, minor or
+        patch. card_version: the version the card names, if any.
+        Returns the version (SemVer text).
+        Raises InvalidInput for a bad version or part, both version and bump, or an existing name given
+        neither a version nor a bump.
+        """
         existing = self.versions_of(kind, name)
         if version and bump:
             raise InvalidInput(
@@ -178,9 +228,21 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development).
 
-        card_defaults, if given, runs on a thread while the artifact is stored (once every
-        check has passed): card fields read from the file, such as a datasheet's row count,
-        which the card's own fields override."""
+        The low-level form of register_model, register_dataset and register_recipe: the card is stored as
+        given (references pinned for models).
+        Args: kind: "model", "dataset" or "recipe". name: e.g. fraud-detector or team/fraud-detector.
+        path: the file or folder. version: an explicit SemVer version. bump: major, minor or patch from
+        the latest. description: what it is. card: Model Card / Datasheet fields. metrics: name -> finite
+        number. parents: typed lineage edges (records.ParentEdge). message: why, for the reflog.
+        extra_objects: (bytes, kind) to store with it (e.g. a signature). card_defaults: if given, runs on
+        a thread while the artifact is stored (once every check has passed): card fields read from the
+        file, such as a datasheet's row count, which the card's own fields override.
+        Returns Registered(version, created): created is False when the same bytes were already registered
+        at that version.
+        Raises InvalidInput for a bad name, version, path, card or a non-finite number; VersionExists when
+        the version exists with other bytes; CheckFailed when a pre-commit hook refuses or the file
+        changed while it was stored.
+        """
         check_name(name)
         from porcelain.finite import finite_float, require_finite
 
@@ -297,7 +359,14 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Registered(found, False)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
-        """A model or dataset version, whichever the reference names (ambiguity is an error)."""
+        """A model or dataset version, whichever the reference names.
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns the version.
+        Raises NotFound if nothing matches; InvalidInput if the reference names both a model and a dataset
+        (ambiguity is an error).
+        """
         found = []
         for kind in layout.KINDS:
             try:
@@ -316,7 +385,14 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     def verify(
         self, kind: str | None, reference: str, version: str | None = None
     ) -> tuple[Version, int, list[str]]:
-        """Re-check the record, its artifact and every ancestor and pinned reference, by hash."""
+        """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
+
+        Args: kind: "model", "dataset", "recipe", or None for whichever the reference names. reference:
+        NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique prefix. version:
+        the version, if reference is a bare NAME.
+        Returns (the version, the number of objects checked, the problems found; empty if sound).
+        Raises NotFound for an unknown version; InvalidInput for an ambiguous reference.
+        """
         from pacha.fsck import verify_closure
 
         found = self.get(kind, reference, version) if kind else self.find_any(reference, version)
@@ -333,6 +409,15 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
+        """Write a version's file or folder to dest, verified as written, all or nothing.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+        version, if reference is a bare NAME. force: replace dest if it exists.
+        Returns (the version, the path written: inside dest if dest is a directory).
+        Raises NotFound for an unknown version; a PachaError if dest exists without force or a stored
+        object is damaged (nothing is left half written).
+        """
         found = self.get(kind, reference, version)
         target = Path(dest)
         if target.is_dir():  # as cp does: into an existing directory, under the registered name
@@ -343,7 +428,15 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (objects and reflog stay); production needs force."""
+        """Remove a version's refs; its objects and reflog stay, so nothing is erased.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
+        force: also delete a version in production. why: the reason, kept in the reflog.
+        Returns the version as it was before deletion.
+        Raises NotFound for an unknown version; CheckFailed for a production version without force, or
+        when a pre-commit hook refuses.
+        """
         found = self.get(kind, reference, version)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(
