@@ -69,7 +69,7 @@ class LineageMixin:
         Raises NotFound for an unknown version; InvalidInput for a bad relation or parameter, an edge that
         would make a cycle, or one that is already recorded.
         """
-        child = self.get(kind, child_ref)
+        child = self.get(kind, child_ref, change=True)  # explicit, registered
         parent_ids = self.resolve_parents(kind, parent_refs)
         edges = lineage.build_edges(kind, relation, parent_ids, params, self.recipe_resolver())
         for edge in edges:

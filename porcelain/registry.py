@@ -13,26 +13,28 @@ from pathlib import Path
 from typing import Any
 
 import pacha
-from pacha.errors import ObjectNotFound
 from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
-from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, VersionExists
+from porcelain.downloads import Placed, place
+from porcelain.errors import CheckFailed, InvalidInput, PachaError, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
-from porcelain.references import Reference, parse_reference
+from porcelain.references import Reference
+from porcelain.resolve import Target
+from porcelain.restore import RestoreMixin
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
-from porcelain.wording import list_hint, say
+from porcelain.wording import say
 
 
-class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -107,49 +109,22 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         prefix = layout.stages_prefix(kind, name, stage)
         return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
 
-    def get(self, kind: str, reference: str | Reference, version: str | None = None) -> Version:
-        """Resolve a reference to one version.
+    def get(
+        self, kind: str, reference: str | Reference, version: str | None = None, *, change: bool = False
+    ) -> Version:
+        """Resolve a reference to one version (porcelain/resolve.py).
 
         Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
         (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME
-        (long form of NAME:VER).
+        (long form of NAME:VER). change: True for delete, stage and lineage add: the version must then
+        be explicit and registered.
         Returns the version (name, version, stage, record id and record).
-        Raises NotFound if no such version exists; InvalidInput for a malformed reference or for a
-        reference and a version given together.
+        Raises NotFound if no such version exists (saying what happened to a deleted or expired one);
+        InvalidInput for a malformed reference or for a reference and a version given together.
         """
-        ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
-        if ref.name is not None and (ref.object_id is None or self.versions_of(kind, ref.name)):
-            return self._by_name(kind, ref)
-        assert ref.object_id is not None
-        try:
-            record_id = self.plumbing.objects.find_prefix(ref.object_id)
-        except ObjectNotFound:
-            raise NotFound(f"no {kind} named or with id {ref.text!r}") from None
-        record = self.read_record(record_id)
-        if record.type != layout.RECORD_TYPES[kind]:
-            raise InvalidInput(f"{ref.text} is a {record.type} record, not a {kind} version")
-        return self._version(kind, record.name, record.version, record_id)
+        from porcelain.resolve import resolve
 
-    def _by_name(self, kind: str, ref: Reference) -> Version:
-        name = check_name(ref.name or "")
-        if ref.stage is not None:
-            found = self.in_stage(kind, name, ref.stage)
-            if not found:
-                raise NotFound(f"no version of {kind} {name} is in {ref.stage}")
-            version = found[-1]
-        elif ref.version == "latest":
-            latest = versions.latest(self.versions_of(kind, name))
-            if latest is None:
-                raise NotFound(f"no {kind} named {name}; {list_hint(kind)} shows what exists")
-            version = latest
-        else:
-            version = versions.check(ref.version or "")
-        record_id = self.plumbing.refs.get(layout.version_ref(kind, name, version))
-        if record_id is None:
-            known = self.versions_of(kind, name)
-            hint = f"known versions: {', '.join(known)}" if known else f"no {kind} named {name}"
-            raise NotFound(f"{kind} {name}:{version} not found; {hint}")
-        return self._version(kind, name, version, record_id)
+        return resolve(self, kind, reference, version, change=change)
 
     def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
         """Registered versions, by name then SemVer order.
@@ -359,43 +334,39 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Registered(found, False)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
-        """A model or dataset version, whichever the reference names.
+        """A model, dataset or recipe version, whichever the reference names.
 
-        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
-        prefix. version: the version, if reference is a bare NAME.
-        Returns the version.
-        Raises NotFound if nothing matches; InvalidInput if the reference names both a model and a dataset
-        (ambiguity is an error).
-        """
-        found = []
-        for kind in layout.KINDS:
-            try:
-                found.append(self.get(kind, reference, version))
-            except NotFound:
-                continue
-        if not found:
-            raise NotFound(f"no model or dataset version {reference!r}")
-        if len({f.record_id for f in found}) > 1:
-            raise InvalidInput(
-                f"{reference!r} names both a model and a dataset; use `pacha model ...` or "
-                "`pacha data ...`, or the ref models/NAME/VER"
-            )
-        return found[0]
+        A reference naming more than one is an InvalidInput listing each candidate."""
+        from porcelain.resolve import resolve_target
+
+        target = resolve_target(self, reference, version)
+        assert target.version is not None
+        return target.version
 
     def verify(
         self, kind: str | None, reference: str, version: str | None = None
-    ) -> tuple[Version, int, list[str]]:
+    ) -> tuple[Version | Target, int, list[str]]:
         """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
 
-        Args: kind: "model", "dataset", "recipe", or None for whichever the reference names. reference:
-        NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique prefix. version:
-        the version, if reference is a bare NAME.
-        Returns (the version, the number of objects checked, the problems found; empty if sound).
-        Raises NotFound for an unknown version; InvalidInput for an ambiguous reference.
-        """
+        kind None: whatever the reference names (a model, dataset or recipe version, or a run)."""
         from pacha.fsck import verify_closure
+        from porcelain.resolve import kind_cli, resolve_target
 
-        found = self.get(kind, reference, version) if kind else self.find_any(reference, version)
+        found: Version | Target
+        if kind:
+            found = self.get(kind, reference, version)
+        else:
+            found = resolve_target(
+                self,
+                reference,
+                version,
+                kinds=("model", "dataset", "recipe", "run"),
+                pick=lambda t: (
+                    f"pacha {kind_cli(t.kind)} verify {t.label}"
+                    if t.kind != "run"
+                    else f"pacha verify {t.record_id[:12]}"
+                ),
+            )
         count, problems = verify_closure(self.plumbing.objects, [found.record_id])
         return found, count, problems
 
@@ -409,35 +380,31 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
-        """Write a version's file or folder to dest, verified as written, all or nothing.
+        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
+        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
+        return found, placed.path
 
-        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
-        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
-        version, if reference is a bare NAME. force: replace dest if it exists.
-        Returns (the version, the path written: inside dest if dest is a directory).
-        Raises NotFound for an unknown version; a PachaError if dest exists without force or a stored
-        object is damaged (nothing is left half written).
-        """
+    def download_placed(
+        self,
+        kind: str,
+        reference: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        force: bool = False,
+    ) -> tuple[Version, Placed]:
+        """As download, also saying whether anything was written (False: already there)."""
         found = self.get(kind, reference, version)
-        target = Path(dest)
-        if target.is_dir():  # as cp does: into an existing directory, under the registered name
-            target = target / found.record.filename
-        pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
-        return found, target
+        return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs; its objects and reflog stay, so nothing is erased.
+        """Remove a version's refs (objects and reflog stay); production needs force.
 
-        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
-        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
-        force: also delete a version in production. why: the reason, kept in the reflog.
-        Returns the version as it was before deletion.
-        Raises NotFound for an unknown version; CheckFailed for a production version without force, or
-        when a pre-commit hook refuses.
-        """
-        found = self.get(kind, reference, version)
+        The version must be explicit (not a bare NAME); `restore` brings it back."""
+        found = self.get(kind, reference, version, change=True)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(
                 f"{found.ref} is in production; pass {say('--force', 'force=True')} to delete it anyway"

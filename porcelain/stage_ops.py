@@ -48,7 +48,7 @@ class StagesMixin:
         """
         if kind not in layout.STAGED:
             raise InvalidInput(f"{kind}s have no lifecycle stages")
-        found = self.get(kind, reference, version)
+        found = self.get(kind, reference, version, change=True)  # explicit, registered
         what = f"{found.name}:{found.version}"
         stages.check_transition(found.stage, target, what)
         moves = [(found.version, found.stage, target)]
