@@ -116,11 +116,12 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
 
         Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
         (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME
-        (long form of NAME:VER). change: True for delete, stage and lineage add: the version must then
-        be explicit and registered.
+        (long form of NAME:VER). change: True for delete, stage and lineage add: the version must then be
+        explicit and registered.
         Returns the version (name, version, stage, record id and record).
         Raises NotFound if no such version exists (saying what happened to a deleted or expired one);
-        InvalidInput for a malformed reference or for a reference and a version given together.
+        InvalidInput for a malformed reference, a reference and a version given together, or (with change)
+        a bare NAME.
         """
         from porcelain.resolve import resolve
 
@@ -336,7 +337,12 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     def find_any(self, reference: str, version: str | None = None) -> Version:
         """A model, dataset or recipe version, whichever the reference names.
 
-        A reference naming more than one is an InvalidInput listing each candidate."""
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns the version.
+        Raises NotFound if nothing matches; InvalidInput if the reference names more than one (the message
+        lists each candidate).
+        """
         from porcelain.resolve import resolve_target
 
         target = resolve_target(self, reference, version)
@@ -348,7 +354,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> tuple[Version | Target, int, list[str]]:
         """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
 
-        kind None: whatever the reference names (a model, dataset or recipe version, or a run)."""
+        Args: kind: "model", "dataset", "recipe", or None for whatever the reference names (a model,
+        dataset or recipe version, or a run). reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with
+        version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
+        Returns (the version or run target, the number of objects checked, the problems found; empty if
+        sound).
+        Raises NotFound for an unknown version; InvalidInput for an ambiguous reference.
+        """
         from pacha.fsck import verify_closure
         from porcelain.resolve import kind_cli, resolve_target
 
@@ -380,8 +392,18 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
-        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
-        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        """Write a version's file or folder at dest, verified as written, all or nothing.
+
+        The rules (porcelain/downloads.py): a folder's dest holds its contents; the same contents already
+        there are a no-op; other contents need force (replaced atomically).
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+        version, if reference is a bare NAME. force: replace dest if it holds other contents.
+        Returns (the version, the path written: inside dest if dest is a directory and the artifact a
+        file).
+        Raises NotFound for an unknown version; InvalidInput if dest holds other contents and force is not
+        given; a PachaError if a stored object is damaged (nothing is left half written).
+        """
         found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
         return found, placed.path
 
@@ -394,16 +416,31 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Placed]:
-        """As download, also saying whether anything was written (False: already there)."""
+        """As download, also saying whether anything was written.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+        version, if reference is a bare NAME. force: replace dest if it holds other contents.
+        Returns (the version, downloads.Placed: path, and written: False when the same contents were
+        already there).
+        Raises as download.
+        """
         found = self.get(kind, reference, version)
         return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (objects and reflog stay); production needs force.
+        """Remove a version's refs; its objects and reflog stay, so nothing is erased.
 
-        The version must be explicit (not a bare NAME); `restore` brings it back."""
+        The version must be explicit (not a bare NAME); restore brings it back.
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
+        force: also delete a version in production. why: the reason, kept in the reflog.
+        Returns the version as it was before deletion.
+        Raises NotFound for an unknown version; CheckFailed for a production version without force, or
+        when a pre-commit hook refuses.
+        """
         found = self.get(kind, reference, version, change=True)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(

@@ -62,10 +62,12 @@ class RestoreMixin:
     ) -> tuple[Version, Gone]:
         """Re-register the deleted or expired name:version (in development) from the reflog.
 
-        reference: NAME:VER (or NAME with version=VER), or the record id the version had.
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER (or NAME with version), or the
+        record id the version had. version: the version, if reference is a bare NAME. why: the reason,
+        kept in the reflog.
         Returns the restored version and what the reflog said about its deletion.
-        Raises InvalidInput (no explicit version), NotFound (never registered, or its
-        objects were removed by gc), CheckFailed (it is registered now).
+        Raises InvalidInput (no explicit version), NotFound (never registered, or its objects were removed
+        by gc), CheckFailed (it is registered now).
         """
         name, ver = self._restore_target(kind, reference, version)
         what = gone(self, kind, name, ver)  # type: ignore[arg-type]
