@@ -29,11 +29,13 @@ def verify(
     if as_json:
         from porcelain.cli._output import print_json
 
+        named = getattr(found, "version", None)  # the Target's Version; None for a run
         print_json(
             {
                 "kind": found.kind,
-                "name": found.name,
-                "version": found.version,
+                "ref": found.ref,  # name:version, or the run's name
+                "name": named.name if named is not None else None,
+                "version": named.version if named is not None else None,
                 "id": found.record_id,
                 "objects": count,
                 "ok": not problems,
