@@ -244,7 +244,9 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
-        if same_rank:
+        # with a bump the version is new by construction; one registered since was taken by a
+        # concurrent bump, and the commit below moves on to the next free version
+        if same_rank and not bump:
             return self._existing(kind, name, same_rank[0], new_version, target)
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
