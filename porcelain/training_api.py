@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from porcelain import lineage
@@ -12,6 +11,8 @@ from porcelain.errors import InvalidInput
 from porcelain.wording import say
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from porcelain.results import Registered, Transition, Version
 
 
@@ -33,11 +34,15 @@ class TrainingAPI:
         params: dict[str, Any] | None = None,
         run: str | None = None,
         message: str = "",
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Register a model file or folder as a new model version (in development).
 
         Args: name: e.g. fraud-detector. path: the file or folder. version: an explicit SemVer version.
         bump: major, minor or patch from the latest (a new name starts at the card's version or 1.0.0).
+        filename: the file name to record (required when path is "-",
+        standard input, or a pipe). exclude: gitignore patterns a folder leaves out (see Registry.register).
         description: what the model does. card: Model Card fields. metrics: name -> finite number.
         parents: the versions it was made from (NAME:VER), with relation (fine-tuned, distilled, merged,
         quantized, pruned) and its params (e.g. {"temperature": 2}). run: the tracked run that produced it
@@ -84,6 +89,8 @@ class TrainingAPI:
             metrics=metrics,
             parents=edges,
             message=message,
+            filename=filename,
+            exclude=exclude,
         )
         if run_info is not None and result.created:
             self.run_attach(run_info.id, kind="model", reference=result.version.ref)  # type: ignore[attr-defined]
@@ -102,15 +109,19 @@ class TrainingAPI:
         transform: str | None = None,
         generated_by: str | None = None,
         message: str = "",
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Register a data file or folder as a new dataset version (in development).
 
         Schema, row count and missing values are filled for CSV/TSV/JSON Lines (worked out on a thread
-        while the file is stored); the datasheet's own fields override them.
+        from the very file stored; for "-" or a pipe, the format is told by filename's suffix); the
+        datasheet's own fields override them.
         Args: name: e.g. transactions. path: the file or folder. version: an explicit SemVer version.
-        bump: major, minor or patch from the latest (a new name starts at 1.0.0). purpose: why the dataset
-        was created. datasheet: Datasheet fields (Gebru et al.). derived_from: source dataset versions
-        (with transform). transform: how it was derived. generated_by: the run that produced it. message:
+        bump: major, minor or patch from the latest (a new name starts at 1.0.0). filename: the file name to
+        record (required when path is "-" or a pipe). exclude: gitignore patterns a folder leaves out.
+        purpose: why the dataset was created. datasheet: Datasheet fields (Gebru et al.).
+        derived_from: source dataset versions (with transform). transform: how it was derived. generated_by: the run that produced it. message:
         why, for the reflog.
         Returns Registered(version, created).
         Raises InvalidInput for a bad name, version, path or datasheet, or derived_from without transform;
@@ -148,7 +159,9 @@ class TrainingAPI:
             card=sheet,
             parents=edges,
             message=message,
-            card_defaults=lambda: infer(Path(path)) or {},
+            card_defaults=lambda target: infer(target) or {},
+            filename=filename,
+            exclude=exclude,
         )
 
     def _card_from_run(
