@@ -121,8 +121,8 @@ class TrainingAPI:
         bump: major, minor or patch from the latest (a new name starts at 1.0.0). filename: the file name to
         record (required when path is "-" or a pipe). exclude: gitignore patterns a folder leaves out.
         purpose: why the dataset was created. datasheet: Datasheet fields (Gebru et al.).
-        derived_from: source dataset versions (with transform). transform: how it was derived. generated_by: the run that produced it. message:
-        why, for the reflog.
+        derived_from: source dataset versions (with transform). transform: how it was derived.
+        generated_by: the run that produced it. message: why, for the reflog.
         Returns Registered(version, created).
         Raises InvalidInput for a bad name, version, path or datasheet, or derived_from without transform;
         NotFound for an unknown source or run; VersionExists when the version exists with other bytes;
