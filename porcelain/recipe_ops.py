@@ -22,13 +22,10 @@ class RecipesMixin:
         Raises InvalidInput for unreadable TOML or any validation error (the first is named);
         VersionExists when the version exists with another text; CheckFailed if signing fails.
         """
+        from pacha.documents import read_text
+
         path = Path(path)
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read recipe {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"recipe {path} is not UTF-8 text") from None
+        text = read_text(path, "recipe")  # bounded, strict UTF-8
         doc = recipes.parse_text(text, str(path))
         report = recipes.check(doc, self)  # type: ignore[arg-type]
         if report.errors:
@@ -69,7 +66,9 @@ class RecipesMixin:
         Raises NotFound for an unknown registered recipe; InvalidInput for a TOML syntax error.
         """
         if version is None and Path(reference).is_file():
-            doc = recipes.parse_text(Path(reference).read_text("utf-8"), reference)
+            from pacha.documents import read_text
+
+            doc = recipes.parse_text(read_text(reference, "recipe"), reference)
             return reference, recipes.check(doc, self)  # type: ignore[arg-type]
         found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
         card = found.record.card

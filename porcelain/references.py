@@ -28,6 +28,7 @@ class Reference:
 
 def parse_reference(text: str, version: str | None = None) -> Reference:
     """Split a reference; validation of the name and version happens on lookup."""
+    from pacha.errors import UsageError
     from porcelain.errors import InvalidInput
 
     if version is not None:
@@ -35,7 +36,7 @@ def parse_reference(text: str, version: str | None = None) -> Reference:
             from porcelain.wording import say
 
             how = say(f"-v {version}", f"version={version!r}")
-            raise InvalidInput(f"give either {text!r} or {how}, not both")
+            raise UsageError(f"give either {text!r} or {how}, not both")
         return Reference(text, name=text, version=version)
     if ":" in text:
         name, _, ver = text.partition(":")
