@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pacha.errors import InvalidInput, ObjectNotFound, RegistryNotFound
+from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
 
 if TYPE_CHECKING:
     from pacha.config import Config
@@ -97,7 +97,10 @@ class Registry:
     def _lock(self, exclusive: bool) -> Iterator[None]:
         import fcntl
 
-        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise read_only_error(exc, self.root, "write to it") if is_read_only(exc) else exc from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
@@ -125,6 +128,37 @@ class Registry:
 
         tx.commit = commit  # type: ignore[method-assign]
         return tx
+
+
+def is_read_only(exc: OSError) -> bool:
+    """Whether an OS error says the file system or the file's permissions refuse a write."""
+    import errno
+
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def read_only_error(exc: OSError, root: Path, doing: str) -> ReadOnlyRegistry:
+    """The one line for a write refused in a registry this process cannot write."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return ReadOnlyRegistry(
+        f"the registry {root} is read-only ({exc.strerror}{where}): cannot {doing}; "
+        "write commands need a registry you can write"
+    )
+
+
+def registry_of(path: str | os.PathLike[str]) -> Path | None:
+    """The registry a path lies in (the path itself or its nearest registry parent), or None."""
+    here = Path(path).absolute()
+    for directory in (here, *here.parents):
+        if is_registry(directory):
+            return directory
+    return None
+
+
+def in_registry(exc: OSError) -> bool:
+    """Whether an OS error is about a file inside a registry (the store refused: read-only, disk
+    full), not about a user's input file; such errors reach the CLI as they are."""
+    return bool(exc.filename) and registry_of(exc.filename) is not None
 
 
 def find_registry(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -187,5 +221,5 @@ def init_registry(path: str | os.PathLike[str] | None = None) -> tuple[Registry,
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
     registry = Registry(root)
-    registry.refs  # create the LMDB environment now, not on first write  # noqa: B018
+    registry.refs.create()  # the ref database exists from the start: reads need not create it
     return registry, True

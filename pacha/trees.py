@@ -268,6 +268,10 @@ class _TreeWriter:
                 else:
                     blob_id = self._put_file(Path(item.path), old_blob)
             except OSError as exc:
+                from pacha.registry import in_registry
+
+                if in_registry(exc):
+                    raise  # the registry refused (read-only, disk full): not the input's fault
                 raise InvalidInput(f"cannot read or store {item.path}: {exc.strerror}") from None
             entries.append(TreeEntry(item.name, mode, blob_id, item.size))
         self.active.discard(key)
@@ -429,3 +433,4 @@ def _plan_tree(store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[st
             _plan_tree(store, entry.id, path / entry.name, jobs)
         else:
             jobs.append((entry.id, path / entry.name, entry.mode, entry.size))
+

@@ -42,7 +42,11 @@ def _file_artifact(
             blob_id = objects.put_file(target, base=base, progress=advance)
         return blob_id, "blob", target.stat().st_size
     except OSError as exc:
-        # reading the file, or writing the store (a full disk): say which path, not which side
+        from pacha.registry import in_registry
+
+        if in_registry(exc):
+            raise  # the registry refused the write (read-only, full disk): the dispatcher says so
+        # reading the file, or writing the store: say which path
         verb = "read" if objects is None else "read or store"
         raise InvalidInput(f"cannot {verb} {target}: {exc.strerror}") from None
 

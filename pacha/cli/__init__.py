@@ -140,10 +140,21 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         if os.environ.get("PACHA_DEBUG"):
             raise
         _flush_quietly()
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"fatal: {_os_error_line(exc)}", file=sys.stderr)
         return 128
     return 0
+
+
+def _os_error_line(exc: OSError) -> str:
+    """A refused write inside a registry says the registry is read-only; other errors name the file."""
+    from pacha.registry import is_read_only, read_only_error, registry_of
+
+    if exc.filename and is_read_only(exc):
+        root = registry_of(exc.filename)
+        if root is not None:
+            return str(read_only_error(exc, root, "write to it"))
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
 
 
 def _flush_quietly() -> None:
