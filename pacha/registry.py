@@ -158,6 +158,10 @@ def registry_of(path: str | os.PathLike[str]) -> Path | None:
 def in_registry(exc: OSError) -> bool:
     """Whether an OS error is about a file inside a registry (the store refused: read-only, disk
     full), not about a user's input file; such errors reach the CLI as they are."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # reading an input never fills a disk
+        return True
     return bool(exc.filename) and registry_of(exc.filename) is not None
 
 

@@ -147,6 +147,8 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
 
 def _os_error_line(exc: OSError) -> str:
     """A refused write inside a registry says the registry is read-only; other errors name the file."""
+    import errno
+
     from pacha.registry import is_read_only, read_only_error, registry_of
 
     if exc.filename and is_read_only(exc):
@@ -154,6 +156,8 @@ def _os_error_line(exc: OSError) -> str:
         if root is not None:
             return str(read_only_error(exc, root, "write to it"))
     where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror}{where}; nothing was recorded: free some space and run the command again"
     return f"{exc.strerror or exc}{where}"
 
 

@@ -79,6 +79,12 @@ def data_in_use(data: Path) -> int:
         f.seek(psize)
         meta1 = _meta(f.read(psize))
     metas = [m for m in (meta0, meta1) if m is not None]
+    if not metas and first[16:20] == struct.pack("<I", _META_MAGIC):
+        (version,) = struct.unpack_from("<I", first, 20)
+        raise RefDatabaseError(
+            f"the ref database {data} has LMDB format {version}, this Pacha reads format {_META_VERSION}: "
+            "use the Pacha (LMDB) that wrote it"
+        )
     if not metas:
         if size == 0:
             raise RefDatabaseError(
