@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from pacha.errors import InvalidInput
+from pacha.perms import SHARED, SHARED_HINT
 
 DEFAULT_CONFIG = """\
 # Pacha registry configuration (TOML).
@@ -34,6 +35,7 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "core.compression_level": (int, lambda v: 1 <= v <= 19, "an integer from 1 to 19"),
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
+    "core.shared": (str, lambda v: v.lower() in SHARED, SHARED_HINT),
 }
 
 

@@ -38,6 +38,17 @@ class Registry:
         self.root = Path(root).absolute()
         if not is_registry(self.root):
             raise RegistryNotFound(f"{self.root} is not a pacha registry: {HINT}")
+        self._share()
+
+    def _share(self) -> None:
+        """Honour core.shared: what this process creates from now on is writable by the group."""
+        from pacha.perms import apply_shared
+
+        try:
+            shared = self.config.get("core.shared")
+        except InvalidInput:
+            return  # a broken config.toml is reported by the commands that read it
+        apply_shared(shared)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -200,28 +211,47 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
-def init_registry(path: str | os.PathLike[str] | None = None) -> tuple[Registry, bool]:
+def init_registry(
+    path: str | os.PathLike[str] | None = None, shared: str | None = None
+) -> tuple[Registry, bool]:
     """Create a registry at path (default: $PACHA_DIR or ./.pacha).
 
-    Returns the registry and whether it was newly created; running it on an
-    existing registry changes nothing, as `git init` does.
+    shared: "group" or "all" makes a registry a Unix group can write (as `git init
+    --shared`): recorded as core.shared, honoured by every later write (pacha.perms);
+    on an existing registry it is recorded and applied to the files already there.
+    Returns the registry and whether it was newly created; running it on an existing
+    registry otherwise changes nothing, as `git init` does.
     """
     from pacha.config import DEFAULT_CONFIG, write_atomic
+    from pacha.perms import apply_shared, check_shared, share_tree
 
+    if shared is not None:
+        shared = check_shared(shared)
     root = Path(path).expanduser() if path else default_init_path()
     if is_registry(root):
-        return Registry(root), False
+        registry = Registry(root)
+        if shared is not None:
+            apply_shared(shared)
+            registry.config.set("core.shared", shared)
+            share_tree(registry.root, shared)
+        return registry, False
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"cannot create a registry at {root}: it is a file")
     if root.is_dir() and any(root.iterdir()):
         raise InvalidInput(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
+    apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
+        if shared is not None:
+            from pacha.config import Config
+
+            Config(root / "config.toml").set("core.shared", shared)
+            share_tree(root, shared)
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
     registry = Registry(root)
