@@ -433,4 +433,3 @@ def _plan_tree(store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[st
             _plan_tree(store, entry.id, path / entry.name, jobs)
         else:
             jobs.append((entry.id, path / entry.name, entry.mode, entry.size))
-
