@@ -79,13 +79,15 @@ def data_in_use(data: Path) -> int:
         f.seek(psize)
         meta1 = _meta(f.read(psize))
     metas = [m for m in (meta0, meta1) if m is not None]
-    if not metas and first[16:20] == struct.pack("<I", _META_MAGIC):
-        (version,) = struct.unpack_from("<I", first, 20)
-        raise RefDatabaseError(
-            f"the ref database {data} has LMDB format {version}, this Pacha reads format {_META_VERSION}: "
-            "use the Pacha (LMDB) that wrote it"
-        )
     if not metas:
+        if first[16:20] == struct.pack("<I", _META_MAGIC):
+            (version,) = struct.unpack_from("<I", first, 20)
+            if version != _META_VERSION:
+                raise RefDatabaseError(
+                    f"the ref database {data} has LMDB format {version}, this Pacha reads format "
+                    f"{_META_VERSION}: use the Pacha (LMDB) that wrote it"
+                )
+            raise RefDatabaseError(f"the ref database {data} is truncated: {size} bytes; {RECOVER_HINT}")
         if size == 0:
             raise RefDatabaseError(
                 f"the ref database {data} is empty (0 bytes) although it should hold the registry's refs; "
@@ -197,22 +199,27 @@ class RefEnv:
     @contextmanager
     def read(self, name: bytes, dupsort: bool = False) -> Iterator[tuple[Any, Any]]:
         """(txn, db): a read transaction (a consistent snapshot) and the named database's
-        handle in it; db is None when the database does not exist (it reads as empty), and
-        txn None too when there is no ref database at all yet.
+        handle in it; db is None when the database does not exist (it reads as empty).
 
         LMDB errors raised inside the block become PachaErrors.
         """
+        with self.read_tables((name,), dupsort) as (txn, dbs):
+            yield txn, dbs[0]
+
+    @contextmanager
+    def read_tables(self, names: tuple[bytes, ...], dupsort: bool = False) -> Iterator[tuple[Any, tuple]]:
+        """(txn, dbs): one read transaction and the handles of several named databases."""
         import lmdb
 
         self._ensure(write=False)
         for _ in range(_RETRIES):
             if self.env is None:
-                yield None, None
+                yield None, tuple(None for _ in names)
                 return
             nested = getattr(self._local, "writing", False)
             # A handle must be opened before the transaction that uses it begins (LMDB),
             # and not in a read transaction (py-lmdb closes it when that one ends).
-            db = None if nested else self.db(name, None, dupsort=dupsort)
+            dbs = tuple(None if nested else self.db(name, None, dupsort=dupsort) for name in names)
             with self._shared():
                 try:
                     txn = self.env.begin()
@@ -222,9 +229,11 @@ class RefEnv:
                     raise db_error(exc, self.path, "reading refs") from None
                 if txn is not None:
                     try:
-                        if nested:  # inside this thread's write transaction: a handle for this read only
-                            db = self._dbs.get(name) or _open_existing(self.env, name, txn, dupsort)
-                        yield txn, db
+                        if nested:  # inside this thread's write transaction: handles for this read only
+                            dbs = tuple(
+                                self._dbs.get(n) or _open_existing(self.env, n, txn, dupsort) for n in names
+                            )
+                        yield txn, dbs
                     except lmdb.Error as exc:
                         txn.abort()
                         raise db_error(exc, self.path, "reading refs") from None
@@ -236,12 +245,13 @@ class RefEnv:
             self._resize(grow=False)
         raise RefDatabaseError(f"the ref database in {self.path} keeps changing size; try again")
 
-    def write(self, body: Callable[[Any], T], doing: str = "updating refs") -> T:
+    def write(self, body: Callable[[Any], T], doing: str = "updating refs", create: bool = False) -> T:
         """Run body(txn) in one write transaction and commit it; run it again in a fresh
-        transaction if the map had to grow. body must change nothing outside the transaction."""
+        transaction if the map had to grow. body must change nothing outside the transaction.
+        create: make the database if it does not exist (pacha init, recovery)."""
         import lmdb
 
-        self._ensure(write=True)
+        self._ensure(write=True, create=create)
         for _ in range(_RETRIES):
             before = set(self._dbs)
             try:
@@ -305,7 +315,7 @@ class RefEnv:
         self._dbs.clear()
 
     # --- opening --------------------------------------------------------------------------------
-    def _ensure(self, write: bool) -> None:
+    def _ensure(self, write: bool, create: bool = False) -> None:
         if self.writable or (not write and self._tried):
             return
         with self._exclusively():
@@ -316,7 +326,7 @@ class RefEnv:
                 if old is not None:
                     old.close()
                 self._dbs.clear()
-                self.env = self._open_for_writing()
+                self.env = self._open_for_writing(create)
                 self.writable = True
             else:
                 self.env = self._open_for_reading()
@@ -328,7 +338,7 @@ class RefEnv:
         try:
             used = data_in_use(self.path / DATA_FILE)
         except FileNotFoundError:
-            return None  # no database yet: no refs
+            raise _missing(self.path) from None
         except OSError as exc:
             raise db_error(exc, self.path, "opening the ref database") from None
         options = {
@@ -353,13 +363,15 @@ class RefEnv:
         except lmdb.Error as exc:
             raise db_error(exc, self.path, "opening the ref database") from None
 
-    def _open_for_writing(self) -> Any:
+    def _open_for_writing(self, create: bool) -> Any:
         import lmdb
 
         doing = "opening the ref database for writing"
         try:
             used = data_in_use(self.path / DATA_FILE)
         except FileNotFoundError:
+            if not create:  # a registry's ref database exists from `pacha init` on
+                raise _missing(self.path) from None
             used = 0
         except OSError as exc:
             raise db_error(exc, self.path, doing) from None
@@ -437,6 +449,10 @@ class RefEnv:
                 self._cond.notify_all()
 
 
+def _missing(path: Path) -> RefDatabaseError:
+    return RefDatabaseError(f"the ref database {path / DATA_FILE} is missing; {RECOVER_HINT}")
+
+
 def _open_existing(env: Any, name: bytes, txn: Any, dupsort: bool) -> Any:
     import lmdb
 
@@ -461,8 +477,8 @@ def ref_env(path: Path) -> RefEnv:
 
 
 def close_all() -> None:
-    """Close every ref database this process opened (before fork, in tests)."""
+    """Close every ref database this process opened (before fork, in tests); the next use
+    reopens it (the RefEnv objects stay: one per directory per process)."""
     with _ENVS_LOCK:
         for env in _ENVS.values():
             env.close()
-        _ENVS.clear()

@@ -382,7 +382,7 @@ class RefStore:
             self._db(txn, b"refs", write=True)
             self._db(txn, b"reflog", write=True)
 
-        self._env.write(run, "creating the ref database")
+        self._env.write(run, "creating the ref database", create=True)
 
     def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
         return RefTransaction(self, message, who if who is not None else self._who())
@@ -397,12 +397,16 @@ class RefStore:
     ) -> list[ReflogEntry]:
         import msgspec
 
+        from pacha.refs.integrity import update_digest
+
         def run(txn: Any) -> list[ReflogEntry]:
             self._db(txn, b"refs", write=True)
             self._db(txn, b"reflog", write=True)
             entries: list[ReflogEntry] = []
             todo = self._run_checks(txn, updates, checks) if checks else updates
-            return self._apply_in(txn, todo, message, who, index_ops, entries, msgspec)
+            self._apply_in(txn, todo, message, who, index_ops, entries, msgspec)
+            update_digest(self, txn, entries)  # in the same transaction: fsck detects outside changes
+            return entries
 
         return self._env.write(run)
 
