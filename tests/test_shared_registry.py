@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import PACHA
 
 ALICE, BOB, TEAM = 1001, 1002, 5000
-MUTABLE = {"config.toml", "gc.lock", "data.mdb", "lock.mdb", "repack.lock"}
+MUTABLE = {"config.toml", "gc.lock", "data.mdb", "lock.mdb", "repack.lock", "ref-snapshot"}
 
 
 @pytest.fixture
