@@ -9,6 +9,7 @@ from typing import Any
 
 from pacha.documents import parse_toml, read_text
 from pacha.errors import InvalidInput
+from pacha.perms import SHARED, SHARED_HINT
 
 CONFIG_LIMIT = 1 << 20  # a config file is a few hundred bytes
 
@@ -37,6 +38,7 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "core.compression_level": (int, lambda v: 1 <= v <= 19, "an integer from 1 to 19"),
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
+    "core.shared": (str, lambda v: v.lower() in SHARED, SHARED_HINT),
 }
 
 

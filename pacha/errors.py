@@ -73,3 +73,11 @@ class CorruptObject(CheckFailed):
 
 class RefConflict(CheckFailed):
     """A ref did not have the value a compare-and-swap update expected."""
+
+
+class ReadOnlyRegistry(PachaError):
+    """A write was asked of a registry this process cannot write (read-only mount, another user's files)."""
+
+
+class RefDatabaseError(PachaError):
+    """The ref database (refs/, LMDB) failed: disk full, damaged, an incompatible version, a lock."""

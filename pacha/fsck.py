@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from pacha import objects as kinds
 from pacha.errors import InvalidInput, PachaError
 from pacha.ids import ZERO_ID
+from pacha.refs.integrity import check_refs, lost_versions
 from pacha.size_check import size_problems
 from pacha.store.midx import check_midx
 
@@ -118,6 +119,13 @@ def fsck(
             if linked not in present and not _appeared(store, linked, late):
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     _damage(registry, report, ids, unreadable, problem, repair)
+    for text in check_refs(registry.refs):
+        problem(text)
+    for ref, record in sorted(lost_versions(registry).items()):
+        problem(
+            f"version record {record} ({ref}) has no ref and was never deleted: lost refs or an "
+            "interrupted registration; `pacha fsck --recover-refs` restores it"
+        )
     for name, object_id in refs.refs:
         report.refs += 1
         if object_id not in present and not _appeared(store, object_id, late):

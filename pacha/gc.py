@@ -26,6 +26,7 @@ from pacha import codec
 from pacha import objects as kinds
 from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
+from pacha.refs.integrity import doomed_ids, guard_collection, write_snapshot
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -119,6 +120,11 @@ def _collect(
     report.objects = len(set(candidates).union(*(set(p.iter_ids()) for p in packs)))
     keep = reachable(registry, roots(registry, assume_expired))
     report.reachable = len(keep)
+    # Roots that fail their check (or version records about to go whose refs were never
+    # deleted) mean lost refs, not garbage: remove nothing (pacha.refs.integrity).
+    guard_collection(registry, doomed_ids(store, candidates, packs, keep, cutoff), assume_expired)
+    if not dry_run:
+        write_snapshot(registry)  # what `pacha fsck --recover-refs` restores from
 
     def removed(object_id: str) -> None:
         report.removed.append(object_id)

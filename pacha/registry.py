@@ -15,7 +15,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pacha.errors import InvalidInput, ObjectNotFound, RegistryNotFound
+from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
 
 if TYPE_CHECKING:
     from pacha.config import Config
@@ -38,6 +38,17 @@ class Registry:
         self.root = Path(root).absolute()
         if not is_registry(self.root):
             raise RegistryNotFound(f"{self.root} is not a pacha registry: {HINT}")
+        self._share()
+
+    def _share(self) -> None:
+        """Honour core.shared: what this process creates from now on is writable by the group."""
+        from pacha.perms import apply_shared
+
+        try:
+            shared = self.config.get("core.shared")
+        except InvalidInput:
+            return  # a broken config.toml is reported by the commands that read it
+        apply_shared(shared)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -97,7 +108,10 @@ class Registry:
     def _lock(self, exclusive: bool) -> Iterator[None]:
         import fcntl
 
-        fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as exc:
+            raise read_only_error(exc, self.root, "write to it") if is_read_only(exc) else exc from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
@@ -125,6 +139,41 @@ class Registry:
 
         tx.commit = commit  # type: ignore[method-assign]
         return tx
+
+
+def is_read_only(exc: OSError) -> bool:
+    """Whether an OS error says the file system or the file's permissions refuse a write."""
+    import errno
+
+    return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
+
+
+def read_only_error(exc: OSError, root: Path, doing: str) -> ReadOnlyRegistry:
+    """The one line for a write refused in a registry this process cannot write."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return ReadOnlyRegistry(
+        f"the registry {root} is read-only ({exc.strerror}{where}): cannot {doing}; "
+        "write commands need a registry you can write"
+    )
+
+
+def registry_of(path: str | os.PathLike[str]) -> Path | None:
+    """The registry a path lies in (the path itself or its nearest registry parent), or None."""
+    here = Path(path).absolute()
+    for directory in (here, *here.parents):
+        if is_registry(directory):
+            return directory
+    return None
+
+
+def in_registry(exc: OSError) -> bool:
+    """Whether an OS error is about a file inside a registry (the store refused: read-only, disk
+    full), not about a user's input file; such errors reach the CLI as they are."""
+    import errno
+
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # reading an input never fills a disk
+        return True
+    return bool(exc.filename) and registry_of(exc.filename) is not None
 
 
 def find_registry(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -162,30 +211,49 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
-def init_registry(path: str | os.PathLike[str] | None = None) -> tuple[Registry, bool]:
+def init_registry(
+    path: str | os.PathLike[str] | None = None, shared: str | None = None
+) -> tuple[Registry, bool]:
     """Create a registry at path (default: $PACHA_DIR or ./.pacha).
 
-    Returns the registry and whether it was newly created; running it on an
-    existing registry changes nothing, as `git init` does.
+    shared: "group" or "all" makes a registry a Unix group can write (as `git init
+    --shared`): recorded as core.shared, honoured by every later write (pacha.perms);
+    on an existing registry it is recorded and applied to the files already there.
+    Returns the registry and whether it was newly created; running it on an existing
+    registry otherwise changes nothing, as `git init` does.
     """
     from pacha.config import DEFAULT_CONFIG, write_atomic
+    from pacha.perms import apply_shared, check_shared, share_tree
 
+    if shared is not None:
+        shared = check_shared(shared)
     root = Path(path).expanduser() if path else default_init_path()
     if is_registry(root):
-        return Registry(root), False
+        registry = Registry(root)
+        if shared is not None:
+            apply_shared(shared)
+            registry.config.set("core.shared", shared)
+            share_tree(registry.root, shared)
+        return registry, False
     if root.exists() and not root.is_dir():
         raise InvalidInput(f"cannot create a registry at {root}: it is a file")
     if root.is_dir() and any(root.iterdir()):
         raise InvalidInput(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
+    apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
+        if shared is not None:
+            from pacha.config import Config
+
+            Config(root / "config.toml").set("core.shared", shared)
+            share_tree(root, shared)
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
     registry = Registry(root)
-    registry.refs  # create the LMDB environment now, not on first write  # noqa: B018
+    registry.refs.create()  # the ref database exists from the start: reads need not create it
     return registry, True

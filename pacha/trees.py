@@ -303,6 +303,10 @@ class _TreeWriter:
                 else:
                     blob_id, size = self._put_file(item, old_blob)
             except OSError as exc:
+                from pacha.registry import in_registry
+
+                if in_registry(exc):
+                    raise  # the registry refused (read-only, disk full): not the input's fault
                 raise InvalidInput(f"cannot read or store {item.path}: {exc.strerror}") from None
             entries.append(TreeEntry(item.name, mode, blob_id, size))
         self.active.discard(key)

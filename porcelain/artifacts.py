@@ -63,7 +63,11 @@ def _file_artifact(
                 blob_id, size = ingest_file_sized(objects, f, base=base, progress=advance, listed=listed)
         return blob_id, "blob", size
     except OSError as exc:
-        # reading the file, or writing the store (a full disk): say which path, not which side
+        from pacha.registry import in_registry
+
+        if in_registry(exc):
+            raise  # the registry refused the write (read-only, full disk): the dispatcher says so
+        # reading the file, or writing the store: say which path
         verb = "read" if objects is None else "read or store"
         raise InvalidInput(f"cannot {verb} {target}: {exc.strerror}") from None
 

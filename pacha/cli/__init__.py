@@ -163,8 +163,7 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         if os.environ.get("PACHA_DEBUG"):
             raise
         _flush_quietly()
-        where = f": {exc.filename}" if exc.filename else ""
-        print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
+        print(f"fatal: {_os_error_line(exc)}", file=sys.stderr)
         return 128
     return 0
 
@@ -183,6 +182,22 @@ def usage_line(prog_name: str, message: str) -> str:
     """A usage error as one line: what was wrong, and where the command's help is."""
     text = " ".join(message.split()).rstrip(".")  # click's messages may span lines
     return f"usage: {prog_name}: {text}; see '{prog_name} --help'"
+
+
+def _os_error_line(exc: OSError) -> str:
+    """A refused write inside a registry says the registry is read-only; other errors name the file."""
+    import errno
+
+    from pacha.registry import is_read_only, read_only_error, registry_of
+
+    if exc.filename and is_read_only(exc):
+        root = registry_of(exc.filename)
+        if root is not None:
+            return str(read_only_error(exc, root, "write to it"))
+    where = f": {exc.filename}" if exc.filename else ""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror}{where}; nothing was recorded: free some space and run the command again"
+    return f"{exc.strerror or exc}{where}"
 
 
 def _flush_quietly() -> None:

@@ -27,9 +27,21 @@ def fsck(
             "say what could not be repaired.",
         ),
     ] = False,
+    recover_refs: Annotated[
+        bool,
+        typer.Option(
+            "--recover-refs",
+            help="Rebuild a damaged or lost ref database from the ref snapshot (written by gc and "
+            "repack) and the version records; the old one is moved to refs.damaged-<time>/.",
+        ),
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.fsck import fsck as run_fsck
+
+    if recover_refs:
+        _recover(registry)
+        return
 
     def report(problem: str) -> None:
         write_out(problem + "\n")
@@ -46,3 +58,25 @@ def fsck(
         sys.stderr.write(f"checked {result.objects} objects, {result.refs} refs: {status}\n")
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _recover(registry: str | None) -> None:
+    from pacha.refs.integrity import recover_refs
+
+    reg = open_reg(registry)
+    with reg.collecting():  # no gc and no writer meanwhile
+        done = recover_refs(reg)
+    for note in done.notes:
+        sys.stderr.write(f"note: {note}\n")
+    if done.moved_aside:
+        sys.stderr.write(f"the old ref database is kept in {done.moved_aside}\n")
+    if not done.rebuilt:
+        write_out(
+            f"the ref database is sound; restored {done.from_records} lost version(s) from their records\n"
+        )
+        return
+    write_out(
+        f"rebuilt the ref database: {done.from_snapshot} ref(s) from the ref snapshot and "
+        f"{done.from_records} version(s) from their records ({done.skipped_missing} snapshot ref(s) "
+        "skipped: object gone); run `pacha reindex`, then check the versions and stages\n"
+    )

@@ -65,6 +65,10 @@ def _hash_path(path: Path, kind: str, store: object) -> str:
         with open(path, "rb") as f:
             return _hash_stream(f, kind, store, str(path))
     except OSError as exc:
+        from pacha.registry import in_registry
+
+        if in_registry(exc):
+            raise  # the registry refused the write: the dispatcher says so
         verb = "read or store" if store is not None else "read"
         raise InvalidInput(f"cannot {verb} {path}: {exc.strerror}") from None
 

@@ -19,10 +19,19 @@ app = new_app()
 def init(
     path: Annotated[Path | None, typer.Argument(help="Directory to become the registry.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing.")] = False,
+    shared: Annotated[
+        str | None,
+        typer.Option(
+            "--shared",
+            help="group: a registry every member of the directory's group can write (setgid "
+            "directories, group-writable files, whatever each one's umask); all: also readable by "
+            "everybody; umask: each user's umask (the default). Recorded as core.shared.",
+        ),
+    ] = None,
 ) -> None:
     from pacha.registry import init_registry
 
-    registry, created = init_registry(path)
+    registry, created = init_registry(path, shared)
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"
         write_out(f"{verb} Pacha registry in {registry.root}\n")

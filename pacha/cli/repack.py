@@ -31,10 +31,15 @@ def repack(
 ) -> None:
     import sys
 
+    from pacha.refs.integrity import write_snapshot
     from pacha.store.repack import repack as run_repack
 
     reg = open_reg(registry)
     report = run_repack(reg.objects, geometric=geometric)
+    try:
+        write_snapshot(reg)  # the refs as of now: what `pacha fsck --recover-refs` restores from
+    except OSError as exc:
+        sys.stderr.write(f"pacha: warning: ref snapshot not written ({exc.strerror}); the repack stands\n")
     if not quiet:
         where = report.pack.stem if report.pack else "nothing to do"
         sys.stderr.write(

@@ -21,7 +21,6 @@ from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID, check_id
 from pacha.refs.names import check_ref_name
 
-MAP_SIZE = 1 << 40  # address space reserved, not disk used
 _SEQ_BYTES = 8
 _ANY = object()  # "whatever the ref holds now"
 EXPIRED_REFLOGS = "expired-reflogs"  # map: ref name -> last reflog seq whose ids gc may collect
@@ -29,27 +28,12 @@ CLOCK = "clock"  # map: b"last" -> the last write transaction's time (8 bytes BE
 _KEEP = object()  # a verify: the ref is not changed
 _TICK_NS = 1000  # the least step of the reflog's clock: 1 µs, so shown times (µs) tell transactions apart
 
-_ENVS: dict[str, Any] = {}
-
-
-def _open_env(path: Path) -> Any:
-    """One LMDB environment per path per process (LMDB forbids opening it twice)."""
-    key = str(path.resolve())
-    env = _ENVS.get(key)
-    if env is None:
-        import lmdb
-
-        env = lmdb.open(key, map_size=MAP_SIZE, max_dbs=16, subdir=True, readahead=False)
-        env.reader_check()
-        _ENVS[key] = env
-    return env
-
 
 def close_all() -> None:
     """Close every environment this process opened (before fork, in tests)."""
-    for env in _ENVS.values():
-        env.close()
-    _ENVS.clear()
+    from pacha.refs.env import close_all as close
+
+    close()
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,21 +240,39 @@ def _iter_refs(txn: Any, db: Any, prefix: str) -> Iterator[tuple[str, str]]:
 
 
 class RefStore:
-    """The refs of one registry."""
+    """The refs of one registry.
+
+    The LMDB environment (pacha.refs.env) is opened read-only by the first read and
+    reopened for writing by the first write, so commands that only read never write.
+    """
 
     def __init__(self, path: Path, who: Callable[[], str]) -> None:
+        from pacha.refs.env import ref_env
+
         self.path = path
         self._who = who
-        self._env = _open_env(path)
-        self._refs = self._env.open_db(b"refs")
-        self._reflog = self._env.open_db(b"reflog")
-        self._indices: dict[str, Any] = {}
+        self._env = ref_env(path)
+
+    # Handles of the named databases, valid once opened in a transaction (see _db).
+    @property
+    def _refs(self) -> Any:
+        return self._env._dbs[b"refs"]
+
+    @property
+    def _reflog(self) -> Any:
+        return self._env._dbs[b"reflog"]
+
+    def _db(self, txn: Any, name: bytes, dupsort: bool = False, write: bool = False) -> Any:
+        """The named database in txn; None if a read finds it missing (it reads as empty)."""
+        return self._env.db(name, txn, dupsort=dupsort, create=write)
 
     # --- reading -----------------------------------------------------------------
+    # Each read runs in one read transaction and returns its results whole: no LMDB
+    # transaction stays open between calls (the environment may be reopened for writing).
     def get(self, name: str) -> str | None:
         """The id name points at, or None."""
-        with self._env.begin(db=self._refs) as txn:
-            raw = txn.get(name.encode("utf-8"))
+        with self._env.read(b"refs") as (txn, db):
+            raw = txn.get(name.encode("utf-8"), db=db) if db is not None else None
         return raw.hex() if raw is not None else None
 
     def resolve(self, name: str) -> str:
@@ -281,23 +283,32 @@ class RefStore:
 
     def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         """(name, id) for every ref whose name starts with prefix, in name order."""
-        with self._env.begin(db=self._refs) as txn:
-            yield from _iter_refs(txn, self._refs, prefix)
+        with self._env.read(b"refs") as (txn, db):
+            # whole, in one read transaction: no LMDB transaction stays open between calls
+            return iter(list(_iter_refs(txn, db, prefix)) if db is not None else [])
+
+    def _scan(
+        self, name: bytes, start: bytes, row: Callable[[bytes, bytes], Any], dupsort: bool = False
+    ) -> list:
+        out: list = []
+        with self._env.read(name, dupsort) as (txn, db):
+            if db is None:
+                return out
+            cursor = txn.cursor(db=db)
+            if not cursor.set_range(start):
+                return out
+            for key, value in cursor:
+                if not key.startswith(start):
+                    break
+                out.append(row(key, value))
+        return out
 
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Every recorded change of name, oldest first (kept after deletion)."""
         import msgspec
 
         prefix = name.encode("utf-8") + b"\x00"
-        out = []
-        with self._env.begin(db=self._reflog) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(prefix):
-                for key, value in cursor:
-                    if not key.startswith(prefix):
-                        break
-                    out.append(self._entry(name, key, value, msgspec))
-        return out
+        return self._scan(b"reflog", prefix, lambda key, value: self._entry(name, key, value, msgspec))
 
     def reflog_all(self, prefix: str = "") -> list[ReflogEntry]:
         """Reflog entries of every ref whose name starts with prefix, in the order they were written.
@@ -306,16 +317,10 @@ class RefStore:
         written before that number was kept (txn 0) come first, by time."""
         import msgspec
 
-        start = prefix.encode("utf-8")
-        out = []
-        with self._env.begin(db=self._reflog) as txn:
-            cursor = txn.cursor()
-            if cursor.set_range(start):
-                for key, value in cursor:
-                    if not key.startswith(start):
-                        break
-                    name = key[: -_SEQ_BYTES - 1].decode("utf-8")
-                    out.append(self._entry(name, key, value, msgspec))
+        def row(key: bytes, value: bytes) -> ReflogEntry:
+            return self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
+
+        out = self._scan(b"reflog", prefix.encode("utf-8"), row)
         out.sort(key=ReflogEntry.order)
         return out
 
@@ -328,16 +333,22 @@ class RefStore:
         was stored before a later listing began."""
         import msgspec
 
-        expired_db = self._map_db(EXPIRED_REFLOGS)  # opened as expired_through() opens it
-        with self._env.begin() as txn:
-            refs = list(_iter_refs(txn, self._refs, ""))
-            reflog = [
-                self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
-                for key, value in txn.cursor(db=self._reflog)
-            ]
-            expired = {
-                key.decode("utf-8"): int.from_bytes(value, "big") for key, value in txn.cursor(db=expired_db)
-            }
+        tables = (b"refs", b"reflog", ("map:" + EXPIRED_REFLOGS).encode())
+        with self._env.read_tables(tables) as (txn, (refs_db, reflog_db, expired_db)):
+            refs = list(_iter_refs(txn, refs_db, "")) if refs_db is not None else []
+            reflog = (
+                [
+                    self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
+                    for key, value in txn.cursor(db=reflog_db)
+                ]
+                if reflog_db is not None
+                else []
+            )
+            expired = (
+                {key.decode("utf-8"): int.from_bytes(value, "big") for key, value in txn.cursor(db=expired_db)}
+                if expired_db is not None
+                else {}
+            )
         reflog.sort(key=ReflogEntry.order)
         return RefSnapshot(refs, reflog, expired)
 
@@ -353,21 +364,13 @@ class RefStore:
     # Named LMDB databases "index:<name>" mapping a key to a sorted set of values
     # (dupsort). Higher layers keep them in step with refs inside ref transactions;
     # they hold nothing that cannot be rebuilt from objects and refs.
-    def _index_db(self, index: str, txn: Any = None) -> Any:
-        """The index's database; inside a write transaction pass it (LMDB would deadlock)."""
-        db = self._indices.get(index)
-        if db is None:
-            db = self._env.open_db(f"index:{index}".encode(), txn=txn, dupsort=True)
-            self._indices[index] = db
-        return db
+    def _index_db(self, index: str, txn: Any) -> Any:
+        """The index's database in a write transaction (created if missing)."""
+        return self._db(txn, f"index:{index}".encode(), dupsort=True, write=True)
 
-    def _map_db(self, name: str, txn: Any = None) -> Any:
-        key = "map:" + name
-        db = self._indices.get(key)
-        if db is None:
-            db = self._env.open_db(key.encode(), txn=txn)
-            self._indices[key] = db
-        return db
+    def _map_db(self, name: str, txn: Any) -> Any:
+        """A map's database in a write transaction (created if missing)."""
+        return self._db(txn, ("map:" + name).encode(), write=True)
 
     def expired_through(self) -> dict[str, int]:
         """Ref name -> the last reflog sequence number expired by a deletion with expire=True."""
@@ -376,58 +379,63 @@ class RefStore:
         }
 
     def map_get(self, name: str, key: bytes) -> bytes | None:
-        db = self._map_db(name)
-        with self._env.begin(db=db) as txn:
-            return txn.get(key)
+        with self._env.read(("map:" + name).encode()) as (txn, db):
+            return txn.get(key, db=db) if db is not None else None
 
     def map_scan(self, name: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) for keys starting with prefix, in key order (one read transaction)."""
-        db = self._map_db(name)
-        with self._env.begin(db=db) as txn:
-            cursor = txn.cursor()
-            if not cursor.set_range(prefix):
-                return
-            for key, value in cursor:
-                if not key.startswith(prefix):
-                    return
-                yield key, value
+        return iter(self._scan(("map:" + name).encode(), prefix, lambda k, v: (k, v)))
 
     def index_values(self, index: str, key: bytes) -> list[bytes]:
-        db = self._index_db(index)
-        with self._env.begin(db=db) as txn:
-            cursor = txn.cursor()
+        with self._env.read(f"index:{index}".encode(), dupsort=True) as (txn, db):
+            if db is None:
+                return []
+            cursor = txn.cursor(db=db)
             if not cursor.set_key(key):
                 return []
             return list(cursor.iternext_dup())
 
     def index_scan(self, index: str, prefix: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
-        """(key, values) for every key starting with prefix, in key order."""
-        db = self._index_db(index)
-        with self._env.begin(db=db) as txn:
-            cursor = txn.cursor()
+        """(key, values) for every key starting with prefix, in key order (one read transaction)."""
+        out: list[tuple[bytes, list[bytes]]] = []
+        with self._env.read(f"index:{index}".encode(), dupsort=True) as (txn, db):
+            if db is None:
+                return iter(out)
+            cursor = txn.cursor(db=db)
             if not cursor.set_range(prefix):
-                return
+                return iter(out)
             while True:
                 key = cursor.key()
                 if not key.startswith(prefix):
-                    return
-                values = list(cursor.iternext_dup())
-                yield key, values
+                    break
+                out.append((key, list(cursor.iternext_dup())))
                 if not cursor.next_nodup():
-                    return
+                    break
+        return iter(out)
 
     def index_rebuild(self, index: str, pairs: Iterator[tuple[bytes, bytes]]) -> int:
         """Replace an index's whole content in one transaction; returns the entry count."""
-        count = 0
-        with self._env.begin(write=True) as txn:
+        pairs = list(pairs)  # the transaction may run again if the map has to grow
+
+        def rebuild(txn: Any) -> int:
             db = self._index_db(index, txn)
             txn.drop(db, delete=False)
             for key, value in pairs:
                 txn.put(key, value, db=db, dupdata=True)
-                count += 1
-        return count
+            return len(pairs)
+
+        return self._env.write(rebuild, "rebuilding an index")
 
     # --- writing -----------------------------------------------------------------
+    def create(self) -> None:
+        """Create the database with its refs and reflog tables (pacha init)."""
+
+        def run(txn: Any) -> None:
+            self._db(txn, b"refs", write=True)
+            self._db(txn, b"reflog", write=True)
+
+        self._env.write(run, "creating the ref database", create=True)
+
     def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
         return RefTransaction(self, message, who if who is not None else self._who())
 
@@ -441,18 +449,18 @@ class RefStore:
     ) -> list[ReflogEntry]:
         import msgspec
 
-        entries: list[ReflogEntry] = []
-        opened_before = set(self._indices)
-        try:
-            with self._env.begin(write=True) as txn:
-                if checks:
-                    updates = self._run_checks(txn, updates, checks)
-                return self._apply_in(txn, updates, message, who, index_ops, entries, msgspec)
-        except BaseException:
-            # LMDB closes databases created by an aborted transaction: forget their handles
-            for index in set(self._indices) - opened_before:
-                del self._indices[index]
-            raise
+        from pacha.refs.integrity import update_digest
+
+        def run(txn: Any) -> list[ReflogEntry]:
+            self._db(txn, b"refs", write=True)
+            self._db(txn, b"reflog", write=True)
+            entries: list[ReflogEntry] = []
+            todo = self._run_checks(txn, updates, checks) if checks else updates
+            self._apply_in(txn, todo, message, who, index_ops, entries, msgspec)
+            update_digest(self, txn, entries)  # in the same transaction: fsck detects outside changes
+            return entries
+
+        return self._env.write(run)
 
     def _run_checks(
         self, txn: Any, updates: list[_Update], checks: list[Callable[[RefView], None]]

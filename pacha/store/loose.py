@@ -14,6 +14,7 @@ from typing import IO
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
+from pacha.perms import read_only_mode
 from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.reader import ObjectInfo, ObjectReader
 from pacha.store.tmpfile import fsync_dir
@@ -117,7 +118,7 @@ class LooseStore:
         if not shard.is_dir():
             shard.mkdir(parents=True, exist_ok=True)
             fsync_dir(self.root)
-        os.chmod(tmp_path, 0o444)
+        os.chmod(tmp_path, read_only_mode())  # the read bits the umask allows
         os.rename(tmp_path, final)
         fsync_dir(shard)
 

@@ -179,7 +179,7 @@ def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | 
     merge = len(store.packs.packs) > (AUTO_PACK_LIMIT if limit is None else limit)
     if not merge and store.packs.uncovered < MIDX_AFTER:
         return None
-    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

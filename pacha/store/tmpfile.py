@@ -85,7 +85,7 @@ class TempFile:
     def __init__(self, tmp_dir: Path, prefix: str) -> None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
         self.path = tmp_dir / f"{prefix}-{os.getpid()}-{os.urandom(8).hex()}"
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
         self.written = 0
         self._unsynced = 0
 
@@ -112,12 +112,17 @@ class TempFile:
     def pread(self, length: int, offset: int) -> bytes:
         return os.pread(self.fd, length, offset)
 
-    def install(self, final: Path, mode: int = 0o444) -> None:
-        """fsync, then atomically rename to final (replacing nothing: same name = same bytes)."""
+    def install(self, final: Path, mode: int | None = None) -> None:
+        """fsync, then atomically rename to final (replacing nothing: same name = same bytes).
+
+        mode: default read-only, with the read bits the umask allows (pacha.perms).
+        """
+        from pacha.perms import read_only_mode
+
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        os.chmod(self.path, mode)
+        os.chmod(self.path, read_only_mode() if mode is None else mode)
         if not final.parent.is_dir():
             final.parent.mkdir(parents=True, exist_ok=True)
             fsync_dir(final.parent.parent)

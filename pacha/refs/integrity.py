@@ -1,0 +1,359 @@
+"""The ref database's integrity: a digest of the ref table, a guard for gc, and recovery.
+
+- Digest: every write transaction keeps, in ``map:integrity`` under key ``refs``, the
+  number of refs and the sum modulo 2**256 of BLAKE3("pacha-ref\\0" + name + "\\0" + id)
+  over every ref (an order-independent multiset hash, updated from the changes alone).
+  A ref changed, added or removed by anything but Pacha (a one-bit flip on disk, a
+  tool writing LMDB directly) no longer matches it: `pacha fsck` reports it and `pacha
+  gc` refuses to remove anything.
+- Guard: gc also refuses when an object it would remove is a version record whose ref
+  the reflog never saw deleted (the refs were lost, not the version).
+- Snapshot: gc and repack write ``ref-snapshot`` at the registry's root (every ref, as
+  Git's packed-refs, with a BLAKE3 checksum), and `pacha fsck --recover-refs` rebuilds a
+  usable ref database from it and from what the records say they are.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pacha.errors import CheckFailed, PachaError
+from pacha.ids import ZERO_ID
+
+if TYPE_CHECKING:
+    from pacha.refs.store import ReflogEntry, RefStore
+    from pacha.registry import Registry
+    from pacha.store import ObjectStore
+    from pacha.store.pack import Pack
+
+DIGEST_MAP = "integrity"
+DIGEST_KEY = b"refs"
+SNAPSHOT_FILE = "ref-snapshot"
+SNAPSHOT_HEADER = "# pacha ref snapshot v1"
+_MOD = 1 << 256
+RECOVER_HINT = "restore refs/ from a backup, or rebuild it with `pacha fsck --recover-refs`"
+
+# Version records and the refs that name them (docs/porcelain.md, "Ref layout").
+VERSION_NAMESPACES = {"model-version": "models", "dataset-version": "datasets"}
+INITIAL_STAGE = "development"
+
+
+# --- the digest -----------------------------------------------------------------------------
+def entry_hash(name: bytes, raw_id: bytes) -> int:
+    from blake3 import blake3
+
+    return int.from_bytes(blake3(b"pacha-ref\0" + name + b"\0" + raw_id).digest(), "big")
+
+
+def _encode(count: int, total: int) -> bytes:
+    return count.to_bytes(8, "big") + (total % _MOD).to_bytes(32, "big")
+
+
+def _decode(raw: bytes) -> tuple[int, int]:
+    return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:40], "big")
+
+
+def table_digest(txn: Any, refs_db: Any) -> tuple[int, int, list[str]]:
+    """(count, sum, problems) over every entry of the ref table, read in txn."""
+    from pacha.refs.names import ref_name_problem
+
+    count = total = 0
+    problems: list[str] = []
+    if refs_db is None:
+        return 0, 0, problems
+    for key, value in txn.cursor(db=refs_db):
+        count += 1
+        total += entry_hash(key, value)
+        try:
+            name = key.decode("utf-8")
+            why = ref_name_problem(name)
+        except UnicodeDecodeError:
+            name, why = repr(key), "not UTF-8"
+        if why:
+            problems.append(f"malformed ref name {name}: {why}")
+        if len(value) != 32:
+            problems.append(f"ref {name} holds {len(value)} bytes, not a 32-byte id")
+    return count, total % _MOD, problems
+
+
+def update_digest(store: RefStore, txn: Any, entries: Iterable[ReflogEntry]) -> None:
+    """Bring the digest up to date with entries, inside the write transaction that made them."""
+    db = store._map_db(DIGEST_MAP, txn)
+    raw = txn.get(DIGEST_KEY, db=db)
+    if raw is None:  # the first write since the digest exists: the table as it is now
+        count, total, _ = table_digest(txn, store._refs)
+    else:
+        count, total = _decode(raw)
+        for entry in entries:
+            key = entry.name.encode("utf-8")
+            if entry.old != ZERO_ID:
+                count -= 1
+                total -= entry_hash(key, bytes.fromhex(entry.old))
+            if entry.new != ZERO_ID:
+                count += 1
+                total += entry_hash(key, bytes.fromhex(entry.new))
+    txn.put(DIGEST_KEY, _encode(count, total), db=db)
+
+
+def check_refs(store: RefStore) -> list[str]:
+    """Problems of the ref table: entries that are not refs, and a digest that does not match
+    (refs changed outside Pacha). Read in one snapshot; empty when all is well."""
+    with store._env.read_tables((b"refs", f"map:{DIGEST_MAP}".encode())) as (txn, (refs_db, digest_db)):
+        if txn is None:
+            return []
+        recorded = txn.get(DIGEST_KEY, db=digest_db) if digest_db is not None else None
+        count, total, problems = table_digest(txn, refs_db)
+    if recorded is not None and _decode(recorded) != (count, total):
+        was, _ = _decode(recorded)
+        problems.append(
+            f"the ref table does not match its digest ({count} refs, {was} when Pacha last wrote it): "
+            f"refs were changed outside Pacha or damaged; {RECOVER_HINT}"
+        )
+    return problems
+
+
+# --- gc's guard -----------------------------------------------------------------------------
+def doomed_ids(
+    store: ObjectStore, loose: Iterable[str], packs: Iterable[Pack], keep: set[str], cutoff: float
+) -> set[str]:
+    """The objects gc would remove: unreachable and last written before cutoff."""
+    out = set()
+    for object_id in loose:
+        if object_id in keep:
+            continue
+        try:
+            if store.loose.mtime(object_id) < cutoff:
+                out.add(object_id)
+        except FileNotFoundError:
+            continue
+    for pack in packs:
+        try:
+            if pack.path.stat().st_mtime >= cutoff:
+                continue
+        except FileNotFoundError:
+            continue
+        out.update(i for i in pack.iter_ids() if i not in keep)
+    return out
+
+
+def version_ref(doc: dict[str, Any]) -> str | None:
+    """The ref a version record is registered under, or None for other records."""
+    namespace = VERSION_NAMESPACES.get(doc.get("type"))  # type: ignore[arg-type]
+    name, version = doc.get("name"), doc.get("version")
+    if namespace is None or not isinstance(name, str) or not isinstance(version, str):
+        return None
+    return f"{namespace}/{name}/{version}"
+
+
+def guard_collection(
+    registry: Registry, doomed: Collection[str], assume_expired: Collection[str] = ()
+) -> None:
+    """Raise CheckFailed, before gc removes anything, if the roots it computed cannot be trusted:
+    the ref table fails its check, or a version record would go whose ref was never deleted."""
+    problems = check_refs(registry.refs)
+    if problems:
+        raise CheckFailed(f"gc refused to remove anything: {problems[-1]}")
+    store = registry.objects
+    lost = []
+    for object_id in doomed:
+        ref = _record_ref(store, object_id)
+        if ref is None or ref in assume_expired:
+            continue
+        if not any(e.new == ZERO_ID for e in registry.refs.reflog(ref)):
+            lost.append(ref)
+    if lost:
+        raise CheckFailed(
+            f"gc refused to remove anything: {len(lost)} version record(s) would go whose refs were "
+            f"never deleted (e.g. {sorted(lost)[0]}): the refs may have been lost; run "
+            "`pacha fsck --recover-refs`, then delete the versions you do not want"
+        )
+
+
+def _record_ref(store: ObjectStore, object_id: str) -> str | None:
+    from pacha import objects
+
+    try:
+        if store.stat(object_id).kind != "record":
+            return None
+        return version_ref(objects.decode_record(store.read(object_id)))
+    except PachaError:
+        return None  # unreadable: reachable() already refuses what it cannot read
+
+
+# --- the snapshot ---------------------------------------------------------------------------
+def write_snapshot(registry: Registry) -> int:
+    """Write every ref to <registry>/ref-snapshot atomically (if the ref table passes its check);
+    returns how many refs it holds, -1 if the table failed its check and nothing was written."""
+    from blake3 import blake3
+
+    from pacha.config import write_atomic
+
+    if check_refs(registry.refs):
+        return -1  # never replace a good snapshot with a damaged table's content
+    refs = list(registry.refs.iter())
+    body = "".join(f"{object_id} {name}\n" for name, object_id in refs)
+    head = f"{SNAPSHOT_HEADER} {time.time_ns()}\n"
+    text = head + body
+    write_atomic(
+        registry.root / SNAPSHOT_FILE, (text + f"# blake3 {blake3(text.encode()).hexdigest()}\n").encode()
+    )
+    return len(refs)
+
+
+def read_snapshot(root: Path) -> tuple[dict[str, str], str | None]:
+    """(refs, problem): the refs of <root>/ref-snapshot, or {} and why it cannot be used."""
+    from blake3 import blake3
+
+    from pacha.ids import check_id
+    from pacha.refs.names import ref_name_problem
+
+    try:
+        text = (root / SNAPSHOT_FILE).read_text("utf-8")
+    except FileNotFoundError:
+        return {}, "no ref snapshot (gc and repack write one)"
+    except (OSError, UnicodeDecodeError) as exc:
+        return {}, f"the ref snapshot cannot be read ({exc})"
+    body, _, tail = text.rstrip("\n").rpartition("\n")
+    body += "\n"
+    if not body.startswith(SNAPSHOT_HEADER) or tail != f"# blake3 {blake3(body.encode()).hexdigest()}":
+        return {}, "the ref snapshot is damaged (its checksum does not match)"
+    refs = {}
+    for line in body.splitlines()[1:]:
+        object_id, _, name = line.partition(" ")
+        try:
+            check_id(object_id, "ref snapshot")
+        except PachaError:
+            return {}, f"the ref snapshot is damaged (bad line {line!r})"
+        if ref_name_problem(name):
+            return {}, f"the ref snapshot is damaged (bad ref name {name!r})"
+        refs[name] = object_id
+    return refs, None
+
+
+# --- recovery -------------------------------------------------------------------------------
+def version_records(store: ObjectStore) -> Iterable[tuple[str, str]]:
+    """(ref, record id) for every stored version record (what each says it is)."""
+    from pacha import objects
+
+    for object_id in store.iter_ids():
+        try:
+            if store.stat(object_id).kind != "record":
+                continue
+            ref = version_ref(objects.decode_record(store.read(object_id)))
+        except PachaError:
+            continue  # fsck reports unreadable objects
+        if ref is not None:
+            yield ref, object_id
+
+
+def lost_versions(registry: Registry) -> dict[str, str]:
+    """ref -> record id of each version whose record is stored but whose ref is missing although
+    the reflog never saw it deleted (lost refs, or a registration interrupted before its commit)."""
+    present = {name for name, _ in registry.refs.iter()}
+    out = {}
+    for ref, object_id in version_records(registry.objects):
+        if ref in present or ref in out:
+            continue
+        if not any(e.new == ZERO_ID for e in registry.refs.reflog(ref)):
+            out[ref] = object_id
+    return out
+
+
+def _stage_ref(ref: str) -> str:
+    namespace, rest = ref.split("/", 1)
+    name, version = rest.rsplit("/", 1)
+    return f"stages/{namespace}/{name}/{INITIAL_STAGE}/{version}"
+
+
+def _staged(refs: Iterable[str]) -> set[str]:
+    """stages/<ns>/<name>/<version> of every version that has a stage ref among refs."""
+    out = set()
+    for ref in refs:
+        if ref.startswith("stages/") and ref.count("/") >= 4:
+            head, _stage, version = ref.rsplit("/", 2)
+            out.add(f"{head}/{version}")
+    return out
+
+
+@dataclass
+class Recovery:
+    """What `pacha fsck --recover-refs` did."""
+
+    rebuilt: bool = False  # False: the database was sound and only lost versions were added
+    from_snapshot: int = 0
+    from_records: int = 0
+    skipped_missing: int = 0
+    moved_aside: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _sound(registry: Registry) -> bool:
+    try:
+        return not check_refs(registry.refs)
+    except PachaError:  # missing, truncated, not LMDB, damaged pages
+        return False
+
+
+def recover_refs(registry: Registry) -> Recovery:
+    """Make the refs usable again, from what the objects know.
+
+    A sound ref database (it opens and matches its digest) keeps everything it holds,
+    reflog included; only versions whose record is stored but whose ref is missing and
+    was never deleted get their version ref back (and a development stage ref if they
+    have none). A damaged or lost one is moved aside to refs.damaged-<time>/ (never
+    deleted) and rebuilt in one transaction: the refs of the ref snapshot (written by gc
+    and repack) whose objects are still stored, then every version record not covered,
+    as above. The reflog then starts again with one entry per restored ref; versions
+    deleted since the snapshot come back (delete them again); derived indices are rebuilt
+    by `pacha reindex`.
+    """
+    from pacha.refs.env import close_all
+
+    report = Recovery()
+    if _sound(registry):
+        lost = lost_versions(registry)
+        staged = _staged(name for name, _ in registry.refs.iter("stages/"))
+        with registry.refs.transaction("recovered by pacha fsck --recover-refs") as tx:
+            for ref, object_id in sorted(lost.items()):
+                tx.create(ref, object_id)
+                if f"stages/{ref}" not in staged:
+                    tx.create(_stage_ref(ref), object_id)
+        report.from_records = len(lost)
+        return report
+    report.rebuilt = True
+    store = registry.objects
+    snapshot, why = read_snapshot(registry.root)
+    if why:
+        report.notes.append(why)
+    refs_dir = registry.root / "refs"
+    close_all()
+    if refs_dir.exists():
+        aside = registry.root / f"refs.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
+        os.rename(refs_dir, aside)
+        report.moved_aside = str(aside)
+    refs_dir.mkdir()
+    wanted: dict[str, str] = {}
+    for name, object_id in snapshot.items():
+        if store.has(object_id):
+            wanted[name] = object_id
+        else:
+            report.skipped_missing += 1
+    report.from_snapshot = len(wanted)
+    staged = _staged(wanted)
+    for ref, object_id in version_records(store):
+        if ref in wanted:
+            continue
+        wanted[ref] = object_id
+        report.from_records += 1
+        if f"stages/{ref}" not in staged:
+            wanted[_stage_ref(ref)] = object_id
+    registry.refs.create()
+    with registry.refs.transaction("recovered by pacha fsck --recover-refs") as tx:
+        for name in sorted(wanted):
+            tx.create(name, wanted[name])
+    return report
