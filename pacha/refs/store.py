@@ -345,7 +345,10 @@ class RefStore:
                 else []
             )
             expired = (
-                {key.decode("utf-8"): int.from_bytes(value, "big") for key, value in txn.cursor(db=expired_db)}
+                {
+                    key.decode("utf-8"): int.from_bytes(value, "big")
+                    for key, value in txn.cursor(db=expired_db)
+                }
                 if expired_db is not None
                 else {}
             )
