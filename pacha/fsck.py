@@ -121,7 +121,11 @@ def fsck(
     _damage(registry, report, ids, unreadable, problem, repair)
     for text in check_refs(registry.refs):
         problem(text)
-    for ref, record in sorted(lost_versions(registry).items()):
+    lost = lost_versions(registry)
+    if lost:  # a registration between storing its record and its ref transaction is not a loss
+        registry.wait_for_writers()
+        lost = {ref: record for ref, record in lost_versions(registry).items() if ref in lost}
+    for ref, record in sorted(lost.items()):
         problem(
             f"version record {record} ({ref}) has no ref and was never deleted: lost refs or an "
             "interrupted registration; `pacha fsck --recover-refs` restores it"

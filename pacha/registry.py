@@ -104,6 +104,33 @@ class Registry:
         with self._lock(exclusive=True):
             yield
 
+    def wait_for_writers(self, timeout: float = 10.0) -> bool:
+        """Wait until no commit is in flight (nobody holds gc.lock), at most timeout seconds.
+
+        Returns True if such a moment was seen. Takes no lock and creates nothing (it works
+        on a read-only registry); a scan calls it before it reports something that an
+        in-flight commit may be about to make right (a record stored, its ref not yet).
+        """
+        import fcntl
+        import time
+
+        try:
+            fd = os.open(self.root / "gc.lock", os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            deadline = time.monotonic() + timeout
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return True
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        return False
+                    time.sleep(0.02)
+        finally:
+            os.close(fd)
+
     @contextmanager
     def _lock(self, exclusive: bool) -> Iterator[None]:
         import fcntl
