@@ -12,12 +12,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import pacha
+from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.downloads import Placed, place
-from porcelain.errors import CheckFailed, InvalidInput, PachaError, VersionExists
+from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
@@ -31,6 +34,7 @@ from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
+from porcelain.version_alloc import BUMP_ATTEMPTS, VersionFree, VersionTaken
 
 
 class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
@@ -203,33 +207,75 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             metrics=merged_metrics,
             parents=parents or [],
         )
-        data = record.encode()
-        record_id = pacha.hash_bytes(data)
+        stored = not hook_first
 
-        def write_objects() -> None:
-            if hook_first and artifact_of(objects, target, base)[0] != artifact:
+        def write_objects(data: bytes) -> None:
+            nonlocal stored
+            if not stored and artifact_of(objects, target, base)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
+            stored = True  # the artifact is stored once; a retry of --bump writes only its record
             for extra, extra_kind in extra_objects or []:
                 objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
             objects.put_bytes(data, "record")
 
-        self._commit(
-            "register",
-            message or f"register {name} {new_version}",
-            [
-                ("create", layout.version_ref(kind, name, new_version), record_id, None),
-                *(
-                    [("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None)]
-                    if kind in layout.STAGED
-                    else []
-                ),
-            ],
-            commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
-            [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
-            write_objects,
-        )
-        return Registered(
-            Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)), True
+        return self._commit_version(kind, record, message, bump, target, write_objects)
+
+    def _commit_version(
+        self,
+        kind: str,
+        record: records.VersionRecord,
+        message: str,
+        bump: str | None,
+        target: Path,
+        write_objects: Callable[[bytes], None],
+    ) -> Registered:
+        """Commit a new version's refs; the version's rules are checked inside the ref transaction.
+
+        If another writer took the version meanwhile: with bump, plan the next one and commit
+        again (at most BUMP_ATTEMPTS times, only the record is rebuilt); without, answer as
+        _existing does. Raises ConcurrentChange when every attempt lost."""
+        name = record.name
+        for _ in range(BUMP_ATTEMPTS):
+            new_version = record.version
+            data = record.encode()
+            record_id = pacha.hash_bytes(data)
+            try:
+                self._commit(
+                    "register",
+                    message or f"register {name} {new_version}",
+                    [
+                        ("create", layout.version_ref(kind, name, new_version), record_id, None),
+                        *(
+                            [
+                                (
+                                    "create",
+                                    layout.stage_ref(kind, name, stages.INITIAL, new_version),
+                                    record_id,
+                                    None,
+                                )
+                            ]
+                            if kind in layout.STAGED
+                            else []
+                        ),
+                    ],
+                    commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
+                    [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
+                    lambda data=data: write_objects(data),
+                    check=VersionFree(kind, name, new_version),
+                )
+            except VersionTaken as taken:
+                if not bump:  # the version was asked for: answer as if this writer had come second
+                    return self._existing(kind, name, taken.existing, new_version, target)
+                latest = versions.latest(self.versions_of(kind, name)) or new_version
+                record = msgspec.structs.replace(record, version=versions.bump(latest, bump))
+                continue
+            return Registered(
+                Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)),
+                True,
+            )
+        raise ConcurrentChange(
+            f"could not register {name} with --bump {bump}: {BUMP_ATTEMPTS} other registrations of "
+            f"{name} took each next version meanwhile; nothing was registered: run the command again"
         )
 
     def _delta_base(self, kind: str, name: str, parents: list[records.ParentEdge]) -> str | None:
@@ -363,8 +409,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         subject: dict[str, Any],
         index_ops: list[tuple[bytes, bytes]] | None = None,
         write_objects: Any = None,
+        check: Callable[[Any], None] | None = None,
     ) -> list[Any]:
-        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
+        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit.
+
+        check, if given, runs inside the ref transaction (see RefTransaction.check): the
+        rules it enforces hold against every concurrent writer. A compare-and-swap that
+        fails because another writer moved a ref meanwhile raises ConcurrentChange."""
         zero = ZERO_ID
         payload = {
             "operation": operation,
@@ -388,7 +439,15 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 tx.delete(ref, old)
         for key, value in index_ops or []:
             tx.index_add(lineage.INDEX, key, value)
-        entries = tx.commit()
+        if check is not None:
+            tx.check(check)
+        try:
+            entries = tx.commit()
+        except (RefConflict, RefNotFound) as exc:
+            raise ConcurrentChange(
+                f"another writer changed the registry meanwhile ({exc}); nothing was changed: "
+                "run the command again"
+            ) from None
         hooks.run(self.plumbing.root, hooks.POST, payload)
         return entries
 
