@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from porcelain import lineage
 from porcelain.errors import PachaError
+from porcelain.runs import run_ref
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry
@@ -106,6 +107,11 @@ class _Builder:
             return self.runs[key]
         try:
             doc = self.reg._run_record(key)
+            # the card pins the run record as it was at registration (often still running):
+            # its latest record (runs/<run id>) knows how and when it ended
+            latest = self.reg.plumbing.refs.get(run_ref(str(doc.get("id", ""))))
+            if latest is not None and latest != key:
+                doc = self.reg._run_record(latest)
         except PachaError:
             doc = None  # the run record is gone: only what the version's card says
         attributes = {"prov:label": str(pinned["ref"]), "prov:type": "pacha:run", "pacha:record": key}
@@ -239,7 +245,7 @@ def summary(doc: Any) -> list[str]:
                 lines.append(f"entity    {label(record.identifier)}")
             elif kind is ProvActivity:
                 start, end = attrs.get(_q("prov:startTime")), attrs.get(_q("prov:endTime"))
-                span = f" ({start or '?'} .. {end or '?'})" if start or end else ""
+                span = f" ({start} .. {end or 'running'})" if start else (f" (ended {end})" if end else "")
                 lines.append(f"activity  {label(record.identifier)}{span}")
             elif kind is ProvAgent:
                 lines.append(f"agent     {label(record.identifier)}")

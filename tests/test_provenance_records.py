@@ -25,9 +25,9 @@ def trained(cli, tmp_path: Path) -> dict[str, str]:
     cli("recipe", "register", prepare_recipe(cli, tmp_path))
     run = cli("run", "start", "bert-finetune:1.0.0").text.strip()
     cli("run", "log", run, "loss=0.5", "--step", "1")
-    cli("run", "finish", run)
     (tmp_path / "w.bin").write_bytes(os.urandom(3000))
     cli("model", "register", "clf", tmp_path / "w.bin", "-v", "1.0.0", "--run", run)
+    cli("run", "finish", run)  # after the model pinned the run's record as it was then
     (tmp_path / "base.bin").write_bytes(os.urandom(3000))
     cli("model", "register", "base", tmp_path / "base.bin", "-v", "1.0.0")
     return {"run": run}
@@ -62,7 +62,8 @@ def test_provenance_of_a_model_made_in_a_run(cli, trained) -> None:
     }
     (run,) = doc.get_records(prov.model.ProvActivity)
     attrs = dict(run.formal_attributes)
-    assert attrs[prov.model.PROV_ATTR_STARTTIME] and attrs[prov.model.PROV_ATTR_ENDTIME]
+    assert attrs[prov.model.PROV_ATTR_STARTTIME] and attrs[prov.model.PROV_ATTR_ENDTIME]  # the run's latest
+    assert "completed" in str(run.get_attribute("pacha:status"))
 
 
 def test_an_edge_added_later_is_not_something_the_run_used(cli, trained) -> None:
