@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha import objects as kinds
@@ -16,6 +19,8 @@ from pacha.store.midx import check_midx
 if TYPE_CHECKING:
     from pacha.registry import Registry
     from pacha.store import ObjectStore
+    from pacha.store.midx import MultiPackIndex
+    from pacha.store.pack import Pack
 
 
 @dataclass
@@ -47,8 +52,14 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
             kind = reader.kind
             if kind in kinds.STRUCTURED_KINDS:
                 data = reader.read()
+                linked = tuple(kinds.links(kind, data))
+                if kind == kinds.RECORD:
+                    try:  # a name a download would write outside its folder is damage
+                        kinds.check_record_names(kinds.decode_record(data))
+                    except InvalidInput as exc:
+                        return ObjectCheck(object_id, kind, linked, f"object {object_id} is malformed: {exc}")
                 sizes = size_problems(store, object_id, kind, data)  # stated sizes vs stored ones
-                return ObjectCheck(object_id, kind, tuple(kinds.links(kind, data)), "; ".join(sizes) or None)
+                return ObjectCheck(object_id, kind, linked, "; ".join(sizes) or None)
             reader.verify()
             if kind not in kinds.KNOWN_KINDS:
                 return ObjectCheck(object_id, kind, (), f"object {object_id} has unknown kind {kind!r}")
@@ -82,36 +93,53 @@ def fsck(
             on_problem(text)
 
     store = registry.objects
+    # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
+    # objects before the transaction that names them, so nothing named here is missing from
+    # the listing below unless it is really gone. What still looks missing or unreadable is
+    # checked once more before it is reported (a repack or gc may have moved it meanwhile).
+    refs = registry.refs.snapshot()
+    late: dict[str, None] = {}
     for path in store.loose.stray_files():
         problem(f"garbage file {path} (not an object; remove it)")
     for pack in store.packs.packs:
-        for text in pack.check_files():
+        for text in pack_file_problems(pack) or []:
             problem(text)
-    for text in check_midx(store.packs.dir, store.packs.packs)[1]:
+    for text in _midx_problems(store):
         problem(text)
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)
     unreadable: set[str] = set()
     for check in _parallel(store, ids, jobs):
-        if check.problem:
+        if check.problem and _still_bad(store, check):
             problem(check.problem)
             unreadable.add(check.id)
         for linked in check.links:
-            if linked not in present:
+            if linked not in present and not _appeared(store, linked, late):
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     _damage(registry, report, ids, unreadable, problem, repair)
-    for name, object_id in registry.refs.iter():
+    for name, object_id in refs.refs:
         report.refs += 1
-        if object_id not in present:
+        if object_id not in present and not _appeared(store, object_id, late):
             problem(f"broken ref {name}: points at missing object {object_id}")
-    expired = registry.refs.expired_through()
-    for entry in registry.refs.reflog_all():
-        if entry.seq <= expired.get(entry.name, -1):
+    for entry in refs.reflog:
+        if entry.seq <= refs.expired.get(entry.name, -1):
             continue  # expired history: gc may have collected what it names
         # Each entry's old value is the previous entry's new one: checking new suffices.
-        if entry.new != ZERO_ID and entry.new not in present:
+        if entry.new != ZERO_ID and entry.new not in present and not _appeared(store, entry.new, late):
             problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
+    # Objects stored after the listing (and named by a newer object): verified as well.
+    while late:
+        batch = [i for i in late if i not in present]
+        present.update(batch)
+        late.clear()
+        report.objects += len(batch)
+        for check in _parallel(store, batch, jobs):
+            if check.problem and _still_bad(store, check):
+                problem(check.problem)
+            for linked in check.links:
+                if linked not in present and not _appeared(store, linked, late):
+                    problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     return report
 
 
@@ -130,14 +158,86 @@ def _damage(
     for text in found.shadowed:
         problem(text)
     report.hints = found.hints
-    if not repair:
+    if not repair or not found.damaged:
         return
-    done = damage.repair(registry.objects, found.damaged)
+    with registry.collecting():  # no gc rewrites packs (nor a commit starts) while packs are rewritten
+        done = damage.repair(registry.objects, found.damaged)
     report.repaired = done.repaired + done.not_repaired
-    fixed = {text.split()[1].rstrip(":") for text in done.repaired}
+    fixed = done.fixed
     left = [p for p in report.problems if not any(object_id in p for object_id in fixed)]
     recheck = [c.problem for c in map(lambda i: check_object(registry.objects, i), fixed) if c.problem]
     report.unrepaired = len(left) + len(recheck) + len(damage.survey(registry.objects, fixed))
+
+
+def _midx_problems(store: ObjectStore) -> list[str]:
+    """check_midx, looked at again before anything is reported.
+
+    A repack (or gc) installs its pack, removes the packs it replaced and only then writes
+    the new multi-pack index, so for a moment the index names packs that are gone. Problems
+    are reported only if they outlast the repack running now and a few seconds more."""
+    midx, problems = check_midx(store.packs.dir, store.packs.packs)
+    deadline = time.monotonic() + 5
+    delay = 0.05
+    while problems and _names_a_missing_pack(midx, store) and time.monotonic() < deadline:
+        _wait_for_repack(store.packs.dir)
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+        store.packs.refresh(force=True)
+        midx, problems = check_midx(store.packs.dir, store.packs.packs)
+    return problems
+
+
+def _names_a_missing_pack(midx: MultiPackIndex | None, store: ObjectStore) -> bool:
+    """The one state of a multi-pack index that a repack passes through (other damage stays)."""
+    listed = {p.name for p in store.packs.packs}
+    return midx is not None and any(name not in listed for name in midx.pack_names)
+
+
+def _wait_for_repack(pack_dir: Path) -> None:
+    """Block until an automatic repack that holds repack.lock has finished (if there is one)."""
+    import fcntl
+
+    try:
+        fd = os.open(pack_dir / "repack.lock", os.O_RDONLY)
+    except OSError:
+        return  # never repacked, or not ours to open: nothing to wait for
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)  # releases the lock at once: a repack may start again
+
+
+def pack_file_problems(pack: Pack) -> list[str] | None:
+    """pack.check_files(), or None for a pack that a repack or gc removed since it was listed.
+
+    Removal deletes the index first, so a pack file missing under an index still there is
+    damage, not a race."""
+    try:
+        return pack.check_files()
+    except FileNotFoundError:
+        if not pack.index_path.exists():
+            return None
+        return [f"pack {pack.path} is missing (its index {pack.index_path} is there)"]
+
+
+def _appeared(store: ObjectStore, object_id: str, late: dict[str, None]) -> bool:
+    """Whether an object absent from the listing is stored now (written or repacked meanwhile);
+    if so it is queued in late to be verified too."""
+    if store.has(object_id):
+        late[object_id] = None
+        return True
+    return False
+
+
+def _still_bad(store: ObjectStore, check: ObjectCheck) -> bool:
+    """Re-check an object that failed before reporting it: gone altogether means a gc removed
+    it meanwhile (only unreachable objects go; anything that names it is checked on its own);
+    readable now means a repack moved it while it was read. Damage stays damage."""
+    if not store.has(check.id):
+        return False
+    return check_object(store, check.id).problem is not None
 
 
 def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:
