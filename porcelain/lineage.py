@@ -1,7 +1,8 @@
 """Typed lineage between versions: a DAG of records named by hash (tamper-evident).
 
-Edges live in two places: in a version's own record (its parents, fixed at
-registration) and in lineage-edge records added later (`model lineage add`),
+Edges live in three places: in a version's own record (its parents, fixed at
+registration, and the versions its card pins as used: training data, recipe, ...;
+see USES) and in lineage-edge records added later (`model lineage add`),
 each under a ref lineage/<kind>/<name>/<version>/<edge>. The reverse direction
 (children of a record) is the LMDB index "lineage", kept in step inside the same
 ref transactions and rebuilt by `pacha reindex`.
@@ -171,6 +172,38 @@ class Graph:
     edges: list[Edge] = field(default_factory=list)
 
 
+# Card fields that pin another version (models: Model Card; recipes: their data): the
+# record's own statement that it used that version. Their edges carry the field's name
+# as relation. Runs (card "run", "generated_by") are not versions: provenance shows them.
+USES = (
+    "training_data",
+    "evaluation_data",
+    "training_recipe",
+    "parent_model",
+    "derived_from",
+    "train_data",
+    "validation_data",
+)
+
+
+def uses_of(record: Any) -> list[tuple[str, str]]:
+    """(card field, record id) for every version record's card pins, in USES order."""
+    from porcelain.records import is_pinned
+
+    out = []
+    for key in USES:
+        value = record.card.get(key)
+        for item in value if isinstance(value, list) else [value]:
+            if is_pinned(item):
+                out.append((key, str(item["id"])))
+    return out
+
+
+def linked_versions(record: Any) -> list[str]:
+    """Every version a record names as a parent or pins as used: the keys of the reverse index."""
+    return list(dict.fromkeys([e.record for e in record.parents] + [i for _, i in uses_of(record)]))
+
+
 def edge_ref_prefix(kind: str, name: str, version: str) -> str:
     from porcelain.layout import plural
 
@@ -183,6 +216,7 @@ def parents_of(reg: Registry, record_id: str) -> list[Edge]:
 
     record = reg.read_record(record_id)
     edges = [Edge(record_id, e.record, e.relation, dict(e.params), record_id) for e in record.parents]
+    edges += [Edge(record_id, used, key, {}, record_id) for key, used in uses_of(record)]
     kind = next(k for k, t in RECORD_TYPES.items() if t == record.type)
     for _, edge_id in reg.plumbing.refs.iter(edge_ref_prefix(kind, record.name, record.version)):
         doc = reg.read_edge(edge_id)
@@ -194,9 +228,16 @@ def parents_of(reg: Registry, record_id: str) -> list[Edge]:
 
 
 def children_of(reg: Registry, record_id: str) -> list[Edge]:
+    """Every edge from a version made from, or using, record_id (from the reverse index).
+
+    A child whose record gc has removed (an expired version) is left out: nothing is
+    known about it any more but its reflog (`pacha model get` says what happened)."""
     out = []
+    objects = reg.plumbing.objects
     for raw in reg.plumbing.refs.index_values(INDEX, bytes.fromhex(record_id)):
         child = raw.hex()
+        if not objects.has(child):
+            continue
         out.extend(e for e in parents_of(reg, child) if e.parent == record_id)
     return out
 

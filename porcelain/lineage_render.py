@@ -78,7 +78,8 @@ def to_tree(graph: Graph, ancestors: bool, descendants: bool) -> Any:
     ) -> None:
         for edge in links.get(node_id, []):
             target = nodes[getattr(edge, other)]
-            text = escape(f"{word} {edge.relation}{_params(edge)}: {target.label} [{target.state}]")
+            label = target.label if target.kind == root.kind else f"{target.kind} {target.label}"
+            text = escape(f"{word} {edge.relation}{_params(edge)}: {label} [{target.state}]")
             if target.id in seen:
                 branch.add(text + " (shown above)")
                 continue

@@ -405,7 +405,10 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                         ),
                     ],
                     commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
-                    [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
+                    [
+                        (bytes.fromhex(used), bytes.fromhex(record_id))
+                        for used in lineage.linked_versions(record)
+                    ],
                     lambda data=data: write_objects(data),
                     check=VersionFree(kind, name, new_version),
                 )

@@ -132,7 +132,8 @@ def test_json_outputs_parse_and_have_their_documented_keys(cli, tmp_path: Path) 
     assert verified["ok"] is True and verified["objects"] >= 2
     shown = js("recipe", "show", f"{LONG}:1.0.0")
     assert shown["text"].startswith("# BERT") and shown["recipe"]["name"] == LONG
-    assert js("reindex") == {"lineage_edges": 1, "runs": 2}
+    # the quantized edge, and the recipe's pinned train_data (card references are lineage edges)
+    assert js("reindex") == {"lineage_edges": 2, "runs": 2}
     assert js("rev-parse", "small:1.0.0")[0]["spec"] == "small:1.0.0"
     started = js("run", "start", f"{LONG}:1.0.0")
     logged = js("run", "log", started["name"], "loss=0.5", "--step", "3")

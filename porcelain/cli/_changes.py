@@ -30,7 +30,7 @@ def explicit(reference: str, version: str | None, latest: bool) -> str:
 
 
 def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
-    """Add verify and restore to the command group of kind."""
+    """Add verify, restore and used-by to the command group of kind."""
 
     @app.command("verify", epilog=f"Example: pacha {noun} verify fraud-detector:1.0.0")
     def verify(
@@ -94,3 +94,41 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
         where = f" in {found.stage}" if found.stage != "-" else ""
         before = f" (it was in {was.stage} when it went)" if was.stage and was.stage != found.stage else ""
         typer.echo(f"restored {found.ref} ({found.record_id[:12]}){where}{before}")
+
+    @app.command("used-by", epilog=f"Example: pacha {noun} used-by transactions:1.0.0 --kind model")
+    def used_by(
+        reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, NAME or id.")],
+        version: VersionOption = None,
+        kinds: Annotated[
+            list[str] | None,
+            typer.Option("--kind", help="Only users of this kind: model, data, recipe or run (repeatable)."),
+        ] = None,
+        as_json: JsonOption = False,
+        registry: RegistryOption = None,
+    ) -> None:
+        """Which versions and runs used this version: trained or evaluated on it, derived from it."""
+        from porcelain.cli._output import print_json
+        from porcelain.errors import InvalidInput
+        from porcelain.usage import used_by as find_users
+
+        wanted = {"dataset" if k == "data" else k for k in kinds or []}
+        unknown = wanted - {"model", "dataset", "recipe", "run"}
+        if unknown:
+            raise InvalidInput(f"unknown --kind {', '.join(sorted(unknown))}: use model, data, recipe or run")
+        found, uses = find_users(open_porcelain(registry), kind, reference, version, wanted or None)
+        if as_json:
+            print_json(
+                {
+                    "ref": found.ref,
+                    "id": found.record_id,
+                    "used_by": [
+                        {"kind": u.kind, "ref": u.label, "id": u.record_id, "how": u.how, "state": u.state}
+                        for u in uses
+                    ],
+                }
+            )
+            return
+        if not uses:
+            typer.echo(f"nothing recorded as using {found.ref}")
+        for u in uses:
+            typer.echo(f"{u.kind}\t{u.label}\t{u.how}\t{u.state}")
