@@ -90,13 +90,13 @@ def weights_info(
     read (pacha.store.snapshot): check_still(read) after storing proves the facts are of
     the bytes stored."""
     from pacha.store.snapshot import identity
-    from porcelain.weights_info import describe
+    from porcelain.weights_info import SUFFIXES, describe
 
     if target.is_file():
         return describe(target)
     rules = ignore if ignore is not None else IgnoreRules.for_folder(target)
     found = []
-    for path in sorted(rules.walk(target)):
+    for path in sorted(rules.walk(target, SUFFIXES)):
         try:
             before = identity(os.stat(path))
         except OSError:
