@@ -440,3 +440,29 @@ def test_weights_facts_of_a_folder_are_of_the_bytes_stored(cli, tmp_path: Path, 
     with pytest.raises(FileChanged, match=r"a\.safetensors changed while it was being stored"):
         registry.register_model("m", folder, version="1.0.0")
     assert registry.list("model") == []
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "hashed"])
+def test_a_file_being_written_that_shrinks_while_read_is_refused(
+    registry, tmp_path: Path, monkeypatch, store: bool
+) -> None:
+    """A file written moments ago is read into private copies, so it may shrink under the
+    reader (a mapping would kill the process with SIGBUS): refused, at every stage."""
+    import pacha.blocks
+    from porcelain.artifacts import artifact_of
+
+    path = tmp_path / "ckpt.bin"
+    path.write_bytes(_content(3 * BLOCK)[: 3 * BLOCK])  # just written: not settled
+    real = pacha.blocks.read_blocks
+
+    def read_then_truncate(stream, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for i, block in enumerate(real(stream, *args, **kwargs)):
+            if i == 0:
+                os.truncate(path, 100)  # the writer starts over
+            yield block
+
+    monkeypatch.setattr(pacha.blocks, "read_blocks", read_then_truncate)
+    monkeypatch.setattr(ingest, "read_blocks", read_then_truncate)
+    with pytest.raises(FileChanged, match="changed while it was being stored"):
+        artifact_of(registry.objects if store else None, path)
+    _nothing_stored(registry)
