@@ -23,10 +23,13 @@ class FsckReport:
     objects: int = 0
     refs: int = 0
     problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what restores each damaged object
+    repaired: list[str] = field(default_factory=list)  # with repair=True: what was rewritten
+    unrepaired: int = 0  # with repair=True: problems left (ok becomes "none left")
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems if not self.repaired else not self.unrepaired
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +62,18 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
         return ObjectCheck(object_id, None, (), problem)
 
 
-def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | None = None) -> FsckReport:
-    """Check everything; problems are reported as they are found and collected."""
+def fsck(
+    registry: Registry,
+    jobs: int = 2,
+    on_problem: Callable[[str], None] | None = None,
+    repair: bool = False,
+) -> FsckReport:
+    """Check everything; problems are reported as they are found and collected.
+
+    Every copy of an object stored more than once is checked too, and each damaged
+    object gets a hint naming what restores it (pacha.damage). repair=True rewrites
+    damaged copies from good ones; `ok` then means no problem is left.
+    """
     report = FsckReport()
 
     def problem(text: str) -> None:
@@ -79,12 +92,15 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)
+    unreadable: set[str] = set()
     for check in _parallel(store, ids, jobs):
         if check.problem:
             problem(check.problem)
+            unreadable.add(check.id)
         for linked in check.links:
             if linked not in present:
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+    _damage(registry, report, ids, unreadable, problem, repair)
     for name, object_id in registry.refs.iter():
         report.refs += 1
         if object_id not in present:
@@ -97,6 +113,31 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
         if entry.new != ZERO_ID and entry.new not in present:
             problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
     return report
+
+
+def _damage(
+    registry: Registry,
+    report: FsckReport,
+    ids: list[str],
+    unreadable: set[str],
+    problem: Callable[[str], None],
+    repair: bool,
+) -> None:
+    """Damaged copies (pacha.damage): shadowed ones as problems, a hint for each, repairs."""
+    from pacha import damage
+
+    found = damage.inspect(registry, ids, unreadable)
+    for text in found.shadowed:
+        problem(text)
+    report.hints = found.hints
+    if not repair:
+        return
+    done = damage.repair(registry.objects, found.damaged)
+    report.repaired = done.repaired + done.not_repaired
+    fixed = {text.split()[1].rstrip(":") for text in done.repaired}
+    left = [p for p in report.problems if not any(object_id in p for object_id in fixed)]
+    recheck = [c.problem for c in map(lambda i: check_object(registry.objects, i), fixed) if c.problem]
+    report.unrepaired = len(left) + len(recheck) + len(damage.survey(registry.objects, fixed))
 
 
 def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:

@@ -19,6 +19,14 @@ app = new_app()
 def fsck(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Threads verifying in parallel.", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line on stderr.")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rewrite each damaged copy of an object from a good copy of it (loose or packed); "
+            "say what could not be repaired.",
+        ),
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.fsck import fsck as run_fsck
@@ -27,9 +35,14 @@ def fsck(
         write_out(problem + "\n")
         sys.stdout.buffer.flush()
 
-    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report)
+    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, repair=repair)
+    for line in result.hints + result.repaired:
+        write_out(line + "\n")
     if not quiet:
-        status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        if repair and result.repaired:
+            status = "ok after repair" if result.ok else f"{result.unrepaired} problem(s) left after repair"
+        else:
+            status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
         sys.stderr.write(f"checked {result.objects} objects, {result.refs} refs: {status}\n")
     if not result.ok:
         raise typer.Exit(1)

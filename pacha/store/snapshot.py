@@ -81,6 +81,7 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
     from pacha.blocks import BLOCK, MappedFile, read_blocks
     from pacha.ids import new_hasher
     from pacha.store.ingest import _settled
+    from pacha.store.optional import attempt
 
     with open(path, "rb") as f:
         fd = f.fileno()
@@ -90,17 +91,22 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
             raise changed(path)
         hasher = new_hasher()
         window = 4 * BLOCK  # larger updates keep every core busy in blake3
+        # mapped in place only once settled (a file being written may shrink, which a
+        # mapping cannot survive), and only if mmap works here (an address-space limit)
+        mapped = None
         if _settled(info):
-            with MappedFile(f) as mapped:
+            mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+        if mapped is None:
+            size = 0
+            for block in read_blocks(f, window, 2):
+                hasher.update(block)
+                size += len(block)
+        else:
+            with mapped:
                 for offset, view in mapped.blocks(window):
                     hasher.update(view)
                     view.release()
                     mapped.release(offset, window)
                 size = mapped.size
-        else:  # being written right now (it may shrink, which a mapping cannot survive): copies
-            size = 0
-            for block in read_blocks(f, window, 2):
-                hasher.update(block)
-                size += len(block)
         check_unchanged(path, fd, before, size)
         return hasher.hexdigest(), size
