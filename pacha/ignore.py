@@ -92,9 +92,11 @@ class IgnoreRules:
             return False
         return bool(self._spec.match_file(relative + "/" if is_dir else relative))
 
-    def walk(self, root: str | os.PathLike[str]) -> Iterator[Path]:
+    def walk(self, root: str | os.PathLike[str], suffixes: Iterable[str] | None = None) -> Iterator[Path]:
         """Every regular file under root that a tree of root holds, in no set order
-        (symbolic links followed, as trees follow them; unreadable parts left out)."""
+        (symbolic links followed, as trees follow them; unreadable parts left out);
+        only those whose names end with one of suffixes (lowercased) if given."""
+        ends = tuple(suffixes) if suffixes is not None else None
         seen: set[tuple[int, int]] = set()
 
         def visit(directory: Path, prefix: str) -> Iterator[Path]:
@@ -103,21 +105,27 @@ class IgnoreRules:
             except OSError:
                 return
             for entry in entries:
-                try:
-                    info = entry.stat()
+                try:  # the directory entry's type: no system call but for links
+                    is_dir = entry.is_dir()
+                    is_file = not is_dir and entry.is_file()
                 except OSError:
                     continue
-                is_dir = os.path.isdir(entry.path)
-                relative = prefix + entry.name
-                if self.excludes(relative, is_dir):
+                if is_file and ends is not None and not entry.name.lower().endswith(ends):
                     continue
-                if is_dir:
-                    if self.skips(info) or _key(info) in seen:
-                        continue
-                    seen.add(_key(info))
-                    yield from visit(Path(entry.path), relative + "/")
-                elif entry.is_file():
+                relative = prefix + entry.name
+                if not (is_dir or is_file) or self.excludes(relative, is_dir):
+                    continue
+                if is_file:
                     yield Path(entry.path)
+                    continue
+                try:
+                    key = _key(entry.stat())
+                except OSError:
+                    continue
+                if key in self._skip or key in seen:
+                    continue  # the registry, or a directory seen already (a link loop)
+                seen.add(key)
+                yield from visit(Path(entry.path), relative + "/")
 
         yield from visit(Path(root), "")
 

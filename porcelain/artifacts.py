@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,19 @@ def hash_file(path: Path) -> str:
     from pacha.blocks import hash_file
 
     return hash_file(str(path))
+
+
+def check_still(read: list[tuple[Path, Identity]]) -> None:
+    """Raise FileChanged for the first file no longer as it was when read."""
+    from pacha.store.snapshot import changed, identity
+
+    for path, before in read:
+        try:
+            now = identity(os.stat(path))
+        except OSError:
+            raise changed(path) from None
+        if now != before:
+            raise changed(path)
 
 
 def artifact_of(
@@ -72,15 +86,32 @@ def _file_artifact(
         raise InvalidInput(f"cannot {verb} {target}: {exc.strerror}") from None
 
 
-def weights_info(target: Path, ignore: IgnoreRules | None = None) -> dict[str, Any] | None:
+def weights_info(
+    target: Path, ignore: IgnoreRules | None = None, read: list[tuple[Path, Identity]] | None = None
+) -> dict[str, Any] | None:
     """Header facts of the weights files in a file or folder (summed over the files a tree
-    of the folder holds: ignore says which, as for artifact_of)."""
-    from porcelain.weights_info import describe
+    of the folder holds: ignore says which, as for artifact_of).
+
+    read, if given, receives each folder file described with its identity before it was
+    read (pacha.store.snapshot): check_still(read) after storing proves the facts are of
+    the bytes stored."""
+    from pacha.store.snapshot import identity
+    from porcelain.weights_info import SUFFIXES, describe
 
     if target.is_file():
         return describe(target)
     rules = ignore if ignore is not None else IgnoreRules.for_folder(target)
-    found = [info for p in sorted(rules.walk(target)) if (info := describe(p, by_suffix_only=True))]
+    found = []
+    for path in sorted(rules.walk(target, SUFFIXES)):
+        try:
+            before = identity(os.stat(path))
+        except OSError:
+            continue  # gone: storing the folder says so
+        info = describe(path, by_suffix_only=True)
+        if info:
+            found.append(info)
+            if read is not None:
+                read.append((path, before))
     if not found:
         return None
     out: dict[str, Any] = {

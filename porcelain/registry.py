@@ -21,7 +21,7 @@ from pacha.ignore import IgnoreRules, refuse_inside_registry
 from pacha.store.snapshot import changed as file_changed
 from pacha.store.snapshot import identity as snapshot_identity
 from porcelain import hooks, layout, lineage, records, stages, versions
-from porcelain.artifacts import artifact_of, hash_file, weights_info
+from porcelain.artifacts import artifact_of, check_still, hash_file, weights_info
 from porcelain.downloads import Placed, place
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
 from porcelain.inputs import artifact_source
@@ -293,12 +293,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         # A file's identity before anything reads it: the bytes stored, their size and every
         # card fact read from them (weights header, schema) must all be of this one file.
         listed = None if ignore is not None else snapshot_identity(os.stat(target))
+        described: list[tuple[Path, tuple[int, ...]]] = []  # a folder's files read for the card
         if kind == "model":
             from porcelain.cards import MODEL_CARD_FIELDS, pin_references
 
             card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
             if "weights" not in card:
-                info = weights_info(target, ignore)
+                info = weights_info(target, ignore, described)
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
@@ -335,6 +336,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 card = {**defaults.result(), **card}
         if listed is not None and snapshot_identity(os.stat(target)) != listed:
             raise file_changed(target)  # after the card's facts were read from it too
+        check_still(described)  # a folder's weights headers were read from the bytes stored
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],

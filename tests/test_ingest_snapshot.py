@@ -413,3 +413,56 @@ def test_fsck_reports_a_tree_entry_whose_size_is_wrong(cli, registry, tmp_path: 
     assert (
         f"tree {tree_id} says entry 'a.txt' is 4 bytes, but object {blob} holds 3" in failed.text + failed.err
     )
+
+
+def test_weights_facts_of_a_folder_are_of_the_bytes_stored(cli, tmp_path: Path, monkeypatch) -> None:
+    """A weights file rewritten after its header was read for the card, before the folder
+    is stored: the card would describe bytes that are not stored, so it is refused."""
+    np = pytest.importorskip("numpy")
+    from safetensors.numpy import save_file
+
+    from porcelain import weights_info
+    from porcelain.registry import Registry
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    save_file({"w": np.zeros((2, 2), dtype=np.float32)}, str(folder / "a.safetensors"))
+    _old(folder / "a.safetensors")
+    real = weights_info.describe
+
+    def describe_then_rewrite(path, *args, **kwargs):  # type: ignore[no-untyped-def]
+        info = real(path, *args, **kwargs)
+        save_file({"w": np.zeros((8, 8), dtype=np.float32)}, str(path))
+        return info
+
+    monkeypatch.setattr(weights_info, "describe", describe_then_rewrite)
+    registry = Registry.open(cli.registry)
+    with pytest.raises(FileChanged, match=r"a\.safetensors changed while it was being stored"):
+        registry.register_model("m", folder, version="1.0.0")
+    assert registry.list("model") == []
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "hashed"])
+def test_a_file_being_written_that_shrinks_while_read_is_refused(
+    registry, tmp_path: Path, monkeypatch, store: bool
+) -> None:
+    """A file written moments ago is read into private copies, so it may shrink under the
+    reader (a mapping would kill the process with SIGBUS): refused, at every stage."""
+    import pacha.blocks
+    from porcelain.artifacts import artifact_of
+
+    path = tmp_path / "ckpt.bin"
+    path.write_bytes(_content(3 * BLOCK)[: 3 * BLOCK])  # just written: not settled
+    real = pacha.blocks.read_blocks
+
+    def read_then_truncate(stream, *args, **kwargs):  # type: ignore[no-untyped-def]
+        for i, block in enumerate(real(stream, *args, **kwargs)):
+            if i == 0:
+                os.truncate(path, 100)  # the writer starts over
+            yield block
+
+    monkeypatch.setattr(pacha.blocks, "read_blocks", read_then_truncate)
+    monkeypatch.setattr(ingest, "read_blocks", read_then_truncate)
+    with pytest.raises(FileChanged, match="changed while it was being stored"):
+        artifact_of(registry.objects if store else None, path)
+    _nothing_stored(registry)

@@ -9,6 +9,13 @@ once every byte was read, and the number of bytes read with the size: any
 difference raises FileChanged. Sizes recorded in trees and version records are
 the counts of bytes read, never a stat taken at another moment.
 
+A file is read through mmap only once it has been unchanged for a while
+(pacha.store.ingest._settled); a file being written is read into private
+copies, since a mapping cannot survive the file shrinking under it. As with
+b3sum, truncating a file that had been unchanged for seconds at the very moment
+it is read through its mapping is not supported (the process gets SIGBUS; the
+registry is left as it was).
+
 Modification times have the filesystem's clock granularity: a write landing in
 the same clock tick as the write before it, with the same size, does not move
 them. Such a write while a file is read is the one change this cannot see.
@@ -71,24 +78,27 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
     Raises FileChanged if the file changed since listed (or since it was opened)
     before every byte was hashed.
     """
-    from pacha.blocks import BLOCK, MappedFile
+    from pacha.blocks import BLOCK, MappedFile, read_blocks
     from pacha.ids import new_hasher
+    from pacha.store.ingest import _settled
+    from pacha.store.optional import attempt
 
     with open(path, "rb") as f:
         fd = f.fileno()
-        before = identity(os.fstat(fd))
+        info = os.fstat(fd)
+        before = identity(info)
         if listed is not None and before != listed:
             raise changed(path)
         hasher = new_hasher()
         window = 4 * BLOCK  # larger updates keep every core busy in blake3
-        from pacha.store.optional import attempt
-
-        mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
-        if mapped is None:  # mmap refused (an address-space limit): read the file instead
-            from pacha.blocks import read_blocks
-
+        # mapped in place only once settled (a file being written may shrink, which a
+        # mapping cannot survive), and only if mmap works here (an address-space limit)
+        mapped = None
+        if _settled(info):
+            mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+        if mapped is None:
             size = 0
-            for block in read_blocks(f):
+            for block in read_blocks(f, window, 2):
                 hasher.update(block)
                 size += len(block)
         else:
