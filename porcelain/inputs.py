@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-from pacha.errors import InvalidInput
+from pacha.errors import InvalidInput, UsageError
 from pacha.pathnames import check_source, name_problem
 
 STDIN = "-"
@@ -29,10 +29,8 @@ _DESCRIPTOR = re.compile(r"^/(?:dev/fd/\d+|proc/(?:self|\d+)/fd/\d+|dev/stdin)$"
 SPOOL_BLOCK = 8 << 20
 
 
-class MissingName(InvalidInput):
-    """A stream given without --name: a usage error (exit 2)."""
-
-    exit_code = 2
+class MissingName(UsageError):
+    """A stream given without --name: a usage error (exit 2, one `usage:` line)."""
 
 
 def is_stream(path: str | os.PathLike[str]) -> bool:

@@ -241,3 +241,29 @@ def test_force_replaces_a_symlink_itself_not_its_target(cli, tmp_path):
     cli("model", "download", "m:1.0.0", "-o", dangling, "--force")  # the link is replaced, not the FIFO
     assert stat.S_ISFIFO(os.lstat(tmp_path / "fifo-to-be").st_mode)
     assert dangling.read_bytes() == b"weights\n"
+
+
+def test_a_registered_file_name_that_could_not_be_downloaded_is_refused_before_storing(cli, tmp_path):
+    odd = tmp_path / "back\\slash.bin"
+    odd.write_bytes(b"weights\n")
+    result = cli.fails("model", "register", "m", odd, "-v", "1.0.0")
+    assert "not a file name" in result.err and "--name" in result.err
+    for name in ("../x.bin", "a\\b", "ctl\x07.bin", "x" * 256):
+        assert (
+            "not a file name" in cli.fails("model", "register", "m", odd, "-v", "1.0.0", "--name", name).err
+        )
+    cli("model", "register", "m", odd, "-v", "1.0.0", "--name", "fine.bin")
+    assert cli("model", "get", "m:1.0.0", "--json").text.count('"fine.bin"') == 1
+
+
+def test_run_plot_refuses_to_write_into_a_fifo(cli, tmp_path):
+    from tests.test_recipes import RECIPE, prepare_recipe
+
+    cli("recipe", "register", prepare_recipe(cli, tmp_path, RECIPE))
+    run = cli("run", "start", "bert-finetune:1.0.0").text.strip().split()[-1]
+    cli("run", "log", run, "loss=0.5", "--step", "1")
+    fifo = tmp_path / "plot.png"
+    os.mkfifo(fifo)
+    result = cli.fails("run", "plot", run, "-m", "loss", "-o", fifo, code=128)  # no hang: the FIFO is refused
+    assert "it is a FIFO" in result.err
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
