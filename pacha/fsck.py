@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha import objects as kinds
-from pacha.errors import InvalidInput, PachaError
+from pacha.errors import InvalidInput, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 from pacha.store.midx import check_midx
 
@@ -22,6 +23,10 @@ class FsckReport:
     objects: int = 0
     refs: int = 0
     problems: list[str] = field(default_factory=list)
+    # Not damage (exit 0): leftovers of interrupted operations, with what clears them,
+    # and dangling links among unreachable objects (gc removes those objects in time).
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -34,6 +39,7 @@ class ObjectCheck:
     kind: str | None
     links: tuple[str, ...]
     problem: str | None
+    missing_link: bool = False  # the problem is an object it needs (chunk, delta base) that is missing
 
 
 def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
@@ -54,11 +60,22 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
         problem = str(exc)
         if object_id not in problem:  # e.g. the base of a delta, or a chunk, is what is damaged
             problem = f"object {object_id} cannot be read: {problem}"
-        return ObjectCheck(object_id, None, (), problem)
+        return ObjectCheck(object_id, None, (), problem, isinstance(exc, ObjectNotFound))
 
 
-def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | None = None) -> FsckReport:
-    """Check everything; problems are reported as they are found and collected."""
+def fsck(
+    registry: Registry,
+    jobs: int = 2,
+    on_problem: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
+) -> FsckReport:
+    """Check everything; problems are reported as they are found and collected.
+
+    Damage to anything reachable from a ref or the reflog is a problem; leftovers of
+    interrupted operations are warnings, and dangling links among unreachable objects
+    notes (both given to on_warning as "warning: …" / "note: …")."""
+    from pacha.leftovers import scan
+
     report = FsckReport()
 
     def problem(text: str) -> None:
@@ -66,23 +83,60 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
         if on_problem:
             on_problem(text)
 
+    def warning(text: str, notes: bool = False) -> None:
+        (report.notes if notes else report.warnings).append(text)
+        if on_warning:
+            on_warning(f"{'note' if notes else 'warning'}: {text}")
+
     store = registry.objects
     for path in store.loose.stray_files():
         problem(f"garbage file {path} (not an object; remove it)")
+    store.packs.refresh(force=True)
+    for name, why in sorted(store.packs.damaged.items()):
+        problem(_damaged_pack(store.packs.dir / name, why))
     for pack in store.packs.packs:
         for text in pack.check_files():
             problem(text)
-    for text in check_midx(store.packs.dir, store.packs.packs)[1]:
-        problem(text)
+    leftovers = scan(store)
+    if not any(item.kind == "stale-midx" for item in leftovers):
+        for text in check_midx(store.packs.dir, store.packs.packs)[1]:
+            problem(text)
+    for item in leftovers:
+        warning(item.describe())
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)
+    links: dict[str, tuple[str, ...]] = {}
+    unsure: list[ObjectCheck] = []  # damage that is a problem only if the object is reachable
     for check in _parallel(store, ids, jobs):
+        if check.links:
+            links[check.id] = check.links
         if check.problem:
-            problem(check.problem)
+            if check.missing_link:
+                unsure.append(check)
+            else:
+                problem(check.problem)
+        if any(linked not in present for linked in check.links):
+            unsure.append(check)
+    live = _reachable(_roots(registry), links)
+    for check in unsure:
+        reachable = check.id in live
+        if check.problem and check.missing_link:
+            if reachable:
+                problem(check.problem)
+            else:
+                warning(f"unreachable {check.problem} (harmless: `pacha gc` removes it in time)", notes=True)
         for linked in check.links:
-            if linked not in present:
+            if linked in present:
+                continue
+            if reachable:
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+            else:
+                warning(
+                    f"dangling link: unreachable {check.kind} {check.id} links to missing object {linked} "
+                    "(harmless: `pacha gc` removes it in time)",
+                    notes=True,
+                )
     for name, object_id in registry.refs.iter():
         report.refs += 1
         if object_id not in present:
@@ -95,6 +149,37 @@ def fsck(registry: Registry, jobs: int = 2, on_problem: Callable[[str], None] | 
         if entry.new != ZERO_ID and entry.new not in present:
             problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
     return report
+
+
+def _damaged_pack(path: Path, why: str) -> str:
+    """A damaged pack file set aside by readers, with what restores it."""
+    if path.name.endswith(".idx") and "pack index" in why and path.with_suffix(".pack").exists():
+        return f"{why}; its objects are unavailable: run `pacha index-pack {path.with_suffix('.pack')}`"
+    return (
+        f"{why}; its objects are unavailable: restore the file from a copy or a backup "
+        "(objects also stored elsewhere are still served)"
+    )
+
+
+def _roots(registry: Registry) -> set[str]:
+    """What refs and the unexpired reflog name (as gc counts them)."""
+    out = {object_id for _name, object_id in registry.refs.iter()}
+    expired = registry.refs.expired_through()
+    for entry in registry.refs.reflog_all():
+        if entry.seq > expired.get(entry.name, -1):
+            out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
+    return out
+
+
+def _reachable(roots: set[str], links: dict[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    frontier = list(roots)
+    while frontier:
+        object_id = frontier.pop()
+        if object_id not in seen:
+            seen.add(object_id)
+            frontier.extend(links.get(object_id, ()))
+    return seen
 
 
 def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:

@@ -21,6 +21,7 @@ def count_objects(
     registry: RegistryOption = None,
 ) -> None:
     from pacha import codec
+    from pacha.leftovers import scan
     from pacha.store.repack import pack_stats
 
     reg = open_reg(registry)
@@ -46,6 +47,7 @@ def count_objects(
         deltas += pack_deltas
         chunked += pack_chunked
     garbage = list(loose.stray_files())
+    leftovers = scan(store)
     tmp_files = list(os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
     lines = {
         "count": count,
@@ -60,5 +62,11 @@ def count_objects(
         "size-garbage": sum(p.stat().st_size for p in garbage) // 1024,
         "tmp": len(tmp_files),
         "size-tmp": sum(e.stat().st_size for e in tmp_files) // 1024,
+        # what interrupted operations left (pacha.leftovers; fsck names each, with its fix)
+        "tmp-leftover": sum(item.kind == "temp" for item in leftovers),
+        "orphan-packs": sum(item.kind == "orphan-pack" for item in leftovers),
+        "size-orphan-packs": sum(item.size for item in leftovers if item.kind == "orphan-pack") // 1024,
+        "stale-midx": sum(item.kind == "stale-midx" for item in leftovers),
+        "damaged-packs": len(store.packs.damaged),
     }
     write_out("".join(f"{k}: {v}\n" for k, v in lines.items()))

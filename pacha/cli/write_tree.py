@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -22,4 +22,5 @@ def write_tree(
 ) -> None:
     from pacha.trees import write_tree as store_tree
 
-    write_out(store_tree(open_reg(registry).objects, directory) + "\n")
+    with writing_reg(registry) as reg:
+        write_out(store_tree(reg.objects, directory) + "\n")
