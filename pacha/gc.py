@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pacha import codec
 from pacha import objects as kinds
+from pacha.crash import crash_point
 from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 
@@ -151,6 +152,7 @@ def _collect(
         removed(object_id)
     for pack in packs:
         _prune_pack(store, pack, keep, cutoff, dry_run, report, removed)
+    crash_point("gc-before-midx")  # leaves a stale multi-pack index (pacha.leftovers)
     store.forget_packs()
     if not dry_run:
         from pacha.store.repack import rewrite_midx

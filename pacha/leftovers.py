@@ -34,10 +34,6 @@ from pacha.store.tmpfile import owner_alive
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
 
-# A temp file whose owner is gone is removed once it has not changed for this long
-# (a writer in another pid namespace looks dead but keeps writing); `gc --prune`
-# with an explicit date uses that date instead.
-DEAD_AFTER_S = 3600
 # A temp file whose name does not say who wrote it is a leftover after this long.
 UNKNOWN_AFTER_S = 14 * 24 * 3600
 
@@ -62,7 +58,9 @@ def _temp_is_leftover(name: str, mtime: float, now: float, cutoff: float | None)
     if alive:
         return False
     if alive is False:
-        return mtime < now - DEAD_AFTER_S or (cutoff is not None and mtime < cutoff)
+        # Its writer is gone, so nothing will complete it. (Every writer of the store holds
+        # the registry's write lock while it writes, so gc never even runs beside a live one.)
+        return True
     return mtime < (now - UNKNOWN_AFTER_S if cutoff is None else cutoff)
 
 

@@ -326,6 +326,7 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
+    from pacha.crash import crash_point
     from pacha.leftovers import checkout_temp_name, clear_dead_siblings
 
     clear_dead_siblings(dest)  # what killed checkouts to dest left (never a live writer's)
@@ -340,6 +341,7 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
             sync_filesystem(tmp)  # one flush for every file, before the rename makes them visible
         else:
             raise InvalidInput(f"object {object_id} is a {kind}; only blobs and trees are files")
+        crash_point("checkout-before-rename")  # leaves .NAME.pacha-… beside dest (pacha.leftovers)
         if dest.is_dir() and not dest.is_symlink():
             # swap: the old directory goes aside, the new one in, then the old one away
             old = checkout_temp_name(parent / f"{dest.name}")

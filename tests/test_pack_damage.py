@@ -75,7 +75,7 @@ def download_ok(cli, version: str, out: Path, expected_seed: int) -> None:
     ["zero-length", "truncated", "fan-out flipped", "ids flipped", "pack truncated", "pack missing"],
 )
 def test_one_damaged_pack_costs_only_itself(cli, tmp_path: Path, damage: str) -> None:
-    first, second, loose = two_versions(cli, tmp_path)
+    first, _second, loose = two_versions(cli, tmp_path)
     if damage == "zero-length":
         truncate(first, 0)
     elif damage == "truncated":

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pacha import codec
+from pacha.crash import crash_point
 from pacha.errors import CorruptObject
 from pacha.store.reader import ViewReader
 from pacha.store.tmpfile import TempFile, fsync_dir
@@ -135,6 +136,7 @@ class PackWriter:
         try:
             index.write(build_index(table, pack_id))
             self._file.install(self.pack_dir / f"{name}.pack")
+            crash_point("pack-before-index")  # leaves a pack without its index (pacha.leftovers)
             index.install(self.pack_dir / f"{name}.idx")
         finally:
             index.abort()
