@@ -119,6 +119,7 @@ def _collect(
     # What interrupted operations left: packs without an index are indexed (so their
     # objects are judged like any other), dead writers' temp files go, never a live one's.
     report.temp_removed = clean(store, prune_before, dry_run).temp_removed
+    _refuse_if_packs_hidden(store)
     # Listed before the roots are read: see the module docstring.
     candidates = list(loose.iter_ids())
     store.packs.refresh(force=True)
@@ -197,6 +198,22 @@ def _prune_pack(
 
 def _pack_size(index: Path) -> int:
     return index.stat().st_size + index.with_suffix(".pack").stat().st_size
+
+
+def _refuse_if_packs_hidden(store: ObjectStore) -> None:
+    """Stop before removing anything while a pack is set aside as damaged (or left
+    without an index): a tree or record in it could link to objects that would
+    otherwise look unreachable and go for ever, though its index can be rebuilt."""
+    from pacha.leftovers import scan
+
+    store.packs.refresh(force=True)
+    hidden = [store.packs.dir / name for name in sorted(store.packs.damaged)]
+    hidden += [item.path for item in scan(store) if item.kind == "orphan-pack"]
+    if hidden:
+        raise CheckFailed(
+            f"gc stopped before removing anything: {hidden[0]} is damaged, so what its objects link "
+            f"to cannot be known; run `pacha fsck` and repair it first (`pacha index-pack` rebuilds an index)"
+        )
 
 
 def _loose_young(loose: object, object_id: str, cutoff: float) -> bool:

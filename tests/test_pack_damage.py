@@ -231,3 +231,22 @@ def test_any_damage_to_one_file_is_confined(
         assert not report.ok  # checksummed indexes: any change is seen; lost objects are reported
     if which == "midx":
         assert not unreadable
+
+
+def test_gc_removes_nothing_while_a_pack_is_set_aside(cli, tmp_path: Path) -> None:
+    """A tree in a pack whose index is damaged could link to objects that look
+    unreachable: gc must not guess, as they would be lost for ever."""
+    from tests.conftest import snapshot
+
+    first, _second, _loose = two_versions(cli, tmp_path)
+    cli("delete-ref", "--expire", "models/m/2.0.0")  # something gc would remove
+    truncate(first, 10)
+    before = snapshot(cli.registry / "objects")
+    failed = cli.fails("gc", "--prune", "now", code=1)
+    assert "gc stopped before removing anything" in failed.err and first.name in failed.err
+    assert snapshot(cli.registry / "objects") == before
+    assert cli("verify-pack", ok=False).code == 1
+    cli("index-pack", first.with_suffix(".pack"))
+    cli("gc", "--prune", "now")
+    cli("fsck")
+    download_ok(cli, "1.0.0", tmp_path / "out1", 1)

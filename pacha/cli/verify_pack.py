@@ -39,6 +39,11 @@ def verify_pack(
         store.packs.refresh(force=True)
         chosen = list(store.packs.packs)
     bad = 0
+    if not packs:  # packs set aside when opened: damaged
+        for name, why in sorted(store.packs.damaged.items()):
+            sys.stderr.write(f"error: {why}\n")
+            write_out(f"{store.packs.dir / name}: bad (set aside)\n")
+            bad += 1
     for pack in chosen:
         problems = pack.check_files()
         for i in range(pack.count):
