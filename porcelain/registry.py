@@ -128,6 +128,11 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     def next_version(
         self, kind: str, name: str, version: str | None, bump: str | None, card_version: str | None
     ) -> str:
+        """The version a registration gets: the explicit one, the latest bumped, the card's, or 1.0.0.
+
+        --bump on a name with no version yet starts at the card's version or 1.0.0, so a CI
+        script needs no special case for the first run. Raises InvalidInput for a bad version
+        or part, or when an existing name gets neither a version nor a bump."""
         existing = self.versions_of(kind, name)
         if version and bump:
             raise InvalidInput("give -v VERSION or --bump PART, not both")
@@ -136,7 +141,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         if bump:
             latest = versions.latest(existing)
             if latest is None:
-                raise InvalidInput(f"cannot --bump: {name} has no version yet; give -v VERSION")
+                versions.bump("0.0.0", bump)  # the part is checked even for a first version
+                return versions.check(card_version) if card_version else "1.0.0"
             return versions.bump(latest, bump)
         if card_version:
             return versions.check(card_version)

@@ -26,7 +26,11 @@ def register(
     ] = None,
     bump: Annotated[
         str | None,
-        typer.Option("--bump", help="Next version from the latest: major, minor or patch."),
+        typer.Option(
+            "--bump",
+            help="Next version from the latest: major, minor or patch (a new name starts at "
+            "the datasheet's version or 1.0.0).",
+        ),
     ] = None,
     purpose: Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")] = "",
     datasheet: Annotated[

@@ -28,7 +28,8 @@ def register(
         typer.Option(
             "--bump",
             help="Next version from the latest: major = architecture change, minor = retrained on new "
-            "data, patch = fix, quantization or optimization.",
+            "data, patch = fix, quantization or optimization. A new name starts at the card's version "
+            "or 1.0.0.",
         ),
     ] = None,
     description: Annotated[str, typer.Option("-d", "--description", help="What the model does.")] = "",
