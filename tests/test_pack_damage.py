@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pacha
-from pacha.fsck import fsck
+from pacha.refs.store import close_all
 from pacha.store.midx import MIDX_AFTER, MIDX_NAME
 
 # --- helpers ---------------------------------------------------------------------
@@ -141,7 +141,7 @@ def test_index_pack_rebuilds_every_encoding(cli, tmp_path: Path) -> None:
     """Whole, zstd, delta and chunk-list entries: the rebuilt index is byte for byte the writer's."""
     folder = tmp_path / "m"
     folder.mkdir()
-    (folder / "text.txt").write_text("line\n" * 5000)  # zstd
+    (folder / "text.txt").write_text("".join(os.urandom(32).hex() + "\n" for _ in range(2000)))  # zstd
     (folder / "random.bin").write_bytes(os.urandom(3000))  # identity
     (folder / "big.bin").write_bytes(os.urandom(20 << 20))  # chunked
     cli("model", "register", "m", folder, "-v", "1.0.0")
@@ -190,7 +190,10 @@ def pristine(tmp_path_factory) -> Path:
 
 def _contents(root: Path) -> dict[str, bytes]:
     store = pacha.open_registry(root).objects
-    return {i: store.read(i) for i in store.iter_ids()}
+    try:
+        return {i: store.read(i) for i in store.iter_ids()}
+    finally:
+        store.forget_packs()
 
 
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -215,17 +218,23 @@ def test_any_damage_to_one_file_is_confined(
         truncate(target, offset)
     else:
         flip(target, offset, mask)
-    damaged_pack = pacha.open_registry(pristine).objects.packs.packs[0]
-    in_damaged = set(damaged_pack.iter_ids()) if which != "midx" else set()
+    pristine_store = pacha.open_registry(pristine).objects
+    in_damaged = set(pristine_store.packs.packs[0].iter_ids()) if which != "midx" else set()
+    pristine_store.forget_packs()
 
     reg = pacha.open_registry(root)
-    report = fsck(reg)  # never raises
-    unreadable = set()
-    for object_id, data in expected.items():
-        try:
-            assert reg.objects.read(object_id) == data  # never a wrong byte
-        except pacha.PachaError:
-            unreadable.add(object_id)
+    try:
+        report = pacha.fsck(reg)  # never raises
+        unreadable = set()
+        for object_id, data in expected.items():
+            try:
+                assert reg.objects.read(object_id) == data  # never a wrong byte
+            except pacha.PachaError:
+                unreadable.add(object_id)
+    finally:
+        reg.objects.forget_packs()
+        close_all()  # each LMDB environment reserves 1 TiB of address space
+        shutil.rmtree(root)
     assert unreadable <= in_damaged  # only what the damaged file held is lost
     if which in ("idx", "midx") or unreadable:
         assert not report.ok  # checksummed indexes: any change is seen; lost objects are reported
