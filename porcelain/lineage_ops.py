@@ -42,7 +42,7 @@ class LineageMixin:
         why: str = "",
     ) -> list[lineage.Edge]:
         """Record edges from an existing version to its parents after the fact (no cycles)."""
-        child = self.get(kind, child_ref)
+        child = self.get(kind, child_ref, change=True)  # explicit, registered
         parent_ids = self.resolve_parents(kind, parent_refs)
         edges = lineage.build_edges(kind, relation, parent_ids, params, self.recipe_resolver())
         for edge in edges:

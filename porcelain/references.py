@@ -23,6 +23,7 @@ class Reference:
     version: str | None = None  # a version, "latest", or None
     stage: str | None = None
     object_id: str | None = None  # id or id prefix
+    implied: bool = False  # a bare NAME: "latest" was not asked for (state changes refuse it)
 
 
 def parse_reference(text: str, version: str | None = None) -> Reference:
@@ -47,5 +48,5 @@ def parse_reference(text: str, version: str | None = None) -> Reference:
         return Reference(text, object_id=text.lower())
     if len(text) >= MIN_PREFIX_LEN and is_hex(text):
         # could be either a name made of hex digits or an id prefix: the caller tries both
-        return Reference(text, name=text, version="latest", object_id=text.lower())
-    return Reference(text, name=text, version="latest")
+        return Reference(text, name=text, version="latest", object_id=text.lower(), implied=True)
+    return Reference(text, name=text, version="latest", implied=True)

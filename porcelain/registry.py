@@ -12,26 +12,32 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 import pacha
-from pacha.errors import ObjectNotFound
+from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
-from porcelain.errors import CheckFailed, InvalidInput, NotFound, PachaError, VersionExists
+from porcelain.downloads import Placed, place
+from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
-from porcelain.references import Reference, parse_reference
+from porcelain.references import Reference
+from porcelain.resolve import Target
+from porcelain.restore import RestoreMixin
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import RetentionMixin
 from porcelain.run_ops import RunsMixin
-from porcelain.stage_ops import StagesMixin, kind_cli
+from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
+from porcelain.version_alloc import BUMP_ATTEMPTS, VersionFree, VersionTaken
 
 
-class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, TrainingAPI):
+class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
     """Models and datasets on top of a pacha registry."""
 
     def __init__(self, plumbing: pacha.Registry) -> None:
@@ -76,41 +82,17 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         prefix = layout.stages_prefix(kind, name, stage)
         return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
 
-    def get(self, kind: str, reference: str | Reference, version: str | None = None) -> Version:
-        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id."""
-        ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
-        if ref.name is not None and (ref.object_id is None or self.versions_of(kind, ref.name)):
-            return self._by_name(kind, ref)
-        assert ref.object_id is not None
-        try:
-            record_id = self.plumbing.objects.find_prefix(ref.object_id)
-        except ObjectNotFound:
-            raise NotFound(f"no {kind} named or with id {ref.text!r}") from None
-        record = self.read_record(record_id)
-        if record.type != layout.RECORD_TYPES[kind]:
-            raise InvalidInput(f"{ref.text} is a {record.type} record, not a {kind} version")
-        return self._version(kind, record.name, record.version, record_id)
+    def get(
+        self, kind: str, reference: str | Reference, version: str | None = None, *, change: bool = False
+    ) -> Version:
+        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id (porcelain/resolve.py).
 
-    def _by_name(self, kind: str, ref: Reference) -> Version:
-        name = check_name(ref.name or "")
-        if ref.stage is not None:
-            found = self.in_stage(kind, name, ref.stage)
-            if not found:
-                raise NotFound(f"no version of {kind} {name} is in {ref.stage}")
-            version = found[-1]
-        elif ref.version == "latest":
-            latest = versions.latest(self.versions_of(kind, name))
-            if latest is None:
-                raise NotFound(f"no {kind} named {name}; `pacha {kind_cli(kind)} list` shows what exists")
-            version = latest
-        else:
-            version = versions.check(ref.version or "")
-        record_id = self.plumbing.refs.get(layout.version_ref(kind, name, version))
-        if record_id is None:
-            known = self.versions_of(kind, name)
-            hint = f"known versions: {', '.join(known)}" if known else f"no {kind} named {name}"
-            raise NotFound(f"{kind} {name}:{version} not found; {hint}")
-        return self._version(kind, name, version, record_id)
+        change=True (delete, stage, lineage add): the version must be explicit and registered.
+        Raises NotFound (with what happened to a deleted or expired version) or InvalidInput.
+        """
+        from porcelain.resolve import resolve
+
+        return resolve(self, kind, reference, version, change=change)
 
     def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
         out = []
@@ -225,33 +207,75 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             metrics=merged_metrics,
             parents=parents or [],
         )
-        data = record.encode()
-        record_id = pacha.hash_bytes(data)
+        stored = not hook_first
 
-        def write_objects() -> None:
-            if hook_first and artifact_of(objects, target, base)[0] != artifact:
+        def write_objects(data: bytes) -> None:
+            nonlocal stored
+            if not stored and artifact_of(objects, target, base)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
+            stored = True  # the artifact is stored once; a retry of --bump writes only its record
             for extra, extra_kind in extra_objects or []:
                 objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
             objects.put_bytes(data, "record")
 
-        self._commit(
-            "register",
-            message or f"register {name} {new_version}",
-            [
-                ("create", layout.version_ref(kind, name, new_version), record_id, None),
-                *(
-                    [("create", layout.stage_ref(kind, name, stages.INITIAL, new_version), record_id, None)]
-                    if kind in layout.STAGED
-                    else []
-                ),
-            ],
-            commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
-            [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
-            write_objects,
-        )
-        return Registered(
-            Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)), True
+        return self._commit_version(kind, record, message, bump, target, write_objects)
+
+    def _commit_version(
+        self,
+        kind: str,
+        record: records.VersionRecord,
+        message: str,
+        bump: str | None,
+        target: Path,
+        write_objects: Callable[[bytes], None],
+    ) -> Registered:
+        """Commit a new version's refs; the version's rules are checked inside the ref transaction.
+
+        If another writer took the version meanwhile: with bump, plan the next one and commit
+        again (at most BUMP_ATTEMPTS times, only the record is rebuilt); without, answer as
+        _existing does. Raises ConcurrentChange when every attempt lost."""
+        name = record.name
+        for _ in range(BUMP_ATTEMPTS):
+            new_version = record.version
+            data = record.encode()
+            record_id = pacha.hash_bytes(data)
+            try:
+                self._commit(
+                    "register",
+                    message or f"register {name} {new_version}",
+                    [
+                        ("create", layout.version_ref(kind, name, new_version), record_id, None),
+                        *(
+                            [
+                                (
+                                    "create",
+                                    layout.stage_ref(kind, name, stages.INITIAL, new_version),
+                                    record_id,
+                                    None,
+                                )
+                            ]
+                            if kind in layout.STAGED
+                            else []
+                        ),
+                    ],
+                    commit_subject(kind, name, new_version, record_id, record, stage=stages.INITIAL),
+                    [(bytes.fromhex(e.record), bytes.fromhex(record_id)) for e in record.parents],
+                    lambda data=data: write_objects(data),
+                    check=VersionFree(kind, name, new_version),
+                )
+            except VersionTaken as taken:
+                if not bump:  # the version was asked for: answer as if this writer had come second
+                    return self._existing(kind, name, taken.existing, new_version, target)
+                latest = versions.latest(self.versions_of(kind, name)) or new_version
+                record = msgspec.structs.replace(record, version=versions.bump(latest, bump))
+                continue
+            return Registered(
+                Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)),
+                True,
+            )
+        raise ConcurrentChange(
+            f"could not register {name} with --bump {bump}: {BUMP_ATTEMPTS} other registrations of "
+            f"{name} took each next version meanwhile; nothing was registered: run the command again"
         )
 
     def _delta_base(self, kind: str, name: str, parents: list[records.ParentEdge]) -> str | None:
@@ -286,29 +310,39 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Registered(found, False)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
-        """A model or dataset version, whichever the reference names (ambiguity is an error)."""
-        found = []
-        for kind in layout.KINDS:
-            try:
-                found.append(self.get(kind, reference, version))
-            except NotFound:
-                continue
-        if not found:
-            raise NotFound(f"no model or dataset version {reference!r}")
-        if len({f.record_id for f in found}) > 1:
-            raise InvalidInput(
-                f"{reference!r} names both a model and a dataset; use `pacha model ...` or "
-                "`pacha data ...`, or the ref models/NAME/VER"
-            )
-        return found[0]
+        """A model, dataset or recipe version, whichever the reference names.
+
+        A reference naming more than one is an InvalidInput listing each candidate."""
+        from porcelain.resolve import resolve_target
+
+        target = resolve_target(self, reference, version)
+        assert target.version is not None
+        return target.version
 
     def verify(
         self, kind: str | None, reference: str, version: str | None = None
-    ) -> tuple[Version, int, list[str]]:
-        """Re-check the record, its artifact and every ancestor and pinned reference, by hash."""
-        from pacha.fsck import verify_closure
+    ) -> tuple[Version | Target, int, list[str]]:
+        """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
 
-        found = self.get(kind, reference, version) if kind else self.find_any(reference, version)
+        kind None: whatever the reference names (a model, dataset or recipe version, or a run)."""
+        from pacha.fsck import verify_closure
+        from porcelain.resolve import kind_cli, resolve_target
+
+        found: Version | Target
+        if kind:
+            found = self.get(kind, reference, version)
+        else:
+            found = resolve_target(
+                self,
+                reference,
+                version,
+                kinds=("model", "dataset", "recipe", "run"),
+                pick=lambda t: (
+                    f"pacha {kind_cli(t.kind)} verify {t.label}"
+                    if t.kind != "run"
+                    else f"pacha verify {t.record_id[:12]}"
+                ),
+            )
         count, problems = verify_closure(self.plumbing.objects, [found.record_id])
         return found, count, problems
 
@@ -322,18 +356,31 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
+        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
+        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
+        return found, placed.path
+
+    def download_placed(
+        self,
+        kind: str,
+        reference: str,
+        dest: str | os.PathLike[str],
+        *,
+        version: str | None = None,
+        force: bool = False,
+    ) -> tuple[Version, Placed]:
+        """As download, also saying whether anything was written (False: already there)."""
         found = self.get(kind, reference, version)
-        target = Path(dest)
-        if target.is_dir():  # as cp does: into an existing directory, under the registered name
-            target = target / found.record.filename
-        pacha.checkout(self.plumbing.objects, found.record.artifact, target, force=force)
-        return found, target
+        return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (objects and reflog stay); production needs force."""
-        found = self.get(kind, reference, version)
+        """Remove a version's refs (objects and reflog stay); production needs force.
+
+        The version must be explicit (not a bare NAME); `restore` brings it back."""
+        found = self.get(kind, reference, version, change=True)
         if found.stage == stages.PRODUCTION and not force:
             raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
         subject = commit_subject(
@@ -362,8 +409,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         subject: dict[str, Any],
         index_ops: list[tuple[bytes, bytes]] | None = None,
         write_objects: Any = None,
+        check: Callable[[Any], None] | None = None,
     ) -> list[Any]:
-        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit."""
+        """Hooks around one transaction: pre-commit, objects, refs (and index), post-commit.
+
+        check, if given, runs inside the ref transaction (see RefTransaction.check): the
+        rules it enforces hold against every concurrent writer. A compare-and-swap that
+        fails because another writer moved a ref meanwhile raises ConcurrentChange."""
         zero = ZERO_ID
         payload = {
             "operation": operation,
@@ -387,7 +439,15 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 tx.delete(ref, old)
         for key, value in index_ops or []:
             tx.index_add(lineage.INDEX, key, value)
-        entries = tx.commit()
+        if check is not None:
+            tx.check(check)
+        try:
+            entries = tx.commit()
+        except (RefConflict, RefNotFound) as exc:
+            raise ConcurrentChange(
+                f"another writer changed the registry meanwhile ({exc}); nothing was changed: "
+                "run the command again"
+            ) from None
         hooks.run(self.plumbing.root, hooks.POST, payload)
         return entries
 

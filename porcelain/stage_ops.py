@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from pacha.ids import ZERO_ID
 from porcelain import layout, stages, versions
-from porcelain.errors import CheckFailed, InvalidInput
+from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
 from porcelain.names import check_name
 from porcelain.records import commit_subject
 from porcelain.results import Transition
@@ -33,7 +34,7 @@ class StagesMixin:
         """Move a version to target; promoting to production archives the previous one."""
         if kind not in layout.STAGED:
             raise InvalidInput(f"{kind}s have no lifecycle stages")
-        found = self.get(kind, reference, version)
+        found = self.get(kind, reference, version, change=True)  # explicit, registered
         what = f"{found.name}:{found.version}"
         stages.check_transition(found.stage, target, what)
         moves = [(found.version, found.stage, target)]
@@ -51,7 +52,9 @@ class StagesMixin:
         subject = commit_subject(kind, found.name, found.version, found.record_id, found.record)
         subject["transition"] = {"from": found.stage, "to": target}
         subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
-        entry = self._commit("stage", message, plan, subject)[0]
+        archived = [v for v, _, n in moves[1:]]
+        recheck = _StageRules(kind, found.name, found.version, found.stage, target, keep_existing, archived)
+        entry = self._commit("stage", message, plan, subject, check=recheck)[0]
         return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
     def history(self, kind: str, name: str) -> list[Transition]:
@@ -92,3 +95,60 @@ class StagesMixin:
             if ref_name == name:
                 state[ver] = entry.new != ZERO_ID
         return versions.sort(v for v, present in state.items() if present)
+
+
+def stage_in(view: Any, kind: str, name: str, version: str) -> str | None:
+    """The stage a version is in as view sees the refs (RefView or RefStore), None if it has none."""
+    for stage in stages.STAGES:
+        if view.get(layout.stage_ref(kind, name, stage, version)) is not None:
+            return stage
+    return None
+
+
+@dataclass(frozen=True)
+class _StageRules:
+    """The stage rules of one planned transition, checked again inside its ref transaction.
+
+    The plan (and the pre-commit hook's view of it) was made from refs read earlier; here,
+    under LMDB's single writer, the version must still be where it was and, for a promotion,
+    production must still hold exactly the versions the plan archives. Otherwise another
+    writer got there first and this commit is refused whole (ConcurrentChange, exit 1), so two
+    concurrent promotions can never leave two versions in production.
+    """
+
+    kind: str
+    name: str
+    version: str
+    stage: str
+    target: str
+    keep_existing: bool
+    archived: list[str]
+
+    def __call__(self, view: Any) -> None:
+        what = f"{self.name}:{self.version}"
+        if view.get(layout.version_ref(self.kind, self.name, self.version)) is None:
+            raise ConcurrentChange(f"{what} was deleted meanwhile by another writer; nothing was changed")
+        now = stage_in(view, self.kind, self.name, self.version)
+        if now != self.stage:
+            where = f"it is now in {now}" if now else "it has no stage ref now (run `pacha fsck`)"
+            raise ConcurrentChange(
+                f"{what} was moved meanwhile by another writer: {where}, not {self.stage}; "
+                "nothing was changed: run the command again if the move is still wanted"
+            )
+        if self.target != stages.PRODUCTION or self.keep_existing:
+            return
+        prefix = layout.stages_prefix(self.kind, self.name, stages.PRODUCTION)
+        current = versions.sort(
+            ref[len(prefix) :] for ref, _ in view.iter(prefix) if "/" not in ref[len(prefix) :]
+        )
+        if sorted(current) != sorted(self.archived):
+            if current:
+                verb = "is" if len(current) == 1 else "are"
+                raise ConcurrentChange(
+                    f"another promotion of {self.name} happened meanwhile: now in production {verb} "
+                    f"{', '.join(current)}; nothing was changed: run the command again to promote {what}"
+                )
+            raise ConcurrentChange(
+                f"another change of {self.name} happened meanwhile: nothing is in production now; "
+                f"nothing was changed: run the command again to promote {what}"
+            )

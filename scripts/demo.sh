@@ -108,6 +108,7 @@ run pacha recipe register recipe.toml
 run pacha recipe run fraud-mlp:1.0.0 --override learning_rate=0.02
 run pacha run get run-001
 run pacha model card fraud-mlp:1.0.0
+run pacha model verify fraud-mlp:1.0.0   # recipe and model share the name: each command picks its kind
 
 step "Download what is in production (verified as written) and compare"
 run pacha model download fraud-detector@production -o downloaded

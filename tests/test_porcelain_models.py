@@ -156,12 +156,12 @@ def test_download_folder_and_refusals(cli, tmp_path: Path) -> None:
     out = tmp_path / "out"
     cli("model", "download", "bert:1.0.0", "-o", out)
     assert (out / "sub" / "weights.bin").read_bytes() == (folder / "sub" / "weights.bin").read_bytes()
-    cli("model", "download", "bert:1.0.0", "-o", out)  # an existing directory: into it, as cp does
-    assert (out / "hf-model" / "config.json").read_text() == "{}"
+    cli("model", "download", "bert:1.0.0", "-o", out)  # the same contents again: nothing to do
+    assert (out / "config.json").read_text() == "{}" and not (out / "hf-model").exists()
+    (out / "stale.txt").write_text("old")
     assert "--force" in cli.fails("model", "download", "bert:1.0.0", "-o", out, code=128).err
-    (out / "hf-model" / "stale.txt").write_text("old")
     cli("model", "download", "bert:1.0.0", "-o", out, "--force")
-    assert not (out / "hf-model" / "stale.txt").exists()
+    assert not (out / "stale.txt").exists()
     tree = cli("model", "get", "bert:1.0.0", "--json").text
     artifact = __import__("json").loads(tree)["record"]["artifact"]
     refused = cli("checkout-object", artifact, ".", "--force", cwd=out, ok=False)

@@ -106,6 +106,7 @@ class RefTransaction:
         self._updates: list[_Update] = []
         self._names: set[str] = set()
         self._index_ops: list[tuple[str, bool, bytes, bytes]] = []
+        self._checks: list[Callable[[RefView], None]] = []
         self.committed = False
 
     def _add(self, name: str, new: Any, old: Any, expire: bool = False) -> RefTransaction:
@@ -140,6 +141,17 @@ class RefTransaction:
         """Require name to point at old (None: to not exist), changing nothing."""
         return self._add(name, _KEEP, old)
 
+    def check(self, callback: Callable[[RefView], None]) -> RefTransaction:
+        """Run callback inside the write transaction, before any expectation is checked.
+
+        It sees the refs as committed at that moment (RefView.get/iter), may add updates
+        (RefView.create/update/delete/verify, ids already stored) and may raise to abort
+        the whole transaction. Since LMDB runs one write transaction at a time, a rule
+        checked there cannot be broken by a concurrent writer (check-then-act in one step).
+        """
+        self._checks.append(callback)
+        return self
+
     def index_add(self, index: str, key: bytes, value: bytes) -> RefTransaction:
         """Add value under key in a derived index, in the same LMDB transaction as the refs."""
         self._index_ops.append((index, True, key, value))
@@ -162,7 +174,7 @@ class RefTransaction:
         """Check every expectation, then apply all updates, or none."""
         if self.committed:
             raise RuntimeError("transaction already committed")
-        entries = self._store._apply(self._updates, self.message, self.who, self._index_ops)
+        entries = self._store._apply(self._updates, self.message, self.who, self._index_ops, self._checks)
         self.committed = True
         return entries
 
@@ -172,6 +184,56 @@ class RefTransaction:
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None and not self.committed:
             self.commit()
+
+
+class RefView:
+    """The refs inside a write transaction, for RefTransaction.check callbacks.
+
+    Reads see what is committed (not this transaction's own updates); the updates a
+    callback adds join the transaction with the same compare-and-swap checks.
+    """
+
+    def __init__(self, store: RefStore, txn: Any, names: set[str]) -> None:
+        self._store = store
+        self._txn = txn
+        self._added = RefTransaction(store, "", "")
+        self._added._names = set(names)  # a ref appears once per transaction, callbacks included
+
+    def get(self, name: str) -> str | None:
+        """The id name points at now, or None."""
+        raw = self._txn.get(name.encode("utf-8"), db=self._store._refs)
+        return raw.hex() if raw is not None else None
+
+    def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
+        """(name, id) for every ref whose name starts with prefix, in name order."""
+        return _iter_refs(self._txn, self._store._refs, prefix)
+
+    def create(self, name: str, new: str) -> RefView:
+        self._added.create(name, new)
+        return self
+
+    def update(self, name: str, new: str, old: Any = _ANY) -> RefView:
+        self._added.update(name, new, old)
+        return self
+
+    def delete(self, name: str, old: Any = _ANY) -> RefView:
+        self._added.delete(name, old)
+        return self
+
+    def verify(self, name: str, old: str | None) -> RefView:
+        self._added.verify(name, old)
+        return self
+
+
+def _iter_refs(txn: Any, db: Any, prefix: str) -> Iterator[tuple[str, str]]:
+    start = prefix.encode("utf-8")
+    cursor = txn.cursor(db=db)
+    if not cursor.set_range(start):
+        return
+    for key, value in cursor:
+        if not key.startswith(start):
+            break
+        yield key.decode("utf-8"), value.hex()
 
 
 class RefStore:
@@ -200,15 +262,8 @@ class RefStore:
 
     def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         """(name, id) for every ref whose name starts with prefix, in name order."""
-        start = prefix.encode("utf-8")
         with self._env.begin(db=self._refs) as txn:
-            cursor = txn.cursor()
-            if not cursor.set_range(start):
-                return
-            for key, value in cursor:
-                if not key.startswith(start):
-                    break
-                yield key.decode("utf-8"), value.hex()
+            yield from _iter_refs(txn, self._refs, prefix)
 
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Every recorded change of name, oldest first (kept after deletion)."""
@@ -336,6 +391,7 @@ class RefStore:
         message: str,
         who: str,
         index_ops: list[tuple[str, bool, bytes, bytes]] = (),  # type: ignore[assignment]
+        checks: list[Callable[[RefView], None]] = (),  # type: ignore[assignment]
     ) -> list[ReflogEntry]:
         import msgspec
 
@@ -343,12 +399,23 @@ class RefStore:
         opened_before = set(self._indices)
         try:
             with self._env.begin(write=True) as txn:
+                if checks:
+                    updates = self._run_checks(txn, updates, checks)
                 return self._apply_in(txn, updates, message, who, index_ops, entries, msgspec)
         except BaseException:
             # LMDB closes databases created by an aborted transaction: forget their handles
             for index in set(self._indices) - opened_before:
                 del self._indices[index]
             raise
+
+    def _run_checks(
+        self, txn: Any, updates: list[_Update], checks: list[Callable[[RefView], None]]
+    ) -> list[_Update]:
+        """Run RefTransaction.check callbacks in the write transaction; the updates they add join."""
+        view = RefView(self, txn, {u.name for u in updates})
+        for check in checks:
+            check(view)
+        return [*updates, *view._added._updates]
 
     def _apply_in(
         self,

@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import VersionOption, open_porcelain
+from porcelain.cli._versions import LatestOption, VersionOption, open_porcelain
 
 
 class DefaultToShow(TyperGroup):
@@ -71,15 +71,21 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         "--relation distilled --param temperature=2",
     )
     def add(
-        child: Annotated[str, typer.Argument(help="The version that was derived (NAME:VER).")],
+        child: Annotated[
+            str, typer.Argument(help="The version that was derived (NAME:VER or NAME --latest).")
+        ],
         sources: Annotated[list[str], typer.Option("--from", help="Parent version(s), repeatable.")],
         relation: Annotated[str, typer.Option("--relation", help="How CHILD was made from them.")],
         param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE, repeatable.")] = None,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+        latest: LatestOption = False,
         registry: RegistryOption = None,
     ) -> None:
         """Record, after the fact, that CHILD was made from --from versions (no cycles)."""
+        from porcelain.cli._changes import explicit
         from porcelain.lineage import parse_params
+
+        child = explicit(child, None, latest)
 
         reg = open_porcelain(registry)
         for edge in reg.add_lineage(kind, child, sources, relation, parse_params(param or []), message):

@@ -20,6 +20,9 @@ VersionOption = Annotated[
     str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+LatestOption = Annotated[
+    bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
+]
 
 
 def open_porcelain(path: Path | None) -> Registry:
@@ -152,22 +155,32 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME@STAGE, NAME or id.")],
         output: Annotated[Path, typer.Option("-o", "--output", help="File or directory to write.")],
         version: VersionOption = None,
-        force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
+        force: Annotated[
+            bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
+        ] = False,
         registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
-        found, path = open_porcelain(registry).download(kind, reference, output, version=version, force=force)
-        typer.echo(f"{found.ref} -> {path}")
+        found, placed = open_porcelain(registry).download_placed(
+            kind, reference, output, version=version, force=force
+        )
+        typer.echo(
+            f"{found.ref} -> {placed.path}" + ("" if placed.written else " (already there; up to date)")
+        )
 
     @app.command("delete", epilog=f"Example: pacha {noun} delete fraud-detector:0.9.0 -m 'withdrawn'")
     def delete(
-        reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
+        reference: Annotated[str, typer.Argument(help="NAME:VER, NAME -v VER, NAME --latest or id.")],
         version: VersionOption = None,
+        latest: LatestOption = False,
         force: Annotated[bool, typer.Option("--force", help="Delete even a production version.")] = False,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         registry: RegistryOption = None,
     ) -> None:
-        """Remove a version's refs (its objects and audit trail stay; nothing is erased)."""
+        """Remove a version's refs (its objects and audit trail stay; `restore` brings it back)."""
+        from porcelain.cli._changes import explicit
+
+        reference = explicit(reference, version, latest)
         found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
         typer.echo(f"deleted {found.ref} (was in {found.stage})")
 
@@ -175,11 +188,12 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
 
         @app.command("stage", epilog=f"Example: pacha {noun} stage fraud-detector -v 1.0.0 -t production")
         def stage(
-            reference: Annotated[str, typer.Argument(help="NAME:VER or NAME -v VER.")],
+            reference: Annotated[str, typer.Argument(help="NAME:VER, NAME -v VER, NAME --latest or id.")],
             target: Annotated[
                 str, typer.Option("-t", "--to", help="development, staging, production or archived.")
             ],
             version: VersionOption = None,
+            latest: LatestOption = False,
             message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
             keep_existing: Annotated[
                 bool, typer.Option("--keep-existing", help="Leave the current production version there.")
@@ -187,6 +201,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             registry: RegistryOption = None,
         ) -> None:
             """Move a version to another lifecycle stage (recorded: who, when, why)."""
+            from porcelain.cli._changes import explicit
+
+            reference = explicit(reference, version, latest)
             moves = open_porcelain(registry).set_stage(
                 kind, reference, target, version=version, why=message, keep_existing=keep_existing
             )
@@ -222,6 +239,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
                 )
             console().print(table)
 
+    from porcelain.cli._changes import add_change_commands
+
+    add_change_commands(app, kind, noun)  # verify, restore
     if staged:
         from porcelain.cli._lineage import make_lineage_app
         from porcelain.cli._provenance import add_provenance_command

@@ -35,5 +35,17 @@ def rev_parse(
 ) -> None:
     reg = open_porcelain(registry)
     for spec in specs:
-        object_id = reg.find_any(spec).record_id if is_version_reference(spec) else reg.plumbing.resolve(spec)
+        object_id = _version_id(reg, spec) if is_version_reference(spec) else reg.plumbing.resolve(spec)
         write_out((object_id[:12] if short else object_id) + "\n")
+
+
+def _version_id(reg, spec: str) -> str:  # type: ignore[no-untyped-def]
+    """The record id of a version reference; an ambiguous one lists the refs that pick each."""
+    from porcelain import layout
+    from porcelain.resolve import resolve_target
+
+    def pick(target) -> str:  # type: ignore[no-untyped-def]
+        name, _, ver = target.label.rpartition(":")
+        return f"pacha rev-parse {layout.version_ref(target.kind, name, ver)}"
+
+    return resolve_target(reg, spec, pick=pick).record_id

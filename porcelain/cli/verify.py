@@ -14,11 +14,13 @@ app = new_app()
 
 
 @app.command(
-    help="Re-check a model or dataset version: artifact, record and every ancestor, by hash.",
+    help="Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash.",
     epilog="Example: pacha verify fraud-detector:1.0.0",
 )
 def verify(
-    reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or record id.")],
+    reference: Annotated[
+        str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
+    ],
     version: VersionOption = None,
     registry: RegistryOption = None,
 ) -> None:

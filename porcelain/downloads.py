@@ -1,0 +1,74 @@
+"""Where a download goes, so that running it again is harmless (`pacha model download -o`).
+
+The rules (as `huggingface-cli download --local-dir` and `git checkout` behave):
+
+- A folder artifact: `-o DIR` means "DIR holds the artifact's contents", every time.
+  A DIR that does not exist, or is empty, is written. A DIR that already holds exactly
+  these contents (same tree id: names, bytes and executable bits) is left alone. A DIR
+  with other contents (or a file at DIR) needs --force, and is then replaced atomically
+  (the new tree is written aside, verified, and swapped in).
+- A single-file artifact: `-o PATH` writes the file at PATH; if PATH is an existing
+  directory the file goes under its registered name inside it (as `cp` does). The same
+  then holds for that file: the same bytes are a no-op, other bytes need --force.
+
+So `download m:1.0.0 -o out` run twice writes once and then reports that `out` is up
+to date; it never nests `out/out/...`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import pacha
+from porcelain.errors import InvalidInput, PachaError
+from porcelain.results import Version
+
+
+@dataclass(frozen=True)
+class Placed:
+    """Where a version was downloaded, and whether anything was written."""
+
+    path: Path
+    written: bool
+
+
+def _same_contents(path: Path, artifact: str, artifact_kind: str) -> bool:
+    """Does path already hold exactly the artifact (hashed, nothing stored)?"""
+    from porcelain.artifacts import hash_file
+
+    try:
+        if artifact_kind == "tree":
+            return path.is_dir() and not path.is_symlink() and pacha.write_tree(None, path) == artifact
+        return path.is_file() and not path.is_symlink() and hash_file(path) == artifact
+    except (PachaError, OSError):
+        return False  # unreadable or not storable (a socket, say): not the same
+
+
+def target_of(found: Version, dest: Path) -> Path:
+    """The path a version's artifact is written to for `-o dest`."""
+    if found.record.artifact_kind != "tree" and dest.is_dir():
+        return dest / found.record.filename  # as cp does: into an existing directory
+    return dest
+
+
+def place(objects: pacha.ObjectStore, found: Version, dest: str | os.PathLike[str], force: bool) -> Placed:
+    """Write found's artifact for `-o dest` by the rules above.
+
+    Raises InvalidInput when dest holds something else and force is not given.
+    """
+    record = found.record
+    target = target_of(found, Path(dest))
+    exists = target.exists() or target.is_symlink()
+    if exists and _same_contents(target, record.artifact, record.artifact_kind):
+        return Placed(target, False)
+    empty_dir = target.is_dir() and not target.is_symlink() and not any(target.iterdir())
+    if exists and not force and not (empty_dir and record.artifact_kind == "tree"):
+        what = "a folder" if target.is_dir() and not target.is_symlink() else "a file"
+        raise InvalidInput(
+            f"{target} is {what} with other contents than {found.ref}; pass --force to replace it "
+            "(it is replaced whole, atomically)"
+        )
+    pacha.checkout(objects, record.artifact, target, force=exists)
+    return Placed(target, True)
