@@ -110,8 +110,12 @@ def test_killed_download_leftover_is_cleared_by_the_next_download(cli, tmp_path:
     cli("model", "download", "m:1.0.0", "-o", out)
     assert (out / "w.bin").read_bytes() == (folder / "w.bin").read_bytes()
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".out.pacha-")) == [live.name]
-    crash(cli, "checkout-before-rename", "model", "download", "m:1.0.0", "-o", out, "--force")
-    cli("model", "download", "m:1.0.0", "-o", out, "--force")
+    (folder / "w.bin").write_bytes(os.urandom(50_000))
+    cli("model", "register", "m", folder, "-v", "2.0.0")
+    crash(cli, "checkout-before-rename", "model", "download", "m:2.0.0", "-o", out, "--force")
+    assert len([p for p in tmp_path.iterdir() if p.name.startswith(".out.pacha-")]) == 2
+    cli("model", "download", "m:2.0.0", "-o", out, "--force")
+    assert (out / "w.bin").read_bytes() == (folder / "w.bin").read_bytes()
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out.pacha-")] == [live.name]
 
 
