@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from pacha import objects as kinds
 from pacha.errors import InvalidInput, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
+from pacha.size_check import size_problems
 from pacha.store.midx import check_midx
 
 if TYPE_CHECKING:
@@ -49,7 +50,8 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
             kind = reader.kind
             if kind in kinds.STRUCTURED_KINDS:
                 data = reader.read()
-                return ObjectCheck(object_id, kind, tuple(kinds.links(kind, data)), None)
+                sizes = size_problems(store, object_id, kind, data)  # stated sizes vs stored ones
+                return ObjectCheck(object_id, kind, tuple(kinds.links(kind, data)), "; ".join(sizes) or None)
             reader.verify()
             if kind not in kinds.KNOWN_KINDS:
                 return ObjectCheck(object_id, kind, (), f"object {object_id} has unknown kind {kind!r}")

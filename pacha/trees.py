@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from pacha.errors import InvalidInput, ObjectNotFound
+from pacha.ignore import IgnoreRules
 from pacha.objects import (
     BLOB,
     MODE_EXEC,
@@ -28,6 +29,8 @@ from pacha.objects import (
     encode,
     make_tree,
 )
+from pacha.store.snapshot import FileChanged, Identity, hash_file_sized, read_small
+from pacha.store.snapshot import identity as snapshot_identity
 from pacha.store.tmpfile import sync_filesystem
 
 if TYPE_CHECKING:
@@ -46,13 +49,17 @@ CHECKOUT_THREADS = 2  # file creation is kernel time, which a second thread over
 CHECKOUT_GROUP = 256  # files per checkout task
 
 
-def write_tree(store: ObjectStore | None, directory: str | os.PathLike[str]) -> str:
+def write_tree(
+    store: ObjectStore | None, directory: str | os.PathLike[str], ignore: IgnoreRules | None = None
+) -> str:
     """Store every file under directory; return the id of its tree.
 
     With store=None nothing is written: the id is computed only (what the tree
     would be named), e.g. to compare a folder with a registered version.
+    ignore: what to leave out (pacha.ignore); by default the folder's
+    `.pachaignore` and the store's own registry directory.
     """
-    return write_tree_sized(store, directory)[0]
+    return write_tree_sized(store, directory, ignore=ignore)[0]
 
 
 def write_tree_sized(
@@ -60,27 +67,37 @@ def write_tree_sized(
     directory: str | os.PathLike[str],
     base: str | None = None,
     progress: Callable[[int], None] | None = None,
+    ignore: IgnoreRules | None = None,
 ) -> tuple[str, int]:
     """As write_tree, also returning the total bytes of every file in the tree.
 
     Everything new goes into one pack (one fsync, however many files), and small
     files are read, hashed and compressed on worker threads. base names an
     earlier version's tree: a file whose path it has may be stored as a delta
-    against the file there.
+    against the file there. Every entry's size is the count of bytes read and
+    stored; a file that changes while it is read raises FileChanged
+    (pacha.store.snapshot) and nothing is installed.
     """
     root = Path(directory)
     if not root.is_dir():
         raise InvalidInput(f"{root} is not a directory")
-    writer = _TreeWriter(store, progress)
+    if ignore is None:
+        ignore = IgnoreRules.for_folder(root, registry=registry_of(store))
+    writer = _TreeWriter(store, progress, ignore)
     try:
         if store is None:
-            return writer.write_dir(root, None)
+            return writer.write_dir(root, None, "")
         with store.batch():
-            result = writer.write_dir(root, _base_entries(store, base))
+            result = writer.write_dir(root, _base_entries(store, base), "")
             writer.commit()
             return result
     finally:
         writer.close()
+
+
+def registry_of(store: ObjectStore | None) -> Path | None:
+    """The registry directory a store belongs to (its objects/ directory's parent)."""
+    return None if store is None else Path(store.loose.root).parent
 
 
 def _base_entries(store: ObjectStore | None, tree_id: str | None) -> dict[str, TreeEntry] | None:
@@ -99,6 +116,7 @@ class _Item(NamedTuple):
     mode: int
     size: int
     old: TreeEntry | None  # the entry of that name in the base tree
+    listed: Identity  # the file as listed: it must still be that file once read
 
 
 def _groups(items: list[_Item]) -> list[list[int]]:
@@ -127,9 +145,12 @@ class _TreeWriter:
     files, worker processes (pacha.store.workers) read and store them instead, each into
     a pack of its own: per-file Python work no longer waits on one GIL."""
 
-    def __init__(self, store: ObjectStore | None, progress: Callable[[int], None] | None) -> None:
+    def __init__(
+        self, store: ObjectStore | None, progress: Callable[[int], None] | None, ignore: IgnoreRules
+    ) -> None:
         self.store = store
         self.progress = progress
+        self.ignore = ignore
         self.active: set[tuple[int, int]] = set()
         self.pool = ThreadPoolExecutor(PREPARE_THREADS, thread_name_prefix="pacha-tree")
         self.workers: Workers | None = None
@@ -145,7 +166,7 @@ class _TreeWriter:
         if self.workers is not None:
             self.workers.abort()
 
-    def _submit(self, items: list[_Item]) -> Future[list[Prepared | str | OSError]] | int:
+    def _submit(self, items: list[_Item]) -> Future[list[Prepared | OSError | FileChanged]] | int:
         """Start preparing a group on a thread (a future), or storing it in a worker (a ticket)."""
         self.small_files += len(items)
         if self.workers is None and self.store is not None and self.small_files > PROCESS_AFTER:
@@ -162,37 +183,39 @@ class _TreeWriter:
 
         return self.workers.submit(
             [
-                SmallFile(i.path, i.size, i.old.id, i.old.size)
+                SmallFile(i.path, i.listed, i.old.id, i.old.size)
                 if i.old is not None and i.old.mode != MODE_TREE
-                else SmallFile(i.path, i.size, None, 0)
+                else SmallFile(i.path, i.listed, None, 0)
                 for i in items
             ]
         )
 
-    def _prepare_group(self, items: list[_Item]) -> list[Prepared | str | OSError]:
-        """Runs on a worker: each file's id, and its encoded form if it is not stored yet."""
+    def _prepare_group(self, items: list[_Item]) -> list[Prepared | OSError | FileChanged]:
+        """Runs on a worker: each file's bytes and id, encoded too if it is not stored yet
+        (a Prepared without header: only hashed, or the same as in the base tree)."""
         from pacha.ids import hash_bytes
+        from pacha.store import Prepared
         from pacha.store.ingest import CompressionProbe, prepare_probed
-        from pacha.store.workers import read_small
 
         probe = CompressionProbe()  # one per group: what is compressed does not depend on timing
-        out: list[Prepared | str | OSError] = []
+        out: list[Prepared | OSError | FileChanged] = []
         store = self.store
         for item in items:
             try:
-                data = read_small(item.path, item.size)
-            except OSError as exc:
+                data = read_small(item.path, item.listed)
+            except (OSError, FileChanged) as exc:
                 out.append(exc)
                 continue
             if store is None:
-                out.append(hash_bytes(data))
+                out.append(Prepared(hash_bytes(data), BLOB, data, None, None))
             elif item.old is not None and item.old.size == len(data) and hash_bytes(data) == item.old.id:
-                out.append(item.old.id)  # unchanged since the base version
+                out.append(Prepared(item.old.id, BLOB, data, None, None))  # unchanged since the base
             else:
                 out.append(prepare_probed(store, data, probe))
         return out
 
-    def _list(self, directory: Path, base: dict[str, TreeEntry] | None) -> list[_Item]:
+    def _list(self, directory: Path, base: dict[str, TreeEntry] | None, prefix: str) -> list[_Item]:
+        """The entries of directory that the tree holds (prefix: its path from the root, with '/')."""
         try:
             scanned = sorted(os.scandir(directory), key=lambda e: e.name)
         except OSError as exc:
@@ -208,25 +231,35 @@ class _TreeWriter:
                 info = entry.stat()  # follows symbolic links, as the tree does
             except OSError as exc:
                 raise InvalidInput(f"cannot read {entry.path}: {exc.strerror}") from None
-            if not (stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode)):
+            is_dir = stat.S_ISDIR(info.st_mode)
+            if self.ignore.excludes(prefix + name, is_dir) or (is_dir and self.ignore.skips(info)):
+                continue  # left out by .pachaignore or --exclude, or the registry itself
+            if not (is_dir or stat.S_ISREG(info.st_mode)):
                 raise InvalidInput(
                     f"{entry.path} is not a regular file or directory; remove it or move it out"
                 )
             items.append(
-                _Item(name, entry.path, info.st_mode, info.st_size, base.get(name) if base else None)
+                _Item(
+                    name,
+                    entry.path,
+                    info.st_mode,
+                    info.st_size,
+                    base.get(name) if base else None,
+                    snapshot_identity(info),
+                )
             )
         return items
 
-    def write_dir(self, directory: Path, base: dict[str, TreeEntry] | None) -> tuple[str, int]:
+    def write_dir(self, directory: Path, base: dict[str, TreeEntry] | None, prefix: str) -> tuple[str, int]:
         st = directory.stat()
         key = (st.st_dev, st.st_ino)
         if key in self.active:
             raise InvalidInput(f"{directory} is a symbolic-link loop; remove the link and retry")
         self.active.add(key)
-        items = self._list(directory, base)
+        items = self._list(directory, base, prefix)
         groups = iter(_groups(items))
-        pending: deque[tuple[list[int], Future[list[Prepared | str | OSError]] | int]] = deque()
-        ready: dict[int, Prepared | str | OSError] = {}
+        pending: deque[tuple[list[int], Future[list[Prepared | OSError | FileChanged]] | int]] = deque()
+        ready: dict[int, Prepared | str | OSError | FileChanged] = {}
         stored: set[int] = set()  # files a worker process has stored already
 
         def fill() -> None:
@@ -239,7 +272,7 @@ class _TreeWriter:
             old = item.old
             if stat.S_ISDIR(item.mode):
                 sub_base = _base_entries(self.store, old.id) if old and old.mode == MODE_TREE else None
-                sub_id, size = self.write_dir(Path(item.path), sub_base)
+                sub_id, size = self.write_dir(Path(item.path), sub_base, f"{prefix}{item.name}/")
                 entries.append(TreeEntry(item.name, MODE_TREE, sub_id, size))
                 continue
             mode = MODE_EXEC if item.mode & 0o111 else MODE_FILE
@@ -256,20 +289,22 @@ class _TreeWriter:
                     fill()
                 if i in ready:
                     prepared = ready.pop(i)
-                    if isinstance(prepared, OSError):
+                    if isinstance(prepared, OSError | FileChanged):
                         raise prepared
                     if i in stored:
+                        # a worker process read exactly the listed size, or said the file changed
                         stored.discard(i)
                         if self.progress is not None:
                             self.progress(item.size)
-                        blob_id = prepared  # type: ignore[assignment]
+                        blob_id, size = prepared, item.size  # type: ignore[assignment]
                     else:
-                        blob_id = self._store_prepared(prepared, old_blob, item)
+                        assert not isinstance(prepared, str)
+                        blob_id, size = self._store_prepared(prepared, old_blob, item), len(prepared.data)
                 else:
-                    blob_id = self._put_file(Path(item.path), old_blob)
+                    blob_id, size = self._put_file(item, old_blob)
             except OSError as exc:
                 raise InvalidInput(f"cannot read or store {item.path}: {exc.strerror}") from None
-            entries.append(TreeEntry(item.name, mode, blob_id, item.size))
+            entries.append(TreeEntry(item.name, mode, blob_id, size))
         self.active.discard(key)
         tree = make_tree(entries)
         data = encode(tree)
@@ -280,25 +315,28 @@ class _TreeWriter:
         # make_tree checked the entries: no need to parse the tree back to validate it
         return self.store.put_prepared(self.store.prepare(data, TREE)), tree.size
 
-    def _store_prepared(self, prepared: Prepared | str, base: str | None, item: _Item) -> str:
+    def _store_prepared(self, prepared: Prepared, base: str | None, item: _Item) -> str:
+        """Store what a thread read (the very bytes it hashed: the file is not read again)."""
         if self.progress is not None:
-            self.progress(item.size)
-        if isinstance(prepared, str):  # only hashed, or the same as in the base tree
-            if self.store is None or self.store.freshen(prepared):
-                return prepared
-            return self.store.put_file(item.path)  # the base's copy is gone: store it after all
-        assert self.store is not None
+            self.progress(len(prepared.data))
+        if self.store is None:
+            return prepared.id
+        if prepared.header is None:  # the same as in the base tree: stored already, unless it is gone
+            return self.store.put_prepared(prepared)
         return self.store.put_prepared(prepared, base)
 
-    def _put_file(self, path: Path, base: str | None) -> str:
-        if self.store is not None:
-            return self.store.put_file(path, base=base, progress=self.progress)
-        from pacha.blocks import hash_file
+    def _put_file(self, item: _Item, base: str | None) -> tuple[str, int]:
+        """(id, bytes read) of a large file, stored or only hashed; the file must still be
+        the one listed."""
+        if self.store is None:
+            object_id, size = hash_file_sized(item.path, item.listed)
+            if self.progress is not None:
+                self.progress(size)
+            return object_id, size
+        from pacha.store.ingest import ingest_file_sized
 
-        object_id = hash_file(str(path))
-        if self.progress is not None:
-            self.progress(path.stat().st_size)
-        return object_id
+        with open(item.path, "rb") as f:
+            return ingest_file_sized(self.store, f, base=base, progress=self.progress, listed=item.listed)
 
 
 def read_tree(store: ObjectStore, tree_id: str):

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pacha
+from pacha.ignore import IgnoreRules
 from porcelain.errors import InvalidInput
 from porcelain.progress import progress_bar
+
+if TYPE_CHECKING:
+    from pacha.store.snapshot import Identity
 
 
 def hash_file(path: Path) -> str:
@@ -17,43 +21,60 @@ def hash_file(path: Path) -> str:
 
 
 def artifact_of(
-    objects: pacha.ObjectStore | None, target: Path, base: str | None = None
+    objects: pacha.ObjectStore | None,
+    target: Path,
+    base: str | None = None,
+    *,
+    ignore: IgnoreRules | None = None,
+    listed: Identity | None = None,
 ) -> tuple[str, str, int]:
     """(id, kind, size) of a file or folder; stored when objects is given, else only hashed.
 
     base is an earlier version's artifact: what changed may be stored as deltas against it.
+    ignore: what a folder leaves out (default: its .pachaignore and the store's registry).
+    listed: a file's identity when the caller first looked at it (pacha.store.snapshot).
+    The size is the count of bytes read; a file that changes while it is read (since
+    listed) raises FileChanged and nothing is stored.
     """
     from pacha.trees import write_tree_sized
 
     with progress_bar(target, enabled=objects is not None) as advance:
         if target.is_dir():
-            tree_id, size = write_tree_sized(objects, target, base=base, progress=advance)
+            tree_id, size = write_tree_sized(objects, target, base=base, progress=advance, ignore=ignore)
             return tree_id, "tree", size
-        return _file_artifact(objects, target, base, advance)
+        return _file_artifact(objects, target, base, advance, listed)
 
 
 def _file_artifact(
-    objects: pacha.ObjectStore | None, target: Path, base: str | None, advance: Any
+    objects: pacha.ObjectStore | None, target: Path, base: str | None, advance: Any, listed: Identity | None
 ) -> tuple[str, str, int]:
+    from pacha.store.ingest import ingest_file_sized
+    from pacha.store.snapshot import hash_file_sized
+
     try:
         if objects is None:
-            blob_id = hash_file(target)
+            blob_id, size = hash_file_sized(target, listed)
+            if advance is not None:
+                advance(size)
         else:
-            blob_id = objects.put_file(target, base=base, progress=advance)
-        return blob_id, "blob", target.stat().st_size
+            with open(target, "rb") as f:
+                blob_id, size = ingest_file_sized(objects, f, base=base, progress=advance, listed=listed)
+        return blob_id, "blob", size
     except OSError as exc:
         # reading the file, or writing the store (a full disk): say which path, not which side
         verb = "read" if objects is None else "read or store"
         raise InvalidInput(f"cannot {verb} {target}: {exc.strerror}") from None
 
 
-def weights_info(target: Path) -> dict[str, Any] | None:
-    """Header facts of the weights files in a file or folder (summed over a folder's files)."""
+def weights_info(target: Path, ignore: IgnoreRules | None = None) -> dict[str, Any] | None:
+    """Header facts of the weights files in a file or folder (summed over the files a tree
+    of the folder holds: ignore says which, as for artifact_of)."""
     from porcelain.weights_info import describe
 
     if target.is_file():
         return describe(target)
-    found = [info for p in sorted(target.rglob("*")) if (info := describe(p, by_suffix_only=True))]
+    rules = ignore if ignore is not None else IgnoreRules.for_folder(target)
+    found = [info for p in sorted(rules.walk(target)) if (info := describe(p, by_suffix_only=True))]
     if not found:
         return None
     out: dict[str, Any] = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +17,14 @@ import msgspec
 import pacha
 from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
+from pacha.ignore import IgnoreRules, refuse_inside_registry
+from pacha.store.snapshot import changed as file_changed
+from pacha.store.snapshot import identity as snapshot_identity
 from porcelain import hooks, layout, lineage, records, stages, versions
 from porcelain.artifacts import artifact_of, hash_file, weights_info
 from porcelain.downloads import Placed, place
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
+from porcelain.inputs import artifact_source
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
@@ -150,46 +154,101 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         parents: list[records.ParentEdge] | None = None,
         message: str = "",
         extra_objects: list[tuple[bytes, str]] | None = None,
-        card_defaults: Callable[[], dict[str, Any]] | None = None,
+        card_defaults: Callable[[Path], dict[str, Any]] | None = None,
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development).
 
+        path may also be "-" (standard input) or a pipe such as /dev/fd/63; filename
+        (required for those) is the file name to record, by default the path's own name.
+        exclude: gitignore patterns a folder leaves out, after its .pachaignore
+        (pacha.ignore; the registry's own directory is always left out, and a path inside
+        the registry is refused). Every size, schema and header fact recorded comes from
+        the bytes stored; a file that changes while it is read is refused (FileChanged).
         card_defaults, if given, runs on a thread while the artifact is stored (once every
-        check has passed): card fields read from the file, such as a datasheet's row count,
-        which the card's own fields override."""
+        check has passed), given the path read: card fields read from the file, such as a
+        datasheet's row count, which the card's own fields override."""
         check_name(name)
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
-        target = Path(path)
-        if not target.exists():
-            raise InvalidInput(f"{target} does not exist")
+        with artifact_source(path, filename, self.plumbing.objects.tmp_dir) as (target, recorded, streamed):
+            if not streamed:
+                refuse_inside_registry(target, self.plumbing.root)
+            ignore = None
+            if target.is_dir():
+                ignore = IgnoreRules.for_folder(target, exclude, registry=self.plumbing.root)
+            elif exclude:
+                raise InvalidInput(f"--exclude applies to folders; {path} is a file")
+            return self._register_artifact(
+                kind,
+                name,
+                target,
+                recorded,
+                ignore,
+                version=version,
+                bump=bump,
+                description=description,
+                card=card,
+                metrics=metrics,
+                parents=parents,
+                message=message,
+                extra_objects=extra_objects,
+                card_defaults=card_defaults,
+            )
+
+    def _register_artifact(
+        self,
+        kind: str,
+        name: str,
+        target: Path,
+        filename: str,
+        ignore: IgnoreRules | None,
+        *,
+        version: str | None,
+        bump: str | None,
+        description: str,
+        card: dict[str, Any],
+        metrics: dict[str, float] | None,
+        parents: list[records.ParentEdge] | None,
+        message: str,
+        extra_objects: list[tuple[bytes, str]] | None,
+        card_defaults: Callable[[Path], dict[str, Any]] | None,
+    ) -> Registered:
+        # A file's identity before anything reads it: the bytes stored, their size and every
+        # card fact read from them (weights header, schema) must all be of this one file.
+        listed = None if ignore is not None else snapshot_identity(os.stat(target))
         if kind == "model":
             from porcelain.cards import MODEL_CARD_FIELDS, pin_references
 
             card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
             if "weights" not in card:
-                info = weights_info(target)
+                info = weights_info(target, ignore)
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
         if same_rank:
-            return self._existing(kind, name, same_rank[0], new_version, target)
+            return self._existing(kind, name, same_rank[0], new_version, target, ignore)
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
         base = self._delta_base(kind, name, parents or [])
         store_to = None if hook_first else objects
         if card_defaults is None:
-            artifact, artifact_kind, size = artifact_of(store_to, target, base)
+            artifact, artifact_kind, size = artifact_of(store_to, target, base, ignore=ignore, listed=listed)
         else:
             from concurrent.futures import ThreadPoolExecutor
 
             with ThreadPoolExecutor(1, thread_name_prefix="pacha-card") as pool:
-                defaults = pool.submit(card_defaults)
-                artifact, artifact_kind, size = artifact_of(store_to, target, base)
+                defaults = pool.submit(card_defaults, target)
+                artifact, artifact_kind, size = artifact_of(
+                    store_to, target, base, ignore=ignore, listed=listed
+                )
                 card = {**defaults.result(), **card}
+        if listed is not None and snapshot_identity(os.stat(target)) != listed:
+            raise file_changed(target)  # after the card's facts were read from it too
         merged_metrics = {**card.pop("metrics", {}), **(metrics or {})}
         record = records.build(
             type=layout.RECORD_TYPES[kind],
@@ -198,7 +257,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             artifact=artifact,
             artifact_kind=artifact_kind,
             size=size,
-            filename=target.resolve().name,
+            filename=filename,
             author=self.plumbing.identity(),
             created_ns=time.time_ns(),
             description=description or card.get("description", ""),
@@ -211,14 +270,14 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
 
         def write_objects(data: bytes) -> None:
             nonlocal stored
-            if not stored and artifact_of(objects, target, base)[0] != artifact:
+            if not stored and artifact_of(objects, target, base, ignore=ignore, listed=listed)[0] != artifact:
                 raise CheckFailed(f"{target} changed while it was being registered; try again")
             stored = True  # the artifact is stored once; a retry of --bump writes only its record
             for extra, extra_kind in extra_objects or []:
                 objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
             objects.put_bytes(data, "record")
 
-        return self._commit_version(kind, record, message, bump, target, write_objects)
+        return self._commit_version(kind, record, message, bump, target, write_objects, ignore)
 
     def _commit_version(
         self,
@@ -228,6 +287,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         bump: str | None,
         target: Path,
         write_objects: Callable[[bytes], None],
+        ignore: IgnoreRules | None = None,
     ) -> Registered:
         """Commit a new version's refs; the version's rules are checked inside the ref transaction.
 
@@ -265,7 +325,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 )
             except VersionTaken as taken:
                 if not bump:  # the version was asked for: answer as if this writer had come second
-                    return self._existing(kind, name, taken.existing, new_version, target)
+                    return self._existing(kind, name, taken.existing, new_version, target, ignore)
                 latest = versions.latest(self.versions_of(kind, name)) or new_version
                 record = msgspec.structs.replace(record, version=versions.bump(latest, bump))
                 continue
@@ -293,14 +353,17 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
             return None  # no usable base: the version is stored without deltas
         return None
 
-    def _existing(self, kind: str, name: str, existing: str, wanted: str, target: Path) -> Registered:
+    def _existing(
+        self, kind: str, name: str, existing: str, wanted: str, target: Path, ignore: IgnoreRules | None
+    ) -> Registered:
         found = self.get(kind, f"{name}:{existing}")
         if existing != wanted:
             raise VersionExists(
                 f"{name}:{existing} is already registered and {wanted} has the same precedence "
                 "(build metadata does not order versions); choose another version"
             )
-        artifact = pacha.write_tree(None, target) if target.is_dir() else hash_file(target)
+        # hashed with the same exclusions as when stored: one folder, one id
+        artifact = pacha.write_tree(None, target, ignore=ignore) if target.is_dir() else hash_file(target)
         if artifact != found.record.artifact:
             latest = versions.latest(self.versions_of(kind, name))
             raise VersionExists(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from porcelain import lineage
 from porcelain.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from porcelain.results import Registered, Transition, Version
 
 
@@ -32,8 +33,13 @@ class TrainingAPI:
         params: dict[str, Any] | None = None,
         run: str | None = None,
         message: str = "",
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Register a model file or folder; parents (NAME:VER) with relation record lineage.
+
+        path may be "-" (standard input) or a pipe with filename, the file name to record;
+        exclude: gitignore patterns a folder leaves out (see Registry.register).
 
         run (or $PACHA_RUN_ID inside a tracked run) fills the card from the run: its recipe,
         training data, duration and final metrics; the run then lists the model.
@@ -73,6 +79,8 @@ class TrainingAPI:
             metrics=metrics,
             parents=edges,
             message=message,
+            filename=filename,
+            exclude=exclude,
         )
         if run_info is not None and result.created:
             self.run_attach(run_info.id, kind="model", reference=result.version.ref)  # type: ignore[attr-defined]
@@ -91,9 +99,12 @@ class TrainingAPI:
         transform: str | None = None,
         generated_by: str | None = None,
         message: str = "",
+        filename: str | None = None,
+        exclude: Sequence[str] = (),
     ) -> Registered:
         """Register a data file or folder; schema and row count are filled for CSV/TSV/JSONL
-        (worked out on a thread while the file is stored)."""
+        (worked out on a thread from the very file stored; for "-" or a pipe, the format
+        is told by filename's suffix). exclude: gitignore patterns a folder leaves out."""
         from porcelain.cards import validate_datasheet
         from porcelain.schema_infer import infer
 
@@ -124,7 +135,9 @@ class TrainingAPI:
             card=sheet,
             parents=edges,
             message=message,
-            card_defaults=lambda: infer(Path(path)) or {},
+            card_defaults=lambda target: infer(target) or {},
+            filename=filename,
+            exclude=exclude,
         )
 
     def _card_from_run(

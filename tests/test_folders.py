@@ -94,8 +94,8 @@ def test_a_file_gone_after_listing_fails_the_whole_folder_and_leaves_nothing(
     victim = folder / "part-3" / "0003.txt"
     listing = trees._TreeWriter._list
 
-    def list_then_remove(self, directory, base):
-        items = listing(self, directory, base)
+    def list_then_remove(self, directory, base, *rest):
+        items = listing(self, directory, base, *rest)
         if directory == victim.parent:
             victim.unlink()  # removed between listing and reading
         return items

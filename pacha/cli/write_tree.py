@@ -13,14 +13,26 @@ app = new_app()
 
 
 @app.command(
-    help="Store every file under DIR and print the id of its tree.",
+    help="Store every file under DIR and print the id of its tree (leaving out what DIR/.pachaignore "
+    "and --exclude match, and the registry itself).",
     epilog="Example: pacha write-tree ./bert-base-uncased",
 )
 def write_tree(
     directory: Annotated[Path, typer.Argument(help="Directory to store.")],
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leave out the paths matching PATTERN (gitignore syntax, after DIR/.pachaignore), "
+            "repeatable.",
+        ),
+    ] = None,
     registry: RegistryOption = None,
 ) -> None:
+    from pacha.ignore import IgnoreRules
     from pacha.trees import write_tree as store_tree
 
     with writing_reg(registry) as reg:
-        write_out(store_tree(reg.objects, directory) + "\n")
+        # the registry itself is never stored, and a folder inside it is refused
+        ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)
+        write_out(store_tree(reg.objects, directory, ignore=ignore) + "\n")

@@ -24,9 +24,10 @@ from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.errors import InvalidInput, PachaError
+from pacha.errors import PachaError
 from pacha.ids import new_hasher
 from pacha.store.chunked import CHUNK_THRESHOLD
+from pacha.store.snapshot import Identity, changed, check_unchanged, identity
 from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
@@ -259,40 +260,62 @@ def ingest_file(
     progress: Progress | None = None,
 ) -> str:
     """Store a regular file; large blobs are chunked into a pack, as they are read."""
-    size = os.fstat(fileobj.fileno()).st_size
+    return ingest_file_sized(store, fileobj, kind, base, progress)[0]
+
+
+def ingest_file_sized(
+    store: ObjectStore,
+    fileobj: IO[bytes],
+    kind: str = "blob",
+    base: str | None = None,
+    progress: Progress | None = None,
+    listed: Identity | None = None,
+) -> tuple[str, int]:
+    """Store a regular file; returns its id and the number of bytes stored.
+
+    Whatever its size, the file must stay the same file from listed (its identity
+    when listed, see pacha.store.snapshot; default: when opened) until its last
+    byte is read, else FileChanged is raised and nothing it names is referenced.
+    """
+    fd = fileobj.fileno()
+    before = identity(os.fstat(fd))
+    path = getattr(fileobj, "name", "the file")
+    if listed is not None and before != listed:
+        raise changed(path)
+    size = before[2]
     if size <= CHUNK_THRESHOLD:
-        data = fileobj.read()
+        data = fileobj.read(size + 1)  # one byte more: a file that grew shows it
+        check_unchanged(path, fd, before, len(data))
         if kind != "blob" or base is None:
             object_id = store.put_bytes(data, kind)
         else:
             object_id = store.put_prepared(store.prepare(data), base)
         if progress is not None:
-            progress(size)
-        return object_id
+            progress(len(data))
+        return object_id, len(data)
     if kind != "blob":
-        return _ingest_loose(store, fileobj, kind)
+        object_id, stored = _ingest_loose(store, fileobj, kind)
+        check_unchanged(path, fd, before, stored)
+        return object_id, stored
     from pacha.store.chunked import ChunkedIngest
 
     half = SAMPLE // 2  # from the start and the middle
-    sample = os.pread(fileobj.fileno(), half, 0) + os.pread(fileobj.fileno(), half, size // 2)
+    sample = os.pread(fd, half, 0) + os.pread(fd, half, size // 2)
     encoding = choose_encoding(sample, store.loose.level)
-    before = os.fstat(fileobj.fileno())
     with store.batch() as batch:
         chunked = ChunkedIngest(store, batch, encoding, base, progress)
         try:
-            if _settled(before):
+            if _settled(os.fstat(fd)):
                 with MappedFile(fileobj) as mapped:
                     chunked.feed_mapped(mapped)
                     object_id = chunked.finish()
-                if _identity(os.fstat(fileobj.fileno())) != _identity(before):
-                    name = getattr(fileobj, "name", "the file")
-                    raise InvalidInput(
-                        f"{name} changed while it was being stored; store it again when it is complete"
-                    )
-                return object_id
-            for block in read_blocks(fileobj):  # being written right now: read private copies
-                chunked.feed(block)
-            return chunked.finish()
+            else:
+                for block in read_blocks(fileobj):  # being written right now: read private copies
+                    chunked.feed(block)
+                object_id = chunked.finish()
+            # before the batch installs anything: a changed file leaves no trace
+            check_unchanged(path, fd, before, chunked.size)
+            return object_id, chunked.size
         finally:
             chunked.close()
 
@@ -311,18 +334,14 @@ def _settled(info: os.stat_result) -> bool:
     return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > SETTLED_NS
 
 
-def _identity(info: os.stat_result) -> tuple[int, ...]:
-    return (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
-
-
-def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> str:
+def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> tuple[str, int]:
     with MappedFile(fileobj) as mapped:
         ingest = Ingest(store.loose, kind, choose_encoding(mapped.sample(SAMPLE // 2), store.loose.level))
         try:
             for _offset, view in mapped.blocks():
                 ingest.feed(view)
                 del view  # the mapping can only close once no view of it is left
-            return ingest.finish()
+            return ingest.finish(), ingest.size
         except BaseException:
             ingest.abort()
             raise

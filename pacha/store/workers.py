@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pacha.errors import PachaError
+from pacha.store.snapshot import FileChanged, Identity, read_small
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -34,27 +35,17 @@ WORKERS = 2
 
 
 class SmallFile(NamedTuple):
-    """A file for a worker: where it is, its size, and the blob of that name in the base tree."""
+    """A file for a worker: where it is, its identity when listed (pacha.store.snapshot),
+    and the blob of that name in the base tree."""
 
     path: str
-    size: int
+    listed: Identity
     old_id: str | None
     old_size: int
 
 
-Result = str | OSError  # a file's blob id, or why it could not be read
-
-
-def read_small(path: str, size: int) -> bytes:
-    """A small file's bytes, in as few system calls as possible (it may have grown since listed)."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        data = os.read(fd, size + 1)
-        while len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
-            data += more
-    finally:
-        os.close(fd)
-    return data
+# a file's blob id, or why it could not be read (FileChanged: it changed since it was listed)
+Result = str | OSError | FileChanged
 
 
 def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) -> Result:
@@ -65,8 +56,8 @@ def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) ->
     from pacha.store.ingest import prepare_probed
 
     try:
-        data = read_small(item.path, item.size)
-    except OSError as exc:
+        data = read_small(item.path, item.listed)
+    except (OSError, FileChanged) as exc:
         return exc
     unchanged = item.old_id is not None and item.old_size == len(data) and hash_bytes(data) == item.old_id
     if unchanged and store.freshen(item.old_id):

@@ -20,7 +20,7 @@ app = make_app("dataset", "data", "Register, find, promote and download dataset 
 )
 def register(
     name: Annotated[str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")],
-    path: Annotated[Path, typer.Argument(help="Data file or folder.")],
+    path: Annotated[Path, typer.Argument(help="Data file or folder, or - for standard input.")],
     version: Annotated[
         str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
     ] = None,
@@ -46,6 +46,22 @@ def register(
         str | None, typer.Option("--generated-by", help="The tracked run that produced the data (run-001).")
     ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    filename: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="File name to record (default: the path's own name; required when PATH is - for "
+            "standard input, or a pipe such as <(cmd)).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leave out of a folder the paths matching PATTERN (gitignore syntax, after the "
+            "folder's .pachaignore), repeatable.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
@@ -63,5 +79,7 @@ def register(
         transform=transform,
         generated_by=generated_by,
         message=message,
+        filename=filename,
+        exclude=exclude or [],
     )
     report_registration(result, "data", as_json)

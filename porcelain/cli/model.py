@@ -19,7 +19,10 @@ app = make_app("model", "model", "Register, find, promote, trace and download mo
 )
 def register(
     name: Annotated[str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")],
-    path: Annotated[Path, typer.Argument(help="Model file or folder (e.g. a Hugging Face folder).")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="Model file or folder (e.g. a Hugging Face folder), or - for standard input."),
+    ],
     version: Annotated[
         str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
     ] = None,
@@ -55,6 +58,22 @@ def register(
         typer.Option("--run", help="The tracked run that produced it (default: $PACHA_RUN_ID inside a run)."),
     ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    filename: Annotated[
+        str | None,
+        typer.Option(
+            "--name",
+            help="File name to record (default: the path's own name; required when PATH is - for "
+            "standard input, or a pipe such as <(cmd)).",
+        ),
+    ] = None,
+    exclude: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leave out of a folder the paths matching PATTERN (gitignore syntax, after the "
+            "folder's .pachaignore), repeatable.",
+        ),
+    ] = None,
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
@@ -76,6 +95,8 @@ def register(
         params=parse_params(param or []),
         run=run,
         message=message,
+        filename=filename,
+        exclude=exclude or [],
     )
     report_registration(result, "model", as_json)
 

@@ -1,0 +1,91 @@
+"""Reading a file as one snapshot: what is recorded is what was read, or the file is refused.
+
+A file registered while something writes it (a checkpoint still being saved, a
+log that grows, an editor saving in place) must never be stored as a mix of old
+and new bytes, nor recorded with a size it no longer has. Every reader of a
+file to store or hash compares the file's identity (device, inode, size,
+modification and change times) as it was listed or opened with its identity
+once every byte was read, and the number of bytes read with the size: any
+difference raises FileChanged. Sizes recorded in trees and version records are
+the counts of bytes read, never a stat taken at another moment.
+
+Modification times have the filesystem's clock granularity: a write landing in
+the same clock tick as the write before it, with the same size, does not move
+them. Such a write while a file is read is the one change this cannot see.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pacha.errors import InvalidInput
+
+Identity = tuple[int, int, int, int, int]
+
+
+class FileChanged(InvalidInput):
+    """A file changed (size, contents or inode) between being listed or opened and fully read."""
+
+
+def changed(path: object) -> FileChanged:
+    """The error for path, worded for the user."""
+    return FileChanged(f"{path} changed while it was being stored; store it again when it is complete")
+
+
+def identity(info: os.stat_result) -> Identity:
+    """What changes whenever a file's bytes change (or it is replaced)."""
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+
+
+def check_unchanged(path: object, fd: int, before: Identity, read: int) -> None:
+    """Raise FileChanged unless fd's file still has identity before and read is its size."""
+    after = identity(os.fstat(fd))
+    if after != before or read != after[2]:
+        raise changed(path)
+
+
+def read_small(path: str, listed: Identity | None = None) -> bytes:
+    """A small file's bytes, read whole, in as few system calls as possible.
+
+    listed is the file's identity when it was listed (None: as it is when opened).
+    Raises FileChanged if the file is not, from then until the last byte is read,
+    the same file of the same size; OSError if it cannot be read.
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if listed is None:
+            listed = identity(os.fstat(fd))
+        size = listed[2]
+        data = os.read(fd, size + 1)  # one byte more: a file that grew shows it here
+        while len(data) <= size and (more := os.read(fd, size + 1 - len(data))):
+            data += more
+        check_unchanged(path, fd, listed, len(data))
+    finally:
+        os.close(fd)
+    return data
+
+
+def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None) -> tuple[str, int]:
+    """(blob id, size) of a regular file, hashed through mmap on every core.
+
+    Raises FileChanged if the file changed since listed (or since it was opened)
+    before every byte was hashed.
+    """
+    from pacha.blocks import BLOCK, MappedFile
+    from pacha.ids import new_hasher
+
+    with open(path, "rb") as f:
+        fd = f.fileno()
+        before = identity(os.fstat(fd))
+        if listed is not None and before != listed:
+            raise changed(path)
+        hasher = new_hasher()
+        window = 4 * BLOCK  # larger updates keep every core busy in blake3
+        with MappedFile(f) as mapped:
+            for offset, view in mapped.blocks(window):
+                hasher.update(view)
+                view.release()
+                mapped.release(offset, window)
+            size = mapped.size
+        check_unchanged(path, fd, before, size)
+        return hasher.hexdigest(), size

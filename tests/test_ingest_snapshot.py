@@ -1,0 +1,415 @@
+"""Recorded sizes, names and schemas are those of the bytes stored (issue 11 item 2).
+
+A file that changes while it is read is refused at every size, whether it is stored or
+only hashed, alone or in a folder (threads or worker processes); sizes in trees and
+records are counts of the bytes read; a stream (`-` or a pipe) is registered with
+--name, its size, schema and card facts from its bytes; fsck and verify cross-check
+stated sizes against stored objects.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pacha import trees
+from pacha.blocks import BLOCK
+from pacha.store import ingest, snapshot
+from pacha.store.snapshot import FileChanged
+from tests.conftest import PACHA
+from tests.conftest import snapshot as registry_snapshot
+
+SMALL = trees.SMALL_FILE
+SIZES = [0, 1, 100, SMALL, SMALL + 1, BLOCK + 1]  # empty, tiny, thread path, loose, chunked
+CHANGES = ["grow", "shrink", "in-place"]
+
+
+def _content(size: int) -> bytes:
+    return bytes((i * 7 + 3) % 251 for i in range(min(size, 4096))) * (size // 4096 + 1)
+
+
+def _old(path: Path) -> None:
+    """Make the file look settled: any later write moves its times."""
+    past = time.time() - 60
+    os.utime(path, (past, past))
+
+
+def _change(path: Path, how: str) -> None:
+    size = path.stat().st_size
+    if how == "grow":
+        with open(path, "ab") as f:
+            f.write(b"+")
+    elif how == "shrink":
+        os.truncate(path, size - 1)
+    else:  # the same size, other bytes
+        with open(path, "r+b") as f:
+            f.seek(size // 2)
+            byte = f.read(1)
+            f.seek(size // 2)
+            f.write(bytes([byte[0] ^ 0xFF]))
+
+
+def _cases() -> list[tuple[int, str]]:
+    return [(size, how) for size in SIZES for how in CHANGES if size > 0 or how == "grow"]
+
+
+def _folder(tmp_path: Path, size: int) -> tuple[Path, Path]:
+    folder = tmp_path / "ckpt"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "config.json").write_bytes(b'{"layers": 2}\n')
+    victim = folder / "sub" / "weights.bin"
+    victim.write_bytes(_content(size)[:size])
+    for path in (folder / "config.json", victim):
+        _old(path)
+    return folder, victim
+
+
+def _nothing_stored(registry) -> None:  # type: ignore[no-untyped-def]
+    assert list(registry.objects.iter_ids()) == []
+    assert [p for p in (registry.root / "objects" / "pack").glob("*")] == []
+
+
+@pytest.mark.parametrize("store", [True, False], ids=["stored", "hashed"])
+@pytest.mark.parametrize(("size", "how"), _cases())
+def test_a_folder_file_changing_between_listing_and_reading_is_refused(
+    registry, tmp_path: Path, monkeypatch, size: int, how: str, store: bool
+) -> None:
+    folder, victim = _folder(tmp_path, size)
+    listing = trees._TreeWriter._list
+
+    def list_then_change(self, directory, *rest):  # type: ignore[no-untyped-def]
+        items = listing(self, directory, *rest)
+        if directory == victim.parent:
+            _change(victim, how)
+        return items
+
+    monkeypatch.setattr(trees._TreeWriter, "_list", list_then_change)
+    with pytest.raises(FileChanged, match=r"weights\.bin changed while it was being stored"):
+        trees.write_tree(registry.objects if store else None, folder)
+    _nothing_stored(registry)
+
+
+@pytest.mark.parametrize(("size", "how"), _cases())
+def test_a_folder_file_changing_while_it_is_read_is_refused(
+    registry, tmp_path: Path, monkeypatch, size: int, how: str
+) -> None:
+    """The change lands after the bytes were read and before the file is checked."""
+    folder, victim = _folder(tmp_path, size)
+    real = snapshot.check_unchanged
+
+    def change_then_check(path, fd, before, read):  # type: ignore[no-untyped-def]
+        if str(path).endswith("weights.bin"):
+            _change(victim, how)
+        return real(path, fd, before, read)
+
+    monkeypatch.setattr(snapshot, "check_unchanged", change_then_check)
+    monkeypatch.setattr(ingest, "check_unchanged", change_then_check)
+    with pytest.raises(FileChanged, match="changed while it was being stored"):
+        trees.write_tree(registry.objects, folder)
+    _nothing_stored(registry)
+
+
+@pytest.mark.parametrize("how", CHANGES)
+def test_worker_processes_refuse_a_file_that_changed_since_listing(
+    registry, tmp_path: Path, monkeypatch, how: str
+) -> None:
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"{i:03}.txt").write_text(f"file {i}\n")
+        _old(folder / f"{i:03}.txt")
+    victim = folder / "017.txt"
+    monkeypatch.setattr(trees, "PROCESS_AFTER", 0)
+    listing = trees._TreeWriter._list
+
+    def list_then_change(self, directory, *rest):  # type: ignore[no-untyped-def]
+        items = listing(self, directory, *rest)
+        _change(victim, how)
+        return items
+
+    monkeypatch.setattr(trees._TreeWriter, "_list", list_then_change)
+    with pytest.raises(FileChanged, match=r"017\.txt changed while it was being stored"):
+        trees.write_tree(registry.objects, folder)
+    _nothing_stored(registry)
+
+
+@pytest.mark.parametrize(("size", "how"), _cases())
+def test_a_single_file_changing_while_it_is_read_is_refused(
+    registry, tmp_path: Path, monkeypatch, size: int, how: str
+) -> None:
+    from porcelain.artifacts import artifact_of
+
+    path = tmp_path / "model.bin"
+    path.write_bytes(_content(size)[:size])
+    _old(path)
+    real = ingest.check_unchanged
+
+    def change_then_check(name, fd, before, read):  # type: ignore[no-untyped-def]
+        _change(path, how)
+        return real(name, fd, before, read)
+
+    monkeypatch.setattr(ingest, "check_unchanged", change_then_check)
+    with pytest.raises(FileChanged, match="changed while it was being stored"):
+        artifact_of(registry.objects, path)
+    _nothing_stored(registry)
+
+
+def test_a_file_replaced_by_rename_after_listing_is_refused(registry, tmp_path: Path, monkeypatch) -> None:
+    folder, victim = _folder(tmp_path, 100)
+    listing = trees._TreeWriter._list
+
+    def list_then_replace(self, directory, *rest):  # type: ignore[no-untyped-def]
+        items = listing(self, directory, *rest)
+        if directory == victim.parent:
+            other = victim.with_name("new")
+            other.write_bytes(victim.read_bytes())  # same bytes, same size: another file
+            os.utime(other, ns=(victim.stat().st_mtime_ns, victim.stat().st_mtime_ns))
+            os.replace(other, victim)
+        return items
+
+    monkeypatch.setattr(trees._TreeWriter, "_list", list_then_replace)
+    with pytest.raises(FileChanged):
+        trees.write_tree(registry.objects, folder)
+
+
+def _entries(registry, tree_id: str, prefix: str = "") -> list[tuple[str, str, int]]:  # type: ignore[no-untyped-def]
+    out = []
+    for entry in trees.read_tree(registry.objects, tree_id).entries:
+        if entry.mode == "040000":
+            out += _entries(registry, entry.id, f"{prefix}{entry.name}/")
+        else:
+            out.append((prefix + entry.name, entry.id, entry.size))
+    return out
+
+
+def test_every_tree_entry_size_is_the_stored_size(registry, tmp_path: Path) -> None:
+    folder = tmp_path / "f"
+    folder.mkdir()
+    for size in SIZES:
+        (folder / f"{size}.bin").write_bytes(_content(size)[:size])
+    tree_id, total = trees.write_tree_sized(registry.objects, folder)
+    entries = _entries(registry, tree_id)
+    assert {name: size for name, _, size in entries} == {f"{s}.bin": s for s in SIZES}
+    for _name, blob_id, size in entries:
+        assert registry.objects.stat(blob_id).size == size == len(registry.objects.read(blob_id))
+    assert total == sum(SIZES)
+    assert trees.write_tree(None, folder) == tree_id  # hashing alone names it the same
+
+
+# --- through the CLI, with real concurrent writers ------------------------------------
+
+
+def _writer(path: Path, mode: str) -> subprocess.Popen[bytes]:
+    """A process that keeps writing path (appending, or rewriting in place) until killed."""
+    code = (
+        "import os, sys\n"
+        "p = sys.argv[1]\n"
+        "f = open(p, 'ab' if sys.argv[2] == 'append' else 'r+b', buffering=0)\n"
+        "print('go', flush=True)\n"
+        "i = 0\n"
+        "while True:\n"
+        "    if sys.argv[2] == 'append':\n"
+        "        f.write(b'x' * 64)\n"
+        "    else:\n"
+        "        os.pwrite(f.fileno(), bytes([i % 256]) * 4096, (i * 4096) % (1 << 20))\n"
+        "    i += 1\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code, str(path), mode], stdout=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stdout.readline() == b"go\n"
+    return proc
+
+
+@pytest.mark.parametrize("mode", ["append", "rewrite"])
+@pytest.mark.parametrize("what", ["folder", "file"])
+def test_cli_refuses_a_checkpoint_being_written(cli, tmp_path: Path, mode: str, what: str) -> None:
+    folder = tmp_path / "run"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}\n")
+    ckpt = folder / "model.ckpt"
+    # Rewriting in place keeps the size: only the times show it, which move once per clock
+    # tick (up to 10 ms); a file that takes longer than that to read spans several.
+    ckpt.write_bytes(os.urandom((48 if mode == "rewrite" else 3) << 20))
+    before = registry_snapshot(cli.registry)
+    writer = _writer(ckpt, mode)
+    try:
+        failed = cli.fails("model", "register", "m", folder if what == "folder" else ckpt, "-v", "1.0.0")
+    finally:
+        writer.kill()
+        writer.wait()
+    assert "model.ckpt changed while it was being stored" in failed.err
+    assert len(failed.err.strip().splitlines()) == 1
+    assert registry_snapshot(cli.registry) == before
+    assert cli("model", "list", "--json").text.strip() in ("[]", "")
+
+
+# --- streams: `-` and pipes ---------------------------------------------------------------
+
+
+def _run(cli, args: list[str], stdin) -> subprocess.CompletedProcess[bytes]:  # type: ignore[no-untyped-def]
+    return subprocess.run(
+        [*PACHA, *args], stdin=stdin, capture_output=True, env=cli.env, cwd=cli.cwd, timeout=120
+    )
+
+
+def _record(cli, ref: str, kind: str = "model") -> dict:  # type: ignore[no-untyped-def,type-arg]
+    return json.loads(cli(kind, "get", ref, "--json").text)["record"]
+
+
+@pytest.mark.parametrize("size", [0, 5, SMALL + 3, BLOCK + 5])
+def test_model_from_a_real_pipe_on_stdin(cli, tmp_path: Path, size: int) -> None:
+    data = _content(size)[:size]
+    feeder = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.buffer.write(sys.stdin.buffer.read())"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    assert feeder.stdin is not None
+    proc = subprocess.Popen(
+        [*PACHA, "model", "register", "m", "-", "--name", "model.bin", "-v", "1.0.0"],
+        stdin=feeder.stdout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=cli.env,
+        cwd=cli.cwd,
+    )
+    feeder.stdout.close()  # type: ignore[union-attr]
+    feeder.stdin.write(data)
+    feeder.stdin.close()
+    _out, err = proc.communicate(timeout=120)
+    feeder.wait()
+    assert proc.returncode == 0, err
+    record = _record(cli, "m:1.0.0")
+    assert record["size"] == size and record["filename"] == "model.bin"
+    cli("model", "download", "m:1.0.0", "-o", tmp_path / "back.bin")
+    assert (tmp_path / "back.bin").read_bytes() == data
+    assert list((cli.registry / "tmp").iterdir()) == []  # the spooled copy is gone
+
+
+def test_model_from_process_substitution(cli, tmp_path: Path) -> None:
+    (tmp_path / "model.bin").write_bytes(_content(70_000)[:70_000])
+    # bash hands the command a /dev/fd/N path to a pipe, as a user's shell does
+    cmd = [
+        "bash",
+        "-c",
+        'exec "$@" m <(cat model.bin) --name model.bin -v 1.0.0',
+        "bash",
+        *PACHA,
+        "model",
+        "register",
+    ]
+    done = subprocess.run(cmd, capture_output=True, env=cli.env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 0, done.stderr
+    record = _record(cli, "m:1.0.0")
+    assert record["size"] == 70_000 and record["filename"] == "model.bin"
+    direct = cli("hash-object", tmp_path / "model.bin").text.strip()
+    assert record["artifact"] == direct
+    # without --name: one line, exit 2, nothing written
+    before = registry_snapshot(cli.registry)
+    cmd = ["bash", "-c", 'exec "$@" n <(cat model.bin) -v 1.0.0', "bash", *PACHA, "model", "register"]
+    done = subprocess.run(cmd, capture_output=True, env=cli.env, cwd=tmp_path, timeout=120)
+    assert done.returncode == 2
+    assert b"needs --name FILENAME" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert registry_snapshot(cli.registry) == before
+
+
+def test_dataset_from_stdin_keeps_its_schema_and_row_count(cli, tmp_path: Path) -> None:
+    csv = b"id,amount,label\n1,2.5,a\n2,NA,b\n3,4.0,c\n"
+    (tmp_path / "data.csv").write_bytes(csv)
+    cli("data", "register", "direct", tmp_path / "data.csv", "-v", "1.0.0")
+    with open(tmp_path / "data.csv", "rb") as f:
+        done = _run(cli, ["data", "register", "piped", "-", "--name", "data.csv", "-v", "1.0.0"], f)
+    assert done.returncode == 0, done.stderr
+    direct, piped = _record(cli, "direct:1.0.0", "data"), _record(cli, "piped:1.0.0", "data")
+    assert piped["card"] == direct["card"] and "feature_schema" in piped["card"]
+    assert (piped["size"], piped["filename"], piped["artifact"]) == (len(csv), "data.csv", direct["artifact"])
+
+
+def test_weights_header_from_a_pipe(cli, tmp_path: Path) -> None:
+    np = pytest.importorskip("numpy")
+    from safetensors.numpy import save_file
+
+    save_file({"w": np.zeros((4, 3), dtype=np.float32)}, str(tmp_path / "m.safetensors"))
+    cli("model", "register", "direct", tmp_path / "m.safetensors", "-v", "1.0.0")
+    with open(tmp_path / "m.safetensors", "rb") as f:
+        done = _run(cli, ["model", "register", "piped", "-", "--name", "m.safetensors", "-v", "1.0.0"], f)
+    assert done.returncode == 0, done.stderr
+    direct, piped = _record(cli, "direct:1.0.0"), _record(cli, "piped:1.0.0")
+    assert piped["card"]["weights"] == direct["card"]["weights"]
+    assert piped["card"]["weights"]["parameter_count"] == 12
+
+
+def test_stdin_needs_a_name_and_a_pipe(cli, tmp_path: Path) -> None:
+    import pty
+
+    before = registry_snapshot(cli.registry)
+    failed = cli.fails("model", "register", "m", "-", "-v", "1.0.0", code=2)
+    assert "reading standard input needs --name FILENAME" in failed.err
+    for bad in ["../x", "a/b", ".", ""]:
+        failed = cli.fails("model", "register", "m", "-", "--name", bad, "-v", "1.0.0", input=b"x")
+        assert "is not a file name" in failed.err
+    main, side = pty.openpty()
+    try:
+        done = _run(cli, ["model", "register", "m", "-", "--name", "m.bin", "-v", "1.0.0"], side)
+    finally:
+        os.close(main)
+        os.close(side)
+    assert done.returncode != 0 and b"standard input is a terminal" in done.stderr
+    assert registry_snapshot(cli.registry) == before
+
+
+def test_name_renames_a_regular_file_and_a_fifo_on_disk_is_refused(cli, tmp_path: Path) -> None:
+    (tmp_path / "out.bin").write_bytes(b"weights")
+    cli("model", "register", "m", tmp_path / "out.bin", "--name", "model.bin", "-v", "1.0.0")
+    assert _record(cli, "m:1.0.0")["filename"] == "model.bin"
+    os.mkfifo(tmp_path / "fifo")
+    failed = cli.fails("model", "register", "f", tmp_path / "fifo", "-v", "1.0.0")
+    assert "not a regular file or directory" in failed.err
+
+
+# --- fsck and verify cross-check stated sizes ---------------------------------------------
+
+
+def test_fsck_and_verify_report_a_record_whose_size_is_wrong(cli, registry, tmp_path: Path) -> None:
+    from porcelain import layout, records
+    from porcelain.registry import Registry
+
+    (tmp_path / "m.bin").write_bytes(b"0123456789")
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    assert cli("fsck").code == 0
+    good = records.decode(
+        registry.objects.read(json.loads(cli("model", "get", "m:1.0.0", "--json").text)["id"])
+    )
+    lying = records.build(
+        **{**{f: getattr(good, f) for f in good.__struct_fields__}, "version": "2.0.0", "size": 11}
+    )
+    record_id = registry.objects.put_bytes(lying.encode(), "record")
+    tx = registry.transaction("test: a record that lies about its size")
+    tx.create(layout.version_ref("model", "m", "2.0.0"), record_id)
+    tx.create(layout.stage_ref("model", "m", "development", "2.0.0"), record_id)
+    tx.commit()
+    failed = cli.fails("fsck", code=1)
+    assert (
+        f"record {record_id} says its artifact is 11 bytes, but object {good.artifact} holds 10"
+        in failed.text + failed.err
+    )
+    _found, _count, problems = Registry.open(cli.registry).verify("model", "m:2.0.0")
+    assert any("says its artifact is 11 bytes" in p for p in problems)
+    assert cli.fails("verify", "m:2.0.0").code == 1
+
+
+def test_fsck_reports_a_tree_entry_whose_size_is_wrong(cli, registry, tmp_path: Path) -> None:
+    from pacha.objects import MODE_FILE, TreeEntry, encode, make_tree
+
+    blob = registry.objects.put_bytes(b"abc")
+    tree_id = registry.objects.put_bytes(encode(make_tree([TreeEntry("a.txt", MODE_FILE, blob, 4)])), "tree")
+    cli("update-ref", "refs/test", tree_id)
+    failed = cli.fails("fsck", code=1)
+    assert (
+        f"tree {tree_id} says entry 'a.txt' is 4 bytes, but object {blob} holds 3" in failed.text + failed.err
+    )
