@@ -108,16 +108,18 @@ def _check_closures(reg, shape, rooted, young) -> None:  # type: ignore[no-untyp
     store = reg.objects
     blobs = [store.put_bytes(f"blob {i}".encode() * 3) for i in range(8)]
     trees: list[str] = []
+    sizes: list[int] = []  # of each tree: what its entries add up to (fsck checks it)
     for children in shape:
         entries = {}
         for child in children:
             if child < len(blobs):
-                entries[f"b{child}"] = objects.TreeEntry(f"b{child}", objects.MODE_FILE, blobs[child], 15)
+                entries[f"b{child}"] = objects.TreeEntry(f"b{child}", objects.MODE_FILE, blobs[child], 18)
             elif trees:
                 k = child % len(trees)
-                entries[f"t{k}"] = objects.TreeEntry(f"t{k}", objects.MODE_TREE, trees[k], 0)
-        data = objects.encode(objects.make_tree(list(entries.values())))
-        trees.append(store.put_bytes(data, "tree"))
+                entries[f"t{k}"] = objects.TreeEntry(f"t{k}", objects.MODE_TREE, trees[k], sizes[k])
+        tree = objects.make_tree(list(entries.values()))
+        trees.append(store.put_bytes(objects.encode(tree), "tree"))
+        sizes.append(tree.size)
     everything = list(dict.fromkeys(blobs + trees))
     for object_id in everything:
         os.utime(store.loose.path(object_id), (OLD, OLD))
