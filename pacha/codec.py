@@ -135,6 +135,14 @@ class Zstd:
         self._local = threading.local()
 
     def encode(self, block: bytes, level: int) -> bytes:
+        """One zstd frame holding block; never fails: if compressing does (a library error,
+        no memory), the frame holds block uncompressed (compression is only an optimisation)."""
+        from pacha.store.optional import attempt, raw_zstd_frame
+
+        frame = attempt("zstd compression", lambda: self._compressor(level).compress(block))
+        return raw_zstd_frame(block) if frame is None else frame
+
+    def _compressor(self, level: int) -> Any:
         # A compressor per thread and level: contexts are costly to build and not thread-safe.
         cache = self._local.__dict__.setdefault("compressors", {})
         compressor = cache.get(level)
@@ -143,7 +151,7 @@ class Zstd:
 
             compressor = zstandard.ZstdCompressor(level=level, write_checksum=False)
             cache[level] = compressor
-        return compressor.compress(block)
+        return compressor
 
     def source(self, raw: IO[bytes], objects: ObjectSource | None = None) -> BodySource:
         import zstandard

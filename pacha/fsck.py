@@ -24,6 +24,9 @@ class FsckReport:
     objects: int = 0
     refs: int = 0
     problems: list[str] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # what restores each damaged object
+    repaired: list[str] = field(default_factory=list)  # with repair=True: what was rewritten
+    unrepaired: int = 0  # with repair=True: problems left (ok becomes "none left")
     # Not damage (exit 0): leftovers of interrupted operations, with what clears them,
     # and dangling links among unreachable objects (gc removes those objects in time).
     warnings: list[str] = field(default_factory=list)
@@ -31,7 +34,7 @@ class FsckReport:
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems if not self.repaired else not self.unrepaired
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,12 +73,17 @@ def fsck(
     jobs: int = 2,
     on_problem: Callable[[str], None] | None = None,
     on_warning: Callable[[str], None] | None = None,
+    repair: bool = False,
 ) -> FsckReport:
     """Check everything; problems are reported as they are found and collected.
 
     Damage to anything reachable from a ref or the reflog is a problem; leftovers of
     interrupted operations are warnings, and dangling links among unreachable objects
-    notes (both given to on_warning as "warning: …" / "note: …")."""
+    notes (both given to on_warning as "warning: …" / "note: …"). Every copy of an
+    object stored more than once is checked too, and each damaged object gets a hint
+    naming what restores it (pacha.damage). repair=True rewrites damaged copies from
+    good ones; `ok` then means no problem is left.
+    """
     from pacha.leftovers import scan
 
     report = FsckReport()
@@ -110,10 +118,12 @@ def fsck(
     report.objects = len(ids)
     links: dict[str, tuple[str, ...]] = {}
     unsure: list[ObjectCheck] = []  # damage that is a problem only if the object is reachable
+    unreadable: set[str] = set()
     for check in _parallel(store, ids, jobs):
         if check.links:
             links[check.id] = check.links
         if check.problem:
+            unreadable.add(check.id)
             if check.missing_link:
                 unsure.append(check)
             else:
@@ -139,6 +149,7 @@ def fsck(
                     "(harmless: `pacha gc` removes it in time)",
                     notes=True,
                 )
+    _damage(registry, report, ids, unreadable, problem, repair)
     for name, object_id in registry.refs.iter():
         report.refs += 1
         if object_id not in present:
@@ -182,6 +193,31 @@ def _reachable(roots: set[str], links: dict[str, tuple[str, ...]]) -> set[str]:
             seen.add(object_id)
             frontier.extend(links.get(object_id, ()))
     return seen
+
+
+def _damage(
+    registry: Registry,
+    report: FsckReport,
+    ids: list[str],
+    unreadable: set[str],
+    problem: Callable[[str], None],
+    repair: bool,
+) -> None:
+    """Damaged copies (pacha.damage): shadowed ones as problems, a hint for each, repairs."""
+    from pacha import damage
+
+    found = damage.inspect(registry, ids, unreadable)
+    for text in found.shadowed:
+        problem(text)
+    report.hints = found.hints
+    if not repair:
+        return
+    done = damage.repair(registry.objects, found.damaged)
+    report.repaired = done.repaired + done.not_repaired
+    fixed = {text.split()[1].rstrip(":") for text in done.repaired}
+    left = [p for p in report.problems if not any(object_id in p for object_id in fixed)]
+    recheck = [c.problem for c in map(lambda i: check_object(registry.objects, i), fixed) if c.problem]
+    report.unrepaired = len(left) + len(recheck) + len(damage.survey(registry.objects, fixed))
 
 
 def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:

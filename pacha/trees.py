@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
-from pacha.errors import InvalidInput, ObjectNotFound
+from pacha.errors import InvalidInput, PachaError
 from pacha.ignore import IgnoreRules
 from pacha.objects import (
     BLOB,
@@ -106,8 +106,8 @@ def _base_entries(store: ObjectStore | None, tree_id: str | None) -> dict[str, T
         return None
     try:
         return {e.name: e for e in read_tree(store, tree_id).entries}
-    except (InvalidInput, ObjectNotFound):
-        return None  # not a tree, or not here: store without deltas
+    except PachaError:
+        return None  # not a tree, not here or damaged: store without deltas
 
 
 class _Item(NamedTuple):

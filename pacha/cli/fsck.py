@@ -21,6 +21,14 @@ app = new_app()
 def fsck(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Threads verifying in parallel.", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line on stderr.")] = False,
+    repair: Annotated[
+        bool,
+        typer.Option(
+            "--repair",
+            help="Rewrite each damaged copy of an object from a good copy of it (loose or packed); "
+            "say what could not be repaired.",
+        ),
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.fsck import fsck as run_fsck
@@ -32,9 +40,14 @@ def fsck(
     def warn(text: str) -> None:
         sys.stderr.write(text + "\n")
 
-    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, on_warning=warn)
+    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
+    for line in result.hints + result.repaired:
+        write_out(line + "\n")
     if not quiet:
-        status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        if repair and result.repaired:
+            status = "ok after repair" if result.ok else f"{result.unrepaired} problem(s) left after repair"
+        else:
+            status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
         extra = [
             f"{len(v)} {k}" for k, v in (("warning(s)", result.warnings), ("note(s)", result.notes)) if v
         ]

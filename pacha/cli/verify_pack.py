@@ -29,6 +29,7 @@ def verify_pack(
 
     from pacha import codec
     from pacha.fsck import check_object
+    from pacha.store.copies import Copy, verify_copy
     from pacha.store.repack import find_pack
 
     reg = open_reg(registry)
@@ -50,9 +51,12 @@ def verify_pack(
             object_id = pack.id_at(i)
             entry = pack.entry_at(i)
             header = codec.parse_header(pack.read_at(entry.offset, codec.MAX_HEADER_LEN), object_id)
-            result = check_object(store, object_id)
-            if result.problem:
-                problems.append(result.problem)
+            if store.loose.has(object_id):  # readers take the loose copy: check this one itself
+                problem = verify_copy(store, object_id, Copy(pack, i))
+            else:
+                problem = check_object(store, object_id).problem
+            if problem:
+                problems.append(problem)
             if verbose:
                 name = codec.ENCODINGS[header.encoding].name
                 write_out(f"{object_id} {header.kind} {header.size} {entry.length} {entry.offset} {name}\n")

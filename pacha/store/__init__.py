@@ -20,6 +20,16 @@ from typing import IO, TYPE_CHECKING, NamedTuple
 from pacha import codec
 from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, ObjectNotFound
 from pacha.ids import MIN_PREFIX_LEN, check_id, is_hex
+from pacha.store.copies import (
+    DAMAGED,
+    MISSING,
+    SOUND,
+    bounds_problem,
+    header_problem,
+    open_packed_copy,
+    packed_problem,
+)
+from pacha.store.delta import READ_LIMIT
 from pacha.store.loose import LooseStore
 from pacha.store.pack import PackSet
 from pacha.store.reader import ObjectInfo, ObjectReader, ViewReader, verified
@@ -70,6 +80,8 @@ class ObjectStore:
         self._local = threading.local()
         self._touched: dict[Path, float] = {}
         self._loose_listing: dict[str, set[str]] | None = None  # shard -> names, during a batch
+        # per batch: good copies of objects found damaged, written once its pack is installed
+        self._repairs: dict[PackWriter, list[tuple[str, bytes, bytes]]] = {}
 
     # --- where an object lives -----------------------------------------------------
     @property
@@ -83,18 +95,32 @@ class ObjectStore:
             stored = batch.read_entry(object_id)
             header = codec.parse_header(stored[: codec.MAX_HEADER_LEN], object_id)
             return header, ViewReader(memoryview(stored)[header.length :])
-        # Known packs first (a lookup in memory), then loose files, then packs added since.
-        found = self.packs.find(object_id, relist=False)
+        # The loose copy first: a write that found a stored copy damaged puts the good
+        # bytes there (pacha.store.copies). One that fails the cheap check of a copy is
+        # passed over for a packed copy that passes it.
+        try:
+            return self.loose.open_checked(object_id)
+        except ObjectNotFound:
+            pass
+        except CorruptObject as exc:
+            return open_packed_copy(self, object_id, exc)
+        found = self.packs.find(object_id)
         if found is None:
-            try:
-                return self.loose.open_raw(object_id)
-            except ObjectNotFound:
-                found = self.packs.find(object_id)
-                if found is None:
-                    raise
+            raise ObjectNotFound(f"object {object_id} not found")
         pack, i = found
         try:
-            return pack.open_entry(i, object_id)
+            offset, length = pack.entry_at(i)
+            why = bounds_problem(pack, offset, length, object_id)
+            if why is not None:
+                raise CorruptObject(why)
+            header, raw = pack.open_entry(i, object_id)
+            why = header_problem(object_id, header, length - header.length)
+            if why is not None:
+                raw.close()
+                raise CorruptObject(why)
+            return header, raw
+        except CorruptObject as exc:
+            return open_packed_copy(self, object_id, exc)
         except FileNotFoundError:
             # a repack replaced that pack since it was listed: its objects are elsewhere now
             self.packs.refresh(force=True)
@@ -108,7 +134,7 @@ class ObjectStore:
         None (loose, only in the current batch, or missing): lets a reader of many
         entries that lie back to back read them in one system call."""
         found = self.packs.find(object_id, relist=False)
-        if found is None:
+        if found is None or self.loose.has(object_id):  # a loose copy is the one readers use
             return None
         pack, i = found
         offset, length = pack.entry_at(i)
@@ -130,7 +156,7 @@ class ObjectStore:
         """Kind and size from the header alone (no decompression)."""
         try:
             return self.loose.stat(object_id)
-        except ObjectNotFound:
+        except (ObjectNotFound, CorruptObject):  # not loose, or damaged there: what readers use
             header, raw = self.open_stored(object_id)
             raw.close()
             return ObjectInfo(object_id, header.kind, header.size, header.encoding)
@@ -267,43 +293,78 @@ class ObjectStore:
             self._local.batch = None
             if writer.finish() is not None:
                 self.packs.refresh(force=True)
+            # Good copies of objects found damaged: loose files, which readers prefer; only
+            # now, as they may name objects of the pack just installed.
+            for object_id, header, body in self._repairs.pop(writer, []):
+                self.loose.write_stored(object_id, header, body)
         finally:
+            self._repairs.pop(writer, None)
             self._local.batch = None
             self._loose_listing = None
             writer.abort()
 
-    def freshen(self, object_id: str) -> bool:
-        """True if the object is stored; marks it as just written so gc's grace period covers it.
+    def repair(self, object_id: str, header: bytes, body: bytes, batch: PackWriter | None = None) -> None:
+        """Store the good stored form of an object whose stored copy is damaged, as a loose
+        file (replacing a damaged loose file atomically; readers prefer loose copies).
+        Inside a batch it is written once the batch's pack is installed. Raises OSError."""
+        if batch is None:
+            self.loose.write_stored(object_id, header, body)
+        else:
+            self._repairs.setdefault(batch, []).append((object_id, header, body))
+
+    def freshen(self, object_id: str, kind: str | None = None, size: int | None = None) -> bool:
+        """True if the object is stored soundly; marks it as just written so gc's grace period
+        covers it. False if it is missing or the copy found is damaged (see present()).
 
         A write that reuses an object instead of storing it again must refresh
         its time: a concurrent gc could otherwise delete it before the ref that
         will name it moves. A packed object is refreshed by touching its pack.
         """
+        return self.present(object_id, kind, size) == SOUND
+
+    def present(
+        self, object_id: str, kind: str | None = None, size: int | None = None, _depth: int = 0
+    ) -> str:
+        """SOUND (stored, and freshened as freshen() does), MISSING, or DAMAGED: the copy
+        readers would use fails a cheap check (header, kind and size if given, stored
+        length, pack entry bounds, a delta's base present and sound; pacha.store.copies),
+        so the write must store the good bytes again (ObjectStore.repair), not reuse it."""
         batch = self._batch
         if batch is not None and object_id in batch:
-            return True
+            return SOUND
+
+        def base_ok(base_id: str) -> bool:  # only called for a delta
+            return _depth < READ_LIMIT and self.present(base_id, kind, None, _depth + 1) == SOUND
+
+        loose = self._loose_state(object_id, kind, size, base_ok)
+        if loose != MISSING:
+            return loose
         found = self.packs.find(object_id, relist=False)
         if found is None:
-            return self._freshen_loose(object_id)
+            return MISSING
+        if packed_problem(found[0], found[1], object_id, kind, size, base_ok) is not None:
+            return DAMAGED
         path = found[0].path
         now = time.time()
         if now - self._touched.get(path, 0.0) > 60:
             with contextlib.suppress(OSError):  # a read-only shared store: not ours to collect
                 os.utime(path)
             self._touched[path] = now
-        return True
+        return SOUND
 
-    def _freshen_loose(self, object_id: str) -> bool:
+    def _loose_state(
+        self, object_id: str, kind: str | None, size: int | None, base_ok: Callable[[str], bool]
+    ) -> str:
         listing = self._loose_listing
         if listing is None:
-            return self.loose.freshen(object_id)
+            return self.loose.state(object_id, kind, size, base_ok)
         # During a batch, shards are listed once: thousands of misses cost no system call
         # (an object stored loose meanwhile by someone else is at worst stored again).
         shard = object_id[:2]
         names = listing.get(shard)
         if names is None:
             names = listing[shard] = self.loose.shard_names(shard)
-        return object_id[2:] in names and self.loose.freshen(object_id)
+        return self.loose.state(object_id, kind, size, base_ok) if object_id[2:] in names else MISSING
 
     def writer(self, kind: str = "blob") -> ObjectWriter:
         """A streaming writer; call write() repeatedly, then commit() for the id."""
@@ -338,11 +399,15 @@ class ObjectStore:
 
         base: an earlier version it may be stored as a delta against (into a pack).
         """
-        if self.freshen(prepared.id):
+        found = self.present(prepared.id, prepared.kind, len(prepared.data))
+        if found == SOUND:
             return prepared.id
         if prepared.header is None:
             header, body = self.loose.encode(prepared.kind, prepared.data)
             prepared = prepared._replace(header=header, body=body)
+        if found == DAMAGED:
+            self.repair(prepared.id, prepared.header, prepared.body, self._batch)
+            return prepared.id
         if base is not None:
             from pacha.store.ingest import put_small_delta
 

@@ -37,6 +37,7 @@ from pacha import codec
 from pacha.blocks import BLOCK, DEPTH
 from pacha.errors import CorruptObject
 from pacha.ids import new_hasher
+from pacha.store.copies import DAMAGED, SOUND
 
 if TYPE_CHECKING:
     from pacha.blocks import MappedFile
@@ -242,6 +243,13 @@ class BaseChunks:
         return chunk if size // 4 <= chunk.size <= size * 4 else None
 
 
+def _base_chunks(store: ObjectStore, base_id: str) -> BaseChunks | None:
+    """The chunks of the earlier version base_id, or None if they cannot be read."""
+    from pacha.store.optional import attempt
+
+    return attempt(f"chunk list of {base_id}", lambda: BaseChunks(store, base_id))
+
+
 Prepared = list[tuple[str, int, "tuple[bytes | memoryview, ...] | None"]]
 
 
@@ -264,7 +272,8 @@ class ChunkedIngest:
         self.size = 0
         self.chunks: list[ChunkRef] = []
         self.cutter = new_cutter()
-        self.base = BaseChunks(store, base_id) if base_id else None
+        # The earlier version only guides deltas: one that cannot be read means no deltas.
+        self.base = _base_chunks(store, base_id) if base_id else None
         self.progress = progress
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="pacha-chunk")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
@@ -378,7 +387,11 @@ class ChunkedIngest:
             for offset, length in group:
                 data = piece[offset : offset + length]
                 chunk_id = blake3.blake3(data).hexdigest()
-                if self.store.freshen(chunk_id):
+                found = self.store.present(chunk_id, "blob", length)
+                if found == SOUND:
+                    out.append((chunk_id, length, None))
+                elif found == DAMAGED:  # its stored copy is damaged: a good one, loose
+                    self.store.repair(chunk_id, *self.store.loose.encode("blob", bytes(data)), self.batch)
                     out.append((chunk_id, length, None))
                 else:
                     out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
@@ -400,16 +413,24 @@ class ChunkedIngest:
         if self.base is not None and self._delta_misses < GIVE_UP_AFTER:
             old = self.base.replaced(previous, offset, len(data))
             if old is not None:
-                from pacha.store.delta import MIN_SAVING, make_delta
-
-                if self.store.delta_depth(old.id) < _max_depth():
-                    delta = make_delta(data, self.store.read(old.id), old.id, self.level)
-                    if len(delta) < len(body) * (1 - MIN_SAVING):
-                        encoding, body = codec.DELTA, delta
-                        self._delta_misses = 0
-                    else:
-                        self._delta_misses += 1
+                delta = self._delta(data, old.id)
+                if delta is not None and len(delta) < len(body) * (1 - _min_saving()):
+                    encoding, body = codec.DELTA, delta
+                    self._delta_misses = 0
+                else:
+                    self._delta_misses += 1
         return (codec.pack_header("blob", len(data), encoding), body)
+
+    def _delta(self, data: memoryview, old_id: str) -> bytes | None:
+        """The chunk as a delta against the old chunk old_id, or None if there is none to be
+        had (too deep a chain, an old chunk that is tiny, missing or damaged, a zstd error):
+        the chunk is then stored compressed or raw, never failing the write."""
+        from pacha.store.delta import try_delta
+        from pacha.store.optional import attempt
+
+        if not attempt("delta chain depth", lambda: self.store.delta_depth(old_id) < _max_depth()):
+            return None
+        return try_delta(data, lambda: self.store.read(old_id), old_id, self.level)
 
     def _store(self, prepared: Future[Prepared], length: int) -> None:
         new = []
@@ -431,9 +452,13 @@ class ChunkedIngest:
         finally:
             self.close()
         blob_id = self.hasher.hexdigest()
-        if not self.store.freshen(blob_id):
+        found = self.store.present(blob_id, "blob", self.size)
+        if found != SOUND:
             header = codec.pack_header("blob", self.size, codec.CHUNKS)
-            self.batch.add(blob_id, header, encode_chunk_list(self.chunks))
+            if found == DAMAGED:  # a damaged chunk list (or copy) is replaced, never reused
+                self.store.repair(blob_id, header, encode_chunk_list(self.chunks), self.batch)
+            else:
+                self.batch.add(blob_id, header, encode_chunk_list(self.chunks))
         return blob_id
 
     def close(self) -> None:
@@ -448,6 +473,12 @@ class ChunkedIngest:
             # fails, the batch fails and its owner aborts it
             with contextlib.suppress(OSError):
                 self.batch.flush()
+
+
+def _min_saving() -> float:
+    from pacha.store.delta import MIN_SAVING
+
+    return MIN_SAVING
 
 
 def _max_depth() -> int:

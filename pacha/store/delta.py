@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Callable
 from typing import IO, TYPE_CHECKING
 
 from pacha.errors import CorruptObject
@@ -43,6 +44,27 @@ def make_delta(data: bytes | memoryview, base: bytes | memoryview, base_id: str,
     return bytes.fromhex(base_id) + frame
 
 
+MIN_BASE = 8  # zstd refuses a prefix (raw dictionary) shorter than this
+
+
+def try_delta(
+    data: bytes | memoryview, read_base: Callable[[], bytes], base_id: str, level: int
+) -> bytes | None:
+    """make_delta against the base read_base() returns, or None when there is no delta to
+    be had: an empty object, a base under MIN_BASE bytes, a base that cannot be read, or
+    any error of the compressor. The caller then stores data whole; never raises."""
+    from pacha.store.optional import attempt
+
+    if not len(data):
+        return None
+
+    def delta() -> bytes | None:
+        base = read_base()
+        return make_delta(data, base, base_id, level) if len(base) >= MIN_BASE else None
+
+    return attempt(f"delta against {base_id}", delta)
+
+
 def base_of(body_start: bytes) -> str:
     """The base id named at the start of a delta body."""
     if len(body_start) < 32:
@@ -70,6 +92,6 @@ def delta_source(raw: IO[bytes], objects: ObjectSource) -> IO[bytes]:
             zstd_dict=pyzstd.ZstdDict(base, is_raw=True).as_prefix,
             option={pyzstd.DParameter.windowLogMax: 31},
         )
-    except pyzstd.ZstdError as exc:
+    except (pyzstd.ZstdError, ValueError) as exc:  # ValueError: a base zstd cannot take as prefix
         raise CorruptObject(f"cannot decode delta against {base_id} ({exc})") from None
     return io.BytesIO(data)

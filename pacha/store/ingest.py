@@ -24,7 +24,6 @@ from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.errors import PachaError
 from pacha.ids import new_hasher
 from pacha.store.chunked import CHUNK_THRESHOLD
 from pacha.store.snapshot import Identity, changed, check_unchanged, identity
@@ -133,7 +132,7 @@ class Ingest:
                 self._pending.popleft().result()
             os.pwrite(self._file.fd, self.size.to_bytes(8, "little"), self._size_offset)
             object_id = self.hasher.hexdigest()
-            if not self.store.freshen(object_id):
+            if not self.store.freshen(object_id, self.kind, self.size):  # missing, or damaged: replaced
                 self._file.install(self.store.path(object_id))
             return object_id
         finally:
@@ -305,8 +304,11 @@ def ingest_file_sized(
     with store.batch() as batch:
         chunked = ChunkedIngest(store, batch, encoding, base, progress)
         try:
-            if _settled(os.fstat(fd)):
-                with MappedFile(fileobj) as mapped:
+            # Reading in place is an optimisation: where mmap is refused (an address-space
+            # limit, a filesystem without it), the file is read into private buffers.
+            mapped = _map(fileobj) if _settled(os.fstat(fd)) else None
+            if mapped is not None:
+                with mapped:
                     chunked.feed_mapped(mapped)
                     object_id = chunked.finish()
             else:
@@ -334,8 +336,23 @@ def _settled(info: os.stat_result) -> bool:
     return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > SETTLED_NS
 
 
+def _map(fileobj: IO[bytes]) -> MappedFile | None:
+    """The file mapped for reading in place, or None where mmap is refused."""
+    from pacha.store.optional import attempt
+
+    return attempt("reading the file in place (mmap)", lambda: MappedFile(fileobj))
+
+
 def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> tuple[str, int]:
-    with MappedFile(fileobj) as mapped:
+    mapped = _map(fileobj)
+    if mapped is None:  # read into private buffers instead
+        size = 0
+        with ObjectWriter(store, kind) as writer:
+            for block in read_blocks(fileobj):
+                writer.write(block)
+                size += len(block)
+            return writer.commit(), size
+    with mapped:
         ingest = Ingest(store.loose, kind, choose_encoding(mapped.sample(SAMPLE // 2), store.loose.level))
         try:
             for _offset, view in mapped.blocks():
@@ -349,19 +366,21 @@ def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> tuple[st
 
 def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
     """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
-    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, make_delta
+    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, try_delta
+    from pacha.store.optional import attempt
 
-    try:
+    def base_usable() -> bool:
         info = store.stat(base)
         whole = info.kind == prepared.kind and info.encoding != codec.CHUNKS
-        usable = whole and store.delta_depth(base) < MAX_DEPTH
-    except PachaError:
-        usable = False  # no base after all: store it whole
+        return whole and store.delta_depth(base) < MAX_DEPTH
+
+    usable = attempt(f"delta base {base}", base_usable)  # None: no base after all, store it whole
     stored = (prepared.header, prepared.body)
-    if usable and prepared.data:
-        delta = make_delta(prepared.data, store.read(base), base, store.loose.level)
-        if len(delta) < len(prepared.body) * (1 - MIN_SAVING):
-            stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
+    # The delta is only an optimisation: whatever stops it (a tiny or unreadable base,
+    # a zstd error), the object is stored whole.
+    delta = try_delta(prepared.data, lambda: store.read(base), base, store.loose.level) if usable else None
+    if delta is not None and len(delta) < len(prepared.body) * (1 - MIN_SAVING):
+        stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
     with store.batch() as batch:
         batch.add(prepared.id, *stored)
     return prepared.id

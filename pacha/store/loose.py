@@ -14,6 +14,7 @@ from typing import IO
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
+from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.reader import ObjectInfo, ObjectReader
 from pacha.store.tmpfile import fsync_dir, temp_path
 
@@ -120,19 +121,67 @@ class LooseStore:
         os.rename(tmp_path, final)
         fsync_dir(shard)
 
-    def freshen(self, object_id: str) -> bool:
-        """If the object exists, mark it as just written and say so.
+    def freshen(self, object_id: str, kind: str | None = None, size: int | None = None) -> bool:
+        """If the object exists and its file is sound, mark it as just written and say so.
 
         A write that finds its object already stored reuses it; touching it keeps
         `gc`'s grace period from deleting it before the ref that will name it moves.
+        A damaged file (pacha.store.copies.problem) is not reused: the write replaces it.
         """
+        return self.state(object_id, kind, size) == SOUND
+
+    def state(
+        self,
+        object_id: str,
+        kind: str | None = None,
+        size: int | None = None,
+        base_ok: Callable[[str], bool] | None = None,
+    ) -> str:
+        """SOUND (and touched), MISSING or DAMAGED: the loose copy, checked cheaply
+        (header, the kind and size expected if given, stored length)."""
+        path = self._path_str(object_id)
         try:
-            os.utime(self._path_str(object_id))
+            fd = os.open(path, os.O_RDONLY)
         except FileNotFoundError:
-            return False
+            return MISSING
+        except OSError:
+            return DAMAGED  # unreadable: a write puts a readable copy in its place
+        try:
+            length = os.fstat(fd).st_size
+            head = read_for_check(fd, 0, length)
+        except OSError:
+            return DAMAGED
+        finally:
+            os.close(fd)
+        if problem(object_id, head, length, kind, size, base_ok) is not None:
+            return DAMAGED
+        try:
+            os.utime(path)
+        except FileNotFoundError:
+            return MISSING
         except PermissionError:
-            return self.has(object_id)  # not ours to touch (a shared read-only store)
-        return True
+            pass  # not ours to touch (a shared read-only store)
+        return SOUND
+
+    def open_checked(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+        """As open_raw, but a file that fails the cheap check of a copy raises CorruptObject."""
+        try:  # os.open: a miss (the object is packed) costs one system call, no file object
+            fd = os.open(self._path_str(object_id), os.O_RDONLY)
+        except FileNotFoundError:
+            raise ObjectNotFound(f"object {object_id} not found") from None
+        f = open(fd, "rb")  # noqa: SIM115 (returned open, closed by the caller)
+        try:
+            head = f.read(HEAD)
+            header = codec.parse_header(head[: codec.MAX_HEADER_LEN], object_id)
+            body = os.fstat(f.fileno()).st_size - header.length
+            why = header_problem(object_id, header, body, head[header.length :])
+            if why is not None:
+                raise CorruptObject(why)
+            f.seek(header.length)
+        except BaseException:
+            f.close()
+            raise
+        return header, f
 
     def mtime(self, object_id: str) -> float:
         return os.stat(self._path_str(object_id)).st_mtime

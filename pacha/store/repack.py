@@ -34,7 +34,22 @@ class RepackReport:
 
 def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
     """An object's stored form (header + encoded body), checked first: it decodes to its id,
-    or, for a chunk list, every chunk it names is there (chunks are checked as objects)."""
+    or, for a chunk list, every chunk it names is there (chunks are checked as objects).
+    If the copy readers use is damaged, another copy that is good is taken."""
+    from pacha.errors import CorruptObject
+
+    try:
+        return _checked_stored_bytes(store, object_id)
+    except CorruptObject:
+        from pacha.store.copies import good_copy, stored_form
+
+        copy = good_copy(store, object_id)
+        if copy is None:
+            raise
+        return stored_form(store, object_id, copy)
+
+
+def _checked_stored_bytes(store: ObjectStore, object_id: str) -> bytes:
     header, raw = store.open_stored(object_id)
     with raw:
         body = raw.read()
@@ -217,7 +232,7 @@ def unpack(store: ObjectStore, pack: Pack, on_object: Callable[[str], None] | No
 
     for i in range(pack.count):
         object_id = pack.id_at(i)
-        if store.loose.has(object_id):
+        if store.loose.freshen(object_id):  # a damaged loose copy is replaced
             continue
         entry = pack.entry_at(i)
         stored = pack.read_at(entry.offset, entry.length)

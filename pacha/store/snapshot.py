@@ -81,11 +81,22 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
             raise changed(path)
         hasher = new_hasher()
         window = 4 * BLOCK  # larger updates keep every core busy in blake3
-        with MappedFile(f) as mapped:
-            for offset, view in mapped.blocks(window):
-                hasher.update(view)
-                view.release()
-                mapped.release(offset, window)
-            size = mapped.size
+        from pacha.store.optional import attempt
+
+        mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+        if mapped is None:  # mmap refused (an address-space limit): read the file instead
+            from pacha.blocks import read_blocks
+
+            size = 0
+            for block in read_blocks(f):
+                hasher.update(block)
+                size += len(block)
+        else:
+            with mapped:
+                for offset, view in mapped.blocks(window):
+                    hasher.update(view)
+                    view.release()
+                    mapped.release(offset, window)
+                size = mapped.size
         check_unchanged(path, fd, before, size)
         return hasher.hexdigest(), size

@@ -60,7 +60,7 @@ def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) ->
     except (OSError, FileChanged) as exc:
         return exc
     unchanged = item.old_id is not None and item.old_size == len(data) and hash_bytes(data) == item.old_id
-    if unchanged and store.freshen(item.old_id):
+    if unchanged and store.freshen(item.old_id, "blob", len(data)):
         return item.old_id
     return store.put_prepared(prepare_probed(store, data, probe), item.old_id)
 
@@ -73,6 +73,10 @@ class Workers:
     """
 
     def __init__(self, store: ObjectStore, count: int = WORKERS) -> None:
+        self._store = store
+        self._groups: dict[int, list[SmallFile]] = {}  # what each ticket holds, until read
+        self._stored: list[tuple[SmallFile, Result]] = []  # what workers answered so far
+        self._fallen_back = False  # the workers failed: this process stores every file
         self._procs: list[subprocess.Popen[bytes]] = []
         self._sends: list[Connection] = []
         self._recvs: list[Connection] = []
@@ -124,22 +128,67 @@ class Workers:
 
     def submit(self, items: list[SmallFile]) -> int:
         """Hand a group to the next worker (round robin); returns the ticket for result()."""
+        ticket = self._tickets = self._tickets + 1
+        self._groups[ticket] = items
+        if self._fallen_back:
+            return ticket
         worker = self._next
         self._next = (worker + 1) % len(self._sends)
         try:
             self._sends[worker].send(("group", items))
         except OSError:
-            raise PachaError("a worker process storing files stopped unexpectedly") from None
-        ticket = self._tickets = self._tickets + 1
+            self._fall_back("a worker process storing files stopped unexpectedly")
+            return ticket
         self._outstanding[worker].append(ticket)
         return ticket
 
     def result(self, ticket: int) -> list[Result]:
-        """The results of a group, one per file (a worker answers its groups in order)."""
-        while ticket not in self._arrived:
-            worker = next(w for w, queue in enumerate(self._outstanding) if ticket in queue)
-            self._arrived[self._outstanding[worker].popleft()] = self._receive(worker)
-        return self._arrived.pop(ticket)
+        """The results of a group, one per file (a worker answers its groups in order).
+
+        Worker processes are an optimisation: if one fails, every file is stored by
+        this process instead (into the caller's batch), so a real failure, such as a
+        full disk, is raised here as the error it is, and anything else costs time only.
+        """
+        items = self._groups.pop(ticket)
+        if not self._fallen_back:
+            try:
+                while ticket not in self._arrived:
+                    worker = next(w for w, queue in enumerate(self._outstanding) if ticket in queue)
+                    self._arrived[self._outstanding[worker].popleft()] = self._receive(worker)
+                results = self._arrived.pop(ticket)
+                self._stored.extend(zip(items, results, strict=True))
+                return results
+            except PachaError as exc:
+                self._fall_back(str(exc))
+        return self._store_here(items)
+
+    def _store_here(self, items: list[SmallFile]) -> list[Result]:
+        from pacha.store.ingest import CompressionProbe
+
+        probe = CompressionProbe()
+        return [store_small(self._store, item, probe) for item in items]
+
+    def _fall_back(self, why: str) -> None:
+        """Stop the workers (dropping their packs) and store here what they had stored."""
+        import sys
+
+        from pacha.errors import InvalidInput
+
+        if os.environ.get("PACHA_DEBUG"):
+            sys.stderr.write(f"pacha: worker processes stopped ({why}); storing files in this process\n")
+        self._fallen_back = True
+        self.abort()
+        done, self._stored = self._stored, []
+        stored = self._store_here([item for item, _result in done])
+        for (item, before), now in zip(done, stored, strict=True):
+            if isinstance(before, str) and before != now:
+                if isinstance(now, OSError):
+                    raise InvalidInput(f"cannot read or store {item.path}: {now.strerror}")
+                if isinstance(now, PachaError):  # FileChanged
+                    raise now
+                raise InvalidInput(
+                    f"{item.path} changed while it was being stored; store it again when it is complete"
+                )
 
     def _receive(self, worker: int) -> Any:
         try:
@@ -151,14 +200,21 @@ class Workers:
         return payload
 
     def commit(self) -> None:
-        """Have every worker install its pack (after all results were read)."""
-        for queue in self._outstanding:  # groups never asked for (the caller failed)
-            for ticket in list(queue):
-                self.result(ticket)
-        for conn in self._sends:
-            conn.send(("commit", None))
-        for worker in range(len(self._sends)):
-            self._receive(worker)
+        """Have every worker install its pack (after all results were read); if that fails,
+        what they stored is stored by this process instead (see result())."""
+        for ticket in list(self._groups):  # groups never asked for (the caller failed)
+            self.result(ticket)
+        if self._fallen_back:
+            return
+        try:
+            for conn in self._sends:
+                conn.send(("commit", None))
+            for worker in range(len(self._sends)):
+                self._receive(worker)
+        except (PachaError, OSError) as exc:
+            # A worker that installed its pack already did no harm: its objects are stored.
+            self._fall_back(str(exc))
+            return
         self._done = True
         self._stop()
 
