@@ -7,7 +7,10 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from pacha.documents import parse_toml, read_text
 from pacha.errors import InvalidInput
+
+CONFIG_LIMIT = 1 << 20  # a config file is a few hundred bytes
 
 DEFAULT_CONFIG = """\
 # Pacha registry configuration (TOML).
@@ -49,13 +52,16 @@ class Config:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        try:
-            with open(path, "rb") as f:
-                self.data: dict[str, Any] = tomllib.load(f)
-        except FileNotFoundError:
-            self.data = {}
-        except tomllib.TOMLDecodeError as exc:
-            raise InvalidInput(f"{path} is not valid TOML: {exc}; fix or restore it") from None
+        self.data: dict[str, Any] = {}
+        if os.path.lexists(path):
+            try:
+                self.data = parse_toml(self._text(), str(path))
+            except InvalidInput as exc:
+                raise InvalidInput(f"{exc}; fix or restore it") from None
+
+    def _text(self) -> str:
+        """The file's text: bounded and strictly decoded, as every document (pacha.documents)."""
+        return read_text(self.path, "config file", CONFIG_LIMIT)
 
     def get(self, key: str, default: Any = None) -> Any:
         section, name = _split(key)
@@ -87,7 +93,7 @@ class Config:
                 raise InvalidInput(f"config {key} must be {hint}, not {raw!r}") from None
             if not ok(value):
                 raise InvalidInput(f"config {key} must be {hint}, not {raw!r}")
-        doc = tomlkit.parse(self.path.read_text("utf-8")) if self.path.exists() else tomlkit.document()
+        doc = tomlkit.parse(self._text()) if self.path.exists() else tomlkit.document()
         table = doc.get(section)
         if table is None:
             table = tomlkit.table()
@@ -103,7 +109,7 @@ class Config:
         section, name = _split(key)
         if not self.path.exists():
             return False
-        doc = tomlkit.parse(self.path.read_text("utf-8"))
+        doc = tomlkit.parse(self._text())
         table = doc.get(section)
         if table is None or name not in table:
             return False

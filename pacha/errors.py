@@ -26,6 +26,13 @@ class InvalidInput(PachaError):
     """Input that can never be right: a malformed id, a bad ref name, a bad file."""
 
 
+class UsageError(InvalidInput):
+    """A command line that asks for something impossible: wrong arguments or options (exit 2)."""
+
+    exit_code = 2
+    label = "usage"
+
+
 class RegistryNotFound(PachaError):
     """No registry at the given or discovered location."""
 

@@ -53,8 +53,14 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
             kind = reader.kind
             if kind in kinds.STRUCTURED_KINDS:
                 data = reader.read()
+                linked = tuple(kinds.links(kind, data))
+                if kind == kinds.RECORD:
+                    try:  # a name a download would write outside its folder is damage
+                        kinds.check_record_names(kinds.decode_record(data))
+                    except InvalidInput as exc:
+                        return ObjectCheck(object_id, kind, linked, f"object {object_id} is malformed: {exc}")
                 sizes = size_problems(store, object_id, kind, data)  # stated sizes vs stored ones
-                return ObjectCheck(object_id, kind, tuple(kinds.links(kind, data)), "; ".join(sizes) or None)
+                return ObjectCheck(object_id, kind, linked, "; ".join(sizes) or None)
             reader.verify()
             if kind not in kinds.KNOWN_KINDS:
                 return ObjectCheck(object_id, kind, (), f"object {object_id} has unknown kind {kind!r}")

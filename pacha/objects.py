@@ -31,6 +31,9 @@ MODE_FILE = "100644"
 MODE_EXEC = "100755"
 MODE_TREE = "040000"
 FILE_MODES = frozenset({MODE_FILE, MODE_EXEC})
+# Lists and objects inside each other in a record, at most: a card (pacha.documents.MAX_DEPTH)
+# sits a level or two down, and code that walks a record may recurse.
+RECORD_MAX_DEPTH = 128
 
 
 class TreeEntry(msgspec.Struct, frozen=True):
@@ -75,8 +78,18 @@ def _refuse_non_finite(value: Any) -> None:
 
 
 def check_entry_name(name: str) -> None:
-    if name in ("", ".", "..") or "/" in name or "\x00" in name:
-        raise InvalidInput(f"tree entry name {name!r} is invalid: no '/', NUL, '.' or '..'")
+    """A tree entry's name must be one safe path component (pacha.pathnames)."""
+    from pacha.pathnames import check_name
+
+    check_name(name, "tree entry name")
+
+
+def check_record_names(doc: dict[str, Any]) -> None:
+    """A record's `filename`, if it has one, is what a download writes: one safe path component."""
+    if "filename" in doc:
+        from pacha.pathnames import check_name
+
+        check_name(doc["filename"], "record filename")
 
 
 def make_tree(entries: list[TreeEntry]) -> Tree:
@@ -111,6 +124,8 @@ def decode_tree(data: bytes) -> Tree:
         raise InvalidInput(f"not a valid tree: {exc}") from None
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not a valid tree: {exc}") from None
+    except RecursionError:  # objects may come from anyone: a deep one is malformed, not a crash
+        raise InvalidInput("not a valid tree: nested too deeply") from None
     _check_tree(tree)
     if encode(tree) != data:
         raise InvalidInput("not a canonical tree: keys must be sorted, JSON compact")
@@ -123,8 +138,13 @@ def decode_record(data: bytes) -> dict[str, Any]:
         doc = msgspec.json.decode(data)
     except msgspec.DecodeError as exc:
         raise InvalidInput(f"not a valid record: {exc}") from None
+    except RecursionError:
+        raise InvalidInput("not a valid record: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not doc["type"]:
         raise InvalidInput('not a valid record: expected a JSON object with a string "type"')
+    from pacha.documents import check_value_depth
+
+    check_value_depth(doc, "not a valid record", RECORD_MAX_DEPTH)  # what reads it may recurse
     links = doc.get("links", [])
     if not isinstance(links, list) or not all(isinstance(x, str) and is_full_id(x) for x in links):
         raise InvalidInput('not a valid record: "links" must be a list of object ids')
@@ -140,7 +160,7 @@ def validate(kind: str, data: bytes) -> None:
     if kind == TREE:
         decode_tree(data)
     elif kind == RECORD:
-        decode_record(data)
+        check_record_names(decode_record(data))
     elif kind != BLOB:
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
 

@@ -29,6 +29,7 @@ from pacha.objects import (
     encode,
     make_tree,
 )
+from pacha.pathnames import case_collisions, check_destination, check_name, folds_case, name_problem
 from pacha.store.snapshot import FileChanged, Identity, hash_file_sized, read_small
 from pacha.store.snapshot import identity as snapshot_identity
 from pacha.store.tmpfile import sync_filesystem
@@ -223,10 +224,9 @@ class _TreeWriter:
         items = []
         for entry in scanned:
             name = entry.name
-            try:
-                name.encode("utf-8")
-            except UnicodeEncodeError:
-                raise InvalidInput(f"file name {entry.path!s} is not valid UTF-8; rename it") from None
+            problem = name_problem(name)
+            if problem is not None:
+                raise InvalidInput(f"cannot store {entry.path!s}: {problem}; rename it")
             try:
                 info = entry.stat()  # follows symbolic links, as the tree does
             except OSError as exc:
@@ -356,6 +356,7 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     a checkout to dest first removes what killed checkouts to it left beside it.
     """
     dest = Path(dest)
+    check_destination(dest)  # a FIFO, socket or device node is never replaced, even with --force
     if (dest.exists() or dest.is_symlink()) and not force:
         raise InvalidInput(f"{dest} already exists; pass --force to replace it")
     if dest.is_dir() and not dest.is_symlink():
@@ -453,7 +454,7 @@ def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:
     spends as long creating 100,000 small files as decoding them).
     """
     jobs: list[tuple[str, Path, str, int]] = []
-    _plan_tree(store, tree_id, path, jobs)
+    _plan_tree(store, tree_id, path, jobs, _CaseProbe(path))
     with ThreadPoolExecutor(CHECKOUT_THREADS) as pool:
         tasks = [
             pool.submit(_checkout_files, store, jobs[i : i + CHECKOUT_GROUP])
@@ -468,10 +469,36 @@ def _checkout_tree(store: ObjectStore, tree_id: str, path: Path) -> None:
             raise
 
 
-def _plan_tree(store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[str, Path, str, int]]) -> None:
+class _CaseProbe:
+    """Whether the checkout's file system folds case, probed once and only if a tree needs it."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.folds: bool | None = None
+
+    def refuse_collisions(self, tree_id: str, names: list[str], where: Path) -> None:
+        clashes = case_collisions(names)
+        if not clashes:
+            return
+        if self.folds is None:
+            self.folds = folds_case(self.root)
+        if self.folds:
+            first, second = clashes[0]
+            raise InvalidInput(
+                f"tree {tree_id} holds {first!r} and {second!r} in {where}, which this file system "
+                "cannot tell apart (it ignores case); check it out on a case-sensitive file system"
+            )
+
+
+def _plan_tree(
+    store: ObjectStore, tree_id: str, path: Path, jobs: list[tuple[str, Path, str, int]], probe: _CaseProbe
+) -> None:
     path.mkdir()
-    for entry in read_tree(store, tree_id).entries:
+    entries = read_tree(store, tree_id).entries  # parsing checked every name (pacha.pathnames)
+    probe.refuse_collisions(tree_id, [e.name for e in entries], path)
+    for entry in entries:
+        target = path / check_name(entry.name, "tree entry name")  # again, where it is used
         if entry.mode == MODE_TREE:
-            _plan_tree(store, entry.id, path / entry.name, jobs)
+            _plan_tree(store, entry.id, target, jobs, probe)
         else:
-            jobs.append((entry.id, path / entry.name, entry.mode, entry.size))
+            jobs.append((entry.id, target, entry.mode, entry.size))

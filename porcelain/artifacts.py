@@ -36,8 +36,10 @@ def artifact_of(
     The size is the count of bytes read; a file that changes while it is read (since
     listed) raises FileChanged and nothing is stored.
     """
+    from pacha.pathnames import check_source
     from pacha.trees import write_tree_sized
 
+    check_source(target, "artifact")  # a FIFO on disk would block, a device never end
     with progress_bar(target, enabled=objects is not None) as advance:
         if target.is_dir():
             tree_id, size = write_tree_sized(objects, target, base=base, progress=advance, ignore=ignore)

@@ -7,7 +7,6 @@ card keeps pointing at exactly what it meant.
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -38,13 +37,10 @@ MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def load_toml(path: str | Path, what: str) -> dict[str, Any]:
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {what} {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InvalidInput(f"{what} {path} is not valid TOML: {exc}") from None
+    """The TOML document at path, read bounded and strictly (pacha.documents); what names it."""
+    from pacha.documents import load_toml as load
+
+    return load(path, what)
 
 
 def _is_pinned(value: Any) -> bool:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pacha
+from pacha.pathnames import check_destination
+from pacha.pathnames import check_name as check_path_name
 from porcelain.errors import InvalidInput, PachaError
 from porcelain.results import Version
 
@@ -49,7 +51,9 @@ def _same_contents(path: Path, artifact: str, artifact_kind: str) -> bool:
 def target_of(found: Version, dest: Path) -> Path:
     """The path a version's artifact is written to for `-o dest`."""
     if found.record.artifact_kind != "tree" and dest.is_dir():
-        return dest / found.record.filename  # as cp does: into an existing directory
+        # as cp does: into an existing directory, under the registered name, which may come
+        # from someone else's record: it must not lead out of dest (pacha.pathnames)
+        return dest / check_path_name(found.record.filename, f"{found.ref}: record filename")
     return dest
 
 
@@ -60,6 +64,7 @@ def place(objects: pacha.ObjectStore, found: Version, dest: str | os.PathLike[st
     """
     record = found.record
     target = target_of(found, Path(dest))
+    check_destination(target)  # a FIFO, socket or device is never read, compared or replaced
     exists = target.exists() or target.is_symlink()
     if exists and _same_contents(target, record.artifact, record.artifact_kind):
         return Placed(target, False)

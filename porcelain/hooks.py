@@ -22,6 +22,7 @@ from porcelain.errors import CheckFailed
 
 PRE, POST = "pre-commit", "post-commit"
 TIMEOUT_S = 300
+OUTPUT_LIMIT = 64 << 10  # of a hook's output, what is read: its first line is what is shown
 
 
 class HookRefused(CheckFailed):
@@ -54,15 +55,7 @@ def run(root: Path, name: str, payload: dict[str, Any]) -> None:
         PACHA_NEW_IDS=" ".join(u["new"] for u in updates),
     )
     try:
-        proc = subprocess.run(
-            [str(path)],
-            input=json.dumps(payload).encode(),
-            capture_output=True,
-            env=env,
-            cwd=root,
-            timeout=TIMEOUT_S,
-        )
-        code, output = proc.returncode, (proc.stderr or proc.stdout).decode(errors="replace").strip()
+        code, output = _run_bounded(path, json.dumps(payload).encode(), env, root)
     except subprocess.TimeoutExpired:
         code, output = -1, f"timed out after {TIMEOUT_S} s"
     except OSError as exc:
@@ -73,3 +66,25 @@ def run(root: Path, name: str, payload: dict[str, Any]) -> None:
     if name == PRE:
         raise HookRefused(f"pre-commit hook refused {payload.get('operation')}: {first}")
     sys.stderr.write(f"warning: post-commit hook failed ({first}); the commit stands\n")
+
+
+def _run_bounded(path: Path, payload: bytes, env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    """Run a hook; its exit code and the start of its stderr (else stdout), as printable text.
+
+    Output goes to temporary files, of which at most OUTPUT_LIMIT bytes are read back: a
+    hook that prints without end costs disk for its run, never memory. Control characters
+    (terminal escapes) are replaced: the hook's words are shown on the user's terminal.
+    """
+    import tempfile
+
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.run(
+            [str(path)], input=payload, stdout=out, stderr=err, env=env, cwd=cwd, timeout=TIMEOUT_S
+        )
+        texts = []
+        for f in (err, out):
+            f.seek(0)
+            texts.append(f.read(OUTPUT_LIMIT).decode("utf-8", errors="replace"))
+    text = (texts[0] if texts[0].strip() else texts[1]).strip()
+    printable = "".join(c if c.isprintable() or c == "\n" else "\ufffd" for c in text)
+    return proc.returncode, printable

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from pacha.errors import InvalidInput
-from pacha.objects import check_entry_name
+from pacha.pathnames import check_source, name_problem
 
 STDIN = "-"
 _DESCRIPTOR = re.compile(r"^/(?:dev/fd/\d+|proc/(?:self|\d+)/fd/\d+|dev/stdin)$")
@@ -49,32 +49,22 @@ def is_stream(path: str | os.PathLike[str]) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
 
 
-def check_filename(name: str) -> str:
-    """A file name to record (--name): one path component, UTF-8, not '.' or '..'."""
-    try:
-        check_entry_name(name)
-        name.encode("utf-8")
-    except InvalidInput:
-        raise InvalidInput(f"--name {name!r} is not a file name: no '/', NUL, '.' or '..'") from None
-    except UnicodeEncodeError:
-        raise InvalidInput(f"--name {name!r} is not valid UTF-8") from None
+def check_filename(name: str, what: str = "--name") -> str:
+    """A file name to record: one safe path component (pacha.pathnames, the rule for every
+    name a download writes). what says where it came from, for the error."""
+    problem = name_problem(name)
+    if problem is not None:
+        hint = "" if what == "--name" else "; rename it, or give --name FILENAME"
+        raise InvalidInput(f"{what} {name!r} is not a file name: {problem}{hint}")
     return name
 
 
 def refuse_special(path: Path) -> None:
     """Refuse a path that is neither a regular file nor a directory (a FIFO on disk, a
     device, a socket): reading it would block or never end. Streams are handled before."""
-    try:
-        info = os.stat(path)
-    except FileNotFoundError:
-        raise InvalidInput(f"{path} does not exist") from None
-    except OSError as exc:
-        raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
-    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):
-        raise InvalidInput(
-            f"{path} is not a regular file or directory; copy it to a file first, "
-            "or pipe it in as - with --name FILENAME"
-        )
+    info = check_source(path, "artifact")
+    if not (stat.S_ISREG(info.st_mode) or stat.S_ISDIR(info.st_mode)):  # a pipe passed on purpose
+        raise InvalidInput(f"{path} is a pipe: pass it as - with --name FILENAME")
 
 
 @contextlib.contextmanager
@@ -93,7 +83,7 @@ def artifact_source(
     if not is_stream(path):
         target = Path(path)
         refuse_special(target)
-        yield target, filename or target.resolve().name, False
+        yield target, filename or check_filename(target.resolve().name, "the file name"), False
         return
     what = "standard input" if os.fspath(path) == STDIN else f"the pipe {os.fspath(path)}"
     if filename is None:

@@ -15,13 +15,10 @@ class RecipesMixin:
 
     def register_recipe(self, path: str | Path, *, message: str = "", sign: str | None = None) -> Registered:
         """Store the TOML as is and a checked, pinned record; errors refuse the registration."""
+        from pacha.documents import read_text
+
         path = Path(path)
-        try:
-            text = path.read_bytes().decode("utf-8")
-        except OSError as exc:
-            raise InvalidInput(f"cannot read recipe {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise InvalidInput(f"recipe {path} is not UTF-8 text") from None
+        text = read_text(path, "recipe")  # bounded, strict UTF-8
         doc = recipes.parse_text(text, str(path))
         report = recipes.check(doc, self)  # type: ignore[arg-type]
         if report.errors:
@@ -56,7 +53,9 @@ class RecipesMixin:
     def validate_recipe(self, reference: str, version: str | None = None) -> tuple[str, recipes.Report]:
         """Check a recipe file, or a registered recipe (including that its data did not change)."""
         if version is None and Path(reference).is_file():
-            doc = recipes.parse_text(Path(reference).read_text("utf-8"), reference)
+            from pacha.documents import read_text
+
+            doc = recipes.parse_text(read_text(reference, "recipe"), reference)
             return reference, recipes.check(doc, self)  # type: ignore[arg-type]
         found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
         card = found.record.card

@@ -8,7 +8,6 @@ and the lock file's hash, is the record's card.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,14 +60,10 @@ class Report:
 
 
 def parse_text(text: str, where: str) -> dict[str, Any]:
-    """The TOML document, or InvalidInput pointing at the line of a syntax error."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
-        position = f"{where}:{match[1]}:{match[2]}" if match else where
-        message = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
-        raise InvalidInput(f"{position}: TOML syntax error: {message}") from None
+    """The TOML document, or InvalidInput pointing at the line of a syntax error (nesting bounded)."""
+    from pacha.documents import parse_toml
+
+    return parse_toml(text, where)
 
 
 def hyperparameters(doc: dict[str, Any]) -> dict[str, Any]:
@@ -239,9 +234,11 @@ def _convert(name: str, current: Any, text: str) -> Any:
         except ValueError:
             raise fail("a number") from None
     if isinstance(current, list):
+        from pacha.documents import parse_toml
+
         try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
+            value = parse_toml(f"v = {text}", "--override").get("v")  # nesting bounded
+        except InvalidInput:
             raise fail("a list (e.g. [1, 2])") from None
         if not isinstance(value, list):
             raise fail("a list (e.g. [1, 2])")

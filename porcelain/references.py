@@ -28,11 +28,12 @@ class Reference:
 
 def parse_reference(text: str, version: str | None = None) -> Reference:
     """Split a reference; validation of the name and version happens on lookup."""
+    from pacha.errors import UsageError
     from porcelain.errors import InvalidInput
 
     if version is not None:
         if ":" in text or "@" in text:
-            raise InvalidInput(f"give either {text!r} or -v {version}, not both")
+            raise UsageError(f"give either {text!r} or -v {version}, not both")
         return Reference(text, name=text, version=version)
     if ":" in text:
         name, _, ver = text.partition(":")

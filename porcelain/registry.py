@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 
 import pacha
-from pacha.errors import RefConflict, RefNotFound
+from pacha.errors import RefConflict, RefNotFound, UsageError
 from pacha.ids import ZERO_ID
 from pacha.ignore import IgnoreRules, refuse_inside_registry
 from pacha.store.snapshot import changed as file_changed
@@ -28,6 +28,7 @@ from porcelain.inputs import artifact_source
 from porcelain.lineage_ops import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
+from porcelain.preflight import check_refs, check_version_refs
 from porcelain.recipe_ops import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference
@@ -121,7 +122,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         or part, or when an existing name gets neither a version nor a bump."""
         existing = self.versions_of(kind, name)
         if version and bump:
-            raise InvalidInput("give -v VERSION or --bump PART, not both")
+            raise UsageError("give -v VERSION or --bump PART, not both")
         if version:
             return versions.check(version)
         if bump:
@@ -170,6 +171,8 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         check has passed), given the path read: card fields read from the file, such as a
         datasheet's row count, which the card's own fields override."""
         check_name(name)
+        if version and bump:  # options first: a usage error is one whatever the path
+            raise UsageError("give -v VERSION or --bump PART, not both")
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
@@ -228,9 +231,19 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 if info:
                     card["weights"] = info
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
+        check_version_refs(kind, name, new_version)  # before anything is stored
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
         if same_rank:
             return self._existing(kind, name, same_rank[0], new_version, target, ignore)
+        # The record as it will be, checked before the artifact is stored (a number JSON cannot
+        # hold, a field of the wrong type): only the artifact's facts are placeholders here.
+        records.build(
+            type=layout.RECORD_TYPES[kind], name=name, version=new_version, artifact=ZERO_ID,
+            artifact_kind="blob", size=0, filename=filename, author=self.plumbing.identity(),
+            created_ns=0, description=description, message=message,
+            card={k: v for k, v in card.items() if k != "metrics"},
+            metrics={**card.get("metrics", {}), **(metrics or {})}, parents=parents or [],
+        ).encode()  # fmt: skip
         objects = self.plumbing.objects
         # With a pre-commit hook, nothing may be written before it agrees: hash first.
         hook_first = hooks.hook_path(self.plumbing.root, hooks.PRE) is not None
@@ -479,6 +492,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         check, if given, runs inside the ref transaction (see RefTransaction.check): the
         rules it enforces hold against every concurrent writer. A compare-and-swap that
         fails because another writer moved a ref meanwhile raises ConcurrentChange."""
+        check_refs(ref for _, ref, _, _ in plan)  # before the hooks and the objects
         zero = ZERO_ID
         payload = {
             "operation": operation,

@@ -68,7 +68,7 @@ def test_init_refuses_a_non_empty_directory(cli, tmp_path: Path) -> None:
         (["cat-object", "-p", "ab" * 32], 1, "not found"),
         (["cat-object", "-t", "bad..name"], 128, "not a valid object name"),
         (["cat-object", "-t", "abc"], 1, "neither a ref"),
-        (["hash-object", "-w", "no-such-file"], 128, "No such file"),
+        (["hash-object", "-w", "no-such-file"], 128, "does not exist"),
         (["hash-object", "-w", "."], 128, "write-tree"),
         (["write-ref", "bad name", "ab" * 32], 128, "invalid ref name"),
         (["write-ref", "models/x", "ab" * 32, "--old", "12"], 128, "not a valid id"),

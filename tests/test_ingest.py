@@ -100,20 +100,21 @@ def test_writer_accepts_pieces_of_any_size(registry) -> None:
     assert registry.objects.read(object_id) == data
 
 
-def test_fifo_is_read_as_a_stream(cli, tmp_path: Path) -> None:
-    fifo = tmp_path / "pipe"
-    os.mkfifo(fifo)
+def test_a_pipe_is_read_as_a_stream(cli, tmp_path: Path) -> None:
+    """A pipe passed on purpose (`<(cmd)`, /dev/fd/N) is read to its end; a named FIFO on disk,
+    which may never get a writer, is refused (tests/test_usage_and_sources.py)."""
+    import shlex
+    import subprocess
+
+    from tests.conftest import PACHA
+
     data = os.urandom(BLOCK + 3)
-    import threading
-
-    def feed() -> None:
-        with open(fifo, "wb") as f:
-            f.write(data)
-
-    thread = threading.Thread(target=feed)
-    thread.start()
-    out = cli("hash-object", "-w", fifo).text.strip()
-    thread.join()
+    (tmp_path / "data").write_bytes(data)
+    command = " ".join(map(shlex.quote, [*PACHA, "hash-object", "-w"]))
+    command += f" <(cat {shlex.quote(str(tmp_path / 'data'))})"
+    proc = subprocess.run(["bash", "-c", command], capture_output=True, env=cli.env, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    out = proc.stdout.decode().strip()
     assert out == blake3.blake3(data).hexdigest()
     assert cli("cat-object", "blob", out).out == data
 

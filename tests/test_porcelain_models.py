@@ -212,7 +212,7 @@ def test_card_refusals(cli, files, tmp_path: Path) -> None:
         in cli.fails("model", "register", "m", files["model"], "--card", card).err
     )
     card.write_text("description = \n")
-    assert "not valid TOML" in cli.fails("model", "register", "m", files["model"], "--card", card).err
+    assert "TOML syntax error" in cli.fails("model", "register", "m", files["model"], "--card", card).err
 
 
 @pytest.mark.parametrize("group", ["model", "data"])

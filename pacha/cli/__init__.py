@@ -114,20 +114,43 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
 def invoke(app: object, args: list[str], prog_name: str) -> int:
     """Run a typer app, turning Pacha errors into one line on stderr and an exit code."""
     import typer.main
+    from typer import Abort
+    from typer._click.exceptions import ClickException  # typer bundles click here
 
-    from pacha.errors import PachaError
+    from pacha.errors import PachaError, UsageError
 
     command = typer.main.get_command(app)  # type: ignore[arg-type]
     try:
-        command.main(args=args, prog_name=prog_name, standalone_mode=True)
+        # Not standalone: the option parser's errors come here to be printed as one line
+        # (standalone, typer draws a multi-line box). Callbacks return None, so an int
+        # result is the code of a typer.Exit (or --help's 0).
+        result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
+        return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except SystemExit as exc:
         code = exc.code
         return code if isinstance(code, int) else (0 if code is None else 1)
+    except ClickException as exc:  # UsageError (missing argument, unknown option, bad value) and kin
+        _flush_quietly()
+        context = getattr(exc, "ctx", None)
+        where = _command_path(command, args, prog_name)
+        if context is not None and len(context.command_path) > len(where):
+            where = context.command_path
+        if type(exc).__name__ == "NoArgsIsHelpError" and context is not None:
+            print(context.get_help(), file=sys.stderr)  # a group run bare: its help, as before
+        else:
+            print(usage_line(where, exc.format_message()), file=sys.stderr)
+        return exc.exit_code
+    except Abort:
+        print("interrupted", file=sys.stderr)
+        return 130
     except PachaError as exc:
         if os.environ.get("PACHA_DEBUG"):
             raise
         _flush_quietly()
-        print(f"{exc.label}: {exc}", file=sys.stderr)
+        if isinstance(exc, UsageError):  # a command's own usage check: worded as the parser's
+            print(usage_line(_command_path(command, args, prog_name), str(exc)), file=sys.stderr)
+        else:
+            print(f"{exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
         # The reader went away (`pacha ... | head`): stop quietly, as Git does.
@@ -145,6 +168,22 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
         print(f"fatal: {exc.strerror or exc}{where}", file=sys.stderr)
         return 128
     return 0
+
+
+def _command_path(command: object, args: list[str], prog_name: str) -> str:
+    """`pacha model register` for `model register ...` (the parser does not always say)."""
+    subcommands = getattr(command, "commands", None)
+    if subcommands:
+        first = next((a for a in args if not a.startswith("-")), None)
+        if first in subcommands:
+            return f"{prog_name} {first}"
+    return prog_name
+
+
+def usage_line(prog_name: str, message: str) -> str:
+    """A usage error as one line: what was wrong, and where the command's help is."""
+    text = " ".join(message.split()).rstrip(".")  # click's messages may span lines
+    return f"usage: {prog_name}: {text}; see '{prog_name} --help'"
 
 
 def _flush_quietly() -> None:

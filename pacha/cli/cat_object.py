@@ -41,7 +41,7 @@ def cat_object(
     ] = False,
     registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput, NotFound
+    from pacha.errors import InvalidInput, NotFound, UsageError
 
     args = args or []
     modes = sum((show_type, show_size, exists, pretty, batch, batch_check))
@@ -57,12 +57,12 @@ def cat_object(
         return
     if modes == 0:
         if len(args) != 2:
-            raise InvalidInput("give KIND ID (e.g. `blob 4f1c`), or one of -t, -s, -e, -p with ID")
+            raise UsageError("give KIND ID (e.g. `blob 4f1c`), or one of -t, -s, -e, -p with ID")
         kind, spec = args
         _print_raw(reg, reg.resolve(spec), kind)
         return
     if len(args) != 1:
-        raise InvalidInput("give exactly one ID")
+        raise UsageError("give exactly one ID")
     spec = args[0]
     if exists:
         try:

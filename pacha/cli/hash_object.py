@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -13,6 +14,7 @@ import typer
 from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
+STRUCTURED_LIMIT = 1 << 30  # a tree or record read whole: a 5-million-file tree is about 1 GB of JSON
 
 
 @app.command(
@@ -29,13 +31,13 @@ def hash_object(
     ] = False,
     registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput
+    from pacha.errors import InvalidInput, UsageError
     from pacha.objects import KNOWN_KINDS
 
     if kind not in KNOWN_KINDS:
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
     if stdin and stdin_paths:
-        raise InvalidInput("--stdin and --stdin-paths cannot be combined")
+        raise UsageError("--stdin and --stdin-paths cannot be combined")
     with contextlib.ExitStack() as stack:
         store = stack.enter_context(writing_reg(registry)).objects if write else None
         _hash_all(files, kind, store, stdin, stdin_paths)
@@ -55,8 +57,9 @@ def _hash_all(files: list[Path] | None, kind: str, store: object, stdin: bool, s
 
 def _hash_path(path: Path, kind: str, store: object) -> str:
     from pacha.errors import InvalidInput
+    from pacha.pathnames import check_source
 
-    if path.is_dir():
+    if stat.S_ISDIR(check_source(path, "file").st_mode):  # no FIFO on disk, device or socket
         raise InvalidInput(f"{path} is a directory: store it with `pacha write-tree {path}`")
     try:
         if kind == "blob":
@@ -79,7 +82,9 @@ def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no
 
     try:
         if kind != objects.BLOB:
-            data = stream.read()
+            from pacha.documents import read_stream
+
+            data = read_stream(stream, what, STRUCTURED_LIMIT)
             try:
                 objects.validate(kind, data)
             except InvalidInput as exc:

@@ -62,17 +62,17 @@ def update_ref(
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
     registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput
+    from pacha.errors import UsageError
 
     args = args or []
     if stdin:
         if args or delete:
-            raise InvalidInput("--stdin takes no NAME arguments and no -d")
+            raise UsageError("--stdin takes no NAME arguments and no -d")
         data = sys.stdin.buffer.read()
         instructions = parse_nul(data) if nul else parse_text(data)
     else:
         if nul:
-            raise InvalidInput("-z only applies with --stdin")
+            raise UsageError("-z only applies with --stdin")
         instructions = [_single(args, delete)]
     reg = open_reg(registry)
     with reg.transaction(message) as tx:
@@ -81,14 +81,14 @@ def update_ref(
 
 
 def _single(args: list[str], delete: bool) -> Instruction:
-    from pacha.errors import InvalidInput
+    from pacha.errors import UsageError
 
     if delete:
         if not 1 <= len(args) <= 2:
-            raise InvalidInput("usage: pacha update-ref -d NAME [OLD]")
+            raise UsageError("give -d NAME [OLD]")
         return Instruction("delete", args[0], args[1:], "arguments")
     if not 2 <= len(args) <= 3:
-        raise InvalidInput("usage: pacha update-ref NAME NEW [OLD]  (or --stdin)")
+        raise UsageError("give NAME NEW [OLD], or --stdin")
     return Instruction("update", args[0], args[1:], "arguments")
 
 

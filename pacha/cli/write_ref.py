@@ -24,12 +24,12 @@ def write_ref(
     registry: RegistryOption = None,
 ) -> None:
     from pacha.cli._refargs import expected_old
-    from pacha.errors import InvalidInput
+    from pacha.errors import UsageError
     from pacha.refs import check_ref_name
 
     check_ref_name(name)
     if old is not None and create:
-        raise InvalidInput("give --old or --create, not both")
+        raise UsageError("give --old or --create, not both")
     expected = expected_old(old) if old is not None else None
     reg = open_reg(registry)
     new = reg.resolve(spec)

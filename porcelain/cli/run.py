@@ -330,5 +330,8 @@ def plot(
         raise NotFound(f"none of these runs has metric {metric!r}")
     if not output.parent.is_dir():
         raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
+    from pacha.pathnames import check_destination
+
+    check_destination(output)  # a FIFO would block the plot, a device node be written to
     run_analysis.plot(curves, metric, str(output))
     typer.echo(f"wrote {output} ({len(curves)} curve(s))")
