@@ -139,8 +139,11 @@ class Referrers:
         return out[:MAX_NAMES]
 
 
-def restore_hint(damage: Damage, kind: str | None, places: list[str]) -> str:
-    """What would restore a damaged object, in one line."""
+def restore_hint(
+    damage: Damage, kind: str | None, places: list[str], chunk_of: list[str] | None = None
+) -> str:
+    """What would restore a damaged object, in one line (chunk_of: the chunked blobs it is
+    a chunk of, whose files restore it)."""
     object_id = damage.id
     if damage.good:
         good = damage.good[0].label
@@ -155,6 +158,11 @@ def restore_hint(damage: Damage, kind: str | None, places: list[str]) -> str:
         return (
             f"restore {object_id}: no file restores a record{named}; copy it from a backup of "
             "the registry (`pacha unpack-objects PACK` of a pack holding it)"
+        )
+    if chunk_of:
+        return (
+            f"restore {object_id}: it is a chunk of blob {chunk_of[0]}: `pacha hash-object -w FILE` "
+            f"with a copy of that file{named} stores it again, or register that file again"
         )
     if kind == kinds.BLOB:
         return (
@@ -188,6 +196,7 @@ def _header(store: ObjectStore, object_id: str, copy: Copy):  # type: ignore[no-
 class RepairReport:
     repaired: list[str] = field(default_factory=list)
     not_repaired: list[str] = field(default_factory=list)
+    fixed: set[str] = field(default_factory=set)  # ids whose damaged copies were rewritten
 
 
 def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
@@ -217,6 +226,7 @@ def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
             for copy, _why in damage.bad
         ]
         report.repaired.append(f"repaired {object_id}: {'; '.join(done)}")
+        report.fixed.add(object_id)
     if drop:
         _rewrite_packs(store, list(drop.values()))
     return report
@@ -277,5 +287,6 @@ def inspect(registry: Registry, ids: list[str], unreadable: set[str]) -> DamageR
         referrers = Referrers(registry, ids)
         for object_id, damage in sorted(report.damaged.items()):
             kind = kind_of(store, damage, referrers)
-            report.hints.append(restore_hint(damage, kind, referrers.places(object_id)))
+            chunk_of = [p for p, _name, how in referrers.parents.get(object_id, []) if how == "chunk"]
+            report.hints.append(restore_hint(damage, kind, referrers.places(object_id), chunk_of))
     return report

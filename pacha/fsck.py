@@ -216,11 +216,12 @@ def _damage(
     for text in found.shadowed:
         problem(text)
     report.hints = found.hints
-    if not repair:
+    if not repair or not found.damaged:
         return
-    done = damage.repair(registry.objects, found.damaged)
+    with registry.collecting():  # no gc rewrites packs (nor a commit starts) while packs are rewritten
+        done = damage.repair(registry.objects, found.damaged)
     report.repaired = done.repaired + done.not_repaired
-    fixed = {text.split()[1].rstrip(":") for text in done.repaired}
+    fixed = done.fixed
     left = [p for p in report.problems if not any(object_id in p for object_id in fixed)]
     recheck = [c.problem for c in map(lambda i: check_object(registry.objects, i), fixed) if c.problem]
     report.unrepaired = len(left) + len(recheck) + len(damage.survey(registry.objects, fixed))

@@ -65,16 +65,24 @@ def encode(document: Any) -> bytes:
     return msgspec.json.encode(document, order="sorted")
 
 
-def _refuse_non_finite(value: Any) -> None:
+def _refuse_non_finite(value: Any, path: str = "") -> None:
+    # Structs (records) are walked too: msgspec would write NaN as null silently.
+    # Trees hold only names, ids and sizes, and can be large: not walked.
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise InvalidInput(f"{value} cannot be stored: only finite numbers are allowed")
+            at = f" at {path}" if path else ""
+            raise InvalidInput(f"{value}{at} cannot be stored: only finite numbers are allowed")
+    elif isinstance(value, Tree | TreeEntry):
+        return
+    elif isinstance(value, msgspec.Struct):
+        for field in value.__struct_fields__:
+            _refuse_non_finite(getattr(value, field), f"{path}.{field}" if path else field)
     elif isinstance(value, dict):
-        for item in value.values():
-            _refuse_non_finite(item)
+        for key, item in value.items():
+            _refuse_non_finite(item, f"{path}.{key}" if path else str(key))
     elif isinstance(value, list | tuple):
-        for item in value:
-            _refuse_non_finite(item)
+        for index, item in enumerate(value):
+            _refuse_non_finite(item, f"{path}[{index}]")
 
 
 def check_entry_name(name: str) -> None:

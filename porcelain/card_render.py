@@ -17,8 +17,11 @@ def card_document(v: Version) -> dict[str, Any]:
     if r.description:
         doc["description"] = r.description
     doc.update({k: val for k, val in r.card.items() if k not in ("name", "version", "description")})
-    if r.metrics:
-        doc["metrics"] = dict(r.metrics)
+    # a None metric (non-finite, stored before they were refused) is missing: TOML and
+    # the Hugging Face metadata have no value for it
+    known = {k: val for k, val in r.metrics.items() if val is not None}
+    if known:
+        doc["metrics"] = known
     return doc
 
 

@@ -65,11 +65,13 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInput(f"{what}: {key} must be a list of strings")
         elif kind == "metrics":
+            from porcelain.finite import finite_float
+
             if not isinstance(value, dict) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
             ):
                 raise InvalidInput(f"{what}: metrics must be a table of numbers, e.g. auc = 0.93")
-            value = {k: float(v) for k, v in value.items()}
+            value = {k: finite_float(v, f"{what}: metrics.{k}") for k, v in value.items()}
         elif kind == "auto":
             if not isinstance(value, dict):
                 raise InvalidInput(f"{what}: {key} must be a table")
@@ -94,6 +96,12 @@ DATASHEET_FIELDS: dict[str, tuple[str, str]] = {
     "instance_count": ("count", "number of instances (rows); filled for CSV, TSV and JSON Lines"),
     "feature_schema": ("schema", "column name -> type; filled for CSV, TSV and JSON Lines"),
     "label_schema": ("schema", "label column name -> type"),
+    "missing_values": (
+        "counts",
+        "column name -> number of missing values (empty, NA, N/A, NaN, null, None, ... as pandas "
+        "reads them); filled for CSV, TSV and JSON Lines",
+    ),
+    "missing_values_rows": ("count", "how many rows missing_values was counted over (the first 10,000)"),
     "sensitive_features": ("list", "columns that are sensitive (personal data, protected attributes)"),
     # collection process
     "collection_method": ("str", "how the data was collected"),
@@ -114,7 +122,9 @@ DATASHEET_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def validate_datasheet(doc: dict[str, Any], what: str) -> dict[str, Any]:
-    plain = {k: v for k, v in doc.items() if DATASHEET_FIELDS.get(k, ("",))[0] not in ("count", "schema")}
+    plain = {
+        k: v for k, v in doc.items() if DATASHEET_FIELDS.get(k, ("",))[0] not in ("count", "counts", "schema")
+    }
     out = validate_fields(plain, DATASHEET_FIELDS, what)
     for key, value in doc.items():
         kind = DATASHEET_FIELDS.get(key, ("",))[0]
@@ -122,6 +132,12 @@ def validate_datasheet(doc: dict[str, Any], what: str) -> dict[str, Any]:
             if not isinstance(value, int) or isinstance(value, bool) or value < 0:
                 raise InvalidInput(f"{what}: {key} must be a non-negative integer")
             out[key] = value
+        elif kind == "counts":
+            if not isinstance(value, dict) or not all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+            ):
+                raise InvalidInput(f"{what}: {key} must be a table of column = non-negative integer")
+            out[key] = dict(value)
         elif kind == "schema":
             if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
                 raise InvalidInput(f'{what}: {key} must be a table of column = "type"')

@@ -26,6 +26,7 @@ from pacha.pathnames import check_destination
 from pacha.pathnames import check_name as check_path_name
 from porcelain.errors import InvalidInput, PachaError
 from porcelain.results import Version
+from porcelain.wording import say
 
 
 @dataclass(frozen=True)
@@ -72,7 +73,8 @@ def place(objects: pacha.ObjectStore, found: Version, dest: str | os.PathLike[st
     if exists and not force and not (empty_dir and record.artifact_kind == "tree"):
         what = "a folder" if target.is_dir() and not target.is_symlink() else "a file"
         raise InvalidInput(
-            f"{target} is {what} with other contents than {found.ref}; pass --force to replace it "
+            f"{target} is {what} with other contents than {found.ref}; pass {say('--force', 'force=True')} "
+            "to replace it "
             "(it is replaced whole, atomically)"
         )
     pacha.checkout(objects, record.artifact, target, force=exists)

@@ -44,7 +44,7 @@ def parse_params(pairs: Iterable[str]) -> dict[str, str]:
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
-            raise InvalidInput(f"--param {pair!r}: use NAME=VALUE, e.g. temperature=2.0")
+            raise InvalidInput(f"--param {pair!r}: use NAME=VALUE, e.g. temperature=2.0")  # CLI only
         out[key.strip()] = value.strip()
     return out
 
@@ -58,21 +58,21 @@ def build_edges(
         raise InvalidInput(f"unknown relation {relation!r}: use {', '.join(table)}")
     role, spec = table[relation]
     if not parent_ids:
-        raise InvalidInput(f"a {relation} edge needs --from (the {role})")
+        raise InvalidInput(f"a {relation} edge needs {_from()} (the {role})")
     if relation == "merged":
         if len(parent_ids) < 2:
-            raise InvalidInput("a merged model needs at least two --from sources")
+            raise InvalidInput(f"a merged model needs at least two sources in {_from()}")
     elif len(parent_ids) != 1:
-        raise InvalidInput(f"a {relation} edge takes exactly one --from (the {role})")
+        raise InvalidInput(f"a {relation} edge takes exactly one source in {_from()} (the {role})")
     for key in raw:
         if key not in spec:
             allowed = ", ".join(spec) or "none"
-            raise InvalidInput(f"{relation} does not take --param {key}; it takes: {allowed}")
+            raise InvalidInput(f"{relation} does not take {_param(key)}; it takes: {allowed}")
     params: dict[str, Any] = {}
     for key, (kind_of, required) in spec.items():
         if key not in raw:
             if required:
-                raise InvalidInput(f"a {relation} edge needs --param {key}=... ({_hint(kind_of)})")
+                raise InvalidInput(f"a {relation} edge needs {_param(key)}=... ({_hint(kind_of)})")
             continue
         params[key] = _convert(relation, key, kind_of, raw[key], len(parent_ids), resolve_recipe)
     if relation == "merged":
@@ -81,11 +81,23 @@ def build_edges(
     return [ParentEdge(relation, parent_ids[0], params)]
 
 
+def _from() -> str:
+    from porcelain.wording import say
+
+    return say("--from", "parents")
+
+
+def _param(key: str) -> str:
+    from porcelain.wording import say
+
+    return say(f"--param {key}", f"params[{key!r}]")
+
+
 def _hint(kind_of: str) -> str:
     return {
         "positive": "a number > 0",
         "fraction": "a number from 0 to 1",
-        "weights": "one comma-separated number per --from source",
+        "weights": "one comma-separated number per source",
         "text": "a non-empty text",
         "ref:recipe": "a registered recipe NAME:VER",
     }[kind_of]
@@ -95,9 +107,9 @@ def _number(relation: str, key: str, text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise InvalidInput(f"{relation}: --param {key}={text!r} is not a number") from None
+        raise InvalidInput(f"{relation}: {_param(key)}={text!r} is not a number") from None
     if not math.isfinite(value):
-        raise InvalidInput(f"{relation}: --param {key} must be finite")
+        raise InvalidInput(f"{relation}: {_param(key)} must be a finite number")
     return value
 
 
@@ -115,7 +127,9 @@ def _convert(relation: str, key: str, kind_of: str, text: str, sources: int, res
     if kind_of == "weights":
         weights = [_number(relation, key, part) for part in text.split(",") if part.strip()]
         if len(weights) != sources:
-            raise InvalidInput(f"merged: {len(weights)} weight(s) for {sources} sources; give one per --from")
+            raise InvalidInput(
+                f"merged: {len(weights)} weight(s) for {sources} sources; give one per source in {_from()}"
+            )
         if any(w < 0 for w in weights):
             raise InvalidInput("merged: weights must not be negative")
         return weights
@@ -124,7 +138,7 @@ def _convert(relation: str, key: str, kind_of: str, text: str, sources: int, res
             raise InvalidInput(f"{relation}: cannot resolve recipe {text!r}")
         return resolve_recipe(text)
     if not text:
-        raise InvalidInput(f"{relation}: --param {key} must not be empty")
+        raise InvalidInput(f"{relation}: {_param(key)} must not be empty")
     return text
 
 

@@ -15,6 +15,12 @@ class LineageMixin:
     """Adding and reading lineage edges; pinning card references."""
 
     def read_edge(self, edge_id: str) -> dict[str, Any]:
+        """A lineage-edge record (child, parent, relation, params, author, created_ns, why).
+
+        Args: edge_id: the edge record's id.
+        Returns the record as a dict.
+        Raises ObjectNotFound if it is not stored; InvalidInput if it is not an edge record.
+        """
         import msgspec
 
         doc = msgspec.json.decode(self.plumbing.objects.read(edge_id))
@@ -23,6 +29,12 @@ class LineageMixin:
         return doc
 
     def node(self, record_id: str) -> lineage.Node:
+        """The lineage node a version record stands for.
+
+        Args: record_id: a full record id.
+        Returns a lineage.Node (id, kind, name, version, state: its stage, or "deleted").
+        Raises ObjectNotFound if the record is not stored; InvalidInput if it is not a version record.
+        """
         record = self.read_record(record_id)
         kind = next(k for k, t in layout.RECORD_TYPES.items() if t == record.type)
         current = self.plumbing.refs.get(layout.version_ref(kind, record.name, record.version))
@@ -30,6 +42,12 @@ class LineageMixin:
         return lineage.Node(record_id, kind, record.name, record.version, state)
 
     def resolve_parents(self, kind: str, references: list[str]) -> list[str]:
+        """The record ids of lineage sources.
+
+        Args: kind: "model", "dataset" or "recipe". references: NAME:VER references (or record ids).
+        Returns the record ids, in order.
+        Raises NotFound for an unknown version.
+        """
         return [self.get(kind, ref).record_id for ref in references]
 
     def add_lineage(
@@ -41,7 +59,16 @@ class LineageMixin:
         params: dict[str, str],
         why: str = "",
     ) -> list[lineage.Edge]:
-        """Record edges from an existing version to its parents after the fact (no cycles)."""
+        """Record, after the fact, that an existing version was made from others (no cycles).
+
+        Args: kind: "model", "dataset" or "recipe". child_ref: the derived version (a reference).
+        parent_refs: its sources (references). relation: fine-tuned, distilled, merged, quantized, pruned
+        (models) or derived (datasets). params: the relation's parameters as texts, e.g. {"temperature":
+        "2"}. why: the reason, kept in the reflog.
+        Returns the new edges (lineage.Edge), one per source.
+        Raises NotFound for an unknown version; InvalidInput for a bad relation or parameter, an edge that
+        would make a cycle, or one that is already recorded.
+        """
         child = self.get(kind, child_ref, change=True)  # explicit, registered
         parent_ids = self.resolve_parents(kind, parent_refs)
         edges = lineage.build_edges(kind, relation, parent_ids, params, self.recipe_resolver())
@@ -99,6 +126,15 @@ class LineageMixin:
         depth: int | None = None,
         version: str | None = None,
     ) -> lineage.Graph:
+        """The lineage graph around a version.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. ancestors: include where it came from.
+        descendants: include what was made from it. depth: at most this many edges away (None: all).
+        version: the version, if reference is a bare NAME.
+        Returns a lineage.Graph (nodes and typed edges).
+        Raises NotFound for an unknown version.
+        """
         found = self.get(kind, reference, version)
         return lineage.walk(self, found.record_id, ancestors, descendants, depth)
 
@@ -113,6 +149,13 @@ class LineageMixin:
             raise NotFound(f"the card names {kind} {text!r}, which is not registered: {exc}") from None
 
     def recipe_resolver(self) -> Any:
+        """A function that pins a recipe reference: text -> {"ref": NAME:VER, "id": record id}.
+
+        Returns the function; it raises NotFound for an unknown recipe (used for a fine-tuned edge's
+        recipe parameter).
+        Raises nothing itself.
+        """
+
         def resolve(text: str) -> dict[str, str]:
             try:
                 found = self.get("recipe", text)
@@ -123,7 +166,11 @@ class LineageMixin:
         return resolve
 
     def reindex(self) -> int:
-        """Rebuild the derived lineage index from records and lineage refs."""
+        """Rebuild the derived lineage index from records and lineage refs.
+
+        Returns the number of edges indexed.
+        Raises PachaError only for errors of the registry itself (e.g. read-only).
+        """
 
         def pairs() -> Any:
             for kind in layout.KINDS:

@@ -14,7 +14,14 @@ class RecipesMixin:
     """register_recipe, validate_recipe, recipe_text."""
 
     def register_recipe(self, path: str | Path, *, message: str = "", sign: str | None = None) -> Registered:
-        """Store the TOML as is and a checked, pinned record; errors refuse the registration."""
+        """Store the TOML as is and a checked, pinned record; errors refuse the registration.
+
+        Args: path: the recipe TOML file. message: why, for the reflog. sign: a GnuPG key (id, fingerprint
+        or email) to sign the TOML with.
+        Returns Registered(version, created).
+        Raises InvalidInput for unreadable TOML or any validation error (the first is named);
+        VersionExists when the version exists with another text; CheckFailed if signing fails.
+        """
         from pacha.documents import read_text
 
         path = Path(path)
@@ -51,7 +58,13 @@ class RecipesMixin:
         )
 
     def validate_recipe(self, reference: str, version: str | None = None) -> tuple[str, recipes.Report]:
-        """Check a recipe file, or a registered recipe (including that its data did not change)."""
+        """Check a recipe file, or a registered recipe (including that its data did not change).
+
+        Args: reference: a recipe file path, or NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or
+        a record id or unique prefix. version: the version, if reference is a bare NAME.
+        Returns (what was checked, recipes.Report with errors, warnings and notes).
+        Raises NotFound for an unknown registered recipe; InvalidInput for a TOML syntax error.
+        """
         if version is None and Path(reference).is_file():
             from pacha.documents import read_text
 
@@ -75,11 +88,28 @@ class RecipesMixin:
         return found.ref, report
 
     def recipe_text(self, found: Version) -> str:
+        """The recipe's TOML exactly as it was registered.
+
+        Args: found: a recipe version (from get or recipe_doc).
+        Returns the text.
+        Raises ObjectNotFound if its artifact is not stored.
+        """
         return self.plumbing.objects.read(found.record.artifact).decode("utf-8")  # type: ignore[attr-defined, no-any-return]
 
     def recipe_doc(self, reference: str, version: str | None = None) -> tuple[Version, dict[str, Any]]:
+        """A recipe version and its parsed document (the specification's field names read as the short ones,
+        see recipe_schema.normalize).
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns (the version, the document).
+        Raises NotFound for an unknown recipe.
+        """
         try:
             found = self.get("recipe", reference, version)  # type: ignore[attr-defined]
         except NotFound:
-            raise NotFound(f"no recipe {reference!r}; `pacha recipe list` shows what exists") from None
-        return found, found.record.card["recipe"]
+            from porcelain.wording import list_hint
+
+            raise NotFound(f"no recipe {reference!r}; {list_hint('recipe')} shows what exists") from None
+        # the specification's field names read as the short ones (recipe_schema.normalize)
+        return found, recipes.normalize(found.record.card["recipe"])[0]

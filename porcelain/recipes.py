@@ -7,33 +7,20 @@ and the lock file's hash, is the record's card.
 
 from __future__ import annotations
 
-import re
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from porcelain.errors import InvalidInput
+from porcelain.finite import HINT, non_finite_path
+from porcelain.recipe_schema import env_tables, looks_secret, normalize, secret_assignments, unknown_keys
+
+__all__ = ["Report", "check", "looks_secret", "normalize"]
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry
 
-SECTIONS = {
-    "name",
-    "version",
-    "description",
-    "architecture",
-    "hyperparameters",
-    "optimizer",
-    "scheduler",
-    "loss",
-    "data",
-    "dependencies",
-    "hardware",
-    "random_seed",
-    "deterministic",
-    "expected_metrics",
-    "run",
-}
 STANDARD_HYPERPARAMETERS = {
     "learning_rate": float,
     "batch_size": int,
@@ -42,9 +29,6 @@ STANDARD_HYPERPARAMETERS = {
     "max_grad_norm": float,
     "warmup_steps": int,
 }
-SECRET_WORDS = frozenset(
-    {"TOKEN", "SECRET", "PASSWORD", "PASSWD", "PASS", "KEY", "APIKEY", "CREDENTIAL", "CREDENTIALS", "PRIVATE"}
-)
 LOCK_FILES = ("uv.lock", "poetry.lock", "requirements.txt", "Pipfile.lock", "pdm.lock")
 
 
@@ -85,12 +69,42 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
     """Every rule; with a registry, dataset references are checked (and compared with pins)."""
     report = Report()
     err, warn = report.errors.append, report.warnings.append
+    bad_number = non_finite_path(doc)
+    if bad_number:
+        err(f"{bad_number[0]} is {bad_number[1]}; {HINT}")
     for key in ("name", "version"):
         if not isinstance(doc.get(key), str) or not doc.get(key):
             err(f'{key} is missing: a recipe needs name = "..." and version = "1.0.0"')
-    for key in doc:
-        if key not in SECTIONS:
-            warn(f"unknown section or key {key!r} (kept, but nothing reads it)")
+    for path in unknown_keys(doc):
+        if path.startswith("hyperparameters."):
+            warn(
+                f"{path} is not a standard hyperparameter (used as one anyway); "
+                "put custom ones under [hyperparameters.custom]"
+            )
+        else:
+            warn(f"unknown key {path!r} (kept, but nothing reads it)")
+    for where, table in env_tables(doc):
+        for name, value in table.items():
+            if looks_secret(name):
+                err(
+                    f"{where}.{name} looks like a secret; recipes must not carry secrets "
+                    "(pass it from the environment at run time)"
+                )
+            elif not isinstance(value, str | int | float | bool):
+                err(f"{where}.{name} must be a string (an environment variable's value)")
+    expected = doc.get("expected_metrics")
+    if expected is not None and not isinstance(expected, dict):
+        err("expected_metrics must be a table of metric = number")
+    for name, value in (expected or {}).items() if isinstance(expected, dict) else ():
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            err(f"expected_metrics.{name} must be a number, not {value!r}")
+    run_table = doc.get("run")
+    if isinstance(run_table, dict) and isinstance(run_table.get("command"), str | list):
+        for name in secret_assignments(run_table["command"]):
+            err(f"run.command sets {name}, which looks like a secret; pass it from the environment instead")
+    doc, conflicts = normalize(doc)
+    for conflict in conflicts:
+        err(conflict)
     hp = doc.get("hyperparameters")
     if not isinstance(hp, dict):
         err("[hyperparameters] is missing")
@@ -125,20 +139,13 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
     if "random_seed" in doc and (not isinstance(doc["random_seed"], int) or doc["random_seed"] < 0):
         err("random_seed must be a non-negative integer")
     deps = doc.get("dependencies", {})
-    env = deps.get("env", {}) if isinstance(deps, dict) else {}
-    for name in env:
-        if looks_secret(name):
-            err(
-                f"dependencies.env.{name} looks like a secret; recipes must not carry secrets "
-                "(pass it from the environment at run time)"
-            )
     if not isinstance(deps, dict) or not (deps.get("lock_hash") or deps.get("lock_file")):
         warn(
             "no lock file hash: set dependencies.lock_file (uv.lock, poetry.lock, requirements.txt) "
             "so the environment can be rebuilt exactly"
         )
-    if isinstance(deps, dict) and not deps.get("python"):
-        warn("dependencies.python is not set")
+    if isinstance(deps, dict) and not (deps.get("python") or deps.get("rust_version")):
+        warn("dependencies.python is not set (nor rust_version): the toolchain version is unknown")
     data = doc.get("data", {})
     if not isinstance(data, dict) or not data.get("train"):
         warn("data.train is not set: the run's training data will not be pinned")
@@ -147,12 +154,6 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
             if data.get(key):
                 _check_dataset(reg, key, data[key], (pinned or {}).get(key), err)
     return report
-
-
-def looks_secret(name: str) -> bool:
-    """HF_TOKEN, AWS_SECRET_ACCESS_KEY, DB_PASSWORD: yes; TOKENIZERS_PARALLELISM: no."""
-    parts = [p for p in re.split(r"[^A-Za-z0-9]+", name.upper()) if p]
-    return any(p in SECRET_WORDS for p in parts)
 
 
 def _typed_value(value: Any) -> bool:
@@ -178,7 +179,7 @@ def _check_dataset(reg: Registry, key: str, ref: str, pinned: dict[str, Any] | N
 
 def lock_hash(doc: dict[str, Any], base: Path) -> str | None:
     """BLAKE3 of the lock file named in dependencies.lock_file (relative to the recipe)."""
-    deps = doc.get("dependencies", {})
+    deps = normalize(doc)[0].get("dependencies", {})
     if deps.get("lock_hash"):
         return str(deps["lock_hash"])
     name = deps.get("lock_file")
@@ -193,6 +194,8 @@ def lock_hash(doc: dict[str, Any], base: Path) -> str | None:
 
 
 def pin_data(reg: Registry, doc: dict[str, Any]) -> dict[str, Any]:
+    """{"train"/"validation": {"ref", "id"}} for the datasets a recipe names (either spelling)."""
+    doc = normalize(doc)[0]
     out = {}
     for key in ("train", "validation"):
         ref = doc.get("data", {}).get(key)
@@ -202,22 +205,30 @@ def pin_data(reg: Registry, doc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _override() -> str:
+    from porcelain.wording import say
+
+    return say("--override", "override")
+
+
 def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
     """NAME=VALUE checked against the recipe's type for NAME (hyperparameters, standard or custom)."""
     name, sep, text = assignment.partition("=")
     name = name.strip()
     if not sep or not name:
-        raise InvalidInput(f"--override {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
+        raise InvalidInput(f"{_override()} {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
     current = run_parameters(doc)
     if name not in current:
         known = ", ".join(sorted(current)) or "none"
-        raise InvalidInput(f"--override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
+        raise InvalidInput(
+            f"{_override()} {name}: the recipe has no hyperparameter {name!r} (it has: {known})"
+        )
     return name, _convert(name, current[name], text.strip())
 
 
 def _convert(name: str, current: Any, text: str) -> Any:
     def fail(kind: str) -> InvalidInput:
-        return InvalidInput(f"--override {name}={text}: {name} is {kind} in the recipe")
+        return InvalidInput(f"{_override()} {name}={text}: {name} is {kind} in the recipe")
 
     if isinstance(current, bool):
         if text.lower() in ("true", "false"):
@@ -230,9 +241,12 @@ def _convert(name: str, current: Any, text: str) -> Any:
             raise fail("an integer") from None
     if isinstance(current, float):
         try:
-            return float(text)
+            number = float(text)
         except ValueError:
             raise fail("a number") from None
+        if not math.isfinite(number):
+            raise InvalidInput(f"{_override()} {name}={text}: {HINT}")
+        return number
     if isinstance(current, list):
         from pacha.documents import parse_toml
 
@@ -247,7 +261,13 @@ def _convert(name: str, current: Any, text: str) -> Any:
 
 
 def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
-    """A typed override from Python code, checked against the recipe's type for name."""
+    """A typed override from Python code, checked against the recipe's type for name.
+
+    Raises InvalidInput if name is not a hyperparameter of the recipe, value has another
+    type, or value holds a NaN or infinity."""
+    from porcelain.finite import require_finite
+
+    require_finite(value, f"override {name}")
     if isinstance(value, str):
         return coerce_override(doc, f"{name}={value}")[1]
     current = run_parameters(doc)

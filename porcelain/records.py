@@ -32,7 +32,8 @@ class VersionRecord(msgspec.Struct, frozen=True, omit_defaults=True, kw_only=Tru
     description: str = ""
     message: str = ""
     card: dict[str, Any] = {}  # model card or datasheet fields
-    metrics: dict[str, float] = {}
+    # None only in records written before non-finite numbers were refused (shown as missing)
+    metrics: dict[str, float | None] = {}
     parents: list[ParentEdge] = []
     links: list[str] = []
 

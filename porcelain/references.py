@@ -33,7 +33,10 @@ def parse_reference(text: str, version: str | None = None) -> Reference:
 
     if version is not None:
         if ":" in text or "@" in text:
-            raise UsageError(f"give either {text!r} or -v {version}, not both")
+            from porcelain.wording import say
+
+            how = say(f"-v {version}", f"version={version!r}")
+            raise UsageError(f"give either {text!r} or {how}, not both")
         return Reference(text, name=text, version=version)
     if ":" in text:
         name, _, ver = text.partition(":")

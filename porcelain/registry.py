@@ -40,6 +40,7 @@ from porcelain.run_ops import RunsMixin
 from porcelain.stage_ops import StagesMixin
 from porcelain.training_api import TrainingAPI
 from porcelain.version_alloc import BUMP_ATTEMPTS, VersionFree, VersionTaken
+from porcelain.wording import say
 
 
 class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixin, RestoreMixin, TrainingAPI):
@@ -54,24 +55,47 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
 
     # --- finding -----------------------------------------------------------------
     def versions_of(self, kind: str, name: str) -> list[str]:
-        """Registered versions of name, oldest to newest (SemVer precedence)."""
+        """Registered versions of name, oldest to newest (SemVer precedence).
+
+        Args: kind: "model", "dataset" or "recipe". name: the name.
+        Returns the versions (empty for an unknown name).
+        Raises PachaError only for errors of the registry itself.
+        """
         prefix = layout.versions_prefix(kind, name)
         found = [ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix)]
         return versions.sort(v for v in found if "/" not in v)
 
     def names(self, kind: str) -> list[str]:
+        """Every registered name of a kind.
+
+        Args: kind: "model", "dataset" or "recipe".
+        Returns the names, sorted.
+        Raises nothing beyond the registry's own errors (PachaError).
+        """
         names = set()
         for ref, _ in self.plumbing.refs.iter(layout.plural(kind) + "/"):
             names.add(layout.split_version_ref(kind, ref)[0])
         return sorted(names)
 
     def read_record(self, record_id: str) -> records.VersionRecord:
+        """A model, dataset or recipe version record.
+
+        Args: record_id: the record's full id.
+        Returns the decoded records.VersionRecord (a metric stored as null reads as None).
+        Raises ObjectNotFound if it is not stored; InvalidInput if it is not a version record.
+        """
         with self.plumbing.objects.open(record_id) as reader:
             if reader.kind != "record":
                 raise InvalidInput(f"object {record_id} is a {reader.kind}, not a version record")
             return records.decode(reader.read())
 
     def stage_of(self, kind: str, name: str, version: str) -> str:
+        """The stage a version is in now.
+
+        Args: kind: "model", "dataset" or "recipe". name: the name. version: the version.
+        Returns development, staging, production or archived ("-" for recipes).
+        Raises CheckFailed if the version has lost its stage ref (run fsck).
+        """
         if kind not in layout.STAGED:
             return layout.NO_STAGE
         for stage in stages.STAGES:
@@ -84,22 +108,42 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         return Version(kind, name, version, record_id, record, self.stage_of(kind, name, version))
 
     def in_stage(self, kind: str, name: str, stage: str) -> list[str]:
+        """The versions of name now in stage.
+
+        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
+        staging, production or archived.
+        Returns the versions in SemVer order (empty if none).
+        Raises PachaError only for errors of the registry itself.
+        """
         prefix = layout.stages_prefix(kind, name, stage)
         return versions.sort(ref[len(prefix) :] for ref, _ in self.plumbing.refs.iter(prefix))
 
     def get(
         self, kind: str, reference: str | Reference, version: str | None = None, *, change: bool = False
     ) -> Version:
-        """Resolve name:1.2.0, name:latest, name@stage, name -v VER or a record id (porcelain/resolve.py).
+        """Resolve a reference to one version (porcelain/resolve.py).
 
-        change=True (delete, stage, lineage add): the version must be explicit and registered.
-        Raises NotFound (with what happened to a deleted or expired version) or InvalidInput.
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME
+        (long form of NAME:VER). change: True for delete, stage and lineage add: the version must then be
+        explicit and registered.
+        Returns the version (name, version, stage, record id and record).
+        Raises NotFound if no such version exists (saying what happened to a deleted or expired one);
+        InvalidInput for a malformed reference, a reference and a version given together, or (with change)
+        a bare NAME.
         """
         from porcelain.resolve import resolve
 
         return resolve(self, kind, reference, version, change=change)
 
     def list(self, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
+        """Registered versions, by name then SemVer order.
+
+        Args: kind: "model", "dataset" or "recipe". name: only this name (None: every name). stage: only
+        versions in this stage (models and datasets).
+        Returns the versions (empty if none).
+        Raises InvalidInput for a bad name or stage.
+        """
         out = []
         for each in [check_name(name)] if name else self.names(kind):
             for version in self.versions_of(kind, each):
@@ -117,12 +161,19 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> str:
         """The version a registration gets: the explicit one, the latest bumped, the card's, or 1.0.0.
 
-        --bump on a name with no version yet starts at the card's version or 1.0.0, so a CI
-        script needs no special case for the first run. Raises InvalidInput for a bad version
-        or part, or when an existing name gets neither a version nor a bump."""
+        A bump on a name with no version yet starts at the card's version or 1.0.0, so a CI script needs
+        no special case for the first run.
+        Args: kind, name: what is registered. version: an explicit SemVer version. bump: major, minor or
+        patch. card_version: the version the card names, if any.
+        Returns the version (SemVer text).
+        Raises InvalidInput for a bad version or part, both version and bump, or an existing name given
+        neither a version nor a bump.
+        """
         existing = self.versions_of(kind, name)
         if version and bump:
-            raise UsageError("give -v VERSION or --bump PART, not both")
+            raise UsageError(
+                say("give -v VERSION or --bump PART, not both", "give version or bump, not both")
+            )
         if version:
             return versions.check(version)
         if bump:
@@ -136,7 +187,10 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         if existing:
             raise InvalidInput(
                 f"{name} already has versions (latest {versions.latest(existing)}): "
-                "give -v VERSION, --bump major|minor|patch, or a version in the card"
+                + say(
+                    "give -v VERSION, --bump major|minor|patch, or a version in the card",
+                    'give version="X.Y.Z", bump="major"|"minor"|"patch", or a version in the card',
+                )
             )
         return "1.0.0"
 
@@ -161,18 +215,35 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> Registered:
         """Store the file or folder at path as name at a new version (in development).
 
-        path may also be "-" (standard input) or a pipe such as /dev/fd/63; filename
-        (required for those) is the file name to record, by default the path's own name.
-        exclude: gitignore patterns a folder leaves out, after its .pachaignore
-        (pacha.ignore; the registry's own directory is always left out, and a path inside
-        the registry is refused). Every size, schema and header fact recorded comes from
-        the bytes stored; a file that changes while it is read is refused (FileChanged).
-        card_defaults, if given, runs on a thread while the artifact is stored (once every
-        check has passed), given the path read: card fields read from the file, such as a
-        datasheet's row count, which the card's own fields override."""
+        The low-level form of register_model, register_dataset and register_recipe: the card is stored as
+        given (references pinned for models).
+        Args: kind: "model", "dataset" or "recipe". name: e.g. fraud-detector or team/fraud-detector.
+        path: the file or folder; also "-" (standard input) or a pipe such as /dev/fd/63. version: an
+        explicit SemVer version. bump: major, minor or patch from the latest. description: what it is.
+        card: Model Card / Datasheet fields. metrics: name -> finite number. parents: typed lineage edges
+        (records.ParentEdge). message: why, for the reflog. extra_objects: (bytes, kind) to store with it
+        (e.g. a signature). filename: the file name to record (required for "-" or a pipe; by default
+        the path's own name). exclude: gitignore patterns a folder leaves out, after its .pachaignore
+        (pacha.ignore; the registry's own directory is always left out, and a path inside the registry
+        is refused). card_defaults: if given, runs on a thread while the artifact is stored (once every
+        check has passed), given the path read: card fields read from the file, such as a datasheet's
+        row count, which the card's own fields override.
+        Every size, schema and header fact recorded comes from the bytes stored.
+        Returns Registered(version, created): created is False when the same bytes were already registered
+        at that version.
+        Raises InvalidInput for a bad name, version, path, card or a non-finite number; VersionExists when
+        the version exists with other bytes; CheckFailed when a pre-commit hook refuses; FileChanged when
+        a file changes while it is read.
+        """
         check_name(name)
         if version and bump:  # options first: a usage error is one whatever the path
-            raise UsageError("give -v VERSION or --bump PART, not both")
+            raise UsageError(
+                say("give -v VERSION or --bump PART, not both", "give version or bump, not both")
+            )
+        from porcelain.finite import finite_float, require_finite
+
+        require_finite(card, {"model": "model card", "dataset": "datasheet"}.get(kind, kind))
+        metrics = {key: finite_float(value, f"metric {key}") for key, value in (metrics or {}).items()}
         card = dict(card or {})
         if card.get("name") not in (None, name):
             raise InvalidInput(f"the card is for {card['name']!r}, not {name!r}")
@@ -233,7 +304,9 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         new_version = self.next_version(kind, name, version, bump, card.get("version"))
         check_version_refs(kind, name, new_version)  # before anything is stored
         same_rank = [v for v in self.versions_of(kind, name) if versions.compare(v, new_version) == 0]
-        if same_rank:
+        # with a bump the version is new by construction; one registered since was taken by a
+        # concurrent bump, and the commit below moves on to the next free version
+        if same_rank and not bump:
             return self._existing(kind, name, same_rank[0], new_version, target, ignore)
         # The record as it will be, checked before the artifact is stored (a number JSON cannot
         # hold, a field of the wrong type): only the artifact's facts are placeholders here.
@@ -346,9 +419,11 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
                 Version(kind, name, new_version, record_id, record, self.stage_of(kind, name, new_version)),
                 True,
             )
+        how = say(f"--bump {bump}", f"bump={bump!r}")
+        again = say("run the command again", "call again")
         raise ConcurrentChange(
-            f"could not register {name} with --bump {bump}: {BUMP_ATTEMPTS} other registrations of "
-            f"{name} took each next version meanwhile; nothing was registered: run the command again"
+            f"could not register {name} with {how}: {BUMP_ATTEMPTS} other registrations of "
+            f"{name} took each next version meanwhile; nothing was registered: {again}"
         )
 
     def _delta_base(self, kind: str, name: str, parents: list[records.ParentEdge]) -> str | None:
@@ -379,16 +454,22 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         artifact = pacha.write_tree(None, target, ignore=ignore) if target.is_dir() else hash_file(target)
         if artifact != found.record.artifact:
             latest = versions.latest(self.versions_of(kind, name))
+            bump_hint = say("--bump patch", 'bump="patch"')
             raise VersionExists(
                 f"{name}:{existing} is already registered with different content; "
-                f"register a new version (latest is {latest}; try --bump patch)"
+                f"register a new version (latest is {latest}; try {bump_hint})"
             )
         return Registered(found, False)
 
     def find_any(self, reference: str, version: str | None = None) -> Version:
         """A model, dataset or recipe version, whichever the reference names.
 
-        A reference naming more than one is an InvalidInput listing each candidate."""
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns the version.
+        Raises NotFound if nothing matches; InvalidInput if the reference names more than one (the message
+        lists each candidate).
+        """
         from porcelain.resolve import resolve_target
 
         target = resolve_target(self, reference, version)
@@ -400,7 +481,13 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> tuple[Version | Target, int, list[str]]:
         """Re-check the record, its artifact and every ancestor and pinned reference, by hash.
 
-        kind None: whatever the reference names (a model, dataset or recipe version, or a run)."""
+        Args: kind: "model", "dataset", "recipe", or None for whatever the reference names (a model,
+        dataset or recipe version, or a run). reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with
+        version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
+        Returns (the version or run target, the number of objects checked, the problems found; empty if
+        sound).
+        Raises NotFound for an unknown version; InvalidInput for an ambiguous reference.
+        """
         from pacha.fsck import verify_closure
         from porcelain.resolve import kind_cli, resolve_target
 
@@ -432,8 +519,18 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Path]:
-        """Write a version's file or folder at dest; see porcelain/downloads.py for the rules
-        (a folder's -o DIR holds its contents; the same contents already there: no-op)."""
+        """Write a version's file or folder at dest, verified as written, all or nothing.
+
+        The rules (porcelain/downloads.py): a folder's dest holds its contents; the same contents already
+        there are a no-op; other contents need force (replaced atomically).
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+        version, if reference is a bare NAME. force: replace dest if it holds other contents.
+        Returns (the version, the path written: inside dest if dest is a directory and the artifact a
+        file).
+        Raises NotFound for an unknown version; InvalidInput if dest holds other contents and force is not
+        given; a PachaError if a stored object is damaged (nothing is left half written).
+        """
         found, placed = self.download_placed(kind, reference, dest, version=version, force=force)
         return found, placed.path
 
@@ -446,19 +543,36 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         version: str | None = None,
         force: bool = False,
     ) -> tuple[Version, Placed]:
-        """As download, also saying whether anything was written (False: already there)."""
+        """As download, also saying whether anything was written.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+        version, if reference is a bare NAME. force: replace dest if it holds other contents.
+        Returns (the version, downloads.Placed: path, and written: False when the same contents were
+        already there).
+        Raises as download.
+        """
         found = self.get(kind, reference, version)
         return found, place(self.plumbing.objects, found, dest, force)
 
     def delete(
         self, kind: str, reference: str, *, version: str | None = None, force: bool = False, why: str = ""
     ) -> Version:
-        """Remove a version's refs (objects and reflog stay); production needs force.
+        """Remove a version's refs; its objects and reflog stay, so nothing is erased.
 
-        The version must be explicit (not a bare NAME); `restore` brings it back."""
+        The version must be explicit (not a bare NAME); restore brings it back.
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. version: the version, if reference is a bare NAME.
+        force: also delete a version in production. why: the reason, kept in the reflog.
+        Returns the version as it was before deletion.
+        Raises NotFound for an unknown version; CheckFailed for a production version without force, or
+        when a pre-commit hook refuses.
+        """
         found = self.get(kind, reference, version, change=True)
         if found.stage == stages.PRODUCTION and not force:
-            raise CheckFailed(f"{found.ref} is in production; pass --force to delete it anyway")
+            raise CheckFailed(
+                f"{found.ref} is in production; pass {say('--force', 'force=True')} to delete it anyway"
+            )
         subject = commit_subject(
             kind, found.name, found.version, found.record_id, found.record, stage=found.stage
         )

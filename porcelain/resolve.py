@@ -33,6 +33,7 @@ from porcelain.errors import InvalidInput, NotFound, PachaError
 from porcelain.names import check_name, name_problem
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Version
+from porcelain.wording import list_hint, say
 
 if TYPE_CHECKING:
     from pacha.refs.store import ReflogEntry
@@ -94,7 +95,10 @@ class Gone:
         was = f", was in {self.stage}" if self.stage else ""
         known = f"record {self.record_id[:12]}{was}"
         if self.stored:
-            after = f"`pacha {kind_cli(self.kind)} restore {self.ref}` brings it back"
+            how_back = say(
+                f"`pacha {kind_cli(self.kind)} restore {self.ref}`", f'restore("{self.kind}", "{self.ref}")'
+            )
+            after = f"{how_back} brings it back"
         else:
             after = "its objects are gone (removed by gc), so it cannot be restored"
         return f"{self.kind} {self.ref} was {how} on {date} by {self.entry.who}{why} ({known}); {after}"
@@ -251,7 +255,7 @@ def _no_name(reg: Registry, kind: str, name: str, lead: str = "") -> NotFound:
     """No version of name is registered: say what happened to those that were."""
     went = gone_versions(reg, kind, name)
     if not went:
-        return NotFound(f"{lead}no {kind} named {name}; `pacha {kind_cli(kind)} list` shows what exists")
+        return NotFound(f"{lead}no {kind} named {name}; {list_hint(kind)} shows what exists")
     return MissingVersion(
         f"{lead}no version of {kind} {name} is registered any more: " + "; ".join(g.describe() for g in went)
     )
@@ -341,7 +345,8 @@ def _not_found(
         return NotFound(f"no {what} named or with id {ref.text!r}")
     if len(misses) == 1:
         return misses[0]
-    return NotFound(f"no {what} named {ref.name}; `pacha model list`, `pacha data list` show what exists")
+    hints = say("`pacha model list`, `pacha data list`", 'Registry.list("model"), Registry.list("dataset")')
+    return NotFound(f"no {what} named {ref.name}; {hints} show what exists")
 
 
 def _ambiguous_message(
@@ -372,9 +377,8 @@ def _implied_message(reg: Registry, kinds: tuple[str, ...], ref: Reference) -> s
     if name_problem(ref.text) is None:
         latest = versions.latest(reg.versions_of(kind, ref.text))
     now = f" (the latest is {ref.text}:{latest})" if latest else ""
-    return (
-        f"{ref.text!r} names no version, and this command changes it: give {ref.text}:VERSION, "
-        f"-v VERSION or --latest{now}"
+    return f"{ref.text!r} names no version, and this command changes it: give {ref.text}:VERSION, " + say(
+        f"-v VERSION or --latest{now}", f'version="VERSION" or {ref.text}:latest{now}'
     )
 
 

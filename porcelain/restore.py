@@ -22,6 +22,7 @@ from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.records import commit_subject
 from porcelain.references import parse_reference
 from porcelain.resolve import Gone, gone, kind_cli
+from porcelain.wording import list_hint, say
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
@@ -61,10 +62,12 @@ class RestoreMixin:
     ) -> tuple[Version, Gone]:
         """Re-register the deleted or expired name:version (in development) from the reflog.
 
-        reference: NAME:VER (or NAME with version=VER), or the record id the version had.
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER (or NAME with version), or the
+        record id the version had. version: the version, if reference is a bare NAME. why: the reason,
+        kept in the reflog.
         Returns the restored version and what the reflog said about its deletion.
-        Raises InvalidInput (no explicit version), NotFound (never registered, or its
-        objects were removed by gc), CheckFailed (it is registered now).
+        Raises InvalidInput (no explicit version), NotFound (never registered, or its objects were removed
+        by gc), CheckFailed (it is registered now).
         """
         name, ver = self._restore_target(kind, reference, version)
         what = gone(self, kind, name, ver)  # type: ignore[arg-type]
@@ -76,8 +79,7 @@ class RestoreMixin:
             )
         if what is None:
             raise NotFound(
-                f"{kind} {name}:{ver} was never registered here; "
-                f"`pacha {kind_cli(kind)} list` shows what exists"
+                f"{kind} {name}:{ver} was never registered here; {list_hint(kind)} shows what exists"
             )
         missing = missing_objects(self.plumbing.objects, what.record_id)  # type: ignore[attr-defined]
         if missing:
@@ -106,8 +108,11 @@ class RestoreMixin:
             return record.name, record.version
         if ref.stage is not None or ref.version in (None, "latest"):
             raise InvalidInput(
-                f"restore needs the version that was deleted: {ref.name}:VERSION or -v VERSION "
-                f"(`pacha {kind_cli(kind)} history {ref.name}` lists deletions)"
+                f"restore needs the version that was deleted: {ref.name}:VERSION or "
+                + say(
+                    f"-v VERSION (`pacha {kind_cli(kind)} history {ref.name}` lists deletions)",
+                    f'version="VERSION" (history("{kind}", "{ref.name}") lists deletions)',
+                )
             )
         return check_name(ref.name or ""), versions.check(ref.version or "")
 

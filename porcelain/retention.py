@@ -21,9 +21,16 @@ class RetentionMixin:
         """Versions older than the newest keep_last of their name, except those in staging or production.
 
         Recipes count too; runs are kept (they are records of what happened, and small).
+        Args: keep_last: how many versions of each name to keep (at least 1).
+        Returns the versions that retention would expire (see expire_versions).
+        Raises InvalidInput if keep_last is below 1.
         """
         if keep_last < 1:
-            raise InvalidInput(f"--keep-last {keep_last}: keep at least 1 version of each name")
+            from porcelain.wording import say
+
+            raise InvalidInput(
+                f"{say('--keep-last', 'keep_last=')}{keep_last}: keep at least 1 version of each name"
+            )
         out = []
         for kind in layout.KINDS:
             for name in self.names(kind):  # type: ignore[attr-defined]
@@ -37,8 +44,10 @@ class RetentionMixin:
     def expire_versions(self, found: list[Version], why: str) -> None:
         """Delete these versions so that their history stops keeping their objects alive.
 
-        Their reflog entries stay (the audit trail says who removed them, when and why);
-        objects that a kept version still links (a parent in its lineage) stay stored.
+        Their reflog entries stay (the audit trail says who removed them, when and why); objects that a
+        kept version still links (a parent in its lineage) stay stored.
+        Args: found: versions from beyond_keep_last. why: the reason, kept in the reflog.
+        Raises CheckFailed if a version changed meanwhile (compare-and-swap) or a hook refuses.
         """
         for version in found:
             plan = [

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 from porcelain import runs
 
@@ -16,8 +16,11 @@ if TYPE_CHECKING:
     from porcelain.registry import Registry
 
 
-def execute(reg: Registry, run: runs.Run, command: list[str]) -> runs.RunInfo:
-    """Run command as the training process of run; its exit decides the run's status."""
+def execute(reg: Registry, run: runs.Run, command: list[str], echo: BinaryIO | None = None) -> runs.RunInfo:
+    """Run command as the training process of run; its exit decides the run's status.
+
+    Its output is copied to echo (default: standard output) and kept as the run's log."""
+    out = echo if echo is not None else sys.stdout.buffer
     env = dict(os.environ)
     env.update(
         PACHA_RUN_ID=run.id,
@@ -37,8 +40,8 @@ def execute(reg: Registry, run: runs.Run, command: list[str]) -> runs.RunInfo:
         try:
             assert proc.stdout is not None
             for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
-                sys.stdout.buffer.write(chunk)
-                sys.stdout.buffer.flush()
+                out.write(chunk)
+                out.flush()
                 log.write(chunk)
             code = proc.wait()
         except KeyboardInterrupt:

@@ -30,12 +30,21 @@ class RunsMixin:
         return doc
 
     def resolve_run(self, text: str) -> str:
-        """A run id from its id, id prefix (4+ hex) or short name (run-001)."""
+        """A run id from its id, id prefix (4+ hex) or short name (run-001).
+
+        Args: text: the run's name, id or id prefix.
+        Returns the run's id (32 hex digits).
+        Raises NotFound for an unknown run; InvalidInput for an ambiguous prefix.
+        """
         refs = self.plumbing.refs  # type: ignore[attr-defined]
         if re.fullmatch(r"run-\d+", text):
             record_id = refs.get(NAME_PREFIX + text)
             if record_id is None:
-                raise NotFound(f"no run named {text}; `pacha run list` shows the runs")
+                from porcelain.wording import say
+
+                raise NotFound(
+                    f"no run named {text}; {say('`pacha run list`', 'Registry.list_runs()')} shows the runs"
+                )
             return str(self._run_record(record_id)["id"])
         if re.fullmatch(r"[0-9a-fA-F]{4,32}", text):
             matches = [name[len("runs/") :] for name, _ in refs.iter("runs/" + text.lower())]
@@ -46,6 +55,13 @@ class RunsMixin:
         raise NotFound(f"no run {text!r}; use its name (run-001) or id")
 
     def get_run(self, text: str) -> runs.RunInfo:
+        """A run by name, id or id prefix.
+
+        Args: text: run-001, the run's id, or a unique prefix of it (4+ hex digits).
+        Returns runs.RunInfo (id, name, record id, record; .status says died for a running run whose
+        process is gone).
+        Raises NotFound for an unknown run; InvalidInput for an ambiguous prefix.
+        """
         run_id = self.resolve_run(text)
         record_id = self.plumbing.refs.get(runs.run_ref(run_id))  # type: ignore[attr-defined]
         if record_id is None:
@@ -56,7 +72,13 @@ class RunsMixin:
     def list_runs(
         self, recipe: str | None = None, version: str | None = None, status: str | None = None
     ) -> list[runs.RunInfo]:
-        """Runs (all, or of a recipe's versions) from the summary map: one range read each."""
+        """Runs (all, or of a recipe's versions) from the summary map: one range read each.
+
+        Args: recipe: a recipe NAME or NAME:VER (None: every run). version: the recipe version, if recipe
+        is a bare NAME. status: only runs with this status (running, completed, failed, killed, died).
+        Returns runs.RunInfo in start order.
+        Raises NotFound for an unknown recipe.
+        """
         refs = self.plumbing.refs  # type: ignore[attr-defined]
         if recipe is None:
             prefixes = [b""]
@@ -75,7 +97,11 @@ class RunsMixin:
         return out
 
     def reindex_runs(self) -> int:
-        """Rewrite every run's summary from its current record (the map is derived)."""
+        """Rewrite every run's summary from its current record (the map is derived).
+
+        Returns the number of runs.
+        Raises PachaError only for errors of the registry itself (e.g. read-only).
+        """
         refs = self.plumbing.refs  # type: ignore[attr-defined]
         count = 0
         tx = self.plumbing.transaction("reindex runs")  # type: ignore[attr-defined]
@@ -97,7 +123,25 @@ class RunsMixin:
         command: list[str] | None = None,
         pid: int | None = None,
     ) -> runs.Run:
-        """Start a run of a registered recipe; overrides are type-checked against it."""
+        """Start a run of a registered recipe; overrides are type-checked against it.
+
+        Args: recipe: the recipe, NAME:VER (or NAME with version). overrides: hyperparameter name -> value
+        (or NAME=VALUE texts), each checked against the recipe's type. version: the recipe version, if
+        recipe is a bare NAME. command: the training command line, recorded in the run. pid: the process
+        whose exit ends the run (default: this one).
+        Returns the live runs.Run (a context manager that finishes it).
+        Raises NotFound for an unknown recipe; InvalidInput for a bad override (unknown, wrong type, non-
+        finite) or a command line that sets a secret-looking environment variable (it would be stored in
+        the run record).
+        """
+        from porcelain.recipe_schema import secret_assignments
+
+        secrets = secret_assignments(command or [])
+        if secrets:
+            raise InvalidInput(
+                f"the command sets {', '.join(secrets)}, which looks like a secret and would be kept "
+                "in the run record; export it in the environment instead"
+            )
         found, doc = self.recipe_doc(recipe, version)  # type: ignore[attr-defined]
         params = recipes.run_parameters(doc)
         applied: dict[str, Any] = {}
@@ -148,7 +192,13 @@ class RunsMixin:
         return runs.Run(self, runs.RunInfo(run_id, record["name"], record_id, record))  # type: ignore[arg-type]
 
     def run(self, text: str | None = None) -> runs.Run:
-        """Attach to a running run: by name or id, or $PACHA_RUN_ID inside `pacha recipe run`."""
+        """Attach to a running run: by name or id, or $PACHA_RUN_ID inside `pacha recipe run`.
+
+        Args: text: the run's name, id or id prefix (None: $PACHA_RUN_ID).
+        Returns the live runs.Run to log into.
+        Raises InvalidInput if text is None outside a tracked run; NotFound for an unknown run;
+        CheckFailed if it already finished.
+        """
         text = text or os.environ.get("PACHA_RUN_ID")
         if not text:
             raise InvalidInput("no run given and PACHA_RUN_ID is not set")
@@ -193,6 +243,14 @@ class RunsMixin:
         kind: str | None = None,
         reference: str | None = None,
     ) -> str:
+        """Attach a stored file or folder, or a registered version, to a run.
+
+        Args: text: the run's name, id or id prefix. path: a file or folder to store and attach. kind and
+        reference: instead of path, a registered version ("model", "dataset" or "recipe". and NAME:VER,
+        NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique prefix.)
+        Returns the attached object's id (the artifact's, or the version's record id).
+        Raises NotFound for an unknown run or version; InvalidInput if path does not exist.
+        """
         run_id = self.resolve_run(text)
         if path is not None:
             target = Path(path)
@@ -213,6 +271,13 @@ class RunsMixin:
         return str(entry["id"])
 
     def log_metrics_cli(self, text: str, values: dict[str, float], step: int | None) -> None:
+        """Log metric points into a running run from another process (the CLI's `run log`).
+
+        Args: text: the run's name, id or id prefix. values: metric name -> finite number. step: the
+        training step (None: one more than the metric's last).
+        Raises NotFound for an unknown run; InvalidInput for a bad metric name or a non-finite value;
+        CheckFailed if the run already finished.
+        """
         run = self.run(text)
         run.log_metrics(values, step)
         run.flush()
@@ -226,7 +291,15 @@ class RunsMixin:
         exit_code: int | None = None,
         log_blob: str | None = None,
     ) -> runs.RunInfo:
-        """Freeze the metric series into a blob and record the final status."""
+        """Freeze the metric series into a blob and record the final status.
+
+        Args: text: the run's name (run-001), id or id prefix. status: completed, failed or killed.
+        exit_code: the training command's exit code, if any. log_blob: id of the stored output log, if
+        any.
+        Returns the finished run (runs.RunInfo).
+        Raises NotFound for an unknown run; InvalidInput for an unknown status; CheckFailed if the run
+        already finished.
+        """
         if status not in runs.FINAL:
             raise InvalidInput(f"unknown run status {status!r}: use {', '.join(runs.FINAL)}")
         run_id = self.resolve_run(text)

@@ -17,6 +17,7 @@ import atexit
 import contextlib
 import functools
 import json
+import math
 import os
 import platform
 import socket
@@ -207,9 +208,16 @@ class Run:
                 self.flush()
 
     def log_metric(self, name: str, value: float, step: int | None = None) -> None:
-        """Append one point to the metric's time series (buffered; flushed in batches)."""
+        """Append one point to the metric's time series (buffered; flushed in batches).
+
+        Args: name: the metric's name. value: a finite number. step: the training step (None: one more
+        than this metric's last step).
+        Raises InvalidInput for a bad name or a value that is not a finite number.
+        """
+        from porcelain.finite import finite_float
+
         check_metric_name(name)
-        value = float(value)
+        value = finite_float(value, f"metric {name}")
         if step is None:
             step = self._step.get(name, -1) + 1
         self._step[name] = step
@@ -218,10 +226,19 @@ class Run:
             self.flush()
 
     def log_metrics(self, values: dict[str, float], step: int | None = None) -> None:
+        """Append one point to each metric's series: log_metric for each item.
+
+        Args: values: metric name -> finite number. step: the training step of all of them.
+        Raises InvalidInput as log_metric.
+        """
         for name, value in values.items():
             self.log_metric(name, value, step)
 
     def flush(self) -> None:
+        """Write the buffered metric points (one LMDB transaction).
+
+        Raises PachaError if the registry cannot be written.
+        """
         if self._buffer:
             tx = self.reg.plumbing.transaction(f"metrics of {self.name}")
             for key, value in self._buffer:
@@ -231,17 +248,35 @@ class Run:
         self._last_flush = time.monotonic()
 
     def log_artifact(self, path: str | os.PathLike[str]) -> str:
-        """Store a file or folder and attach it to the run; returns its id."""
+        """Store a file or folder and attach it to the run.
+
+        Args: path: the file or folder.
+        Returns its object id.
+        Raises InvalidInput if path does not exist.
+        """
         self.flush()
         return self.reg.run_attach(self.id, path=path)
 
     def link(self, kind: str, reference: str) -> str:
-        """Attach a registered model or dataset version (e.g. the model this run produced)."""
+        """Attach a registered model or dataset version (e.g. the model this run produced).
+
+        Args: kind: "model" or "dataset". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with
+        version) or a record id or unique prefix.
+        Returns the version's record id.
+        Raises NotFound for an unknown version.
+        """
         return self.reg.run_attach(self.id, kind=kind, reference=reference)
 
     def finish(
         self, status: str = COMPLETED, exit_code: int | None = None, log: str | None = None
     ) -> RunInfo:
+        """Finish the run: flush its points, freeze its series, record its status.
+
+        Args: status: completed, failed or killed. exit_code: the command's exit code, if any. log: id of
+        the stored output log, if any.
+        Returns the finished runs.RunInfo.
+        Raises InvalidInput for an unknown status; CheckFailed if it already finished.
+        """
         self.flush()
         self.finished = True
         return self.reg.finish_run(self.id, status, exit_code=exit_code, log_blob=log)
@@ -269,5 +304,8 @@ def load_series(reg: Registry, run_id: str, record: dict[str, Any]) -> dict[str,
     for key, values in reg.plumbing.refs.index_scan(METRICS_INDEX, prefix):
         name = key[len(prefix) :].decode("utf-8")
         points = [POINT.unpack(v) for v in values]
-        out[name] = [[step, ts, value] for ts, step, value in points]
+        # a NaN or infinity logged before they were refused is a missing point
+        kept = [[step, ts, value] for ts, step, value in points if math.isfinite(value)]
+        if kept:
+            out[name] = kept
     return out

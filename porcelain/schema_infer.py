@@ -1,7 +1,7 @@
-"""What a tabular data file tells about itself: row count and column types.
+"""What a tabular data file tells about itself: row count, column types, missing values.
 
-CSV, TSV and JSON Lines are read as a stream (bounded memory); types are
-inferred from the first SAMPLE_ROWS rows, rows are counted to the end.
+CSV, TSV and JSON Lines are read as a stream (bounded memory); types and missing
+values are taken from the first SAMPLE_ROWS rows, rows are counted to the end.
 """
 
 from __future__ import annotations
@@ -16,10 +16,45 @@ from typing import Any
 SAMPLE_ROWS = 10_000
 SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}
 _ORDER = ["bool", "int", "float", "string"]
+# The fields pandas.read_csv reads as missing by default (its `na_values` list, exactly
+# these spellings, compared after surrounding whitespace is stripped): a missing value
+# counts in no column's type, so `NA` in a numeric column leaves it numeric.
+MISSING_TOKENS = frozenset(
+    {
+        "",
+        "#N/A",
+        "#N/A N/A",
+        "#NA",
+        "-1.#IND",
+        "-1.#QNAN",
+        "-NaN",
+        "-nan",
+        "1.#IND",
+        "1.#QNAN",
+        "<NA>",
+        "N/A",
+        "NA",
+        "NULL",
+        "NaN",
+        "None",
+        "n/a",
+        "nan",
+        "null",
+    }
+)
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+
+
+def is_missing(text: str) -> bool:
+    """A CSV/TSV field that stands for a missing value (see MISSING_TOKENS)."""
+    return text.strip() in MISSING_TOKENS
 
 
 def _type_of_text(text: str) -> str | None:
-    if text == "":
+    """bool, int, float, date, datetime or string; None for a missing value."""
+    text = text.strip()
+    if text in MISSING_TOKENS:
         return None
     if text.lower() in ("true", "false"):
         return "bool"
@@ -32,11 +67,27 @@ def _type_of_text(text: str) -> str | None:
         float(text)
         return "float"
     except ValueError:
-        return "string"
+        pass
+    return _date_type(text) or "string"
+
+
+def _date_type(text: str) -> str | None:
+    import datetime as dt
+
+    try:
+        if _DATE.fullmatch(text):
+            dt.date.fromisoformat(text)
+            return "date"
+        if _DATETIME.fullmatch(text):
+            dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+            return "datetime"
+    except ValueError:
+        pass
+    return None
 
 
 def _type_of_json(value: Any) -> str | None:
-    if value is None:
+    if value is None or (isinstance(value, float) and value != value):  # null, NaN
         return None
     if isinstance(value, bool):
         return "bool"
@@ -45,7 +96,7 @@ def _type_of_json(value: Any) -> str | None:
     if isinstance(value, float):
         return "float"
     if isinstance(value, str):
-        return "string"
+        return _date_type(value) or "string"
     return "list" if isinstance(value, list) else "object"
 
 
@@ -56,20 +107,29 @@ def _widen(a: str | None, b: str | None) -> str | None:
         return a
     if {a, b} == {"int", "float"}:
         return "float"
-    if a in _ORDER and b in _ORDER:
-        return "string"
+    if {a, b} == {"date", "datetime"}:
+        return "datetime"
     return "string"
 
 
 def infer(path: Path) -> dict[str, Any] | None:
-    """{"instance_count": N, "feature_schema": {column: type}} or None for other files."""
+    """What a CSV, TSV or JSON Lines file says about itself, or None for other files.
+
+    Returns {"instance_count": rows, "feature_schema": {column: type},
+    "missing_values": {column: count}, "missing_values_rows": rows examined}: types
+    (bool, int, float, date, datetime, string; list and object in JSON Lines; "null" if
+    every value is missing) and missing values are taken from the first SAMPLE_ROWS rows,
+    which missing_values_rows says; rows are counted to the end.
+    """
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES or not path.is_file():
         return None
     types: dict[str, str | None] = {}
+    missing: dict[str, int] = {}
     rows = 0
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
         if SUFFIXES[suffix] is None:
+            docs = []
             for line in f:
                 if not line.strip():
                     continue
@@ -80,30 +140,51 @@ def infer(path: Path) -> dict[str, Any] | None:
                     except json.JSONDecodeError:
                         return None  # not JSON Lines after all: say nothing rather than guess
                     if isinstance(doc, dict):
+                        docs.append(doc)
                         for key, value in doc.items():
                             types[key] = _widen(types.get(key), _type_of_json(value))
+            for key in types:  # a key a row leaves out is missing there too
+                missing[key] = sum(1 for doc in docs if _type_of_json(doc.get(key)) is None)
+            sampled = min(rows, SAMPLE_ROWS)
         else:
             reader = csv.reader(f, delimiter=SUFFIXES[suffix])
             header = next(reader, None)
             if header is None:
-                return {"instance_count": 0, "feature_schema": {}}
+                return {
+                    "instance_count": 0,
+                    "feature_schema": {},
+                    "missing_values": {},
+                    "missing_values_rows": 0,
+                }
             for column in header:
                 types[column] = None
+                missing[column] = 0
             fast = None
             for record in reader:
                 if not record:
                     continue
                 rows += 1
-                for column, text in zip(header, record, strict=False):
-                    types[column] = _widen(types[column], _type_of_text(text))
+                for index, column in enumerate(header):
+                    # a row shorter than the header leaves its last fields missing
+                    kind = _type_of_text(record[index]) if index < len(record) else None
+                    if kind is None:
+                        missing[column] += 1
+                    else:
+                        types[column] = _widen(types[column], kind)
                 if rows == SAMPLE_ROWS:
                     fast = _count_unquoted_records(path)
                     break
+            sampled = rows
             if fast is not None:
                 rows = fast - 1  # the header is a line too
             else:
                 rows += sum(1 for record in reader if record)
-    return {"instance_count": rows, "feature_schema": {k: v or "null" for k, v in types.items()}}
+    return {
+        "instance_count": rows,
+        "feature_schema": {k: v or "null" for k, v in types.items()},
+        "missing_values": missing,
+        "missing_values_rows": sampled,
+    }
 
 
 _BLANK_LINE = re.compile(rb"\n[\r\n]")  # twice as fast as `b"\n\n" in block` where lines are short

@@ -13,6 +13,12 @@ from porcelain.records import commit_subject
 from porcelain.results import Transition
 
 
+def list_hint(kind: str) -> str:
+    from porcelain.wording import list_hint
+
+    return list_hint(kind)
+
+
 def kind_cli(kind: str) -> str:
     """The CLI group of a kind: model, data, recipe."""
     return "data" if kind == "dataset" else kind
@@ -31,7 +37,16 @@ class StagesMixin:
         why: str = "",
         keep_existing: bool = False,
     ) -> list[Transition]:
-        """Move a version to target; promoting to production archives the previous one."""
+        """Move a version to target; promoting to production archives the previous one.
+
+        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+        (with version) or a record id or unique prefix. target: development, staging, production or
+        archived. version: the version, if reference is a bare NAME. why: the reason, kept in the audit
+        trail. keep_existing: leave the current production version there.
+        Returns the transitions made (the promotion, and any archiving).
+        Raises NotFound for an unknown version; InvalidInput for an unknown stage or a move the lifecycle
+        does not allow; CheckFailed when a hook refuses or another promotion happened meanwhile.
+        """
         if kind not in layout.STAGED:
             raise InvalidInput(f"{kind}s have no lifecycle stages")
         found = self.get(kind, reference, version, change=True)  # explicit, registered
@@ -58,15 +73,18 @@ class StagesMixin:
         return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
     def history(self, kind: str, name: str) -> list[Transition]:
-        """Every stage change of every version of name, oldest first (from the reflog)."""
+        """Every stage change of every version of name, oldest first (from the reflog).
+
+        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name.
+        Returns the transitions (who, when, version, from, to, why).
+        Raises NotFound if the name has no history.
+        """
         check_name(name)
         entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
         if not entries:
             from porcelain.errors import NotFound
 
-            raise NotFound(
-                f"no {kind} named {name} has a history; `pacha {kind_cli(kind)} list` shows what exists"
-            )
+            raise NotFound(f"no {kind} named {name} has a history; {list_hint(kind)} shows what exists")
         groups: dict[tuple[int, str], dict[str, Any]] = {}
         for entry in entries:
             ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
@@ -85,7 +103,13 @@ class StagesMixin:
         return out
 
     def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
-        """The versions that were in stage at a moment (time travel through the reflog)."""
+        """The versions that were in stage at a moment (time travel through the reflog).
+
+        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
+        staging, production or archived. when_ns: the moment, ns since the epoch (UTC).
+        Returns the versions in that stage then, in SemVer order (empty if none).
+        Raises InvalidInput for an unknown stage.
+        """
         stages.check_stage(stage)
         state: dict[str, bool] = {}
         for entry in self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):

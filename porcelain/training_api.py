@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from porcelain import lineage
 from porcelain.errors import InvalidInput
+from porcelain.wording import say
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -36,13 +37,21 @@ class TrainingAPI:
         filename: str | None = None,
         exclude: Sequence[str] = (),
     ) -> Registered:
-        """Register a model file or folder; parents (NAME:VER) with relation record lineage.
+        """Register a model file or folder as a new model version (in development).
 
-        path may be "-" (standard input) or a pipe with filename, the file name to record;
-        exclude: gitignore patterns a folder leaves out (see Registry.register).
-
-        run (or $PACHA_RUN_ID inside a tracked run) fills the card from the run: its recipe,
-        training data, duration and final metrics; the run then lists the model.
+        Args: name: e.g. fraud-detector. path: the file or folder. version: an explicit SemVer version.
+        bump: major, minor or patch from the latest (a new name starts at the card's version or 1.0.0).
+        filename: the file name to record (required when path is "-",
+        standard input, or a pipe). exclude: gitignore patterns a folder leaves out (see Registry.register).
+        description: what the model does. card: Model Card fields. metrics: name -> finite number.
+        parents: the versions it was made from (NAME:VER), with relation (fine-tuned, distilled, merged,
+        quantized, pruned) and its params (e.g. {"temperature": 2}). run: the tracked run that produced it
+        (default: $PACHA_RUN_ID inside a tracked run): fills the card from the run (recipe, training data,
+        duration, final metrics) and the run then lists the model. message: why, for the reflog.
+        Returns Registered(version, created): .version.ref is "name:version".
+        Raises InvalidInput for a bad name, version, path, card, relation or parameter, or a non-finite
+        number; NotFound for an unknown parent or run; VersionExists when the version exists with other
+        bytes; CheckFailed when a hook refuses.
         """
         from porcelain.cards import MODEL_CARD_FIELDS, validate_fields
 
@@ -50,7 +59,8 @@ class TrainingAPI:
         if parents or relation or params:
             if not relation:
                 raise InvalidInput(
-                    "--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)"
+                    say("--from needs --relation", "parents need relation=")
+                    + " (fine-tuned, distilled, merged, quantized, pruned)"
                 )
             raw = {
                 k: ",".join(map(str, v)) if isinstance(v, list) else str(v) for k, v in (params or {}).items()
@@ -102,9 +112,22 @@ class TrainingAPI:
         filename: str | None = None,
         exclude: Sequence[str] = (),
     ) -> Registered:
-        """Register a data file or folder; schema and row count are filled for CSV/TSV/JSONL
-        (worked out on a thread from the very file stored; for "-" or a pipe, the format
-        is told by filename's suffix). exclude: gitignore patterns a folder leaves out."""
+        """Register a data file or folder as a new dataset version (in development).
+
+        Schema, row count and missing values are filled for CSV/TSV/JSON Lines (worked out on a thread
+        from the very file stored; for "-" or a pipe, the format is told by filename's suffix); the
+        datasheet's own fields override them.
+        Args: name: e.g. transactions. path: the file or folder. version: an explicit SemVer version.
+        bump: major, minor or patch from the latest (a new name starts at 1.0.0). filename: the file name to
+        record (required when path is "-" or a pipe). exclude: gitignore patterns a folder leaves out.
+        purpose: why the dataset was created. datasheet: Datasheet fields (Gebru et al.).
+        derived_from: source dataset versions (with transform). transform: how it was derived.
+        generated_by: the run that produced it. message: why, for the reflog.
+        Returns Registered(version, created).
+        Raises InvalidInput for a bad name, version, path or datasheet, or derived_from without transform;
+        NotFound for an unknown source or run; VersionExists when the version exists with other bytes;
+        CheckFailed when a hook refuses.
+        """
         from porcelain.cards import validate_datasheet
         from porcelain.schema_infer import infer
 
@@ -118,7 +141,8 @@ class TrainingAPI:
         if derived_from or transform:
             if not derived_from or not transform:
                 raise InvalidInput(
-                    "--derived-from and --transform go together (the source and how it was made)"
+                    say("--derived-from and --transform", "derived_from and transform")
+                    + " go together (the source and how it was made)"
                 )
             edges = [
                 e
@@ -169,9 +193,21 @@ class TrainingAPI:
         return card, {**from_run, **(metrics or {})}
 
     def get_model(self, reference: str, version: str | None = None) -> Version:
+        """A model version: get("model", reference, version).
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns the version. Raises NotFound if it does not exist.
+        """
         return self.get("model", reference, version)
 
     def get_dataset(self, reference: str, version: str | None = None) -> Version:
+        """A dataset version: get("dataset", reference, version).
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. version: the version, if reference is a bare NAME.
+        Returns the version. Raises NotFound if it does not exist.
+        """
         return self.get("dataset", reference, version)
 
     def stage(
@@ -184,6 +220,15 @@ class TrainingAPI:
         why: str = "",
         keep_existing: bool = False,
     ) -> list[Transition]:
+        """Move a version to another stage: set_stage(kind, reference, to, ...).
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. to: development, staging, production or archived. kind: "model" or "dataset". version: the
+        version, if reference is a bare NAME. why: the reason, kept in the audit trail. keep_existing:
+        leave the current production version there.
+        Returns the transitions made.
+        Raises NotFound, InvalidInput or CheckFailed as set_stage.
+        """
         return self.set_stage(kind, reference, to, version=version, why=why, keep_existing=keep_existing)
 
     def lineage(
@@ -195,4 +240,12 @@ class TrainingAPI:
         descendants: bool = True,
         depth: int | None = None,
     ) -> lineage.Graph:
+        """The lineage graph around a version (models by default).
+
+        Args: reference: NAME:VER, NAME:latest, NAME@STAGE, NAME (with version) or a record id or unique
+        prefix. kind: "model" or "dataset". ancestors: include where it came from. descendants: include
+        what was made from it. depth: at most this many edges away.
+        Returns a lineage.Graph (nodes and typed edges).
+        Raises NotFound for an unknown version.
+        """
         return self.lineage_graph(kind, reference, ancestors=ancestors, descendants=descendants, depth=depth)

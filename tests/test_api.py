@@ -46,7 +46,7 @@ def test_training_script_flow(reg: Registry, tmp_path: Path) -> None:
     assert reg.get_model("clf-tuned@production").record_id == v2.record_id
     graph = reg.lineage("clf:1.0.0", ancestors=False)
     assert {n.name for n in graph.nodes.values()} == {"clf", "clf-tuned", "clf-merged"}
-    with pytest.raises(pacha.PachaError, match="needs --param temperature"):
+    with pytest.raises(pacha.PachaError, match=r"needs params\['temperature'\]"):
         reg.register_model("bad", tuned, parents=["clf:1.0.0"], relation="distilled")
     derived = tmp_path / "clean.csv"
     derived.write_text("x,y\n1,0\n")

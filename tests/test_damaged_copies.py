@@ -315,3 +315,36 @@ def test_fsck_repair_drops_a_body_damaged_packed_copy(cli, registry, tmp_path: P
     cli("fsck", "--repair")
     cli("fsck")
     assert cli("cat-object", "blob", other).out == b"only packed"  # the rest of the pack kept
+
+
+def test_fsck_names_the_file_that_restores_a_damaged_chunk(cli, registry, tmp_path: Path) -> None:
+    data = os.urandom((8 << 20) + 4096)
+    (tmp_path / "big.bin").write_bytes(data)
+    cli("model", "register", "big", "big.bin", "-v", "1.0.0")
+    blob = hash_bytes(data)
+    chunk = registry.objects.chunk_list(blob)[1].id
+    damage_packed(registry, chunk)
+    result = cli("fsck", ok=False)
+    hint = next(line for line in result.lines if line.startswith(f"restore {chunk}"))
+    assert f"it is a chunk of blob {blob}" in hint and "models/big/1.0.0:big.bin" in hint
+    cli("hash-object", "-w", "big.bin")  # what the hint says: the chunk is good again, loose
+    shadowed = cli("fsck", ok=False)  # the damaged packed copy is left for --repair to drop
+    assert f"restore {chunk}: its loose copy is good" in shadowed.text
+    cli("fsck", "--repair")
+    cli("fsck")
+    cli("model", "download", "big:1.0.0", "-o", "out.bin")
+    assert (tmp_path / "out.bin").read_bytes() == data
+
+
+def test_a_large_loose_record_is_replaced(registry) -> None:
+    """Records and trees larger than a block are written through the loose pipeline."""
+    store = registry.objects
+    record = b'{"note":"' + os.urandom(5 << 20).hex().encode() + b'","type":"r"}'
+    with store.writer("record") as writer:
+        writer.write(record)
+        record_id = writer.commit()
+    damage_loose(registry.root, record_id, "truncated")
+    with store.writer("record") as writer:
+        writer.write(record)
+        assert writer.commit() == record_id
+    assert store.read(record_id) == record

@@ -62,10 +62,20 @@ def test_bad_datasheets_refused(cli, tmp_path: Path, sheet: str, words: str) -> 
 def test_tsv_and_empty_and_other_files(tmp_path: Path) -> None:
     tsv = tmp_path / "a.tsv"
     tsv.write_text("a\tb\n1\tx\n2\t\n")
-    assert infer(tsv) == {"instance_count": 2, "feature_schema": {"a": "int", "b": "string"}}
+    assert infer(tsv) == {
+        "instance_count": 2,
+        "feature_schema": {"a": "int", "b": "string"},
+        "missing_values": {"a": 0, "b": 1},
+        "missing_values_rows": 2,
+    }
     empty = tmp_path / "e.csv"
     empty.write_text("")
-    assert infer(empty) == {"instance_count": 0, "feature_schema": {}}
+    assert infer(empty) == {
+        "instance_count": 0,
+        "feature_schema": {},
+        "missing_values": {},
+        "missing_values_rows": 0,
+    }
     assert infer(tmp_path / "model.bin") is None
 
 

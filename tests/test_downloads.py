@@ -104,7 +104,7 @@ def test_every_starting_state(cli, tmp_path: Path, folder: Path, kind: str, stat
         refused = not force  # dest/model.onnx holds other bytes
     before = tree_of(dest) if dest.is_dir() else (dest.read_bytes() if dest.exists() else None)
     if refused:
-        with pytest.raises(InvalidInput, match="--force"):
+        with pytest.raises(InvalidInput, match="force=True"):
             reg.download("model", "m:1.0.0", dest, force=force)
         after = tree_of(dest) if dest.is_dir() else dest.read_bytes()
         assert after == before

@@ -317,3 +317,25 @@ def test_a_full_disk_is_still_an_error_when_workers_fell_back(registry, tmp_path
     with pytest.raises((OSError, InvalidInput)) as raised:
         write_tree_sized(registry.objects, folder)
     assert "No space left" in str(raised.value)
+
+
+def test_worker_processes_store_tiny_changed_files_against_a_base(
+    registry, tmp_path: Path, monkeypatch
+) -> None:
+    """Folder entries stored by worker processes, each against its tiny earlier version."""
+    from pacha import trees
+
+    monkeypatch.setattr(trees, "PROCESS_AFTER", 0)
+    store = registry.objects
+    old_dir, new_dir = tmp_path / "old", tmp_path / "new"
+    old_dir.mkdir()
+    new_dir.mkdir()
+    old = {f"f{i:03d}": bytes([i % 256]) * (i % 17) for i in range(200)}
+    new = {name: data[::-1] + b"!" if i % 3 else b"" for i, (name, data) in enumerate(old.items())}
+    for name in old:
+        (old_dir / name).write_bytes(old[name])
+        (new_dir / name).write_bytes(new[name])
+    base, _ = write_tree_sized(store, old_dir)
+    tree, _ = write_tree_sized(store, new_dir, base=base)
+    for entry in decode_tree(store.read(tree)).entries:
+        assert store.read(entry.id) == new[entry.name]

@@ -23,4 +23,7 @@ COMMANDS = {**PORCELAIN, **PLUMBING, **OVERRIDES}
 
 
 def main() -> None:
+    from porcelain.wording import for_cli
+
+    for_cli()  # errors name options (--bump), not Python arguments (bump=)
     sys.exit(run(sys.argv[1:], COMMANDS))

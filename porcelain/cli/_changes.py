@@ -44,7 +44,16 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
 
         found, count, problems = open_porcelain(registry).verify(kind, reference, version)
         if as_json:
-            print_json({"ref": found.ref, "id": found.record_id, "objects": count, "problems": problems})
+            print_json(
+                {
+                    "kind": kind,
+                    "ref": found.ref,
+                    "id": found.record_id,
+                    "objects": count,
+                    "ok": not problems,
+                    "problems": problems,
+                }
+            )
         else:
             for problem in problems:
                 sys.stderr.write(f"error: {problem}\n")

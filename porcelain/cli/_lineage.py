@@ -9,7 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import LatestOption, VersionOption, open_porcelain
+from porcelain.cli._versions import JsonOption, LatestOption, VersionOption, open_porcelain
 
 
 class DefaultToShow(TyperGroup):
@@ -45,6 +45,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         descendants: Annotated[bool, typer.Option("--descendants", help="Only what came from it.")] = False,
         depth: Annotated[int | None, typer.Option("--depth", min=1, help="At most N edges away.")] = None,
         fmt: Annotated[Format, typer.Option("--format", help="tree, json, dot or mermaid.")] = Format.tree,
+        as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
         registry: RegistryOption = None,
     ) -> None:
         """Show where a version came from and what was made from it."""
@@ -56,7 +57,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         graph = open_porcelain(registry).lineage_graph(
             kind, reference, ancestors=up, descendants=down, depth=depth, version=version
         )
-        if fmt is Format.json:
+        if as_json or fmt is Format.json:
             print_json(lineage_render.to_json(graph))
         elif fmt is Format.dot:
             typer.echo(lineage_render.to_dot(graph), nl=False)
@@ -79,16 +80,35 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE, repeatable.")] = None,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         latest: LatestOption = False,
+        as_json: JsonOption = False,
         registry: RegistryOption = None,
     ) -> None:
         """Record, after the fact, that CHILD was made from --from versions (no cycles)."""
         from porcelain.cli._changes import explicit
+        from porcelain.cli._output import print_json
         from porcelain.lineage import parse_params
 
         child = explicit(child, None, latest)
 
         reg = open_porcelain(registry)
-        for edge in reg.add_lineage(kind, child, sources, relation, parse_params(param or []), message):
+        edges = reg.add_lineage(kind, child, sources, relation, parse_params(param or []), message)
+        if as_json:
+            print_json(
+                [
+                    {
+                        "child": reg.node(e.child).label,
+                        "child_id": e.child,
+                        "parent": reg.node(e.parent).label,
+                        "parent_id": e.parent,
+                        "relation": e.relation,
+                        "params": e.params,
+                        "edge_id": e.holder,
+                    }
+                    for e in edges
+                ]
+            )
+            return
+        for edge in edges:
             typer.echo(f"{reg.node(edge.child).label} {edge.relation} from {reg.node(edge.parent).label}")
 
     return app

@@ -6,11 +6,33 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+# Without a terminal nothing is cut or wrapped: a line is as long as what it says.
+PIPE_WIDTH = 1 << 20
+
 
 def console() -> Any:
+    """The one rich Console every porcelain command prints through.
+
+    On a terminal it uses the terminal's width (long cells fold onto the next line,
+    never end in an ellipsis); in a pipe or file (`pacha run list | grep 1.1.0`) it
+    ignores COLUMNS and the 80-column default, so no line is truncated or wrapped, and
+    it writes no colour or style codes.
+    """
     from rich.console import Console
 
-    return Console(highlight=False)
+    if sys.stdout.isatty():
+        return Console(highlight=False)
+    return Console(highlight=False, width=PIPE_WIDTH, no_color=True, color_system=None, soft_wrap=True)
+
+
+def table(*columns: str, header: bool = True, right: tuple[str, ...] = ()) -> Any:
+    """A borderless rich Table whose cells fold rather than truncate (see console())."""
+    from rich.table import Table
+
+    out = Table(box=None, header_style="bold", show_header=header)
+    for column in columns:
+        out.add_column(column, justify="right" if column in right else "left", overflow="fold")
+    return out
 
 
 def print_json(data: Any) -> None:
@@ -46,16 +68,18 @@ def parse_time(text: str) -> int:
 
 
 def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:
+    """NAME=NUMBER pairs -> {name: finite float}; InvalidInput names the pair that is wrong."""
     from porcelain.errors import InvalidInput
+    from porcelain.finite import finite_float
 
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         try:
-            number = float(value)
+            float(value)
         except ValueError:
-            number = float("nan")
-        if not sep or not key.strip() or number != number:
+            sep = ""
+        if not sep or not key.strip():
             raise InvalidInput(f"{what} {pair!r}: use NAME=NUMBER, e.g. auc=0.93")
-        out[key.strip()] = number
+        out[key.strip()] = finite_float(value.strip(), f"{what} {pair!r}")
     return out

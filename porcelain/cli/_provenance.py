@@ -26,13 +26,16 @@ def add_provenance_command(app: typer.Typer, kind: str, noun: str) -> None:
         fmt: Annotated[
             ProvFormat, typer.Option("--format", help="tree, prov-json or prov-n.")
         ] = ProvFormat.tree,
+        as_json: Annotated[
+            bool, typer.Option("--json", help="Same as --format prov-json (W3C PROV-JSON).")
+        ] = False,
         registry: RegistryOption = None,
     ) -> None:
         """W3C PROV-DM provenance: derivations, generating activities, usage, attribution."""
         from porcelain import provenance as prov
 
         doc = prov.build(open_porcelain(registry), kind, reference)
-        if fmt is ProvFormat.prov_json:
+        if as_json or fmt is ProvFormat.prov_json:
             typer.echo(doc.serialize(format="json", indent=2))
         elif fmt is ProvFormat.prov_n:
             typer.echo(doc.get_provn())

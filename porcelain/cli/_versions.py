@@ -45,6 +45,7 @@ def version_json(v: Version) -> dict:
 
 def show_version(v: Version, noun: str) -> None:
     from porcelain.cli._output import console, human_size, when
+    from porcelain.finite import shown
 
     r = v.record
     out = console()
@@ -59,7 +60,7 @@ def show_version(v: Version, noun: str) -> None:
     if r.message:
         rows.append(("message", r.message))
     for key, value in sorted(r.metrics.items()):
-        rows.append((f"metric {key}", f"{value:g}"))
+        rows.append((f"metric {key}", shown(value)))
     for edge in r.parents:
         rows.append(("parent", f"{edge.relation} {edge.record}"))
     from rich.markup import escape
@@ -97,7 +98,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         registry: RegistryOption = None,
     ) -> None:
         """List registered versions: name, version, stage, size, created, id."""
-        from porcelain.cli._output import console, human_size, print_json, when
+        from porcelain.cli._output import console, human_size, print_json, table, when
         from porcelain.stages import check_stage
 
         if stage:
@@ -106,13 +107,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         if as_json:
             print_json([version_json(v) for v in found])
             return
-        from rich.table import Table
-
-        table = Table(box=None, header_style="bold")
-        for column in ("name", "version", "stage", "size", "created", "id"):
-            table.add_column(column, justify="right" if column == "size" else "left")
+        rows = table("name", "version", "stage", "size", "created", "id", right=("size",))
         for v in found:
-            table.add_row(
+            rows.add_row(
                 v.name,
                 v.version,
                 v.stage,
@@ -120,7 +117,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
                 when(v.record.created_ns),
                 v.record_id[:12],
             )
-        console().print(table if found else f"no {noun} versions" + (f" in {stage}" if stage else ""))
+        console().print(rows if found else f"no {noun} versions" + (f" in {stage}" if stage else ""))
 
     @app.command("get", epilog=f"Example: pacha {noun} get fraud-detector@production --json")
     def get(
@@ -158,15 +155,19 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         force: Annotated[
             bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
         ] = False,
+        as_json: JsonOption = False,
         registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
         found, placed = open_porcelain(registry).download_placed(
             kind, reference, output, version=version, force=force
         )
-        typer.echo(
-            f"{found.ref} -> {placed.path}" + ("" if placed.written else " (already there; up to date)")
-        )
+        if as_json:
+            _print_json(dict(version_json(found), path=str(placed.path), written=placed.written))
+        else:
+            typer.echo(
+                f"{found.ref} -> {placed.path}" + ("" if placed.written else " (already there; up to date)")
+            )
 
     @app.command("delete", epilog=f"Example: pacha {noun} delete fraud-detector:0.9.0 -m 'withdrawn'")
     def delete(
@@ -175,6 +176,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         latest: LatestOption = False,
         force: Annotated[bool, typer.Option("--force", help="Delete even a production version.")] = False,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+        as_json: JsonOption = False,
         registry: RegistryOption = None,
     ) -> None:
         """Remove a version's refs (its objects and audit trail stay; `restore` brings it back)."""
@@ -182,7 +184,10 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
 
         reference = explicit(reference, version, latest)
         found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
-        typer.echo(f"deleted {found.ref} (was in {found.stage})")
+        if as_json:
+            _print_json(dict(version_json(found), deleted=True))
+        else:
+            typer.echo(f"deleted {found.ref} (was in {found.stage})")
 
     if staged:
 
@@ -198,6 +203,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             keep_existing: Annotated[
                 bool, typer.Option("--keep-existing", help="Leave the current production version there.")
             ] = False,
+            as_json: JsonOption = False,
             registry: RegistryOption = None,
         ) -> None:
             """Move a version to another lifecycle stage (recorded: who, when, why)."""
@@ -207,6 +213,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             moves = open_porcelain(registry).set_stage(
                 kind, reference, target, version=version, why=message, keep_existing=keep_existing
             )
+            if as_json:
+                _print_json([_transition_json(move) for move in moves])
+                return
             for move in moves:
                 typer.echo(f"{move.name}:{move.version}: {move.from_stage} -> {move.to_stage}")
 
@@ -217,19 +226,15 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             registry: RegistryOption = None,
         ) -> None:
             """The audit trail of stage changes: when, who, version, from, to, why."""
-            from porcelain.cli._output import console, print_json, when
+            from porcelain.cli._output import console, print_json, table, when
 
             moves = open_porcelain(registry).history(kind, name)
             if as_json:
                 print_json([_transition_json(t) for t in moves])
                 return
-            from rich.table import Table
-
-            table = Table(box=None, header_style="bold")
-            for column in ("when", "who", "version", "from", "to", "why"):
-                table.add_column(column)
+            rows = table("when", "who", "version", "from", "to", "why")
             for t in moves:
-                table.add_row(
+                rows.add_row(
                     when(t.when_ns),
                     t.who,
                     t.version,
@@ -237,7 +242,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
                     t.to_stage or "(deleted)",
                     t.why,
                 )
-            console().print(table)
+            console().print(rows)
 
     from porcelain.cli._changes import add_change_commands
 
@@ -262,6 +267,12 @@ def _as_of(reg: Registry, kind: str, reference: str, at: str) -> str:
     if not found:
         raise NotFound(f"no version of {name} was in {stage} at {at}")
     return f"{name}:{found[-1]}"
+
+
+def _print_json(data: object) -> None:
+    from porcelain.cli._output import print_json
+
+    print_json(data)
 
 
 def _transition_json(t: Transition) -> dict:

@@ -30,6 +30,9 @@ def gc(
     ] = None,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print what was (or would be) expired and removed as JSON.")
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     from pacha.cli.gc import parse_prune, run_gc
@@ -38,15 +41,34 @@ def gc(
     cutoff = parse_prune(prune)
     reg = open_porcelain(registry)
     expired: list[str] = []
+    found = []
     if keep_last is not None:
         found = reg.beyond_keep_last(keep_last)
         verb = "would expire" if dry_run else "expired"
         for version in found:
-            write_out(f"{verb} {version.kind} {version.name}:{version.version} ({version.stage})\n")
+            if not as_json:
+                write_out(f"{verb} {version.kind} {version.name}:{version.version} ({version.stage})\n")
             expired.append(layout.version_ref(version.kind, version.name, version.version))
             if version.kind in layout.STAGED:
                 expired.append(layout.stage_ref(version.kind, version.name, version.stage, version.version))
         if not dry_run:
             reg.expire_versions(found, f"gc --keep-last {keep_last}")
             expired = []
-    run_gc(reg.plumbing, cutoff, dry_run, quiet, expired)
+    if not as_json:
+        run_gc(reg.plumbing, cutoff, dry_run, quiet, expired)
+        return
+    import dataclasses
+
+    from pacha.gc import collect
+    from porcelain.cli._output import print_json
+
+    report = collect(reg.plumbing, cutoff, dry_run, lambda object_id: None, expired)
+    print_json(
+        {
+            "dry_run": dry_run,
+            "expired": [
+                {"kind": v.kind, "name": v.name, "version": v.version, "stage": v.stage} for v in found
+            ],
+            **dataclasses.asdict(report),
+        }
+    )

@@ -105,6 +105,7 @@ def register(
 def card(
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or id.")],
     fmt: Annotated[str, typer.Option("--format", help="toml, md (Hugging Face layout) or json.")] = "toml",
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
     registry: RegistryOption = None,
 ) -> None:
     """Render a version's Model Card (Mitchell et al. 2019)."""
@@ -113,7 +114,7 @@ def card(
     from porcelain.errors import InvalidInput
 
     found = open_porcelain(registry).get("model", reference)
-    if fmt == "json":
+    if as_json or fmt == "json":
         print_json(card_render.to_json(found))
     elif fmt == "md":
         typer.echo(card_render.to_markdown(found), nl=False)

@@ -64,11 +64,20 @@ def validate(
 def show(
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME or id.")],
     version: VersionOption = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON: the version, its TOML text and the parsed recipe.")
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     """Print the recipe's TOML exactly as it was registered."""
     reg = open_porcelain(registry)
-    found, _ = reg.recipe_doc(reference, version)
+    found, doc = reg.recipe_doc(reference, version)
+    if as_json:
+        from porcelain.cli._output import print_json
+        from porcelain.cli._versions import version_json
+
+        print_json(dict(version_json(found), text=reg.recipe_text(found), recipe=doc))
+        return
     typer.echo(reg.recipe_text(found), nl=False)
 
 
@@ -76,6 +85,7 @@ def show(
 def diff(
     old: Annotated[str, typer.Argument(help="The first recipe version.")],
     new: Annotated[str, typer.Argument(help="The second recipe version.")],
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Hyperparameters that changed, then a unified diff of the TOML texts."""
@@ -87,16 +97,31 @@ def diff(
     a, a_doc = reg.recipe_doc(old)
     b, b_doc = reg.recipe_doc(new)
     a_hp, b_hp = hyperparameters(a_doc), hyperparameters(b_doc)
-    for name in sorted(set(a_hp) | set(b_hp)):
-        if a_hp.get(name) != b_hp.get(name):
-            typer.echo(f"{name}: {a_hp.get(name, '(absent)')} -> {b_hp.get(name, '(absent)')}")
-    lines = difflib.unified_diff(
-        reg.recipe_text(a).splitlines(keepends=True),
-        reg.recipe_text(b).splitlines(keepends=True),
-        fromfile=a.ref,
-        tofile=b.ref,
+    changed = [name for name in sorted(set(a_hp) | set(b_hp)) if a_hp.get(name) != b_hp.get(name)]
+    lines = "".join(
+        difflib.unified_diff(
+            reg.recipe_text(a).splitlines(keepends=True),
+            reg.recipe_text(b).splitlines(keepends=True),
+            fromfile=a.ref,
+            tofile=b.ref,
+        )
     )
-    typer.echo("".join(lines), nl=False)
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json(
+            {
+                "old": {"ref": a.ref, "id": a.record_id},
+                "new": {"ref": b.ref, "id": b.record_id},
+                # a hyperparameter one side lacks is null there
+                "hyperparameters": {name: {"old": a_hp.get(name), "new": b_hp.get(name)} for name in changed},
+                "diff": lines,
+            }
+        )
+        return
+    for name in changed:
+        typer.echo(f"{name}: {a_hp.get(name, '(absent)')} -> {b_hp.get(name, '(absent)')}")
+    typer.echo(lines, nl=False)
 
 
 @app.command(
@@ -112,12 +137,21 @@ def run(
         typer.Option("--override", help="NAME=VALUE hyperparameter, type-checked; repeatable."),
     ] = None,
     version: VersionOption = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json", help="Print the run as JSON at the end (the command's output goes to stderr)."
+        ),
+    ] = False,
     registry: RegistryOption = None,
 ) -> None:
     """Start a run; execute COMMAND (or the recipe's [run] command), else print the run's name."""
     import os
     import shlex
+    import sys
 
+    from porcelain.cli._output import print_json
+    from porcelain.cli.run import run_json
     from porcelain.run_exec import execute
 
     reg = open_porcelain(registry)
@@ -127,11 +161,16 @@ def run(
         argv = shlex.split(str(doc["run"]["command"]))
     if not argv:
         started = reg.start_run(reference, version=version, overrides=override or [], pid=os.getppid())
-        typer.echo(started.name)
+        if as_json:
+            print_json(run_json(reg.get_run(started.id)))
+        else:
+            typer.echo(started.name)
         return
     started = reg.start_run(reference, version=version, overrides=override or [], command=argv)
     typer.echo(f"{started.name}: {shlex.join(argv)}", err=True)
-    info = execute(reg, started, argv)
+    info = execute(reg, started, argv, echo=sys.stderr.buffer if as_json else sys.stdout.buffer)
     typer.echo(f"{info.name}: {info.status} (exit {info.record.get('exit_code')})", err=True)
+    if as_json:
+        print_json(run_json(info))
     if info.status != "completed":
         raise typer.Exit(1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from pacha.cli._app import RegistryOption, new_app
-from porcelain.cli._versions import open_porcelain
+from porcelain.cli._versions import JsonOption, open_porcelain
 
 app = new_app()
 
@@ -14,7 +14,14 @@ app = new_app()
     help="Rebuild derived indices (reverse lineage edges, run summaries) from the records and refs.",
     epilog="Example: pacha reindex",
 )
-def reindex(registry: RegistryOption = None) -> None:
+def reindex(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
     reg = open_porcelain(registry)
-    typer.echo(f"lineage index rebuilt: {reg.reindex()} edge(s)")
-    typer.echo(f"run summaries rebuilt: {reg.reindex_runs()} run(s)")
+    edges = reg.reindex()
+    runs = reg.reindex_runs()
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json({"lineage_edges": edges, "runs": runs})
+        return
+    typer.echo(f"lineage index rebuilt: {edges} edge(s)")
+    typer.echo(f"run summaries rebuilt: {runs} run(s)")

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption, new_app, write_out
-from porcelain.cli._versions import open_porcelain
+from porcelain.cli._versions import JsonOption, open_porcelain
 from porcelain.stages import STAGES
 
 app = new_app()
@@ -31,12 +31,21 @@ def is_version_reference(spec: str) -> bool:
 def rev_parse(
     specs: Annotated[list[str], typer.Argument(help="What to resolve.")],
     short: Annotated[bool, typer.Option("--short", help="Print 12-character prefixes.")] = False,
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     reg = open_porcelain(registry)
+    found = []
     for spec in specs:
         object_id = _version_id(reg, spec) if is_version_reference(spec) else reg.plumbing.resolve(spec)
-        write_out((object_id[:12] if short else object_id) + "\n")
+        found.append({"spec": spec, "id": object_id[:12] if short else object_id})
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json(found)
+        return
+    for item in found:
+        write_out(item["id"] + "\n")
 
 
 def _version_id(reg, spec: str) -> str:  # type: ignore[no-untyped-def]

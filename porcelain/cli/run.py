@@ -40,15 +40,20 @@ def start(
     recipe: Annotated[str, typer.Argument(help="Recipe NAME:VER (or NAME -v VER).")],
     override: OverrideOption = None,
     version: VersionOption = None,
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Start a run and print its name; log into it, then `pacha run finish`."""
     import os
 
-    run = open_porcelain(registry).start_run(
-        recipe, version=version, overrides=override or [], pid=os.getppid()
-    )
-    typer.echo(run.name)
+    reg = open_porcelain(registry)
+    run = reg.start_run(recipe, version=version, overrides=override or [], pid=os.getppid())
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json(run_json(reg.get_run(run.id)))
+    else:
+        typer.echo(run.name)
 
 
 @app.command("log", epilog="Example: pacha run log run-001 val_loss=0.31 accuracy=0.9 --step 100")
@@ -56,12 +61,18 @@ def log(
     run: Annotated[str, typer.Argument(help="Run name (run-001) or id.")],
     values: Annotated[list[str], typer.Argument(help="NAME=VALUE metric points.")],
     step: Annotated[int | None, typer.Option("--step", help="Training step of these points.")] = None,
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Log metric points into a running run."""
-    from porcelain.cli._output import parse_metrics
+    from porcelain.cli._output import parse_metrics, print_json
 
-    open_porcelain(registry).log_metrics_cli(run, parse_metrics(values, "metric point"), step)
+    reg = open_porcelain(registry)
+    points = parse_metrics(values, "metric point")
+    reg.log_metrics_cli(run, points, step)
+    if as_json:
+        info = reg.get_run(run)
+        print_json({"id": info.id, "name": info.name, "step": step, "logged": points})
 
 
 @app.command("artifact", epilog="Example: pacha run artifact run-001 ./checkpoints/best.pt")
@@ -72,6 +83,7 @@ def artifact(
     dataset: Annotated[
         str | None, typer.Option("--dataset", help="Attach a registered dataset version.")
     ] = None,
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Attach a file, folder, or registered model/dataset version to a run."""
@@ -84,18 +96,30 @@ def artifact(
         object_id = reg.run_attach(run, path=path)
     else:
         object_id = reg.run_attach(run, kind="model" if model else "dataset", reference=model or dataset)
-    typer.echo(object_id)
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        info = reg.get_run(run)
+        print_json({"id": info.id, "name": info.name, "attached": info.record["artifacts"][-1]})
+    else:
+        typer.echo(object_id)
 
 
 @app.command("finish", epilog="Example: pacha run finish run-001 --status failed")
 def finish(
     run: Annotated[str, typer.Argument(help="Run name (run-001) or id.")],
     status: Annotated[str, typer.Option("--status", help="completed, failed or killed.")] = "completed",
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Finish a run: its metric series are frozen and its status recorded."""
     info = open_porcelain(registry).finish_run(run, status)
-    typer.echo(f"{info.name}: {info.status}")
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json(run_json(info))
+    else:
+        typer.echo(f"{info.name}: {info.status}")
 
 
 @app.command("get", epilog="Example: pacha run get run-001 --json")
@@ -152,17 +176,15 @@ def list_runs(
     if as_json:
         print_json([run_json(i) for i in found])
         return
-    from rich.table import Table
+    from porcelain.cli._output import table
 
-    table = Table(box=None, header_style="bold")
-    for column in ("run", "recipe", "status", "started", "metrics"):
-        table.add_column(column)
+    rows = table("run", "recipe", "status", "started", "metrics")
     for info in found:
         metrics = ", ".join(f"{k}={v['last']:g}" for k, v in sorted(info.record.get("metrics", {}).items()))
-        table.add_row(
+        rows.add_row(
             info.name, info.record["recipe_ref"], info.status, when(info.record["started_ns"]), metrics
         )
-    console().print(table if found else "no runs")
+    console().print(rows if found else "no runs")
 
 
 def _runs(reg, names: list[str]) -> list[RunInfo]:  # type: ignore[no-untyped-def]
@@ -200,22 +222,21 @@ def compare(
         )
         return
     from rich.markup import escape
-    from rich.table import Table
 
-    table = Table(box=None, header_style="bold")
-    table.add_column("")
-    for r in result.runs:
-        table.add_column(r.name, justify="right")
+    from porcelain.cli._output import table
+
+    names = [r.name for r in result.runs]
+    rows = table("", *names, right=tuple(names))
     for p in result.params:
-        table.add_row(escape(p), *[escape(repr(r.record["params"].get(p))) for r in result.runs])
+        rows.add_row(escape(p), *[escape(repr(r.record["params"].get(p))) for r in result.runs])
     for m in result.metrics:
         cells = []
         for r in result.runs:
             s = r.record.get("metrics", {}).get(m)
             cells.append(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]" if s else "-")
-        table.add_row(escape(m) + " [dim]final (min..max)[/dim]", *cells)
+        rows.add_row(escape(m) + " [dim]final (min..max)[/dim]", *cells)
     out = console()
-    out.print(table)
+    out.print(rows)
     for metric, groups in result.groups.items():
         for label, g in groups.items():
             out.print(f"{escape(metric)}: {escape(label)}: {g.mean:.4g} ± {g.std:.4g} (n={len(g.runs)})")
@@ -313,6 +334,7 @@ def plot(
     names: Annotated[list[str], typer.Argument(help="Run names or ids.")],
     metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to draw.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
@@ -334,4 +356,9 @@ def plot(
 
     check_destination(output)  # a FIFO would block the plot, a device node be written to
     run_analysis.plot(curves, metric, str(output))
-    typer.echo(f"wrote {output} ({len(curves)} curve(s))")
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        print_json({"path": str(output), "metric": metric, "runs": list(curves)})
+    else:
+        typer.echo(f"wrote {output} ({len(curves)} curve(s))")

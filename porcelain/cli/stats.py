@@ -21,29 +21,25 @@ def stats(
     registry: RegistryOption = None,
 ) -> None:
     from porcelain import stats as collect_stats
-    from porcelain.cli._output import console, human_size, print_json
+    from porcelain.cli._output import console, human_size, print_json, table
 
     s = collect_stats.collect(open_porcelain(registry))
     if as_json:
         print_json(s.as_dict())
         return
-    from rich.table import Table
 
     def pct(part: int) -> str:
         return f"{100 * part / s.logical_bytes:.1f}% of logical" if s.logical_bytes else "-"
 
-    table = Table(box=None, show_header=False)
-    table.add_column(style="bold")
-    table.add_column(justify="right")
-    table.add_column()
-    table.add_row("models", f"{s.models}", f"{s.model_versions} versions")
-    table.add_row("datasets", f"{s.datasets}", f"{s.dataset_versions} versions")
-    table.add_row("recipes", f"{s.recipes}", f"{s.recipe_versions} versions")
-    table.add_row("objects", f"{s.objects}", "")
-    table.add_row("logical size", human_size(s.logical_bytes), "every version counted whole")
-    table.add_row(
+    rows = table("what", "value", "note", header=False, right=("value",))
+    rows.add_row("models", f"{s.models}", f"{s.model_versions} versions")
+    rows.add_row("datasets", f"{s.datasets}", f"{s.dataset_versions} versions")
+    rows.add_row("recipes", f"{s.recipes}", f"{s.recipe_versions} versions")
+    rows.add_row("objects", f"{s.objects}", "")
+    rows.add_row("logical size", human_size(s.logical_bytes), "every version counted whole")
+    rows.add_row(
         "stored size", human_size(s.stored_bytes), f"on disk ({human_size(s.metadata_bytes)} metadata)"
     )
-    table.add_row("saved by dedup", human_size(s.dedup_saving), pct(s.dedup_saving))
-    table.add_row("saved by compression", human_size(s.compression_saving), pct(s.compression_saving))
-    console().print(table)
+    rows.add_row("saved by dedup", human_size(s.dedup_saving), pct(s.dedup_saving))
+    rows.add_row("saved by compression", human_size(s.compression_saving), pct(s.compression_saving))
+    console().print(rows)

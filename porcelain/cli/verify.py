@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption, new_app
-from porcelain.cli._versions import VersionOption, open_porcelain
+from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
 
 app = new_app()
 
@@ -22,9 +22,29 @@ def verify(
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
     ],
     version: VersionOption = None,
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     found, count, problems = open_porcelain(registry).verify(None, reference, version)
+    if as_json:
+        from porcelain.cli._output import print_json
+
+        named = getattr(found, "version", None)  # the Target's Version; None for a run
+        print_json(
+            {
+                "kind": found.kind,
+                "ref": found.ref,  # name:version, or the run's name
+                "name": named.name if named is not None else None,
+                "version": named.version if named is not None else None,
+                "id": found.record_id,
+                "objects": count,
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+        if problems:
+            raise typer.Exit(1)
+        return
     for problem in problems:
         sys.stderr.write(f"error: {problem}\n")
     if problems:
