@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -15,8 +17,11 @@ from pacha.size_check import size_problems
 from pacha.store.midx import check_midx
 
 if TYPE_CHECKING:
+    from pacha.refs.store import RefSnapshot
     from pacha.registry import Registry
     from pacha.store import ObjectStore
+    from pacha.store.midx import MultiPackIndex
+    from pacha.store.pack import Pack
 
 
 @dataclass
@@ -105,17 +110,24 @@ def fsck(
             on_warning(f"{'note' if notes else 'warning'}: {text}")
 
     store = registry.objects
+    # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
+    # objects before the transaction that names them, so nothing named here is missing from
+    # the listing below unless it is really gone. What still looks missing or unreadable is
+    # checked once more before it is reported (a repack or gc may have moved it meanwhile).
+    refs = registry.refs.snapshot()
+    late: dict[str, None] = {}
     for path in store.loose.stray_files():
         problem(f"garbage file {path} (not an object; remove it)")
     store.packs.refresh(force=True)
     for name, why in sorted(store.packs.damaged.items()):
         problem(_damaged_pack(store.packs.dir / name, why))
     for pack in store.packs.packs:
-        for text in pack.check_files():
+        for text in pack_file_problems(pack) or []:
             problem(text)
+    midx_problems = _midx_problems(store)  # waits out a repack that is rewriting it
     leftovers = scan(store)
-    if not any(item.kind == "stale-midx" for item in leftovers):
-        for text in check_midx(store.packs.dir, store.packs.packs)[1]:
+    if not any(item.kind == "stale-midx" for item in leftovers):  # stale: a leftover, not damage
+        for text in midx_problems:
             problem(text)
     for item in leftovers:
         warning(item.describe())
@@ -128,7 +140,7 @@ def fsck(
     for check in _parallel(store, ids, jobs):
         if check.links:
             links[check.id] = check.links
-        if check.problem:
+        if check.problem and _still_bad(store, check):
             unreadable.add(check.id)
             if check.missing_link:
                 unsure.append(check)
@@ -136,7 +148,7 @@ def fsck(
                 problem(check.problem)
         if any(linked not in present for linked in check.links):
             unsure.append(check)
-    live = _reachable(_roots(registry), links)
+    live = _reachable(_roots(refs), links)
     for check in unsure:
         reachable = check.id in live
         if check.problem and check.missing_link:
@@ -145,7 +157,7 @@ def fsck(
             else:
                 warning(f"unreachable {check.problem} (harmless: `pacha gc` removes it in time)", notes=True)
         for linked in check.links:
-            if linked in present:
+            if linked in present or _appeared(store, linked, late):
                 continue
             if reachable:
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
@@ -156,17 +168,28 @@ def fsck(
                     notes=True,
                 )
     _damage(registry, report, ids, unreadable, problem, repair)
-    for name, object_id in registry.refs.iter():
+    for name, object_id in refs.refs:
         report.refs += 1
-        if object_id not in present:
+        if object_id not in present and not _appeared(store, object_id, late):
             problem(f"broken ref {name}: points at missing object {object_id}")
-    expired = registry.refs.expired_through()
-    for entry in registry.refs.reflog_all():
-        if entry.seq <= expired.get(entry.name, -1):
+    for entry in refs.reflog:
+        if entry.seq <= refs.expired.get(entry.name, -1):
             continue  # expired history: gc may have collected what it names
         # Each entry's old value is the previous entry's new one: checking new suffices.
-        if entry.new != ZERO_ID and entry.new not in present:
+        if entry.new != ZERO_ID and entry.new not in present and not _appeared(store, entry.new, late):
             problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
+    # Objects stored after the listing (and named by a newer object): verified as well.
+    while late:
+        batch = [i for i in late if i not in present]
+        present.update(batch)
+        late.clear()
+        report.objects += len(batch)
+        for check in _parallel(store, batch, jobs):
+            if check.problem and _still_bad(store, check):
+                problem(check.problem)
+            for linked in check.links:
+                if linked not in present and not _appeared(store, linked, late):
+                    problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     return report
 
 
@@ -180,12 +203,11 @@ def _damaged_pack(path: Path, why: str) -> str:
     )
 
 
-def _roots(registry: Registry) -> set[str]:
-    """What refs and the unexpired reflog name (as gc counts them)."""
-    out = {object_id for _name, object_id in registry.refs.iter()}
-    expired = registry.refs.expired_through()
-    for entry in registry.refs.reflog_all():
-        if entry.seq > expired.get(entry.name, -1):
+def _roots(refs: RefSnapshot) -> set[str]:
+    """What refs and the unexpired reflog name (as gc counts them), from one snapshot."""
+    out = {object_id for _name, object_id in refs.refs}
+    for entry in refs.reflog:
+        if entry.seq > refs.expired.get(entry.name, -1):
             out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
     return out
 
@@ -225,6 +247,77 @@ def _damage(
     left = [p for p in report.problems if not any(object_id in p for object_id in fixed)]
     recheck = [c.problem for c in map(lambda i: check_object(registry.objects, i), fixed) if c.problem]
     report.unrepaired = len(left) + len(recheck) + len(damage.survey(registry.objects, fixed))
+
+
+def _midx_problems(store: ObjectStore) -> list[str]:
+    """check_midx, looked at again before anything is reported.
+
+    A repack (or gc) installs its pack, removes the packs it replaced and only then writes
+    the new multi-pack index, so for a moment the index names packs that are gone. Problems
+    are reported only if they outlast the repack running now and a few seconds more."""
+    midx, problems = check_midx(store.packs.dir, store.packs.packs)
+    deadline = time.monotonic() + 5
+    delay = 0.05
+    while problems and _names_a_missing_pack(midx, store) and time.monotonic() < deadline:
+        _wait_for_repack(store.packs.dir)
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)
+        store.packs.refresh(force=True)
+        midx, problems = check_midx(store.packs.dir, store.packs.packs)
+    return problems
+
+
+def _names_a_missing_pack(midx: MultiPackIndex | None, store: ObjectStore) -> bool:
+    """The one state of a multi-pack index that a repack passes through (other damage stays)."""
+    listed = {p.name for p in store.packs.packs}
+    return midx is not None and any(name not in listed for name in midx.pack_names)
+
+
+def _wait_for_repack(pack_dir: Path) -> None:
+    """Block until an automatic repack that holds repack.lock has finished (if there is one)."""
+    import fcntl
+
+    try:
+        fd = os.open(pack_dir / "repack.lock", os.O_RDONLY)
+    except OSError:
+        return  # never repacked, or not ours to open: nothing to wait for
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)  # releases the lock at once: a repack may start again
+
+
+def pack_file_problems(pack: Pack) -> list[str] | None:
+    """pack.check_files(), or None for a pack that a repack or gc removed since it was listed.
+
+    Removal deletes the index first, so a pack file missing under an index still there is
+    damage, not a race."""
+    try:
+        return pack.check_files()
+    except FileNotFoundError:
+        if not pack.index_path.exists():
+            return None
+        return [f"pack {pack.path} is missing (its index {pack.index_path} is there)"]
+
+
+def _appeared(store: ObjectStore, object_id: str, late: dict[str, None]) -> bool:
+    """Whether an object absent from the listing is stored now (written or repacked meanwhile);
+    if so it is queued in late to be verified too."""
+    if store.has(object_id):
+        late[object_id] = None
+        return True
+    return False
+
+
+def _still_bad(store: ObjectStore, check: ObjectCheck) -> bool:
+    """Re-check an object that failed before reporting it: gone altogether means a gc removed
+    it meanwhile (only unreachable objects go; anything that names it is checked on its own);
+    readable now means a repack moved it while it was read. Damage stays damage."""
+    if not store.has(check.id):
+        return False
+    return check_object(store, check.id).problem is not None
 
 
 def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:

@@ -52,9 +52,10 @@ def roots(registry: Registry, assume_expired: Collection[str] = ()) -> set[str]:
     assume_expired: refs to treat as deleted with expiry now (what a dry run of
     `gc --keep-last` would free).
     """
-    out = {object_id for name, object_id in registry.refs.iter() if name not in assume_expired}
-    expired = registry.refs.expired_through()
-    for entry in registry.refs.reflog_all():
+    refs = registry.refs.snapshot()  # refs and reflog as one transaction saw them
+    out = {object_id for name, object_id in refs.refs if name not in assume_expired}
+    expired = refs.expired
+    for entry in refs.reflog:
         if entry.name in assume_expired or entry.seq <= expired.get(entry.name, -1):
             continue
         out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)

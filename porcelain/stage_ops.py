@@ -73,7 +73,10 @@ class StagesMixin:
         return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
     def history(self, kind: str, name: str) -> list[Transition]:
-        """Every stage change of every version of name, oldest first (from the reflog).
+        """Every stage change of every version of name, in the order they were committed.
+
+        The order is the reflog's (the registry-wide transaction number), never the writers'
+        clocks; one transaction's moves of one version form one Transition.
 
         Args: kind: "model", "dataset" or "recipe". name: the model or dataset name.
         Returns the transitions (who, when, version, from, to, why).
@@ -85,25 +88,30 @@ class StagesMixin:
             from porcelain.errors import NotFound
 
             raise NotFound(f"no {kind} named {name} has a history; {list_hint(kind)} shows what exists")
-        groups: dict[tuple[int, str], dict[str, Any]] = {}
+        groups: dict[tuple[int, int, str], dict[str, Any]] = {}
         for entry in entries:
             ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
             if ref_name != name:
                 continue
-            group = groups.setdefault((entry.when_ns, ver), {"from": None, "to": None, "e": entry})
+            # one transaction: its number (entries written before it was kept: their shared time)
+            group = groups.setdefault((entry.txn, entry.when_ns, ver), {"from": None, "to": None, "e": entry})
             if entry.new == ZERO_ID:
                 group["from"] = stage
             else:
                 group["to"] = stage
-        out = [
+        return [
             Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
-            for (when, ver), g in groups.items()
+            for (_, when, ver), g in groups.items()
         ]
-        out.sort(key=lambda t: t.when_ns)
-        return out
 
     def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
         """The versions that were in stage at a moment (time travel through the reflog).
+
+        The state after every transaction whose stored time is at most when_ns, replayed in
+        the reflog's order. Stored times come from the registry's hybrid logical clock, so
+        they never go backwards: a writer whose clock ran ahead moves the times of the
+        transactions after it forward with it, and no later change is ever replayed before
+        an earlier one.
 
         Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
         staging, production or archived. when_ns: the moment, ns since the epoch (UTC).

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from pacha.codec import CHUNKS
+from pacha.errors import ObjectNotFound
 from porcelain import layout
 
 if TYPE_CHECKING:
@@ -54,9 +55,11 @@ def collect(reg: Registry) -> Stats:
         setattr(stats, f"{kind}_versions", versions)
     store = reg.plumbing.objects
     for object_id in store.iter_ids():
+        found = _stored(store, object_id)
+        if found is None:
+            continue
+        disk, info = found
         stats.objects += 1
-        disk = store.stored_size(object_id)
-        info = store.stat(object_id)
         if info.kind == "blob" and info.encoding != CHUNKS:
             stats.content_bytes += info.size
             stats.blob_bytes_on_disk += disk
@@ -64,3 +67,17 @@ def collect(reg: Registry) -> Stats:
             stats.metadata_bytes += disk
         stats.stored_bytes += disk
     return stats
+
+
+def _stored(store: Any, object_id: str) -> tuple[int, Any] | None:
+    """(bytes on disk, header info), or None for an object that gc removed since it was listed.
+
+    A repack may move a loose object into a pack between looking and reading: look again."""
+    for _ in range(3):
+        try:
+            return store.stored_size(object_id), store.stat(object_id)
+        except FileNotFoundError:
+            continue
+        except ObjectNotFound:
+            return None
+    return None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -21,6 +23,7 @@ def count_objects(
     registry: RegistryOption = None,
 ) -> None:
     from pacha import codec
+    from pacha.errors import ObjectNotFound
     from pacha.leftovers import scan
     from pacha.store.repack import pack_stats
 
@@ -29,39 +32,52 @@ def count_objects(
     loose = store.loose
     count = disk = 0
     loose_encodings: dict[int, int] = {}
+    # Other processes write, pack and remove files while this counts: a file that is gone
+    # by the time it is looked at is not counted (a repack moved it into a pack).
     for object_id in loose.iter_ids():
+        try:
+            size = loose.disk_size(object_id)
+            encoding = loose.stat(object_id).encoding if verbose else 0
+        except (FileNotFoundError, ObjectNotFound):
+            continue
         count += 1
-        disk += loose.disk_size(object_id)
-        if verbose:
-            encoding = loose.stat(object_id).encoding
-            loose_encodings[encoding] = loose_encodings.get(encoding, 0) + 1
+        disk += size
+        loose_encodings[encoding] = loose_encodings.get(encoding, 0) + 1
     if not verbose:
         write_out(f"{count} objects, {disk // 1024} kilobytes\n")
         return
     store.packs.refresh(force=True)
-    packs = store.packs.packs
+    packs = []
     deltas = loose_encodings.get(codec.DELTA, 0)
     chunked = loose_encodings.get(codec.CHUNKS, 0)
-    for pack in packs:
-        pack_deltas, pack_chunked = pack_stats(pack)
+    pack_bytes = 0
+    for pack in store.packs.packs:
+        try:
+            pack_deltas, pack_chunked = pack_stats(pack)
+            pack_bytes += pack.disk_size()
+        except FileNotFoundError:
+            if pack.index_path.exists():
+                raise
+            continue  # removed by a repack or gc since it was listed: its objects are elsewhere
+        packs.append(pack)
         deltas += pack_deltas
         chunked += pack_chunked
-    garbage = list(loose.stray_files())
+    garbage = _sizes(loose.stray_files())
+    tmp_files = _sizes(Path(e.path) for e in os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
     leftovers = scan(store)
-    tmp_files = list(os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
     lines = {
         "count": count,
         "size": disk // 1024,
         "in-pack": sum(p.count for p in packs),
         "packs": len(packs),
         "packs-outside-midx": store.packs.uncovered,
-        "size-pack": sum(p.disk_size() for p in packs) // 1024,
+        "size-pack": pack_bytes // 1024,
         "deltas": deltas,
         "chunked": chunked,
         "garbage": len(garbage),
-        "size-garbage": sum(p.stat().st_size for p in garbage) // 1024,
+        "size-garbage": sum(garbage) // 1024,
         "tmp": len(tmp_files),
-        "size-tmp": sum(e.stat().st_size for e in tmp_files) // 1024,
+        "size-tmp": sum(tmp_files) // 1024,
         # what interrupted operations left (pacha.leftovers; fsck names each, with its fix)
         "tmp-leftover": sum(item.kind == "temp" for item in leftovers),
         "orphan-packs": sum(item.kind == "orphan-pack" for item in leftovers),
@@ -70,3 +86,14 @@ def count_objects(
         "damaged-packs": len(store.packs.damaged),
     }
     write_out("".join(f"{k}: {v}\n" for k, v in lines.items()))
+
+
+def _sizes(paths: Iterable[Path]) -> list[int]:
+    """The size of each file that still exists (temp files come and go while writers run)."""
+    out = []
+    for path in paths:
+        try:
+            out.append(path.stat().st_size)
+        except FileNotFoundError:
+            continue
+    return out

@@ -25,7 +25,9 @@ MAP_SIZE = 1 << 40  # address space reserved, not disk used
 _SEQ_BYTES = 8
 _ANY = object()  # "whatever the ref holds now"
 EXPIRED_REFLOGS = "expired-reflogs"  # map: ref name -> last reflog seq whose ids gc may collect
+CLOCK = "clock"  # map: b"last" -> the last write transaction's time (8 bytes BE) and number (8 bytes BE)
 _KEEP = object()  # a verify: the ref is not changed
+_TICK_NS = 1000  # the least step of the reflog's clock: 1 µs, so shown times (µs) tell transactions apart
 
 _ENVS: dict[str, Any] = {}
 
@@ -59,8 +61,13 @@ class ReflogEntry:
     old: str  # ZERO_ID when the ref was created
     new: str  # ZERO_ID when the ref was deleted
     who: str
-    when_ns: int  # nanoseconds since the Unix epoch, UTC
+    when_ns: int  # nanoseconds since the Unix epoch, UTC, from the registry's hybrid logical clock
     message: str
+    txn: int = 0  # registry-wide number of the write transaction; 0: written before it was kept
+
+    def order(self) -> tuple[int, int, str, int]:
+        """Sort key of the order entries were written in, across refs (see docs/format.md)."""
+        return (self.txn, self.when_ns, self.name, self.seq)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -72,13 +79,25 @@ class ReflogEntry:
             "when_ns": self.when_ns,
             "time": iso_time(self.when_ns),
             "message": self.message,
+            "txn": self.txn,
         }
 
 
 def iso_time(when_ns: int) -> str:
-    from datetime import UTC, datetime
+    """ISO 8601 in UTC, truncated to the microsecond (integer arithmetic: no float rounding)."""
+    from datetime import UTC, datetime, timedelta
 
-    return datetime.fromtimestamp(when_ns / 1e9, UTC).isoformat(timespec="microseconds")
+    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=when_ns // 1000)
+    return moment.isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True, slots=True)
+class RefSnapshot:
+    """Refs, reflog and reflog expiry as one read transaction saw them (RefStore.snapshot)."""
+
+    refs: list[tuple[str, str]]  # (name, id) in name order
+    reflog: list[ReflogEntry]  # in the order written
+    expired: dict[str, int]  # ref name -> last expired reflog sequence (see expired_through)
 
 
 def _reflog_key(name: bytes, seq: int) -> bytes:
@@ -281,7 +300,10 @@ class RefStore:
         return out
 
     def reflog_all(self, prefix: str = "") -> list[ReflogEntry]:
-        """Reflog entries of every ref whose name starts with prefix, oldest first."""
+        """Reflog entries of every ref whose name starts with prefix, in the order they were written.
+
+        The order is the registry-wide transaction number, never a writer's wall clock; entries
+        written before that number was kept (txn 0) come first, by time."""
         import msgspec
 
         start = prefix.encode("utf-8")
@@ -294,14 +316,38 @@ class RefStore:
                         break
                     name = key[: -_SEQ_BYTES - 1].decode("utf-8")
                     out.append(self._entry(name, key, value, msgspec))
-        out.sort(key=lambda e: (e.when_ns, e.name, e.seq))
+        out.sort(key=ReflogEntry.order)
         return out
+
+    def snapshot(self) -> RefSnapshot:
+        """Every ref, every reflog entry (in written order) and the expiry map, from one read
+        transaction: a consistent view that no concurrent commit changes halfway.
+
+        Scans that race writers (fsck, gc) take it before they list objects: writers store
+        objects before the transaction that names them, so every object the snapshot names
+        was stored before a later listing began."""
+        import msgspec
+
+        expired_db = self._map_db(EXPIRED_REFLOGS)  # opened as expired_through() opens it
+        with self._env.begin() as txn:
+            refs = list(_iter_refs(txn, self._refs, ""))
+            reflog = [
+                self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
+                for key, value in txn.cursor(db=self._reflog)
+            ]
+            expired = {
+                key.decode("utf-8"): int.from_bytes(value, "big") for key, value in txn.cursor(db=expired_db)
+            }
+        reflog.sort(key=ReflogEntry.order)
+        return RefSnapshot(refs, reflog, expired)
 
     @staticmethod
     def _entry(name: str, key: bytes, value: bytes, msgspec: Any) -> ReflogEntry:
         doc = msgspec.json.decode(value)
         seq = int.from_bytes(key[-_SEQ_BYTES:], "big")
-        return ReflogEntry(name, seq, doc["old"], doc["new"], doc["who"], doc["when_ns"], doc["message"])
+        return ReflogEntry(
+            name, seq, doc["old"], doc["new"], doc["who"], doc["when_ns"], doc["message"], doc.get("txn", 0)
+        )
 
     # --- derived indices -----------------------------------------------------------
     # Named LMDB databases "index:<name>" mapping a key to a sorted set of values
@@ -428,7 +474,7 @@ class RefStore:
         msgspec: Any,
     ) -> list[ReflogEntry]:
         """Check every expectation, then write refs, reflog entries and index changes."""
-        when_ns = time.time_ns()
+        clock: tuple[int, int] | None = None  # (when_ns, txn), ticked once a reflog entry is written
         current: dict[str, str | None] = {}
         for u in updates:
             raw = txn.get(u.name.encode("utf-8"), db=self._refs)
@@ -445,8 +491,18 @@ class RefStore:
             else:
                 txn.put(key, bytes.fromhex(u.new), db=self._refs)
             seq = self._next_seq(txn, key)
-            entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message)
-            doc = {"old": entry.old, "new": entry.new, "who": who, "when_ns": when_ns, "message": message}
+            if clock is None:
+                clock = self._tick(txn)
+            when_ns, number = clock
+            entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message, number)
+            doc = {
+                "old": entry.old,
+                "new": entry.new,
+                "who": who,
+                "when_ns": when_ns,
+                "message": message,
+                "txn": number,
+            }
             txn.put(
                 _reflog_key(key, seq),
                 msgspec.json.encode(doc, order="sorted"),
@@ -465,6 +521,38 @@ class RefStore:
             else:
                 txn.delete(key, value, db=db)
         return entries
+
+    def _tick(self, txn: Any) -> tuple[int, int]:
+        """The time and number of this write transaction: a hybrid logical clock kept in the LMDB.
+
+        The time is this machine's clock, but always later than the last transaction's (by
+        1 µs, the precision times are shown with, if the clock says otherwise), so stored
+        times never go backwards whatever the writers' clocks; the number counts write
+        transactions registry-wide and orders their reflog entries exactly. A registry
+        written before the clock was kept starts it from its newest reflog entry.
+        (Kulkarni et al., "Logical Physical Clocks", 2014.)
+        """
+        db = self._map_db(CLOCK, txn)
+        raw = txn.get(b"last", db=db)
+        if raw is not None and len(raw) == 16:
+            last_ns, last_txn = int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
+        else:  # a registry written before the clock was kept (or whose clock was lost)
+            last_ns, last_txn = self._newest_reflog_entry(txn)
+        when_ns = max(time.time_ns(), last_ns + _TICK_NS)
+        number = last_txn + 1
+        txn.put(b"last", when_ns.to_bytes(8, "big") + number.to_bytes(8, "big"), db=db)
+        return when_ns, number
+
+    def _newest_reflog_entry(self, txn: Any) -> tuple[int, int]:
+        """The largest time and transaction number in the reflog (one scan, once per registry)."""
+        import msgspec
+
+        newest_ns = newest_txn = 0
+        for _, value in txn.cursor(db=self._reflog):
+            doc = msgspec.json.decode(value)
+            newest_ns = max(newest_ns, doc.get("when_ns", 0))
+            newest_txn = max(newest_txn, doc.get("txn", 0))
+        return newest_ns, newest_txn
 
     def _next_seq(self, txn: Any, key: bytes) -> int:
         cursor = txn.cursor(db=self._reflog)

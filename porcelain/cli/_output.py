@@ -55,7 +55,10 @@ def human_size(n: int) -> str:
 
 
 def parse_time(text: str) -> int:
-    """ISO 8601 date or date-time (UTC unless an offset is given) -> ns since the epoch."""
+    """ISO 8601 date or date-time (UTC unless an offset is given) -> ns since the epoch.
+
+    The last nanosecond of the microsecond given (times are shown to the microsecond), in
+    integer arithmetic, so `--at` with a time copied from `history` includes that change."""
     from porcelain.errors import InvalidInput
 
     try:
@@ -64,7 +67,10 @@ def parse_time(text: str) -> int:
         raise InvalidInput(f"--at {text!r} is not a date-time; use e.g. 2026-03-01T12:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1e9)
+    from datetime import timedelta
+
+    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
+    return micros * 1000 + 999
 
 
 def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:

@@ -126,7 +126,13 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         output: Annotated[Path | None, typer.Option("-o", "--output", help="Also download to PATH.")] = None,
         force: Annotated[bool, typer.Option("--force", help="With -o, replace PATH.")] = False,
         at: Annotated[
-            str | None, typer.Option("--at", help="With NAME@STAGE: as it was at this time.")
+            str | None,
+            typer.Option(
+                "--at",
+                help="With NAME@STAGE: as it was at this ISO 8601 time (UTC unless an offset is "
+                "given): after every change stored at or before it, replayed in the reflog's order "
+                "(stored times never go backwards; see docs/format.md, Reflog order and time).",
+            ),
         ] = None,
         as_json: JsonOption = False,
         registry: RegistryOption = None,
