@@ -11,13 +11,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha import objects as kinds
-from pacha.errors import InvalidInput, PachaError
+from pacha.errors import InvalidInput, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 from pacha.refs.integrity import check_refs, lost_versions
 from pacha.size_check import size_problems
 from pacha.store.midx import check_midx
 
 if TYPE_CHECKING:
+    from pacha.refs.store import RefSnapshot
     from pacha.registry import Registry
     from pacha.store import ObjectStore
     from pacha.store.midx import MultiPackIndex
@@ -32,6 +33,10 @@ class FsckReport:
     hints: list[str] = field(default_factory=list)  # what restores each damaged object
     repaired: list[str] = field(default_factory=list)  # with repair=True: what was rewritten
     unrepaired: int = 0  # with repair=True: problems left (ok becomes "none left")
+    # Not damage (exit 0): leftovers of interrupted operations, with what clears them,
+    # and dangling links among unreachable objects (gc removes those objects in time).
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -44,6 +49,7 @@ class ObjectCheck:
     kind: str | None
     links: tuple[str, ...]
     problem: str | None
+    missing_link: bool = False  # the problem is an object it needs (chunk, delta base) that is missing
 
 
 def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
@@ -71,27 +77,38 @@ def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
         problem = str(exc)
         if object_id not in problem:  # e.g. the base of a delta, or a chunk, is what is damaged
             problem = f"object {object_id} cannot be read: {problem}"
-        return ObjectCheck(object_id, None, (), problem)
+        return ObjectCheck(object_id, None, (), problem, isinstance(exc, ObjectNotFound))
 
 
 def fsck(
     registry: Registry,
     jobs: int = 2,
     on_problem: Callable[[str], None] | None = None,
+    on_warning: Callable[[str], None] | None = None,
     repair: bool = False,
 ) -> FsckReport:
     """Check everything; problems are reported as they are found and collected.
 
-    Every copy of an object stored more than once is checked too, and each damaged
-    object gets a hint naming what restores it (pacha.damage). repair=True rewrites
-    damaged copies from good ones; `ok` then means no problem is left.
+    Damage to anything reachable from a ref or the reflog is a problem; leftovers of
+    interrupted operations are warnings, and dangling links among unreachable objects
+    notes (both given to on_warning as "warning: …" / "note: …"). Every copy of an
+    object stored more than once is checked too, and each damaged object gets a hint
+    naming what restores it (pacha.damage). repair=True rewrites damaged copies from
+    good ones; `ok` then means no problem is left.
     """
+    from pacha.leftovers import scan
+
     report = FsckReport()
 
     def problem(text: str) -> None:
         report.problems.append(text)
         if on_problem:
             on_problem(text)
+
+    def warning(text: str, notes: bool = False) -> None:
+        (report.notes if notes else report.warnings).append(text)
+        if on_warning:
+            on_warning(f"{'note' if notes else 'warning'}: {text}")
 
     store = registry.objects
     # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
@@ -102,22 +119,55 @@ def fsck(
     late: dict[str, None] = {}
     for path in store.loose.stray_files():
         problem(f"garbage file {path} (not an object; remove it)")
+    store.packs.refresh(force=True)
+    for name, why in sorted(store.packs.damaged.items()):
+        problem(_damaged_pack(store.packs.dir / name, why))
     for pack in store.packs.packs:
         for text in pack_file_problems(pack) or []:
             problem(text)
-    for text in _midx_problems(store):
-        problem(text)
+    midx_problems = _midx_problems(store)  # waits out a repack that is rewriting it
+    leftovers = scan(store)
+    if not any(item.kind == "stale-midx" for item in leftovers):  # stale: a leftover, not damage
+        for text in midx_problems:
+            problem(text)
+    for item in leftovers:
+        warning(item.describe())
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)
+    links: dict[str, tuple[str, ...]] = {}
+    unsure: list[ObjectCheck] = []  # damage that is a problem only if the object is reachable
     unreadable: set[str] = set()
     for check in _parallel(store, ids, jobs):
+        if check.links:
+            links[check.id] = check.links
         if check.problem and _still_bad(store, check):
-            problem(check.problem)
             unreadable.add(check.id)
+            if check.missing_link:
+                unsure.append(check)
+            else:
+                problem(check.problem)
+        if any(linked not in present for linked in check.links):
+            unsure.append(check)
+    live = _reachable(_roots(refs), links)
+    for check in unsure:
+        reachable = check.id in live
+        if check.problem and check.missing_link:
+            if reachable:
+                problem(check.problem)
+            else:
+                warning(f"unreachable {check.problem} (harmless: `pacha gc` removes it in time)", notes=True)
         for linked in check.links:
-            if linked not in present and not _appeared(store, linked, late):
+            if linked in present or _appeared(store, linked, late):
+                continue
+            if reachable:
                 problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+            else:
+                warning(
+                    f"dangling link: unreachable {check.kind} {check.id} links to missing object {linked} "
+                    "(harmless: `pacha gc` removes it in time)",
+                    notes=True,
+                )
     _damage(registry, report, ids, unreadable, problem, repair)
     for text in check_refs(registry.refs):
         problem(text)
@@ -153,6 +203,36 @@ def fsck(
                 if linked not in present and not _appeared(store, linked, late):
                     problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     return report
+
+
+def _damaged_pack(path: Path, why: str) -> str:
+    """A damaged pack file set aside by readers, with what restores it."""
+    if path.name.endswith(".idx") and "pack index" in why and path.with_suffix(".pack").exists():
+        return f"{why}; its objects are unavailable: run `pacha index-pack {path.with_suffix('.pack')}`"
+    return (
+        f"{why}; its objects are unavailable: restore the file from a copy or a backup "
+        "(objects also stored elsewhere are still served)"
+    )
+
+
+def _roots(refs: RefSnapshot) -> set[str]:
+    """What refs and the unexpired reflog name (as gc counts them), from one snapshot."""
+    out = {object_id for _name, object_id in refs.refs}
+    for entry in refs.reflog:
+        if entry.seq > refs.expired.get(entry.name, -1):
+            out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
+    return out
+
+
+def _reachable(roots: set[str], links: dict[str, tuple[str, ...]]) -> set[str]:
+    seen: set[str] = set()
+    frontier = list(roots)
+    while frontier:
+        object_id = frontier.pop()
+        if object_id not in seen:
+            seen.add(object_id)
+            frontier.extend(links.get(object_id, ()))
+    return seen
 
 
 def _damage(

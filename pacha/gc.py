@@ -15,7 +15,6 @@ grace period go too.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from pacha import codec
 from pacha import objects as kinds
+from pacha.crash import crash_point
 from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 from pacha.refs.integrity import doomed_ids, guard_collection, write_snapshot
@@ -63,10 +63,13 @@ def roots(registry: Registry, assume_expired: Collection[str] = ()) -> set[str]:
     return out
 
 
-def reachable(registry: Registry, start: set[str]) -> set[str]:
-    """start and everything it links to; missing objects are skipped (fsck reports them)."""
+def reachable(registry: Registry, start: set[str], seen: set[str] | None = None) -> set[str]:
+    """start and everything it links to; missing objects are skipped (fsck reports them).
+
+    seen: objects already known with their whole closure (not followed again; the
+    result holds them too)."""
     store = registry.objects
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     frontier = list(start)
     while frontier:
         object_id = frontier.pop()
@@ -109,17 +112,31 @@ def _collect(
     on_remove: Callable[[str], None] | None,
     assume_expired: Collection[str],
 ) -> GcReport:
+    from pacha.leftovers import clean
+
     cutoff = time.time() - DEFAULT_GRACE_S if prune_before is None else prune_before
     store = registry.objects
     loose = store.loose
     report = GcReport()
+    # What interrupted operations left: packs without an index are indexed (so their
+    # objects are judged like any other), dead writers' temp files go, never a live one's.
+    report.temp_removed = clean(store, prune_before, dry_run).temp_removed
+    _refuse_if_packs_hidden(store)
     # Listed before the roots are read: see the module docstring.
     candidates = list(loose.iter_ids())
     store.packs.refresh(force=True)
     packs = list(store.packs.packs)
-    report.objects = len(set(candidates).union(*(set(p.iter_ids()) for p in packs)))
-    keep = reachable(registry, roots(registry, assume_expired))
-    report.reachable = len(keep)
+    everything = set(candidates).union(*(set(p.iter_ids()) for p in packs))
+    report.objects = len(everything)
+    live = reachable(registry, roots(registry, assume_expired))
+    report.reachable = len(live)
+    # Whatever is kept is kept whole: an unreachable object young enough to stay keeps
+    # everything it links to, else it would be left linking to objects removed now.
+    young = {i for i in candidates if i not in live and _loose_young(loose, i, cutoff)}
+    for pack in packs:
+        if _pack_young(pack, cutoff):
+            young.update(i for i in pack.iter_ids() if i not in live)
+    keep = live | reachable(registry, young, seen=set(live)) if young else live
     # Roots that fail their check (or version records about to go whose refs were never
     # deleted) mean lost refs, not garbage: remove nothing (pacha.refs.integrity).
     guard_collection(registry, doomed_ids(store, candidates, packs, keep, cutoff), assume_expired)
@@ -131,13 +148,11 @@ def _collect(
         if on_remove:
             on_remove(object_id)
 
+    report.kept_young = len(everything & keep) - len(everything & live)
     for object_id in candidates:
         if object_id in keep:
             continue
         try:
-            if loose.mtime(object_id) >= cutoff:
-                report.kept_young += 1
-                continue
             if not dry_run:
                 report.freed_bytes += loose.remove(object_id)
         except FileNotFoundError:
@@ -145,7 +160,7 @@ def _collect(
         removed(object_id)
     for pack in packs:
         _prune_pack(store, pack, keep, cutoff, dry_run, report, removed)
-    _remove_stale_temp(loose.tmp_dir, cutoff, dry_run, report)
+    crash_point("gc-before-midx")  # leaves a stale multi-pack index (pacha.leftovers)
     store.forget_packs()
     if not dry_run:
         from pacha.store.repack import rewrite_midx
@@ -175,8 +190,7 @@ def _prune_pack(
         young = pack.path.stat().st_mtime >= cutoff
     except FileNotFoundError:
         return  # replaced meanwhile by a repack
-    if young:
-        report.kept_young += len(dead)
+    if young:  # every object of a young pack is in keep (with its closure): nothing is dead
         return
     if not dry_run:
         size = pack.disk_size()
@@ -193,14 +207,32 @@ def _pack_size(index: Path) -> int:
     return index.stat().st_size + index.with_suffix(".pack").stat().st_size
 
 
-def _remove_stale_temp(tmp_dir: Path, cutoff: float, dry_run: bool, report: GcReport) -> None:
-    if not tmp_dir.is_dir():
-        return
-    for entry in os.scandir(tmp_dir):
-        try:  # a writer may rename its temp file away at any moment
-            if entry.is_file() and entry.stat().st_mtime < cutoff:
-                if not dry_run:
-                    os.unlink(entry.path)
-                report.temp_removed += 1
-        except FileNotFoundError:
-            continue
+def _refuse_if_packs_hidden(store: ObjectStore) -> None:
+    """Stop before removing anything while a pack is set aside as damaged (or left
+    without an index): a tree or record in it could link to objects that would
+    otherwise look unreachable and go for ever, though its index can be rebuilt."""
+    from pacha.leftovers import scan
+
+    store.packs.refresh(force=True)
+    hidden = [store.packs.dir / name for name in sorted(store.packs.damaged)]
+    hidden += [item.path for item in scan(store) if item.kind == "orphan-pack"]
+    if hidden:
+        raise CheckFailed(
+            f"gc stopped before removing anything: {hidden[0]} is damaged, so what its objects link "
+            f"to cannot be known; run `pacha fsck` and repair it first (`pacha index-pack` rebuilds an index)"
+        )
+
+
+def _loose_young(loose: object, object_id: str, cutoff: float) -> bool:
+    try:
+        return loose.mtime(object_id) >= cutoff  # type: ignore[attr-defined, no-any-return]
+    except FileNotFoundError:
+        return False
+
+
+def _pack_young(pack: Pack, cutoff: float) -> bool:
+    """A pack's objects share its time (a reuse of one refreshes the whole pack)."""
+    try:
+        return pack.path.stat().st_mtime >= cutoff
+    except FileNotFoundError:
+        return False

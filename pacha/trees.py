@@ -356,6 +356,8 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
 
     Everything is written next to dest under a temporary name and renamed into
     place only once every byte has been verified, so a failure leaves dest as it was.
+    The temporary name, `.NAME.pacha-PID-START-RANDOM`, says which process wrote it:
+    a checkout to dest first removes what killed checkouts to it left beside it.
     """
     dest = Path(dest)
     check_destination(dest)  # a FIFO, socket or device node is never replaced, even with --force
@@ -367,7 +369,11 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     parent = dest.parent if str(dest.parent) else Path(".")
     if not parent.is_dir():
         raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
-    tmp = parent / f".{dest.name}.pacha-{os.urandom(6).hex()}"
+    from pacha.crash import crash_point
+    from pacha.leftovers import checkout_temp_name, clear_dead_siblings
+
+    clear_dead_siblings(dest)  # what killed checkouts to dest left (never a live writer's)
+    tmp = checkout_temp_name(parent / dest.name)
     try:
         kind = store.stat(object_id).kind
         if kind == BLOB:
@@ -378,9 +384,11 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
             sync_filesystem(tmp)  # one flush for every file, before the rename makes them visible
         else:
             raise InvalidInput(f"object {object_id} is a {kind}; only blobs and trees are files")
+        crash_point("checkout-before-rename")  # leaves .NAME.pacha-… beside dest (pacha.leftovers)
         if dest.is_dir() and not dest.is_symlink():
             # swap: the old directory goes aside, the new one in, then the old one away
-            old = parent / f".{dest.name}.pacha-old-{os.urandom(6).hex()}"
+            old = checkout_temp_name(parent / f"{dest.name}")
+            old = old.with_name(old.name.replace(".pacha-", ".pacha-old-", 1))
             os.rename(dest, old)
             try:
                 os.rename(tmp, dest)

@@ -107,8 +107,11 @@ def _spool_path(tmp_dir: Path, filename: str) -> Path:
     """A fresh temp file name that keeps filename's suffix (card defaults go by it)."""
     suffix = Path(filename).suffix
     suffix = suffix if len(suffix) <= 32 else ""
+    from pacha.store.tmpfile import temp_path
+
     tmp_dir.mkdir(parents=True, exist_ok=True)
-    return tmp_dir / f"stream-{os.getpid()}-{os.urandom(6).hex()}{suffix}"
+    # named for its writer (pid and start time): gc removes it once that process is gone
+    return temp_path(tmp_dir, "stream").with_suffix(suffix) if suffix else temp_path(tmp_dir, "stream")
 
 
 def _copy(source: IO[bytes], spool: Path, what: str) -> None:

@@ -103,6 +103,7 @@ def test_corrupt_object_in_a_tree_is_found_and_named(cli, tmp_path: Path) -> Non
     (folder / "weights").write_bytes(os.urandom(1000))
     blob = cli("hash-object", "-w", folder / "weights").text.strip()  # loose; write-tree reuses it
     tree = cli("write-tree", folder).text.strip()
+    cli("write-ref", "models/m/1.0.0", tree)  # reachable: a missing link is damage (unreachable: a note)
     os.chmod(object_path(cli.registry, blob), 0o644)
     object_path(cli.registry, blob).unlink()
     check = cli.fails("fsck", code=1)

@@ -34,6 +34,7 @@ PLUMBING: dict[str, str] = {
     "pack-objects": "pacha.cli.pack_objects",
     "unpack-objects": "pacha.cli.unpack_objects",
     "verify-pack": "pacha.cli.verify_pack",
+    "index-pack": "pacha.cli.index_pack",
     "show-index": "pacha.cli.show_index",
     "multi-pack-index": "pacha.cli.multi_pack_index",
     "repack": "pacha.cli.repack",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -30,6 +32,16 @@ def open_reg(path: Path | None) -> Registry:
     from pacha.registry import open_registry
 
     return open_registry(path)
+
+
+@contextmanager
+def writing_reg(path: Path | None) -> Iterator[Registry]:
+    """The registry, its write lock held shared (Registry.writing) while the block runs: a
+    plumbing command that writes objects or packs is then never run beside gc, which could
+    remove its temp files or the objects it is moving (as porcelain commits are kept safe)."""
+    reg = open_reg(path)
+    with reg.writing():
+        yield reg
 
 
 def write_out(text: str) -> None:

@@ -24,6 +24,7 @@ def count_objects(
 ) -> None:
     from pacha import codec
     from pacha.errors import ObjectNotFound
+    from pacha.leftovers import scan
     from pacha.store.repack import pack_stats
 
     reg = open_reg(registry)
@@ -63,6 +64,7 @@ def count_objects(
         chunked += pack_chunked
     garbage = _sizes(loose.stray_files())
     tmp_files = _sizes(Path(e.path) for e in os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
+    leftovers = scan(store)
     lines = {
         "count": count,
         "size": disk // 1024,
@@ -76,6 +78,12 @@ def count_objects(
         "size-garbage": sum(garbage) // 1024,
         "tmp": len(tmp_files),
         "size-tmp": sum(tmp_files) // 1024,
+        # what interrupted operations left (pacha.leftovers; fsck names each, with its fix)
+        "tmp-leftover": sum(item.kind == "temp" for item in leftovers),
+        "orphan-packs": sum(item.kind == "orphan-pack" for item in leftovers),
+        "size-orphan-packs": sum(item.size for item in leftovers if item.kind == "orphan-pack") // 1024,
+        "stale-midx": sum(item.kind == "stale-midx" for item in leftovers),
+        "damaged-packs": len(store.packs.damaged),
     }
     write_out("".join(f"{k}: {v}\n" for k, v in lines.items()))
 

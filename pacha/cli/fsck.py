@@ -13,7 +13,9 @@ app = new_app()
 
 
 @app.command(
-    help="Verify every object (re-hash), every link and every ref; exit 1 on any problem.",
+    help="Verify every object (re-hash), every link and every ref; exit 1 on damage to anything "
+    "reachable. Leftovers of interrupted operations (warnings) and dangling links among "
+    "unreachable objects (notes) go to stderr and do not fail.",
     epilog="Example: pacha fsck && echo registry healthy",
 )
 def fsck(
@@ -47,7 +49,10 @@ def fsck(
         write_out(problem + "\n")
         sys.stdout.buffer.flush()
 
-    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, repair=repair)
+    def warn(text: str) -> None:
+        sys.stderr.write(text + "\n")
+
+    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
     for line in result.hints + result.repaired:
         write_out(line + "\n")
     if not quiet:
@@ -55,6 +60,10 @@ def fsck(
             status = "ok after repair" if result.ok else f"{result.unrepaired} problem(s) left after repair"
         else:
             status = "ok" if result.ok else f"{len(result.problems)} problem(s)"
+        extra = [
+            f"{len(v)} {k}" for k, v in (("warning(s)", result.warnings), ("note(s)", result.notes)) if v
+        ]
+        status += f" ({', '.join(extra)})" if extra else ""
         sys.stderr.write(f"checked {result.objects} objects, {result.refs} refs: {status}\n")
     if not result.ok:
         raise typer.Exit(1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import sys
@@ -10,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
 STRUCTURED_LIMIT = 1 << 30  # a tree or record read whole: a 5-million-file tree is about 1 GB of JSON
@@ -37,7 +38,12 @@ def hash_object(
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
     if stdin and stdin_paths:
         raise UsageError("--stdin and --stdin-paths cannot be combined")
-    store = open_reg(registry).objects if write else None
+    with contextlib.ExitStack() as stack:
+        store = stack.enter_context(writing_reg(registry)).objects if write else None
+        _hash_all(files, kind, store, stdin, stdin_paths)
+
+
+def _hash_all(files: list[Path] | None, kind: str, store: object, stdin: bool, stdin_paths: bool) -> None:
     if stdin:
         write_out(_hash_stream(sys.stdin.buffer, kind, store, "standard input") + "\n")
     for path in files or []:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, open_reg, write_out, writing_reg
 
 app = new_app()
 
@@ -28,9 +28,10 @@ def multi_pack_index(
 
     if action not in ("write", "verify"):
         raise InvalidInput(f"unknown action {action!r}: use 'write' or 'verify'")
-    store = open_reg(registry).objects
     if action == "write":
-        path = rewrite_midx(store)
+        with writing_reg(registry) as reg:
+            store = reg.objects
+            path = rewrite_midx(store)
         count = len(store.packs.packs)
         write_out(
             f"{path}: {count} packs\n"
@@ -38,6 +39,7 @@ def multi_pack_index(
             else f"no multi-pack index: {count} pack(s), fewer than {MIDX_AFTER}\n"
         )
         return
+    store = open_reg(registry).objects
     store.packs.refresh(force=True)
     midx, problems = check_midx(store.packs.dir, list(store.packs.packs))
     if midx is not None:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -24,14 +24,14 @@ def pack_objects(
     from pacha.ids import check_id
     from pacha.store.repack import pack_objects as write_pack
 
-    reg = open_reg(registry)
-    data = sys.stdin.buffer.read().decode()
-    ids = [check_id(line.strip()) for line in data.split("\0" if null else "\n") if line.strip()]
-    for object_id in ids:
-        if not reg.objects.has(object_id):
-            from pacha.errors import ObjectNotFound
+    with writing_reg(registry) as reg:
+        data = sys.stdin.buffer.read().decode()
+        ids = [check_id(line.strip()) for line in data.split("\0" if null else "\n") if line.strip()]
+        for object_id in ids:
+            if not reg.objects.has(object_id):
+                from pacha.errors import ObjectNotFound
 
-            raise ObjectNotFound(f"object {object_id} not found: nothing was packed")
-    index = write_pack(reg.objects, ids)
-    if index is not None:
-        write_out(f"{index.stem}\n")
+                raise ObjectNotFound(f"object {object_id} not found: nothing was packed")
+        index = write_pack(reg.objects, ids)
+        if index is not None:
+            write_out(f"{index.stem}\n")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli._app import RegistryOption, new_app, writing_reg
 
 app = new_app()
 
@@ -31,15 +31,23 @@ def repack(
 ) -> None:
     import sys
 
+    from pacha.leftovers import clean
     from pacha.refs.integrity import write_snapshot
     from pacha.store.repack import repack as run_repack
 
-    reg = open_reg(registry)
-    report = run_repack(reg.objects, geometric=geometric)
+    with writing_reg(registry) as reg:
+        cleaned = clean(reg.objects)  # complete or clear what an interrupted repack or write left
+        report = run_repack(reg.objects, geometric=geometric)
     try:
         write_snapshot(reg)  # the refs as of now: what `pacha fsck --recover-refs` restores from
     except OSError as exc:
         sys.stderr.write(f"pacha: warning: ref snapshot not written ({exc.strerror}); the repack stands\n")
+    if not quiet and (cleaned.packs_indexed or cleaned.temp_removed or cleaned.midx_rewritten):
+        sys.stderr.write(
+            f"cleared leftovers: indexed {cleaned.packs_indexed} pack(s) without an index, removed "
+            f"{cleaned.temp_removed} temp file(s) of dead writers"
+            f"{', rewrote the stale multi-pack index' if cleaned.midx_rewritten else ''}\n"
+        )
     if not quiet:
         where = report.pack.stem if report.pack else "nothing to do"
         sys.stderr.write(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -29,15 +29,15 @@ def unpack_objects(
     from pacha.store.pack import remove_pack
     from pacha.store.repack import find_pack, unpack
 
-    reg = open_reg(registry)
-    store = reg.objects
-    found = find_pack(store, pack)
-    written = unpack(store, found)
-    if delete:
-        if found.index_path.parent.resolve() != store.packs.dir.resolve():
-            raise InvalidInput(f"{found.path} is not one of this registry's packs: it was left in place")
-        remove_pack(found)
-        store.forget_packs()
+    with writing_reg(registry) as reg:
+        store = reg.objects
+        found = find_pack(store, pack)
+        written = unpack(store, found)
+        if delete:
+            if found.index_path.parent.resolve() != store.packs.dir.resolve():
+                raise InvalidInput(f"{found.path} is not one of this registry's packs: it was left in place")
+            remove_pack(found)
+            store.forget_packs()
     if not quiet:
         sys.stderr.write(f"unpacked {written} new object(s) of {found.count} from {found.name}\n")
     write_out("")

@@ -40,6 +40,11 @@ def verify_pack(
         store.packs.refresh(force=True)
         chosen = list(store.packs.packs)
     bad = 0
+    if not packs:  # packs set aside when opened: damaged
+        for name, why in sorted(store.packs.damaged.items()):
+            sys.stderr.write(f"error: {why}\n")
+            write_out(f"{store.packs.dir / name}: bad (set aside)\n")
+            bad += 1
     for pack in chosen:
         problems = pack_file_problems(pack)
         if problems is None:  # removed by a repack or gc since it was listed: its objects live on

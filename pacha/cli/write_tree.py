@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -32,7 +32,7 @@ def write_tree(
     from pacha.ignore import IgnoreRules
     from pacha.trees import write_tree as store_tree
 
-    reg = open_reg(registry)
-    # the registry itself is never stored, and a folder inside it is refused
-    ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)
-    write_out(store_tree(reg.objects, directory, ignore=ignore) + "\n")
+    with writing_reg(registry) as reg:
+        # the registry itself is never stored, and a folder inside it is refused
+        ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)
+        write_out(store_tree(reg.objects, directory, ignore=ignore) + "\n")

@@ -17,7 +17,7 @@ from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
 from pacha.perms import read_only_mode
 from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.reader import ObjectInfo, ObjectReader
-from pacha.store.tmpfile import fsync_dir
+from pacha.store.tmpfile import fsync_dir, temp_path
 
 
 class LooseStore:
@@ -97,7 +97,7 @@ class LooseStore:
     def write_stored(self, object_id: str, header: bytes, body: bytes) -> None:
         """Write an object's stored form (header and encoded body) as its loose file."""
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
-        tmp_path = self.tmp_dir / f"obj-{os.getpid()}-{os.urandom(8).hex()}"
+        tmp_path = temp_path(self.tmp_dir, "obj")
         try:
             with open(tmp_path, "xb") as f:
                 f.write(header)

@@ -59,7 +59,10 @@ class MultiPackIndex:
 
         self.path = path
         with open(path, "rb") as f:
-            self.stamp = os.fstat(f.fileno()).st_mtime_ns, os.fstat(f.fileno()).st_ino
+            info = os.fstat(f.fileno())
+            self.stamp = info.st_mtime_ns, info.st_ino
+            if info.st_size < len(MIDX_HEADER) + 4 + _FANOUT.size + CHECKSUM:  # mmap refuses an empty file
+                raise CorruptObject(f"multi-pack index {path} is corrupt: truncated")
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         view = memoryview(self._map)
         try:
@@ -67,12 +70,16 @@ class MultiPackIndex:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: bad header or truncated")
             packs = _U32.unpack_from(view, len(MIDX_HEADER))[0]
             start = len(MIDX_HEADER) + 4
+            if start + packs * RAW_ID + _FANOUT.size + CHECKSUM > len(view):
+                raise CorruptObject(f"multi-pack index {path} is corrupt: its pack count exceeds its size")
             names = bytes(view[start : start + packs * RAW_ID])
             self.pack_names = [f"pack-{names[k * RAW_ID : (k + 1) * RAW_ID].hex()}" for k in range(packs)]
             start += packs * RAW_ID
             self.fanout = _FANOUT.unpack_from(view, start)
             start += _FANOUT.size
             self.count = self.fanout[255]
+            if any(a > b for a, b in zip(self.fanout, self.fanout[1:], strict=False)):
+                raise CorruptObject(f"multi-pack index {path} is corrupt: its fan-out table decreases")
             if len(view) != start + self.count * (RAW_ID + 4) + CHECKSUM:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its size does not match its count")
             if blake3_digest(view[:-CHECKSUM]) != view[-CHECKSUM:]:

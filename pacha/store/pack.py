@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pacha import codec
+from pacha.crash import crash_point
 from pacha.errors import CorruptObject
 from pacha.store.reader import ViewReader
 from pacha.store.tmpfile import TempFile, fsync_dir
@@ -46,6 +47,7 @@ CHECKSUM = 32
 RAW_ID = 32
 RACY_NS = 2_000_000_000
 WHOLE_READ = 4 << 20  # entries up to this size are read in one pread
+CHECKSUM_ON_OPEN = 8 << 20  # indexes up to this size (~170,000 ids) are checksummed when opened
 MATERIALIZE_MAX = 4_000_000  # indexes up to this many ids are searched as a Python list
 FLUSH_EVERY = 1 << 20  # a pack writer gathers small entries up to this many bytes per write
 _FANOUT = struct.Struct("<256I")
@@ -134,6 +136,7 @@ class PackWriter:
         try:
             index.write(build_index(table, pack_id))
             self._file.install(self.pack_dir / f"{name}.pack")
+            crash_point("pack-before-index")  # leaves a pack without its index (pacha.leftovers)
             index.install(self.pack_dir / f"{name}.idx")
         finally:
             index.abort()
@@ -199,18 +202,18 @@ class Pack:
         self.index_path = index_path
         self.path = index_path.with_suffix(".pack")
         self.name = index_path.stem
+        fixed = len(INDEX_HEADER) + _FANOUT.size + 2 * CHECKSUM
         with open(index_path, "rb") as f:
+            if os.fstat(f.fileno()).st_size < fixed:  # mmap refuses an empty file
+                raise CorruptObject(f"pack index {index_path} is corrupt: truncated")
             self._index = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         index = memoryview(self._index)
-        fixed = len(INDEX_HEADER) + _FANOUT.size + 2 * CHECKSUM
-        if len(index) < fixed or bytes(index[:4]) != INDEX_MAGIC:
-            raise CorruptObject(f"pack index {index_path} is corrupt: bad magic or truncated")
-        if index[4] != PACK_VERSION:
-            raise CorruptObject(f"pack index {index_path} has version {index[4]}; upgrade pacha")
-        self.fanout = _FANOUT.unpack_from(index, len(INDEX_HEADER))
-        self.count = self.fanout[255]
-        if len(index) != fixed + self.count * (RAW_ID + 16):
-            raise CorruptObject(f"pack index {index_path} is corrupt: its size does not match its count")
+        try:
+            self._check_index(index, fixed)
+        except BaseException:
+            index.release()
+            self._index.close()
+            raise
         start = len(INDEX_HEADER) + _FANOUT.size
         self._ids = IdColumn(index[start : start + self.count * RAW_ID], self.count)
         start += self.count * RAW_ID
@@ -222,6 +225,43 @@ class Pack:
         self._id_list: list[bytes] | None = None
         self._columns = index[len(INDEX_HEADER) + _FANOUT.size : start]
         self._fd = -1
+
+    def _check_index(self, index: memoryview, fixed: int) -> None:
+        """What can be checked cheaply on opening: magic, version, a fan-out that never
+        decreases, a size that matches the count, and the checksum of a small index.
+        Raises CorruptObject naming the file (the reader then does without this pack)."""
+        path = self.index_path
+        if bytes(index[:4]) != INDEX_MAGIC:
+            raise CorruptObject(f"pack index {path} is corrupt: bad magic")
+        if index[4] != PACK_VERSION:
+            raise CorruptObject(f"pack index {path} has version {index[4]}; upgrade pacha")
+        self.fanout = _FANOUT.unpack_from(index, len(INDEX_HEADER))
+        self.count = self.fanout[255]
+        if any(a > b for a, b in zip(self.fanout, self.fanout[1:], strict=False)):
+            raise CorruptObject(f"pack index {path} is corrupt: its fan-out table decreases")
+        if len(index) != fixed + self.count * (RAW_ID + 16):
+            raise CorruptObject(f"pack index {path} is corrupt: its size does not match its count")
+        if len(index) <= CHECKSUM_ON_OPEN and blake3_digest(index[:-CHECKSUM]) != index[-CHECKSUM:]:
+            raise CorruptObject(f"pack index {path} is corrupt: its checksum does not match")
+
+    def check_pack_file(self) -> None:
+        """Check the pack file against its index cheaply: it exists, starts with the pack
+        header and ends with the pack id the index names (a truncated or swapped pack
+        fails). Raises CorruptObject naming the file."""
+        try:
+            size = os.fstat(self.fd).st_size
+        except FileNotFoundError:
+            if not self.index_path.exists():
+                raise  # both removed meanwhile (a repack replaced it): not damage
+            raise CorruptObject(
+                f"pack {self.path} is missing (its index {self.index_path.name} is there)"
+            ) from None
+        if size < len(PACK_HEADER) + CHECKSUM or os.pread(self.fd, len(PACK_HEADER), 0) != PACK_HEADER:
+            raise CorruptObject(f"pack {self.path} is corrupt: bad header or truncated")
+        if os.pread(self.fd, CHECKSUM, size - CHECKSUM) != self.pack_id:
+            raise CorruptObject(
+                f"pack {self.path} is corrupt or truncated: its trailer does not match its index"
+            )
 
     @property
     def fd(self) -> int:
@@ -350,6 +390,7 @@ class PackSet:
         self._midx: MultiPackIndex | None = None
         self._midx_packs: list[Pack] = []
         self._uncovered: list[Pack] = []
+        self.damaged: dict[str, str] = {}  # index file name -> why it was set aside
 
     def _listing_stamp(self) -> int:
         try:
@@ -374,14 +415,27 @@ class PackSet:
             names = sorted(n for n in os.listdir(self.dir) if n.endswith(".idx"))
         except FileNotFoundError:
             names = []
+        damaged: dict[str, str] = {}
         for name in names:
             pack = known.pop(name, None)
             if pack is None:
                 try:
                     pack = Pack(self.dir / name)
+                    pack.check_pack_file()
                 except FileNotFoundError:
+                    if pack is not None:
+                        pack.close()
                     continue  # removed while listing (repack)
+                except (CorruptObject, OSError, ValueError) as exc:
+                    # One damaged pack costs only its own objects: the others, and loose
+                    # objects, are still served (fsck reports it; index-pack rebuilds an index).
+                    if pack is not None:
+                        pack.close()
+                    damaged[name] = str(exc)
+                    warn_damaged(self.dir / name, str(exc))
+                    continue
             packs.append(pack)
+        self.damaged = damaged
         self._packs = packs
         if self._last is not None and self._last not in packs:
             self._last = None
@@ -398,8 +452,11 @@ class PackSet:
             info = os.stat(self.dir / MIDX_NAME)
             if midx is None or midx.stamp != (info.st_mtime_ns, info.st_ino):
                 midx = MultiPackIndex(self.dir / MIDX_NAME)
-        except (FileNotFoundError, CorruptObject, ValueError):
-            midx = None  # none, or damaged (fsck says so): every pack is searched
+        except FileNotFoundError:
+            midx = None  # none: every pack is searched
+        except (CorruptObject, OSError, ValueError) as exc:
+            midx = None  # damaged (fsck says so): every pack is searched
+            warn_damaged(self.dir / MIDX_NAME, str(exc))
         if midx is not self._midx and self._midx is not None:
             self._midx.close()
         by_name = {p.name: p for p in self._packs}
@@ -491,6 +548,23 @@ class PackSet:
         self._packs, self._midx, self._midx_packs, self._uncovered = [], None, [], []
         self._stamp = None
         self._last = None
+
+
+_WARNED: set[str] = set()
+
+
+def warn_damaged(path: Path, why: str) -> None:
+    """One line on stderr, once per process and file, naming a damaged pack file set aside."""
+    import sys
+
+    if str(path) in _WARNED:
+        return
+    _WARNED.add(str(path))
+    if path.name == "multi-pack-index":
+        fix = "run `pacha multi-pack-index write`"
+    else:
+        fix = f"run `pacha fsck`; `pacha index-pack {path.with_suffix('.pack')}` rebuilds an index"
+    sys.stderr.write(f"pacha: warning: {why}; ignoring it ({fix})\n")
 
 
 def remove_pack(pack: Pack) -> int:

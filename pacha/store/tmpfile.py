@@ -79,12 +79,74 @@ def sync_filesystem(path: Path) -> None:
         os.close(fd)
 
 
+def process_start(pid: int) -> int | None:
+    """When process pid started (clock ticks since boot, from /proc/PID/stat), or None if
+    there is no such process or the system does not say (no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(b")") + 2 :].split()  # the name in parentheses may hold spaces
+    try:
+        return int(fields[19])  # field 22 of proc_pid_stat(5), counted from field 3
+    except (IndexError, ValueError):
+        return None
+
+
+_OWNER: tuple[int, str] | None = None
+
+
+def owner_tag() -> str:
+    """'PID-START' naming this process among all processes since boot (a pid alone is reused)."""
+    global _OWNER
+    pid = os.getpid()
+    if _OWNER is None or _OWNER[0] != pid:  # recomputed after a fork
+        _OWNER = pid, f"{pid}-{process_start(pid) or 0}"
+    return _OWNER[1]
+
+
+def temp_path(tmp_dir: Path, prefix: str) -> Path:
+    """A fresh temp file name in tmp_dir: PREFIX-PID-START-RANDOM (see owner_alive)."""
+    return tmp_dir / f"{prefix}-{owner_tag()}-{os.urandom(8).hex()}"
+
+
+def owner_alive(name: str) -> bool | None:
+    """Whether the process that created the temp file `name` still runs.
+
+    True: it runs (its pid exists with the same start time; where the system does not
+    tell start times, the pid exists); False: it is gone, so the file is an interrupted write's
+    leftover; None: the name says nothing about its owner (not made by temp_path).
+    """
+    parts = name.rsplit("-", 3)
+    if len(parts) != 4 or not parts[1].isdigit() or not parts[2].isdigit():
+        return None  # not made by temp_path (older names carry no start time: a pid is reused)
+    pid, start = int(parts[1]), int(parts[2])
+    if pid <= 0:
+        return None
+    if os.path.isdir("/proc/self"):
+        actual = process_start(pid)
+        if actual is None:
+            return False
+        return start in (0, actual)
+    try:  # no /proc: the pid alone says it
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 class TempFile:
-    """Write-only temp file in tmp_dir; install() fsyncs and renames it, abort() removes it."""
+    """Write-only temp file in tmp_dir; install() fsyncs and renames it, abort() removes it.
+
+    Its name carries the writer's pid and start time, so gc can tell a live writer's
+    file (never removed) from a dead one's (owner_alive)."""
 
     def __init__(self, tmp_dir: Path, prefix: str) -> None:
         tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.path = tmp_dir / f"{prefix}-{os.getpid()}-{os.urandom(8).hex()}"
+        self.path = temp_path(tmp_dir, prefix)
         self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
         self.written = 0
         self._unsynced = 0
