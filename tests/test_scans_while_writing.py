@@ -121,6 +121,11 @@ def test_rechecks_still_report_real_damage(cli, tmp_path: Path) -> None:
     gone.index_path.unlink()
     gone.path.unlink()
     started = time.monotonic()
-    check = cli.fails("fsck", code=1)
-    assert f"names missing pack {gone.name}" in check.text
+    # A multi-pack index that outlives a repack still naming a pack that is gone is what an
+    # interrupted repack or gc leaves (issue 12.4): readers do without it, so fsck lists it
+    # as a warning with the command that rewrites it, and the next repack or gc does.
+    check = cli("fsck")
+    assert "warning: multi-pack index" in check.err and "pacha repack" in check.err, check.err
     assert time.monotonic() - started < 60
+    cli("repack")
+    assert "warning" not in cli("fsck").err

@@ -54,8 +54,12 @@ def _decode_whole(header: codec.Header, body: bytes) -> bytes | None:
     import zstandard
 
     try:
+        # A frame states its content size, and decompress() allocates what it states: a
+        # damaged header could ask for terabytes (MemoryError), so it must agree first.
+        if zstandard.frame_content_size(body) not in (header.size, -1):
+            return None  # several frames, or damage: the streaming reader says which
         data = zstandard.ZstdDecompressor().decompress(body, max_output_size=header.size + 1)
-    except zstandard.ZstdError:
+    except (zstandard.ZstdError, MemoryError):
         return None  # several frames, or damage: the streaming reader says which
     return data if len(data) == header.size else None
 
