@@ -281,8 +281,12 @@ def _midx_problems(store: ObjectStore) -> list[str]:
 
 def _names_a_missing_pack(midx: MultiPackIndex | None, store: ObjectStore) -> bool:
     """The one state of a multi-pack index that a repack passes through (other damage stays)."""
+    # A pack set aside as damaged is still on disk: only a pack whose file is gone counts
+    # (else every fsck of a registry with a damaged pack would wait out the deadline).
     listed = {p.name for p in store.packs.packs}
-    return midx is not None and any(name not in listed for name in midx.pack_names)
+    return midx is not None and any(
+        name not in listed and not (store.packs.dir / f"{name}.pack").exists() for name in midx.pack_names
+    )
 
 
 def _wait_for_repack(pack_dir: Path) -> None:
