@@ -20,6 +20,23 @@ VersionOption = Annotated[
     str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+# register's input options, shared by model and data
+FilenameOption = Annotated[
+    str | None,
+    typer.Option(
+        "--name",
+        help="File name to record (default: the path's own name; required when PATH is - for "
+        "standard input, or a pipe such as <(cmd)).",
+    ),
+]
+ExcludeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--exclude",
+        help="Leave out of a folder the paths matching PATTERN (gitignore syntax, after the "
+        "folder's .pachaignore), repeatable.",
+    ),
+]
 LatestOption = Annotated[
     bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
 ]

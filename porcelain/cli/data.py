@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, make_app, open_porcelain, report_registration
+from porcelain.cli._versions import (
+    ExcludeOption,
+    FilenameOption,
+    JsonOption,
+    make_app,
+    open_porcelain,
+    report_registration,
+)
 
 app = make_app("dataset", "data", "Register, find, promote and download dataset versions.")
 
@@ -46,22 +53,8 @@ def register(
         str | None, typer.Option("--generated-by", help="The tracked run that produced the data (run-001).")
     ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
-    filename: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="File name to record (default: the path's own name; required when PATH is - for "
-            "standard input, or a pipe such as <(cmd)).",
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            help="Leave out of a folder the paths matching PATTERN (gitignore syntax, after the "
-            "folder's .pachaignore), repeatable.",
-        ),
-    ] = None,
+    filename: FilenameOption = None,
+    exclude: ExcludeOption = None,
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, make_app, open_porcelain, report_registration
+from porcelain.cli._versions import (
+    ExcludeOption,
+    FilenameOption,
+    JsonOption,
+    make_app,
+    open_porcelain,
+    report_registration,
+)
 
 app = make_app("model", "model", "Register, find, promote, trace and download model versions.")
 
@@ -58,22 +65,8 @@ def register(
         typer.Option("--run", help="The tracked run that produced it (default: $PACHA_RUN_ID inside a run)."),
     ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
-    filename: Annotated[
-        str | None,
-        typer.Option(
-            "--name",
-            help="File name to record (default: the path's own name; required when PATH is - for "
-            "standard input, or a pipe such as <(cmd)).",
-        ),
-    ] = None,
-    exclude: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--exclude",
-            help="Leave out of a folder the paths matching PATTERN (gitignore syntax, after the "
-            "folder's .pachaignore), repeatable.",
-        ),
-    ] = None,
+    filename: FilenameOption = None,
+    exclude: ExcludeOption = None,
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
