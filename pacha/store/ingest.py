@@ -43,13 +43,19 @@ COMPRESS_MIN_SAVING = 0.10  # compress only if the sample shrinks by at least 10
 SAMPLE = 1 << 20  # bytes compressed to decide (8 MiB took 15 ms, before any other work starts)
 
 
+def compression_pays(compressed: int, size: int) -> bool:
+    """Whether size bytes that zstd made compressed bytes are worth storing compressed:
+    they must shrink by at least COMPRESS_MIN_SAVING (reading them costs decompressing)."""
+    return compressed <= size * (1 - COMPRESS_MIN_SAVING)
+
+
 def choose_encoding(sample: Buffer, level: int) -> int:
     """zstd if it saves at least COMPRESS_MIN_SAVING on (the first SAMPLE bytes of) sample, else identity."""
     if not sample:
         return codec.IDENTITY
     sample = sample[:SAMPLE]
     compressed = ZSTD_CODER.encode(sample, level)
-    return codec.ZSTD if len(compressed) <= len(sample) * (1 - COMPRESS_MIN_SAVING) else codec.IDENTITY
+    return codec.ZSTD if compression_pays(len(compressed), len(sample)) else codec.IDENTITY
 
 
 class CompressionProbe:
@@ -78,7 +84,7 @@ class CompressionProbe:
 
     def saw(self, size: int, stored: int) -> None:
         """Report what a tried object came to."""
-        self.misses = 0 if stored <= size * (1 - COMPRESS_MIN_SAVING) else self.misses + 1
+        self.misses = 0 if compression_pays(stored, size) else self.misses + 1
 
 
 def prepare_probed(store: Store, data: bytes, probe: CompressionProbe) -> PreparedObject:

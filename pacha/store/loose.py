@@ -252,4 +252,28 @@ class LooseStore:
         return self.path(object_id).stat().st_size
 
 
-__all__ = ["LooseStore"]
+class ListedShards:
+    """The loose store during a batch: each shard is listed once, so thousands of misses
+    cost no system call (an object stored loose meanwhile by someone else is at worst
+    stored again)."""
+
+    def __init__(self, loose: LooseStore) -> None:
+        self.loose = loose
+        self._names: dict[str, set[str]] = {}  # shard -> file names
+
+    def state(
+        self,
+        object_id: str,
+        kind: str | None = None,
+        size: int | None = None,
+        base_ok: Callable[[str], bool] | None = None,
+    ) -> str:
+        """LooseStore.state, MISSING without a system call if the shard's listing lacks it."""
+        shard = object_id[:2]
+        names = self._names.get(shard)
+        if names is None:
+            names = self._names[shard] = self.loose.shard_names(shard)
+        return self.loose.state(object_id, kind, size, base_ok) if object_id[2:] in names else MISSING
+
+
+__all__ = ["ListedShards", "LooseStore"]

@@ -8,11 +8,9 @@ for thousands of small files); large blobs are always chunked into a pack.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import stat
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -29,12 +27,12 @@ from pacha.store.copies import bounds_problem, open_packed_copy, packed_problem
 from pacha.store.delta import READ_LIMIT, base_of
 from pacha.store.encodings import body_source, decode_whole
 from pacha.store.ingest import ObjectWriter, Progress, ingest_file, ingest_stream, put_small_delta
-from pacha.store.loose import LooseStore
+from pacha.store.loose import ListedShards, LooseStore
 from pacha.store.pack import Pack
 from pacha.store.pack_writer import PackWriter
 from pacha.store.packset import PackSet
 from pacha.store.protocols import PreparedObject
-from pacha.store.reader import BodySource, ObjectInfo, ObjectReader, Stream, ViewReader, verified
+from pacha.store.reader import ObjectInfo, ObjectReader, Stream, ViewReader, verified
 
 WHOLE_OBJECT_READ = 8 << 20  # objects up to this size are read in one piece (chunks, files of a folder)
 
@@ -47,8 +45,7 @@ class ObjectStore:
         self.packs = PackSet(objects_dir / "pack")
         self.tmp_dir = tmp_dir
         self._local = threading.local()
-        self._touched: dict[Path, float] = {}
-        self._loose_listing: dict[str, set[str]] | None = None  # shard -> names, during a batch
+        self._listed: ListedShards | None = None  # during a batch
         # per batch: good copies of objects found damaged, written once its pack is installed
         self._repairs: dict[PackWriter, list[tuple[str, bytes, bytes]]] = {}
 
@@ -134,10 +131,6 @@ class ObjectStore:
         """A verifying stream over the object's bytes."""
         object_id = check_id(object_id)
         return self._reader(object_id, *self.open_stored(object_id))
-
-    def body_source(self, header: codec.Header, raw: Stream) -> BodySource:
-        """The decoded bytes of a stored body (raw) that header describes."""
-        return body_source(header, raw, self)
 
     def _reader(self, object_id: str, header: codec.Header, raw: Stream) -> ObjectReader:
         try:
@@ -250,7 +243,7 @@ class ObjectStore:
         writer = PackWriter(self.packs.dir, self.tmp_dir)
         self.packs.refresh()  # what is already stored need not be written again
         self._local.batch = writer
-        self._loose_listing = {}
+        self._listed = ListedShards(self.loose)
         try:
             yield writer
             self._local.batch = None
@@ -263,7 +256,7 @@ class ObjectStore:
         finally:
             self._repairs.pop(writer, None)
             self._local.batch = None
-            self._loose_listing = None
+            self._listed = None
             writer.abort()
 
     def repair(self, object_id: str, header: bytes, body: bytes, batch: PackWriter | None = None) -> None:
@@ -299,7 +292,7 @@ class ObjectStore:
         def base_ok(base_id: str) -> bool:  # only called for a delta
             return _depth < READ_LIMIT and self.present(base_id, kind, None, _depth + 1) == SOUND
 
-        loose = self._loose_state(object_id, kind, size, base_ok)
+        loose = (self._listed or self.loose).state(object_id, kind, size, base_ok)
         if loose != MISSING:
             return loose
         found = self.packs.find(object_id, relist=False)
@@ -307,27 +300,8 @@ class ObjectStore:
             return MISSING
         if packed_problem(found[0], found[1], object_id, kind, size, base_ok) is not None:
             return DAMAGED
-        path = found[0].path
-        now = time.time()
-        if now - self._touched.get(path, 0.0) > 60:
-            with contextlib.suppress(OSError):  # a read-only shared store: not ours to collect
-                os.utime(path)
-            self._touched[path] = now
+        self.packs.freshen(found[0])
         return SOUND
-
-    def _loose_state(
-        self, object_id: str, kind: str | None, size: int | None, base_ok: Callable[[str], bool]
-    ) -> str:
-        listing = self._loose_listing
-        if listing is None:
-            return self.loose.state(object_id, kind, size, base_ok)
-        # During a batch, shards are listed once: thousands of misses cost no system call
-        # (an object stored loose meanwhile by someone else is at worst stored again).
-        shard = object_id[:2]
-        names = listing.get(shard)
-        if names is None:
-            names = listing[shard] = self.loose.shard_names(shard)
-        return self.loose.state(object_id, kind, size, base_ok) if object_id[2:] in names else MISSING
 
     def writer(self, kind: str = "blob") -> ObjectWriter:
         """A streaming writer; call write() repeatedly, then commit() for the id."""

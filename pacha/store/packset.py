@@ -7,6 +7,7 @@ with one warning, and costs only its own objects.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -34,6 +35,7 @@ class PackSet:
         self._midx_packs: list[Pack] = []
         self._uncovered: list[Pack] = []
         self.damaged: dict[str, str] = {}  # index file name -> why it was set aside
+        self._touched: dict[Path, float] = {}  # pack file -> when freshen() last touched it
 
     def _listing_stamp(self) -> int:
         try:
@@ -163,6 +165,15 @@ class PackSet:
                 self._last = pack
                 return pack, i
         return None
+
+    def freshen(self, pack: Pack) -> None:
+        """Mark pack as just written (its mtime), so gc's grace period covers an object a
+        write reuses from it; at most once a minute a pack."""
+        now = time.time()
+        if now - self._touched.get(pack.path, 0.0) > 60:
+            with contextlib.suppress(OSError):  # a read-only shared store: not ours to collect
+                os.utime(pack.path)
+            self._touched[pack.path] = now
 
     def iter_ids(self) -> Iterator[str]:
         self.refresh()

@@ -27,7 +27,7 @@ import os
 import stat
 import time
 
-from pacha.blocks import BLOCK, MappedFile, read_blocks
+from pacha import blocks
 from pacha.errors import InvalidInput
 from pacha.hashing import hash_stream, new_hasher
 from pacha.store.optional import attempt
@@ -109,15 +109,15 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
         if listed is not None and before != listed:
             raise changed(path)
         hasher = new_hasher()
-        window = 4 * BLOCK  # larger updates keep every core busy in blake3
+        window = 4 * blocks.BLOCK  # larger updates keep every core busy in blake3
         # mapped in place only once settled (a file being written may shrink, which a
         # mapping cannot survive), and only if mmap works here (an address-space limit)
         mapped = None
         if settled(info):
-            mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+            mapped = attempt("hashing the file in place (mmap)", lambda: blocks.MappedFile(f))
         if mapped is None:
             size = 0
-            for block in read_blocks(f, window, 2):
+            for block in blocks.read_blocks(f, window, 2):  # through the module: tests replace it
                 hasher.update(block)
                 size += len(block)
         else:
