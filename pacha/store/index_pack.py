@@ -24,7 +24,16 @@ from pacha.hashing import HASH_BLOCK, digest, new_hasher
 from pacha.store.chunked import CHUNK_ENTRY
 from pacha.store.encodings import body_source
 from pacha.store.objectstore import ObjectStore
-from pacha.store.pack_format import CHECKSUM, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.pack_format import (
+    CHECKSUM,
+    PACK_HEADER,
+    PACK_MAGIC,
+    PACK_VERSION,
+    Entry,
+    build_index,
+    check_prologue,
+    index_table,
+)
 from pacha.store.reader import ObjectReader, Stream, ViewReader
 from pacha.store.tmpfile import TempFile
 
@@ -168,8 +177,9 @@ def _map_pack(path: Path) -> mmap.mmap:
 
 def _rebuild_index(store: ObjectStore, path: Path, data: memoryview) -> bytes:
     """The index file's bytes for the pack whose bytes are data (CorruptObject if damaged)."""
-    if bytes(data[: len(PACK_HEADER)]) != PACK_HEADER:
+    if bytes(data[: len(PACK_MAGIC)]) != PACK_MAGIC:
         raise CorruptObject(f"{path} is not a pacha pack (bad header)")
+    check_prologue(data, PACK_MAGIC, PACK_VERSION, f"pack {path}")
     trailer = bytes(data[len(data) - CHECKSUM :])
     source = _PackSource(store, data)
     pending: list[tuple[int, codec.Header, int]] = []

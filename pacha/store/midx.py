@@ -30,6 +30,7 @@ from pacha.errors import CorruptObject
 from pacha.hashing import digest
 from pacha.store.idtable import FANOUT, RAW_ID, IdColumn, IdTable, build_fanout, fanout_decreases
 from pacha.store.pack import Pack
+from pacha.store.pack_format import check_prologue
 from pacha.store.tmpfile import TempFile
 
 MIDX_NAME = "multi-pack-index"
@@ -59,8 +60,7 @@ class MultiPackIndex:
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         view = memoryview(self._map)
         try:
-            if len(view) < len(MIDX_HEADER) + 4 + FANOUT.size + CHECKSUM or bytes(view[:8]) != MIDX_HEADER:
-                raise CorruptObject(f"multi-pack index {path} is corrupt: bad header or truncated")
+            check_prologue(view, MIDX_MAGIC, MIDX_VERSION, f"multi-pack index {path}")
             packs = _U32.unpack_from(view, len(MIDX_HEADER))[0]
             start = len(MIDX_HEADER) + 4
             if start + packs * RAW_ID + FANOUT.size + CHECKSUM > len(view):

@@ -23,8 +23,10 @@ from pacha.store.pack_format import (
     INDEX_HEADER,
     INDEX_MAGIC,
     PACK_HEADER,
+    PACK_MAGIC,
     PACK_VERSION,
     Entry,
+    check_prologue,
 )
 from pacha.store.reader import Stream, ViewReader
 from pacha.store.tmpfile import fsync_dir
@@ -68,15 +70,12 @@ class Pack:
         self._size: int | None = None
 
     def _check_index(self, index: memoryview) -> tuple[int, ...]:
-        """What can be checked cheaply on opening: magic, version, a fan-out that never
+        """What can be checked cheaply on opening: magic, version, reserved bytes, a fan-out that never
         decreases, a size that matches the count, and the checksum of a small index.
         Returns the fan-out table. Raises CorruptObject naming the file (the reader then
         does without this pack)."""
         path = self.index_path
-        if bytes(index[:4]) != INDEX_MAGIC:
-            raise CorruptObject(f"pack index {path} is corrupt: bad magic")
-        if index[4] != PACK_VERSION:
-            raise CorruptObject(f"pack index {path} has version {index[4]}; upgrade pacha")
+        check_prologue(index, INDEX_MAGIC, PACK_VERSION, f"pack index {path}")
         fanout = FANOUT.unpack_from(index, len(INDEX_HEADER))
         if fanout_decreases(fanout):
             raise CorruptObject(f"pack index {path} is corrupt: its fan-out table decreases")
@@ -98,8 +97,9 @@ class Pack:
             raise CorruptObject(
                 f"pack {self.path} is missing (its index {self.index_path.name} is there)"
             ) from None
-        if size < len(PACK_HEADER) + CHECKSUM or os.pread(self.fd, len(PACK_HEADER), 0) != PACK_HEADER:
+        if size < len(PACK_HEADER) + CHECKSUM:
             raise CorruptObject(f"pack {self.path} is corrupt: bad header or truncated")
+        check_prologue(os.pread(self.fd, len(PACK_HEADER), 0), PACK_MAGIC, PACK_VERSION, f"pack {self.path}")
         if os.pread(self.fd, CHECKSUM, size - CHECKSUM) != self.pack_id:
             raise CorruptObject(
                 f"pack {self.path} is corrupt or truncated: its trailer does not match its index"
@@ -164,8 +164,12 @@ class Pack:
         """Problems with the files themselves: checksums, order of ids, entries in bounds."""
         problems = []
         size = os.fstat(self.fd).st_size
-        if size < len(PACK_HEADER) + CHECKSUM or self.read_at(0, len(PACK_HEADER)) != PACK_HEADER:
+        if size < len(PACK_HEADER) + CHECKSUM:
             return [f"pack {self.path} is corrupt: bad header or truncated"]
+        try:
+            check_prologue(self.read_at(0, len(PACK_HEADER)), PACK_MAGIC, PACK_VERSION, f"pack {self.path}")
+        except CorruptObject as exc:
+            return [str(exc)]
         if digest(memoryview(self._index)[:-CHECKSUM]) != self._index[-CHECKSUM:]:
             problems.append(f"pack index {self.index_path} is corrupt: its checksum does not match")
         trailer = self.read_at(size - CHECKSUM, CHECKSUM)

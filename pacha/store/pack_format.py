@@ -26,6 +26,7 @@ from __future__ import annotations
 import struct
 from typing import NamedTuple
 
+from pacha.errors import CorruptObject
 from pacha.hashing import digest
 from pacha.store.idtable import FANOUT, RAW_ID, build_fanout
 
@@ -34,6 +35,7 @@ INDEX_MAGIC = b"PCHI"
 PACK_VERSION = 1
 PACK_HEADER = PACK_MAGIC + bytes((PACK_VERSION, 0, 0, 0))
 INDEX_HEADER = INDEX_MAGIC + bytes((PACK_VERSION, 0, 0, 0))
+PROLOGUE = 8  # magic, version, 3 reserved bytes: how a pack, an index and a multi-pack index start
 CHECKSUM = 32
 # An index with no entries: header, fan-out, pack id and checksum.
 INDEX_FIXED = len(INDEX_HEADER) + FANOUT.size + 2 * CHECKSUM
@@ -66,3 +68,25 @@ def build_index(table: tuple[bytes, bytes], pack_id: bytes) -> bytes:
     """The index file's bytes, given the table from index_table and the pack id."""
     body = INDEX_HEADER + table[0] + table[1] + pack_id
     return body + digest(body)
+
+
+def check_prologue(head: bytes | memoryview, magic: bytes, version: int, what: str) -> None:
+    """Refuse a file that does not start with magic, version and three zero bytes.
+
+    The rule for all three files with this prologue (docs/format.md, "Versions" and
+    "Reserved bytes"): an unknown version, or reserved bytes that are not zero (a newer
+    format, or damage), is refused rather than read on. what names the file in the
+    message ("pack /path/pack-….pack"); raises CorruptObject, so the file is set aside.
+    """
+    head = bytes(head[:PROLOGUE])
+    if len(head) < PROLOGUE or head[:4] != magic:
+        raise CorruptObject(f"{what} is corrupt: bad header or truncated")
+    if head[4] != version:
+        raise CorruptObject(
+            f"{what} has format version {head[4]}; this pacha reads version {version} (upgrade pacha)"
+        )
+    if any(head[5:PROLOGUE]):
+        raise CorruptObject(
+            f"{what} is unreadable: reserved bytes 5-7 are {head[5:PROLOGUE].hex(' ')}, "
+            "not zero (a newer format, or damage)"
+        )
