@@ -48,6 +48,7 @@ _EXPORTS = {
     "InvalidRefName": "pacha.errors",
     "AmbiguousId": "pacha.errors",
     "RegistryNotFound": "pacha.errors",
+    "UnknownFormat": "pacha.errors",
 }
 
 __all__ = ["__version__", *_EXPORTS]

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from pacha.documents import parse_toml, read_text
-from pacha.errors import InvalidInput
+from pacha.errors import InvalidInput, UnknownFormat
 from pacha.perms import SHARED, SHARED_HINT
 
 CONFIG_LIMIT = 1 << 20  # a config file is a few hundred bytes
+FORMAT = 1  # the registry format (core.format) this pacha writes and reads: docs/format.md, "Versions"
 
 DEFAULT_CONFIG = """\
 # Pacha registry configuration (TOML).
@@ -34,7 +35,7 @@ compression_level = 1
 
 # key -> (type, check, hint)
 KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
-    "core.format": (int, lambda v: v == 1, "only format 1 exists"),
+    "core.format": (int, lambda v: v == FORMAT, f"only format {FORMAT} exists"),
     "core.compression_level": (int, lambda v: 1 <= v <= 19, "an integer from 1 to 19"),
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
@@ -64,6 +65,19 @@ class Config:
     def _text(self) -> str:
         """The file's text: bounded and strictly decoded, as every document (pacha.documents)."""
         return read_text(self.path, "config file", CONFIG_LIMIT)
+
+    def check_format(self, root: Path) -> None:
+        """Refuse a registry of a format this pacha does not read (UnknownFormat); one
+        without core.format is format 1, as the first `pacha init` wrote it."""
+        try:
+            found = self.get("core.format", FORMAT)
+        except InvalidInput:
+            return  # a broken config.toml is reported by the commands that read it
+        if found != FORMAT:
+            raise UnknownFormat(
+                f"{root} is a registry of format {found} (core.format); "
+                f"this pacha reads format {FORMAT} (upgrade pacha)"
+            )
 
     def get(self, key: str, default: Any = None) -> Any:
         section, name = _split(key)

@@ -37,6 +37,10 @@ class RegistryNotFound(PachaError):
     """No registry at the given or discovered location."""
 
 
+class UnknownFormat(PachaError):
+    """A registry or file of a format version this pacha does not read (docs/format.md, "Versions")."""
+
+
 class AmbiguousId(InvalidInput):
     """An id prefix that matches more than one object."""
 

@@ -38,6 +38,7 @@ class Registry:
         self.root = Path(root).absolute()
         if not is_registry(self.root):
             raise RegistryNotFound(f"{self.root} is not a pacha registry: {HINT}")
+        self.config.check_format(self.root)
         self._share()
 
     def _share(self) -> None:
