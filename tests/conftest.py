@@ -85,8 +85,6 @@ class Cli:
             assert result.code == code, (result.code, result.err)
         after = registry_digest(root)
         changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
-        if any(tuple(map(str, args[: len(p)])) == p for p in READS_CREATE_LMDB_TABLES):
-            changed = [k for k in changed if k != "refs/data.mdb"]
         assert not changed, f"pacha {args} failed but changed the registry: {changed}"
         return result
 
@@ -119,13 +117,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 # LMDB's lock file changes on every open, by design; it holds no registry state.
 UNCOMPARED = {"lock.mdb"}
-
-
-# Known bug, being fixed on branch h-lmdb (issue 12 item 2): these commands open a named
-# table of the ref database (`map:expired`, read to tell an expired or deleted version),
-# which LMDB creates, a write to refs/data.mdb, the first time. Only that file, and only
-# for these command prefixes, is exempt; remove this once h-lmdb's read-only opens are merged.
-READS_CREATE_LMDB_TABLES = {("fsck",), ("gc",), ("model", "get"), ("data", "get"), ("recipe", "get")}
 
 
 def registry_digest(root: Path) -> dict[str, tuple[int, str]]:
