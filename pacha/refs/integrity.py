@@ -71,8 +71,8 @@ def doomed_ids(
 
 def version_ref(doc: dict[str, Any]) -> str | None:
     """The ref a version record is registered under, or None for other records."""
-    namespace = VERSION_NAMESPACES.get(doc.get("type"))  # type: ignore[arg-type]
-    name, version = doc.get("name"), doc.get("version")
+    kind, name, version = doc.get("type"), doc.get("name"), doc.get("version")
+    namespace = VERSION_NAMESPACES.get(kind) if isinstance(kind, str) else None
     if namespace is None or not isinstance(name, str) or not isinstance(version, str):
         return None
     return f"{namespace}/{name}/{version}"
