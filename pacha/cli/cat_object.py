@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, BinaryIO
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -39,7 +39,6 @@ def cat_object(
     buffer: Annotated[
         bool, typer.Option("--buffer", help="With --batch*, do not flush after every answer.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.errors import InvalidInput, NotFound, UsageError
 
@@ -47,7 +46,7 @@ def cat_object(
     modes = sum((show_type, show_size, exists, pretty, batch, batch_check))
     if modes > 1:
         raise InvalidInput("give only one of -t, -s, -e, -p, --batch, --batch-check")
-    reg = open_reg(registry)
+    reg = open_reg()
     if batch or batch_check:
         if args:
             raise InvalidInput("--batch and --batch-check read ids from standard input, not arguments")

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli.app import new_app, open_reg
 
 app = new_app()
 
@@ -20,9 +20,8 @@ def checkout_object(
     spec: Annotated[str, typer.Argument(help="Id, prefix or ref name of a blob or tree.")],
     path: Annotated[Path, typer.Argument(help="File or directory to create.")],
     force: Annotated[bool, typer.Option("-f", "--force", help="Replace PATH if it exists.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.trees import checkout
 
-    reg = open_reg(registry)
+    reg = open_reg()
     checkout(reg.objects, reg.resolve(spec), path, force=force)

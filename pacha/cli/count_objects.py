@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -20,14 +20,13 @@ app = new_app()
 )
 def count_objects(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One 'key: value' a line.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha import codec
     from pacha.errors import ObjectNotFound
     from pacha.leftovers import scan
     from pacha.store.repack import pack_stats
 
-    reg = open_reg(registry)
+    reg = open_reg()
     store = reg.objects
     loose = store.loose
     count = disk = 0

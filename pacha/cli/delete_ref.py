@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli.app import new_app, open_reg
 
 app = new_app()
 
@@ -23,14 +23,13 @@ def delete_ref(
         bool,
         typer.Option("--expire", help="Its reflog stays as a record but no longer keeps objects from gc."),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.cli._refargs import expected_old
     from pacha.errors import InvalidInput
     from pacha.refs import check_ref_name
 
     check_ref_name(name)
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.transaction(message) as tx:
         if old is None:
             tx.delete(name, expire=expire)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -36,9 +36,8 @@ def for_each_ref(
         ),
     ] = DEFAULT_FORMAT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of refs.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_reg(registry)
+    reg = open_reg()
     refs = list(matching_refs(reg, patterns or []))
     if as_json:
         import msgspec

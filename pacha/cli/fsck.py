@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -37,12 +37,11 @@ def fsck(
             "repack) and the version records; the old one is moved to refs.damaged-<time>/.",
         ),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.fsck import fsck as run_fsck
 
     if recover_refs:
-        _recover(registry)
+        _recover()
         return
 
     def report(problem: str) -> None:
@@ -52,7 +51,7 @@ def fsck(
     def warn(text: str) -> None:
         sys.stderr.write(text + "\n")
 
-    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
+    result = run_fsck(open_reg(), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
     for line in result.hints + result.repaired:
         write_out(line + "\n")
     if not quiet:
@@ -69,10 +68,10 @@ def fsck(
         raise typer.Exit(1)
 
 
-def _recover(registry: str | None) -> None:
+def _recover() -> None:
     from pacha.refs.integrity import recover_refs
 
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.collecting():  # no gc and no writer meanwhile
         done = recover_refs(reg)
     for note in done.notes:

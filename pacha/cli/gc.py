@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out
+from pacha.cli.app import new_app, write_out
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -31,11 +31,10 @@ def gc(
     prune: PruneOption = None,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.cli._app import open_reg
+    from pacha.cli.app import open_reg
 
-    run_gc(open_reg(registry), parse_prune(prune), dry_run, quiet)
+    run_gc(open_reg(), parse_prune(prune), dry_run, quiet)
 
 
 def parse_prune(prune: str | None) -> float | None:

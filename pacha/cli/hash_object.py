@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
+from pacha.cli.app import new_app, write_out, writing_reg
 
 app = new_app()
 STRUCTURED_LIMIT = 1 << 30  # a tree or record read whole: a 5-million-file tree is about 1 GB of JSON
@@ -29,7 +29,6 @@ def hash_object(
     stdin_paths: Annotated[
         bool, typer.Option("--stdin-paths", help="Read file paths from standard input, one a line.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.errors import InvalidInput, UsageError
     from pacha.objects import KNOWN_KINDS
@@ -39,7 +38,7 @@ def hash_object(
     if stdin and stdin_paths:
         raise UsageError("--stdin and --stdin-paths cannot be combined")
     with contextlib.ExitStack() as stack:
-        store = stack.enter_context(writing_reg(registry)).objects if write else None
+        store = stack.enter_context(writing_reg()).objects if write else None
         _hash_all(files, kind, store, stdin, stdin_paths)
 
 

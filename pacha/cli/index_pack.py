@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -18,11 +18,10 @@ app = new_app()
 )
 def index_pack(
     packs: Annotated[list[Path], typer.Argument(help="Pack files (.pack; a .idx names its pack).")],
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.store.index_pack import index_pack as rebuild
 
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.writing():  # gc must not remove the temp index, nor a pack being indexed
         for pack in packs:
             write_out(f"{rebuild(reg.objects, pack)}\n")

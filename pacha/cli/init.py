@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import new_app, write_out
+from pacha.cli.app import new_app, write_out
 
 app = new_app()
 

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
@@ -23,9 +23,8 @@ def ls_tree(
     recursive: Annotated[bool, typer.Option("-r", help="Recurse into subtrees, printing paths.")] = False,
     name_only: Annotated[bool, typer.Option("--name-only", help="Print names only.")] = False,
     nul: Annotated[bool, typer.Option("-z", help="End lines with NUL instead of newline.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_reg(registry)
+    reg = open_reg()
     end = "\0" if nul else "\n"
     _list(reg.objects, reg.resolve(spec), "", recursive, name_only, end)
 

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out, writing_reg
+from pacha.cli.app import new_app, open_reg, write_out, writing_reg
 
 app = new_app()
 
@@ -18,7 +18,6 @@ app = new_app()
 )
 def multi_pack_index(
     action: Annotated[str, typer.Argument(help="'write' or 'verify'.", metavar="write|verify")],
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
@@ -29,7 +28,7 @@ def multi_pack_index(
     if action not in ("write", "verify"):
         raise InvalidInput(f"unknown action {action!r}: use 'write' or 'verify'")
     if action == "write":
-        with writing_reg(registry) as reg:
+        with writing_reg() as reg:
             store = reg.objects
             path = rewrite_midx(store)
         count = len(store.packs.packs)
@@ -39,7 +38,7 @@ def multi_pack_index(
             else f"no multi-pack index: {count} pack(s), fewer than {MIDX_AFTER}\n"
         )
         return
-    store = open_reg(registry).objects
+    store = open_reg().objects
     store.packs.refresh(force=True)
     midx, problems = check_midx(store.packs.dir, list(store.packs.packs))
     if midx is not None:

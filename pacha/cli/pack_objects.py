@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
+from pacha.cli.app import new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -17,14 +17,13 @@ app = new_app()
 )
 def pack_objects(
     null: Annotated[bool, typer.Option("-z", help="Ids on stdin end with NUL, not newline.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
     from pacha.ids import check_id
     from pacha.store.repack import pack_objects as write_pack
 
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         data = sys.stdin.buffer.read().decode()
         ids = [check_id(line.strip()) for line in data.split("\0" if null else "\n") if line.strip()]
         for object_id in ids:

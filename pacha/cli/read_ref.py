@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -18,11 +18,10 @@ app = new_app()
 def read_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No message when missing.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.errors import RefNotFound
 
-    reg = open_reg(registry)
+    reg = open_reg()
     try:
         write_out(reg.refs.resolve(name) + "\n")
     except RefNotFound:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, writing_reg
+from pacha.cli.app import new_app, writing_reg
 
 app = new_app()
 
@@ -27,7 +27,6 @@ def repack(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
@@ -35,7 +34,7 @@ def repack(
     from pacha.refs.integrity import write_snapshot
     from pacha.store.repack import repack as run_repack
 
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         cleaned = clean(reg.objects)  # complete or clear what an interrupted repack or write left
         report = run_repack(reg.objects, geometric=geometric)
     try:

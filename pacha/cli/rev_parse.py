@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -18,9 +18,8 @@ app = new_app()
 def rev_parse(
     specs: Annotated[list[str], typer.Argument(help="What to resolve.")],
     short: Annotated[bool, typer.Option("--short", help="Print 12-character prefixes.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_reg(registry)
+    reg = open_reg()
     for spec in specs:
         object_id = reg.resolve(spec)
         write_out((object_id[:12] if short else object_id) + "\n")

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -17,7 +17,6 @@ app = new_app()
 )
 def show_index(
     pack: Annotated[str, typer.Argument(help="An index or pack file, or a pack id (prefix).")],
-    registry: RegistryOption = None,
 ) -> None:
     from pathlib import Path
 
@@ -28,7 +27,7 @@ def show_index(
     if path.suffix in (".idx", ".pack") and path.exists():
         found = Pack(path.with_suffix(".idx"))  # any pack file: no registry needed
     else:
-        found = find_pack(open_reg(registry).objects, pack)
+        found = find_pack(open_reg().objects, pack)
     lines = []
     for i in range(found.count):
         entry = found.entry_at(i)

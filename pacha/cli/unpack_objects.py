@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
+from pacha.cli.app import new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -21,7 +21,6 @@ def unpack_objects(
         bool, typer.Option("-d", "--delete", help="Remove the pack afterwards (only one of this registry's).")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
@@ -29,7 +28,7 @@ def unpack_objects(
     from pacha.store.pack import remove_pack
     from pacha.store.repack import find_pack, unpack
 
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         store = reg.objects
         found = find_pack(store, pack)
         written = unpack(store, found)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli.app import new_app, open_reg
 
 if TYPE_CHECKING:
     from pacha.refs import RefTransaction
@@ -60,7 +60,6 @@ def update_ref(
     nul: Annotated[bool, typer.Option("-z", help="Instructions are NUL-separated (see --help).")] = False,
     delete: Annotated[bool, typer.Option("-d", help="Delete NAME (single-ref form).")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.errors import UsageError
 
@@ -74,7 +73,7 @@ def update_ref(
         if nul:
             raise UsageError("-z only applies with --stdin")
         instructions = [_single(args, delete)]
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.transaction(message) as tx:
         for ins in instructions:
             _apply(reg, tx, ins)

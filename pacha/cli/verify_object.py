@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -23,13 +23,12 @@ def verify_object(
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Also everything they link to (trees, records).")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
     from pacha.fsck import check_object, verify_closure
 
-    reg = open_reg(registry)
+    reg = open_reg()
     bad = 0
     if recursive:
         count, problems = verify_closure(reg.objects, [reg.resolve(spec) for spec in specs])

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
 
 app = new_app()
 
@@ -23,7 +23,6 @@ def verify_pack(
         bool,
         typer.Option("-v", "--verbose", help="List each object: id kind size stored-size offset encoding."),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     import sys
 
@@ -32,7 +31,7 @@ def verify_pack(
     from pacha.store.copies import Copy, verify_copy
     from pacha.store.repack import find_pack
 
-    reg = open_reg(registry)
+    reg = open_reg()
     store = reg.objects
     if packs:
         chosen = [find_pack(store, name) for name in packs]

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli.app import new_app, open_reg
 
 app = new_app()
 
@@ -21,7 +21,6 @@ def write_ref(
     old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
     create: Annotated[bool, typer.Option("--create", help="Only if NAME does not exist yet.")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.cli._refargs import expected_old
     from pacha.errors import UsageError
@@ -31,7 +30,7 @@ def write_ref(
     if old is not None and create:
         raise UsageError("give --old or --create, not both")
     expected = expected_old(old) if old is not None else None
-    reg = open_reg(registry)
+    reg = open_reg()
     new = reg.resolve(spec)
     with reg.transaction(message) as tx:
         if create or (old is not None and expected is None):

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
+from pacha.cli.app import new_app, write_out, writing_reg
 
 app = new_app()
 
@@ -27,12 +27,11 @@ def write_tree(
             "repeatable.",
         ),
     ] = None,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.ignore import IgnoreRules
     from pacha.trees import write_tree as store_tree
 
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         # the registry itself is never stored, and a folder inside it is refused
         ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)
         write_out(store_tree(reg.objects, directory, ignore=ignore) + "\n")

@@ -12,7 +12,6 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import JsonOption, LatestOption, VersionOption, open_porcelain
 
 __all__ = ["LatestOption", "add_change_commands", "explicit"]
@@ -37,12 +36,11 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
         reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, NAME or id.")],
         version: VersionOption = None,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Re-check a version by hash: record, artifact, every ancestor and pinned reference."""
         from porcelain.cli._output import print_json
 
-        found, count, problems = open_porcelain(registry).verify(kind, reference, version)
+        found, count, problems = open_porcelain().verify(kind, reference, version)
         if as_json:
             print_json(
                 {
@@ -72,14 +70,13 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
         version: VersionOption = None,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Bring back a deleted or expired version from the reflog (while gc has not removed it).
 
         It comes back in development, whatever stage it had: stage it again."""
         from porcelain.cli._output import print_json
 
-        found, was = open_porcelain(registry).restore(kind, reference, version=version, why=message)
+        found, was = open_porcelain().restore(kind, reference, version=version, why=message)
         if as_json:
             print_json(
                 {
@@ -104,7 +101,6 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
             typer.Option("--kind", help="Only users of this kind: model, data, recipe or run (repeatable)."),
         ] = None,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Which versions and runs used this version: trained or evaluated on it, derived from it."""
         from porcelain.cli._output import print_json
@@ -115,7 +111,7 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
         unknown = wanted - {"model", "dataset", "recipe", "run"}
         if unknown:
             raise InvalidInput(f"unknown --kind {', '.join(sorted(unknown))}: use model, data, recipe or run")
-        found, uses = find_users(open_porcelain(registry), kind, reference, version, wanted or None)
+        found, uses = find_users(open_porcelain(), kind, reference, version, wanted or None)
         if as_json:
             print_json(
                 {

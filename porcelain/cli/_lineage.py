@@ -8,7 +8,6 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import JsonOption, LatestOption, VersionOption, open_porcelain
 
 
@@ -46,7 +45,6 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         depth: Annotated[int | None, typer.Option("--depth", min=1, help="At most N edges away.")] = None,
         fmt: Annotated[Format, typer.Option("--format", help="tree, json, dot or mermaid.")] = Format.tree,
         as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Show where a version came from and what was made from it."""
         from porcelain import lineage_render
@@ -54,7 +52,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
 
         up = ancestors or not descendants
         down = descendants or not ancestors
-        graph = open_porcelain(registry).lineage_graph(
+        graph = open_porcelain().lineage_graph(
             kind, reference, ancestors=up, descendants=down, depth=depth, version=version
         )
         if as_json or fmt is Format.json:
@@ -81,7 +79,6 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         latest: LatestOption = False,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Record, after the fact, that CHILD was made from --from versions (no cycles)."""
         from porcelain.cli._changes import explicit
@@ -90,7 +87,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
 
         child = explicit(child, None, latest)
 
-        reg = open_porcelain(registry)
+        reg = open_porcelain()
         edges = reg.add_lineage(kind, child, sources, relation, parse_params(param or []), message)
         if as_json:
             print_json(

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import open_porcelain
 
 
@@ -29,12 +28,11 @@ def add_provenance_command(app: typer.Typer, kind: str, noun: str) -> None:
         as_json: Annotated[
             bool, typer.Option("--json", help="Same as --format prov-json (W3C PROV-JSON).")
         ] = False,
-        registry: RegistryOption = None,
     ) -> None:
         """W3C PROV-DM provenance: derivations, generating activities, usage, attribution."""
         from porcelain import provenance as prov
 
-        doc = prov.build(open_porcelain(registry), kind, reference)
+        doc = prov.build(open_porcelain(), kind, reference)
         if as_json or fmt is ProvFormat.prov_json:
             typer.echo(doc.serialize(format="json", indent=2))
         elif fmt is ProvFormat.prov_n:

@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
-
 if TYPE_CHECKING:
     from porcelain.registry import Registered, Registry, Transition, Version
 
@@ -42,10 +40,11 @@ LatestOption = Annotated[
 ]
 
 
-def open_porcelain(path: Path | None) -> Registry:
+def open_porcelain() -> Registry:
+    from pacha.cli.app import registry_path
     from porcelain.registry import Registry
 
-    return Registry.open(path)
+    return Registry.open(registry_path())
 
 
 def version_json(v: Version) -> dict:
@@ -112,7 +111,6 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         name: Annotated[str | None, typer.Argument(help="Only this name.")] = None,
         stage: Annotated[str | None, typer.Option("--stage", help="Only versions in this stage.")] = None,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """List registered versions: name, version, stage, size, created, id."""
         from porcelain.cli._output import console, human_size, print_json, table, when
@@ -120,7 +118,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
 
         if stage:
             check_stage(stage)
-        found = open_porcelain(registry).list(kind, name, stage)
+        found = open_porcelain().list(kind, name, stage)
         if as_json:
             print_json([version_json(v) for v in found])
             return
@@ -152,12 +150,11 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             ),
         ] = None,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Show a version: stage, artifact, record, metrics; -o downloads it too."""
         from porcelain.cli._output import print_json
 
-        reg = open_porcelain(registry)
+        reg = open_porcelain()
         if at is not None:
             reference = _as_of(reg, kind, reference, at)
         found = reg.get(kind, reference, version)
@@ -179,10 +176,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
         ] = False,
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
-        found, placed = open_porcelain(registry).download_placed(
+        found, placed = open_porcelain().download_placed(
             kind, reference, output, version=version, force=force
         )
         if as_json:
@@ -200,13 +196,12 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         force: Annotated[bool, typer.Option("--force", help="Delete even a production version.")] = False,
         message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
         as_json: JsonOption = False,
-        registry: RegistryOption = None,
     ) -> None:
         """Remove a version's refs (its objects and audit trail stay; `restore` brings it back)."""
         from porcelain.cli._changes import explicit
 
         reference = explicit(reference, version, latest)
-        found = open_porcelain(registry).delete(kind, reference, version=version, force=force, why=message)
+        found = open_porcelain().delete(kind, reference, version=version, force=force, why=message)
         if as_json:
             _print_json(dict(version_json(found), deleted=True))
         else:
@@ -227,13 +222,12 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
                 bool, typer.Option("--keep-existing", help="Leave the current production version there.")
             ] = False,
             as_json: JsonOption = False,
-            registry: RegistryOption = None,
         ) -> None:
             """Move a version to another lifecycle stage (recorded: who, when, why)."""
             from porcelain.cli._changes import explicit
 
             reference = explicit(reference, version, latest)
-            moves = open_porcelain(registry).set_stage(
+            moves = open_porcelain().set_stage(
                 kind, reference, target, version=version, why=message, keep_existing=keep_existing
             )
             if as_json:
@@ -246,12 +240,11 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         def history(
             name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
             as_json: JsonOption = False,
-            registry: RegistryOption = None,
         ) -> None:
             """The audit trail of stage changes: when, who, version, from, to, why."""
             from porcelain.cli._output import console, print_json, table, when
 
-            moves = open_porcelain(registry).history(kind, name)
+            moves = open_porcelain().history(kind, name)
             if as_json:
                 print_json([_transition_json(t) for t in moves])
                 return

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import (
     ExcludeOption,
     FilenameOption,
@@ -56,12 +55,11 @@ def register(
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
     from porcelain.cards import load_toml
 
-    result = open_porcelain(registry).register_dataset(
+    result = open_porcelain().register_dataset(
         name,
         path,
         version=version,

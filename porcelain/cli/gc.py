@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out
+from pacha.cli.app import new_app, write_out
 from pacha.cli.gc import DryRunOption, PruneOption, QuietOption
 from porcelain.cli._versions import open_porcelain
 
@@ -33,13 +33,12 @@ def gc(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was (or would be) expired and removed as JSON.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from pacha.cli.gc import parse_prune, run_gc
     from porcelain import layout
 
     cutoff = parse_prune(prune)
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     expired: list[str] = []
     found = []
     if keep_last is not None:

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import (
     ExcludeOption,
     FilenameOption,
@@ -68,14 +67,13 @@ def register(
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
     from porcelain.cards import load_toml
     from porcelain.cli._output import parse_metrics
     from porcelain.lineage import parse_params
 
-    result = open_porcelain(registry).register_model(
+    result = open_porcelain().register_model(
         name,
         path,
         version=version,
@@ -99,14 +97,13 @@ def card(
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or id.")],
     fmt: Annotated[str, typer.Option("--format", help="toml, md (Hugging Face layout) or json.")] = "toml",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Render a version's Model Card (Mitchell et al. 2019)."""
     from porcelain import card_render
     from porcelain.cli._output import print_json
     from porcelain.errors import InvalidInput
 
-    found = open_porcelain(registry).get("model", reference)
+    found = open_porcelain().get("model", reference)
     if as_json or fmt == "json":
         print_json(card_render.to_json(found))
     elif fmt == "md":

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import JsonOption, VersionOption, make_app, open_porcelain, report_registration
 
 app = make_app("recipe", "recipe", "Register, check, show and compare training recipes (TOML).", staged=False)
@@ -22,10 +21,9 @@ def register(
     ] = None,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a recipe: the TOML is kept byte for byte, data references are pinned."""
-    result = open_porcelain(registry).register_recipe(path, message=message, sign=sign)
+    result = open_porcelain().register_recipe(path, message=message, sign=sign)
     report_registration(result, "recipe", as_json)
 
 
@@ -34,12 +32,11 @@ def validate(
     reference: Annotated[str, typer.Argument(help="A recipe file, or NAME:VER / NAME -v VER.")],
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Report errors and warnings; exit 1 if there are errors."""
     from porcelain.cli._output import console, print_json
 
-    what, report = open_porcelain(registry).validate_recipe(reference, version)
+    what, report = open_porcelain().validate_recipe(reference, version)
     if as_json:
         print_json(
             {"recipe": what, "errors": report.errors, "warnings": report.warnings, "notes": report.notes}
@@ -67,10 +64,9 @@ def show(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON: the version, its TOML text and the parsed recipe.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Print the recipe's TOML exactly as it was registered."""
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     found, doc = reg.recipe_doc(reference, version)
     if as_json:
         from porcelain.cli._output import print_json
@@ -86,14 +82,13 @@ def diff(
     old: Annotated[str, typer.Argument(help="The first recipe version.")],
     new: Annotated[str, typer.Argument(help="The second recipe version.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Hyperparameters that changed, then a unified diff of the TOML texts."""
     import difflib
 
     from porcelain.recipes import hyperparameters
 
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     a, a_doc = reg.recipe_doc(old)
     b, b_doc = reg.recipe_doc(new)
     a_hp, b_hp = hyperparameters(a_doc), hyperparameters(b_doc)
@@ -143,7 +138,6 @@ def run(
             "--json", help="Print the run as JSON at the end (the command's output goes to stderr)."
         ),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Start a run; execute COMMAND (or the recipe's [run] command), else print the run's name."""
     import os
@@ -154,7 +148,7 @@ def run(
     from porcelain.cli.run import run_json
     from porcelain.run_exec import execute
 
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     _, doc = reg.recipe_doc(reference, version)
     argv = list(command or [])
     if not argv and isinstance(doc.get("run"), dict) and doc["run"].get("command"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app
+from pacha.cli.app import new_app
 from porcelain.cli._versions import JsonOption, open_porcelain
 
 app = new_app()
@@ -14,8 +14,8 @@ app = new_app()
     help="Rebuild derived indices (reverse lineage edges, run summaries) from the records and refs.",
     epilog="Example: pacha reindex",
 )
-def reindex(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
-    reg = open_porcelain(registry)
+def reindex(as_json: JsonOption = False) -> None:
+    reg = open_porcelain()
     edges = reg.reindex()
     runs = reg.reindex_runs()
     if as_json:

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out
+from pacha.cli.app import new_app, write_out
 from porcelain.cli._versions import JsonOption, open_porcelain
 from porcelain.stages import STAGES
 
@@ -32,9 +32,8 @@ def rev_parse(
     specs: Annotated[list[str], typer.Argument(help="What to resolve.")],
     short: Annotated[bool, typer.Option("--short", help="Print 12-character prefixes.")] = False,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     found = []
     for spec in specs:
         object_id = _version_id(reg, spec) if is_version_reference(spec) else reg.plumbing.resolve(spec)

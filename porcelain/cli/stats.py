@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app
+from pacha.cli.app import new_app
 from porcelain.cli._versions import open_porcelain
 
 app = new_app()
@@ -18,12 +18,11 @@ app = new_app()
 )
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     from porcelain import stats as collect_stats
     from porcelain.cli._output import console, human_size, print_json, table
 
-    s = collect_stats.collect(open_porcelain(registry))
+    s = collect_stats.collect(open_porcelain())
     if as_json:
         print_json(s.as_dict())
         return

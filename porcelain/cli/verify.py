@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app
+from pacha.cli.app import new_app
 from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
 
 app = new_app()
@@ -23,9 +23,8 @@ def verify(
     ],
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    found, count, problems = open_porcelain(registry).verify(None, reference, version)
+    found, count, problems = open_porcelain().verify(None, reference, version)
     if as_json:
         from porcelain.cli._output import print_json
 
