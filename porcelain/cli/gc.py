@@ -8,7 +8,7 @@ import typer
 
 from pacha.cli.app import new_app, write_out
 from pacha.cli.gc import DryRunOption, PruneOption, QuietOption
-from porcelain.cli._versions import open_porcelain
+from porcelain.cli.context import open_porcelain
 
 app = new_app()
 

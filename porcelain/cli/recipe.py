@@ -7,9 +7,13 @@ from typing import Annotated
 
 import typer
 
-from porcelain.cli._versions import JsonOption, VersionOption, make_app, open_porcelain, report_registration
+from porcelain.cli.context import RECIPE, open_porcelain
+from porcelain.cli.kind_group import kind_app
+from porcelain.cli.options import JsonOption, MessageOption, VersionOption
+from porcelain.cli.run import run_json
+from porcelain.cli.version_view import report_registration, version_json
 
-app = make_app("recipe", "recipe", "Register, check, show and compare training recipes (TOML).", staged=False)
+app = kind_app(RECIPE, "Register, check, show and compare training recipes (TOML).", staged=False)
 
 
 @app.command("register", epilog="Example: pacha recipe register recipe.toml")
@@ -19,7 +23,7 @@ def register(
         str | None,
         typer.Option("--sign", help="Sign the TOML with this GnuPG key (id, fingerprint or email)."),
     ] = None,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    message: MessageOption = "",
     as_json: JsonOption = False,
 ) -> None:
     """Register a recipe: the TOML is kept byte for byte, data references are pinned."""
@@ -70,7 +74,6 @@ def show(
     found, doc = reg.recipe_doc(reference, version)
     if as_json:
         from porcelain.cli._output import print_json
-        from porcelain.cli._versions import version_json
 
         print_json(dict(version_json(found), text=reg.recipe_text(found), recipe=doc))
         return
@@ -83,7 +86,7 @@ def diff(
     new: Annotated[str, typer.Argument(help="The second recipe version.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Hyperparameters that changed, then a unified diff of the TOML texts."""
+    """Compare two recipe versions: changed hyperparameters, then a unified diff of the TOML texts."""
     import difflib
 
     from porcelain.recipes import hyperparameters
@@ -139,13 +142,12 @@ def run(
         ),
     ] = False,
 ) -> None:
-    """Start a run; execute COMMAND (or the recipe's [run] command), else print the run's name."""
+    """Start a run; execute COMMAND (or the recipe's run.command), else print the run's name."""
     import os
     import shlex
     import sys
 
     from porcelain.cli._output import print_json
-    from porcelain.cli.run import run_json
     from porcelain.run_exec import execute
 
     reg = open_porcelain()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import typer
 
 from pacha.cli.app import new_app
-from porcelain.cli._versions import JsonOption, open_porcelain
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption
 
 app = new_app()
 

@@ -11,7 +11,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out
-from porcelain.cli._versions import JsonOption, open_porcelain
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption
 from porcelain.stages import STAGES
 
 app = new_app()

@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption, VersionOption
 
 if TYPE_CHECKING:
     from porcelain.runs import RunInfo
@@ -189,7 +190,7 @@ def compare(
     names: Annotated[list[str], typer.Argument(help="Two or more run names or ids.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
+    """Compare runs side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
     from porcelain import run_analysis
     from porcelain.cli._output import console, print_json
 
@@ -244,7 +245,7 @@ def best(
     version: VersionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """The finished run with the best final value of a metric."""
+    """Print the finished run with the best final value of a metric."""
     from porcelain import run_analysis
     from porcelain.cli._output import print_json
 
@@ -263,7 +264,7 @@ def importance(
     version: VersionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Spearman rank correlation of each numeric hyperparameter with a metric, strongest first."""
+    """Rank numeric hyperparameters by Spearman correlation with a metric, strongest first."""
     from porcelain import run_analysis
     from porcelain.cli._output import print_json
 
@@ -286,7 +287,7 @@ def metrics(
     metric: Annotated[str | None, typer.Option("-m", "--metric", help="Only this metric.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """A run's metric series (step, time, value), with a sparkline per metric."""
+    """Show a run's metric series (step, time, value), with a sparkline per metric."""
     from porcelain import run_analysis
     from porcelain.cli._output import print_json
     from porcelain.runs import load_series

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app
-from porcelain.cli._versions import open_porcelain
+from porcelain.cli.context import open_porcelain
 
 app = new_app()
 

@@ -8,7 +8,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app
-from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption, VersionOption
 
 app = new_app()
 
