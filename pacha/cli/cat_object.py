@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import Annotated, BinaryIO
 
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
-
-if TYPE_CHECKING:
-    from pacha.registry import Registry
+from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, NotFound, PachaError, UsageError
+from pacha.ids import is_full_id
+from pacha.registry import Registry
 
 app = new_app()
 
@@ -40,8 +40,6 @@ def cat_object(
         bool, typer.Option("--buffer", help="With --batch*, do not flush after every answer.")
     ] = False,
 ) -> None:
-    from pacha.errors import InvalidInput, NotFound, UsageError
-
     args = args or []
     modes = sum((show_type, show_size, exists, pretty, batch, batch_check))
     if modes > 1:
@@ -79,8 +77,6 @@ def cat_object(
 
 
 def _print_raw(reg: Registry, object_id: str, kind: str | None) -> None:
-    from pacha.errors import InvalidInput
-
     out = sys.stdout.buffer
     with reg.objects.open(object_id) as reader:
         if kind is not None and reader.kind != kind:
@@ -92,6 +88,7 @@ def _print_raw(reg: Registry, object_id: str, kind: str | None) -> None:
 
 
 def _print_pretty(reg: Registry, object_id: str) -> None:
+    # pacha.objects decodes with msgspec (~20 ms to import): only -p pays for it
     from pacha import objects
 
     with reg.objects.open(object_id) as reader:
@@ -112,9 +109,6 @@ def _print_pretty(reg: Registry, object_id: str) -> None:
 
 def _batch(reg: Registry, stdin: BinaryIO, out: BinaryIO, contents: bool, flush: bool) -> int:
     """Answer one line per id read; returns how many objects were corrupt."""
-    from pacha.errors import AmbiguousId, CorruptObject, PachaError
-    from pacha.ids import is_full_id
-
     store = reg.objects
     failures = 0
     for raw_line in stdin:

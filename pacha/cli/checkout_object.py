@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg
+from pacha.trees import checkout
 
 app = new_app()
 
@@ -21,7 +22,5 @@ def checkout_object(
     path: Annotated[Path, typer.Argument(help="File or directory to create.")],
     force: Annotated[bool, typer.Option("-f", "--force", help="Replace PATH if it exists.")] = False,
 ) -> None:
-    from pacha.trees import checkout
-
     reg = open_reg()
     checkout(reg.objects, reg.resolve(spec), path, force=force)

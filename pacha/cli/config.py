@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import InvalidInput
 
 app = new_app()
 
@@ -21,8 +22,6 @@ def config(
     unset: Annotated[bool, typer.Option("--unset", help="Remove KEY.")] = False,
     list_all: Annotated[bool, typer.Option("-l", "--list", help="Print every setting.")] = False,
 ) -> None:
-    from pacha.errors import InvalidInput
-
     cfg = open_reg().config
     if list_all or key is None:
         for name, current in cfg.items():

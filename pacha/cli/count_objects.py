@@ -9,7 +9,11 @@ from typing import Annotated
 
 import typer
 
+from pacha import codec
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import ObjectNotFound
+from pacha.leftovers import scan
+from pacha.store.repack import pack_stats
 
 app = new_app()
 
@@ -21,11 +25,6 @@ app = new_app()
 def count_objects(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One 'key: value' a line.")] = False,
 ) -> None:
-    from pacha import codec
-    from pacha.errors import ObjectNotFound
-    from pacha.leftovers import scan
-    from pacha.store.repack import pack_stats
-
     reg = open_reg()
     store = reg.objects
     loose = store.loose

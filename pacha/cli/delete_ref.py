@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from pacha.cli._refargs import expected_old
 from pacha.cli.app import new_app, open_reg
+from pacha.errors import InvalidInput
+from pacha.refs import check_ref_name
 
 app = new_app()
 
@@ -24,10 +27,6 @@ def delete_ref(
         typer.Option("--expire", help="Its reflog stays as a record but no longer keeps objects from gc."),
     ] = False,
 ) -> None:
-    from pacha.cli._refargs import expected_old
-    from pacha.errors import InvalidInput
-    from pacha.refs import check_ref_name
-
     check_ref_name(name)
     reg = open_reg()
     with reg.transaction(message) as tx:

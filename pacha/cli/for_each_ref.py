@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import InvalidInput
+from pacha.registry import Registry
 
 if TYPE_CHECKING:
-    from pacha.registry import Registry
+    from pacha.store.reader import ObjectInfo
 
 app = new_app()
 
@@ -60,9 +64,8 @@ def for_each_ref(
         write_out(render(reg, name, object_id))
 
 
-def matching_refs(reg: Registry, patterns: list[str]):  # type: ignore[no-untyped-def]
-    from fnmatch import fnmatchcase
-
+def matching_refs(reg: Registry, patterns: list[str]) -> Iterator[tuple[str, str]]:
+    """(name, id) of each ref a pattern matches (a prefix, or a glob with * ? [), in name order."""
     if not patterns:
         yield from reg.refs.iter()
         return
@@ -80,17 +83,15 @@ def matching_refs(reg: Registry, patterns: list[str]):  # type: ignore[no-untype
         yield name, object_id
 
 
-def compile_format(fmt: str):  # type: ignore[no-untyped-def]
+def compile_format(fmt: str) -> Callable[[Registry, str, str], str]:
     """Check fmt once; return a function rendering one ref."""
-    from pacha.errors import InvalidInput
-
     for match in _TOKEN.finditer(fmt):
         atom = match["atom"]
         if atom is not None and atom not in ATOMS:
             raise InvalidInput(f"unknown format atom %({atom}): use one of {', '.join(ATOMS)}")
 
     def render(reg: Registry, name: str, object_id: str) -> str:
-        info = None
+        info: ObjectInfo | None = None
 
         def value(match: re.Match[str]) -> str:
             nonlocal info

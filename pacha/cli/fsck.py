@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.fsck import fsck as run_fsck
+from pacha.refs.integrity import recover_refs
 
 app = new_app()
 
@@ -38,8 +40,6 @@ def fsck(
         ),
     ] = False,
 ) -> None:
-    from pacha.fsck import fsck as run_fsck
-
     if recover_refs:
         _recover()
         return
@@ -69,8 +69,6 @@ def fsck(
 
 
 def _recover() -> None:
-    from pacha.refs.integrity import recover_refs
-
     reg = open_reg()
     with reg.collecting():  # no gc and no writer meanwhile
         done = recover_refs(reg)

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.store.index_pack import index_pack as rebuild
 
 app = new_app()
 
@@ -19,8 +20,6 @@ app = new_app()
 def index_pack(
     packs: Annotated[list[Path], typer.Argument(help="Pack files (.pack; a .idx names its pack).")],
 ) -> None:
-    from pacha.store.index_pack import index_pack as rebuild
-
     reg = open_reg()
     with reg.writing():  # gc must not remove the temp index, nor a pack being indexed
         for pack in packs:

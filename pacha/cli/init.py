@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out
+from pacha.registry import init_registry
 
 app = new_app()
 
@@ -29,8 +30,6 @@ def init(
         ),
     ] = None,
 ) -> None:
-    from pacha.registry import init_registry
-
     registry, created = init_registry(path, shared)
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.trees import read_tree
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
@@ -30,8 +31,6 @@ def ls_tree(
 
 
 def _list(store: ObjectStore, tree_id: str, prefix: str, recursive: bool, name_only: bool, end: str) -> None:
-    from pacha.trees import read_tree
-
     for entry in read_tree(store, tree_id).entries:
         path = prefix + entry.name
         if recursive and entry.kind == "tree":

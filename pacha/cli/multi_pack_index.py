@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out, writing_reg
+from pacha.errors import InvalidInput
+from pacha.store.midx import MIDX_AFTER, check_midx
+from pacha.store.repack import rewrite_midx
 
 app = new_app()
 
@@ -20,10 +23,6 @@ def multi_pack_index(
     action: Annotated[str, typer.Argument(help="'write' or 'verify'.", metavar="write|verify")],
 ) -> None:
     import sys
-
-    from pacha.errors import InvalidInput
-    from pacha.store.midx import MIDX_AFTER, check_midx
-    from pacha.store.repack import rewrite_midx
 
     if action not in ("write", "verify"):
         raise InvalidInput(f"unknown action {action!r}: use 'write' or 'verify'")

@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out, writing_reg
+from pacha.errors import ObjectNotFound
+from pacha.ids import check_id
+from pacha.store.repack import pack_objects as write_pack
 
 app = new_app()
 
@@ -20,16 +23,11 @@ def pack_objects(
 ) -> None:
     import sys
 
-    from pacha.ids import check_id
-    from pacha.store.repack import pack_objects as write_pack
-
     with writing_reg() as reg:
         data = sys.stdin.buffer.read().decode()
         ids = [check_id(line.strip()) for line in data.split("\0" if null else "\n") if line.strip()]
         for object_id in ids:
             if not reg.objects.has(object_id):
-                from pacha.errors import ObjectNotFound
-
                 raise ObjectNotFound(f"object {object_id} not found: nothing was packed")
         index = write_pack(reg.objects, ids)
         if index is not None:

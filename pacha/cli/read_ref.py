@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import RefNotFound
 
 app = new_app()
 
@@ -19,8 +20,6 @@ def read_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No message when missing.")] = False,
 ) -> None:
-    from pacha.errors import RefNotFound
-
     reg = open_reg()
     try:
         write_out(reg.refs.resolve(name) + "\n")

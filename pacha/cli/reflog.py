@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import RefNotFound
+from pacha.refs import check_ref_name
+from pacha.refs.store import iso_time
 
 app = new_app()
 
@@ -21,10 +24,6 @@ def reflog(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
 ) -> None:
     """Each line: NAME@{N}<TAB>OLD<TAB>NEW<TAB>TIME<TAB>WHO<TAB>MESSAGE (zero id = absent)."""
-    from pacha.errors import RefNotFound
-    from pacha.refs import check_ref_name
-    from pacha.refs.store import iso_time
-
     reg = open_reg()
     if name is not None:
         check_ref_name(name)

@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, writing_reg
+from pacha.leftovers import clean
+from pacha.refs.integrity import write_snapshot
+from pacha.store.repack import repack as run_repack
 
 app = new_app()
 
@@ -29,10 +32,6 @@ def repack(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
 ) -> None:
     import sys
-
-    from pacha.leftovers import clean
-    from pacha.refs.integrity import write_snapshot
-    from pacha.store.repack import repack as run_repack
 
     with writing_reg() as reg:
         cleaned = clean(reg.objects)  # complete or clear what an interrupted repack or write left

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.store.pack import Pack
+from pacha.store.repack import find_pack
 
 app = new_app()
 
@@ -19,9 +21,6 @@ def show_index(
     pack: Annotated[str, typer.Argument(help="An index or pack file, or a pack id (prefix).")],
 ) -> None:
     from pathlib import Path
-
-    from pacha.store.pack import Pack
-    from pacha.store.repack import find_pack
 
     path = Path(pack)
     if path.suffix in (".idx", ".pack") and path.exists():

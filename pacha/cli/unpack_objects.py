@@ -7,6 +7,9 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out, writing_reg
+from pacha.errors import InvalidInput
+from pacha.store.pack import remove_pack
+from pacha.store.repack import find_pack, unpack
 
 app = new_app()
 
@@ -23,10 +26,6 @@ def unpack_objects(
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
 ) -> None:
     import sys
-
-    from pacha.errors import InvalidInput
-    from pacha.store.pack import remove_pack
-    from pacha.store.repack import find_pack, unpack
 
     with writing_reg() as reg:
         store = reg.objects

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.fsck import check_object, verify_closure
 
 app = new_app()
 
@@ -25,8 +26,6 @@ def verify_object(
     ] = False,
 ) -> None:
     import sys
-
-    from pacha.fsck import check_object, verify_closure
 
     reg = open_reg()
     bad = 0

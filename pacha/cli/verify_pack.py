@@ -6,7 +6,11 @@ from typing import Annotated
 
 import typer
 
+from pacha import codec
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.fsck import check_object, pack_file_problems
+from pacha.store.copies import Copy, verify_copy
+from pacha.store.repack import find_pack
 
 app = new_app()
 
@@ -25,11 +29,6 @@ def verify_pack(
     ] = False,
 ) -> None:
     import sys
-
-    from pacha import codec
-    from pacha.fsck import check_object, pack_file_problems
-    from pacha.store.copies import Copy, verify_copy
-    from pacha.store.repack import find_pack
 
     reg = open_reg()
     store = reg.objects

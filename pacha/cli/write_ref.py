@@ -6,7 +6,10 @@ from typing import Annotated
 
 import typer
 
+from pacha.cli._refargs import expected_old
 from pacha.cli.app import new_app, open_reg
+from pacha.errors import UsageError
+from pacha.refs import check_ref_name
 
 app = new_app()
 
@@ -22,10 +25,6 @@ def write_ref(
     create: Annotated[bool, typer.Option("--create", help="Only if NAME does not exist yet.")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
 ) -> None:
-    from pacha.cli._refargs import expected_old
-    from pacha.errors import UsageError
-    from pacha.refs import check_ref_name
-
     check_ref_name(name)
     if old is not None and create:
         raise UsageError("give --old or --create, not both")

@@ -8,6 +8,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out, writing_reg
+from pacha.ignore import IgnoreRules
+from pacha.trees import write_tree as store_tree
 
 app = new_app()
 
@@ -28,9 +30,6 @@ def write_tree(
         ),
     ] = None,
 ) -> None:
-    from pacha.ignore import IgnoreRules
-    from pacha.trees import write_tree as store_tree
-
     with writing_reg() as reg:
         # the registry itself is never stored, and a folder inside it is refused
         ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)

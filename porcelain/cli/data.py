@@ -25,9 +25,7 @@ from porcelain.cli.version_view import report_registration
 
 app = kind_app(DATA, "Register, find, promote and download dataset versions.")
 
-NameArgument = Annotated[
-    str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")
-]
+NameArgument = Annotated[str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")]
 PathArgument = Annotated[Path, typer.Argument(help="Data file or folder, or - for standard input.")]
 BumpOption = Annotated[
     str | None,

@@ -7,7 +7,10 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, write_out
-from pacha.cli.gc import DryRunOption, PruneOption, QuietOption
+from pacha.cli.gc import DryRunOption, PruneOption, QuietOption, parse_prune, run_gc
+from pacha.gc import collect
+from porcelain import layout
+from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 
 app = new_app()
@@ -34,9 +37,6 @@ def gc(
         bool, typer.Option("--json", help="Print what was (or would be) expired and removed as JSON.")
     ] = False,
 ) -> None:
-    from pacha.cli.gc import parse_prune, run_gc
-    from porcelain import layout
-
     cutoff = parse_prune(prune)
     reg = open_porcelain()
     expired: list[str] = []
@@ -57,9 +57,6 @@ def gc(
         run_gc(reg.plumbing, cutoff, dry_run, quiet, expired)
         return
     import dataclasses
-
-    from pacha.gc import collect
-    from porcelain.cli._output import print_json
 
     report = collect(reg.plumbing, cutoff, dry_run, lambda object_id: None, expired)
     print_json(

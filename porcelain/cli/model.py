@@ -29,9 +29,7 @@ from porcelain.lineage import parse_params
 
 app = kind_app(MODEL, "Register, find, promote, trace and download model versions.")
 
-NameArgument = Annotated[
-    str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")
-]
+NameArgument = Annotated[str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")]
 PathArgument = Annotated[
     Path,
     typer.Argument(help="Model file or folder (e.g. a Hugging Face folder), or - for standard input."),

@@ -7,11 +7,14 @@ from typing import Annotated
 
 import typer
 
+from porcelain.cli._output import console, print_json
 from porcelain.cli.context import RECIPE, open_porcelain
 from porcelain.cli.kind_group import kind_app
 from porcelain.cli.options import JsonOption, MessageOption, VersionOption
 from porcelain.cli.run import run_json
 from porcelain.cli.version_view import report_registration, version_json
+from porcelain.recipes import hyperparameters
+from porcelain.run_exec import execute
 
 app = kind_app(RECIPE, "Register, check, show and compare training recipes (TOML).", staged=False)
 
@@ -38,8 +41,6 @@ def validate(
     as_json: JsonOption = False,
 ) -> None:
     """Report errors and warnings; exit 1 if there are errors."""
-    from porcelain.cli._output import console, print_json
-
     what, report = open_porcelain().validate_recipe(reference, version)
     if as_json:
         print_json(
@@ -73,8 +74,6 @@ def show(
     reg = open_porcelain()
     found, doc = reg.recipe_doc(reference, version)
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(dict(version_json(found), text=reg.recipe_text(found), recipe=doc))
         return
     typer.echo(reg.recipe_text(found), nl=False)
@@ -88,8 +87,6 @@ def diff(
 ) -> None:
     """Compare two recipe versions: changed hyperparameters, then a unified diff of the TOML texts."""
     import difflib
-
-    from porcelain.recipes import hyperparameters
 
     reg = open_porcelain()
     a, a_doc = reg.recipe_doc(old)
@@ -105,8 +102,6 @@ def diff(
         )
     )
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(
             {
                 "old": {"ref": a.ref, "id": a.record_id},
@@ -146,9 +141,6 @@ def run(
     import os
     import shlex
     import sys
-
-    from porcelain.cli._output import print_json
-    from porcelain.run_exec import execute
 
     reg = open_porcelain()
     _, doc = reg.recipe_doc(reference, version)

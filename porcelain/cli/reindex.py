@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from pacha.cli.app import new_app
+from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption
 
@@ -20,8 +21,6 @@ def reindex(as_json: JsonOption = False) -> None:
     edges = reg.reindex()
     runs = reg.reindex_runs()
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({"lineage_edges": edges, "runs": runs})
         return
     typer.echo(f"lineage index rebuilt: {edges} edge(s)")

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
+from pacha.pathnames import check_destination
+from porcelain import run_analysis
+from porcelain.cli._output import console, parse_metrics, print_json, table, when
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
-
-if TYPE_CHECKING:
-    from porcelain.runs import RunInfo
+from porcelain.errors import InvalidInput, NotFound
+from porcelain.registry import Registry
+from porcelain.runs import RunInfo, load_series
 
 app = typer.Typer(
     help="Track experiment runs: start, log, artifact, finish, list, get.",
@@ -48,8 +51,6 @@ def start(
     reg = open_porcelain()
     run = reg.start_run(recipe, version=version, overrides=override or [], pid=os.getppid())
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(run_json(reg.get_run(run.id)))
     else:
         typer.echo(run.name)
@@ -63,8 +64,6 @@ def log(
     as_json: JsonOption = False,
 ) -> None:
     """Log metric points into a running run."""
-    from porcelain.cli._output import parse_metrics, print_json
-
     reg = open_porcelain()
     points = parse_metrics(values, "metric point")
     reg.log_metrics_cli(run, points, step)
@@ -84,8 +83,6 @@ def artifact(
     as_json: JsonOption = False,
 ) -> None:
     """Attach a file, folder, or registered model/dataset version to a run."""
-    from porcelain.errors import InvalidInput
-
     if sum(x is not None for x in (path, model, dataset)) != 1:
         raise InvalidInput("give one of PATH, --model REF or --dataset REF")
     reg = open_porcelain()
@@ -94,8 +91,6 @@ def artifact(
     else:
         object_id = reg.run_attach(run, kind="model" if model else "dataset", reference=model or dataset)
     if as_json:
-        from porcelain.cli._output import print_json
-
         info = reg.get_run(run)
         print_json({"id": info.id, "name": info.name, "attached": info.record["artifacts"][-1]})
     else:
@@ -111,8 +106,6 @@ def finish(
     """Finish a run: its metric series are frozen and its status recorded."""
     info = open_porcelain().finish_run(run, status)
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(run_json(info))
     else:
         typer.echo(f"{info.name}: {info.status}")
@@ -124,8 +117,6 @@ def get(
     as_json: JsonOption = False,
 ) -> None:
     """Show a run: recipe, status, parameters, environment, final metrics, artifacts."""
-    from porcelain.cli._output import console, print_json, when
-
     info = open_porcelain().get_run(run)
     if as_json:
         print_json(run_json(info))
@@ -164,13 +155,10 @@ def list_runs(
     as_json: JsonOption = False,
 ) -> None:
     """List runs with status, start time and final metrics."""
-    from porcelain.cli._output import console, print_json, when
-
     found = open_porcelain().list_runs(recipe, version, status)
     if as_json:
         print_json([run_json(i) for i in found])
         return
-    from porcelain.cli._output import table
 
     rows = table("run", "recipe", "status", "started", "metrics")
     for info in found:
@@ -181,7 +169,7 @@ def list_runs(
     console().print(rows if found else "no runs")
 
 
-def _runs(reg, names: list[str]) -> list[RunInfo]:  # type: ignore[no-untyped-def]
+def _runs(reg: Registry, names: list[str]) -> list[RunInfo]:
     return [reg.get_run(name) for name in names]
 
 
@@ -190,10 +178,7 @@ def compare(
     names: Annotated[list[str], typer.Argument(help="Two or more run names or ids.")],
     as_json: JsonOption = False,
 ) -> None:
-    """Compare runs side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import console, print_json
-
+    """Compare runs: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
     result = run_analysis.compare(_runs(open_porcelain(), names))
     if as_json:
         print_json(
@@ -215,8 +200,6 @@ def compare(
         )
         return
     from rich.markup import escape
-
-    from porcelain.cli._output import table
 
     names = [r.name for r in result.runs]
     rows = table("", *names, right=tuple(names))
@@ -246,9 +229,6 @@ def best(
     as_json: JsonOption = False,
 ) -> None:
     """Print the finished run with the best final value of a metric."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-
     infos = [i for i in open_porcelain().list_runs(recipe, version) if i.status == "completed"]
     top = run_analysis.best(infos, metric, minimize)
     if as_json:
@@ -265,9 +245,6 @@ def importance(
     as_json: JsonOption = False,
 ) -> None:
     """Rank numeric hyperparameters by Spearman correlation with a metric, strongest first."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-
     infos = [i for i in open_porcelain().list_runs(recipe, version) if i.status == "completed"]
     rows = run_analysis.importance(infos, metric)
     if as_json:
@@ -288,17 +265,11 @@ def metrics(
     as_json: JsonOption = False,
 ) -> None:
     """Show a run's metric series (step, time, value), with a sparkline per metric."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-    from porcelain.runs import load_series
-
     reg = open_porcelain()
     info = reg.get_run(run)
     series = load_series(reg, info.id, info.record)
     if metric is not None:
         if metric not in series:
-            from porcelain.errors import NotFound
-
             raise NotFound(
                 f"{info.name} has no metric {metric!r}; it has: {', '.join(sorted(series)) or 'none'}"
             )
@@ -327,10 +298,6 @@ def plot(
     as_json: JsonOption = False,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
-    from porcelain import run_analysis
-    from porcelain.errors import InvalidInput, NotFound
-    from porcelain.runs import load_series
-
     reg = open_porcelain()
     curves = {}
     for info in _runs(reg, names):
@@ -341,13 +308,10 @@ def plot(
         raise NotFound(f"none of these runs has metric {metric!r}")
     if not output.parent.is_dir():
         raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
-    from pacha.pathnames import check_destination
 
     check_destination(output)  # a FIFO would block the plot, a device node be written to
     run_analysis.plot(curves, metric, str(output))
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({"path": str(output), "metric": metric, "runs": list(curves)})
     else:
         typer.echo(f"wrote {output} ({len(curves)} curve(s))")

@@ -7,6 +7,8 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app
+from porcelain import stats as collect_stats
+from porcelain.cli._output import console, human_size, print_json, table
 from porcelain.cli.context import open_porcelain
 
 app = new_app()
@@ -19,9 +21,6 @@ app = new_app()
 def stats(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    from porcelain import stats as collect_stats
-    from porcelain.cli._output import console, human_size, print_json, table
-
     s = collect_stats.collect(open_porcelain())
     if as_json:
         print_json(s.as_dict())

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app
+from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 
@@ -27,8 +28,6 @@ def verify(
 ) -> None:
     found, count, problems = open_porcelain().verify(None, reference, version)
     if as_json:
-        from porcelain.cli._output import print_json
-
         named = getattr(found, "version", None)  # the Target's Version; None for a run
         print_json(
             {

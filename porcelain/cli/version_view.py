@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import msgspec
 import typer
 
 from porcelain.cli._output import console, human_size, print_json, when
 from porcelain.finite import shown
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registered, Transition, Version
+from porcelain.registry import Registered, Transition, Version
 
 
 def version_json(v: Version) -> dict[str, Any]:

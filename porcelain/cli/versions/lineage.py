@@ -79,9 +79,7 @@ def show(
 
 def add(
     ctx: typer.Context,
-    child: Annotated[
-        str, typer.Argument(help="The version that was derived (NAME:VER or NAME --latest).")
-    ],
+    child: Annotated[str, typer.Argument(help="The version that was derived (NAME:VER or NAME --latest).")],
     sources: Annotated[list[str], typer.Option("--from", help="Parent version(s), repeatable.")],
     relation: Annotated[str, typer.Option("--relation", help="How CHILD was made from them.")],
     param: Annotated[list[str] | None, typer.Option("--param", help="NAME=VALUE, repeatable.")] = None,

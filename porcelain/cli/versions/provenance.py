@@ -22,9 +22,7 @@ class ProvFormat(StrEnum):
 def provenance(
     ctx: typer.Context,
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME:latest, NAME@STAGE or id.")],
-    fmt: Annotated[
-        ProvFormat, typer.Option("--format", help="tree, prov-json or prov-n.")
-    ] = ProvFormat.tree,
+    fmt: Annotated[ProvFormat, typer.Option("--format", help="tree, prov-json or prov-n.")] = ProvFormat.tree,
     as_json: Annotated[
         bool, typer.Option("--json", help="Same as --format prov-json (W3C PROV-JSON).")
     ] = False,

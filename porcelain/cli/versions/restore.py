@@ -15,9 +15,7 @@ EXAMPLE = "pacha {noun} restore fraud-detector:0.9.0"
 
 def restore(
     ctx: typer.Context,
-    reference: Annotated[
-        str, typer.Argument(help="NAME:VER of a deleted or expired version, or its id.")
-    ],
+    reference: Annotated[str, typer.Argument(help="NAME:VER of a deleted or expired version, or its id.")],
     version: VersionOption = None,
     message: MessageOption = "",
     as_json: JsonOption = False,

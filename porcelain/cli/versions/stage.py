@@ -17,9 +17,7 @@ EXAMPLE = "pacha {noun} stage fraud-detector -v 1.0.0 -t production"
 def stage(
     ctx: typer.Context,
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME -v VER, NAME --latest or id.")],
-    target: Annotated[
-        str, typer.Option("-t", "--to", help="development, staging, production or archived.")
-    ],
+    target: Annotated[str, typer.Option("-t", "--to", help="development, staging, production or archived.")],
     version: VersionOption = None,
     latest: LatestOption = False,
     message: MessageOption = "",
