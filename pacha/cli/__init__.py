@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import inspect
 import os
 import sys
 from collections.abc import Mapping
@@ -59,10 +60,7 @@ def _overview(commands: Mapping[str, str]) -> str:
     lines = [USAGE, "", "Commands:"]
     width = max(map(len, commands))
     for name, module in commands.items():
-        app = import_module(module).app
-        doc = (app.info.help if app.registered_commands[1:] else app.registered_commands[0].help) or ""
-        doc = str(doc).strip()
-        lines.append(f"  {name:<{width}}  {doc.splitlines()[0] if doc else ''}")
+        lines.append(f"  {name:<{width}}  {summary(import_module(module).app)}")
     lines += [
         "",
         "Global options:",
@@ -71,6 +69,16 @@ def _overview(commands: Mapping[str, str]) -> str:
         "Run 'pacha <command> --help' for a command's options and an example.",
     ]
     return "\n".join(lines)
+
+
+def summary(app: Any) -> str:
+    """The first paragraph of a command's help (its docstring), on one line."""
+    if app.registered_commands[1:] or app.registered_groups:  # a group: its own help
+        text = app.info.help
+    else:
+        command = app.registered_commands[0]
+        text = command.help or inspect.getdoc(command.callback)
+    return " ".join(inspect.cleandoc(str(text or "")).split("\n\n")[0].split())
 
 
 def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:

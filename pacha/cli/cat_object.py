@@ -20,7 +20,6 @@ VERIFY_FIRST_LIMIT = 64 << 20
 
 
 @app.command(
-    help="Show an object's kind (-t), size (-s), existence (-e), content (-p or KIND ID).",
     epilog="Examples: pacha cat-object -t 4f1c  ·  pacha cat-object blob 4f1c > model.bin  ·  "
     "printf '%s\\n' ID1 ID2 | pacha cat-object --batch-check",
 )
@@ -40,6 +39,7 @@ def cat_object(
         bool, typer.Option("--buffer", help="With --batch*, do not flush after every answer.")
     ] = False,
 ) -> None:
+    """Show an object's kind (-t), size (-s), existence (-e), content (-p or KIND ID)."""
     args = args or []
     modes = sum((show_type, show_size, exists, pretty, batch, batch_check))
     if modes > 1:

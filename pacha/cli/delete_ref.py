@@ -14,10 +14,7 @@ from pacha.refs import check_ref_name
 app = new_app()
 
 
-@app.command(
-    help="Delete NAME; with --old only if it points at that id. The reflog is kept.",
-    epilog="Example: pacha delete-ref models/fraud-detector/0.9.0 -m 'withdrawn'",
-)
+@app.command(epilog="Example: pacha delete-ref models/fraud-detector/0.9.0 -m 'withdrawn'")
 def delete_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
@@ -27,6 +24,7 @@ def delete_ref(
         typer.Option("--expire", help="Its reflog stays as a record but no longer keeps objects from gc."),
     ] = False,
 ) -> None:
+    """Delete NAME; with --old only if it points at that id. The reflog is kept."""
     check_ref_name(name)
     reg = open_reg()
     with reg.transaction(message) as tx:

@@ -23,10 +23,7 @@ _TOKEN = re.compile(r"%\((?P<atom>[a-z:]+)\)|%(?P<hex>[0-9a-fA-F]{2})|%%")
 ATOMS = ("refname", "objectname", "objectname:short", "objecttype", "objectsize")
 
 
-@app.command(
-    help="List refs matching PATTERNs (prefixes or globs) in name order.",
-    epilog="Example: pacha for-each-ref models/ --format '%(refname) %(objectname:short)'",
-)
+@app.command(epilog="Example: pacha for-each-ref models/ --format '%(refname) %(objectname:short)'")
 def for_each_ref(
     patterns: Annotated[
         list[str] | None, typer.Argument(help="Prefixes (models/x) or globs (models/*/1.*).")
@@ -41,6 +38,7 @@ def for_each_ref(
     ] = DEFAULT_FORMAT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of refs.")] = False,
 ) -> None:
+    """List refs matching PATTERNs (prefixes or globs) in name order."""
     reg = open_reg()
     refs = list(matching_refs(reg, patterns or []))
     if as_json:

@@ -14,12 +14,7 @@ from pacha.refs.integrity import recover_refs
 app = new_app()
 
 
-@app.command(
-    help="Verify every object (re-hash), every link and every ref; exit 1 on damage to anything "
-    "reachable. Leftovers of interrupted operations (warnings) and dangling links among "
-    "unreachable objects (notes) go to stderr and do not fail.",
-    epilog="Example: pacha fsck && echo registry healthy",
-)
+@app.command(epilog="Example: pacha fsck && echo registry healthy")
 def fsck(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Threads verifying in parallel.", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line on stderr.")] = False,
@@ -40,6 +35,9 @@ def fsck(
         ),
     ] = False,
 ) -> None:
+    """Verify every object (re-hash), every link and every ref; exit 1 on damage to anything reachable.
+    Leftovers of interrupted operations (warnings) and dangling links among unreachable objects (notes) go
+    to stderr and do not fail."""
     if recover_refs:
         _recover()
         return

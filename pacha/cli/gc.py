@@ -23,15 +23,13 @@ DryRunOption = Annotated[bool, typer.Option("-n", "--dry-run", help="Only print 
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")]
 
 
-@app.command(
-    help="Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them.",
-    epilog="Example: pacha gc --prune 2026-01-01 --dry-run",
-)
+@app.command(epilog="Example: pacha gc --prune 2026-01-01 --dry-run")
 def gc(
     prune: PruneOption = None,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
 ) -> None:
+    """Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them."""
     run_gc(open_reg(), parse_prune(prune), dry_run, quiet)
 
 

@@ -28,10 +28,7 @@ app = new_app()
 STRUCTURED_LIMIT = 1 << 30  # a tree or record read whole: a 5-million-file tree is about 1 GB of JSON
 
 
-@app.command(
-    help="Print the id of each FILE (the BLAKE3 hash, as b3sum prints); -w also stores it.",
-    epilog="Example: pacha hash-object -w model.safetensors",
-)
+@app.command(epilog="Example: pacha hash-object -w model.safetensors")
 def hash_object(
     files: Annotated[list[Path] | None, typer.Argument(help="Files to hash.")] = None,
     write: Annotated[bool, typer.Option("-w", help="Store the object in the registry.")] = False,
@@ -41,6 +38,7 @@ def hash_object(
         bool, typer.Option("--stdin-paths", help="Read file paths from standard input, one a line.")
     ] = False,
 ) -> None:
+    """Print the id of each FILE (the BLAKE3 hash, as b3sum prints); -w also stores it."""
     if kind not in KNOWN_KINDS:
         raise InvalidInput(f"unknown object kind {kind!r}: use blob, tree or record")
     if stdin and stdin_paths:

@@ -15,16 +15,14 @@ if TYPE_CHECKING:
 app = new_app()
 
 
-@app.command(
-    help="List a tree: '<mode> <kind> <id> <size> TAB <name>' per entry.",
-    epilog="Example: pacha ls-tree -r 9c2e",
-)
+@app.command(epilog="Example: pacha ls-tree -r 9c2e")
 def ls_tree(
     spec: Annotated[str, typer.Argument(help="Tree id, prefix or ref name.")],
     recursive: Annotated[bool, typer.Option("-r", help="Recurse into subtrees, printing paths.")] = False,
     name_only: Annotated[bool, typer.Option("--name-only", help="Print names only.")] = False,
     nul: Annotated[bool, typer.Option("-z", help="End lines with NUL instead of newline.")] = False,
 ) -> None:
+    """List a tree: '<mode> <kind> <id> <size> TAB <name>' per entry."""
     reg = open_reg()
     end = "\0" if nul else "\n"
     _list(reg.objects, reg.resolve(spec), "", recursive, name_only, end)

@@ -14,14 +14,12 @@ from pacha.store.repack import rewrite_midx
 app = new_app()
 
 
-@app.command(
-    help="Write (or with 'verify', check) the multi-pack index: one sorted table of the ids of every "
-    "pack, so a lookup does not try each pack. Repack, gc and registrations keep it current.",
-    epilog="Example: pacha multi-pack-index write; pacha multi-pack-index verify",
-)
+@app.command(epilog="Example: pacha multi-pack-index write; pacha multi-pack-index verify")
 def multi_pack_index(
     action: Annotated[str, typer.Argument(help="'write' or 'verify'.", metavar="write|verify")],
 ) -> None:
+    """Write (or with 'verify', check) the multi-pack index: one sorted table of the ids of every pack, so
+    a lookup does not try each pack. Repack, gc and registrations keep it current."""
     import sys
 
     if action not in ("write", "verify"):

@@ -14,13 +14,11 @@ from pacha.store.repack import pack_objects as write_pack
 app = new_app()
 
 
-@app.command(
-    help="Write the objects whose ids are on stdin (one a line) into a new pack; print its name.",
-    epilog="Example: pacha for-each-ref --format '%(objectname)' | pacha pack-objects",
-)
+@app.command(epilog="Example: pacha for-each-ref --format '%(objectname)' | pacha pack-objects")
 def pack_objects(
     null: Annotated[bool, typer.Option("-z", help="Ids on stdin end with NUL, not newline.")] = False,
 ) -> None:
+    """Write the objects whose ids are on stdin (one a line) into a new pack; print its name."""
     import sys
 
     with writing_reg() as reg:

@@ -14,10 +14,7 @@ from pacha.store.repack import repack as run_repack
 app = new_app()
 
 
-@app.command(
-    help="Move every loose object and every pack into one pack (deltas and chunk lists kept as stored).",
-    epilog="Example: pacha repack && pacha count-objects -v; pacha repack --geometric 2",
-)
+@app.command(epilog="Example: pacha repack && pacha count-objects -v; pacha repack --geometric 2")
 def repack(
     geometric: Annotated[
         int | None,
@@ -31,6 +28,7 @@ def repack(
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
 ) -> None:
+    """Move every loose object and every pack into one pack (deltas and chunk lists kept as stored)."""
     import sys
 
     with writing_reg() as reg:

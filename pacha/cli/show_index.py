@@ -13,13 +13,11 @@ from pacha.store.repack import find_pack
 app = new_app()
 
 
-@app.command(
-    help="Print each entry of a pack index: offset, id, stored length (id order).",
-    epilog="Example: pacha show-index .pacha/objects/pack/pack-1a2b….idx",
-)
+@app.command(epilog="Example: pacha show-index .pacha/objects/pack/pack-1a2b….idx")
 def show_index(
     pack: Annotated[str, typer.Argument(help="An index or pack file, or a pack id (prefix).")],
 ) -> None:
+    """Print each entry of a pack index: offset, id, stored length (id order)."""
     from pathlib import Path
 
     path = Path(pack)

@@ -14,10 +14,7 @@ from pacha.store.repack import find_pack, unpack
 app = new_app()
 
 
-@app.command(
-    help="Write every object of a pack (with its .idx beside it) as a loose object; -d removes the pack.",
-    epilog="Example: pacha unpack-objects /mnt/usb/pack-1a2b….pack",
-)
+@app.command(epilog="Example: pacha unpack-objects /mnt/usb/pack-1a2b….pack")
 def unpack_objects(
     pack: Annotated[str, typer.Argument(help="A pack or index file, or one of this registry's pack ids.")],
     delete: Annotated[
@@ -25,6 +22,7 @@ def unpack_objects(
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
 ) -> None:
+    """Write every object of a pack (with its .idx beside it) as a loose object; -d removes the pack."""
     import sys
 
     with writing_reg() as reg:

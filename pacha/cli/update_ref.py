@@ -48,7 +48,6 @@ class Instruction:
 
 
 @app.command(
-    help="Apply create/update/delete/verify instructions from stdin atomically (all or none).",
     epilog="Example: printf 'update stages/x/production %s\\nverify models/x/1.0.0\\n' ID "
     "| pacha update-ref --stdin -m promote",
 )
@@ -61,6 +60,7 @@ def update_ref(
     delete: Annotated[bool, typer.Option("-d", help="Delete NAME (single-ref form).")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
 ) -> None:
+    """Apply create/update/delete/verify instructions from stdin atomically (all or none)."""
     args = args or []
     if stdin:
         if args or delete:

@@ -12,10 +12,7 @@ from pacha.fsck import check_object, verify_closure
 app = new_app()
 
 
-@app.command(
-    help="Verify objects: decode, re-hash and check structure; exit 1 if any is bad.",
-    epilog="Example: pacha verify-object -v models/fraud-detector/1.0.0",
-)
+@app.command(epilog="Example: pacha verify-object -v models/fraud-detector/1.0.0")
 def verify_object(
     specs: Annotated[list[str], typer.Argument(help="Ids, prefixes or ref names.")],
     verbose: Annotated[
@@ -25,6 +22,7 @@ def verify_object(
         bool, typer.Option("-r", "--recursive", help="Also everything they link to (trees, records).")
     ] = False,
 ) -> None:
+    """Verify objects: decode, re-hash and check structure; exit 1 if any is bad."""
     import sys
 
     reg = open_reg()

@@ -15,10 +15,7 @@ from pacha.store.repack import find_pack
 app = new_app()
 
 
-@app.command(
-    help="Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad.",
-    epilog="Example: pacha verify-pack -v .pacha/objects/pack/pack-1a2b….idx",
-)
+@app.command(epilog="Example: pacha verify-pack -v .pacha/objects/pack/pack-1a2b….idx")
 def verify_pack(
     packs: Annotated[
         list[str] | None, typer.Argument(help="Pack files (.pack/.idx) or pack ids; default: all.")
@@ -28,6 +25,7 @@ def verify_pack(
         typer.Option("-v", "--verbose", help="List each object: id kind size stored-size offset encoding."),
     ] = False,
 ) -> None:
+    """Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad."""
     import sys
 
     reg = open_reg()

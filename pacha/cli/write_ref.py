@@ -14,10 +14,7 @@ from pacha.refs import check_ref_name
 app = new_app()
 
 
-@app.command(
-    help="Point NAME at ID; --old or --create make it a compare-and-swap.",
-    epilog="Example: pacha write-ref models/fraud-detector/1.0.0 4f1c --create -m 'register'",
-)
+@app.command(epilog="Example: pacha write-ref models/fraud-detector/1.0.0 4f1c --create -m 'register'")
 def write_ref(
     name: Annotated[str, typer.Argument(help="Ref name, e.g. models/fraud-detector/1.0.0.")],
     spec: Annotated[str, typer.Argument(help="Id, prefix or ref name of the new target.")],
@@ -25,6 +22,7 @@ def write_ref(
     create: Annotated[bool, typer.Option("--create", help="Only if NAME does not exist yet.")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
 ) -> None:
+    """Point NAME at ID; --old or --create make it a compare-and-swap."""
     check_ref_name(name)
     if old is not None and create:
         raise UsageError("give --old or --create, not both")

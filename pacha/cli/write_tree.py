@@ -14,11 +14,7 @@ from pacha.trees import write_tree as store_tree
 app = new_app()
 
 
-@app.command(
-    help="Store every file under DIR and print the id of its tree (leaving out what DIR/.pachaignore "
-    "and --exclude match, and the registry itself).",
-    epilog="Example: pacha write-tree ./bert-base-uncased",
-)
+@app.command(epilog="Example: pacha write-tree ./bert-base-uncased")
 def write_tree(
     directory: Annotated[Path, typer.Argument(help="Directory to store.")],
     exclude: Annotated[
@@ -30,6 +26,8 @@ def write_tree(
         ),
     ] = None,
 ) -> None:
+    """Store every file under DIR and print the id of its tree (leaving out what DIR/.pachaignore and
+    --exclude match, and the registry itself)."""
     with writing_reg() as reg:
         # the registry itself is never stored, and a folder inside it is refused
         ignore = IgnoreRules.for_folder(directory, exclude or [], registry=reg.root)

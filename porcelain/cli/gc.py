@@ -16,11 +16,7 @@ from porcelain.cli.context import open_porcelain
 app = new_app()
 
 
-@app.command(
-    help="Remove unreachable objects older than the grace period (default 2 weeks); "
-    "--keep-last N first expires all but the newest N versions of each name.",
-    epilog="Example: pacha gc --keep-last 3 --prune now --dry-run",
-)
+@app.command(epilog="Example: pacha gc --keep-last 3 --prune now --dry-run")
 def gc(
     prune: PruneOption = None,
     keep_last: Annotated[
@@ -37,6 +33,8 @@ def gc(
         bool, typer.Option("--json", help="Print what was (or would be) expired and removed as JSON.")
     ] = False,
 ) -> None:
+    """Remove unreachable objects older than the grace period (default 2 weeks); --keep-last N first
+    expires all but the newest N versions of each name."""
     cutoff = parse_prune(prune)
     reg = open_porcelain()
     expired: list[str] = []

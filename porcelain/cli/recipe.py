@@ -40,7 +40,7 @@ def validate(
     version: VersionOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Report errors and warnings; exit 1 if there are errors."""
+    """Check a recipe: report errors and warnings; exit 1 if there are errors."""
     what, report = open_porcelain().validate_recipe(reference, version)
     if as_json:
         print_json(

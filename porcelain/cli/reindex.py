@@ -12,11 +12,9 @@ from porcelain.cli.options import JsonOption
 app = new_app()
 
 
-@app.command(
-    help="Rebuild derived indices (reverse lineage edges, run summaries) from the records and refs.",
-    epilog="Example: pacha reindex",
-)
+@app.command(epilog="Example: pacha reindex")
 def reindex(as_json: JsonOption = False) -> None:
+    """Rebuild derived indices (reverse lineage edges, run summaries) from the records and refs."""
     reg = open_porcelain()
     edges = reg.reindex()
     runs = reg.reindex_runs()

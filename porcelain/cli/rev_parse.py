@@ -29,15 +29,13 @@ def is_version_reference(spec: str) -> bool:
     return bool(sep and name and stage in STAGES)
 
 
-@app.command(
-    help="Print the object id each SPEC names: id, prefix, ref, REF@{N}, NAME:VER, NAME@STAGE.",
-    epilog="Example: pacha rev-parse fraud-detector@production",
-)
+@app.command(epilog="Example: pacha rev-parse fraud-detector@production")
 def rev_parse(
     specs: Annotated[list[str], typer.Argument(help="What to resolve.")],
     short: Annotated[bool, typer.Option("--short", help="Print 12-character prefixes.")] = False,
     as_json: JsonOption = False,
 ) -> None:
+    """Print the object id each SPEC names: id, prefix, ref, REF@{N}, NAME:VER, NAME@STAGE."""
     reg = open_porcelain()
     found = []
     for spec in specs:

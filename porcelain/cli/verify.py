@@ -15,10 +15,7 @@ from porcelain.cli.options import JsonOption, VersionOption
 app = new_app()
 
 
-@app.command(
-    help="Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash.",
-    epilog="Example: pacha verify fraud-detector:1.0.0",
-)
+@app.command(epilog="Example: pacha verify fraud-detector:1.0.0")
 def verify(
     reference: Annotated[
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
@@ -26,6 +23,7 @@ def verify(
     version: VersionOption = None,
     as_json: JsonOption = False,
 ) -> None:
+    """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash."""
     found, count, problems = open_porcelain().verify(None, reference, version)
     if as_json:
         named = getattr(found, "version", None)  # the Target's Version; None for a run
