@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -28,7 +28,8 @@ OverrideOption = Annotated[
 ]
 
 
-def run_json(info: RunInfo) -> dict:
+def run_json(info: RunInfo) -> dict[str, Any]:
+    """A run as --json prints it: id, name, status, record id and the record."""
     return {
         "id": info.id,
         "name": info.name,

@@ -30,7 +30,7 @@ def show_version(v: Version, noun: str) -> None:
     r = v.record
     out = console()
     out.print(f"[bold]{v.name}[/bold] {v.version}  ({noun})")
-    rows = [("stage", v.stage)] if v.stage != "-" else []
+    rows: list[tuple[str, object]] = [("stage", v.stage)] if v.stage != "-" else []
     rows += [
         ("purpose" if noun == "data" else "description", r.description or "-"),
         ("artifact", f"{r.artifact_kind} {r.artifact} ({human_size(r.size)}, {r.filename})"),
@@ -39,8 +39,8 @@ def show_version(v: Version, noun: str) -> None:
     ]
     if r.message:
         rows.append(("message", r.message))
-    for key, value in sorted(r.metrics.items()):
-        rows.append((f"metric {key}", shown(value)))
+    for metric, number in sorted(r.metrics.items()):
+        rows.append((f"metric {metric}", shown(number)))
     for edge in r.parents:
         rows.append(("parent", f"{edge.relation} {edge.record}"))
     width = max(len(k) for k, _ in rows)
