@@ -12,6 +12,8 @@ from __future__ import annotations
 import inspect
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib import import_module
 from pathlib import Path
@@ -126,3 +128,14 @@ def test_init_takes_no_registry_option(cli, tmp_path: Path) -> None:
     result = cli.fails("init", tmp_path / "new", "--registry", tmp_path)
     assert result.code == 2 and "--registry" in result.err
     assert not (tmp_path / "new").exists()
+
+
+def test_importing_every_command_keeps_the_packages_exports() -> None:
+    """`pacha.fsck(reg)` stays the function once the CLI modules are imported (importing the
+    submodule pacha.fsck would replace the package's lazy export of the same name)."""
+    script = (
+        "import pacha, inspect; from tests.test_cli_layout import leaf_commands; "
+        "list(leaf_commands()); assert inspect.isfunction(pacha.fsck), pacha.fsck"
+    )
+    root = Path(__file__).resolve().parent.parent
+    subprocess.run([sys.executable, "-c", script], cwd=root, check=True)
