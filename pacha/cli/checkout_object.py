@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pacha.checkout_files import checkout
 from pacha.cli.app import new_app, open_reg
-from pacha.trees import checkout
 
 app = new_app()
 

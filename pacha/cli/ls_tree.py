@@ -6,8 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from pacha.checkout_files import read_tree
 from pacha.cli.app import new_app, open_reg, write_out
-from pacha.trees import read_tree
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore

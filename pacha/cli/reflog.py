@@ -8,7 +8,7 @@ import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
 from pacha.errors import RefNotFound
-from pacha.refs import check_ref_name
+from pacha.refs.names import check_ref_name
 from pacha.refs.store import iso_time
 
 app = new_app()

@@ -30,7 +30,7 @@ import typer
 from pacha.cli._refargs import expected_old
 from pacha.cli.app import new_app, open_reg
 from pacha.errors import InvalidInput, PachaError, UsageError
-from pacha.refs import RefTransaction
+from pacha.refs.store import RefTransaction
 from pacha.registry import Registry
 
 app = new_app()

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.verify import check_object, verify_closure
 
 app = new_app()
 
@@ -23,10 +24,6 @@ def verify_object(
     ] = False,
 ) -> None:
     """Verify objects: decode, re-hash and check structure; exit 1 if any is bad."""
-    # pacha.fsck is imported when run, not at the top: importing that submodule makes the package
-    # attribute `pacha.fsck` the module, hiding the function `pacha.fsck` exports (pacha/__init__.py).
-    from pacha.fsck import check_object, verify_closure
-
     reg = open_reg()
     bad = 0
     if recursive:

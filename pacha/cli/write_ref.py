@@ -9,7 +9,7 @@ import typer
 from pacha.cli._refargs import expected_old
 from pacha.cli.app import new_app, open_reg
 from pacha.errors import UsageError
-from pacha.refs import check_ref_name
+from pacha.refs.names import check_ref_name
 
 app = new_app()
 
