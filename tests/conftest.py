@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.seaweedfs import s3_bucket, seaweedfs  # noqa: F401 (fixtures: a real S3 server)
+
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 
 
