@@ -137,10 +137,12 @@ def _send_batch(registry: Registry, remote: Remote, batch: list[str], meter: Met
         else:
             meter.add(size)  # arrived whole before its index: only the index is missing
         crash_point("push-pack-before-index")
-        remote.backend.put(index_key(built.pack_id), built.index)  # the index last: the pack is now visible
+        remote.backend.put(
+            index_key(built.pack_id), built.index_data
+        )  # the index last: the pack is now visible
         meter.add(0, len(built.entries))
         crash_point("push-after-pack")
-        return len(built.entries), uploaded + len(built.index), True
+        return len(built.entries), uploaded + len(built.index_data), True
     finally:
         built.pack.abort()
 
