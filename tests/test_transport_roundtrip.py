@@ -156,3 +156,22 @@ def test_remote_urls() -> None:
     ):
         with pytest.raises(UsageError):
             parse_url(bad)
+
+
+def test_a_fetched_registry_passes_fsck(tmp_path: Path, remote_url: str) -> None:
+    """Records fetched from a remote are named by remote-tracking refs: not lost versions."""
+    import subprocess
+    import sys
+
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w1", b"v1")
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    bob = new_registry(tmp_path, "bob")
+    fetch(bob, connect(remote_url), "origin")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHA_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", "from porcelain.cli import main; main()", "fsck"],
+        env={**env, "PACHA_DIR": str(bob.root)}, capture_output=True, text=True, timeout=120,
+        cwd=Path(__file__).resolve().parent.parent,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
