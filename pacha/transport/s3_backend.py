@@ -153,7 +153,8 @@ class S3Backend:
     def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         size = path.stat().st_size
         if size <= MULTIPART_THRESHOLD:
-            self.put(key, path.read_bytes())
+            with open(path, "rb") as f:  # streamed from the file: memory stays small
+                self._call(f"writing {key}", "put_object", Key=self._key(key), Body=f)
             if progress is not None:
                 progress(size)
             return size

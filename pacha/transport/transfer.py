@@ -250,7 +250,7 @@ def _download(
 
     runs = _runs(items)
     result.requests += len(runs)
-    for pieces in remote.map(get, runs):
+    for pieces in remote.map(get, runs, window=remote.jobs):  # at most jobs x RANGE_LIMIT in memory
         yield from pieces
 
 
