@@ -1,15 +1,7 @@
 """The stored form of one object: a small fixed header, then the encoded body.
 
-Layout (all integers little-endian; documented in docs/format.md):
-
-    offset  size  field
-    0       4     magic b"PCHO"
-    4       1     format version (1)
-    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list)
-    6       1     kind length n (1..16)
-    7       n     kind, ASCII (blob, tree, record, ...)
-    7+n     8     size of the decoded body in bytes
-    15+n    ...   body, encoded as the encoding byte says
+The layout (magic, version, encoding, kind, size) is docs/format.md, "Object files",
+with an annotated dump under "Annotated examples"; this module writes and parses it.
 
 This module is the header and nothing else: what each encoding byte means is
 listed here (ENCODING_NAMES), how a body of each encoding is written and read is

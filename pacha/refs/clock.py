@@ -1,7 +1,8 @@
 """The reflog's clock: a hybrid logical clock kept in the ref database.
 
 Map ``clock``, key ``last``: the last write transaction's time (u64 BE, ns since the Unix
-epoch) and number (u64 BE). Kulkarni et al., "Logical Physical Clocks", 2014.
+epoch) and number (u64 BE): docs/format.md, "Reflog order and time". Kulkarni et al.,
+"Logical Physical Clocks", 2014.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Every write transaction keeps, in ``map:integrity`` under key ``refs``, the numb
 (u64 BE) and the sum modulo 2**256 (32 bytes BE) of BLAKE3("pacha-ref\\0" + name + "\\0" +
 id) over every ref: an order-independent multiset hash, updated from the changes alone. A
 ref changed, added or removed by anything but Pacha (a one-bit flip on disk, a tool writing
-LMDB directly) no longer matches it.
+LMDB directly) no longer matches it. The layout: docs/format.md, "Integrity of the ref
+database".
 """
 
 from __future__ import annotations

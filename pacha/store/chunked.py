@@ -3,7 +3,7 @@
 A blob larger than CHUNK_THRESHOLD is cut with FastCDC (pyfastcdc) into chunks
 of AVG_CHUNK bytes on average; each chunk is a blob of its own, and the file is
 stored under its whole-file BLAKE3 id as a chunk list (encoding 3: 40 bytes a
-chunk, id and size). A second version that differs in a few places shares
+chunk, id and size; docs/format.md, "Chunked blobs"). A second version that differs in a few places shares
 every unchanged chunk, so it costs only what changed. Readers see one blob:
 reading streams the chunks and verifies the whole (which proves every chunk).
 

@@ -1,7 +1,8 @@
 """zstd deltas: an object stored as the difference from a base object.
 
 The body is the base's raw 32-byte id followed by one zstd frame compressed
-with the base's bytes as a prefix (what `zstd --patch-from` does). pyzstd's
+with the base's bytes as a prefix (what `zstd --patch-from` does; docs/format.md,
+"Object files", encoding 2). pyzstd's
 prefix mode is used because python-zstandard's raw-content dictionaries miss
 matches in large bases (../shared/MEASUREMENTS.md). The base may itself be a
 delta; chains are at most MAX_DEPTH long when written, and a reader refuses

@@ -8,13 +8,9 @@ added since it was written. It is derived data, rewritten by repack and gc, and
 automatically once MIDX_AFTER packs are not in it; a reader that finds it
 damaged, or naming a pack that is gone, does without it. As Git does, a reader
 takes its word for an id that the packs it names do not hold (fsck checks it
-lists every id of those packs). Format (docs/format.md):
-
-    "PCHM" u8 version(1) 3×0 | u32 P | pack ids P×32 | fan-out 256×u32
-    | ids N×32 | pack numbers N×u32 | BLAKE3 of everything before (32)
-
-All integers little-endian; pack number k names pack-<pack id k>. An id held by
-several packs is listed once.
+lists every id of those packs). The layout is docs/format.md, "Multi-pack index"
+(pack ids, fan-out, sorted ids, a pack number for each, a checksum); an id held
+by several packs is listed once.
 """
 
 from __future__ import annotations

@@ -1,21 +1,14 @@
 """The pack format: many stored objects in one file, found through a sorted index.
 
-A pack holds entries that are byte for byte what a loose object file holds
-(header + encoded body), back to back; its index lists the ids sorted, with a
-fan-out table over the first byte, and each entry's offset and length. The
-index is read through mmap and an id found by binary search; entries are read
-with pread. A registry with millions of objects keeps a handful of files.
-Formats: docs/format.md.
-
-    pack:  "PCHP" u8 version(1) 3×0 | entries … | pack id (32)
-    index: "PCHI" u8 version(1) 3×0 | fan-out 256×u32 | ids N×32 | offsets N×u64
-           | lengths N×u64 | pack id (32) | BLAKE3 of everything before (32)
-
-pack id = BLAKE3 of the ids, offsets and lengths columns: it names the pack
-(pack-<id>.pack) and ties pack and index together. Entry bodies are covered by
-their own ids, checked on every read, so the pack's bytes are not hashed twice.
-All integers little-endian. The index is renamed into place after the pack,
-so a pack is visible exactly when its index is.
+A pack holds entries that are byte for byte what a loose object file holds,
+back to back; its index lists the ids sorted, with a fan-out table over the
+first byte, and each entry's offset and length, and the pack id (the BLAKE3 of
+those columns) names and ties both files. The layouts, the reserved-bytes rule
+and an annotated dump of a one-entry pack and index are docs/format.md ("Packs",
+"Reserved bytes", "Annotated examples"). Entry bodies are covered by their own
+ids, checked on every read, so the pack's bytes are not hashed twice. The index
+is renamed into place after the pack, so a pack is visible exactly when its
+index is.
 
 Here: the layout's constants and the building of an index (pacha.store.pack_writer
 writes packs, pacha.store.pack reads one, pacha.store.packset finds them all).
