@@ -41,8 +41,8 @@ class S3Backend:
     """Keys under s3://bucket/prefix."""
 
     def __init__(self, url: RemoteURL, endpoint_url: str | None = None, jobs: int | None = None) -> None:
-        import boto3  # type: ignore[import-untyped]
-        from botocore.config import Config  # type: ignore[import-untyped]
+        import boto3
+        from botocore.config import Config
 
         self.bucket = url.bucket
         self.prefix = url.prefix + "/" if url.prefix else ""
@@ -63,7 +63,7 @@ class S3Backend:
 
     def _error(self, exc: Exception, doing: str) -> Exception:
         """The one-line error (or KeyMissing, PreconditionFailed, Conflict) for a client exception."""
-        from botocore.exceptions import (  # type: ignore[import-untyped]
+        from botocore.exceptions import (
             ClientError,
             EndpointConnectionError,
             NoCredentialsError,
