@@ -10,6 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
+
+import pacha
+from tests.seaweedfs import s3_bucket, seaweedfs  # noqa: F401 (fixtures: a real S3 server)
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 
@@ -126,8 +130,6 @@ def cli(tmp_path: Path, fresh_registry: tuple[Path, int]) -> Cli:
 
 @pytest.fixture
 def registry(cli: Cli):
-    import pacha
-
     return pacha.open_registry(cli.registry)
 
 
@@ -146,8 +148,6 @@ UNCOMPARED = {"lock.mdb"}
 
 def registry_digest(root: Path) -> dict[str, tuple[int, str]]:
     """Every file under root (LMDB files included) by relative path: its mode and BLAKE3 hash."""
-    from blake3 import blake3
-
     out: dict[str, tuple[int, str]] = {}
     if not root.is_dir():
         return out
@@ -169,8 +169,6 @@ def registry_digest(root: Path) -> dict[str, tuple[int, str]]:
 
 def damage_object(registry: Path, object_id: str, from_end: int = 50) -> None:
     """Flip one byte near the end of an object's stored body, loose or packed."""
-    import pacha
-
     store = pacha.open_registry(registry).objects
     where, pack = store.locate(object_id)
     if where == "loose":
