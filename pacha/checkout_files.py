@@ -17,7 +17,8 @@ from pacha.errors import InvalidInput
 from pacha.leftovers import checkout_temp_name, clear_dead_siblings
 from pacha.objects import BLOB, MODE_EXEC, MODE_FILE, MODE_TREE, TREE, Tree, decode_tree
 from pacha.pathnames import case_collisions, check_destination, check_name, folds_case
-from pacha.store import WHOLE_READ, ObjectStore
+from pacha.store import WHOLE_OBJECT_READ as WHOLE_READ
+from pacha.store import ObjectStore
 from pacha.store.reader import write_all
 from pacha.store.tmpfile import WritebackFile, sync_filesystem
 

@@ -27,7 +27,8 @@ from pacha.store import ObjectStore
 from pacha.store.chunked import decode_chunk_list
 from pacha.store.copies import Copy, copies, stored_form, verify_copy
 from pacha.store.delta import base_of
-from pacha.store.pack import Pack, PackWriter, remove_pack
+from pacha.store.pack import Pack, remove_pack
+from pacha.store.pack_writer import PackWriter
 from pacha.store.repack import rewrite_midx
 
 MAX_NAMES = 3  # places named per damaged object

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from pacha.checkout_files import checkout as checkout
 from pacha.checkout_files import read_tree as read_tree
 from pacha.errors import InvalidInput, PachaError
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 from pacha.ignore import IgnoreRules
 from pacha.objects import (
     BLOB,
@@ -32,7 +32,8 @@ from pacha.objects import (
 )
 from pacha.pathnames import name_problem
 from pacha.registry import in_registry
-from pacha.store import ObjectStore, Prepared
+from pacha.store import ObjectStore
+from pacha.store import PreparedObject as Prepared
 from pacha.store.ingest import CompressionProbe, ingest_file_sized, prepare_probed
 from pacha.store.snapshot import FileChanged, Identity, hash_file_sized, read_small
 from pacha.store.snapshot import identity as snapshot_identity

@@ -12,14 +12,14 @@ from typing import IO, TYPE_CHECKING, Annotated
 import typer
 
 from pacha import objects
-from pacha.blocks import hash_file
 from pacha.cli.app import new_app, write_out, writing_reg
 from pacha.documents import read_stream
 from pacha.errors import InvalidInput, UsageError
-from pacha.ids import hash_bytes, hash_stream
+from pacha.hashing import hash_bytes, hash_stream
 from pacha.objects import KNOWN_KINDS
 from pacha.pathnames import check_source
 from pacha.registry import in_registry
+from pacha.store.snapshot import hash_file
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
