@@ -1,0 +1,18 @@
+"""pacha fetch: update the remote-tracking refs remotes/<remote>/… and the remote's audit trail."""
+
+from __future__ import annotations
+
+from pacha.cli._app import RegistryOption, new_app, open_reg
+from porcelain.cli._sync import JsonOption, RemoteArg, print_report
+
+app = new_app()
+
+
+@app.command(
+    help="Update the remote-tracking refs (remotes/REMOTE/...) and the remote's audit trail; no objects.",
+    epilog="Example: pacha fetch origin && pacha model history fraud-detector --remote origin",
+)
+def fetch(remote: RemoteArg = None, as_json: JsonOption = False, registry: RegistryOption = None) -> None:
+    from porcelain.remotes.sync import fetch as fetch_refs
+
+    print_report(fetch_refs(open_reg(registry), remote), as_json, "fetch")
