@@ -41,8 +41,11 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
     ) -> None:
         """Re-check a version by hash: record, artifact, every ancestor and pinned reference."""
         from porcelain.cli._output import print_json
+        from porcelain.remotes.lazy import ensure_local
 
-        found, count, problems = open_porcelain(registry).verify(kind, reference, version)
+        reg = open_porcelain(registry)
+        ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+        found, count, problems = reg.verify(kind, reference, version)
         if as_json:
             print_json(
                 {

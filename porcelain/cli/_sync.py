@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from porcelain.remotes.sync import SyncReport
+if TYPE_CHECKING:
+    from porcelain.remotes.sync import SyncReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 RemoteArg = Annotated[
@@ -31,7 +32,9 @@ def _verb(old: str | None, new: str | None) -> str:
     return "moved"
 
 
-def print_report(report: SyncReport, as_json: bool, direction: str, extra: dict[str, Any] | None = None) -> None:
+def print_report(
+    report: SyncReport, as_json: bool, direction: str, extra: dict[str, Any] | None = None
+) -> None:
     """direction: "push" (To URL), "fetch" / "pull" / "clone" (From URL)."""
     if as_json:
         from porcelain.cli._output import print_json

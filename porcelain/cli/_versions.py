@@ -162,6 +162,9 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
             reference = _as_of(reg, kind, reference, at)
         found = reg.get(kind, reference, version)
         if output is not None:
+            from porcelain.remotes.lazy import ensure_local
+
+            ensure_local(reg.plumbing, kind, found.record_id, progress=not as_json)  # lazy remote only
             found, path = reg.download(kind, found.record_id, output, force=force)
         if as_json:
             print_json(version_json(found))
@@ -182,9 +185,11 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
-        found, placed = open_porcelain(registry).download_placed(
-            kind, reference, output, version=version, force=force
-        )
+        from porcelain.remotes.lazy import ensure_local
+
+        reg = open_porcelain(registry)
+        ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+        found, placed = reg.download_placed(kind, reference, output, version=version, force=force)
         if as_json:
             _print_json(dict(version_json(found), path=str(placed.path), written=placed.written))
         else:
@@ -245,13 +250,22 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         @app.command("history", epilog=f"Example: pacha {noun} history fraud-detector --json")
         def history(
             name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
+            remote: Annotated[
+                str | None,
+                typer.Option("--remote", help="As REMOTE records it (after `pacha fetch`): every machine's."),
+            ] = None,
             as_json: JsonOption = False,
             registry: RegistryOption = None,
         ) -> None:
             """The audit trail of stage changes: when, who, version, from, to, why."""
             from porcelain.cli._output import console, print_json, table, when
 
-            moves = open_porcelain(registry).history(kind, name)
+            if remote is not None:
+                from porcelain.remotes.history import remote_history
+
+                moves = remote_history(open_porcelain(registry).plumbing, kind, name, remote)
+            else:
+                moves = open_porcelain(registry).history(kind, name)
             if as_json:
                 print_json([_transition_json(t) for t in moves])
                 return

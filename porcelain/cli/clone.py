@@ -38,7 +38,13 @@ def clone(
     from porcelain.remotes.admin import clone as clone_remote
 
     plumbing, report = clone_remote(
-        url, path, endpoint_url=endpoint_url, all_objects=all_objects, lazy=lazy, jobs=jobs, progress=not as_json
+        url,
+        path,
+        endpoint_url=endpoint_url,
+        all_objects=all_objects,
+        lazy=lazy,
+        jobs=jobs,
+        progress=not as_json,
     )
     print_report(report, as_json, "clone", {"registry": str(plumbing.root), "lazy": lazy})
     if not as_json:

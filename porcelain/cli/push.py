@@ -9,7 +9,7 @@ app = new_app()
 
 
 @app.command(
-    help="Send what the remote lacks of the refs named (default: all), then move its refs by compare-and-swap.",
+    help="Send what the remote lacks of the refs named (default: all), then move them (compare-and-swap).",
     epilog="Example: pacha push origin fraud-detector",
 )
 def push(

@@ -33,7 +33,7 @@ def _print_check(report: CheckReport) -> None:
         out.print("  conditional writes: honoured (refs move by compare-and-swap)")
     elif report.unsafe_refs:
         out.print(
-            f"  conditional writes: IGNORED; accepted by remote.{report.remote}.unsafe-refs (one writer only)",
+            f"  conditional writes: IGNORED; accepted (remote.{report.remote}.unsafe-refs): one writer only",
             markup=False,
         )
     else:
@@ -89,7 +89,9 @@ def list_(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
 
     rows = table("name", "url", "settings")
     for r in remotes:
-        notes = [n for n, on in (("default", r.default), ("lazy", r.lazy), ("unsafe-refs", r.unsafe_refs)) if on]
+        notes = [
+            n for n, on in (("default", r.default), ("lazy", r.lazy), ("unsafe-refs", r.unsafe_refs)) if on
+        ]
         if r.endpoint_url:
             notes.append(f"endpoint {r.endpoint_url}")
         if r.jobs:

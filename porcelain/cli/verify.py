@@ -25,7 +25,11 @@ def verify(
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
-    found, count, problems = open_porcelain(registry).verify(None, reference, version)
+    from porcelain.remotes.lazy import ensure_local
+
+    reg = open_porcelain(registry)
+    ensure_local(reg.plumbing, None, reference, version, progress=not as_json)  # lazy remote only
+    found, count, problems = reg.verify(None, reference, version)
     if as_json:
         from porcelain.cli._output import print_json
 

@@ -110,7 +110,9 @@ def clone(
     created = not root.exists()
     try:
         plumbing, _ = pacha.init_registry(root)
-        settings.add_remote(plumbing, ORIGIN, url, endpoint_url=endpoint_url, default=True, lazy=lazy, jobs=jobs)
+        settings.add_remote(
+            plumbing, ORIGIN, url, endpoint_url=endpoint_url, default=True, lazy=lazy, jobs=jobs
+        )
         with plumbing.writing():
             report = _fill(plumbing, remote, url, all_objects, lazy, progress)
     except BaseException:
@@ -119,7 +121,9 @@ def clone(
     return plumbing, report
 
 
-def _fill(plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool) -> SyncReport:
+def _fill(
+    plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool
+) -> SyncReport:
     wire.fetch(plumbing, remote, ORIGIN)
     table = tracking(plumbing, ORIGIN)
     report = SyncReport(ORIGIN, url)

@@ -97,7 +97,9 @@ def push_moves(local: Mapping[str, str], tracked: Mapping[str, str], names: Iter
     ]
 
 
-def production_of(table: Mapping[str, str], keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], list[str]]:
+def production_of(
+    table: Mapping[str, str], keys: Iterable[tuple[str, str]]
+) -> dict[tuple[str, str], list[str]]:
     """For each (kind, name): its versions in production in table."""
     out: dict[tuple[str, str], list[str]] = {}
     for kind, name in keys:
@@ -125,12 +127,13 @@ def resolve_version(table: Mapping[str, str], text: str, kinds: Iterable[str] = 
     A full record id names whichever versions point at it. Returns every match (one per kind).
     """
     ref = parse_reference(text)
-    if ref.name is None:
-        oid = ref.object_id or ""
-        if len(oid) != ID_LEN or not is_hex(oid):
-            raise InvalidInput(f"{text!r}: give NAME:VER, NAME@STAGE or a full record id")
-        return [w for kind in kinds for w in _versions_with(table, kind, oid)]
-    out = []
+    oid = ref.object_id or ""
+    by_id = len(oid) == ID_LEN and is_hex(oid)
+    if ref.name is None and not by_id:
+        raise InvalidInput(f"{text!r}: give NAME:VER, NAME@STAGE or a full record id")
+    out = [w for kind in kinds for w in _versions_with(table, kind, oid)] if by_id else []
+    if ref.name is None or out:
+        return out
     for kind in kinds:
         version = _pick(table, kind, ref.name, ref.version, ref.stage)
         if version is not None:
@@ -147,7 +150,9 @@ def _versions_with(table: Mapping[str, str], kind: str, oid: str) -> list[Wanted
     return out
 
 
-def _pick(table: Mapping[str, str], kind: str, name: str, version: str | None, stage: str | None) -> str | None:
+def _pick(
+    table: Mapping[str, str], kind: str, name: str, version: str | None, stage: str | None
+) -> str | None:
     prefix = layout.versions_prefix(kind, name)
     known = [r[len(prefix) :] for r in table if r.startswith(prefix) and "/" not in r[len(prefix) :]]
     if stage is not None:
@@ -162,7 +167,9 @@ def _pick(table: Mapping[str, str], kind: str, name: str, version: str | None, s
 
 def production_like(table: Mapping[str, str], kind: str, name: str, stage: str) -> list[str]:
     prefix = layout.stages_prefix(kind, name, stage)
-    return versions.sort(r[len(prefix) :] for r in table if r.startswith(prefix) and "/" not in r[len(prefix) :])
+    return versions.sort(
+        r[len(prefix) :] for r in table if r.startswith(prefix) and "/" not in r[len(prefix) :]
+    )
 
 
 def version_scope(local: Mapping[str, str], remote: Mapping[str, str], want: Wanted) -> set[str]:

@@ -65,7 +65,7 @@ def states(table: Mapping[str, str], wanted: set[NameKey]) -> dict[NameKey, Name
         key = name_of(ref)
         if key is None or key not in out:
             continue
-        kind, name = key
+        kind = key[0]
         if ref.startswith("stages/"):
             _, stage, version = layout.split_stage_ref(kind, ref)
             out[key].stages.setdefault(version, []).append((stage, object_id))
@@ -108,9 +108,7 @@ class StageRules:
         production = state.in_stage(stages.PRODUCTION)
         if len(production) > 1 and sorted(production) != sorted(self.intended.get(key, [])):
             theirs = [v for v in production if v not in self.intended.get(key, [])]
-            who = "".join(
-                self.moved_by(layout.stage_ref(kind, name, stages.PRODUCTION, v)) for v in theirs
-            )
+            who = "".join(self.moved_by(layout.stage_ref(kind, name, stages.PRODUCTION, v)) for v in theirs)
             self._refuse(
                 f"{name} would have {len(production)} versions in production on {self.remote} "
                 f"({', '.join(production)}): {', '.join(theirs)} was promoted there meanwhile{who}; "

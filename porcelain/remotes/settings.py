@@ -100,7 +100,9 @@ def _settings(name: str, table: dict[str, Any], default: str | None) -> RemoteSe
     where = f"{SECTION}.{name}"
     url = table.get("url")
     if not isinstance(url, str) or not url:
-        raise InvalidInput(f"{where}.url is missing in config.toml; set it or run `pacha remote remove {name}`")
+        raise InvalidInput(
+            f"{where}.url is missing in config.toml; set it or run `pacha remote remove {name}`"
+        )
     endpoint = table.get("endpoint-url")
     return RemoteSettings(
         name=name,
@@ -127,9 +129,7 @@ def list_remotes(plumbing: pacha.Registry) -> list[RemoteSettings]:
     config = _config(plumbing)
     default = default_name(config)
     return [
-        _settings(name, table, default)
-        for name, table in _tables(config).items()
-        if isinstance(table, dict)
+        _settings(name, table, default) for name, table in _tables(config).items() if isinstance(table, dict)
     ]
 
 
@@ -181,7 +181,9 @@ def add_remote(
         raise InvalidInput("the remote URL is empty: use s3://BUCKET/PREFIX, a path or file://PATH")
     config = _config(plumbing)
     if name in _tables(config):
-        raise InvalidInput(f"remote {name!r} already exists; remove it first with `pacha remote remove {name}`")
+        raise InvalidInput(
+            f"remote {name!r} already exists; remove it first with `pacha remote remove {name}`"
+        )
     parse_jobs("--jobs", jobs)
 
     def change(doc: Any) -> None:

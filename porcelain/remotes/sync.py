@@ -105,9 +105,7 @@ def push(
         moved_by=_moved_by(plumbing, remote, settings),
     )
     message = f"push to {settings.name}: {len(moves)} ref(s)"
-    result = wire.push(
-        plumbing, remote, moves, force=force, check=check, message=message, progress=progress
-    )
+    result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
     _count(report, result)
     wire.fetch(plumbing, remote, settings.name)  # tracking refs follow what was pushed
     report.moved = moves
@@ -185,7 +183,9 @@ def _pull_scope(
         if not versions:
             from porcelain.errors import NotFound
 
-            raise NotFound(f"{text!r} names no version on {settings.name}; `pacha fetch` then `pacha model list`")
+            raise NotFound(
+                f"{text!r} names no version on {settings.name}; `pacha fetch` then `pacha model list`"
+            )
         for want in versions:
             names |= refsync.version_scope(mine, after, want)
             roots.add(want.record_id)

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import pacha
 from pacha.transport import errors
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
@@ -19,6 +18,8 @@ from pacha.transport.fetch import remote_log
 from pacha.transport.push import UNKNOWN, RefUpdate
 from pacha.transport.push import push as _push
 from pacha.transport.remote import Remote, open_remote
+
+import pacha
 from porcelain.remotes.refsync import Move
 from porcelain.remotes.settings import RemoteSettings
 
@@ -40,7 +41,9 @@ def connect(settings: RemoteSettings) -> Remote:
     )
 
 
-def connect_url(url: str, endpoint_url: str | None = None, jobs: int | None = None, name: str | None = None) -> Remote:
+def connect_url(
+    url: str, endpoint_url: str | None = None, jobs: int | None = None, name: str | None = None
+) -> Remote:
     return open_remote(url, endpoint_url=endpoint_url, jobs=jobs, name=name)
 
 
@@ -57,7 +60,14 @@ def push(
     """Objects first, then the ref table by compare-and-swap (transport's PushResult)."""
     updates = [RefUpdate(m.ref, m.new, UNKNOWN if force else m.old) for m in moves]
     return _push(
-        plumbing, remote, updates, force=force, check=check, who=plumbing.identity(), message=message, progress=progress
+        plumbing,
+        remote,
+        updates,
+        force=force,
+        check=check,
+        who=plumbing.identity(),
+        message=message,
+        progress=progress,
     )
 
 
@@ -66,6 +76,8 @@ def fetch(plumbing: pacha.Registry, remote: Remote, name: str, *, objects: bool 
     return _fetch(plumbing, remote, name, objects=objects)
 
 
-def fetch_objects(plumbing: pacha.Registry, remote: Remote, roots: Iterable[str], progress: ProgressFn) -> Any:
+def fetch_objects(
+    plumbing: pacha.Registry, remote: Remote, roots: Iterable[str], progress: ProgressFn
+) -> Any:
     """The closure of roots the local store lacks, verified on arrival (FetchObjectsResult)."""
     return _fetch_objects(plumbing, remote, list(roots), progress=progress)
