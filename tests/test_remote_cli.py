@@ -45,8 +45,7 @@ def test_remote_usage_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert "no remote named 'nope'" in cli.fails("push", "nope", code=1).err
     assert "must be true or false" in cli.fails("remote", "set", "origin", "lazy", "maybe").err
     assert "unknown remote setting" in cli.fails("remote", "set", "origin", "colour", "red").err
-    for result in (cli.fails("fetch"), cli.fails("pull")):  # nothing there yet: an empty remote
-        assert result.err.count("\n") == 1, result.err
+    assert "Everything up-to-date" in cli("fetch").text  # nothing there yet: an empty remote
 
 
 def test_remote_check_probes_conditional_writes(shared: Shared, tmp_path: Path) -> None:
@@ -69,7 +68,7 @@ def test_a_read_only_user_can_fetch_pull_and_clone_but_not_push(seaweedfs: Seawe
     assert check["readable"] and not check["writable"]
     reader("model", "register", "m", artifact(tmp_path, "m2.bin"), "-v", "1.1.0")
     refused = reader.fails("push", code=128)
-    assert refused.err.count("\n") == 1 and "denied" in refused.err.lower(), refused.err
+    assert refused.err.count("\n") == 1 and "cannot write" in refused.err, refused.err
     clone = member(tmp_path, "clone", place, add=False, read_only=True)
     clone("clone", place.url, clone.registry, *place.add_args())
     assert clone("fsck").code == 0

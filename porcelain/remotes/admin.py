@@ -135,7 +135,7 @@ def _fill(
         report.bytes = int(getattr(result, "bytes", 0) or 0)
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
     if report.moved:
-        apply_local(plumbing, report.moved, f"clone from {url}")
+        apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy)
     return report
 
 

@@ -1,8 +1,8 @@
 """A name's stage history as a remote records it: who promoted what, from any machine.
 
-Every push appends the remote's audit trail; fetch mirrors it into the reflog of the
-remote-tracking refs remotes/<remote>/stages/… (who, when and why preserved), so this is
-read locally, in the remote's order (its transaction sequence), after `pacha fetch`.
+Every push appends a segment to the remote's audit trail (who pushed, when, why); fetch keeps
+the segments verbatim (and mirrors them in the reflog of remotes/<remote>/…), so this is read
+locally, in the remote's order (its segment sequence) with the remote's times, after a fetch.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pacha.ids import ZERO_ID
 from porcelain import layout
 from porcelain.errors import NotFound
 from porcelain.names import check_name
-from porcelain.remotes.refsync import tracking_prefix
+from porcelain.remotes import wire
 from porcelain.remotes.settings import get_remote
 from porcelain.results import Transition
 
@@ -26,14 +26,15 @@ def remote_history(plumbing: pacha.Registry, kind: str, name: str, remote: str |
     """
     check_name(name)
     settings = get_remote(plumbing, remote)
-    strip = tracking_prefix(settings.name)
-    entries = plumbing.refs.reflog_all(strip + layout.stages_prefix(kind, name))
+    prefix = layout.stages_prefix(kind, name)
     groups: dict[tuple[int, int, str], dict[str, Any]] = {}
-    for entry in entries:
-        ref_name, stage, version = layout.split_stage_ref(kind, entry.name[len(strip) :])
+    for entry in wire.remote_log(plumbing, settings.name):  # oldest first, the remote's own times
+        if not entry.name.startswith(prefix):
+            continue
+        ref_name, stage, version = layout.split_stage_ref(kind, entry.name)
         if ref_name != name:
             continue
-        group = groups.setdefault((entry.txn, entry.when_ns, version), {"from": None, "to": None, "e": entry})
+        group = groups.setdefault((entry.seq, entry.when_ns, version), {"from": None, "to": None, "e": entry})
         group["to" if entry.new != ZERO_ID else "from"] = stage
     if not groups:
         raise NotFound(

@@ -10,7 +10,7 @@ local one has not changed since the last fetch, and refuses where both changed.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from pacha.ids import is_hex
@@ -172,6 +172,21 @@ def production_like(table: Mapping[str, str], kind: str, name: str, stage: str) 
     )
 
 
+def same_versions(local: Mapping[str, str], remote: Mapping[str, str], names: Iterable[str]) -> set[str]:
+    """Local stage refs of the versions names touch that the remote also has: with them in the
+    pull, a version's stage here follows the remote's (a stage ref only here is moved too)."""
+    keys = {name_of(ref) for ref in names} - {None}
+    out = set()
+    for ref in local:
+        key = name_of(ref)
+        if key in keys and ref.startswith("stages/") and key is not None:
+            kind, name = key
+            _, _, version = layout.split_stage_ref(kind, ref)
+            if layout.version_ref(kind, name, version) in remote:
+                out.add(ref)
+    return out
+
+
 def version_scope(local: Mapping[str, str], remote: Mapping[str, str], want: Wanted) -> set[str]:
     """The refs a pull of one version moves: that version's, and the stage refs of the versions
     of its name the local registry already has (so their stages follow the remote's, and
@@ -194,15 +209,20 @@ def pull_moves(
     names: Iterable[str],
     remote: str,
     force: bool = False,
+    deleted_here: Callable[[str], bool] = lambda ref: False,
 ) -> list[Move]:
     """Local ref changes that bring names to the remote's values (after).
 
     A ref the local registry changed since the last fetch (local != before) and the remote
     changed too is a conflict: CheckFailed names it, unless force takes the remote's value.
+    A ref absent here that the remote has unchanged since the last fetch is taken, unless
+    deleted_here(ref) says it was deleted here (then the deletion waits for a push).
     """
     moves, conflicts = [], []
     for ref in sorted(names):
         cur, base, target = local.get(ref), before.get(ref), after.get(ref)
+        if cur is None and target is not None and target == base and not deleted_here(ref):
+            base = None  # fetched earlier, never pulled: new here
         if cur == target or (target == base and not force):
             continue  # in sync, or only the local side changed it (push sends that)
         if cur != base and not force:

@@ -81,12 +81,18 @@ class StageRules:
     touched: the names whose refs the push moves. intended: each touched name's versions in
     production in the pusher's registry (several only if kept there on purpose).
     moved_by: ref name -> " (moved by WHO at TIME)" from the remote's audit trail, or "".
+    pulling: the table is the local one a pull would leave (intended: the remote's production).
     """
 
     touched: set[NameKey]
     intended: dict[NameKey, list[str]]
     remote: str
     moved_by: Callable[[str], str] = lambda ref: ""
+    pulling: bool = False
+
+    @property
+    def where(self) -> str:
+        return "here" if self.pulling else f"on {self.remote}"
 
     def __call__(self, table: Mapping[str, str]) -> None:
         for key, state in sorted(states(table, self.touched).items()):
@@ -98,16 +104,23 @@ class StageRules:
             what = f"{name}:{version}"
             if len(held) > 1:
                 where = " and ".join(s for s, _ in held)
-                self._refuse(f"{what} would be in {where} at once on {self.remote}")
+                self._refuse(f"{what} would be in {where} at once {self.where}")
             stage, object_id = held[0]
             if state.versions.get(version) != object_id:
-                self._refuse(f"{what} would be in {stage} on {self.remote} without being registered there")
+                self._refuse(f"{what} would be in {stage} {self.where} without being registered there")
         for version in state.versions:
             if version not in state.stages:
-                self._refuse(f"{name}:{version} would have no stage on {self.remote}")
+                self._refuse(f"{name}:{version} would have no stage {self.where}")
         production = state.in_stage(stages.PRODUCTION)
         if len(production) > 1 and sorted(production) != sorted(self.intended.get(key, [])):
             theirs = [v for v in production if v not in self.intended.get(key, [])]
+            if self.pulling:
+                self._refuse(
+                    f"{name} would have {len(production)} versions in production here "
+                    f"({', '.join(production)}): {', '.join(theirs)} is in production here but not on "
+                    f"{self.remote}; push it (`pacha push {self.remote}`), or take {self.remote}'s "
+                    f"stages with `pacha pull {self.remote} --force`"
+                )
             who = "".join(self.moved_by(layout.stage_ref(kind, name, stages.PRODUCTION, v)) for v in theirs)
             self._refuse(
                 f"{name} would have {len(production)} versions in production on {self.remote} "
@@ -117,7 +130,8 @@ class StageRules:
             )
 
     def _refuse(self, why: str) -> None:
-        raise StageRuleBroken(f"push refused: {why}; nothing was changed on {self.remote}")
+        action = "pull" if self.pulling else "push"
+        raise StageRuleBroken(f"{action} refused: {why}; nothing was changed {self.where}")
 
 
 def _cli(kind: str) -> str:

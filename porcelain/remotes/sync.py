@@ -104,12 +104,34 @@ def push(
         settings.name,
         moved_by=_moved_by(plumbing, remote, settings),
     )
-    message = f"push to {settings.name}: {len(moves)} ref(s)"
+    message = "; ".join(_local_messages(plumbing, moves)) or f"push to {settings.name}: {len(moves)} ref(s)"
     result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
     _count(report, result)
     wire.fetch(plumbing, remote, settings.name)  # tracking refs follow what was pushed
     report.moved = moves
     return report
+
+
+MESSAGE_LIMIT = 1000  # characters of the remote trail's message of one push
+
+
+def _local_messages(plumbing: pacha.Registry, moves: Sequence[refsync.Move]) -> list[str]:
+    """Why the refs moved here since the remote last saw them: the local reflog's messages, in order.
+
+    The remote's audit trail records one entry per ref per push; its message carries these, so
+    `model history --remote` says why a version was promoted, not only that it was pushed."""
+    seen: dict[str, None] = {}
+    for move in moves:
+        entries = plumbing.refs.reflog(move.ref)
+        start = 0
+        for i, entry in enumerate(entries):
+            if move.old is not None and entry.new == move.old:
+                start = i + 1
+        for entry in entries[start:]:
+            if entry.message:
+                seen.setdefault(entry.message, None)
+    text = "; ".join(seen)
+    return [text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."] if seen else []
 
 
 def _moved_by(plumbing: pacha.Registry, remote: wire.Remote, settings: RemoteSettings) -> Any:
@@ -148,7 +170,11 @@ def pull(
     wire.fetch(plumbing, remote, settings.name)
     after, mine = tracking(plumbing, settings.name), local(plumbing)
     names, roots = _pull_scope(mine, before, after, wanted, settings)
-    moves = refsync.pull_moves(mine, before, after, names, settings.name, force)
+    names |= refsync.same_versions(mine, after, names)
+    moves = refsync.pull_moves(
+        mine, before, after, names, settings.name, force, lambda ref: bool(plumbing.refs.reflog(ref))
+    )
+    _check_result(mine, after, moves, settings.name)
     if not wanted and not settings.lazy:
         roots = {m.new for m in moves if m.new is not None}
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
@@ -156,9 +182,24 @@ def pull(
         if roots:
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
         if moves:
-            apply_local(plumbing, moves, f"pull {settings.name}: {len(moves)} ref(s)")
+            message = f"pull {settings.name}: {len(moves)} ref(s)"
+            apply_local(plumbing, moves, message, lazy=settings.lazy)
     report.moved = moves
     return report
+
+
+def _check_result(
+    mine: dict[str, str], after: dict[str, str], moves: Sequence[refsync.Move], remote: str
+) -> None:
+    """The stage rules on the local refs the pull would leave (StageRuleBroken: nothing moves)."""
+    result = dict(mine)
+    for move in moves:
+        if move.new is None:
+            result.pop(move.ref, None)
+        else:
+            result[move.ref] = move.new
+    touched = rules.touched_names(m.ref for m in moves)
+    rules.StageRules(touched, refsync.production_of(after, touched), remote, pulling=True)(result)
 
 
 def _pull_scope(
@@ -192,11 +233,16 @@ def _pull_scope(
     return names, roots
 
 
-def apply_local(plumbing: pacha.Registry, moves: Sequence[refsync.Move], message: str) -> None:
-    """Move local refs in one transaction, each expected where it was read (else nothing moves)."""
+def apply_local(
+    plumbing: pacha.Registry, moves: Sequence[refsync.Move], message: str, *, lazy: bool = False
+) -> None:
+    """Move local refs in one transaction, each expected where it was read (else nothing moves).
+
+    lazy: the objects may be absent (a lazy registry fetches them when used), so the refs
+    are written without the registry's "store it first" check."""
     from pacha.errors import RefConflict, RefNotFound
 
-    tx = plumbing.transaction(message)
+    tx = plumbing.refs.transaction(message, plumbing.identity()) if lazy else plumbing.transaction(message)
     for m in moves:
         if m.new is None:
             tx.delete(m.ref, m.old)
