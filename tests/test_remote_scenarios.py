@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -78,24 +79,22 @@ def test_two_registries_share_models_and_a_clone_equals_the_original(shared: Sha
     assert history(ada, "fraud", "--remote", "origin") == trail  # the same trail, read from any machine
 
 
-def _race(*jobs) -> list[BaseException | None]:
-    """Run jobs at the same moment in threads; each one's exception or None."""
-    start = threading.Barrier(len(jobs))
-    out: list[BaseException | None] = [None] * len(jobs)
+_POOL = ThreadPoolExecutor(2)  # two long-lived threads: each keeps its connection to the remote
 
-    def run(i: int) -> None:
+
+def _race(*jobs: Callable[[], object]) -> list[BaseException | None]:
+    """Run two jobs at the same moment on two threads; each one's exception or None."""
+    start = threading.Barrier(len(jobs))
+
+    def run(job: Callable[[], object]) -> BaseException | None:
         start.wait()
         try:
-            jobs[i]()
-        except BaseException as exc:
-            out[i] = exc
+            job()
+        except BaseException as exc:  # reported to the test
+            return exc
+        return None
 
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return out
+    return list(_POOL.map(run, jobs))
 
 
 ROUNDS = 20
@@ -105,43 +104,43 @@ def test_concurrent_pushes_and_promotions_one_wins_each_round(shared: Shared, tm
     ada, bob = member(tmp_path, "ada", shared), member(tmp_path, "bob", shared)
     regs = {c: Registry.open(c.registry) for c in (ada, bob)}
     remote_refs = _remote_reader(regs[ada])
+    with as_member(ada):  # the versions the promotion races pick from, shared once
+        for k in range(ROUNDS):
+            for patch in (0, 1):
+                regs[ada].register_model(
+                    "p", artifact(tmp_path, f"p{k}{patch}.bin", 300), version=f"2.{k}.{patch}"
+                )
+    sync.push(regs[ada].plumbing)
+    sync.pull(regs[bob].plumbing)
     for k in range(ROUNDS):
-        # two pushes of the same new ref (the same version, different contents)
+        # two pushes of the same new ref: the same version, different contents
         mine = {}
         for c in (ada, bob):
             with as_member(c):
-                got = regs[c].register_model(
-                    "m", artifact(tmp_path, f"{c.cwd.name}{k}.bin", 2000), version=f"1.{k}.0"
+                made = regs[c].register_model(
+                    "m", artifact(tmp_path, f"{c.cwd.name}{k}.bin", 300), version=f"1.{k}.0"
                 )
-            mine[c] = got.version.record_id
-        errors = _race(*(lambda c=c: sync.push(regs[c].plumbing) for c in (ada, bob)))
-        winner, loser = _one_winner(errors, (ada, bob))
-        assert remote_refs()[f"models/m/1.{k}.0"] == mine[winner]
-        assert regs[loser].plumbing.refs.get(f"models/m/1.{k}.0") == mine[loser]  # the loser keeps its own
-        assert regs[loser].plumbing.objects.has(mine[loser])
-        # the loser takes the winner's version (its own stays in its objects, reachable by its reflog)
-        sync.pull(regs[loser].plumbing, force=True)
-        # two promotions of different versions to production from the two clones
-        with as_member(ada):
-            regs[ada].register_model("p", artifact(tmp_path, f"p{k}a.bin", 500), version=f"2.{k}.0")
-            regs[ada].register_model("p", artifact(tmp_path, f"p{k}b.bin", 500), version=f"2.{k}.1")
-        sync.push(regs[ada].plumbing)
-        sync.pull(regs[bob].plumbing)
-        for c, version in ((ada, f"2.{k}.0"), (bob, f"2.{k}.1")):
-            with as_member(c):
-                regs[c].set_stage("model", f"p:{version}", "production")
-        errors = _race(*(lambda c=c: sync.push(regs[c].plumbing) for c in (ada, bob)))
-        winner, loser = _one_winner(errors, (ada, bob))
-        on_remote = [r for r in remote_refs() if r.startswith("stages/models/p/production/")]
-        assert on_remote == [
-            f"stages/models/p/production/{regs[winner].in_stage('model', 'p', 'production')[0]}"
-        ]
-        assert len(regs[loser].in_stage("model", "p", "production")) == 1  # its own promotion is kept
-        sync.pull(regs[loser].plumbing, force=True)
-        sync.pull(regs[winner].plumbing)
-        assert regs[ada].in_stage("model", "p", "production") == regs[bob].in_stage(
-            "model", "p", "production"
+            mine[c] = made.version.record_id
+        winner, loser = _one_winner(
+            _race(*(lambda c=c: sync.push(regs[c].plumbing) for c in (ada, bob))), (ada, bob)
         )
+        assert remote_refs()[f"models/m/1.{k}.0"] == mine[winner]
+        assert regs[loser].plumbing.refs.get(f"models/m/1.{k}.0") == mine[loser]  # refused: it keeps its own
+        sync.pull(regs[loser].plumbing, force=True)  # then takes the winner's (its own stays in its reflog)
+        # two promotions of different versions to production, one from each clone
+        for c, patch in ((ada, 0), (bob, 1)):
+            with as_member(c):
+                regs[c].set_stage("model", f"p:2.{k}.{patch}", "production")
+        winner, loser = _one_winner(
+            _race(*(lambda c=c: sync.push(regs[c].plumbing) for c in (ada, bob))), (ada, bob)
+        )
+        promoted = regs[winner].in_stage("model", "p", "production")
+        assert [r for r in remote_refs() if r.startswith("stages/models/p/production/")] == [
+            f"stages/models/p/production/{promoted[0]}"
+        ]
+        assert regs[loser].in_stage("model", "p", "production") != promoted  # refused: its own kept
+        sync.pull(regs[loser].plumbing, force=True)
+        assert regs[loser].in_stage("model", "p", "production") == promoted
 
 
 def _one_winner(errors: list[BaseException | None], who: tuple[Cli, Cli]) -> tuple[Cli, Cli]:

@@ -102,12 +102,11 @@ def push(
         touched,
         refsync.production_of(mine, touched),
         settings.name,
-        moved_by=_moved_by(plumbing, remote, settings),
+        moved_by=_moved_by(remote),
     )
     message = "; ".join(_local_messages(plumbing, moves)) or f"push to {settings.name}: {len(moves)} ref(s)"
     result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
-    _count(report, result)
-    wire.fetch(plumbing, remote, settings.name)  # tracking refs follow what was pushed
+    _count(report, result)  # transport moved the tracking refs remotes/<remote>/… with the push
     report.moved = moves
     return report
 
@@ -134,18 +133,13 @@ def _local_messages(plumbing: pacha.Registry, moves: Sequence[refsync.Move]) -> 
     return [text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 3] + "..."] if seen else []
 
 
-def _moved_by(plumbing: pacha.Registry, remote: wire.Remote, settings: RemoteSettings) -> Any:
-    """ref -> ' (moved by WHO at TIME)' from the remote's audit trail (read once, when needed)."""
+def _moved_by(remote: wire.Remote) -> Any:
+    """ref -> ' (by WHO at TIME)' from the remote's audit trail (read only when a rule refuses)."""
     from pacha.refs.store import iso_time
 
-    cache: dict[str, str] = {}
-
     def describe(ref: str) -> str:
-        if not cache:
-            for entry in remote.read_log():
-                cache[entry.name] = f" (by {entry.who} at {iso_time(entry.when_ns)})"
-            cache.setdefault("", "")
-        return cache.get(ref, "")
+        change = wire.last_change(remote, ref)
+        return f" (by {change[0]} at {iso_time(change[1])})" if change else ""
 
     return describe
 
