@@ -62,9 +62,9 @@ class Backend(Protocol):
         """Store data under key unconditionally (content-addressed keys only); returns the ETag."""
         ...
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         """Upload a file, in parts when large; parts already uploaded by an interrupted call are
-        not sent again. progress(n) is called with each n bytes sent."""
+        not sent again. progress(n) is called with each n bytes done. Returns the bytes sent."""
         ...
 
     def create(self, key: str, data: bytes) -> str:

@@ -54,8 +54,8 @@ def fetch(
     table = remote.read_refs()
     tracking = local.tracking_refs(registry, remote_name)
     if objects:
-        wanted = [v for n, v in table.refs.items() if tracking.get(n) != v]
-        result.objects = fetch_objects(registry, remote, wanted, progress=progress)
+        # every value (those already here cost one lookup): a value a lazy fetch left behind is fetched too
+        result.objects = fetch_objects(registry, remote, list(table.refs.values()), progress=progress)
     remembered = local.remembered_segments(registry, remote_name)
     last = remembered[-1][0] if remembered else 0
     if table.seq < last:  # the remote was replaced by another one: mirror its trail afresh

@@ -145,15 +145,17 @@ class FileBackend:
             raise self._error(exc, f"writing {key}") from None
         return etag_of(data)
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         try:
             parent = self._parent(key)
             os.replace(self._temp(source=path), self._path(key))
             _fsync_dir(parent)
         except OSError as exc:
             raise self._error(exc, f"writing {key}") from None
+        size = path.stat().st_size
         if progress is not None:
-            progress(path.stat().st_size)
+            progress(size)
+        return size
 
     def create(self, key: str, data: bytes) -> str:
         try:

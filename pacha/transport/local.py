@@ -95,7 +95,7 @@ def receiving(store: ObjectStore) -> Iterator[PackWriter]:
 class BuiltPack(NamedTuple):
     pack_id: str
     pack: TempFile  # the pack file (abort() removes it)
-    index: bytes
+    index_data: bytes
     entries: dict[str, Entry]
 
 

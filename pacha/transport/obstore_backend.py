@@ -117,7 +117,7 @@ class ObstoreBackend:
         with contextlib.suppress(KeyMissing):
             self._call(f"removing {key}", obstore.delete, key)
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         import obstore
 
         size = path.stat().st_size
@@ -127,3 +127,4 @@ class ObstoreBackend:
         )  # fmt: skip
         if progress is not None:
             progress(size)
+        return size

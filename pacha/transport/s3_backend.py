@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pacha.crash import crash_point
 from pacha.transport.backend import (
     MULTIPART_THRESHOLD,
     PART_SIZE,
@@ -40,8 +41,8 @@ class S3Backend:
     """Keys under s3://bucket/prefix."""
 
     def __init__(self, url: RemoteURL, endpoint_url: str | None = None, jobs: int | None = None) -> None:
-        import boto3
-        from botocore.config import Config
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
 
         self.bucket = url.bucket
         self.prefix = url.prefix + "/" if url.prefix else ""
@@ -62,7 +63,11 @@ class S3Backend:
 
     def _error(self, exc: Exception, doing: str) -> Exception:
         """The one-line error (or KeyMissing, PreconditionFailed, Conflict) for a client exception."""
-        from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError
+        from botocore.exceptions import (  # type: ignore[import-untyped]
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
 
         where = f"remote {self.location}"
         if isinstance(exc, ClientError):
@@ -145,16 +150,18 @@ class S3Backend:
     def delete(self, key: str) -> None:
         self._call(f"removing {key}", "delete_object", Key=self._key(key))
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> None:
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         size = path.stat().st_size
         if size <= MULTIPART_THRESHOLD:
-            self.put(key, path.read_bytes())
+            with open(path, "rb") as f:  # streamed from the file: memory stays small
+                self._call(f"writing {key}", "put_object", Key=self._key(key), Body=f)
             if progress is not None:
                 progress(size)
-            return
+            return size
         full = self._key(key)
         upload_id, have = self._unfinished_upload(key)
         parts = []
+        sent = 0
         with open(path, "rb") as f:
             for number, start in enumerate(range(0, size, PART_SIZE), start=1):
                 block = os.pread(f.fileno(), PART_SIZE, start)
@@ -165,6 +172,8 @@ class S3Backend:
                         Key=full, UploadId=upload_id, PartNumber=number, Body=block,
                     )  # fmt: skip
                     etag = reply["ETag"]
+                    sent += len(block)
+                    crash_point("push-multipart-part")
                 parts.append({"ETag": etag, "PartNumber": number})
                 if progress is not None:
                     progress(len(block))
@@ -172,6 +181,7 @@ class S3Backend:
             f"writing {key}", "complete_multipart_upload",
             Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts},
         )  # fmt: skip
+        return sent
 
     def _unfinished_upload(self, key: str) -> tuple[str, dict[int, str]]:
         """The id of an interrupted multipart upload of key and its parts' ETags, or a new upload."""

@@ -83,11 +83,12 @@ def plan_send(
     return out
 
 
-def batches(plan: list[tuple[str, int]], target: int = PACK_TARGET) -> list[list[str]]:
+def batches(plan: list[tuple[str, int]], target: int | None = None) -> list[list[str]]:
     """Consecutive runs of the plan of up to target bytes (one object larger than target alone).
 
     Cut from the start, so when whole batches arrived and the plan is made again, the
     batches left are the same (same packs, same names: resumable)."""
+    target = target or PACK_TARGET
     out: list[list[str]] = []
     current: list[str] = []
     size = 0
@@ -119,7 +120,7 @@ def send(registry: Registry, remote: Remote, plan: list[tuple[str, int]], meter:
 
 
 def _send_batch(registry: Registry, remote: Remote, batch: list[str], meter: Meter) -> tuple[int, int, bool]:
-    """Build, check and upload one pack; (objects, bytes, whether anything was uploaded)."""
+    """Build, check and upload one pack; (objects, bytes uploaded, whether anything was)."""
     store = registry.objects
     built = local.build_pack(registry.root / "tmp", _verified_entries(store, batch))
     try:
@@ -128,15 +129,20 @@ def _send_batch(registry: Registry, remote: Remote, batch: list[str], meter: Met
             return 0, 0, False  # arrived in an interrupted push: nothing to send
         size = built.pack.path.stat().st_size
         there = remote.backend.head(pack_key(built.pack_id))
+        uploaded = 0
         if there is None or there.size != size:
-            remote.backend.put_file(pack_key(built.pack_id), built.pack.path, lambda n: meter.add(n))
+            uploaded = remote.backend.put_file(
+                pack_key(built.pack_id), built.pack.path, lambda n: meter.add(n)
+            )
         else:
-            meter.add(size)
+            meter.add(size)  # arrived whole before its index: only the index is missing
         crash_point("push-pack-before-index")
-        remote.backend.put(index_key(built.pack_id), built.index)  # the index last: the pack is now visible
+        remote.backend.put(
+            index_key(built.pack_id), built.index_data
+        )  # the index last: the pack is now visible
         meter.add(0, len(built.entries))
         crash_point("push-after-pack")
-        return len(built.entries), size, True
+        return len(built.entries), uploaded + len(built.index_data), True
     finally:
         built.pack.abort()
 
@@ -244,7 +250,7 @@ def _download(
 
     runs = _runs(items)
     result.requests += len(runs)
-    for pieces in remote.map(get, runs):
+    for pieces in remote.map(get, runs, window=remote.jobs):  # at most jobs x RANGE_LIMIT in memory
         yield from pieces
 
 
