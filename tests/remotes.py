@@ -48,6 +48,18 @@ class Shared:
         assert self.server is not None
         return self.server.client().get_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")["Body"].read()
 
+    def size(self, key: str) -> int:
+        if self.root is not None:
+            return (self.root / key).stat().st_size
+        assert self.server is not None
+        head = self.server.client().head_object(Bucket=self.bucket, Key=f"{self.prefix}/{key}")
+        return int(head["ContentLength"])
+
+    def arrived(self) -> int:
+        """Bytes of the packs the remote shows (those whose index is there)."""
+        keys = set(self.keys("objects/pack"))
+        return sum(self.size(k) for k in keys if k.endswith(".pack") and k[: -len(".pack")] + ".idx" in keys)
+
     def write(self, key: str, data: bytes) -> None:
         """Replace a stored key's bytes behind Pacha's back (damage, as a faulty disk or a person)."""
         if self.root is not None:

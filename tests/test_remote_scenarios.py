@@ -231,3 +231,32 @@ def test_an_object_corrupted_in_the_remote_is_detected_and_never_installed(
     carol = member(tmp_path, "carol", shared, add=False)
     carol.fails("clone", shared.url, carol.registry, *shared.add_args(), code=1, registry=tmp_path)
     assert not carol.registry.exists()  # a failed clone leaves nothing behind
+
+
+def _remote_complete(reg: Registry) -> tuple[dict[str, str], set[str]]:
+    """The remote's refs and the ids its visible packs hold."""
+    from porcelain.remotes import settings, wire
+
+    remote = wire.connect(settings.get_remote(reg.plumbing, None))
+    return dict(remote.read_refs().refs), set(remote.refresh_objects(None))
+
+
+def test_an_interrupted_push_resumes_sending_only_what_is_missing(shared: Shared, tmp_path: Path) -> None:
+    ada = member(tmp_path, "ada", shared)
+    model = artifact(tmp_path, "big.bin", 40 << 20)  # random: two packs (at most 32 MiB each)
+    ada("model", "register", "m", model, "-v", "1.0.0")
+    killed = ada("push", ok=False, env=dict(ada.env, PACHA_CRASH_AT="push-after-pack"))
+    assert killed.code == -9, killed  # SIGKILL once the first pack and its index are up
+    refs, held = _remote_complete(Registry.open(ada.registry))
+    assert "models/m/1.0.0" not in refs and held  # objects first, refs last
+    arrived = shared.arrived()
+    resumed = json.loads(ada("push", "--json").text)
+    # the pack that arrived is not sent again: the rest is (and the indexes: 1 MiB at most)
+    assert arrived > 0 and resumed["bytes"] <= model.stat().st_size - arrived + (1 << 20), (arrived, resumed)
+    refs, held = _remote_complete(Registry.open(ada.registry))
+    assert set(refs.values()) <= held  # no remote ref names an object the remote lacks
+    bob = member(tmp_path, "bob", shared)
+    bob("pull", "origin", "m:1.0.0")
+    out = tmp_path / "got.bin"
+    bob("model", "download", "m:1.0.0", "-o", out)
+    assert out.read_bytes() == model.read_bytes()
