@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-if TYPE_CHECKING:
-    from porcelain.remotes.sync import SyncReport
+from porcelain.cli._output import console, human_size, print_json
+from porcelain.remotes.sync import SyncReport
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")]
 RemoteArg = Annotated[
@@ -37,11 +37,8 @@ def print_report(
 ) -> None:
     """direction: "push" (To URL), "fetch" / "pull" / "clone" (From URL)."""
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({**report.as_dict(), **(extra or {})})
         return
-    from porcelain.cli._output import console, human_size
 
     out = console()
     where = "To" if direction == "push" else "From"

@@ -9,6 +9,7 @@ import typer
 
 from pacha.cli._app import new_app
 from porcelain.cli._sync import JsonOption, print_report
+from porcelain.remotes.admin import clone as clone_remote
 
 app = new_app()
 
@@ -35,8 +36,6 @@ def clone(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Concurrent requests.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    from porcelain.remotes.admin import clone as clone_remote
-
     plumbing, report = clone_remote(
         url,
         path,

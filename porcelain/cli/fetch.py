@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pacha.cli._app import RegistryOption, new_app, open_reg
 from porcelain.cli._sync import JsonOption, RemoteArg, print_report
+from porcelain.remotes.sync import fetch as fetch_refs
 
 app = new_app()
 
@@ -13,6 +14,4 @@ app = new_app()
     epilog="Example: pacha fetch origin && pacha model history fraud-detector --remote origin",
 )
 def fetch(remote: RemoteArg = None, as_json: JsonOption = False, registry: RegistryOption = None) -> None:
-    from porcelain.remotes.sync import fetch as fetch_refs
-
     print_report(fetch_refs(open_reg(registry), remote), as_json, "fetch")

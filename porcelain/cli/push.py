@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pacha.cli._app import RegistryOption, new_app, open_reg
 from porcelain.cli._sync import ForceOption, JsonOption, RefsArg, RemoteArg, print_report
+from porcelain.remotes.progress import Progress
+from porcelain.remotes.sync import push as push_refs
 
 app = new_app()
 
@@ -19,9 +21,6 @@ def push(
     as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
-    from porcelain.remotes.progress import Progress
-    from porcelain.remotes.sync import push as push_refs
-
     plumbing = open_reg(registry)
     with Progress("pushing", enabled=not as_json) as bar:
         report = push_refs(plumbing, remote, refs or [], force=force, progress=bar)

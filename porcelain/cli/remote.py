@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
 from pacha.cli._app import RegistryOption, open_reg
+from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
-
-if TYPE_CHECKING:
-    from porcelain.remotes.admin import CheckReport
+from porcelain.remotes.admin import CheckReport
+from porcelain.remotes.admin import add as add_remote
+from porcelain.remotes.admin import check as check_remote
+from porcelain.remotes.admin import remove as remove_remote
+from porcelain.remotes.settings import list_remotes, set_remote_option
 
 app = typer.Typer(
     help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
@@ -23,8 +26,6 @@ NameArg = Annotated[str, typer.Argument(help="Remote name, e.g. origin.")]
 
 
 def _print_check(report: CheckReport) -> None:
-    from porcelain.cli._output import console
-
     out = console()
     out.print(f"{report.remote}: {report.url}", markup=False)
     out.print(f"  read:  {'ok' if report.readable else 'refused'}")
@@ -59,14 +60,10 @@ def add(
     registry: RegistryOption = None,
 ) -> None:
     """Add a remote (and probe it: read/write access, conditional writes honoured)."""
-    from porcelain.remotes.admin import add as add_remote
-
     added, report = add_remote(
         open_reg(registry), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
     )
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({**added.as_dict(), "check": report.as_dict() if report else None})
         return
     typer.echo(f"added remote {added.name}: {added.url}" + (" (default)" if added.default else ""))
@@ -77,15 +74,10 @@ def add(
 @app.command("list", epilog="Example: pacha remote list --json")
 def list_(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
     """List the remotes and their settings."""
-    from porcelain.remotes.settings import list_remotes
-
     remotes = list_remotes(open_reg(registry))
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json([r.as_dict() for r in remotes])
         return
-    from porcelain.cli._output import console, table
 
     rows = table("name", "url", "settings")
     for r in remotes:
@@ -103,12 +95,8 @@ def list_(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
 @app.command("remove", epilog="Example: pacha remote remove origin")
 def remove(name: NameArg, as_json: JsonOption = False, registry: RegistryOption = None) -> None:
     """Remove a remote: its settings and remote-tracking refs (nothing on the remote changes)."""
-    from porcelain.remotes.admin import remove as remove_remote
-
     removed, refs = remove_remote(open_reg(registry), name)
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({**removed.as_dict(), "tracking_refs_removed": refs})
         return
     typer.echo(f"removed remote {removed.name} ({refs} remote-tracking ref(s))")
@@ -119,12 +107,13 @@ def set_(
     name: NameArg,
     key: Annotated[str, typer.Argument(help="url, endpoint-url, lazy, unsafe-refs or jobs.")],
     value: Annotated[str, typer.Argument(help="The new value.")],
+    as_json: JsonOption = False,
     registry: RegistryOption = None,
 ) -> None:
     """Change one setting of a remote (remote.NAME.KEY in config.toml)."""
-    from porcelain.remotes.settings import set_remote_option
-
-    set_remote_option(open_reg(registry), name, key, value)
+    changed = set_remote_option(open_reg(registry), name, key, value)
+    if as_json:
+        print_json(changed.as_dict())
 
 
 @app.command("check", epilog="Example: pacha remote check origin")
@@ -134,12 +123,8 @@ def check(
     registry: RegistryOption = None,
 ) -> None:
     """Probe a remote: read and write access, and that conditional writes are honoured (exit 1 if unsafe)."""
-    from porcelain.remotes.admin import check as check_remote
-
     report = check_remote(open_reg(registry), name)
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(report.as_dict())
     else:
         _print_check(report)

@@ -221,8 +221,8 @@ def _set_default(doc: Any, name: str | None) -> None:
         core[DEFAULT_KEY] = name
 
 
-def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any) -> None:
-    """Set one key of [remote.<name>] (checked as when read)."""
+def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any) -> RemoteSettings:
+    """Set one key of [remote.<name>] (checked as when read); returns the remote's new settings."""
     remote = get_remote(plumbing, name)
     if key not in KEYS:
         raise InvalidInput(f"unknown remote setting {key!r}: use one of {', '.join(KEYS)}")
@@ -239,7 +239,7 @@ def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any)
         doc[SECTION][remote.name][key] = value
 
     _edit(plumbing, change)
-    get_remote(plumbing, name)  # the new value reads back valid
+    return get_remote(plumbing, name)
 
 
 def remove_remote(plumbing: pacha.Registry, name: str) -> RemoteSettings:

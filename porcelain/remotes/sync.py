@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pacha
+from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
-from porcelain.errors import CheckFailed
+from pacha.refs.store import iso_time
+from porcelain.errors import CheckFailed, NotFound
 from porcelain.remotes import refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
@@ -135,7 +137,6 @@ def _local_messages(plumbing: pacha.Registry, moves: Sequence[refsync.Move]) -> 
 
 def _moved_by(remote: wire.Remote) -> Any:
     """ref -> ' (by WHO at TIME)' from the remote's audit trail (read only when a rule refuses)."""
-    from pacha.refs.store import iso_time
 
     def describe(ref: str) -> str:
         change = wire.last_change(remote, ref)
@@ -216,8 +217,6 @@ def _pull_scope(
             continue
         versions = refsync.resolve_version(after, text)
         if not versions:
-            from porcelain.errors import NotFound
-
             raise NotFound(
                 f"{text!r} names no version on {settings.name}; `pacha fetch` then `pacha model list`"
             )
@@ -234,7 +233,6 @@ def apply_local(
 
     lazy: the objects may be absent (a lazy registry fetches them when used), so the refs
     are written without the registry's "store it first" check."""
-    from pacha.errors import RefConflict, RefNotFound
 
     tx = plumbing.refs.transaction(message, plumbing.identity()) if lazy else plumbing.transaction(message)
     for m in moves:
