@@ -245,7 +245,7 @@ def model_cases(bench: Bench, mib: int) -> dict[str, int]:
     bench.timed_pacha("model v1 pull", bob, "pull", "origin", "bench-model:1.0.0")
     bench.plain_download("model v1 pull", "plain/v1", bench.work / "plain-v1")
     bench.pacha(ada, "model", "register", "bench-model", v2, "-v", "1.1.0")
-    bench.pacha(ada, "model", "stage", "bench-model:1.1.0", "production")
+    bench.pacha(ada, "model", "stage", "bench-model:1.1.0", "--to", "production")
     bench.timed_pacha("model v2 (2 % changed) push", ada, "push")
     bench.plain_upload("model v2 (2 % changed) push", v2, "plain/v2")
     if bench.dvc:

@@ -27,6 +27,10 @@ class Shared:
     prefix: str = ""
     root: Path | None = None
 
+    @property
+    def endpoint(self) -> str | None:
+        return self.server.endpoint_url if self.server else None
+
     def add_args(self) -> list[str]:
         return ["--endpoint-url", self.server.endpoint_url] if self.server else []
 
@@ -114,9 +118,13 @@ def member(tmp_path: Path, name: str, place: Shared, *, add: bool = True, read_o
     cli.env["PACHA_AUTHOR_NAME"] = name.capitalize()
     cli.env["PACHA_AUTHOR_EMAIL"] = f"{name}@example.com"
     cli.env["PACHA_NO_PROGRESS"] = "1"
-    if add:
-        cli("init", "-q")
-        cli("remote", "add", "origin", place.url, "--default", *place.add_args())
+    if add:  # in this process: each `pacha` process costs a start-up and an S3 client set-up
+        import pacha
+        from porcelain.remotes.settings import add_remote
+
+        plumbing, _ = pacha.init_registry(cli.registry)
+        endpoint = place.server.endpoint_url if place.server else None
+        add_remote(plumbing, "origin", place.url, endpoint_url=endpoint, default=True)
     return cli
 
 

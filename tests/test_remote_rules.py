@@ -128,11 +128,3 @@ def test_selecting_refs_by_name_prefix_or_ref() -> None:
     assert refsync.select([local], ["models/other/1.0.0"]) == {"models/other/1.0.0"}
     with pytest.raises(NotFound, match="'nothing' names no ref"):
         refsync.select([local], ["nothing"])
-
-
-def test_pull_takes_refs_fetched_earlier_but_keeps_refs_deleted_here() -> None:
-    fetched = {"r/fetched": A, "r/deleted": A}
-    moves = refsync.pull_moves(
-        {}, fetched, fetched, set(fetched), "origin", deleted_here=lambda r: r == "r/deleted"
-    )
-    assert moves == [refsync.Move("r/fetched", None, A)]

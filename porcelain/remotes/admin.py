@@ -9,7 +9,7 @@ from typing import Any
 
 import pacha
 from porcelain.errors import CheckFailed, InvalidInput
-from porcelain.remotes import refsync, settings, wire
+from porcelain.remotes import base, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -82,6 +82,7 @@ def remove(plumbing: pacha.Registry, name: str) -> tuple[settings.RemoteSettings
     if tracked:
         moves = [refsync.Move(prefix + ref, oid, None) for ref, oid in tracked.items()]
         apply_local(plumbing, moves, f"remote remove {remote.name}")
+    base.forget(plumbing, remote.name)
     settings.remove_remote(plumbing, remote.name)
     return remote, len(tracked)
 
@@ -134,8 +135,8 @@ def _fill(
         report.objects = int(getattr(result, "objects", 0) or 0)
         report.bytes = int(getattr(result, "bytes", 0) or 0)
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
-    if report.moved:
-        apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy)
+    agreed: dict[str, str | None] = dict(table)
+    apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
     return report
 
 

@@ -10,7 +10,7 @@ local one has not changed since the last fetch, and refuses where both changed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from pacha.ids import is_hex
@@ -209,20 +209,16 @@ def pull_moves(
     names: Iterable[str],
     remote: str,
     force: bool = False,
-    deleted_here: Callable[[str], bool] = lambda ref: False,
 ) -> list[Move]:
     """Local ref changes that bring names to the remote's values (after).
 
-    A ref the local registry changed since the last fetch (local != before) and the remote
+    A ref the local registry changed since the last sync (local != before) and the remote
     changed too is a conflict: CheckFailed names it, unless force takes the remote's value.
-    A ref absent here that the remote has unchanged since the last fetch is taken, unless
-    deleted_here(ref) says it was deleted here (then the deletion waits for a push).
+    before is the sync base (base.py): the values both sides last agreed on.
     """
     moves, conflicts = [], []
     for ref in sorted(names):
         cur, base, target = local.get(ref), before.get(ref), after.get(ref)
-        if cur is None and target is not None and target == base and not deleted_here(ref):
-            base = None  # fetched earlier, never pulled: new here
         if cur == target or (target == base and not force):
             continue  # in sync, or only the local side changed it (push sends that)
         if cur != base and not force:

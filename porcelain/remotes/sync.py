@@ -17,7 +17,7 @@ from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
 from porcelain.errors import CheckFailed, NotFound
-from porcelain.remotes import refsync, rules, wire
+from porcelain.remotes import base, refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
 
@@ -87,15 +87,20 @@ def push(
 ) -> SyncReport:
     """Send the objects of the refs named (default: every ref) and move them on the remote.
 
-    The compare-and-swap expects each remote ref where the last fetch saw it: a ref someone
-    else moved since is refused (RemoteRefMoved names who) unless force; the stage rules
+    Sends the refs changed here since this registry and the remote last agreed (base.py); the
+    compare-and-swap expects each remote ref still at that agreed value: a ref someone else
+    moved since is refused (RemoteRefMoved names who) unless force; the stage rules
     (rules.StageRules) are checked on the table about to be written and hold even with force.
     """
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
-    mine, tracked = local(plumbing), tracking(plumbing, settings.name)
-    names = refsync.select([mine, tracked], wanted) if wanted else set(mine) | set(tracked)
-    moves = refsync.push_moves(mine, tracked, names)
+    mine, agreed = local(plumbing), base.read(plumbing, settings.name)
+    tracked = tracking(plumbing, settings.name)
+    names = refsync.select([mine, agreed], wanted) if wanted else set(mine) | set(agreed)
+    moves = refsync.push_moves(mine, agreed, names)
+    there = {m.ref: m.new for m in moves if tracked.get(m.ref) == m.new}  # an earlier push got there
+    base.save(plumbing, settings.name, there, f"push {settings.name}: already there")
+    moves = [m for m in moves if m.ref not in there]
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
     if not moves:
         return report
@@ -109,6 +114,7 @@ def push(
     message = "; ".join(_local_messages(plumbing, moves)) or f"push to {settings.name}: {len(moves)} ref(s)"
     result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
     _count(report, result)  # transport moved the tracking refs remotes/<remote>/… with the push
+    base.save(plumbing, settings.name, {m.ref: m.new for m in moves}, f"push {settings.name}")
     report.moved = moves
     return report
 
@@ -161,26 +167,31 @@ def pull(
     """
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
-    before = tracking(plumbing, settings.name)
+    before = base.read(plumbing, settings.name)
     wire.fetch(plumbing, remote, settings.name)
     after, mine = tracking(plumbing, settings.name), local(plumbing)
     names, roots = _pull_scope(mine, before, after, wanted, settings)
     names |= refsync.same_versions(mine, after, names)
-    moves = refsync.pull_moves(
-        mine, before, after, names, settings.name, force, lambda ref: bool(plumbing.refs.reflog(ref))
-    )
+    moves = refsync.pull_moves(mine, before, after, names, settings.name, force)
     _check_result(mine, after, moves, settings.name)
+    agreed = {ref: after.get(ref) for ref in names if _after_pull(mine, moves, ref) == after.get(ref)}
     if not wanted and not settings.lazy:
         roots = {m.new for m in moves if m.new is not None}
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
     with plumbing.writing():  # gc cannot collect what arrives before the refs name it
         if roots:
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
-        if moves:
-            message = f"pull {settings.name}: {len(moves)} ref(s)"
-            apply_local(plumbing, moves, message, lazy=settings.lazy)
+        message = f"pull {settings.name}: {len(moves)} ref(s)"
+        apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
     report.moved = moves
     return report
+
+
+def _after_pull(mine: dict[str, str], moves: Sequence[refsync.Move], ref: str) -> str | None:
+    for move in moves:
+        if move.ref == ref:
+            return move.new
+    return mine.get(ref)
 
 
 def _check_result(
@@ -227,14 +238,24 @@ def _pull_scope(
 
 
 def apply_local(
-    plumbing: pacha.Registry, moves: Sequence[refsync.Move], message: str, *, lazy: bool = False
+    plumbing: pacha.Registry,
+    moves: Sequence[refsync.Move],
+    message: str,
+    *,
+    lazy: bool = False,
+    remote: str | None = None,
+    agreed: dict[str, str | None] | None = None,
 ) -> None:
-    """Move local refs in one transaction, each expected where it was read (else nothing moves).
+    """Move local refs in one transaction, each expected where it was read (else nothing moves),
+    recording agreed as the sync base with remote (base.py) in the same transaction.
 
     lazy: the objects may be absent (a lazy registry fetches them when used), so the refs
     are written without the registry's "store it first" check."""
-
+    if not moves and not agreed:
+        return
     tx = plumbing.refs.transaction(message, plumbing.identity()) if lazy else plumbing.transaction(message)
+    if remote is not None and agreed:
+        base.record(tx, remote, agreed)
     for m in moves:
         if m.new is None:
             tx.delete(m.ref, m.old)
