@@ -247,6 +247,20 @@ def test_a_lazy_clone_fetches_what_download_and_verify_need(shared: Shared, tmp_
     lazy_cli("model", "download", "m:1.0.0", "-o", out)  # the command fetches what it needs
     assert out.read_bytes() == big.read_bytes()
     assert fsck_clean(lazy_cli)
+    # --all: also what no ref names any more (a deleted version, for restore)
+    gone = register(ada, "m", artifact(tmp_path, "gone.bin", 1000), "1.2.0")
+    push(ada)
+    with as_member(ada):
+        api(ada).delete("model", "m:1.2.0")
+    push(ada)
+    every, _ = admin.clone(
+        shared.url,
+        tmp_path / "all" / ".pacha",
+        endpoint_url=shared.endpoint,
+        all_objects=True,
+        progress=False,
+    )
+    assert every.objects.has(gone) and "models/m/1.2.0" not in refs_of(Cli(every.root, tmp_path))
 
 
 def test_an_object_corrupted_in_the_remote_is_detected_and_never_installed(

@@ -128,8 +128,8 @@ def _fill(
     wire.fetch(plumbing, remote, ORIGIN)
     table = tracking(plumbing, ORIGIN)
     report = SyncReport(ORIGIN, url)
-    roots: list[str] | None = None if all_objects else sorted(set(table.values()))
-    if not lazy and (roots is None or roots):
+    roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
+    if not lazy and roots:
         with Progress(f"cloning {url}", enabled=progress) as bar:
             result = wire.fetch_objects(plumbing, remote, roots, bar)
         report.objects = int(getattr(result, "objects", 0) or 0)

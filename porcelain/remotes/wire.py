@@ -98,6 +98,11 @@ def last_change(remote: Remote, ref: str) -> tuple[str, int, str] | None:
     return None if segment is None else (segment.who, segment.when_ns, segment.message)
 
 
+def remote_ids(remote: Remote) -> list[str]:
+    """Every object id the remote's visible packs hold (what `clone --all` copies)."""
+    return sorted(remote.refresh_objects(None))
+
+
 def fetch_objects(
     plumbing: pacha.Registry, remote: Remote, roots: Iterable[str], progress: ProgressFn
 ) -> Any:
