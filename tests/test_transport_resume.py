@@ -128,7 +128,7 @@ def test_a_killed_multipart_upload_resumes_with_the_parts_that_arrived(
 def test_a_corrupted_object_in_the_remote_is_named_and_nothing_is_installed(
     tmp_path: Path, remote_url: str
 ) -> None:
-    from pacha.ids import hash_bytes
+    from pacha.hashing import hash_bytes
 
     alice = new_registry(tmp_path, "alice")
     v1 = make_model(alice, tmp_path / "w", b"v1")

@@ -26,7 +26,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
 

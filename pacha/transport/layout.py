@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pacha.errors import InvalidInput
-from pacha.ids import ZERO_ID, check_id, hash_bytes
+from pacha.hashing import hash_bytes
+from pacha.ids import ZERO_ID, check_id
 from pacha.refs.names import check_ref_name
 from pacha.transport.errors import RemoteFormatError
 

@@ -17,14 +17,15 @@ from typing import TYPE_CHECKING, NamedTuple
 from pacha import codec
 from pacha import objects as kinds
 from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
-from pacha.store.pack import INDEX_HEADER, PACK_HEADER, Entry, blake3_digest, build_index, index_table
+from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
 from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
     from pacha.store import ObjectStore
-    from pacha.store.pack import PackWriter
+    from pacha.store.pack_writer import PackWriter
 
 _STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
 _FANOUT = struct.Struct("<256I")

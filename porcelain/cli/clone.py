@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import new_app
+from pacha.cli.app import new_app
 from porcelain.cli._sync import JsonOption, print_report
 from porcelain.remotes.admin import clone as clone_remote
 
@@ -15,8 +15,7 @@ app = new_app()
 
 
 @app.command(
-    help="Create a registry from a remote (as `origin`, the default): refs, audit trail and objects.",
-    epilog="Example: pacha clone s3://team-models/registry ./team --endpoint-url http://localhost:8333",
+    epilog="Example: pacha clone s3://team-models/registry ./team/.pacha --endpoint-url http://localhost:8333"
 )
 def clone(
     url: Annotated[str, typer.Argument(help="s3://BUCKET[/PREFIX], a path, or file://PATH.")],
@@ -36,6 +35,7 @@ def clone(
     jobs: Annotated[int | None, typer.Option("--jobs", "-j", help="Concurrent requests.")] = None,
     as_json: JsonOption = False,
 ) -> None:
+    """Create a registry from a remote (as `origin`, the default): its refs, audit trail and objects."""
     plumbing, report = clone_remote(
         url,
         path,

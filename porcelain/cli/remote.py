@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, open_reg
+from pacha.cli.app import open_reg
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
 from porcelain.remotes.admin import CheckReport
@@ -57,11 +57,10 @@ def add(
     ] = None,
     no_check: Annotated[bool, typer.Option("--no-check", help="Do not probe the store now.")] = False,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Add a remote (and probe it: read/write access, conditional writes honoured)."""
     added, report = add_remote(
-        open_reg(registry), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
+        open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
     )
     if as_json:
         print_json({**added.as_dict(), "check": report.as_dict() if report else None})
@@ -72,9 +71,9 @@ def add(
 
 
 @app.command("list", epilog="Example: pacha remote list --json")
-def list_(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
+def list_(as_json: JsonOption = False) -> None:
     """List the remotes and their settings."""
-    remotes = list_remotes(open_reg(registry))
+    remotes = list_remotes(open_reg())
     if as_json:
         print_json([r.as_dict() for r in remotes])
         return
@@ -93,9 +92,9 @@ def list_(as_json: JsonOption = False, registry: RegistryOption = None) -> None:
 
 
 @app.command("remove", epilog="Example: pacha remote remove origin")
-def remove(name: NameArg, as_json: JsonOption = False, registry: RegistryOption = None) -> None:
+def remove(name: NameArg, as_json: JsonOption = False) -> None:
     """Remove a remote: its settings and remote-tracking refs (nothing on the remote changes)."""
-    removed, refs = remove_remote(open_reg(registry), name)
+    removed, refs = remove_remote(open_reg(), name)
     if as_json:
         print_json({**removed.as_dict(), "tracking_refs_removed": refs})
         return
@@ -108,10 +107,9 @@ def set_(
     key: Annotated[str, typer.Argument(help="url, endpoint-url, lazy, unsafe-refs or jobs.")],
     value: Annotated[str, typer.Argument(help="The new value.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Change one setting of a remote (remote.NAME.KEY in config.toml)."""
-    changed = set_remote_option(open_reg(registry), name, key, value)
+    changed = set_remote_option(open_reg(), name, key, value)
     if as_json:
         print_json(changed.as_dict())
 
@@ -120,10 +118,9 @@ def set_(
 def check(
     name: Annotated[str | None, typer.Argument(help="Remote name (default: the default remote).")] = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Probe a remote: read and write access, and that conditional writes are honoured (exit 1 if unsafe)."""
-    report = check_remote(open_reg(registry), name)
+    report = check_remote(open_reg(), name)
     if as_json:
         print_json(report.as_dict())
     else:

@@ -1,16 +1,19 @@
-"""What every command module shares: how its typer app is built and how it finds the registry."""
+"""What every command module shares: how its typer app is built and how it opens the registry.
+
+The registry is the one the dispatcher chose (pacha.cli.registry_option): commands call
+open_reg() / writing_reg() and never declare `--registry` themselves.
+"""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-if TYPE_CHECKING:
-    from pacha.registry import Registry
+from pacha.cli.registry_option import registry_path
+from pacha.registry import Registry, open_registry
 
 
 def new_app() -> typer.Typer:
@@ -18,34 +21,21 @@ def new_app() -> typer.Typer:
     return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
-RegistryOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--registry",
-        help="Registry to use (default: $PACHA_DIR, else .pacha/ here or above, else ~/.pacha).",
-        show_default=False,
-    ),
-]
-
-
-def open_reg(path: Path | None) -> Registry:
-    from pacha.registry import open_registry
-
-    return open_registry(path)
+def open_reg() -> Registry:
+    """The registry this command works on (`--registry PATH`, else $PACHA_DIR, else discovery)."""
+    return open_registry(registry_path())
 
 
 @contextmanager
-def writing_reg(path: Path | None) -> Iterator[Registry]:
+def writing_reg() -> Iterator[Registry]:
     """The registry, its write lock held shared (Registry.writing) while the block runs: a
     plumbing command that writes objects or packs is then never run beside gc, which could
     remove its temp files or the objects it is moving (as porcelain commits are kept safe)."""
-    reg = open_reg(path)
+    reg = open_reg()
     with reg.writing():
         yield reg
 
 
 def write_out(text: str) -> None:
     """Write text to stdout as UTF-8 bytes (stable whatever the locale)."""
-    import sys
-
     sys.stdout.buffer.write(text.encode("utf-8", "surrogateescape"))
