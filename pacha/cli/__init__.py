@@ -48,7 +48,7 @@ PLUMBING: dict[str, str] = {
     "gc": "pacha.cli.gc",
 }
 # commands that open no registry, so take no `--registry` after their name
-WITHOUT_REGISTRY = frozenset({"init"})
+WITHOUT_REGISTRY = frozenset({"init", "clone"})
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2

@@ -11,6 +11,7 @@ from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.cli.version_view import version_json
+from porcelain.remotes.lazy import ensure_local
 
 EXAMPLE = "pacha {noun} download fraud-detector:1.0.0 -o model.apr"
 
@@ -26,9 +27,10 @@ def download(
     as_json: JsonOption = False,
 ) -> None:
     """Write a version's file or folder, verified as written, all or nothing."""
-    found, placed = open_porcelain().download_placed(
-        kind_of(ctx).kind, reference, output, version=version, force=force
-    )
+    kind = kind_of(ctx).kind
+    reg = open_porcelain()
+    ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+    found, placed = reg.download_placed(kind, reference, output, version=version, force=force)
     if as_json:
         print_json(dict(version_json(found), path=str(placed.path), written=placed.written))
     else:
