@@ -20,7 +20,7 @@ __all__ = ["Registry", "Transition", "Version"]
 
 def __getattr__(name: str) -> Any:
     if name in __all__:
-        from porcelain import registry
+        import porcelain.registry as registry
 
         return getattr(registry, name)
     raise AttributeError(f"module 'porcelain' has no attribute {name!r}")

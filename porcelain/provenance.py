@@ -24,9 +24,9 @@ import re
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from porcelain import lineage
 from porcelain.errors import PachaError
-from porcelain.runs import run_ref
+from porcelain.lineage import graph as lineage
+from porcelain.runs.records import run_ref
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pacha.ids import MIN_PREFIX_LEN, is_hex
 from porcelain.names import name_problem
-from porcelain.stages import STAGES
+from porcelain.stages.rules import STAGES
 
 
 @dataclass(frozen=True)

@@ -15,31 +15,36 @@ from typing import Any
 import msgspec
 
 import pacha
+import porcelain.hooks as hooks
+import porcelain.layout as layout
+import porcelain.records as records
+import porcelain.semver as versions
 from pacha.errors import RefConflict, RefNotFound, UsageError
 from pacha.ids import ZERO_ID
 from pacha.ignore import IgnoreRules, refuse_inside_registry
 from pacha.store.snapshot import changed as file_changed
 from pacha.store.snapshot import identity as snapshot_identity
-from porcelain import hooks, layout, lineage, records, stages, versions
-from porcelain.artifacts import artifact_of, check_still, hash_file, weights_info
-from porcelain.downloads import Placed, place
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, PachaError, VersionExists
-from porcelain.inputs import artifact_source
-from porcelain.lineage_ops import LineageMixin
+from porcelain.lineage import graph as lineage
+from porcelain.lineage.edges import LineageMixin
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
 from porcelain.preflight import check_refs, check_version_refs
-from porcelain.recipe_ops import RecipesMixin
+from porcelain.recipes.store import RecipesMixin
 from porcelain.records import commit_subject
 from porcelain.references import Reference
 from porcelain.resolve import Target
-from porcelain.restore import RestoreMixin
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import RetentionMixin
-from porcelain.run_ops import RunsMixin
-from porcelain.stage_ops import StagesMixin
+from porcelain.runs.ops import RunsMixin
+from porcelain.stages import rules as stages
+from porcelain.stages.moves import StagesMixin
 from porcelain.training_api import TrainingAPI
-from porcelain.version_alloc import BUMP_ATTEMPTS, VersionFree, VersionTaken
+from porcelain.versions.allocate import BUMP_ATTEMPTS, VersionFree, VersionTaken
+from porcelain.versions.artifacts import artifact_of, check_still, hash_file, weights_info
+from porcelain.versions.download import Placed, place
+from porcelain.versions.inputs import artifact_source
+from porcelain.versions.restore import RestoreMixin
 from porcelain.wording import say
 
 
@@ -295,7 +300,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         listed = None if ignore is not None else snapshot_identity(os.stat(target))
         described: list[tuple[Path, tuple[int, ...]]] = []  # a folder's files read for the card
         if kind == "model":
-            from porcelain.cards import MODEL_CARD_FIELDS, pin_references
+            from porcelain.cards.fields import MODEL_CARD_FIELDS, pin_references
 
             card = pin_references(card, MODEL_CARD_FIELDS, self._resolve_card_reference)
             if "weights" not in card:
@@ -526,7 +531,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
     ) -> tuple[Version, Path]:
         """Write a version's file or folder at dest, verified as written, all or nothing.
 
-        The rules (porcelain/downloads.py): a folder's dest holds its contents; the same contents already
+        The rules (porcelain/versions/download.py): a folder's dest holds its contents; the same contents already
         there are a no-op; other contents need force (replaced atomically).
         Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
         (with version) or a record id or unique prefix. dest: the file or directory to write. version: the

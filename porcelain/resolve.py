@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import porcelain.layout as layout
+import porcelain.semver as versions
 from pacha.errors import AmbiguousId, ObjectNotFound
 from pacha.ids import ZERO_ID
-from porcelain import layout, versions
 from porcelain.errors import InvalidInput, NotFound, PachaError
 from porcelain.names import check_name, name_problem
 from porcelain.references import Reference, parse_reference

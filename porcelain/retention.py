@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from porcelain import layout, stages
+import porcelain.layout as layout
 from porcelain.errors import InvalidInput
 from porcelain.records import commit_subject
+from porcelain.stages import rules as stages
 
 if TYPE_CHECKING:
     from porcelain.results import Version

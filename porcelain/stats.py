@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+import porcelain.layout as layout
 from pacha.codec import CHUNKS
 from pacha.errors import ObjectNotFound
-from porcelain import layout
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry

@@ -6,8 +6,8 @@ import os
 import time
 from typing import TYPE_CHECKING, Any
 
-from porcelain import lineage
 from porcelain.errors import InvalidInput
+from porcelain.lineage import graph as lineage
 from porcelain.wording import say
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class TrainingAPI:
         number; NotFound for an unknown parent or run; VersionExists when the version exists with other
         bytes; CheckFailed when a hook refuses.
         """
-        from porcelain.cards import MODEL_CARD_FIELDS, validate_fields
+        from porcelain.cards.fields import MODEL_CARD_FIELDS, validate_fields
 
         edges = []
         if parents or relation or params:
@@ -128,8 +128,8 @@ class TrainingAPI:
         NotFound for an unknown source or run; VersionExists when the version exists with other bytes;
         CheckFailed when a hook refuses.
         """
-        from porcelain.cards import validate_datasheet
-        from porcelain.schema_infer import infer
+        from porcelain.cards.fields import validate_datasheet
+        from porcelain.cards.schema_infer import infer
 
         sheet = validate_datasheet(datasheet or {}, "datasheet")
         if purpose:
@@ -168,7 +168,7 @@ class TrainingAPI:
         self, info: Any, card: dict[str, Any], metrics: dict[str, float] | None
     ) -> tuple[dict[str, Any], dict[str, float]]:
         """What a run tells a Model Card: recipe, training data, duration, final metrics."""
-        from porcelain.runs import LIVE
+        from porcelain.runs.records import LIVE
 
         live = LIVE.get(info.id)
         if live is not None:
@@ -185,7 +185,7 @@ class TrainingAPI:
         card.setdefault("training_duration", f"{(end - record['started_ns']) / 1e9:.0f}s")
         from_run = {name: summary["last"] for name, summary in record.get("metrics", {}).items()}
         if not record.get("metrics"):
-            from porcelain.runs import load_series
+            from porcelain.runs.records import load_series
 
             from_run = {
                 name: points[-1][2] for name, points in load_series(self, info.id, record).items() if points

@@ -167,7 +167,7 @@ def test_an_old_run_point_that_is_not_finite_is_missing(cli, tmp_path: Path) -> 
     import struct
 
     import pacha
-    from porcelain.runs import METRICS_INDEX, POINT, metric_key
+    from porcelain.runs.records import METRICS_INDEX, POINT, metric_key
 
     path = prepare_recipe(cli, tmp_path)
     cli("recipe", "register", path)

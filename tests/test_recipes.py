@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from porcelain import recipes
 from porcelain.errors import InvalidInput
+from porcelain.recipes import check as recipes
 from tests.conftest import snapshot
 
 RECIPE = """# BERT fine-tuning

@@ -109,7 +109,7 @@ def add_change_commands(app: typer.Typer, kind: str, noun: str) -> None:
         """Which versions and runs used this version: trained or evaluated on it, derived from it."""
         from porcelain.cli._output import print_json
         from porcelain.errors import InvalidInput
-        from porcelain.usage import used_by as find_users
+        from porcelain.lineage.usage import used_by as find_users
 
         wanted = {"dataset" if k == "data" else k for k in kinds or []}
         unknown = wanted - {"model", "dataset", "recipe", "run"}

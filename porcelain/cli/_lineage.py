@@ -49,8 +49,8 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         registry: RegistryOption = None,
     ) -> None:
         """Show where a version came from and what was made from it."""
-        from porcelain import lineage_render
         from porcelain.cli._output import console, print_json
+        from porcelain.lineage import render as lineage_render
 
         up = ancestors or not descendants
         down = descendants or not ancestors
@@ -86,7 +86,7 @@ def make_lineage_app(kind: str, noun: str) -> typer.Typer:
         """Record, after the fact, that CHILD was made from --from versions (no cycles)."""
         from porcelain.cli._changes import explicit
         from porcelain.cli._output import print_json
-        from porcelain.lineage import parse_params
+        from porcelain.lineage.graph import parse_params
 
         child = explicit(child, None, latest)
 

@@ -116,7 +116,7 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
     ) -> None:
         """List registered versions: name, version, stage, size, created, id."""
         from porcelain.cli._output import console, human_size, print_json, table, when
-        from porcelain.stages import check_stage
+        from porcelain.stages.rules import check_stage
 
         if stage:
             check_stage(stage)

@@ -59,7 +59,7 @@ def register(
     registry: RegistryOption = None,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
-    from porcelain.cards import load_toml
+    from porcelain.cards.fields import load_toml
 
     result = open_porcelain(registry).register_dataset(
         name,

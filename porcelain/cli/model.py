@@ -71,9 +71,9 @@ def register(
     registry: RegistryOption = None,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
-    from porcelain.cards import load_toml
+    from porcelain.cards.fields import load_toml
     from porcelain.cli._output import parse_metrics
-    from porcelain.lineage import parse_params
+    from porcelain.lineage.graph import parse_params
 
     result = open_porcelain(registry).register_model(
         name,
@@ -102,7 +102,7 @@ def card(
     registry: RegistryOption = None,
 ) -> None:
     """Render a version's Model Card (Mitchell et al. 2019)."""
-    from porcelain import card_render
+    from porcelain.cards import render as card_render
     from porcelain.cli._output import print_json
     from porcelain.errors import InvalidInput
 

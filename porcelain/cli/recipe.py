@@ -91,7 +91,7 @@ def diff(
     """Hyperparameters that changed, then a unified diff of the TOML texts."""
     import difflib
 
-    from porcelain.recipes import hyperparameters
+    from porcelain.recipes.check import hyperparameters
 
     reg = open_porcelain(registry)
     a, a_doc = reg.recipe_doc(old)
@@ -152,7 +152,7 @@ def run(
 
     from porcelain.cli._output import print_json
     from porcelain.cli.run import run_json
-    from porcelain.run_exec import execute
+    from porcelain.runs.execute import execute
 
     reg = open_porcelain(registry)
     _, doc = reg.recipe_doc(reference, version)

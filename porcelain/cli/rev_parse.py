@@ -12,7 +12,7 @@ import typer
 
 from pacha.cli._app import RegistryOption, new_app, write_out
 from porcelain.cli._versions import JsonOption, open_porcelain
-from porcelain.stages import STAGES
+from porcelain.stages.rules import STAGES
 
 app = new_app()
 

@@ -11,7 +11,7 @@ from pacha.cli._app import RegistryOption
 from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
 
 if TYPE_CHECKING:
-    from porcelain.runs import RunInfo
+    from porcelain.runs.records import RunInfo
 
 app = typer.Typer(
     help="Track experiment runs: start, log, artifact, finish, list, get.",
@@ -198,8 +198,8 @@ def compare(
     registry: RegistryOption = None,
 ) -> None:
     """Side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
-    from porcelain import run_analysis
     from porcelain.cli._output import console, print_json
+    from porcelain.runs import analysis as run_analysis
 
     result = run_analysis.compare(_runs(open_porcelain(registry), names))
     if as_json:
@@ -254,8 +254,8 @@ def best(
     registry: RegistryOption = None,
 ) -> None:
     """The finished run with the best final value of a metric."""
-    from porcelain import run_analysis
     from porcelain.cli._output import print_json
+    from porcelain.runs import analysis as run_analysis
 
     infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
     top = run_analysis.best(infos, metric, minimize)
@@ -274,8 +274,8 @@ def importance(
     registry: RegistryOption = None,
 ) -> None:
     """Spearman rank correlation of each numeric hyperparameter with a metric, strongest first."""
-    from porcelain import run_analysis
     from porcelain.cli._output import print_json
+    from porcelain.runs import analysis as run_analysis
 
     infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
     rows = run_analysis.importance(infos, metric)
@@ -298,9 +298,9 @@ def metrics(
     registry: RegistryOption = None,
 ) -> None:
     """A run's metric series (step, time, value), with a sparkline per metric."""
-    from porcelain import run_analysis
     from porcelain.cli._output import print_json
-    from porcelain.runs import load_series
+    from porcelain.runs import analysis as run_analysis
+    from porcelain.runs.records import load_series
 
     reg = open_porcelain(registry)
     info = reg.get_run(run)
@@ -338,9 +338,9 @@ def plot(
     registry: RegistryOption = None,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
-    from porcelain import run_analysis
     from porcelain.errors import InvalidInput, NotFound
-    from porcelain.runs import load_series
+    from porcelain.runs import analysis as run_analysis
+    from porcelain.runs.records import load_series
 
     reg = open_porcelain(registry)
     curves = {}

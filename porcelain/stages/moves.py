@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import porcelain.layout as layout
+import porcelain.semver as versions
 from pacha.ids import ZERO_ID
-from porcelain import layout, stages, versions
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
 from porcelain.names import check_name
 from porcelain.records import commit_subject
 from porcelain.results import Transition
+from porcelain.stages import rules as stages
 
 
 def list_hint(kind: str) -> str:

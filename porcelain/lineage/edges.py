@@ -6,8 +6,9 @@ import time
 from typing import Any
 
 import pacha
-from porcelain import layout, lineage
+import porcelain.layout as layout
 from porcelain.errors import InvalidInput, NotFound
+from porcelain.lineage import graph as lineage
 from porcelain.records import commit_subject
 
 

@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+import porcelain.layout as layout
 from pacha.objects import links
-from porcelain import layout, stages
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.records import commit_subject
 from porcelain.references import parse_reference
 from porcelain.resolve import Gone, gone, kind_cli
+from porcelain.stages import rules as stages
 from porcelain.wording import list_hint, say
 
 if TYPE_CHECKING:
@@ -97,7 +98,7 @@ class RestoreMixin:
         return self.get(kind, f"{name}:{ver}"), what  # type: ignore[attr-defined]
 
     def _restore_target(self, kind: str, reference: str, version: str | None) -> tuple[str, str]:
-        from porcelain import versions
+        import porcelain.semver as versions
         from porcelain.names import check_name
 
         ref = parse_reference(reference, version)

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 
 from porcelain.errors import InvalidInput, NotFound
-from porcelain.runs import RunInfo
+from porcelain.runs.records import RunInfo
 
 SEED_KEYS = ("seed", "random_seed")
 SPARKS = "▁▂▃▄▅▆▇█"

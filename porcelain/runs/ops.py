@@ -1,4 +1,4 @@
-"""Starting, updating, finding and finishing runs in the registry (see porcelain/runs.py)."""
+"""Starting, updating, finding and finishing runs in the registry (see porcelain/runs/records.py)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from typing import Any
 import msgspec
 
 import pacha
-from porcelain import recipes, runs
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.locking import writes_objects
+from porcelain.recipes import check as recipes
+from porcelain.runs import records as runs
 
 NAME_PREFIX = "run-names/"
 
@@ -134,7 +135,7 @@ class RunsMixin:
         finite) or a command line that sets a secret-looking environment variable (it would be stored in
         the run record).
         """
-        from porcelain.recipe_schema import secret_assignments
+        from porcelain.recipes.schema import secret_assignments
 
         secrets = secret_assignments(command or [])
         if secrets:
@@ -256,7 +257,7 @@ class RunsMixin:
             target = Path(path)
             if not target.exists():
                 raise InvalidInput(f"{target} does not exist")
-            from porcelain.artifacts import artifact_of
+            from porcelain.versions.artifacts import artifact_of
 
             object_id, object_kind, size = artifact_of(self.plumbing.objects, target)  # type: ignore[attr-defined]
             entry = {"path": target.name, "id": object_id, "kind": object_kind, "size": size}

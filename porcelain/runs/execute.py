@@ -10,7 +10,7 @@ import sys
 import tempfile
 from typing import TYPE_CHECKING, BinaryIO
 
-from porcelain import runs
+from porcelain.runs import records as runs
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry

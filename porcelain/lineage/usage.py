@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from porcelain import lineage
+from porcelain.lineage import graph as lineage
 
 if TYPE_CHECKING:
     from porcelain.registry import Registry
@@ -37,7 +37,7 @@ def used_by(
 
     Raises what Registry.get raises for the reference.
     """
-    from porcelain.runs import BY_RECIPE_INDEX
+    from porcelain.runs.records import BY_RECIPE_INDEX
 
     found = reg.get(kind, reference, version)
     out: list[Use] = []

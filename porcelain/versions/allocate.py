@@ -14,7 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from porcelain import layout, versions
+import porcelain.layout as layout
+import porcelain.semver as versions
 
 # How often one --bump registration plans again after losing its version to another
 # writer. Each loss means another registration of the same name committed, so this bounds

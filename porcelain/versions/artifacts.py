@@ -96,7 +96,7 @@ def weights_info(
     read (pacha.store.snapshot): check_still(read) after storing proves the facts are of
     the bytes stored."""
     from pacha.store.snapshot import identity
-    from porcelain.weights_info import SUFFIXES, describe
+    from porcelain.cards.weights_info import SUFFIXES, describe
 
     if target.is_file():
         return describe(target)

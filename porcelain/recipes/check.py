@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from porcelain.errors import InvalidInput
 from porcelain.finite import HINT, non_finite_path
-from porcelain.recipe_schema import env_tables, looks_secret, normalize, secret_assignments, unknown_keys
+from porcelain.recipes.schema import env_tables, looks_secret, normalize, secret_assignments, unknown_keys
 
 __all__ = ["Report", "check", "looks_secret", "normalize"]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from porcelain import recipes
 from porcelain.errors import InvalidInput, NotFound
+from porcelain.recipes import check as recipes
 from porcelain.results import Registered, Version
 
 
@@ -43,7 +43,7 @@ class RecipesMixin:
             card["lock_hash"] = digest
         extra: list[tuple[bytes, str]] = []
         if sign:
-            from porcelain import signing
+            import porcelain.signing as signing
 
             extra, card["signature"] = signing.sign(text.encode("utf-8"), sign, self.plumbing.identity())  # type: ignore[attr-defined]
         return self.register(  # type: ignore[attr-defined, no-any-return]
@@ -77,7 +77,7 @@ class RecipesMixin:
         if "lock_hash" not in card and not any("lock file" in w for w in report.warnings):
             report.warnings.append("no lock file hash was recorded")
         if "signature" in card:
-            from porcelain import signing
+            import porcelain.signing as signing
             from porcelain.errors import CheckFailed
 
             try:

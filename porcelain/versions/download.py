@@ -39,7 +39,7 @@ class Placed:
 
 def _same_contents(path: Path, artifact: str, artifact_kind: str) -> bool:
     """Does path already hold exactly the artifact (hashed, nothing stored)?"""
-    from porcelain.artifacts import hash_file
+    from porcelain.versions.artifacts import hash_file
 
     try:
         if artifact_kind == "tree":

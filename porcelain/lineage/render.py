@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from porcelain.lineage import Edge, Graph
+from porcelain.lineage.graph import Edge, Graph
 
 
 def _params(edge: Edge) -> str:
