@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pacha.errors import PachaError
+from pacha.store.repack import auto_repack
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,8 +19,6 @@ def writes_objects(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from pacha.store.repack import auto_repack
-
         with self.plumbing.writing():
             result = method(self, *args, **kwargs)
             try:

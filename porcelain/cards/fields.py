@@ -7,10 +7,14 @@ card keeps pointing at exactly what it meant.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
+from pacha.documents import load_toml as load
 from porcelain.errors import InvalidInput
+from porcelain.finite import finite_float
+from porcelain.records import is_pinned
 
 # field -> (kind, what it holds)
 MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
@@ -38,15 +42,7 @@ MODEL_CARD_FIELDS: dict[str, tuple[str, str]] = {
 
 def load_toml(path: str | Path, what: str) -> dict[str, Any]:
     """The TOML document at path, read bounded and strictly (pacha.documents); what names it."""
-    from pacha.documents import load_toml as load
-
     return load(path, what)
-
-
-def _is_pinned(value: Any) -> bool:
-    from porcelain.records import is_pinned
-
-    return is_pinned(value)
 
 
 def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], what: str) -> dict[str, Any]:
@@ -56,7 +52,7 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
         if key not in fields:
             raise InvalidInput(f"{what}: unknown field {key!r}; known fields: {', '.join(fields)}")
         kind = fields[key][0]
-        if kind.startswith("ref:") and _is_pinned(value):
+        if kind.startswith("ref:") and is_pinned(value):
             pass
         elif kind in ("str",) or kind.startswith("ref:"):
             if not isinstance(value, str) or not value.strip():
@@ -65,8 +61,6 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise InvalidInput(f"{what}: {key} must be a list of strings")
         elif kind == "metrics":
-            from porcelain.finite import finite_float
-
             if not isinstance(value, dict) or not all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in value.values()
             ):
@@ -76,8 +70,6 @@ def validate_fields(doc: dict[str, Any], fields: dict[str, tuple[str, str]], wha
             if not isinstance(value, dict):
                 raise InvalidInput(f"{what}: {key} must be a table")
         elif kind == "datetime":
-            import datetime as dt
-
             if isinstance(value, dt.datetime | dt.date):
                 value = value.isoformat()
             elif not isinstance(value, str):
@@ -151,7 +143,6 @@ def pin_references(card: dict[str, Any], fields: dict[str, tuple[str, str]], res
     resolve(kind, text) -> (concrete "name:version", record id); NAME:latest or
     NAME@stage are pinned to the version they name now.
     """
-    from porcelain.records import is_pinned
 
     def pin(kind: str, value: Any) -> Any:
         if is_pinned(value):

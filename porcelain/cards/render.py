@@ -4,10 +4,9 @@ Hugging Face model-card layout (YAML front matter, then the Mitchell et al. sect
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from porcelain.registry import Version
+from porcelain.results import Version
 
 
 def card_document(v: Version) -> dict[str, Any]:
@@ -65,8 +64,20 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def to_markdown(v: Version) -> str:
+    """The card as a Hugging Face README: YAML metadata, then the Mitchell et al. sections."""
     doc = card_document(v)
-    lines = ["---"]
+    lines = ["---", *_front_matter(v, doc), "---", "", f"# {v.name} {v.version}", ""]
+    if doc.get("description"):
+        lines += [doc["description"], ""]
+    for title, body in _sections(v, doc):
+        if body:
+            lines.extend([f"## {title}", "", *body, ""])
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _front_matter(v: Version, doc: dict[str, Any]) -> list[str]:
+    """The Hugging Face model-card metadata: license, tags, datasets, metrics and model-index."""
+    lines = []
     if doc.get("license"):
         lines.append(f"license: {_yaml_scalar(doc['license'])}")
     tags = list(doc.get("tags", []))
@@ -81,31 +92,32 @@ def to_markdown(v: Version) -> str:
     if metrics:
         lines.append("metrics:")
         lines.extend(f"- {_yaml_scalar(m)}" for m in metrics)
-        lines.append("model-index:")
-        lines.append(f"- name: {_yaml_scalar(v.name)}")
-        lines.append("  results:")
-        lines.append("  - task:")
-        lines.append(f"      type: {_yaml_scalar(doc.get('task', 'other'))}")
-        evaluation = doc.get("evaluation_data")
-        if isinstance(evaluation, dict):
-            lines.append("    dataset:")
-            lines.append(f"      name: {_yaml_scalar(evaluation['ref'])}")
-            lines.append(f"      type: {_yaml_scalar(evaluation['ref'].split(':')[0])}")
-        lines.append("    metrics:")
-        for name, value in metrics.items():
-            lines.append(f"    - type: {_yaml_scalar(name)}")
-            lines.append(f"      value: {_yaml_scalar(value)}")
-    lines.append("---")
-    lines.append("")
-    lines.append(f"# {v.name} {v.version}")
-    lines.append("")
-    if doc.get("description"):
-        lines += [doc["description"], ""]
+        lines += _model_index(v, doc, metrics)
+    return lines
 
-    def section(title: str, body: list[str]) -> None:
-        if body:
-            lines.extend([f"## {title}", "", *body, ""])
 
+def _model_index(v: Version, doc: dict[str, Any], metrics: dict[str, Any]) -> list[str]:
+    lines = [
+        "model-index:",
+        f"- name: {_yaml_scalar(v.name)}",
+        "  results:",
+        "  - task:",
+        f"      type: {_yaml_scalar(doc.get('task', 'other'))}",
+    ]
+    evaluation = doc.get("evaluation_data")
+    if isinstance(evaluation, dict):
+        lines.append("    dataset:")
+        lines.append(f"      name: {_yaml_scalar(evaluation['ref'])}")
+        lines.append(f"      type: {_yaml_scalar(evaluation['ref'].split(':')[0])}")
+    lines.append("    metrics:")
+    for name, value in metrics.items():
+        lines.append(f"    - type: {_yaml_scalar(name)}")
+        lines.append(f"      value: {_yaml_scalar(value)}")
+    return lines
+
+
+def _sections(v: Version, doc: dict[str, Any]) -> list[tuple[str, list[str]]]:
+    """(title, lines) of each Model Card section, in the Hugging Face order (empty ones left out)."""
     details = [
         f"- **Version:** {v.version} ({v.stage})",
         f"- **Registered by:** {v.record.author}",
@@ -119,41 +131,50 @@ def to_markdown(v: Version) -> str:
             f"{weights.get('parameter_count'):,} parameters, dtypes {', '.join(weights.get('dtypes', []))}"
             + (f", quantization {weights['quantization']}" if weights.get("quantization") else "")
         )
-    section("Model Details", details)
     uses = []
     if doc.get("primary_uses"):
         uses += ["### Direct Use", "", *[f"- {u}" for u in doc["primary_uses"]]]
     if doc.get("out_of_scope_uses"):
         uses += [""] if uses else []
         uses += ["### Out-of-Scope Use", "", *[f"- {u}" for u in doc["out_of_scope_uses"]]]
-    section("Uses", uses)
-    section("Bias, Risks, and Limitations", [f"- {x}" for x in doc.get("limitations", [])])
-    section("Ethical Considerations", [f"- {x}" for x in doc.get("ethical_considerations", [])])
-    training = []
+    return [
+        ("Model Details", details),
+        ("Uses", uses),
+        ("Bias, Risks, and Limitations", [f"- {x}" for x in doc.get("limitations", [])]),
+        ("Ethical Considerations", [f"- {x}" for x in doc.get("ethical_considerations", [])]),
+        ("Training Details", _training(doc)),
+        ("Evaluation", _evaluation(doc)),
+        ("Lineage", _lineage(v, doc)),
+    ]
+
+
+def _training(doc: dict[str, Any]) -> list[str]:
+    out = []
     if doc.get("training_data"):
-        training.append(f"- **Training data:** {_ref_text(doc['training_data'])}")
+        out.append(f"- **Training data:** {_ref_text(doc['training_data'])}")
     if doc.get("training_recipe"):
-        training.append(f"- **Training recipe:** {_ref_text(doc['training_recipe'])}")
+        out.append(f"- **Training recipe:** {_ref_text(doc['training_recipe'])}")
     if doc.get("training_date"):
-        training.append(f"- **Training date:** {doc['training_date']}")
+        out.append(f"- **Training date:** {doc['training_date']}")
     if doc.get("training_duration"):
-        training.append(f"- **Training duration:** {doc['training_duration']}")
-    section("Training Details", training)
-    evaluation = []
+        out.append(f"- **Training duration:** {doc['training_duration']}")
+    return out
+
+
+def _evaluation(doc: dict[str, Any]) -> list[str]:
+    out = []
     if doc.get("evaluation_data"):
-        evaluation.append(f"- **Testing data:** {_ref_text(doc['evaluation_data'])}")
+        out.append(f"- **Testing data:** {_ref_text(doc['evaluation_data'])}")
+    metrics = doc.get("metrics", {})
     if metrics:
-        evaluation += [
-            "",
-            "| metric | value |",
-            "|---|---|",
-            *[f"| {k} | {val:g} |" for k, val in metrics.items()],
-        ]
-    section("Evaluation", evaluation)
-    lineage = []
+        out += ["", "| metric | value |", "|---|---|", *[f"| {k} | {val:g} |" for k, val in metrics.items()]]
+    return out
+
+
+def _lineage(v: Version, doc: dict[str, Any]) -> list[str]:
+    out = []
     if doc.get("parent_model"):
-        lineage.append(f"- **Parent model:** {_ref_text(doc['parent_model'])}")
-    lineage += [f"- **Derived from:** {_ref_text(x)}" for x in doc.get("derived_from", [])]
-    lineage += [f"- **{e.relation}** from record `{e.record[:12]}`" for e in v.record.parents]
-    section("Lineage", lineage)
-    return "\n".join(lines).rstrip() + "\n"
+        out.append(f"- **Parent model:** {_ref_text(doc['parent_model'])}")
+    out += [f"- **Derived from:** {_ref_text(x)}" for x in doc.get("derived_from", [])]
+    out += [f"- **{e.relation}** from record `{e.record[:12]}`" for e in v.record.parents]
+    return out

@@ -7,11 +7,12 @@ values are taken from the first SAMPLE_ROWS rows, rows are counted to the end.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import json
 import operator
 import re
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 SAMPLE_ROWS = 10_000
 SUFFIXES = {".csv": ",", ".tsv": "\t", ".jsonl": None, ".ndjson": None}
@@ -72,8 +73,6 @@ def _type_of_text(text: str) -> str | None:
 
 
 def _date_type(text: str) -> str | None:
-    import datetime as dt
-
     try:
         if _DATE.fullmatch(text):
             dt.date.fromisoformat(text)
@@ -124,67 +123,77 @@ def infer(path: Path) -> dict[str, Any] | None:
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES or not path.is_file():
         return None
-    types: dict[str, str | None] = {}
-    missing: dict[str, int] = {}
-    rows = 0
     with open(path, newline="", encoding="utf-8", errors="replace") as f:
-        if SUFFIXES[suffix] is None:
-            docs = []
-            for line in f:
-                if not line.strip():
-                    continue
-                rows += 1
-                if rows <= SAMPLE_ROWS:
-                    try:
-                        doc = json.loads(line)
-                    except json.JSONDecodeError:
-                        return None  # not JSON Lines after all: say nothing rather than guess
-                    if isinstance(doc, dict):
-                        docs.append(doc)
-                        for key, value in doc.items():
-                            types[key] = _widen(types.get(key), _type_of_json(value))
-            for key in types:  # a key a row leaves out is missing there too
-                missing[key] = sum(1 for doc in docs if _type_of_json(doc.get(key)) is None)
-            sampled = min(rows, SAMPLE_ROWS)
-        else:
-            reader = csv.reader(f, delimiter=SUFFIXES[suffix])
-            header = next(reader, None)
-            if header is None:
-                return {
-                    "instance_count": 0,
-                    "feature_schema": {},
-                    "missing_values": {},
-                    "missing_values_rows": 0,
-                }
-            for column in header:
-                types[column] = None
-                missing[column] = 0
-            fast = None
-            for record in reader:
-                if not record:
-                    continue
-                rows += 1
-                for index, column in enumerate(header):
-                    # a row shorter than the header leaves its last fields missing
-                    kind = _type_of_text(record[index]) if index < len(record) else None
-                    if kind is None:
-                        missing[column] += 1
-                    else:
-                        types[column] = _widen(types[column], kind)
-                if rows == SAMPLE_ROWS:
-                    fast = _count_unquoted_records(path)
-                    break
-            sampled = rows
-            if fast is not None:
-                rows = fast - 1  # the header is a line too
-            else:
-                rows += sum(1 for record in reader if record)
+        delimiter = SUFFIXES[suffix]
+        found = _json_lines(f) if delimiter is None else _delimited(f, delimiter, path)
+    if found is None:
+        return None
+    rows, sampled, types, missing = found
     return {
         "instance_count": rows,
         "feature_schema": {k: v or "null" for k, v in types.items()},
         "missing_values": missing,
         "missing_values_rows": sampled,
     }
+
+
+# (rows, rows sampled, column -> type or None, column -> missing count)
+Facts = tuple[int, int, dict[str, str | None], dict[str, int]]
+
+
+def _json_lines(f: IO[str]) -> Facts | None:
+    """The facts of a JSON Lines file; None if a sampled line is not JSON (say nothing rather than guess)."""
+    types: dict[str, str | None] = {}
+    docs = []
+    rows = 0
+    for line in f:
+        if not line.strip():
+            continue
+        rows += 1
+        if rows <= SAMPLE_ROWS:
+            try:
+                doc = json.loads(line)
+            except json.JSONDecodeError:
+                return None
+            if isinstance(doc, dict):
+                docs.append(doc)
+                for key, value in doc.items():
+                    types[key] = _widen(types.get(key), _type_of_json(value))
+    # a key a row leaves out is missing there too
+    missing = {key: sum(1 for doc in docs if _type_of_json(doc.get(key)) is None) for key in types}
+    return rows, min(rows, SAMPLE_ROWS), types, missing
+
+
+def _delimited(f: IO[str], delimiter: str, path: Path) -> Facts:
+    """The facts of a CSV or TSV file: its header names the columns."""
+    reader = csv.reader(f, delimiter=delimiter)
+    header = next(reader, None)
+    if header is None:
+        return 0, 0, {}, {}
+    types: dict[str, str | None] = dict.fromkeys(header)
+    missing = dict.fromkeys(header, 0)
+    rows = 0
+    fast = None
+    for record in reader:
+        if not record:
+            continue
+        rows += 1
+        for index, column in enumerate(header):
+            # a row shorter than the header leaves its last fields missing
+            kind = _type_of_text(record[index]) if index < len(record) else None
+            if kind is None:
+                missing[column] += 1
+            else:
+                types[column] = _widen(types[column], kind)
+        if rows == SAMPLE_ROWS:
+            fast = _count_unquoted_records(path)
+            break
+    sampled = rows
+    if fast is not None:
+        rows = fast - 1  # the header is a line too
+    else:
+        rows += sum(1 for record in reader if record)
+    return rows, sampled, types, missing
 
 
 _BLANK_LINE = re.compile(rb"\n[\r\n]")  # twice as fast as `b"\n\n" in block` where lines are short

@@ -16,6 +16,8 @@ from porcelain.cli._versions import (
     open_porcelain,
     report_registration,
 )
+from porcelain.errors import InvalidInput
+from porcelain.versions.request import RegisterRequest
 
 app = make_app("dataset", "data", "Register, find, promote and download dataset versions.")
 
@@ -61,18 +63,23 @@ def register(
     """Register a data file or folder as a new dataset version (it starts in development)."""
     from porcelain.cards.fields import load_toml
 
-    result = open_porcelain(registry).register_dataset(
-        name,
-        path,
+    request = RegisterRequest(
+        kind="dataset",
+        name=name,
+        path=path,
         version=version,
         bump=bump,
-        purpose=purpose,
-        datasheet=load_toml(datasheet, "datasheet") if datasheet else None,
-        derived_from=derived_from,
-        transform=transform,
-        generated_by=generated_by,
+        description=purpose,
+        card=load_toml(datasheet, "datasheet") if datasheet else None,
+        parents=derived_from,
+        relation="derived" if derived_from else None,
+        params={"transform": transform} if transform else None,
+        run=generated_by,
         message=message,
         filename=filename,
-        exclude=exclude or [],
+        exclude=exclude,
     )
+    if (derived_from or transform) and not (derived_from and transform):
+        raise InvalidInput("--derived-from and --transform go together (the source and how it was made)")
+    result = open_porcelain(registry).register(request)
     report_registration(result, "data", as_json)

@@ -16,6 +16,8 @@ from porcelain.cli._versions import (
     open_porcelain,
     report_registration,
 )
+from porcelain.errors import InvalidInput
+from porcelain.versions.request import RegisterRequest
 
 app = make_app("model", "model", "Register, find, promote, trace and download model versions.")
 
@@ -75,9 +77,10 @@ def register(
     from porcelain.cli._output import parse_metrics
     from porcelain.lineage.graph import parse_params
 
-    result = open_porcelain(registry).register_model(
-        name,
-        path,
+    request = RegisterRequest(
+        kind="model",
+        name=name,
+        path=path,
         version=version,
         bump=bump,
         description=description,
@@ -89,8 +92,11 @@ def register(
         run=run,
         message=message,
         filename=filename,
-        exclude=exclude or [],
+        exclude=exclude,
     )
+    if (sources or param) and not relation:
+        raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
+    result = open_porcelain(registry).register(request)
     report_registration(result, "model", as_json)
 
 

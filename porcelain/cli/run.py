@@ -300,7 +300,7 @@ def metrics(
     """A run's metric series (step, time, value), with a sparkline per metric."""
     from porcelain.cli._output import print_json
     from porcelain.runs import analysis as run_analysis
-    from porcelain.runs.records import load_series
+    from porcelain.runs.metrics import load_series
 
     reg = open_porcelain(registry)
     info = reg.get_run(run)
@@ -340,7 +340,7 @@ def plot(
     """Draw one metric's curves for several runs on one chart (PNG)."""
     from porcelain.errors import InvalidInput, NotFound
     from porcelain.runs import analysis as run_analysis
-    from porcelain.runs.records import load_series
+    from porcelain.runs.metrics import load_series
 
     reg = open_porcelain(registry)
     curves = {}

@@ -13,15 +13,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import porcelain.layout as layout
+from porcelain.core import Core
 from porcelain.errors import InvalidInput
-from porcelain.records import ParentEdge
+from porcelain.records import ParentEdge, is_pinned
+from porcelain.wording import say
 
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
-
-INDEX = "lineage"
+INDEX = layout.LINEAGE_INDEX
 
 # relation -> (what the --from versions are, params: name -> kind, required?)
 MODEL_RELATIONS: dict[str, tuple[str, dict[str, tuple[str, bool]]]] = {
@@ -83,14 +83,10 @@ def build_edges(
 
 
 def _from() -> str:
-    from porcelain.wording import say
-
     return say("--from", "parents")
 
 
 def _param(key: str) -> str:
-    from porcelain.wording import say
-
     return say(f"--param {key}", f"params[{key!r}]")
 
 
@@ -188,8 +184,6 @@ USES = (
 
 def uses_of(record: Any) -> list[tuple[str, str]]:
     """(card field, record id) for every version record's card pins, in USES order."""
-    from porcelain.records import is_pinned
-
     out = []
     for key in USES:
         value = record.card.get(key)
@@ -205,21 +199,44 @@ def linked_versions(record: Any) -> list[str]:
 
 
 def edge_ref_prefix(kind: str, name: str, version: str) -> str:
-    from porcelain.layout import plural
-
-    return f"lineage/{plural(kind)}/{name}/{version}/"
+    return f"lineage/{layout.plural(kind)}/{name}/{version}/"
 
 
-def parents_of(reg: Registry, record_id: str) -> list[Edge]:
+def kind_of(record: Any) -> str:
+    """The kind (model, dataset, recipe) of a version record."""
+    return next(k for k, t in layout.RECORD_TYPES.items() if t == record.type)
+
+
+def read_edge(core: Core, edge_id: str) -> dict[str, Any]:
+    """A lineage-edge record (child, parent, relation, params, author, created_ns, why).
+
+    Raises ObjectNotFound if it is not stored; InvalidInput if it is not an edge record.
+    """
+    return core.read_document(edge_id, "lineage-edge", "a lineage edge")
+
+
+def node(core: Core, record_id: str) -> Node:
+    """The lineage node a version record stands for.
+
+    Args: record_id: a full record id.
+    Returns a Node (id, kind, name, version, state: its stage, or "deleted").
+    Raises ObjectNotFound if the record is not stored; InvalidInput if it is not a version record.
+    """
+    record = core.read_record(record_id)
+    kind = kind_of(record)
+    current = core.plumbing.refs.get(layout.version_ref(kind, record.name, record.version))
+    state = core.stage_of(kind, record.name, record.version) if current == record_id else "deleted"
+    return Node(record_id, kind, record.name, record.version, state)
+
+
+def parents_of(core: Core, record_id: str) -> list[Edge]:
     """Every edge from record_id to a parent: its own, then those added later."""
-    from porcelain.layout import RECORD_TYPES
-
-    record = reg.read_record(record_id)
+    record = core.read_record(record_id)
     edges = [Edge(record_id, e.record, e.relation, dict(e.params), record_id) for e in record.parents]
     edges += [Edge(record_id, used, key, {}, record_id) for key, used in uses_of(record)]
-    kind = next(k for k, t in RECORD_TYPES.items() if t == record.type)
-    for _, edge_id in reg.plumbing.refs.iter(edge_ref_prefix(kind, record.name, record.version)):
-        doc = reg.read_edge(edge_id)
+    kind = kind_of(record)
+    for _, edge_id in core.plumbing.refs.iter(edge_ref_prefix(kind, record.name, record.version)):
+        doc = read_edge(core, edge_id)
         if doc["child"] == record_id:
             edges.append(
                 Edge(record_id, doc["parent"], doc["relation"], dict(doc.get("params", {})), edge_id)
@@ -227,37 +244,37 @@ def parents_of(reg: Registry, record_id: str) -> list[Edge]:
     return edges
 
 
-def children_of(reg: Registry, record_id: str) -> list[Edge]:
+def children_of(core: Core, record_id: str) -> list[Edge]:
     """Every edge from a version made from, or using, record_id (from the reverse index).
 
     A child whose record gc has removed (an expired version) is left out: nothing is
     known about it any more but its reflog (`pacha model get` says what happened)."""
     out = []
-    objects = reg.plumbing.objects
-    for raw in reg.plumbing.refs.index_values(INDEX, bytes.fromhex(record_id)):
+    objects = core.plumbing.objects
+    for raw in core.plumbing.refs.index_values(INDEX, bytes.fromhex(record_id)):
         child = raw.hex()
         if not objects.has(child):
             continue
-        out.extend(e for e in parents_of(reg, child) if e.parent == record_id)
+        out.extend(e for e in parents_of(core, child) if e.parent == record_id)
     return out
 
 
-def ancestors(reg: Registry, record_id: str) -> set[str]:
+def ancestors(core: Core, record_id: str) -> set[str]:
     seen: set[str] = set()
     frontier = [record_id]
     while frontier:
         current = frontier.pop()
-        for edge in parents_of(reg, current):
+        for edge in parents_of(core, current):
             if edge.parent not in seen:
                 seen.add(edge.parent)
                 frontier.append(edge.parent)
     return seen
 
 
-def walk(reg: Registry, root: str, up: bool, down: bool, depth: int | None) -> Graph:
+def walk(core: Core, root: str, up: bool, down: bool, depth: int | None) -> Graph:
     """The part of the DAG around root: ancestors (up) and/or descendants (down)."""
     graph = Graph(root)
-    graph.nodes[root] = reg.node(root)
+    graph.nodes[root] = node(core, root)
     seen_edges: set[tuple[str, str, str]] = set()
     for direction, step in (("up", parents_of), ("down", children_of)):
         if (direction == "up" and not up) or (direction == "down" and not down):
@@ -266,14 +283,14 @@ def walk(reg: Registry, root: str, up: bool, down: bool, depth: int | None) -> G
         while frontier and (depth is None or level < depth):
             nxt = []
             for current in frontier:
-                for edge in step(reg, current):
+                for edge in step(core, current):
                     key = (edge.child, edge.parent, edge.relation)
                     if key not in seen_edges:
                         seen_edges.add(key)
                         graph.edges.append(edge)
                     other = edge.parent if direction == "up" else edge.child
                     if other not in graph.nodes:
-                        graph.nodes[other] = reg.node(other)
+                        graph.nodes[other] = node(core, other)
                     if other not in visited:
                         visited.add(other)
                         nxt.append(other)

@@ -10,13 +10,13 @@ and the runs of every recipe among them (the `runs-by-recipe` index).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
-from porcelain.lineage import graph as lineage
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
-    from porcelain.results import Version
+from porcelain.core import Core
+from porcelain.lineage.graph import children_of, node
+from porcelain.resolve import resolve
+from porcelain.results import Version
+from porcelain.runs.lookup import get_run
+from porcelain.runs.records import BY_RECIPE_INDEX
 
 
 @dataclass(frozen=True)
@@ -31,26 +31,24 @@ class Use:
 
 
 def used_by(
-    reg: Registry, kind: str, reference: str, version: str | None = None, kinds: set[str] | None = None
+    core: Core, kind: str, reference: str, version: str | None = None, kinds: set[str] | None = None
 ) -> tuple[Version, list[Use]]:
     """The version reference names, and every version and run that used it (only kinds, if given).
 
     Raises what Registry.get raises for the reference.
     """
-    from porcelain.runs.records import BY_RECIPE_INDEX
-
-    found = reg.get(kind, reference, version)
+    found = resolve(core, kind, reference, version)
     out: list[Use] = []
     recipes: list[tuple[str, str]] = [(found.record_id, found.ref)] if kind == "recipe" else []
-    for edge in lineage.children_of(reg, found.record_id):
-        node = reg.node(edge.child)
-        out.append(Use(node.kind, node.label, node.id, edge.relation, node.state))
-        if node.kind == "recipe":
-            recipes.append((node.id, node.label))
-    refs = reg.plumbing.refs
+    for edge in children_of(core, found.record_id):
+        user = node(core, edge.child)
+        out.append(Use(user.kind, user.label, user.id, edge.relation, user.state))
+        if user.kind == "recipe":
+            recipes.append((user.id, user.label))
+    refs = core.plumbing.refs
     for recipe_id, label in recipes:
         for raw in refs.index_values(BY_RECIPE_INDEX, bytes.fromhex(recipe_id)):
-            info = reg.get_run(raw.hex())
+            info = get_run(core, raw.hex())
             out.append(Use("run", info.name, info.record_id, f"ran recipe {label}", info.status))
     if kinds:
         out = [u for u in out if u.kind in kinds]

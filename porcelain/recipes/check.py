@@ -7,19 +7,17 @@ and the lock file's hash, is the record's card.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from porcelain.errors import InvalidInput
+from pacha.blocks import hash_file
+from pacha.documents import parse_toml
+from porcelain.core import Core
+from porcelain.errors import InvalidInput, NotFound
 from porcelain.finite import HINT, non_finite_path
 from porcelain.recipes.schema import env_tables, looks_secret, normalize, secret_assignments, unknown_keys
-
-__all__ = ["Report", "check", "looks_secret", "normalize"]
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
+from porcelain.resolve import resolve
 
 STANDARD_HYPERPARAMETERS = {
     "learning_rate": float,
@@ -45,8 +43,6 @@ class Report:
 
 def parse_text(text: str, where: str) -> dict[str, Any]:
     """The TOML document, or InvalidInput pointing at the line of a syntax error (nesting bounded)."""
-    from pacha.documents import parse_toml
-
     return parse_toml(text, where)
 
 
@@ -65,9 +61,32 @@ def run_parameters(doc: dict[str, Any]) -> dict[str, Any]:
     return params
 
 
-def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, Any] | None = None) -> Report:
-    """Every rule; with a registry, dataset references are checked (and compared with pins)."""
+def check(doc: dict[str, Any], core: Core | None = None, pinned: dict[str, Any] | None = None) -> Report:
+    """Every rule; with a registry, dataset references are checked (and compared with pins).
+
+    Args: doc: the recipe document as parsed. core: the registry its data references are
+    looked up in (None: not checked). pinned: {"train"/"validation": {"ref", "id"}} as
+    registered, to report data that changed since.
+    Returns the Report (errors refuse a registration; warnings and notes do not).
+    """
     report = Report()
+    _check_safety(doc, report)
+    doc, conflicts = normalize(doc)
+    report.errors.extend(conflicts)
+    _check_hyperparameters(doc, report)
+    _check_reproducibility(doc, report)
+    data = doc.get("data", {})
+    if not isinstance(data, dict) or not data.get("train"):
+        report.warnings.append("data.train is not set: the run's training data will not be pinned")
+    elif core is not None:
+        for key in ("train", "validation"):
+            if data.get(key):
+                _check_dataset(core, key, data[key], (pinned or {}).get(key), report.errors.append)
+    return report
+
+
+def _check_safety(doc: dict[str, Any], report: Report) -> None:
+    """Numbers JSON can hold, name and version, known keys, no secrets, typed expected metrics."""
     err, warn = report.errors.append, report.warnings.append
     bad_number = non_finite_path(doc)
     if bad_number:
@@ -102,9 +121,11 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
     if isinstance(run_table, dict) and isinstance(run_table.get("command"), str | list):
         for name in secret_assignments(run_table["command"]):
             err(f"run.command sets {name}, which looks like a secret; pass it from the environment instead")
-    doc, conflicts = normalize(doc)
-    for conflict in conflicts:
-        err(conflict)
+
+
+def _check_hyperparameters(doc: dict[str, Any], report: Report) -> None:
+    """The standard hyperparameters present and of their type and range; custom ones typed."""
+    err = report.errors.append
     hp = doc.get("hyperparameters")
     if not isinstance(hp, dict):
         err("[hyperparameters] is missing")
@@ -134,6 +155,11 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
         for name, value in custom.items():
             if not _typed_value(value):
                 err(f"hyperparameters.custom.{name}: use a float, int, bool, string or list of them")
+
+
+def _check_reproducibility(doc: dict[str, Any], report: Report) -> None:
+    """A seed where determinism is claimed; a lock file and toolchain version to rebuild with."""
+    err, warn = report.errors.append, report.warnings.append
     if doc.get("deterministic") is True and "random_seed" not in doc:
         err("deterministic = true needs random_seed = <integer>")
     if "random_seed" in doc and (not isinstance(doc["random_seed"], int) or doc["random_seed"] < 0):
@@ -146,14 +172,6 @@ def check(doc: dict[str, Any], reg: Registry | None = None, pinned: dict[str, An
         )
     if isinstance(deps, dict) and not (deps.get("python") or deps.get("rust_version")):
         warn("dependencies.python is not set (nor rust_version): the toolchain version is unknown")
-    data = doc.get("data", {})
-    if not isinstance(data, dict) or not data.get("train"):
-        warn("data.train is not set: the run's training data will not be pinned")
-    elif reg is not None:
-        for key in ("train", "validation"):
-            if data.get(key):
-                _check_dataset(reg, key, data[key], (pinned or {}).get(key), err)
-    return report
 
 
 def _typed_value(value: Any) -> bool:
@@ -162,11 +180,9 @@ def _typed_value(value: Any) -> bool:
     return isinstance(value, list) and all(isinstance(v, bool | int | float | str) for v in value)
 
 
-def _check_dataset(reg: Registry, key: str, ref: str, pinned: dict[str, Any] | None, err: Any) -> None:
-    from porcelain.errors import NotFound
-
+def _check_dataset(core: Core, key: str, ref: str, pinned: dict[str, Any] | None, err: Any) -> None:
     try:
-        current = reg.get("dataset", ref)
+        current = resolve(core, "dataset", ref)
     except NotFound:
         err(f"data.{key} = {ref!r}: no such registered dataset")
         return
@@ -188,106 +204,16 @@ def lock_hash(doc: dict[str, Any], base: Path) -> str | None:
     path = (base / name) if not Path(name).is_absolute() else Path(name)
     if not path.is_file():
         raise InvalidInput(f"dependencies.lock_file {name!r} not found next to the recipe ({path})")
-    from pacha.blocks import hash_file
-
     return hash_file(str(path))
 
 
-def pin_data(reg: Registry, doc: dict[str, Any]) -> dict[str, Any]:
+def pin_data(core: Core, doc: dict[str, Any]) -> dict[str, Any]:
     """{"train"/"validation": {"ref", "id"}} for the datasets a recipe names (either spelling)."""
     doc = normalize(doc)[0]
     out = {}
     for key in ("train", "validation"):
         ref = doc.get("data", {}).get(key)
         if ref:
-            found = reg.get("dataset", ref)
+            found = resolve(core, "dataset", ref)
             out[key] = {"ref": found.ref, "id": found.record_id}
     return out
-
-
-def _override() -> str:
-    from porcelain.wording import say
-
-    return say("--override", "override")
-
-
-def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
-    """NAME=VALUE checked against the recipe's type for NAME (hyperparameters, standard or custom)."""
-    name, sep, text = assignment.partition("=")
-    name = name.strip()
-    if not sep or not name:
-        raise InvalidInput(f"{_override()} {assignment!r}: use NAME=VALUE, e.g. learning_rate=1e-5")
-    current = run_parameters(doc)
-    if name not in current:
-        known = ", ".join(sorted(current)) or "none"
-        raise InvalidInput(
-            f"{_override()} {name}: the recipe has no hyperparameter {name!r} (it has: {known})"
-        )
-    return name, _convert(name, current[name], text.strip())
-
-
-def _convert(name: str, current: Any, text: str) -> Any:
-    def fail(kind: str) -> InvalidInput:
-        return InvalidInput(f"{_override()} {name}={text}: {name} is {kind} in the recipe")
-
-    if isinstance(current, bool):
-        if text.lower() in ("true", "false"):
-            return text.lower() == "true"
-        raise fail("a bool (true/false)")
-    if isinstance(current, int):
-        try:
-            return int(text)
-        except ValueError:
-            raise fail("an integer") from None
-    if isinstance(current, float):
-        try:
-            number = float(text)
-        except ValueError:
-            raise fail("a number") from None
-        if not math.isfinite(number):
-            raise InvalidInput(f"{_override()} {name}={text}: {HINT}")
-        return number
-    if isinstance(current, list):
-        from pacha.documents import parse_toml
-
-        try:
-            value = parse_toml(f"v = {text}", "--override").get("v")  # nesting bounded
-        except InvalidInput:
-            raise fail("a list (e.g. [1, 2])") from None
-        if not isinstance(value, list):
-            raise fail("a list (e.g. [1, 2])")
-        return value
-    return text
-
-
-def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
-    """A typed override from Python code, checked against the recipe's type for name.
-
-    Raises InvalidInput if name is not a hyperparameter of the recipe, value has another
-    type, or value holds a NaN or infinity."""
-    from porcelain.finite import require_finite
-
-    require_finite(value, f"override {name}")
-    if isinstance(value, str):
-        return coerce_override(doc, f"{name}={value}")[1]
-    current = run_parameters(doc)
-    if name not in current:
-        known = ", ".join(sorted(current)) or "none"
-        raise InvalidInput(f"override {name}: the recipe has no hyperparameter {name!r} (it has: {known})")
-    expected = current[name]
-    ok = (
-        (isinstance(expected, bool) and isinstance(value, bool))
-        or (
-            isinstance(expected, int)
-            and not isinstance(expected, bool)
-            and isinstance(value, int)
-            and not isinstance(value, bool)
-        )
-        or (isinstance(expected, float) and isinstance(value, int | float) and not isinstance(value, bool))
-        or (isinstance(expected, list) and isinstance(value, list))
-    )
-    if not ok:
-        raise InvalidInput(
-            f"override {name}={value!r}: the recipe has {type(expected).__name__} {expected!r}"
-        )
-    return float(value) if isinstance(expected, float) else value

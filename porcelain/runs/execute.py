@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO, cast
 
+from porcelain.core import Core
+from porcelain.errors import InvalidInput
 from porcelain.runs import records as runs
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
+from porcelain.runs.live import Run
 
 
-def execute(reg: Registry, run: runs.Run, command: list[str], echo: BinaryIO | None = None) -> runs.RunInfo:
+def execute(core: Core, run: Run, command: list[str], echo: BinaryIO | None = None) -> runs.RunInfo:
     """Run command as the training process of run; its exit decides the run's status.
 
     Its output is copied to echo (default: standard output) and kept as the run's log."""
@@ -25,7 +26,7 @@ def execute(reg: Registry, run: runs.Run, command: list[str], echo: BinaryIO | N
     env.update(
         PACHA_RUN_ID=run.id,
         PACHA_RUN_NAME=run.name,
-        PACHA_DIR=str(reg.plumbing.root),
+        PACHA_DIR=str(core.plumbing.root),
         PACHA_PARAMS=json.dumps(run.params),
     )
     with tempfile.TemporaryFile() as log:
@@ -33,13 +34,11 @@ def execute(reg: Registry, run: runs.Run, command: list[str], echo: BinaryIO | N
             proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         except OSError as exc:
             run.finish(runs.FAILED, exit_code=127)
-            from porcelain.errors import InvalidInput
-
             raise InvalidInput(f"cannot start {command[0]!r}: {exc.strerror}") from None
         status = runs.COMPLETED
         try:
-            assert proc.stdout is not None
-            for chunk in iter(lambda: proc.stdout.read1(65536), b""):  # type: ignore[union-attr]
+            stdout = cast(io.BufferedReader, proc.stdout)  # a pipe: what has arrived, as it arrives
+            for chunk in iter(lambda: stdout.read1(65536), b""):
                 out.write(chunk)
                 out.flush()
                 log.write(chunk)
@@ -58,5 +57,5 @@ def execute(reg: Registry, run: runs.Run, command: list[str], echo: BinaryIO | N
             elif code != 0:
                 status = runs.FAILED
         log.seek(0)
-        log_blob = reg.plumbing.objects.put_stream(log)
+        log_blob = core.plumbing.objects.put_stream(log)
     return run.finish(status, exit_code=code, log=log_blob)

@@ -1,4 +1,5 @@
-"""Moving versions between lifecycle stages, and reading the audit trail back."""
+"""Moving versions between lifecycle stages (one transaction each, the rules re-checked inside it),
+and reading the audit trail back: history and time travel from the reflog."""
 
 from __future__ import annotations
 
@@ -8,127 +9,116 @@ from typing import Any
 import porcelain.layout as layout
 import porcelain.semver as versions
 from pacha.ids import ZERO_ID
-from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
+from porcelain.core import Core, RefUpdate
+from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput, NotFound
 from porcelain.names import check_name
 from porcelain.records import commit_subject
+from porcelain.resolve import resolve
 from porcelain.results import Transition
 from porcelain.stages import rules as stages
+from porcelain.wording import list_hint
 
 
-def list_hint(kind: str) -> str:
-    from porcelain.wording import list_hint
+def set_stage(
+    core: Core,
+    kind: str,
+    reference: str,
+    target: str,
+    *,
+    version: str | None = None,
+    why: str = "",
+    keep_existing: bool = False,
+) -> list[Transition]:
+    """Move a version to target; promoting to production archives the previous one.
 
-    return list_hint(kind)
+    Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+    (with version) or a record id or unique prefix. target: development, staging, production or
+    archived. version: the version, if reference is a bare NAME. why: the reason, kept in the audit
+    trail. keep_existing: leave the current production version there.
+    Returns the transitions made (the promotion, and any archiving).
+    Raises NotFound for an unknown version; InvalidInput for an unknown stage or a move the lifecycle
+    does not allow; CheckFailed when a hook refuses or another promotion happened meanwhile.
+    """
+    if kind not in layout.STAGED:
+        raise InvalidInput(f"{kind}s have no lifecycle stages")
+    found = resolve(core, kind, reference, version, change=True)  # explicit, registered
+    what = f"{found.name}:{found.version}"
+    stages.check_transition(found.stage, target, what)
+    moves = [(found.version, found.stage, target)]
+    if target == stages.PRODUCTION and not keep_existing:
+        for other in core.in_stage(kind, found.name, stages.PRODUCTION):
+            moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
+    message = why or f"{what} to {target}"
+    plan: list[RefUpdate] = []
+    for ver, old, new in moves:
+        record_id = core.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
+        if record_id is None:
+            raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
+        plan.append(RefUpdate("delete", layout.stage_ref(kind, found.name, old, ver), None, record_id))
+        plan.append(RefUpdate("create", layout.stage_ref(kind, found.name, new, ver), record_id, None))
+    subject = commit_subject(kind, found.name, found.version, found.record_id, found.record)
+    subject["transition"] = {"from": found.stage, "to": target}
+    subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
+    archived = [v for v, _, n in moves[1:]]
+    recheck = _StageRules(kind, found.name, found.version, found.stage, target, keep_existing, archived)
+    entry = core.commit("stage", message, plan, subject, check=recheck)[0]
+    return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
 
-def kind_cli(kind: str) -> str:
-    """The CLI group of a kind: model, data, recipe."""
-    return "data" if kind == "dataset" else kind
+def history(core: Core, kind: str, name: str) -> list[Transition]:
+    """Every stage change of every version of name, in the order they were committed.
+
+    The order is the reflog's (the registry-wide transaction number), never the writers'
+    clocks; one transaction's moves of one version form one Transition.
+
+    Args: kind: "model", "dataset" or "recipe". name: the model or dataset name.
+    Returns the transitions (who, when, version, from, to, why).
+    Raises NotFound if the name has no history.
+    """
+    check_name(name)
+    entries = core.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
+    if not entries:
+        raise NotFound(f"no {kind} named {name} has a history; {list_hint(kind)} shows what exists")
+    groups: dict[tuple[int, int, str], dict[str, Any]] = {}
+    for entry in entries:
+        ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
+        if ref_name != name:
+            continue
+        # one transaction: its number (entries written before it was kept: their shared time)
+        group = groups.setdefault((entry.txn, entry.when_ns, ver), {"from": None, "to": None, "e": entry})
+        if entry.new == ZERO_ID:
+            group["from"] = stage
+        else:
+            group["to"] = stage
+    return [
+        Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
+        for (_, when, ver), g in groups.items()
+    ]
 
 
-class StagesMixin:
-    """Stage transitions (one transaction each), history and time travel from the reflog."""
+def at(core: Core, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
+    """The versions that were in stage at a moment (time travel through the reflog).
 
-    def set_stage(
-        self,
-        kind: str,
-        reference: str,
-        target: str,
-        *,
-        version: str | None = None,
-        why: str = "",
-        keep_existing: bool = False,
-    ) -> list[Transition]:
-        """Move a version to target; promoting to production archives the previous one.
+    The state after every transaction whose stored time is at most when_ns, replayed in
+    the reflog's order. Stored times come from the registry's hybrid logical clock, so
+    they never go backwards: a writer whose clock ran ahead moves the times of the
+    transactions after it forward with it, and no later change is ever replayed before
+    an earlier one.
 
-        Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
-        (with version) or a record id or unique prefix. target: development, staging, production or
-        archived. version: the version, if reference is a bare NAME. why: the reason, kept in the audit
-        trail. keep_existing: leave the current production version there.
-        Returns the transitions made (the promotion, and any archiving).
-        Raises NotFound for an unknown version; InvalidInput for an unknown stage or a move the lifecycle
-        does not allow; CheckFailed when a hook refuses or another promotion happened meanwhile.
-        """
-        if kind not in layout.STAGED:
-            raise InvalidInput(f"{kind}s have no lifecycle stages")
-        found = self.get(kind, reference, version, change=True)  # explicit, registered
-        what = f"{found.name}:{found.version}"
-        stages.check_transition(found.stage, target, what)
-        moves = [(found.version, found.stage, target)]
-        if target == stages.PRODUCTION and not keep_existing:
-            for other in self.in_stage(kind, found.name, stages.PRODUCTION):
-                moves.append((other, stages.PRODUCTION, stages.ARCHIVED))
-        message = why or f"{what} to {target}"
-        plan = []
-        for ver, old, new in moves:
-            record_id = self.plumbing.refs.get(layout.version_ref(kind, found.name, ver))
-            if record_id is None:
-                raise CheckFailed(f"{found.name}:{ver} lost its version ref; run `pacha fsck`")
-            plan.append(("delete", layout.stage_ref(kind, found.name, old, ver), None, record_id))
-            plan.append(("create", layout.stage_ref(kind, found.name, new, ver), record_id, None))
-        subject = commit_subject(kind, found.name, found.version, found.record_id, found.record)
-        subject["transition"] = {"from": found.stage, "to": target}
-        subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
-        archived = [v for v, _, n in moves[1:]]
-        recheck = _StageRules(kind, found.name, found.version, found.stage, target, keep_existing, archived)
-        entry = self._commit("stage", message, plan, subject, check=recheck)[0]
-        return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
-
-    def history(self, kind: str, name: str) -> list[Transition]:
-        """Every stage change of every version of name, in the order they were committed.
-
-        The order is the reflog's (the registry-wide transaction number), never the writers'
-        clocks; one transaction's moves of one version form one Transition.
-
-        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name.
-        Returns the transitions (who, when, version, from, to, why).
-        Raises NotFound if the name has no history.
-        """
-        check_name(name)
-        entries = self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name))
-        if not entries:
-            from porcelain.errors import NotFound
-
-            raise NotFound(f"no {kind} named {name} has a history; {list_hint(kind)} shows what exists")
-        groups: dict[tuple[int, int, str], dict[str, Any]] = {}
-        for entry in entries:
-            ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
-            if ref_name != name:
-                continue
-            # one transaction: its number (entries written before it was kept: their shared time)
-            group = groups.setdefault((entry.txn, entry.when_ns, ver), {"from": None, "to": None, "e": entry})
-            if entry.new == ZERO_ID:
-                group["from"] = stage
-            else:
-                group["to"] = stage
-        return [
-            Transition(name, ver, g["from"], g["to"], g["e"].who, when, g["e"].message)
-            for (_, when, ver), g in groups.items()
-        ]
-
-    def at(self, kind: str, name: str, stage: str, when_ns: int) -> list[str]:
-        """The versions that were in stage at a moment (time travel through the reflog).
-
-        The state after every transaction whose stored time is at most when_ns, replayed in
-        the reflog's order. Stored times come from the registry's hybrid logical clock, so
-        they never go backwards: a writer whose clock ran ahead moves the times of the
-        transactions after it forward with it, and no later change is ever replayed before
-        an earlier one.
-
-        Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
-        staging, production or archived. when_ns: the moment, ns since the epoch (UTC).
-        Returns the versions in that stage then, in SemVer order (empty if none).
-        Raises InvalidInput for an unknown stage.
-        """
-        stages.check_stage(stage)
-        state: dict[str, bool] = {}
-        for entry in self.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):
-            if entry.when_ns > when_ns:
-                break
-            ref_name, _, ver = layout.split_stage_ref(kind, entry.name)
-            if ref_name == name:
-                state[ver] = entry.new != ZERO_ID
-        return versions.sort(v for v, present in state.items() if present)
+    Args: kind: "model", "dataset" or "recipe". name: the model or dataset name. stage: development,
+    staging, production or archived. when_ns: the moment, ns since the epoch (UTC).
+    Returns the versions in that stage then, in SemVer order (empty if none).
+    Raises InvalidInput for an unknown stage.
+    """
+    stages.check_stage(stage)
+    state: dict[str, bool] = {}
+    for entry in core.plumbing.refs.reflog_all(layout.stages_prefix(kind, name, stage)):
+        if entry.when_ns > when_ns:
+            break
+        ref_name, _, ver = layout.split_stage_ref(kind, entry.name)
+        if ref_name == name:
+            state[ver] = entry.new != ZERO_ID
+    return versions.sort(v for v, present in state.items() if present)
 
 
 def stage_in(view: Any, kind: str, name: str, version: str) -> str | None:

@@ -4,27 +4,28 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pacha
+from pacha.blocks import hash_file as hash_path
 from pacha.ignore import IgnoreRules
+from pacha.pathnames import check_source
+from pacha.registry import in_registry
+from pacha.store.ingest import ingest_file_sized
+from pacha.store.snapshot import Identity, changed, hash_file_sized, identity
+from pacha.trees import write_tree_sized
+from porcelain.cards.weights_info import SUFFIXES, describe
 from porcelain.errors import InvalidInput
 from porcelain.progress import progress_bar
 
-if TYPE_CHECKING:
-    from pacha.store.snapshot import Identity
-
 
 def hash_file(path: Path) -> str:
-    from pacha.blocks import hash_file
-
-    return hash_file(str(path))
+    """The BLAKE3 id of a file's bytes (= b3sum), nothing stored."""
+    return hash_path(str(path))
 
 
 def check_still(read: list[tuple[Path, Identity]]) -> None:
     """Raise FileChanged for the first file no longer as it was when read."""
-    from pacha.store.snapshot import changed, identity
-
     for path, before in read:
         try:
             now = identity(os.stat(path))
@@ -50,9 +51,6 @@ def artifact_of(
     The size is the count of bytes read; a file that changes while it is read (since
     listed) raises FileChanged and nothing is stored.
     """
-    from pacha.pathnames import check_source
-    from pacha.trees import write_tree_sized
-
     check_source(target, "artifact")  # a FIFO on disk would block, a device never end
     with progress_bar(target, enabled=objects is not None) as advance:
         if target.is_dir():
@@ -64,9 +62,6 @@ def artifact_of(
 def _file_artifact(
     objects: pacha.ObjectStore | None, target: Path, base: str | None, advance: Any, listed: Identity | None
 ) -> tuple[str, str, int]:
-    from pacha.store.ingest import ingest_file_sized
-    from pacha.store.snapshot import hash_file_sized
-
     try:
         if objects is None:
             blob_id, size = hash_file_sized(target, listed)
@@ -77,8 +72,6 @@ def _file_artifact(
                 blob_id, size = ingest_file_sized(objects, f, base=base, progress=advance, listed=listed)
         return blob_id, "blob", size
     except OSError as exc:
-        from pacha.registry import in_registry
-
         if in_registry(exc):
             raise  # the registry refused the write (read-only, full disk): the dispatcher says so
         # reading the file, or writing the store: say which path
@@ -95,9 +88,6 @@ def weights_info(
     read, if given, receives each folder file described with its identity before it was
     read (pacha.store.snapshot): check_still(read) after storing proves the facts are of
     the bytes stored."""
-    from pacha.store.snapshot import identity
-    from porcelain.cards.weights_info import SUFFIXES, describe
-
     if target.is_file():
         return describe(target)
     rules = ignore if ignore is not None else IgnoreRules.for_folder(target)

@@ -24,8 +24,11 @@ from pathlib import Path
 import pacha
 from pacha.pathnames import check_destination
 from pacha.pathnames import check_name as check_path_name
+from porcelain.core import Core
 from porcelain.errors import InvalidInput, PachaError
+from porcelain.resolve import resolve
 from porcelain.results import Version
+from porcelain.versions.artifacts import hash_file
 from porcelain.wording import say
 
 
@@ -39,8 +42,6 @@ class Placed:
 
 def _same_contents(path: Path, artifact: str, artifact_kind: str) -> bool:
     """Does path already hold exactly the artifact (hashed, nothing stored)?"""
-    from porcelain.versions.artifacts import hash_file
-
     try:
         if artifact_kind == "tree":
             return path.is_dir() and not path.is_symlink() and pacha.write_tree(None, path) == artifact
@@ -79,3 +80,26 @@ def place(objects: pacha.ObjectStore, found: Version, dest: str | os.PathLike[st
         )
     pacha.checkout(objects, record.artifact, target, force=exists)
     return Placed(target, True)
+
+
+def download(
+    core: Core,
+    kind: str,
+    reference: str,
+    dest: str | os.PathLike[str],
+    *,
+    version: str | None = None,
+    force: bool = False,
+) -> tuple[Version, Placed]:
+    """Write a version's file or folder at dest, verified as written, all or nothing (the rules above).
+
+    Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
+    (with version) or a record id or unique prefix. dest: the file or directory to write. version: the
+    version, if reference is a bare NAME. force: replace dest if it holds other contents.
+    Returns (the version, Placed: the path written, inside dest if dest is a directory and the
+    artifact a file; and written: False when the same contents were already there).
+    Raises NotFound for an unknown version; InvalidInput if dest holds other contents and force is not
+    given; a PachaError if a stored object is damaged (nothing is left half written).
+    """
+    found = resolve(core, kind, reference, version)
+    return found, place(core.plumbing.objects, found, dest, force)

@@ -23,6 +23,8 @@ from typing import IO
 
 from pacha.errors import InvalidInput, UsageError
 from pacha.pathnames import check_source, name_problem
+from pacha.store.reader import write_all
+from pacha.store.tmpfile import temp_path
 
 STDIN = "-"
 _DESCRIPTOR = re.compile(r"^/(?:dev/fd/\d+|proc/(?:self|\d+)/fd/\d+|dev/stdin)$")
@@ -107,16 +109,12 @@ def _spool_path(tmp_dir: Path, filename: str) -> Path:
     """A fresh temp file name that keeps filename's suffix (card defaults go by it)."""
     suffix = Path(filename).suffix
     suffix = suffix if len(suffix) <= 32 else ""
-    from pacha.store.tmpfile import temp_path
-
     tmp_dir.mkdir(parents=True, exist_ok=True)
     # named for its writer (pid and start time): gc removes it once that process is gone
     return temp_path(tmp_dir, "stream").with_suffix(suffix) if suffix else temp_path(tmp_dir, "stream")
 
 
 def _copy(source: IO[bytes], spool: Path, what: str) -> None:
-    from pacha.store.reader import write_all
-
     try:
         with open(spool, "xb", buffering=0) as out:
             while block := source.read(SPOOL_BLOCK):
