@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pacha.errors import PachaError
-from pacha.store.repack import auto_repack
+from pacha.store import repack
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -22,7 +22,7 @@ def writes_objects(method: F) -> F:
         with self.plumbing.writing():
             result = method(self, *args, **kwargs)
             try:
-                auto_repack(self.plumbing.objects)
+                repack.auto_repack(self.plumbing.objects)
             except (PachaError, OSError) as exc:  # what was committed stands; the packs stay as they are
                 sys.stderr.write(f"pacha: warning: automatic repack skipped ({exc}); run `pacha repack`\n")
             return result

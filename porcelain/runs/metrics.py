@@ -55,7 +55,8 @@ def load_series(core: Core, run_id: str, record: dict[str, Any]) -> dict[str, li
     Raises ObjectNotFound if the frozen blob is not stored.
     """
     if record.get("metrics_blob"):
-        return json.loads(core.plumbing.objects.read(record["metrics_blob"]))  # type: ignore[no-any-return]
+        frozen: dict[str, list[list[float]]] = json.loads(core.plumbing.objects.read(record["metrics_blob"]))
+        return frozen
     prefix = bytes.fromhex(run_id)
     out: dict[str, list[list[float]]] = {}
     for key, values in core.plumbing.refs.index_scan(METRICS_INDEX, prefix):

@@ -14,7 +14,7 @@ from pacha.registry import in_registry
 from pacha.store.ingest import ingest_file_sized
 from pacha.store.snapshot import Identity, changed, hash_file_sized, identity
 from pacha.trees import write_tree_sized
-from porcelain.cards.weights_info import SUFFIXES, describe
+from porcelain.cards import weights_info as headers
 from porcelain.errors import InvalidInput
 from porcelain.progress import progress_bar
 
@@ -89,15 +89,15 @@ def weights_info(
     read (pacha.store.snapshot): check_still(read) after storing proves the facts are of
     the bytes stored."""
     if target.is_file():
-        return describe(target)
+        return headers.describe(target)
     rules = ignore if ignore is not None else IgnoreRules.for_folder(target)
     found = []
-    for path in sorted(rules.walk(target, SUFFIXES)):
+    for path in sorted(rules.walk(target, headers.SUFFIXES)):
         try:
             before = identity(os.stat(path))
         except OSError:
             continue  # gone: storing the folder says so
-        info = describe(path, by_suffix_only=True)
+        info = headers.describe(path, by_suffix_only=True)
         if info:
             found.append(info)
             if read is not None:
