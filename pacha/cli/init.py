@@ -7,15 +7,13 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import new_app, write_out
+from pacha.cli.app import new_app, write_out
+from pacha.registry import init_registry
 
 app = new_app()
 
 
-@app.command(
-    help="Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha).",
-    epilog="Example: pacha init ~/.pacha",
-)
+@app.command(epilog="Example: pacha init ~/.pacha")
 def init(
     path: Annotated[Path | None, typer.Argument(help="Directory to become the registry.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing.")] = False,
@@ -29,8 +27,7 @@ def init(
         ),
     ] = None,
 ) -> None:
-    from pacha.registry import init_registry
-
+    """Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha)."""
     registry, created = init_registry(path, shared)
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pacha.blocks import hash_file
 from pacha.documents import parse_toml
+from pacha.store.snapshot import hash_file
 from porcelain.core import Core
 from porcelain.errors import InvalidInput, NotFound
 from porcelain.finite import HINT, non_finite_path

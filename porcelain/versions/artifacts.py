@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pacha
-from pacha.blocks import hash_file as hash_path
 from pacha.ignore import IgnoreRules
 from pacha.pathnames import check_source
 from pacha.registry import in_registry
 from pacha.store.ingest import ingest_file_sized
 from pacha.store.snapshot import Identity, changed, hash_file_sized, identity
+from pacha.store.snapshot import hash_file as hash_path
 from pacha.trees import write_tree_sized
 from porcelain.cards import weights_info as headers
 from porcelain.errors import InvalidInput

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import porcelain.layout as layout
+from pacha.verify import verify_closure
 from porcelain.core import Core
 from porcelain.names import check_name
 from porcelain.resolve import Target, kind_cli, resolve, resolve_target
@@ -56,8 +57,5 @@ def verify(
                 else f"pacha verify {t.record_id[:12]}"
             ),
         )
-    # imported here: binding the module pacha.fsck would hide the function pacha.fsck (lazy export)
-    from pacha.fsck import verify_closure
-
     count, problems = verify_closure(core.plumbing.objects, [found.record_id])
     return found, count, problems
