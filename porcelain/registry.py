@@ -1,10 +1,5 @@
-"""The porcelain Python API: a Core with every domain's functions as methods.
-
-    from porcelain import Registry
-    reg = Registry.open()
-    reg.register_model("fraud-detector", "model.safetensors", bump="minor", metrics={"auc": 0.93})
-
-Each method is one call into the domain module that holds (and documents) it:
+"""The porcelain Python API (`from porcelain import Registry`): a Core with every domain's functions
+as methods. Each method is one call into the domain module that holds (and documents) it:
 
     versions   porcelain/versions/   register (RegisterRequest), get, list, download, delete, restore, verify
     stages     porcelain/stages/     set_stage, stage, history, at
