@@ -67,7 +67,7 @@ def select(tables: Iterable[Mapping[str, str]], wanted: Iterable[str]) -> set[st
     for item in wanted:
         found = _select_one(every, item)
         if not found:
-            raise NotFound(f"{item!r} names no ref here or on the remote (see `pacha remote list`)")
+            raise NotFound(f"{item!r} names no ref here or on the remote, nor a remote (`pacha remote list`)")
         chosen |= found
     return chosen
 
