@@ -5,7 +5,7 @@ Layout (all integers little-endian; documented in docs/format.md):
     offset  size  field
     0       4     magic b"PCHO"
     4       1     format version (1)
-    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list)
+    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list, 4 encrypted)
     6       1     kind length n (1..16)
     7       n     kind, ASCII (blob, tree, record, ...)
     7+n     8     size of the decoded body in bytes
@@ -189,8 +189,22 @@ class Chunks:
         return ChunkedSource(raw.read(), objects)
 
 
-ENCODINGS: dict[int, Any] = {e.code: e for e in (Identity(), Zstd(), Delta(), Chunks())}
+class Encrypted:
+    """Body = an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope).
+
+    The store opens envelopes before decoding (pacha.crypto.stage.open_stored), so this
+    source is reached only by a reader that bypassed it."""
+
+    code = 4
+    name = "aes-256-gcm"
+
+    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
+        raise CorruptObject("an encrypted body must be opened through the store, with its key")
+
+
+ENCODINGS: dict[int, Any] = {e.code: e for e in (Identity(), Zstd(), Delta(), Chunks(), Encrypted())}
 IDENTITY = Identity.code
 ZSTD = Zstd.code
 DELTA = Delta.code
 CHUNKS = Chunks.code
+ENCRYPTED = Encrypted.code

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha import objects as kinds
+from pacha.crypto.convert import remaining
 from pacha.errors import InvalidInput, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
 from pacha.refs.integrity import check_refs, lost_versions
@@ -111,6 +112,8 @@ def fsck(
             on_warning(f"{'note' if notes else 'warning'}: {text}")
 
     store = registry.objects
+    if store.keys.encrypted:
+        _check_encryption(store, warning)
     # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
     # objects before the transaction that names them, so nothing named here is missing from
     # the listing below unless it is really gone. What still looks missing or unreadable is
@@ -203,6 +206,18 @@ def fsck(
                 if linked not in present and not _appeared(store, linked, late):
                     problem(f"missing object {linked} (linked from {check.kind} {check.id})")
     return report
+
+
+def _check_encryption(store: ObjectStore, warning: Callable[[str], None]) -> None:
+    """Unlock an encrypted registry first (a wrong passphrase is one error, not one per
+    object), and warn of bodies a conversion left plain or under a retiring key."""
+    current = store.keys.unlocked().current
+    left = remaining(store, current)
+    if left:
+        warning(
+            f"{left} object bodies are stored unencrypted or under a retiring master key: run "
+            "`pacha encrypt` (or `pacha key rotate --data`) again to finish"
+        )
 
 
 def _damaged_pack(path: Path, why: str) -> str:

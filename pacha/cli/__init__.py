@@ -40,6 +40,9 @@ PLUMBING: dict[str, str] = {
     "repack": "pacha.cli.repack",
     "fsck": "pacha.cli.fsck",
     "gc": "pacha.cli.gc",
+    "encrypt": "pacha.cli.encrypt",
+    "key": "pacha.cli.key",
+    "decrypt": "pacha.cli.decrypt",
 }
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"

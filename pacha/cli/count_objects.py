@@ -37,7 +37,7 @@ def count_objects(
     for object_id in loose.iter_ids():
         try:
             size = loose.disk_size(object_id)
-            encoding = loose.stat(object_id).encoding if verbose else 0
+            encoding = store.stat(object_id).encoding if verbose else 0  # an envelope's inner one
         except (FileNotFoundError, ObjectNotFound):
             continue
         count += 1

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli._app import new_app, write_out
+from pacha.cli._crypto_options import KeyFileOption
 
 app = new_app()
 
@@ -28,10 +29,24 @@ def init(
             "everybody; umask: each user's umask (the default). Recorded as core.shared.",
         ),
     ] = None,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help="Encrypt every object (AES-256-GCM under a master key wrapped with the passphrase; "
+            "see docs/security.md).",
+        ),
+    ] = False,
+    key_file: KeyFileOption = None,
 ) -> None:
+    from pacha.crypto.admin import init_encrypted
+    from pacha.crypto.passphrase import use_key_file
     from pacha.registry import init_registry
 
+    use_key_file(key_file)
     registry, created = init_registry(path, shared)
+    sealed = encrypt and init_encrypted(registry)
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"
-        write_out(f"{verb} Pacha registry in {registry.root}\n")
+        what = "encrypted Pacha registry" if sealed else "Pacha registry"
+        write_out(f"{verb} {what} in {registry.root}\n")

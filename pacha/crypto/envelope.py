@@ -8,7 +8,9 @@ its id (the BLAKE3 of the plaintext content). Its body is the envelope:
     1       1     inner encoding: how the sealed bytes encode the content (0..3: identity,
                   zstd, delta, chunk list), i.e. the body the object would have unencrypted
     2       8     key id of the master key that sealed it (pacha.crypto.keyring.key_id)
-    10      ...   segments, back to back, at least one:
+    10      32    the object id, raw (as in the file name or the pack index: it lets
+                  `index-pack` rebuild an index from an encrypted pack alone)
+    42      ...   segments, back to back, at least one:
                     4   word, u32 little-endian: bit 31 set on the last segment, bits 0-30
                         the segment's plaintext length n (at most SEGMENT)
                     12  nonce, random
@@ -38,7 +40,7 @@ from pacha.errors import CorruptObject
 ENCRYPTED = 4  # the body encoding code of an envelope
 VERSION = 1
 SEGMENT = 1 << 20  # plaintext bytes per segment: AES-GCM runs at its best on ~1 MiB pieces
-PREFIX = 10
+PREFIX = 42
 SEGMENT_HEAD = 4 + NONCE_LEN
 LAST = 1 << 31
 _WORD = struct.Struct("<I")
@@ -73,7 +75,7 @@ def seal(
         raise ValueError("an envelope cannot hold another envelope")
     body = memoryview(parts[0] if len(parts) == 1 else b"".join(parts)).cast("B")
     kid_raw = bytes.fromhex(kid)
-    out = [bytes((VERSION, inner)), kid_raw]
+    out = [bytes((VERSION, inner)), kid_raw, bytes.fromhex(object_id)]
     index = 0
     while True:
         piece = body[index * SEGMENT : (index + 1) * SEGMENT]
@@ -84,6 +86,16 @@ def seal(
         if last:
             return b"".join(out)
         index += 1
+
+
+def key_of(body: Buffer) -> str:
+    """The id of the master key an envelope was sealed with (its body must be at least 10 bytes)."""
+    return bytes(memoryview(body)[2:10]).hex()
+
+
+def stored_id(body: Buffer) -> str:
+    """The object id an envelope states (its body must be at least PREFIX bytes)."""
+    return bytes(memoryview(body)[10:PREFIX]).hex()
 
 
 def length(body: Buffer, start: int = 0) -> tuple[int, int]:
@@ -137,7 +149,12 @@ class EnvelopeReader:
         self.inner = prefix[1]
         if self.inner >= ENCRYPTED:
             raise CorruptObject(f"object {object_id} is corrupt: unknown inner encoding {self.inner}")
-        self._kid = prefix[2:PREFIX]
+        self._kid = prefix[2:10]
+        if prefix[10:PREFIX] != bytes.fromhex(object_id):
+            raise AuthenticationFailed(
+                f"object {object_id} failed authentication: its encrypted body is object "
+                f"{prefix[10:PREFIX].hex()}'s"
+            )
         self._cipher: Cipher | None = None
         self._index = 0
         self._done = False
@@ -201,8 +218,16 @@ class EnvelopeReader:
                 parts.append(self._buffer)
                 self._pos = len(self._buffer)
             return b"".join(parts)
-        out = bytearray(n)
-        return bytes(out[: self.readinto(out)])
+        parts: list[bytes] = []
+        wanted = n
+        while wanted:
+            if self._pos == len(self._buffer) and not self._next_segment():
+                break
+            piece = self._buffer[self._pos : self._pos + wanted]
+            self._pos += len(piece)
+            wanted -= len(piece)
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readable(self) -> bool:
         return True

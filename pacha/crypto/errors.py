@@ -5,11 +5,15 @@ from __future__ import annotations
 from pacha.errors import CheckFailed, CorruptObject, InvalidInput, PachaError
 
 
-class WrongPassphrase(PachaError):
+class Locked(PachaError):
+    """The keys of an encrypted registry or file cannot be had (wrong or missing passphrase)."""
+
+
+class WrongPassphrase(Locked):
     """The passphrase given unwraps none of the keyring's slots (exit 128; nothing written)."""
 
 
-class PassphraseUnavailable(PachaError):
+class PassphraseUnavailable(Locked):
     """An encrypted registry or file needs a passphrase and none was given (no prompt possible)."""
 
 

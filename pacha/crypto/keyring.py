@@ -178,7 +178,7 @@ class Keyring:
                 return slot, keys
         raise WrongPassphrase(
             f"the passphrase does not unlock {where} ({len(self.slots)} key slot(s) tried); "
-            "check PACHA_PASSPHRASE or --key-file"
+            "check PACHA_PASSPHRASE, PACHA_KEY_FILE or --key-file; nothing was changed"
         )
 
     def slot(self, name: str) -> Slot | None:

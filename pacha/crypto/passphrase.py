@@ -69,8 +69,8 @@ def passphrase(what: str) -> bytes:
     typed = _prompt(f"Passphrase for {what}: ")
     if not typed:
         raise PassphraseUnavailable(
-            f"{what} is encrypted: set {ENV_PASSPHRASE}, give --key-file FILE (or {ENV_KEY_FILE}), "
-            "or run in a terminal to be asked"
+            f"{what} is encrypted: set {ENV_PASSPHRASE}, or {ENV_KEY_FILE}=FILE (--key-file FILE where "
+            "a command has it), or run in a terminal to be asked"
         )
     return typed
 

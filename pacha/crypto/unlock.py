@@ -60,12 +60,14 @@ class RegistryKeys:
         self.root = root
         self._unlocked: Unlocked | None = None
         self._lock = threading.Lock()
+        self.encrypted = False
+        self.refresh()
 
-    @property
-    def encrypted(self) -> bool:
-        """Whether new bodies are sealed: the keyring file exists (one stat, each time: `pacha
-        encrypt` may turn it on while a process runs)."""
-        return os.path.exists(self.root / FILE_NAME)
+    def refresh(self) -> None:
+        """Look again whether the registry is encrypted (the keyring file exists): once when
+        opened, since every write holds gc.lock shared while `pacha encrypt` holds it
+        exclusively, and again by `pacha encrypt` itself once it created the keyring."""
+        self.encrypted = os.path.exists(self.root / FILE_NAME)
 
     def unlocked(self) -> Unlocked:
         """The keys, unwrapped (asking for the passphrase the first time in this process)."""
@@ -77,6 +79,10 @@ class RegistryKeys:
 
     def cipher(self, kid: str) -> Cipher:
         return self.unlocked().cipher(kid)
+
+    def sealing(self) -> tuple[str, Cipher]:
+        """The current master key's id and cipher: what new bodies are sealed with."""
+        return self.unlocked().sealing
 
     def use(self, unlocked: Unlocked) -> None:
         """Keys already unwrapped by the caller (init --encrypt, key commands)."""

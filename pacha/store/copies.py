@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import IO, TYPE_CHECKING, NamedTuple
 
 from pacha import codec
+from pacha.crypto import envelope, stage
 from pacha.errors import CorruptObject, PachaError
 from pacha.store.pack import CHECKSUM, PACK_HEADER
 
@@ -184,11 +185,31 @@ def header_problem(
         elif base_ok is not None and not base_ok(start[:_DELTA_BASE].hex()):
             base_id = start[:_DELTA_BASE].hex()
             return f"object {object_id} cannot be read: its delta base {base_id} is missing or damaged"
+    elif encoding == codec.ENCRYPTED and body < envelope.PREFIX + envelope.SEGMENT_HEAD + 16:
+        why = f"encrypted body of {body} bytes is truncated"
+    elif encoding == codec.ENCRYPTED and start is not None and len(start) == body:
+        why = _envelope_problem(header, start)
     elif encoding == codec.CHUNKS and (body % _CHUNK_ENTRY or (header.size and not body)):
         why = f"chunk list of {body} bytes is not a whole number of entries"
     elif start is not None and len(start) == body:  # the whole body is at hand
         why = _whole_body_problem(header, start)
     return None if why is None else f"object {object_id} is corrupt: {why}"
+
+
+def _envelope_problem(header: codec.Header, body: bytes) -> str | None:
+    """Structural checks of a whole envelope, without its key: its segments fill it exactly,
+    and what they hold fits the inner encoding (identity: the size; a chunk list: whole entries)."""
+    try:
+        length, inner = envelope.length(body)
+    except ValueError as exc:
+        return str(exc)
+    if length != len(body):
+        return f"{len(body) - length} bytes follow the last encrypted segment"
+    if body[1] == codec.IDENTITY and inner != header.size:
+        return f"encrypted body holds {inner} bytes, header says {header.size}"
+    if body[1] == codec.CHUNKS and inner % _CHUNK_ENTRY:
+        return f"encrypted chunk list of {inner} bytes is not a whole number of entries"
+    return None
 
 
 def _whole_body_problem(header: codec.Header, body: bytes) -> str | None:
@@ -310,8 +331,10 @@ def open_copy(store: ObjectStore, object_id: str, copy: Copy) -> tuple[codec.Hea
     if why is not None:
         raise CorruptObject(why)
     if copy.pack is None:
-        return store.loose.open_raw(object_id)
-    return copy.pack.open_entry(copy.index, object_id)
+        header, raw = store.loose.open_raw(object_id)
+    else:
+        header, raw = copy.pack.open_entry(copy.index, object_id)
+    return stage.open_stored(store.keys, object_id, header, raw)
 
 
 def open_packed_copy(

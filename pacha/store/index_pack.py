@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
 from pacha import codec
+from pacha.crypto import envelope, stage
 from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound, PachaError
 from pacha.store.pack import CHECKSUM, PACK_HEADER, Entry, blake3_digest, build_index, index_table
 from pacha.store.reader import ViewReader
@@ -65,6 +66,11 @@ def entry_length(data: memoryview, offset: int, end: int) -> tuple[codec.Header,
         length = 0 if header.size == 0 and not len(body) else _zstd_frames_length(body, 0, header.size, False)
     elif header.encoding == codec.DELTA:
         length = _zstd_frames_length(body, 32, header.size, True)
+    elif header.encoding == codec.ENCRYPTED:
+        try:
+            length = envelope.length(body)[0]
+        except ValueError as exc:
+            raise CorruptObject(f"encrypted entry at offset {offset}: {exc}") from None
     else:  # a chunk list
         length, total = 0, 0
         while total < header.size:
@@ -93,7 +99,13 @@ class _PackSource:
             return self.store.open_stored(object_id)
         stored = self.data[entry.offset : entry.offset + entry.length]
         header = codec.parse_header(bytes(stored[: codec.MAX_HEADER_LEN]), object_id)
-        return header, ViewReader(stored[header.length :])
+        return self._opened(object_id, header, stored[header.length :])
+
+    def _opened(
+        self, object_id: str, header: codec.Header, body: memoryview
+    ) -> tuple[codec.Header, IO[bytes]]:
+        """The header and body stream of an entry, an encrypted one opened (pacha.crypto.stage)."""
+        return stage.open_stored(self.store.keys, object_id, header, ViewReader(body))  # type: ignore[arg-type]
 
     def open(self, object_id: str):  # type: ignore[no-untyped-def]
         from pacha.store.reader import ObjectReader
@@ -110,8 +122,12 @@ class _PackSource:
         """The id of the object whose stored bytes these are (decoded and hashed)."""
         from pacha.ids import HASH_BLOCK, new_hasher
 
-        raw = ViewReader(stored[header.length :])
-        source = codec.ENCODINGS[header.encoding].source(raw, self)
+        body = stored[header.length :]
+        if header.encoding == codec.ENCRYPTED:  # the envelope states the id it was sealed for
+            header, raw = self._opened(envelope.stored_id(body), header, body)
+            source = codec.ENCODINGS[header.encoding].source(raw, self)
+        else:
+            source = codec.ENCODINGS[header.encoding].source(ViewReader(body), self)
         hasher = new_hasher(header.size)
         buffer = memoryview(bytearray(min(max(header.size, 1), HASH_BLOCK)))
         seen = 0

@@ -31,6 +31,10 @@ class LooseStore:
         self.tmp_dir = tmp_dir
         self._level = level
         self.encoding = encoding
+        # the encryption stage, set by the ObjectStore: every stored form passes it on its way to disk
+        self.seal: Callable[[str, tuple[bytes | memoryview, ...]], tuple[bytes | memoryview, ...]] | None = (
+            None
+        )
 
     @property
     def level(self) -> int:
@@ -96,12 +100,13 @@ class LooseStore:
 
     def write_stored(self, object_id: str, header: bytes, body: bytes) -> None:
         """Write an object's stored form (header and encoded body) as its loose file."""
+        parts = (header, body) if self.seal is None else self.seal(object_id, (header, body))
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp_path = temp_path(self.tmp_dir, "obj")
         try:
             with open(tmp_path, "xb") as f:
-                f.write(header)
-                f.write(body)
+                for part in parts:
+                    f.write(part)
                 f.flush()
                 os.fsync(f.fileno())
             self.install(tmp_path, object_id)

@@ -25,7 +25,7 @@ import contextlib
 import os
 import struct
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -61,6 +61,9 @@ class Entry(NamedTuple):
     length: int
 
 
+Seal = Callable[[str, tuple[bytes | memoryview, ...]], tuple[bytes | memoryview, ...]]
+
+
 class PackWriter:
     """Appends stored objects to a temp pack; finish() writes its index and installs both.
 
@@ -68,9 +71,10 @@ class PackWriter:
     abort() (or a crash) leaves only a temp file that gc clears.
     """
 
-    def __init__(self, pack_dir: Path, tmp_dir: Path) -> None:
+    def __init__(self, pack_dir: Path, tmp_dir: Path, seal: Seal | None = None) -> None:
         self.pack_dir = pack_dir
         self.tmp_dir = tmp_dir
+        self.seal = seal  # the encryption stage (ObjectStore.seal_parts), applied to every entry
         self._file = TempFile(tmp_dir, "pack")
         self.entries: dict[str, Entry] = {}
         self._file.write(PACK_HEADER)
@@ -100,6 +104,8 @@ class PackWriter:
         folder of many small files costs few system calls."""
         if object_id in self.entries:
             return
+        if self.seal is not None:
+            parts = self.seal(object_id, parts)
         length = sum(len(p) for p in parts)
         self.entries[object_id] = Entry(self._end, length)
         self._end += length

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO, Any, NamedTuple
 
+from pacha.crypto.errors import KeyringError, Locked
 from pacha.errors import CorruptObject
 from pacha.ids import HASH_BLOCK, new_hasher
 
@@ -104,7 +105,7 @@ class ObjectReader:
         """The next bytes from the body, counted but not hashed yet; 0 at its end."""
         try:
             n = self._source.readinto(view)
-        except CorruptObject:
+        except (CorruptObject, Locked, KeyringError):  # damage, or keys not at hand: as they are
             raise
         except Exception as exc:  # zstd errors, I/O errors on a damaged file
             raise self._corrupt(f"cannot decode body ({exc})") from None

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pacha.cli._app import RegistryOption
+from pacha.cli._crypto_options import NewKeyFileOption
 
 if TYPE_CHECKING:
     from porcelain.registry import Registered, Registry, Transition, Version
@@ -178,10 +179,22 @@ def make_app(kind: str, noun: str, help_text: str, staged: bool = True) -> typer
         force: Annotated[
             bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
         ] = False,
+        encrypt: Annotated[
+            bool,
+            typer.Option(
+                "--encrypt",
+                help="Write a sealed file (AES-256-GCM, Argon2id) under a new passphrase "
+                "(PACHA_NEW_PASSPHRASE, --new-key-file, or typed twice); `pacha decrypt` opens it.",
+            ),
+        ] = False,
+        new_key_file: NewKeyFileOption = None,
         as_json: JsonOption = False,
         registry: RegistryOption = None,
     ) -> None:
         """Write a version's file or folder, verified as written, all or nothing."""
+        if encrypt:
+            _download_sealed(kind, reference, version, output, force, new_key_file, as_json, registry)
+            return
         found, placed = open_porcelain(registry).download_placed(
             kind, reference, output, version=version, force=force
         )
@@ -311,3 +324,35 @@ def _transition_json(t: Transition) -> dict:
         "time": when(t.when_ns),
         "why": t.why,
     }
+
+
+def _download_sealed(
+    kind: str,
+    reference: str,
+    version: str | None,
+    output: Path,
+    force: bool,
+    new_key_file: Path | None,
+    as_json: bool,
+    registry: Path | None,
+) -> None:
+    """download --encrypt: the artifact as a sealed file (pacha.crypto.share)."""
+    from pacha.crypto.share import seal_artifact
+
+    reg = open_porcelain(registry)
+    found = reg.get(kind, reference, version)
+    record = found.record
+    seal_artifact(
+        reg.plumbing.objects,
+        record.artifact,
+        record.artifact_kind,
+        record.filename,
+        found.ref,
+        output,
+        force,
+        new_key_file,
+    )
+    if as_json:
+        _print_json(dict(version_json(found), path=str(output), encrypted=True))
+    else:
+        typer.echo(f"{found.ref} -> {output} (sealed)")
