@@ -69,7 +69,7 @@ def passphrase(what: str) -> bytes:
     typed = _prompt(f"Passphrase for {what}: ")
     if not typed:
         raise PassphraseUnavailable(
-            f"{what} is encrypted: set {ENV_PASSPHRASE}, or {ENV_KEY_FILE}=FILE (--key-file FILE where "
+            f"{what} needs a passphrase: set {ENV_PASSPHRASE}, or {ENV_KEY_FILE}=FILE (--key-file FILE where "
             "a command has it), or run in a terminal to be asked"
         )
     return typed
