@@ -28,10 +28,26 @@ class Cipher:
             raise ValueError(f"AES-256 needs a 32-byte key, not {len(key)} bytes")
         self._aead: Any = AESGCM(key)
 
-    def seal(self, plaintext: bytes | memoryview, associated: bytes) -> tuple[bytes, bytes]:
+    def seal(self, plaintext: bytes | bytearray | memoryview, associated: bytes) -> tuple[bytes, bytes]:
         """(nonce, ciphertext with its 16-byte tag appended) under a fresh random nonce."""
         nonce = os.urandom(NONCE_LEN)
         return nonce, self._aead.encrypt(nonce, plaintext, associated)
+
+    def seal_into(
+        self, nonce: bytes, plaintext: bytes | memoryview, associated: bytes, out: memoryview
+    ) -> None:
+        """Seal plaintext under nonce (fresh, from the caller) into out (its length + TAG_LEN)."""
+        self._aead.encrypt_into(nonce, plaintext, associated, out)
+
+    def open_into(self, nonce: bytes, sealed: bytes | memoryview, associated: bytes, out: memoryview) -> None:
+        """Decrypt a sealed message into out (exactly its plaintext's length); TagMismatch if
+        anything was altered (out then holds garbage, to be discarded)."""
+        from cryptography.exceptions import InvalidTag
+
+        try:
+            self._aead.decrypt_into(nonce, sealed, associated, out)
+        except InvalidTag:
+            raise TagMismatch() from None
 
     def open(self, nonce: bytes, sealed: bytes | memoryview, associated: bytes) -> bytes:
         """The plaintext of a sealed message; TagMismatch if anything of it was altered."""

@@ -29,6 +29,7 @@ envelope as they carry any body.
 
 from __future__ import annotations
 
+import os
 import struct
 from collections.abc import Callable, Sequence
 from typing import IO
@@ -50,7 +51,7 @@ Buffer = bytes | bytearray | memoryview
 CipherFor = Callable[[str], Cipher]  # key id -> its cipher (raises if the key is not at hand)
 
 
-def _associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
+def associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
     raw_kind = kind.encode("ascii")
     return b"".join(
         (
@@ -69,23 +70,28 @@ def _associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, in
 
 def seal(
     cipher: Cipher, kid: str, object_id: str, kind: str, size: int, inner: int, parts: Sequence[Buffer]
-) -> bytes:
-    """The envelope of an object whose inner body is the concatenation of parts."""
+) -> bytearray:
+    """The envelope of an object whose inner body is the concatenation of parts (written in
+    place: one buffer of the envelope's final size, each segment encrypted into it)."""
     if inner == ENCRYPTED:
         raise ValueError("an envelope cannot hold another envelope")
     body = memoryview(parts[0] if len(parts) == 1 else b"".join(parts)).cast("B")
+    count = max(1, -(-len(body) // SEGMENT))
+    out = bytearray(PREFIX + count * (SEGMENT_HEAD + TAG_LEN) + len(body))
     kid_raw = bytes.fromhex(kid)
-    out = [bytes((VERSION, inner)), kid_raw, bytes.fromhex(object_id)]
-    index = 0
-    while True:
+    out[:PREFIX] = bytes((VERSION, inner)) + kid_raw + bytes.fromhex(object_id)
+    view = memoryview(out)
+    pos = PREFIX
+    for index in range(count):
         piece = body[index * SEGMENT : (index + 1) * SEGMENT]
-        last = (index + 1) * SEGMENT >= len(body)
-        word = len(piece) | (LAST if last else 0)
-        nonce, sealed = cipher.seal(piece, _associated(object_id, kind, size, inner, kid_raw, index, word))
-        out += (_WORD.pack(word), nonce, sealed)
-        if last:
-            return b"".join(out)
-        index += 1
+        word = len(piece) | (LAST if index == count - 1 else 0)
+        nonce = os.urandom(NONCE_LEN)
+        view[pos : pos + SEGMENT_HEAD] = _WORD.pack(word) + nonce
+        pos += SEGMENT_HEAD
+        ad = associated(object_id, kind, size, inner, kid_raw, index, word)
+        cipher.seal_into(nonce, piece, ad, view[pos : pos + len(piece) + TAG_LEN])
+        pos += len(piece) + TAG_LEN
+    return out
 
 
 def key_of(body: Buffer) -> str:
@@ -180,7 +186,7 @@ class EnvelopeReader:
         sealed = self._raw.read(n + TAG_LEN)
         if len(sealed) < n + TAG_LEN:
             raise self._corrupt(f"encrypted body is truncated in segment {self._index}")
-        ad = _associated(self.id, self._kind, self._size, self.inner, self._kid, self._index, word)
+        ad = associated(self.id, self._kind, self._size, self.inner, self._kid, self._index, word)
         try:
             self._buffer = self._cipher.open(head[4:], sealed, ad)
         except TagMismatch:
@@ -211,14 +217,14 @@ class EnvelopeReader:
         return filled
 
     def read(self, n: int = -1) -> bytes:
+        parts: list[bytes] = []
         if n is None or n < 0:
-            parts = [self._buffer[self._pos :]]
+            parts.append(self._buffer[self._pos :])
             self._pos = len(self._buffer)
             while self._next_segment():
                 parts.append(self._buffer)
                 self._pos = len(self._buffer)
             return b"".join(parts)
-        parts: list[bytes] = []
         wanted = n
         while wanted:
             if self._pos == len(self._buffer) and not self._next_segment():

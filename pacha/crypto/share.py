@@ -57,7 +57,7 @@ def _add_tree(tar: tarfile.TarFile, store: ObjectStore, tree_id: str, prefix: st
             continue
         info.size, info.mode = entry.size, 0o755 if entry.mode == MODE_EXEC else 0o644
         with store.open(entry.id) as reader:
-            tar.addfile(info, _ReadN(reader))  # type: ignore[arg-type]
+            tar.addfile(info, _ReadN(reader))
 
 
 def _temp_beside(dest: Path) -> Path:
