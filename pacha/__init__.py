@@ -36,7 +36,7 @@ _EXPORTS = {
     "write_tree": "pacha.trees",
     "checkout": "pacha.trees",
     "fsck": "pacha.fsck",
-    "hash_bytes": "pacha.ids",
+    "hash_bytes": "pacha.hashing",
     "PachaError": "pacha.errors",
     "NotFound": "pacha.errors",
     "ObjectNotFound": "pacha.errors",

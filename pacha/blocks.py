@@ -7,6 +7,9 @@ halves the time of a pass over a large file.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
+import os
 import queue
 import threading
 from collections.abc import Iterator
@@ -61,9 +64,6 @@ class MappedFile:
     """
 
     def __init__(self, fileobj: IO[bytes]) -> None:
-        import mmap
-        import os
-
         self.size = os.fstat(fileobj.fileno()).st_size
         self._mm = mmap.mmap(fileobj.fileno(), 0, access=mmap.ACCESS_READ) if self.size else None
         self._view = memoryview(self._mm) if self._mm is not None else memoryview(b"")
@@ -85,8 +85,6 @@ class MappedFile:
 
     def release(self, offset: int, length: int) -> None:
         """Drop the pages wholly inside [offset, offset + length) from memory."""
-        import mmap
-
         start = -(-offset // mmap.PAGESIZE) * mmap.PAGESIZE
         end = (offset + length) // mmap.PAGESIZE * mmap.PAGESIZE
         if end > start and self._mm is not None and not self._mm.closed:
@@ -95,8 +93,6 @@ class MappedFile:
     def close(self) -> None:
         self._view.release()
         if self._mm is not None:
-            import contextlib
-
             # views still held (by a failing pipeline): the mapping closes when they go
             with contextlib.suppress(BufferError):
                 self._mm.close()
@@ -107,18 +103,3 @@ class MappedFile:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-def hash_file(path: str) -> str:
-    """The blob id of a file, hashed through mmap on every core (a regular file is refused
-    with pacha.store.snapshot.FileChanged if it changes while it is hashed)."""
-    import os
-    import stat
-
-    from pacha.ids import hash_stream
-
-    with open(path, "rb") as f:
-        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-            return hash_stream(f)
-    from pacha.store.snapshot import hash_file_sized
-
-    return hash_file_sized(path)[0]

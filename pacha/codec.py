@@ -11,18 +11,17 @@ Layout (all integers little-endian; documented in docs/format.md):
     7+n     8     size of the decoded body in bytes
     15+n    ...   body, encoded as the encoding byte says
 
-Body encodings are a pipeline stage chosen per object; new stages (encryption)
-are added to ENCODINGS without touching the callers. Two encodings name other
-objects: a delta (zstd against a base object) and a chunk list (a large blob as
-the concatenation of chunk blobs); their sources read those through the store.
+This module is the header and nothing else: what each encoding byte means is
+listed here (ENCODING_NAMES), how a body of each encoding is written and read is
+the store's business (pacha.store.encodings). A new stage (encryption) adds its
+code here and its coder there.
 """
 
 from __future__ import annotations
 
 import re
 import struct
-import threading
-from typing import IO, TYPE_CHECKING, Any, NamedTuple
+from typing import NamedTuple
 
 from pacha.errors import CorruptObject, InvalidInput
 
@@ -31,6 +30,20 @@ FORMAT_VERSION = 1
 MAX_KIND_LEN = 16
 MAX_HEADER_LEN = 7 + MAX_KIND_LEN + 8
 _SIZE = struct.Struct("<Q")
+
+# Body encodings: the byte at offset 5, and the name tools print for it.
+IDENTITY = 0  # the body as is
+ZSTD = 1  # one or more zstd frames
+DELTA = 2  # a base object's raw id, then one zstd frame made with the base as prefix
+CHUNKS = 3  # a chunk list: (raw chunk id, size) entries; the object is their concatenation
+ENCRYPTED = 4  # an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope)
+ENCODING_NAMES: dict[int, str] = {
+    IDENTITY: "identity",
+    ZSTD: "zstd",
+    DELTA: "zstd-delta",
+    CHUNKS: "chunks",
+    ENCRYPTED: "aes-256-gcm",
+}
 
 
 class Header(NamedTuple):
@@ -55,6 +68,7 @@ def check_kind(kind: str) -> str:
 
 
 def pack_header(kind: str, size: int, encoding: int) -> bytes:
+    """The header of a kind object of size decoded bytes, its body in encoding."""
     raw = check_kind(kind).encode("ascii")
     return MAGIC + bytes((FORMAT_VERSION, encoding, len(raw))) + raw + _SIZE.pack(size)
 
@@ -69,7 +83,7 @@ def parse_header(data: bytes, object_id: str) -> Header:
             f"object {object_id} has format version {version}; this pacha reads version "
             f"{FORMAT_VERSION} (upgrade pacha)"
         )
-    if encoding not in ENCODINGS:
+    if encoding not in ENCODING_NAMES:
         raise CorruptObject(f"object {object_id} uses unknown body encoding {encoding}")
     end = 7 + kind_len
     if not 0 < kind_len <= MAX_KIND_LEN or len(data) < end + _SIZE.size:
@@ -80,131 +94,3 @@ def parse_header(data: bytes, object_id: str) -> Header:
         raise CorruptObject(f"object {object_id} is corrupt: bad kind in header") from None
     (size,) = _SIZE.unpack_from(data, end)
     return Header(kind, size, encoding, end + _SIZE.size)
-
-
-if TYPE_CHECKING:
-    from typing import Protocol
-
-    class BodySource(Protocol):
-        def readinto(self, buffer: bytearray | memoryview) -> int: ...
-
-    class ObjectSource(Protocol):
-        """What a body that names other objects reads them from (the ObjectStore)."""
-
-        def read(self, object_id: str) -> bytes: ...
-
-        def open(self, object_id: str) -> Any: ...
-
-        def open_stored(self, object_id: str) -> tuple[Header, IO[bytes]]: ...
-
-    class Encoding(Protocol):
-        """One stage of the body pipeline.
-
-        A body is the concatenation of encoded blocks; encode() turns one block into
-        a self-delimiting piece, source() decodes a whole body as a stream.
-        """
-
-        code: int
-        name: str
-
-        def encode(self, block: bytes, level: int) -> bytes: ...
-
-        def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource: ...
-
-
-class Identity:
-    """Body stored as is."""
-
-    code = 0
-    name = "identity"
-
-    def encode(self, block: bytes, level: int) -> bytes:
-        return block
-
-    def source(self, raw: IO[bytes], objects: ObjectSource | None = None) -> BodySource:
-        return raw  # type: ignore[return-value]
-
-
-class Zstd:
-    """Body as one or more concatenated zstd frames (one per block, so blocks compress in parallel)."""
-
-    code = 1
-    name = "zstd"
-
-    def __init__(self) -> None:
-        self._local = threading.local()
-
-    def encode(self, block: bytes, level: int) -> bytes:
-        """One zstd frame holding block; never fails: if compressing does (a library error,
-        no memory), the frame holds block uncompressed (compression is only an optimisation)."""
-        from pacha.store.optional import attempt, raw_zstd_frame
-
-        frame = attempt("zstd compression", lambda: self._compressor(level).compress(block))
-        return raw_zstd_frame(block) if frame is None else frame
-
-    def _compressor(self, level: int) -> Any:
-        # A compressor per thread and level: contexts are costly to build and not thread-safe.
-        cache = self._local.__dict__.setdefault("compressors", {})
-        compressor = cache.get(level)
-        if compressor is None:
-            import zstandard
-
-            compressor = zstandard.ZstdCompressor(level=level, write_checksum=False)
-            cache[level] = compressor
-        return compressor
-
-    def source(self, raw: IO[bytes], objects: ObjectSource | None = None) -> BodySource:
-        import zstandard
-
-        return zstandard.ZstdDecompressor().stream_reader(
-            raw, read_size=1 << 20, closefd=False, read_across_frames=True
-        )
-
-
-class Delta:
-    """Body = the base object's id (32 bytes) + one zstd frame made with the base as prefix.
-
-    Read back by decompressing against the (verified) base; the result is then
-    hashed like any other body. Written only into packs (pacha/store/delta.py).
-    """
-
-    code = 2
-    name = "zstd-delta"
-
-    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
-        from pacha.store.delta import delta_source
-
-        return delta_source(raw, objects)
-
-
-class Chunks:
-    """Body = a list of (chunk id, chunk size); the object is their concatenation."""
-
-    code = 3
-    name = "chunks"
-
-    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
-        from pacha.store.chunked import ChunkedSource
-
-        return ChunkedSource(raw.read(), objects)
-
-
-class Encrypted:
-    """Body = an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope).
-
-    The store opens envelopes before decoding (pacha.crypto.stage.open_stored), so this
-    source is reached only by a reader that bypassed it."""
-
-    code = 4
-    name = "aes-256-gcm"
-
-    def source(self, raw: IO[bytes], objects: ObjectSource) -> BodySource:
-        raise CorruptObject("an encrypted body must be opened through the store, with its key")
-
-
-ENCODINGS: dict[int, Any] = {e.code: e for e in (Identity(), Zstd(), Delta(), Chunks(), Encrypted())}
-IDENTITY = Identity.code
-ZSTD = Zstd.code
-DELTA = Delta.code
-CHUNKS = Chunks.code
-ENCRYPTED = Encrypted.code

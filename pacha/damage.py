@@ -237,7 +237,8 @@ def _rewrite_packs(store: ObjectStore, packs: list[tuple[Pack, set[str]]]) -> No
     the new pack installed before the old one goes; then the multi-pack index."""
     import fcntl
 
-    from pacha.store.pack import PackWriter, remove_pack
+    from pacha.store.pack import remove_pack
+    from pacha.store.pack_writer import PackWriter
     from pacha.store.repack import rewrite_midx
 
     fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)

@@ -18,8 +18,10 @@ from typing import Any
 
 import msgspec
 
+from pacha.documents import check_value_depth
 from pacha.errors import InvalidInput
 from pacha.ids import is_full_id
+from pacha.pathnames import check_name
 
 BLOB = "blob"
 TREE = "tree"
@@ -87,16 +89,12 @@ def _refuse_non_finite(value: Any, path: str = "") -> None:
 
 def check_entry_name(name: str) -> None:
     """A tree entry's name must be one safe path component (pacha.pathnames)."""
-    from pacha.pathnames import check_name
-
     check_name(name, "tree entry name")
 
 
 def check_record_names(doc: dict[str, Any]) -> None:
     """A record's `filename`, if it has one, is what a download writes: one safe path component."""
     if "filename" in doc:
-        from pacha.pathnames import check_name
-
         check_name(doc["filename"], "record filename")
 
 
@@ -150,7 +148,6 @@ def decode_record(data: bytes) -> dict[str, Any]:
         raise InvalidInput("not a valid record: nested too deeply") from None
     if not isinstance(doc, dict) or not isinstance(doc.get("type"), str) or not doc["type"]:
         raise InvalidInput('not a valid record: expected a JSON object with a string "type"')
-    from pacha.documents import check_value_depth
 
     check_value_depth(doc, "not a valid record", RECORD_MAX_DEPTH)  # what reads it may recurse
     links = doc.get("links", [])

@@ -35,7 +35,8 @@ from pacha.store.snapshot import identity as snapshot_identity
 from pacha.store.tmpfile import sync_filesystem
 
 if TYPE_CHECKING:
-    from pacha.store import ObjectStore, Prepared
+    from pacha.store import ObjectStore
+    from pacha.store import PreparedObject as Prepared
     from pacha.store.workers import Workers
 
 SMALL_FILE = 1 << 20  # files up to this size are prepared on worker threads
@@ -194,8 +195,8 @@ class _TreeWriter:
     def _prepare_group(self, items: list[_Item]) -> list[Prepared | OSError | FileChanged]:
         """Runs on a worker: each file's bytes and id, encoded too if it is not stored yet
         (a Prepared without header: only hashed, or the same as in the base tree)."""
-        from pacha.ids import hash_bytes
-        from pacha.store import Prepared
+        from pacha.hashing import hash_bytes
+        from pacha.store import PreparedObject as Prepared
         from pacha.store.ingest import CompressionProbe, prepare_probed
 
         probe = CompressionProbe()  # one per group: what is compressed does not depend on timing
@@ -313,7 +314,7 @@ class _TreeWriter:
         tree = make_tree(entries)
         data = encode(tree)
         if self.store is None:
-            from pacha.ids import hash_bytes
+            from pacha.hashing import hash_bytes
 
             return hash_bytes(data), tree.size
         # make_tree checked the entries: no need to parse the tree back to validate it
@@ -424,7 +425,7 @@ def _checkout_blob(store: ObjectStore, blob_id: str, path: Path, mode: str, size
     A small file (its size known from the tree) is read and verified whole, then
     written in one call; a large one is streamed.
     """
-    from pacha.store import WHOLE_READ
+    from pacha.store import WHOLE_OBJECT_READ as WHOLE_READ
     from pacha.store.reader import write_all
     from pacha.store.tmpfile import WritebackFile
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 
 def hash_file(path: Path) -> str:
-    from pacha.blocks import hash_file
+    from pacha.store.snapshot import hash_file
 
     return hash_file(str(path))
 

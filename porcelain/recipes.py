@@ -188,7 +188,7 @@ def lock_hash(doc: dict[str, Any], base: Path) -> str | None:
     path = (base / name) if not Path(name).is_absolute() else Path(name)
     if not path.is_file():
         raise InvalidInput(f"dependencies.lock_file {name!r} not found next to the recipe ({path})")
-    from pacha.blocks import hash_file
+    from pacha.store.snapshot import hash_file
 
     return hash_file(str(path))
 

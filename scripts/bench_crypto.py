@@ -72,7 +72,9 @@ def trial(work: Path, encrypted: bool, sources: list[Path]) -> dict[str, tuple[f
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--mib", type=int, default=1024)
     parser.add_argument("--trials", type=int, default=2)
     parser.add_argument("--dir", type=Path, default=None)
@@ -89,14 +91,20 @@ def main() -> None:
                     old = best[encrypted].get(step)
                     if old is None or seconds < old[0]:
                         best[encrypted][step] = (seconds, max(rss, old[1] if old else 0))
-    print(f"\n{args.mib} MiB float32 weights (v2: 2 % changed), best of {args.trials}; cp of v1: {cp_time:.2f} s")
+    print(
+        f"\n{args.mib} MiB float32 weights (v2: 2 % changed), best of {args.trials}; "
+        f"cp of v1: {cp_time:.2f} s"
+    )
     print(f"{'step':<14}{'plain s':>10}{'encrypted s':>13}{'ratio':>8}{'plain RSS':>12}{'enc RSS':>10}")
     for step, (plain, rss) in best[False].items():
         enc, enc_rss = best[True][step]
         if step == "store MiB":
             print(f"{step:<14}{plain:>10.1f}{enc:>13.1f}{enc / plain:>8.3f}")
             continue
-        print(f"{step:<14}{plain:>10.2f}{enc:>13.2f}{enc / plain:>8.2f}{rss / MiB:>10.0f}Mi{enc_rss / MiB:>8.0f}Mi")
+        print(
+            f"{step:<14}{plain:>10.2f}{enc:>13.2f}{enc / plain:>8.2f}"
+            f"{rss / MiB:>10.0f}Mi{enc_rss / MiB:>8.0f}Mi"
+        )
 
 
 if __name__ == "__main__":

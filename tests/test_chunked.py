@@ -15,7 +15,7 @@ from pacha.codec import CHUNKS, DELTA
 from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound
 from pacha.objects import decode_tree
 from pacha.store import ingest
-from pacha.store.chunked import ChunkedIngest
+from pacha.store.chunk_writer import ChunkedIngest
 
 
 @pytest.fixture(autouse=True, params=["in place", "streamed"])

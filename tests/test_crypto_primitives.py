@@ -16,7 +16,7 @@ from pacha.crypto.errors import AuthenticationFailed, KeyringError, WrongPassphr
 from pacha.crypto.kdf import Argon2Params
 from pacha.crypto.keyring import Keyring, key_id
 from pacha.errors import CorruptObject, InvalidInput
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 
 PASS = b"correct horse battery staple"
 

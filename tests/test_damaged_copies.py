@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 import pacha
 from pacha import codec
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 from pacha.objects import decode_tree
 from pacha.store import ingest
 from pacha.trees import write_tree_sized

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pacha
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 
 
 @given(st.binary(max_size=1 << 16))

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 import pacha
 from pacha.store import midx as midx_module
 from pacha.store.midx import MIDX_AFTER, MIDX_NAME, MultiPackIndex, build_midx
-from pacha.store.pack import Pack, PackWriter
+from pacha.store.pack import Pack
+from pacha.store.pack_writer import PackWriter
 
 
 def blobs_in_packs(registry, packs: int, per_pack: int = 3) -> list[list[str]]:

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 import pacha
 from pacha.objects import decode_tree
-from pacha.store.pack import Entry, Pack, PackWriter
+from pacha.store.pack import Entry, Pack
+from pacha.store.pack_writer import PackWriter
 from tests.conftest import damage_object
 
 ids_strategy = st.lists(st.binary(min_size=32, max_size=32), max_size=300, unique=True)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pacha
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 
 FIXTURE = [HealthCheck.function_scoped_fixture]
 

@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pacha import codec
-from pacha.ids import hash_bytes
+from pacha.hashing import hash_bytes
 from pacha.objects import decode_tree
 from pacha.store import ingest
+from pacha.store.encodings import ENCODINGS
+from pacha.store.snapshot import hash_file
 from pacha.trees import write_tree_sized
 
 FIXTURE = [HealthCheck.function_scoped_fixture]
@@ -153,7 +155,7 @@ def test_a_compressor_error_stores_the_bytes_plainly(registry, tmp_path: Path, m
             raise zstandard.ZstdError("cannot allocate compression context")
 
     monkeypatch.setattr(zstandard, "ZstdCompressor", Broken)
-    monkeypatch.setattr(codec.ENCODINGS[codec.ZSTD], "_local", type(codec.ENCODINGS[codec.ZSTD]._local)())
+    monkeypatch.setattr(ENCODINGS[codec.ZSTD], "_local", type(ENCODINGS[codec.ZSTD]._local)())
     store = registry.objects
     small = b"compressible " * 500
     big = b"a large compressible tree " * 800_000  # larger than a block: the loose pipeline
@@ -219,7 +221,7 @@ def test_mmap_refused_reads_the_file_instead(registry, tmp_path: Path, monkeypat
     (tmp_path / "big").write_bytes(data)
     store = registry.objects
     blob_id = store.put_file(tmp_path / "big")
-    assert blob_id == hash_bytes(data) == blocks.hash_file(str(tmp_path / "big"))
+    assert blob_id == hash_bytes(data) == hash_file(str(tmp_path / "big"))
     with store.open(blob_id) as reader:
         reader.verify()
     record = b'{"note":"' + os.urandom(5 << 20).hex().encode() + b'","type":"r"}'
@@ -275,7 +277,7 @@ def test_failing_worker_processes_fall_back_to_this_process(
 def test_a_full_disk_is_still_an_error_when_the_delta_fell_back(
     registry, tmp_path: Path, monkeypatch
 ) -> None:
-    from pacha.store.pack import PackWriter
+    from pacha.store.pack_writer import PackWriter
 
     store = registry.objects
     base_id = store.put_bytes(b"v1\n")
@@ -293,7 +295,7 @@ def test_a_full_disk_is_still_an_error_when_workers_fell_back(registry, tmp_path
     from pacha import trees
     from pacha.errors import InvalidInput, PachaError
     from pacha.store import workers
-    from pacha.store.pack import PackWriter
+    from pacha.store.pack_writer import PackWriter
 
     monkeypatch.setattr(trees, "PROCESS_AFTER", 0)
     real = workers.Workers._receive

@@ -65,7 +65,7 @@ def _hash_path(path: Path, kind: str, store: object) -> str:
         if kind == "blob":
             if store is not None:
                 return store.put_file(path)
-            from pacha.blocks import hash_file
+            from pacha.store.snapshot import hash_file
 
             return hash_file(str(path))
         with open(path, "rb") as f:
@@ -82,7 +82,7 @@ def _hash_path(path: Path, kind: str, store: object) -> str:
 def _hash_stream(stream, kind: str, store, what: str) -> str:  # type: ignore[no-untyped-def]
     from pacha import objects
     from pacha.errors import InvalidInput
-    from pacha.ids import hash_bytes, hash_stream
+    from pacha.hashing import hash_bytes, hash_stream
 
     try:
         if kind != objects.BLOB:

@@ -60,7 +60,7 @@ def verify_pack(
             if problem:
                 problems.append(problem)
             if verbose:
-                name = codec.ENCODINGS[header.encoding].name
+                name = codec.ENCODING_NAMES[header.encoding]
                 write_out(f"{object_id} {header.kind} {header.size} {entry.length} {entry.offset} {name}\n")
         for problem in problems:
             sys.stderr.write(f"error: {problem}\n")

@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING
 from pacha import codec
 from pacha.crash import crash_point
 from pacha.crypto import envelope, stage
-from pacha.store.pack import PackWriter, remove_pack
+from pacha.store.pack import remove_pack
+from pacha.store.pack_writer import PackWriter
 from pacha.store.reader import ViewReader
 from pacha.store.repack import rewrite_midx
 from pacha.store.tmpfile import TempFile

@@ -17,7 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 from pacha.crypto.passphrase import new_passphrase, passphrase
 from pacha.crypto.sealed_file import SealedReader, SealedWriter
 from pacha.errors import CheckFailed, InvalidInput
-from pacha.ids import new_hasher
+from pacha.hashing import new_hasher
 from pacha.objects import MODE_EXEC, MODE_TREE
 from pacha.pathnames import check_name as check_path_name
 from pacha.trees import read_tree, write_tree

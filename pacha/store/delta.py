@@ -6,6 +6,8 @@ prefix mode is used because python-zstandard's raw-content dictionaries miss
 matches in large bases (../shared/MEASUREMENTS.md). The base may itself be a
 delta; chains are at most MAX_DEPTH long when written, and a reader refuses
 chains longer than READ_LIMIT (a damaged store could form a cycle).
+
+Every writer keeps a delta only if delta_pays: this is the one place that decides.
 """
 
 from __future__ import annotations
@@ -13,17 +15,23 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Callable
-from typing import IO, TYPE_CHECKING
+from typing import Any
 
 from pacha.errors import CorruptObject
-
-if TYPE_CHECKING:
-    from pacha.codec import ObjectSource
+from pacha.store.optional import attempt
+from pacha.store.reader import ObjectSource, Stream
 
 MAX_DEPTH = 8
 READ_LIMIT = 64
-MIN_SAVING = 0.10  # a delta must be at least 10 % smaller than compressing alone
+DELTA_MIN_SAVING = 0.10  # a delta must be at least 10 % smaller than compressing alone
 _depth = threading.local()
+
+
+def delta_pays(delta: int, whole: int) -> bool:
+    """Whether a delta of `delta` bytes is worth keeping instead of the object stored whole
+    in `whole` bytes (compressed if that pays): it must be clearly smaller, by at least
+    DELTA_MIN_SAVING, since reading a delta costs reading its base too."""
+    return delta < whole * (1 - DELTA_MIN_SAVING)
 
 
 def _window_log(size: int) -> int:
@@ -34,7 +42,7 @@ def make_delta(data: bytes | memoryview, base: bytes | memoryview, base_id: str,
     """The encoded body storing data as a delta against base."""
     import pyzstd
 
-    params = {
+    params: dict[Any, int] = {
         pyzstd.CParameter.compressionLevel: max(level, 1),
         pyzstd.CParameter.windowLog: _window_log(len(base) + len(data)),
     }
@@ -53,8 +61,6 @@ def try_delta(
     """make_delta against the base read_base() returns, or None when there is no delta to
     be had: an empty object, a base under MIN_BASE bytes, a base that cannot be read, or
     any error of the compressor. The caller then stores data whole; never raises."""
-    from pacha.store.optional import attempt
-
     if not len(data):
         return None
 
@@ -72,7 +78,7 @@ def base_of(body_start: bytes) -> str:
     return body_start[:32].hex()
 
 
-def delta_source(raw: IO[bytes], objects: ObjectSource) -> IO[bytes]:
+def delta_source(raw: Stream, objects: ObjectSource) -> io.BytesIO:
     """Decode a delta body: read the (verified) base, then decompress against it."""
     import pyzstd
 

@@ -14,21 +14,20 @@ rebuilt index is then byte for byte the one the writer made.
 
 from __future__ import annotations
 
+import mmap
 import os
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.crypto import envelope, stage
 from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound, PachaError
-from pacha.store.pack import CHECKSUM, PACK_HEADER, Entry, blake3_digest, build_index, index_table
-from pacha.store.reader import ViewReader
+from pacha.hashing import HASH_BLOCK, digest, new_hasher
+from pacha.store.chunked import CHUNK_ENTRY
+from pacha.store.encodings import body_source
+from pacha.store.objectstore import ObjectStore
+from pacha.store.pack_format import CHECKSUM, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.reader import ObjectReader, Stream, ViewReader
 from pacha.store.tmpfile import TempFile
-
-if TYPE_CHECKING:
-    from pacha.store import ObjectStore
-
-_CHUNK_ENTRY = 40  # raw id (32) + u64 size
 
 
 def _zstd_frames_length(body: memoryview, start: int, size: int, one_frame: bool) -> int:
@@ -74,10 +73,10 @@ def entry_length(data: memoryview, offset: int, end: int) -> tuple[codec.Header,
     else:  # a chunk list
         length, total = 0, 0
         while total < header.size:
-            if length + _CHUNK_ENTRY > len(body):
+            if length + CHUNK_ENTRY > len(body):
                 raise CorruptObject(f"chunk list at offset {offset} runs past the end of the pack")
             total += int.from_bytes(body[length + 32 : length + 40], "little")
-            length += _CHUNK_ENTRY
+            length += CHUNK_ENTRY
         if total != header.size:
             raise CorruptObject(f"chunk list at offset {offset} adds up to {total} bytes, not {header.size}")
     if start + length > end:
@@ -93,25 +92,17 @@ class _PackSource:
         self.data = data
         self.known: dict[str, Entry] = {}
 
-    def open_stored(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+    def open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
         entry = self.known.get(object_id)
         if entry is None:
             return self.store.open_stored(object_id)
         stored = self.data[entry.offset : entry.offset + entry.length]
         header = codec.parse_header(bytes(stored[: codec.MAX_HEADER_LEN]), object_id)
-        return self._opened(object_id, header, stored[header.length :])
+        return stage.open_stored(self.store.keys, object_id, header, ViewReader(stored[header.length :]))
 
-    def _opened(
-        self, object_id: str, header: codec.Header, body: memoryview
-    ) -> tuple[codec.Header, IO[bytes]]:
-        """The header and body stream of an entry, an encrypted one opened (pacha.crypto.stage)."""
-        return stage.open_stored(self.store.keys, object_id, header, ViewReader(body))  # type: ignore[arg-type]
-
-    def open(self, object_id: str):  # type: ignore[no-untyped-def]
-        from pacha.store.reader import ObjectReader
-
+    def open(self, object_id: str) -> ObjectReader:
         header, raw = self.open_stored(object_id)
-        source = codec.ENCODINGS[header.encoding].source(raw, self)
+        source = body_source(header, raw, self)
         return ObjectReader(object_id, header.kind, header.size, source, raw)
 
     def read(self, object_id: str) -> bytes:
@@ -120,14 +111,11 @@ class _PackSource:
 
     def object_id(self, header: codec.Header, stored: memoryview) -> str:
         """The id of the object whose stored bytes these are (decoded and hashed)."""
-        from pacha.ids import HASH_BLOCK, new_hasher
-
-        body = stored[header.length :]
-        if header.encoding == codec.ENCRYPTED:  # the envelope states the id it was sealed for
-            header, raw = self._opened(envelope.stored_id(body), header, body)
-            source = codec.ENCODINGS[header.encoding].source(raw, self)
-        else:
-            source = codec.ENCODINGS[header.encoding].source(ViewReader(body), self)
+        raw: Stream = ViewReader(stored[header.length :])
+        if header.encoding == codec.ENCRYPTED:  # opened under the id its envelope states
+            claimed = envelope.stored_id(stored[header.length :])
+            header, raw = stage.open_stored(self.store.keys, claimed, header, raw)
+        source = body_source(header, raw, self)
         hasher = new_hasher(header.size)
         buffer = memoryview(bytearray(min(max(header.size, 1), HASH_BLOCK)))
         seen = 0
@@ -138,7 +126,7 @@ class _PackSource:
                 break
         if seen != header.size:
             raise CorruptObject(f"body decodes to {seen} bytes, its header says {header.size}")
-        return hasher.hexdigest()  # type: ignore[no-any-return]
+        return str(hasher.hexdigest())
 
 
 def index_pack(store: ObjectStore, pack_path: str | os.PathLike[str]) -> Path:
@@ -148,54 +136,13 @@ def index_pack(store: ObjectStore, pack_path: str | os.PathLike[str]) -> Path:
     CorruptObject if the pack itself is damaged (its entries do not parse, a body
     does not decode, or the rebuilt index does not hash to the pack's id).
     """
-    import mmap
-
     path = Path(pack_path)
     if path.suffix == ".idx":
         path = path.with_suffix(".pack")
-    try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size < len(PACK_HEADER) + CHECKSUM:
-                raise CorruptObject(f"pack {path} is truncated: {size} bytes")
-            mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except FileNotFoundError:
-        raise InvalidInput(f"no pack file {path}: give the path of a .pack file") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path} is a directory: give the path of a .pack file") from None
+    mapped = _map_pack(path)
     data = memoryview(mapped)
     try:
-        if bytes(data[: len(PACK_HEADER)]) != PACK_HEADER:
-            raise CorruptObject(f"{path} is not a pacha pack (bad header)")
-        trailer = bytes(data[size - CHECKSUM :])
-        source = _PackSource(store, data)
-        pending: list[tuple[int, codec.Header, int]] = []
-        offset, end = len(PACK_HEADER), size - CHECKSUM
-        while offset < end:
-            header, length = entry_length(data, offset, end)
-            pending.append((offset, header, length))
-            offset += length
-        # Whole objects first, then deltas and chunk lists (their bases and chunks may be
-        # entries of this pack), repeated while any is resolved.
-        while pending:
-            left = []
-            for offset, header, length in pending:
-                try:
-                    object_id = source.object_id(header, data[offset : offset + length])
-                except ObjectNotFound:
-                    left.append((offset, header, length))
-                    continue
-                source.known.setdefault(object_id, Entry(offset, length))
-            if len(left) == len(pending):
-                raise CorruptObject(
-                    f"pack {path}: the entry at offset {left[0][0]} needs an object that is neither "
-                    "in the pack nor in the store"
-                )
-            pending = left
-        table = index_table(source.known)
-        if blake3_digest(table[1]) != trailer:
-            raise CorruptObject(f"pack {path} is damaged: its entries do not add up to its id")
-        index_bytes = build_index(table, trailer)
+        index_bytes = _rebuild_index(store, path, data)
     except PachaError:
         raise
     except (ValueError, OverflowError) as exc:
@@ -212,3 +159,52 @@ def index_pack(store: ObjectStore, pack_path: str | os.PathLike[str]) -> Path:
         tmp.abort()
     store.forget_packs()
     return index
+
+
+def _map_pack(path: Path) -> mmap.mmap:
+    """The pack file at path, mapped read-only (InvalidInput if there is no such file)."""
+    try:
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size < len(PACK_HEADER) + CHECKSUM:
+                raise CorruptObject(f"pack {path} is truncated: {size} bytes")
+            return mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except FileNotFoundError:
+        raise InvalidInput(f"no pack file {path}: give the path of a .pack file") from None
+    except IsADirectoryError:
+        raise InvalidInput(f"{path} is a directory: give the path of a .pack file") from None
+
+
+def _rebuild_index(store: ObjectStore, path: Path, data: memoryview) -> bytes:
+    """The index file's bytes for the pack whose bytes are data (CorruptObject if damaged)."""
+    if bytes(data[: len(PACK_HEADER)]) != PACK_HEADER:
+        raise CorruptObject(f"{path} is not a pacha pack (bad header)")
+    trailer = bytes(data[len(data) - CHECKSUM :])
+    source = _PackSource(store, data)
+    pending: list[tuple[int, codec.Header, int]] = []
+    offset, end = len(PACK_HEADER), len(data) - CHECKSUM
+    while offset < end:
+        header, length = entry_length(data, offset, end)
+        pending.append((offset, header, length))
+        offset += length
+    # Whole objects first, then deltas and chunk lists (their bases and chunks may be
+    # entries of this pack), repeated while any is resolved.
+    while pending:
+        left = []
+        for offset, header, length in pending:
+            try:
+                object_id = source.object_id(header, data[offset : offset + length])
+            except ObjectNotFound:
+                left.append((offset, header, length))
+                continue
+            source.known.setdefault(object_id, Entry(offset, length))
+        if len(left) == len(pending):
+            raise CorruptObject(
+                f"pack {path}: the entry at offset {left[0][0]} needs an object that is neither "
+                "in the pack nor in the store"
+            )
+        pending = left
+    table = index_table(source.known)
+    if digest(table[1]) != trailer:
+        raise CorruptObject(f"pack {path} is damaged: its entries do not add up to its id")
+    return build_index(table, trailer)

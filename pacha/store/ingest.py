@@ -10,7 +10,7 @@ through four stages that run at the same time:
 BLAKE3, zstd and file I/O all release the GIL, so threads are enough. At most
 DEPTH blocks are in flight, so memory stays bounded whatever the object's size.
 Compression is chosen per object from a sample: bytes that zstd cannot shrink by
-MIN_SAVING (random data, model weights: float32 saves ~7 %) are stored as they
+COMPRESS_MIN_SAVING (random data, model weights: float32 saves ~7 %) are stored as they
 are, since compressing them would halve ingest and download speed for little.
 """
 
@@ -18,41 +18,50 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import IO, TYPE_CHECKING
+from typing import IO
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.ids import new_hasher
-from pacha.store.chunked import CHUNK_THRESHOLD
+from pacha.hashing import new_hasher
+from pacha.store.chunk_writer import CHUNK_THRESHOLD, ChunkedIngest
+from pacha.store.delta import MAX_DEPTH, delta_pays, try_delta
+from pacha.store.encodings import ZSTD_CODER
+from pacha.store.loose import LooseStore
+from pacha.store.optional import attempt
+from pacha.store.protocols import PreparedObject, Store
 from pacha.store.snapshot import Identity, changed, check_unchanged, identity
+from pacha.store.snapshot import settled as _settled
 from pacha.store.tmpfile import TempFile
 
-if TYPE_CHECKING:
-    from pacha.store import ObjectStore, Prepared, Progress
-    from pacha.store.chunked import ChunkedIngest
-    from pacha.store.loose import LooseStore
+Buffer = bytes | bytearray | memoryview
+Progress = Callable[[int], None]  # called with the number of bytes just stored
 
-Buffer = bytes | memoryview
-
-MIN_SAVING = 0.10  # compress only if the sample shrinks by at least 10 %
+COMPRESS_MIN_SAVING = 0.10  # compress only if the sample shrinks by at least 10 %
 SAMPLE = 1 << 20  # bytes compressed to decide (8 MiB took 15 ms, before any other work starts)
 
 
+def compression_pays(compressed: int, size: int) -> bool:
+    """Whether size bytes that zstd made compressed bytes are worth storing compressed:
+    they must shrink by at least COMPRESS_MIN_SAVING (reading them costs decompressing)."""
+    return compressed <= size * (1 - COMPRESS_MIN_SAVING)
+
+
 def choose_encoding(sample: Buffer, level: int) -> int:
-    """zstd if it saves at least MIN_SAVING on (the first SAMPLE bytes of) sample, else identity."""
+    """zstd if it saves at least COMPRESS_MIN_SAVING on (the first SAMPLE bytes of) sample, else identity."""
     if not sample:
         return codec.IDENTITY
     sample = sample[:SAMPLE]
-    compressed = codec.ENCODINGS[codec.ZSTD].encode(sample, level)
-    return codec.ZSTD if len(compressed) <= len(sample) * (1 - MIN_SAVING) else codec.IDENTITY
+    compressed = ZSTD_CODER.encode(sample, level)
+    return codec.ZSTD if compression_pays(len(compressed), len(sample)) else codec.IDENTITY
 
 
 class CompressionProbe:
     """Whether to try compressing the next small object of a series (the files of a folder).
 
-    After MISSES objects in a row that compression shrank by less than MIN_SAVING
+    After MISSES objects in a row that compression shrank by less than COMPRESS_MIN_SAVING
     (a folder of JPEGs or random data), only every PROBE-th is tried, until one
     compresses again: zstd then costs little on data it cannot shrink.
     """
@@ -75,10 +84,10 @@ class CompressionProbe:
 
     def saw(self, size: int, stored: int) -> None:
         """Report what a tried object came to."""
-        self.misses = 0 if stored <= size * (1 - MIN_SAVING) else self.misses + 1
+        self.misses = 0 if compression_pays(stored, size) else self.misses + 1
 
 
-def prepare_probed(store: ObjectStore, data: bytes, probe: CompressionProbe) -> Prepared:
+def prepare_probed(store: Store, data: bytes, probe: CompressionProbe) -> PreparedObject:
     """store.prepare(data), compressed only when probe says it is worth trying."""
     compress = probe.worth_trying()
     prepared = store.prepare(data, compress=compress)
@@ -107,11 +116,10 @@ class Ingest:
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-write")
         self._compress = ThreadPoolExecutor(2, thread_name_prefix="pacha-zstd") if encoding else None
         self._pending: deque[Future[None]] = deque()
-        self._codec = codec.ENCODINGS[encoding]
         self._level = store.level
 
     def _encode(self, block: Buffer) -> bytes:
-        return self._codec.encode(block, self._level)
+        return ZSTD_CODER.encode(block, self._level)
 
     def _store(self, item: Buffer | Future[bytes]) -> None:
         self._file.write(item.result() if isinstance(item, Future) else item)
@@ -131,7 +139,7 @@ class Ingest:
             while self._pending:
                 self._pending.popleft().result()
             os.pwrite(self._file.fd, self.size.to_bytes(8, "little"), self._size_offset)
-            object_id = self.hasher.hexdigest()
+            object_id = str(self.hasher.hexdigest())
             if not self.store.freshen(object_id, self.kind, self.size):  # missing, or damaged: replaced
                 self._file.install(self.store.path(object_id))
             return object_id
@@ -156,7 +164,7 @@ class ObjectWriter:
     pipeline, their encoding chosen from the first block.
     """
 
-    def __init__(self, store: ObjectStore, kind: str, progress: Progress | None = None) -> None:
+    def __init__(self, store: Store, kind: str, progress: Progress | None = None) -> None:
         self.store = store
         self.kind = codec.check_kind(kind)
         self.progress = progress
@@ -172,8 +180,6 @@ class ObjectWriter:
     def _start(self, sample: Buffer) -> None:
         encoding = choose_encoding(sample, self.store.loose.level)
         if self.kind == "blob":
-            from pacha.store.chunked import ChunkedIngest
-
             self._batch = ExitStack()
             batch = self._batch.enter_context(self.store.batch())
             self._chunked = ChunkedIngest(self.store, batch, encoding, progress=self.progress)
@@ -245,7 +251,7 @@ class ObjectWriter:
 
 
 def ingest_stream(
-    store: ObjectStore, stream: IO[bytes], kind: str = "blob", progress: Progress | None = None
+    store: Store, stream: IO[bytes], kind: str = "blob", progress: Progress | None = None
 ) -> str:
     """Store everything read from stream; memory stays bounded by the pipeline."""
     with ObjectWriter(store, kind, progress) as writer:
@@ -255,7 +261,7 @@ def ingest_stream(
 
 
 def ingest_file(
-    store: ObjectStore,
+    store: Store,
     fileobj: IO[bytes],
     kind: str = "blob",
     base: str | None = None,
@@ -266,7 +272,7 @@ def ingest_file(
 
 
 def ingest_file_sized(
-    store: ObjectStore,
+    store: Store,
     fileobj: IO[bytes],
     kind: str = "blob",
     base: str | None = None,
@@ -303,8 +309,6 @@ def ingest_file_sized(
         object_id, stored = _ingest_loose(store, fileobj, kind)
         check_unchanged(path, fd, before, stored)
         return object_id, stored
-    from pacha.store.chunked import ChunkedIngest
-
     half = SAMPLE // 2  # from the start and the middle
     sample = os.pread(fd, half, 0) + os.pread(fd, half, size // 2)
     encoding = choose_encoding(sample, store.loose.level)
@@ -329,28 +333,12 @@ def ingest_file_sized(
             chunked.close()
 
 
-SETTLED_NS = 2_000_000_000  # a file unchanged for this long shows any later write in its times
-
-
-def _settled(info: os.stat_result) -> bool:
-    """True if a write to the file from now on would change its mtime or ctime.
-
-    File times have a coarse clock: a file written in the last tick could be
-    written again without its times moving, so it is not read in place.
-    """
-    import time
-
-    return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > SETTLED_NS
-
-
 def _map(fileobj: IO[bytes]) -> MappedFile | None:
     """The file mapped for reading in place, or None where mmap is refused."""
-    from pacha.store.optional import attempt
-
     return attempt("reading the file in place (mmap)", lambda: MappedFile(fileobj))
 
 
-def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> tuple[str, int]:
+def _ingest_loose(store: Store, fileobj: IO[bytes], kind: str) -> tuple[str, int]:
     mapped = _map(fileobj)
     if mapped is None:  # read into private buffers instead
         size = 0
@@ -371,22 +359,21 @@ def _ingest_loose(store: ObjectStore, fileobj: IO[bytes], kind: str) -> tuple[st
             raise
 
 
-def put_small_delta(store: ObjectStore, prepared: Prepared, base: str) -> str:
-    """Store a small object, as a delta against base when that is clearly smaller (into a pack)."""
-    from pacha.store.delta import MAX_DEPTH, MIN_SAVING, try_delta
-    from pacha.store.optional import attempt
+def put_small_delta(store: Store, prepared: PreparedObject, whole: tuple[bytes, bytes], base: str) -> str:
+    """Store a small object, as a delta against base when that pays (delta_pays), else in
+    its stored form whole (header, body), into a pack."""
 
     def base_usable() -> bool:
         info = store.stat(base)
-        whole = info.kind == prepared.kind and info.encoding != codec.CHUNKS
-        return whole and store.delta_depth(base) < MAX_DEPTH
+        stored_whole = info.kind == prepared.kind and info.encoding != codec.CHUNKS
+        return stored_whole and store.delta_depth(base) < MAX_DEPTH
 
     usable = attempt(f"delta base {base}", base_usable)  # None: no base after all, store it whole
-    stored = (prepared.header, prepared.body)
+    stored = whole
     # The delta is only an optimisation: whatever stops it (a tiny or unreadable base,
     # a zstd error), the object is stored whole.
     delta = try_delta(prepared.data, lambda: store.read(base), base, store.loose.level) if usable else None
-    if delta is not None and len(delta) < len(prepared.body) * (1 - MIN_SAVING):
+    if delta is not None and delta_pays(len(delta), len(whole[1])):
         stored = (codec.pack_header(prepared.kind, len(prepared.data), codec.DELTA), delta)
     with store.batch() as batch:
         batch.add(prepared.id, *stored)

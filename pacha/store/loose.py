@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
+from io import BufferedReader
 from pathlib import Path
-from typing import IO
 
 from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
-from pacha.ids import HEX_DIGITS, ID_LEN, hash_bytes
+from pacha.hashing import hash_bytes
+from pacha.ids import HEX_DIGITS, ID_LEN
 from pacha.perms import read_only_mode
-from pacha.store.copies import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
-from pacha.store.reader import ObjectInfo, ObjectReader
+from pacha.store.checks import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
+from pacha.store.encodings import ZSTD_CODER
+from pacha.store.reader import ObjectInfo
 from pacha.store.tmpfile import fsync_dir, temp_path
 
 
@@ -53,7 +55,7 @@ class LooseStore:
     def has(self, object_id: str) -> bool:
         return os.path.exists(self._path_str(object_id))
 
-    def _open_file(self, object_id: str) -> IO[bytes]:
+    def _open_file(self, object_id: str) -> BufferedReader:
         try:
             return open(self._path_str(object_id), "rb")
         except FileNotFoundError:
@@ -72,7 +74,7 @@ class LooseStore:
         header = codec.parse_header(head, object_id)
         return ObjectInfo(object_id, header.kind, header.size, header.encoding)
 
-    def open_raw(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+    def open_raw(self, object_id: str) -> tuple[codec.Header, BufferedReader]:
         """The header and the open file, positioned at the body."""
         f = self._open_file(object_id)
         try:
@@ -85,11 +87,12 @@ class LooseStore:
 
     def encode(self, kind: str, data: bytes, compress: bool = True) -> tuple[bytes, bytes]:
         """Header and body of a small object: compressed only if that makes it smaller."""
-        encoding = codec.ENCODINGS[self.encoding]
-        body = encoding.encode(data, self.level) if data and compress else data
+        zstd = self.encoding == codec.ZSTD and data and compress
+        body = ZSTD_CODER.encode(data, self.level) if zstd else data
+        encoding = self.encoding
         if len(body) >= len(data):
-            encoding, body = codec.ENCODINGS[codec.IDENTITY], data
-        return codec.pack_header(kind, len(data), encoding.code), body
+            encoding, body = codec.IDENTITY, data
+        return codec.pack_header(kind, len(data), encoding), body
 
     def put_bytes(self, kind: str, data: bytes) -> str:
         """Store a small object held in memory as a loose file."""
@@ -132,7 +135,7 @@ class LooseStore:
 
         A write that finds its object already stored reuses it; touching it keeps
         `gc`'s grace period from deleting it before the ref that will name it moves.
-        A damaged file (pacha.store.copies.problem) is not reused: the write replaces it.
+        A damaged file (pacha.store.checks.problem) is not reused: the write replaces it.
         """
         return self.state(object_id, kind, size) == SOUND
 
@@ -169,7 +172,7 @@ class LooseStore:
             pass  # not ours to touch (a shared read-only store)
         return SOUND
 
-    def open_checked(self, object_id: str) -> tuple[codec.Header, IO[bytes]]:
+    def open_checked(self, object_id: str) -> tuple[codec.Header, BufferedReader]:
         """As open_raw, but a file that fails the cheap check of a copy raises CorruptObject."""
         try:  # os.open: a miss (the object is packed) costs one system call, no file object
             fd = os.open(self._path_str(object_id), os.O_RDONLY)
@@ -254,4 +257,28 @@ class LooseStore:
         return self.path(object_id).stat().st_size
 
 
-__all__ = ["CorruptObject", "LooseStore", "ObjectInfo", "ObjectReader", "fsync_dir"]
+class ListedShards:
+    """The loose store during a batch: each shard is listed once, so thousands of misses
+    cost no system call (an object stored loose meanwhile by someone else is at worst
+    stored again)."""
+
+    def __init__(self, loose: LooseStore) -> None:
+        self.loose = loose
+        self._names: dict[str, set[str]] = {}  # shard -> file names
+
+    def state(
+        self,
+        object_id: str,
+        kind: str | None = None,
+        size: int | None = None,
+        base_ok: Callable[[str], bool] | None = None,
+    ) -> str:
+        """LooseStore.state, MISSING without a system call if the shard's listing lacks it."""
+        shard = object_id[:2]
+        names = self._names.get(shard)
+        if names is None:
+            names = self._names[shard] = self.loose.shard_names(shard)
+        return self.loose.state(object_id, kind, size, base_ok) if object_id[2:] in names else MISSING
+
+
+__all__ = ["ListedShards", "LooseStore"]

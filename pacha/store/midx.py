@@ -19,19 +19,18 @@ several packs is listed once.
 
 from __future__ import annotations
 
-import bisect
+import contextlib
+import mmap
 import os
 import struct
 from itertools import repeat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pacha.errors import CorruptObject
-from pacha.store.pack import IdColumn
+from pacha.hashing import digest
+from pacha.store.idtable import FANOUT, RAW_ID, IdColumn, IdTable, build_fanout, fanout_decreases
+from pacha.store.pack import Pack
 from pacha.store.tmpfile import TempFile
-
-if TYPE_CHECKING:
-    from pacha.store.pack import Pack
 
 MIDX_NAME = "multi-pack-index"
 MIDX_MAGIC = b"PCHM"
@@ -43,50 +42,43 @@ MIDX_AFTER = 8  # packs outside the index before it is rewritten (and packs need
 # than EAGER_MAX of them (~70 bytes an id in memory): those are searched in place.
 EAGER_AFTER = 64
 EAGER_MAX = 1_000_000
-RAW_ID = 32
 CHECKSUM = 32
 _U32 = struct.Struct("<I")
-_FANOUT = struct.Struct("<256I")
 
 
 class MultiPackIndex:
     """A multi-pack index read through mmap: pack_of(raw id) by binary search."""
 
     def __init__(self, path: Path) -> None:
-        import mmap
-
-        from pacha.store.pack import blake3_digest
-
         self.path = path
         with open(path, "rb") as f:
             info = os.fstat(f.fileno())
             self.stamp = info.st_mtime_ns, info.st_ino
-            if info.st_size < len(MIDX_HEADER) + 4 + _FANOUT.size + CHECKSUM:  # mmap refuses an empty file
+            if info.st_size < len(MIDX_HEADER) + 4 + FANOUT.size + CHECKSUM:  # mmap refuses an empty file
                 raise CorruptObject(f"multi-pack index {path} is corrupt: truncated")
             self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
         view = memoryview(self._map)
         try:
-            if len(view) < len(MIDX_HEADER) + 4 + _FANOUT.size + CHECKSUM or bytes(view[:8]) != MIDX_HEADER:
+            if len(view) < len(MIDX_HEADER) + 4 + FANOUT.size + CHECKSUM or bytes(view[:8]) != MIDX_HEADER:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: bad header or truncated")
             packs = _U32.unpack_from(view, len(MIDX_HEADER))[0]
             start = len(MIDX_HEADER) + 4
-            if start + packs * RAW_ID + _FANOUT.size + CHECKSUM > len(view):
+            if start + packs * RAW_ID + FANOUT.size + CHECKSUM > len(view):
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its pack count exceeds its size")
             names = bytes(view[start : start + packs * RAW_ID])
             self.pack_names = [f"pack-{names[k * RAW_ID : (k + 1) * RAW_ID].hex()}" for k in range(packs)]
             start += packs * RAW_ID
-            self.fanout = _FANOUT.unpack_from(view, start)
-            start += _FANOUT.size
+            self.fanout = FANOUT.unpack_from(view, start)
+            start += FANOUT.size
             self.count = self.fanout[255]
-            if any(a > b for a, b in zip(self.fanout, self.fanout[1:], strict=False)):
+            if fanout_decreases(self.fanout):
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its fan-out table decreases")
             if len(view) != start + self.count * (RAW_ID + 4) + CHECKSUM:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its size does not match its count")
-            if blake3_digest(view[:-CHECKSUM]) != view[-CHECKSUM:]:
+            if digest(view[:-CHECKSUM]) != view[-CHECKSUM:]:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its checksum does not match")
-            self._id_view = view[start : start + self.count * RAW_ID]
-            self._ids: IdColumn | list[bytes] = IdColumn(self._id_view, self.count)
-            self._lookups = 0
+            column = view[start : start + self.count * RAW_ID]
+            self._table = IdTable(self.fanout, column, EAGER_AFTER, EAGER_MAX)
             self._packs = view[start + self.count * RAW_ID : -CHECKSUM].cast("I")
         except BaseException:
             view.release()
@@ -94,30 +86,23 @@ class MultiPackIndex:
             raise
         self._view = view
 
+    @property
+    def _ids(self) -> list[bytes] | IdColumn:
+        """The ids as lookups search them now (a list once EAGER_AFTER lookups were made)."""
+        return self._table.searched
+
     def pack_of(self, raw_id: bytes) -> int:
         """The number of the pack holding raw_id (an index into pack_names, unless the file
         is wrong in a way only verify_midx sees), or -1."""
-        first = raw_id[0]
-        lo = self.fanout[first - 1] if first else 0
-        hi = self.fanout[first]
-        ids = self._ids
-        if self._lookups < EAGER_AFTER:
-            self._lookups += 1
-            if self._lookups == EAGER_AFTER and self.count <= EAGER_MAX:
-                column = bytes(self._id_view)
-                self._ids = ids = [column[k : k + RAW_ID] for k in range(0, len(column), RAW_ID)]
-        i = bisect.bisect_left(ids, raw_id, lo, hi)
-        return self._packs[i] if i < hi and ids[i] == raw_id else -1
+        i = self._table.position(raw_id)
+        return self._packs[i] if i >= 0 else -1
 
     def entries(self) -> list[tuple[bytes, int]]:
         """Every (raw id, pack number), in id order (for verification)."""
-        return [(self._ids[k], self._packs[k]) for k in range(self.count)]
+        return [(self._table[k], self._packs[k]) for k in range(self.count)]
 
     def close(self) -> None:
-        import contextlib
-
-        self._ids = IdColumn(memoryview(b""), 0)
-        self._id_view.release()
+        self._table.close()
         self._packs.release()
         self._view.release()
         with contextlib.suppress(BufferError):
@@ -126,25 +111,22 @@ class MultiPackIndex:
 
 def build_midx(packs: list[Pack]) -> bytes:
     """The bytes of a multi-pack index over packs."""
-    from pacha.store.pack import blake3_digest
-
     holder: dict[bytes, int] = {}  # id -> number of a pack holding it
     for number, pack in enumerate(packs):
         ids = bytes(pack.id_column())
         holder.update(zip([ids[k : k + RAW_ID] for k in range(0, len(ids), RAW_ID)], repeat(number)))
     ordered = sorted(holder)  # runs of sorted ids, pack after pack: a merge
-    fanout = [bisect.bisect_left(ordered, bytes([b + 1])) for b in range(255)] + [len(ordered)]
     body = b"".join(
         (
             MIDX_HEADER,
             _U32.pack(len(packs)),
             b"".join(pack.pack_id for pack in packs),
-            _FANOUT.pack(*fanout),
+            build_fanout(ordered),
             b"".join(ordered),
             struct.pack(f"<{len(ordered)}I", *map(holder.__getitem__, ordered)),
         )
     )
-    return body + blake3_digest(body)
+    return body + digest(body)
 
 
 def write_midx(pack_dir: Path, tmp_dir: Path, packs: list[Pack]) -> Path | None:
@@ -163,8 +145,7 @@ def write_midx(pack_dir: Path, tmp_dir: Path, packs: list[Pack]) -> Path | None:
 
 
 def remove_midx(pack_dir: Path) -> None:
-    import contextlib
-
+    """Remove the multi-pack index of pack_dir, if there is one."""
     with contextlib.suppress(FileNotFoundError):
         os.unlink(pack_dir / MIDX_NAME)
 

@@ -41,7 +41,7 @@ def attempt(what: str, optimisation: Callable[[], T]) -> T | None:
         return None
 
 
-def raw_zstd_frame(data: bytes | memoryview) -> bytes:
+def raw_zstd_frame(data: bytes | bytearray | memoryview) -> bytes:
     """One valid zstd frame that holds data uncompressed (raw blocks, RFC 8878 3.1.1.2).
 
     Used where a body is a sequence of zstd frames and compressing one block

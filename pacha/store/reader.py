@@ -1,13 +1,58 @@
-"""Reading objects back: every byte handed out is hashed, and the id checked at the end."""
+"""Reading objects back: every byte handed out is hashed, and the id checked at the end.
+
+Also the shapes readers share: a stored body is read through a Stream (a file, a
+pack range, bytes in memory), decoded by a BodySource, and a body that names other
+objects (a delta's base, a chunk list's chunks) reads them from an ObjectSource.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import IO, Any, NamedTuple
+from concurrent.futures import Future, ThreadPoolExecutor
+from types import TracebackType
+from typing import IO, NamedTuple, Protocol, Self
 
+from pacha.codec import Header
 from pacha.crypto.errors import KeyringError, Locked
 from pacha.errors import CorruptObject
-from pacha.ids import HASH_BLOCK, new_hasher
+from pacha.hashing import HASH_BLOCK, new_hasher
+
+
+class Stream(Protocol):
+    """The stored body of one object, read from where it lies (file, pack range, memory)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+        /,
+    ) -> None: ...
+
+
+class BodySource(Protocol):
+    """A body being decoded: fills buffers with the object's bytes, 0 at the end."""
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+
+class ObjectSource(Protocol):
+    """What a body that names other objects reads them from (the ObjectStore, or the
+    pack being indexed)."""
+
+    def read(self, object_id: str) -> bytes: ...
+
+    def open(self, object_id: str) -> ObjectReader: ...
+
+    def open_stored(self, object_id: str) -> tuple[Header, Stream]: ...
 
 
 def verified(object_id: str, size: int, data: bytes) -> bytes:
@@ -61,7 +106,7 @@ class ViewReader:
         self.close()
 
 
-def write_all(out: IO[bytes], data: bytes | memoryview) -> None:
+def write_all(out: IO[bytes], data: bytes | bytearray | memoryview) -> None:
     """Write every byte of data: an unbuffered file may take fewer at a time."""
     view = memoryview(data)
     while view:
@@ -76,7 +121,7 @@ class ObjectReader:
     CorruptObject naming the object, so damaged bytes are never passed off as good.
     """
 
-    def __init__(self, object_id: str, kind: str, size: int, source: Any, raw: IO[bytes]) -> None:
+    def __init__(self, object_id: str, kind: str, size: int, source: BodySource, raw: Stream) -> None:
         self.id = object_id
         self.kind = kind
         self.size = size
@@ -104,7 +149,7 @@ class ObjectReader:
     def _fill(self, view: memoryview) -> int:
         """The next bytes from the body, counted but not hashed yet; 0 at its end."""
         try:
-            n = self._source.readinto(view)
+            n: int = self._source.readinto(view)
         except (CorruptObject, Locked, KeyringError):  # damage, or keys not at hand: as they are
             raise
         except Exception as exc:  # zstd errors, I/O errors on a damaged file
@@ -149,15 +194,14 @@ class ObjectReader:
         if self.size <= HASH_BLOCK or self._done:
             yield from self.chunks()
             return
-        from concurrent.futures import Future, ThreadPoolExecutor
-
         buffers = [memoryview(bytearray(HASH_BLOCK)) for _ in range(2)]
         hashing: list[Future[object] | None] = [None, None]
         with ThreadPoolExecutor(1, thread_name_prefix="pacha-verify") as pool:
             i = 0
             while True:
-                if hashing[i] is not None:
-                    hashing[i].result()  # that buffer is free again
+                pending = hashing[i]
+                if pending is not None:
+                    pending.result()  # that buffer is free again
                 n = self._fill(buffers[i])
                 if not n:
                     break
@@ -184,8 +228,9 @@ class ObjectReader:
             pass
 
     def close(self) -> None:
-        if self._source is not self._raw and hasattr(self._source, "close"):
-            self._source.close()
+        close = getattr(self._source, "close", None)  # a decoder may hold buffers or files
+        if self._source is not self._raw and close is not None:
+            close()
         self._raw.close()
 
     def __enter__(self) -> ObjectReader:

@@ -8,20 +8,25 @@ every object at every moment (one that cached a removed pack re-lists on a miss)
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pacha import codec
 from pacha.crash import crash_point
-from pacha.errors import InvalidInput, ObjectNotFound
-from pacha.store.pack import Pack, PackWriter, remove_pack
+from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound
+from pacha.store.chunked import decode_chunk_list
+from pacha.store.copies import good_copy, stored_form
+from pacha.store.delta import base_of
+from pacha.store.encodings import body_source
+from pacha.store.midx import MIDX_AFTER, write_midx
+from pacha.store.objectstore import ObjectStore
+from pacha.store.pack import Pack, remove_pack
+from pacha.store.pack_writer import PackWriter
+from pacha.store.reader import ObjectReader, ViewReader
 from pacha.store.tmpfile import TempFile
-
-if TYPE_CHECKING:
-    from pacha.store import ObjectStore
 
 
 @dataclass
@@ -36,13 +41,9 @@ def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
     """An object's stored form (header + encoded body), checked first: it decodes to its id,
     or, for a chunk list, every chunk it names is there (chunks are checked as objects).
     If the copy readers use is damaged, another copy that is good is taken."""
-    from pacha.errors import CorruptObject
-
     try:
         return _checked_stored_bytes(store, object_id)
     except CorruptObject:
-        from pacha.store.copies import good_copy, stored_form
-
         copy = good_copy(store, object_id)
         if copy is None:
             raise
@@ -158,8 +159,6 @@ def repack(
 
 def rewrite_midx(store: ObjectStore) -> Path | None:
     """A multi-pack index over every pack installed now (removed if there are few packs)."""
-    from pacha.store.midx import write_midx
-
     store.packs.refresh(force=True)
     path = write_midx(store.packs.dir, store.tmp_dir, list(store.packs.packs))
     store.packs.refresh(force=True)
@@ -173,10 +172,6 @@ def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | 
     Lookups of an id that is not stored try every pack outside the multi-pack index,
     so their number must stay small. Another process already repacking makes this one skip.
     """
-    import fcntl
-
-    from pacha.store.midx import MIDX_AFTER
-
     store.packs.refresh()
     merge = len(store.packs.packs) > (AUTO_PACK_LIMIT if limit is None else limit)
     if not merge and store.packs.uncovered < MIDX_AFTER:
@@ -252,8 +247,6 @@ def unpack(store: ObjectStore, pack: Pack, on_object: Callable[[str], None] | No
             install(object_id, stored)
         deltas = [d for d in deltas if not store.loose.has(d[0])]
     for object_id, stored, header in waiting[codec.CHUNKS]:
-        from pacha.store.chunked import decode_chunk_list
-
         for chunk in decode_chunk_list(stored[header.length :]):
             if not store.has(chunk.id):
                 raise ObjectNotFound(
@@ -264,16 +257,12 @@ def unpack(store: ObjectStore, pack: Pack, on_object: Callable[[str], None] | No
 
 
 def _base(stored: bytes, header: codec.Header) -> str:
-    from pacha.store.delta import base_of
-
     return base_of(stored[header.length : header.length + 32])
 
 
 def _verify_stored(store: ObjectStore, object_id: str, stored: bytes, header: codec.Header) -> None:
-    from pacha.store.reader import ObjectReader, ViewReader
-
     raw = ViewReader(memoryview(stored)[header.length :])
-    source = codec.ENCODINGS[header.encoding].source(raw, store)
+    source = body_source(header, raw, store)
     ObjectReader(object_id, header.kind, header.size, source, raw).verify()
 
 

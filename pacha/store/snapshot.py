@@ -10,7 +10,7 @@ difference raises FileChanged. Sizes recorded in trees and version records are
 the counts of bytes read, never a stat taken at another moment.
 
 A file is read through mmap only once it has been unchanged for a while
-(pacha.store.ingest._settled); a file being written is read into private
+(settled); a file being written is read into private
 copies, since a mapping cannot survive the file shrinking under it. As with
 b3sum, truncating a file that had been unchanged for seconds at the very moment
 it is read through its mapping is not supported (the process gets SIGBUS; the
@@ -24,10 +24,16 @@ them. Such a write while a file is read is the one change this cannot see.
 from __future__ import annotations
 
 import os
+import stat
+import time
 
+from pacha import blocks
 from pacha.errors import InvalidInput
+from pacha.hashing import hash_stream, new_hasher
+from pacha.store.optional import attempt
 
 Identity = tuple[int, int, int, int, int]
+SETTLED_NS = 2_000_000_000  # a file unchanged for this long shows any later write in its times
 
 
 class FileChanged(InvalidInput):
@@ -72,17 +78,30 @@ def read_small(path: str, listed: Identity | None = None) -> bytes:
     return data
 
 
+def settled(info: os.stat_result) -> bool:
+    """True if a write to the file from now on would change its mtime or ctime.
+
+    File times have a coarse clock: a file written in the last tick could be
+    written again without its times moving, so it is not read in place.
+    """
+    return time.time_ns() - max(info.st_mtime_ns, info.st_ctime_ns) > SETTLED_NS
+
+
+def hash_file(path: str) -> str:
+    """The blob id of a file, hashed through mmap on every core (a regular file is refused
+    with FileChanged if it changes while it is hashed); other files are read as streams."""
+    with open(path, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return hash_stream(f)
+    return hash_file_sized(path)[0]
+
+
 def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None) -> tuple[str, int]:
     """(blob id, size) of a regular file, hashed through mmap on every core.
 
     Raises FileChanged if the file changed since listed (or since it was opened)
     before every byte was hashed.
     """
-    from pacha.blocks import BLOCK, MappedFile, read_blocks
-    from pacha.ids import new_hasher
-    from pacha.store.ingest import _settled
-    from pacha.store.optional import attempt
-
     with open(path, "rb") as f:
         fd = f.fileno()
         info = os.fstat(fd)
@@ -90,15 +109,15 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
         if listed is not None and before != listed:
             raise changed(path)
         hasher = new_hasher()
-        window = 4 * BLOCK  # larger updates keep every core busy in blake3
+        window = 4 * blocks.BLOCK  # larger updates keep every core busy in blake3
         # mapped in place only once settled (a file being written may shrink, which a
         # mapping cannot survive), and only if mmap works here (an address-space limit)
         mapped = None
-        if _settled(info):
-            mapped = attempt("hashing the file in place (mmap)", lambda: MappedFile(f))
+        if settled(info):
+            mapped = attempt("hashing the file in place (mmap)", lambda: blocks.MappedFile(f))
         if mapped is None:
             size = 0
-            for block in read_blocks(f, window, 2):
+            for block in blocks.read_blocks(f, window, 2):  # through the module: tests replace it
                 hasher.update(block)
                 size += len(block)
         else:
@@ -109,4 +128,4 @@ def hash_file_sized(path: str | os.PathLike[str], listed: Identity | None = None
                     mapped.release(offset, window)
                 size = mapped.size
         check_unchanged(path, fd, before, size)
-        return hasher.hexdigest(), size
+        return str(hasher.hexdigest()), size

@@ -12,6 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from pacha.perms import read_only_mode
+from pacha.store.reader import write_all
+
 WRITEBACK_EVERY = 64 << 20
 IOV_MAX = 1024
 
@@ -34,7 +37,7 @@ def _sync_file_range() -> Callable[[int, int, int, int], int] | None:
     except (OSError, AttributeError):
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
-    return function  # type: ignore[no-any-return]
+    return function
 
 
 SYNC_FILE_RANGE_WRITE = 2
@@ -52,8 +55,6 @@ class WritebackFile:
         self._start = _sync_file_range()
 
     def write(self, data: bytes | bytearray | memoryview) -> int:
-        from pacha.store.reader import write_all
-
         write_all(self.out, data)
         n = len(data)
         self.written += n
@@ -179,8 +180,6 @@ class TempFile:
 
         mode: default read-only, with the read bits the umask allows (pacha.perms).
         """
-        from pacha.perms import read_only_mode
-
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1

@@ -22,14 +22,14 @@ from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from pacha.errors import PachaError
+from pacha.errors import InvalidInput, PachaError
+from pacha.hashing import hash_bytes
+from pacha.store.ingest import CompressionProbe, prepare_probed
+from pacha.store.objectstore import ObjectStore
 from pacha.store.snapshot import FileChanged, Identity, read_small
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
-
-    from pacha.store import ObjectStore
-    from pacha.store.ingest import CompressionProbe
 
 WORKERS = 2
 
@@ -52,16 +52,14 @@ def store_small(store: ObjectStore, item: SmallFile, probe: CompressionProbe) ->
     """Store one small file into the store's current batch: reused as is if unchanged since
     the base, else compressed (if that pays), or a delta against the base's file when that
     is smaller."""
-    from pacha.ids import hash_bytes
-    from pacha.store.ingest import prepare_probed
-
     try:
         data = read_small(item.path, item.listed)
     except (OSError, FileChanged) as exc:
         return exc
-    unchanged = item.old_id is not None and item.old_size == len(data) and hash_bytes(data) == item.old_id
-    if unchanged and store.freshen(item.old_id, "blob", len(data)):
-        return item.old_id
+    old_id = item.old_id
+    unchanged = old_id is not None and item.old_size == len(data) and hash_bytes(data) == old_id
+    if old_id is not None and unchanged and store.freshen(old_id, "blob", len(data)):
+        return old_id
     return store.put_prepared(prepare_probed(store, data, probe), item.old_id)
 
 
@@ -103,12 +101,10 @@ class Workers:
     def _start(self, args: list[str]) -> None:
         from multiprocessing.connection import Connection
 
-        import pacha
-
         to_child, from_parent = os.pipe()
         to_parent, from_child = os.pipe()
         env = dict(os.environ)  # the child imports pacha from where this process did
-        here = str(Path(pacha.__file__).resolve().parent.parent)
+        here = str(Path(__file__).resolve().parents[2])  # the directory holding pacha/
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [here, env.get("PYTHONPATH")]))
         try:
             proc = subprocess.Popen(
@@ -168,17 +164,11 @@ class Workers:
         return self._store_here(items)
 
     def _store_here(self, items: list[SmallFile]) -> list[Result]:
-        from pacha.store.ingest import CompressionProbe
-
         probe = CompressionProbe()
         return [store_small(self._store, item, probe) for item in items]
 
     def _fall_back(self, why: str) -> None:
         """Stop the workers (dropping their packs) and store here what they had stored."""
-        import sys
-
-        from pacha.errors import InvalidInput
-
         if os.environ.get("PACHA_DEBUG"):
             sys.stderr.write(f"pacha: worker processes stopped ({why}); storing files in this process\n")
         self._fallen_back = True
@@ -250,8 +240,6 @@ class _Abort(Exception):
 
 def _serve(receive: Connection, send: Connection, store: ObjectStore) -> None:
     """A worker: store each group it is sent into its own batch; install it on commit."""
-    from pacha.store.ingest import CompressionProbe
-
     probe = CompressionProbe()
     try:
         with store.batch():
@@ -276,8 +264,6 @@ def _serve(receive: Connection, send: Connection, store: ObjectStore) -> None:
 
 def main(argv: list[str]) -> None:
     from multiprocessing.connection import Connection
-
-    from pacha.store import ObjectStore
 
     receive_fd, send_fd, objects_dir, tmp_dir, level = argv
     receive = Connection(int(receive_fd), writable=False)
