@@ -15,6 +15,7 @@ app = typer.Typer(
     rich_markup_mode=None,
     no_args_is_help=True,
     help="Manage the passphrases of an encrypted registry and rotate its keys.",
+    epilog="Example: pacha key list; PACHA_NEW_PASSPHRASE=... pacha key add --name laptop",
 )
 
 
