@@ -71,7 +71,7 @@ class Config:
         return value.get(name, default) if isinstance(value, dict) else default
 
     def items(self) -> list[tuple[str, Any]]:
-        out = []
+        out: list[tuple[str, Any]] = []
         for section, table in self.data.items():
             if isinstance(table, dict):
                 out.extend((f"{section}.{k}", v) for k, v in table.items())

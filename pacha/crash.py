@@ -6,11 +6,10 @@ Unset (always, outside tests), a crash point costs one dictionary lookup."""
 from __future__ import annotations
 
 import os
+import signal
 
 
 def crash_point(name: str) -> None:
     """Die at once (SIGKILL, no cleanup) if PACHA_CRASH_AT names this point."""
     if os.environ.get("PACHA_CRASH_AT") == name:
-        import signal
-
         os.kill(os.getpid(), signal.SIGKILL)

@@ -12,21 +12,24 @@ records and trees that lead to it), stored again with `pacha hash-object -w`,
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import IO
 
 from pacha import codec
 from pacha import objects as kinds
 from pacha.errors import PachaError
+from pacha.registry import Registry
+from pacha.store import ObjectStore
+from pacha.store.chunked import decode_chunk_list
 from pacha.store.copies import Copy, copies, stored_form, verify_copy
-
-if TYPE_CHECKING:
-    from pacha.registry import Registry
-    from pacha.store import ObjectStore
-    from pacha.store.pack import Pack
+from pacha.store.delta import base_of
+from pacha.store.pack import Pack, remove_pack
+from pacha.store.pack_writer import PackWriter
+from pacha.store.repack import rewrite_midx
 
 MAX_NAMES = 3  # places named per damaged object
 
@@ -91,14 +94,10 @@ class Referrers:
         header, raw = store.open_stored(object_id)
         with raw:
             if header.encoding == codec.CHUNKS:
-                from pacha.store.chunked import decode_chunk_list
-
                 for chunk in decode_chunk_list(raw.read()):
                     self._add(chunk.id, object_id, None, "chunk")
                     self.kind_hint[chunk.id] = kinds.BLOB
             elif header.encoding == codec.DELTA:
-                from pacha.store.delta import base_of
-
                 self._add(base_of(raw.read(32)), object_id, None, "delta base")
         if header.kind == kinds.TREE:
             for entry in kinds.decode_tree(store.read(object_id)).entries:
@@ -186,7 +185,7 @@ def kind_of(store: ObjectStore, damage: Damage, referrers: Referrers) -> str | N
     return referrers.kind_hint.get(damage.id)
 
 
-def _header(store: ObjectStore, object_id: str, copy: Copy):  # type: ignore[no-untyped-def]
+def _header(store: ObjectStore, object_id: str, copy: Copy) -> tuple[codec.Header, IO[bytes]]:
     if copy.pack is None:
         return store.loose.open_raw(object_id)
     return copy.pack.open_entry(copy.index, object_id)
@@ -235,12 +234,6 @@ def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
 def _rewrite_packs(store: ObjectStore, packs: list[tuple[Pack, set[str]]]) -> None:
     """Each pack rewritten without the given entries (copied byte for byte otherwise),
     the new pack installed before the old one goes; then the multi-pack index."""
-    import fcntl
-
-    from pacha.store.pack import remove_pack
-    from pacha.store.pack_writer import PackWriter
-    from pacha.store.repack import rewrite_midx
-
     fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack or gc rewrites packs meanwhile

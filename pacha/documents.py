@@ -17,10 +17,13 @@ are all read here, so each failure is one line naming the file:
 from __future__ import annotations
 
 import os
+import re
 import stat
+import tomllib
 from typing import Any
 
 from pacha.errors import InvalidInput
+from pacha.pathnames import check_source
 
 MAX_DOCUMENT_BYTES = 16 << 20  # cards, recipes, config: far above any real one
 MAX_DEPTH = 64  # arrays and tables inside each other
@@ -28,8 +31,6 @@ MAX_DEPTH = 64  # arrays and tables inside each other
 
 def read_bytes(path: str | os.PathLike[str], what: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """The bytes of the document at path, at most limit of them (else InvalidInput)."""
-    from pacha.pathnames import check_source
-
     info = check_source(path, what)
     if stat.S_ISDIR(info.st_mode):
         raise InvalidInput(f"{what} {path} is a directory; give a file")
@@ -137,12 +138,10 @@ def _escaped(text: str, at: int) -> bool:
 
 def parse_toml(text: str, what: str) -> dict[str, Any]:
     """A TOML document (nesting checked first); InvalidInput names what and the line of an error."""
-    import re
-    import tomllib
-
     check_depth(text, what, "toml")
     try:
-        return check_value_depth(tomllib.loads(text), what)
+        doc: dict[str, Any] = check_value_depth(tomllib.loads(text), what)
+        return doc
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"\(at line (\d+), column (\d+)\)", str(exc))
         position = f"{what}:{match[1]}:{match[2]}" if match else what

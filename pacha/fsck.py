@@ -2,28 +2,24 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pacha import objects as kinds
+from pacha import damage
 from pacha.crypto.convert import remaining
-from pacha.errors import InvalidInput, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
+from pacha.leftovers import scan
 from pacha.refs.integrity import check_refs, lost_versions
-from pacha.size_check import size_problems
-from pacha.store.midx import check_midx
-
-if TYPE_CHECKING:
-    from pacha.refs.store import RefSnapshot
-    from pacha.registry import Registry
-    from pacha.store import ObjectStore
-    from pacha.store.midx import MultiPackIndex
-    from pacha.store.pack import Pack
+from pacha.refs.store import RefSnapshot
+from pacha.registry import Registry
+from pacha.store import ObjectStore
+from pacha.store.midx import MultiPackIndex, check_midx
+from pacha.store.pack import Pack
+from pacha.verify import ObjectCheck, check_all, check_object
 
 
 @dataclass
@@ -44,41 +40,28 @@ class FsckReport:
         return not self.problems if not self.repaired else not self.unrepaired
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectCheck:
-    id: str
-    kind: str | None
-    links: tuple[str, ...]
-    problem: str | None
-    missing_link: bool = False  # the problem is an object it needs (chunk, delta base) that is missing
+class _Say:
+    """Where findings go: into the report, and to the caller's callbacks as they are found."""
 
+    def __init__(
+        self,
+        report: FsckReport,
+        on_problem: Callable[[str], None] | None,
+        on_warning: Callable[[str], None] | None,
+    ) -> None:
+        self.report = report
+        self.on_problem = on_problem
+        self.on_warning = on_warning
 
-def check_object(store: ObjectStore, object_id: str) -> ObjectCheck:
-    """Verify one object: header, decoding, size, hash, and structure of its kind."""
-    try:
-        with store.open(object_id) as reader:
-            kind = reader.kind
-            if kind in kinds.STRUCTURED_KINDS:
-                data = reader.read()
-                linked = tuple(kinds.links(kind, data))
-                if kind == kinds.RECORD:
-                    try:  # a name a download would write outside its folder is damage
-                        kinds.check_record_names(kinds.decode_record(data))
-                    except InvalidInput as exc:
-                        return ObjectCheck(object_id, kind, linked, f"object {object_id} is malformed: {exc}")
-                sizes = size_problems(store, object_id, kind, data)  # stated sizes vs stored ones
-                return ObjectCheck(object_id, kind, linked, "; ".join(sizes) or None)
-            reader.verify()
-            if kind not in kinds.KNOWN_KINDS:
-                return ObjectCheck(object_id, kind, (), f"object {object_id} has unknown kind {kind!r}")
-            return ObjectCheck(object_id, kind, (), None)
-    except InvalidInput as exc:
-        return ObjectCheck(object_id, None, (), f"object {object_id} is malformed: {exc}")
-    except PachaError as exc:
-        problem = str(exc)
-        if object_id not in problem:  # e.g. the base of a delta, or a chunk, is what is damaged
-            problem = f"object {object_id} cannot be read: {problem}"
-        return ObjectCheck(object_id, None, (), problem, isinstance(exc, ObjectNotFound))
+    def problem(self, text: str) -> None:
+        self.report.problems.append(text)
+        if self.on_problem:
+            self.on_problem(text)
+
+    def warning(self, text: str, notes: bool = False) -> None:
+        (self.report.notes if notes else self.report.warnings).append(text)
+        if self.on_warning:
+            self.on_warning(f"{'note' if notes else 'warning'}: {text}")
 
 
 def fsck(
@@ -97,51 +80,73 @@ def fsck(
     naming what restores it (pacha.damage). repair=True rewrites damaged copies from
     good ones; `ok` then means no problem is left.
     """
-    from pacha.leftovers import scan
-
     report = FsckReport()
-
-    def problem(text: str) -> None:
-        report.problems.append(text)
-        if on_problem:
-            on_problem(text)
-
-    def warning(text: str, notes: bool = False) -> None:
-        (report.notes if notes else report.warnings).append(text)
-        if on_warning:
-            on_warning(f"{'note' if notes else 'warning'}: {text}")
-
+    say = _Say(report, on_problem, on_warning)
     store = registry.objects
     if store.keys.encrypted:
-        _check_encryption(store, warning)
+        _check_encryption(store, say.warning)
     # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
     # objects before the transaction that names them, so nothing named here is missing from
     # the listing below unless it is really gone. What still looks missing or unreadable is
     # checked once more before it is reported (a repack or gc may have moved it meanwhile).
     refs = registry.refs.snapshot()
     late: dict[str, None] = {}
+    _check_files(store, say)
+    ids = list(store.iter_ids())
+    present = set(ids)
+    report.objects = len(ids)
+    unreadable = _check_objects(store, ids, present, _roots(refs), jobs, late, say)
+    _damage(registry, report, ids, unreadable, say.problem, repair)
+    _check_refs(registry, refs, present, late, say)
+    # Objects stored after the listing (and named by a newer object): verified as well.
+    while late:
+        batch = [i for i in late if i not in present]
+        present.update(batch)
+        late.clear()
+        report.objects += len(batch)
+        for check in check_all(store, batch, jobs):
+            if check.problem and _still_bad(store, check):
+                say.problem(check.problem)
+            for linked in check.links:
+                if linked not in present and not _appeared(store, linked, late):
+                    say.problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+    return report
+
+
+def _check_files(store: ObjectStore, say: _Say) -> None:
+    """The store's files as files: stray files, damaged packs, the multi-pack index, leftovers."""
     for path in store.loose.stray_files():
-        problem(f"garbage file {path} (not an object; remove it)")
+        say.problem(f"garbage file {path} (not an object; remove it)")
     store.packs.refresh(force=True)
     for name, why in sorted(store.packs.damaged.items()):
-        problem(_damaged_pack(store.packs.dir / name, why))
+        say.problem(_damaged_pack(store.packs.dir / name, why))
     for pack in store.packs.packs:
         for text in pack_file_problems(pack) or []:
-            problem(text)
+            say.problem(text)
     midx_problems = _midx_problems(store)  # waits out a repack that is rewriting it
     leftovers = scan(store)
     if not any(item.kind == "stale-midx" for item in leftovers):  # stale: a leftover, not damage
         for text in midx_problems:
-            problem(text)
+            say.problem(text)
     for item in leftovers:
-        warning(item.describe())
-    ids = list(store.iter_ids())
-    present = set(ids)
-    report.objects = len(ids)
+        say.warning(item.describe())
+
+
+def _check_objects(
+    store: ObjectStore,
+    ids: list[str],
+    present: set[str],
+    roots: set[str],
+    jobs: int,
+    late: dict[str, None],
+    say: _Say,
+) -> set[str]:
+    """Verify every listed object; damage and missing links count as problems where reachable
+    from roots, as notes elsewhere. Returns the ids that cannot be read."""
     links: dict[str, tuple[str, ...]] = {}
     unsure: list[ObjectCheck] = []  # damage that is a problem only if the object is reachable
     unreadable: set[str] = set()
-    for check in _parallel(store, ids, jobs):
+    for check in check_all(store, ids, jobs):
         if check.links:
             links[check.id] = check.links
         if check.problem and _still_bad(store, check):
@@ -149,63 +154,59 @@ def fsck(
             if check.missing_link:
                 unsure.append(check)
             else:
-                problem(check.problem)
+                say.problem(check.problem)
         if any(linked not in present for linked in check.links):
             unsure.append(check)
-    live = _reachable(_roots(refs), links)
+    live = _reachable(roots, links)
     for check in unsure:
         reachable = check.id in live
         if check.problem and check.missing_link:
             if reachable:
-                problem(check.problem)
+                say.problem(check.problem)
             else:
-                warning(f"unreachable {check.problem} (harmless: `pacha gc` removes it in time)", notes=True)
+                say.warning(
+                    f"unreachable {check.problem} (harmless: `pacha gc` removes it in time)", notes=True
+                )
         for linked in check.links:
             if linked in present or _appeared(store, linked, late):
                 continue
             if reachable:
-                problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+                say.problem(f"missing object {linked} (linked from {check.kind} {check.id})")
             else:
-                warning(
+                say.warning(
                     f"dangling link: unreachable {check.kind} {check.id} links to missing object {linked} "
                     "(harmless: `pacha gc` removes it in time)",
                     notes=True,
                 )
-    _damage(registry, report, ids, unreadable, problem, repair)
+    return unreadable
+
+
+def _check_refs(
+    registry: Registry, refs: RefSnapshot, present: set[str], late: dict[str, None], say: _Say
+) -> None:
+    """The ref table's digest, lost versions, and what refs and the unexpired reflog name."""
+    store = registry.objects
     for text in check_refs(registry.refs):
-        problem(text)
+        say.problem(text)
     lost = lost_versions(registry)
     if lost:  # a registration between storing its record and its ref transaction is not a loss
         registry.wait_for_writers()
         lost = {ref: record for ref, record in lost_versions(registry).items() if ref in lost}
     for ref, record in sorted(lost.items()):
-        problem(
+        say.problem(
             f"version record {record} ({ref}) has no ref and was never deleted: lost refs or an "
             "interrupted registration; `pacha fsck --recover-refs` restores it"
         )
     for name, object_id in refs.refs:
-        report.refs += 1
+        say.report.refs += 1
         if object_id not in present and not _appeared(store, object_id, late):
-            problem(f"broken ref {name}: points at missing object {object_id}")
+            say.problem(f"broken ref {name}: points at missing object {object_id}")
     for entry in refs.reflog:
         if entry.seq <= refs.expired.get(entry.name, -1):
             continue  # expired history: gc may have collected what it names
         # Each entry's old value is the previous entry's new one: checking new suffices.
         if entry.new != ZERO_ID and entry.new not in present and not _appeared(store, entry.new, late):
-            problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
-    # Objects stored after the listing (and named by a newer object): verified as well.
-    while late:
-        batch = [i for i in late if i not in present]
-        present.update(batch)
-        late.clear()
-        report.objects += len(batch)
-        for check in _parallel(store, batch, jobs):
-            if check.problem and _still_bad(store, check):
-                problem(check.problem)
-            for linked in check.links:
-                if linked not in present and not _appeared(store, linked, late):
-                    problem(f"missing object {linked} (linked from {check.kind} {check.id})")
-    return report
+            say.problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
 
 
 def _check_encryption(store: ObjectStore, warning: Callable[[str], None]) -> None:
@@ -259,8 +260,6 @@ def _damage(
     repair: bool,
 ) -> None:
     """Damaged copies (pacha.damage): shadowed ones as problems, a hint for each, repairs."""
-    from pacha import damage
-
     found = damage.inspect(registry, ids, unreadable)
     for text in found.shadowed:
         problem(text)
@@ -306,8 +305,6 @@ def _names_a_missing_pack(midx: MultiPackIndex | None, store: ObjectStore) -> bo
 
 def _wait_for_repack(pack_dir: Path) -> None:
     """Block until an automatic repack that holds repack.lock has finished (if there is one)."""
-    import fcntl
-
     try:
         fd = os.open(pack_dir / "repack.lock", os.O_RDONLY)
     except OSError:
@@ -349,40 +346,3 @@ def _still_bad(store: ObjectStore, check: ObjectCheck) -> bool:
     if not store.has(check.id):
         return False
     return check_object(store, check.id).problem is not None
-
-
-def _parallel(store: ObjectStore, ids: list[str], jobs: int) -> Iterator[ObjectCheck]:
-    """blake3 and zstd release the GIL, so threads verify on every core."""
-    if jobs <= 1 or len(ids) < 2:
-        for object_id in ids:
-            yield check_object(store, object_id)
-        return
-    with ThreadPoolExecutor(max_workers=jobs) as pool:
-        yield from pool.map(lambda i: check_object(store, i), ids, chunksize=16)
-
-
-def verify_closure(store: ObjectStore, roots: list[str], jobs: int = 2) -> tuple[int, list[str]]:
-    """Verify roots and everything they link to, transitively (trees, records).
-
-    Returns how many objects were checked and the problems found. Because links
-    name objects by hash, this proves a whole history unchanged, as Git does.
-    """
-    seen: set[str] = set()
-    problems: list[str] = []
-    frontier = list(dict.fromkeys(roots))
-    while frontier:
-        batch = [i for i in frontier if i not in seen]
-        seen.update(batch)
-        frontier = []
-        for check in _parallel(store, batch, jobs):
-            if check.problem:
-                problems.append(check.problem)
-            for linked in check.links:
-                if linked in seen:
-                    continue
-                if not store.has(linked):
-                    problems.append(f"missing object {linked} (linked from {check.kind} {check.id})")
-                    seen.add(linked)
-                else:
-                    frontier.append(linked)
-    return len(seen), problems

@@ -19,21 +19,21 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from pacha import codec
 from pacha import objects as kinds
 from pacha.crash import crash_point
 from pacha.errors import CheckFailed, ObjectNotFound, PachaError
 from pacha.ids import ZERO_ID
+from pacha.leftovers import DEFAULT_GRACE_S as DEFAULT_GRACE_S
+from pacha.leftovers import clean, scan
 from pacha.refs.integrity import doomed_ids, guard_collection, write_snapshot
+from pacha.registry import Registry
+from pacha.store import ObjectStore
+from pacha.store.loose import LooseStore
+from pacha.store.pack import Pack, remove_pack
+from pacha.store.repack import pack_objects, rewrite_midx
 
-if TYPE_CHECKING:
-    from pacha.registry import Registry
-    from pacha.store import ObjectStore
-    from pacha.store.pack import Pack
-
-DEFAULT_GRACE_S = 14 * 24 * 3600
 STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
 
 
@@ -107,6 +107,16 @@ def collect(
         return _collect(registry, prune_before, dry_run, on_remove, assume_expired)
 
 
+@dataclass
+class _Plan:
+    """What gc decided, before it removes anything."""
+
+    candidates: list[str]  # loose objects, listed before the roots were read
+    packs: list[Pack]
+    keep: set[str]  # reachable, and unreachable but young with everything they link to
+    cutoff: float
+
+
 def _collect(
     registry: Registry,
     prune_before: float | None,
@@ -114,17 +124,48 @@ def _collect(
     on_remove: Callable[[str], None] | None,
     assume_expired: Collection[str],
 ) -> GcReport:
-    from pacha.leftovers import clean
-
     cutoff = time.time() - DEFAULT_GRACE_S if prune_before is None else prune_before
     store = registry.objects
-    loose = store.loose
     report = GcReport()
     # What interrupted operations left: packs without an index are indexed (so their
     # objects are judged like any other), dead writers' temp files go, never a live one's.
     report.temp_removed = clean(store, prune_before, dry_run).temp_removed
     _refuse_if_packs_hidden(store)
-    # Listed before the roots are read: see the module docstring.
+    plan = _plan(registry, cutoff, assume_expired, report)
+    # Roots that fail their check (or version records about to go whose refs were never
+    # deleted) mean lost refs, not garbage: remove nothing (pacha.refs.integrity).
+    doomed = doomed_ids(store, plan.candidates, plan.packs, plan.keep, plan.cutoff)
+    guard_collection(registry, doomed, assume_expired)
+    if not dry_run:
+        write_snapshot(registry)  # what `pacha fsck --recover-refs` restores from
+
+    def removed(object_id: str) -> None:
+        report.removed.append(object_id)
+        if on_remove:
+            on_remove(object_id)
+
+    for object_id in plan.candidates:
+        if object_id in plan.keep:
+            continue
+        try:
+            if not dry_run:
+                report.freed_bytes += store.loose.remove(object_id)
+        except FileNotFoundError:
+            continue
+        removed(object_id)
+    for pack in plan.packs:
+        _prune_pack(store, pack, plan.keep, plan.cutoff, dry_run, report, removed)
+    crash_point("gc-before-midx")  # leaves a stale multi-pack index (pacha.leftovers)
+    store.forget_packs()
+    if not dry_run:
+        rewrite_midx(store)  # over the packs rewritten without their dead objects
+    return report
+
+
+def _plan(registry: Registry, cutoff: float, assume_expired: Collection[str], report: GcReport) -> _Plan:
+    """List the objects, then read the roots (see the module docstring), and decide what stays."""
+    store = registry.objects
+    loose = store.loose
     candidates = list(loose.iter_ids())
     store.packs.refresh(force=True)
     packs = list(store.packs.packs)
@@ -139,36 +180,8 @@ def _collect(
         if _pack_young(pack, cutoff):
             young.update(i for i in pack.iter_ids() if i not in live)
     keep = live | reachable(registry, young, seen=set(live)) if young else live
-    # Roots that fail their check (or version records about to go whose refs were never
-    # deleted) mean lost refs, not garbage: remove nothing (pacha.refs.integrity).
-    guard_collection(registry, doomed_ids(store, candidates, packs, keep, cutoff), assume_expired)
-    if not dry_run:
-        write_snapshot(registry)  # what `pacha fsck --recover-refs` restores from
-
-    def removed(object_id: str) -> None:
-        report.removed.append(object_id)
-        if on_remove:
-            on_remove(object_id)
-
     report.kept_young = len(everything & keep) - len(everything & live)
-    for object_id in candidates:
-        if object_id in keep:
-            continue
-        try:
-            if not dry_run:
-                report.freed_bytes += loose.remove(object_id)
-        except FileNotFoundError:
-            continue
-        removed(object_id)
-    for pack in packs:
-        _prune_pack(store, pack, keep, cutoff, dry_run, report, removed)
-    crash_point("gc-before-midx")  # leaves a stale multi-pack index (pacha.leftovers)
-    store.forget_packs()
-    if not dry_run:
-        from pacha.store.repack import rewrite_midx
-
-        rewrite_midx(store)  # over the packs rewritten without their dead objects
-    return report
+    return _Plan(candidates, packs, keep, cutoff)
 
 
 def _prune_pack(
@@ -181,9 +194,6 @@ def _prune_pack(
     removed: Callable[[str], None],
 ) -> None:
     """Rewrite a pack without its unreachable objects (all of its objects share its time)."""
-    from pacha.store.pack import remove_pack
-    from pacha.store.repack import pack_objects
-
     ids = list(pack.iter_ids())
     dead = [i for i in ids if i not in keep]
     if not dead:
@@ -213,8 +223,6 @@ def _refuse_if_packs_hidden(store: ObjectStore) -> None:
     """Stop before removing anything while a pack is set aside as damaged (or left
     without an index): a tree or record in it could link to objects that would
     otherwise look unreachable and go for ever, though its index can be rebuilt."""
-    from pacha.leftovers import scan
-
     store.packs.refresh(force=True)
     hidden = [store.packs.dir / name for name in sorted(store.packs.damaged)]
     hidden += [item.path for item in scan(store) if item.kind == "orphan-pack"]
@@ -225,9 +233,9 @@ def _refuse_if_packs_hidden(store: ObjectStore) -> None:
         )
 
 
-def _loose_young(loose: object, object_id: str, cutoff: float) -> bool:
+def _loose_young(loose: LooseStore, object_id: str, cutoff: float) -> bool:
     try:
-        return loose.mtime(object_id) >= cutoff  # type: ignore[attr-defined, no-any-return]
+        return loose.mtime(object_id) >= cutoff
     except FileNotFoundError:
         return False
 

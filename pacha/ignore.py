@@ -19,10 +19,15 @@ stored or only hashed, so a folder always gets the same id.
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pacha.errors import InvalidInput
+
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILE = ".pachaignore"
 MAX_IGNORE_FILE = 1 << 20  # a longer .pachaignore is surely not one
@@ -130,8 +135,8 @@ class IgnoreRules:
         yield from visit(Path(root), "")
 
 
-def _compile(patterns: list[str]):  # type: ignore[no-untyped-def]
-    import pathspec
+def _compile(patterns: list[str]) -> pathspec.GitIgnoreSpec:
+    import pathspec  # ~28 ms: loaded only when there are patterns
 
     for number, line in enumerate(patterns, 1):
         try:
@@ -152,8 +157,6 @@ def _read_ignore_file(path: Path) -> list[str]:
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     try:
-        import stat
-
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise InvalidInput(f"{path} is not a regular file; make it one or remove it")

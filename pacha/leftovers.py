@@ -26,14 +26,17 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from pacha.errors import PachaError
-from pacha.store.tmpfile import owner_alive
+from pacha.errors import CorruptObject, PachaError
+from pacha.store import ObjectStore
+from pacha.store.index_pack import index_pack
+from pacha.store.midx import MIDX_NAME, MultiPackIndex
+from pacha.store.repack import rewrite_midx
+from pacha.store.tmpfile import owner_alive, owner_tag
 
-if TYPE_CHECKING:
-    from pacha.store import ObjectStore
-
+# The grace period (as Git's): how long `pacha gc` keeps unreachable objects, and how old
+# a pack that cannot be indexed must be before it is removed.
+DEFAULT_GRACE_S = 14 * 24 * 3600
 # A temp file whose name does not say who wrote it is a leftover after this long.
 UNKNOWN_AFTER_S = 14 * 24 * 3600
 
@@ -114,9 +117,6 @@ def scan(store: ObjectStore, cutoff: float | None = None) -> list[Leftover]:
 
 def stale_midx(store: ObjectStore) -> Leftover | None:
     """The multi-pack index, if it names a pack that is not installed (else None)."""
-    from pacha.errors import CorruptObject
-    from pacha.store.midx import MIDX_NAME, MultiPackIndex
-
     path = store.packs.dir / MIDX_NAME
     try:
         midx = MultiPackIndex(path)
@@ -154,9 +154,6 @@ def clean(store: ObjectStore, cutoff: float | None = None, dry_run: bool = False
 
     Callers hold the registry's write or gc lock. Never removes a live writer's file.
     """
-    from pacha.gc import DEFAULT_GRACE_S
-    from pacha.store.index_pack import index_pack
-
     report = CleanReport()
     limit = time.time() - DEFAULT_GRACE_S if cutoff is None else cutoff
     for item in scan(store, cutoff):
@@ -182,8 +179,6 @@ def clean(store: ObjectStore, cutoff: float | None = None, dry_run: bool = False
                 else:
                     sys.stderr.write(f"pacha: warning: cannot index {item.path} ({exc}); left as it is\n")
         elif item.kind == "stale-midx" and not dry_run:
-            from pacha.store.repack import rewrite_midx
-
             store.forget_packs()
             rewrite_midx(store)
             report.midx_rewritten = True
@@ -192,8 +187,6 @@ def clean(store: ObjectStore, cutoff: float | None = None, dry_run: bool = False
 
 def checkout_temp_name(dest: Path) -> Path:
     """The temp name a checkout to dest writes under, next to it (see clear_dead_siblings)."""
-    from pacha.store.tmpfile import owner_tag
-
     return dest.parent / f".{dest.name}.pacha-{owner_tag()}-{os.urandom(6).hex()}"
 
 

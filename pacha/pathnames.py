@@ -67,9 +67,9 @@ def check_name(name: object, what: str) -> str:
     Raises InvalidInput naming the problem otherwise.
     """
     problem = name_problem(name)
-    if problem is not None:
+    if problem is not None or not isinstance(name, str):  # name_problem refuses a non-string
         raise InvalidInput(f"{what} {name!r} is not a safe file name: {problem}")
-    return name  # type: ignore[return-value]
+    return name
 
 
 def fold(name: str) -> str:

@@ -8,19 +8,21 @@ parent, else ~/.pacha.
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
-
-if TYPE_CHECKING:
-    from pacha.config import Config
-    from pacha.refs import RefStore, RefTransaction
-    from pacha.store import ObjectStore
+from pacha.perms import apply_shared, check_shared, share_tree
+from pacha.refs.store import RefStore, RefTransaction
+from pacha.revparse import resolve
+from pacha.store import ObjectStore
 
 DIR_NAME = ".pacha"
 ENV_DIR = "PACHA_DIR"
@@ -42,8 +44,6 @@ class Registry:
 
     def _share(self) -> None:
         """Honour core.shared: what this process creates from now on is writable by the group."""
-        from pacha.perms import apply_shared
-
         try:
             shared = self.config.get("core.shared")
         except InvalidInput:
@@ -55,27 +55,21 @@ class Registry:
 
     @cached_property
     def config(self) -> Config:
-        from pacha.config import Config
-
         return Config(self.root / "config.toml")
 
     @cached_property
     def objects(self) -> ObjectStore:
-        from pacha.store import ObjectStore
-
         return ObjectStore(self.root / "objects", self.root / "tmp", lambda: self.config.compression_level)
 
     @cached_property
     def refs(self) -> RefStore:
-        from pacha.refs import RefStore
-
         return RefStore(self.root / "refs", self.identity)
 
     def identity(self) -> str:
         """Who is acting: 'Name <email>' from the environment, config, or login and host."""
         name = os.environ.get("PACHA_AUTHOR_NAME") or self.config.get("user.name")
         email = os.environ.get("PACHA_AUTHOR_EMAIL") or self.config.get("user.email")
-        if not name or not email:
+        if not name or not email:  # socket costs start-up time: only commands that write need it
             import getpass
             import socket
 
@@ -111,9 +105,6 @@ class Registry:
         on a read-only registry); a scan calls it before it reports something that an
         in-flight commit may be about to make right (a record stored, its ref not yet).
         """
-        import fcntl
-        import time
-
         try:
             fd = os.open(self.root / "gc.lock", os.O_RDONLY)
         except OSError:
@@ -133,8 +124,6 @@ class Registry:
 
     @contextmanager
     def _lock(self, exclusive: bool) -> Iterator[None]:
-        import fcntl
-
         try:
             fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o666)
         except OSError as exc:
@@ -147,31 +136,20 @@ class Registry:
 
     def resolve(self, spec: str) -> str:
         """The object id a spec names: full id, unique prefix, ref name or NAME@{N}."""
-        from pacha.revparse import resolve
-
-        return resolve(self, spec)
+        return resolve(self.objects, self.refs, spec)
 
     def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
         """An atomic multi-ref update; new values must name stored objects."""
-        tx = self.refs.transaction(message, who)
-        original_commit = tx.commit
+        return self.refs.transaction(message, who, before_commit=self._require_stored)
 
-        def commit() -> list:
-            for object_id in tx.new_ids:
-                if not self.objects.has(object_id):
-                    raise ObjectNotFound(
-                        f"cannot point a ref at {object_id}: no such object (store it first)"
-                    )
-            return original_commit()
-
-        tx.commit = commit  # type: ignore[method-assign]
-        return tx
+    def _require_stored(self, object_ids: list[str]) -> None:
+        for object_id in object_ids:
+            if not self.objects.has(object_id):
+                raise ObjectNotFound(f"cannot point a ref at {object_id}: no such object (store it first)")
 
 
 def is_read_only(exc: OSError) -> bool:
     """Whether an OS error says the file system or the file's permissions refuse a write."""
-    import errno
-
     return exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM)
 
 
@@ -196,8 +174,6 @@ def registry_of(path: str | os.PathLike[str]) -> Path | None:
 def in_registry(exc: OSError) -> bool:
     """Whether an OS error is about a file inside a registry (the store refused: read-only, disk
     full), not about a user's input file; such errors reach the CLI as they are."""
-    import errno
-
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):  # reading an input never fills a disk
         return True
     return bool(exc.filename) and registry_of(exc.filename) is not None
@@ -249,9 +225,6 @@ def init_registry(
     Returns the registry and whether it was newly created; running it on an existing
     registry otherwise changes nothing, as `git init` does.
     """
-    from pacha.config import DEFAULT_CONFIG, write_atomic
-    from pacha.perms import apply_shared, check_shared, share_tree
-
     if shared is not None:
         shared = check_shared(shared)
     root = Path(path).expanduser() if path else default_init_path()
@@ -275,8 +248,6 @@ def init_registry(
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
         if shared is not None:
-            from pacha.config import Config
-
             Config(root / "config.toml").set("core.shared", shared)
             share_tree(root, shared)
     except OSError as exc:

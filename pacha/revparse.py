@@ -9,37 +9,36 @@ Accepted, tried in this order:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import re
 
 from pacha.errors import InvalidInput, ObjectNotFound, RefNotFound
 from pacha.ids import MIN_PREFIX_LEN, ZERO_ID, is_full_id, is_hex
+from pacha.refs.names import ref_name_problem
+from pacha.refs.store import RefStore
+from pacha.store import ObjectStore
 
-if TYPE_CHECKING:
-    from pacha.registry import Registry
+_REFLOG_SPEC = re.compile(r"(?P<name>.+)@\{(?P<n>\d+)\}")
 
 
-def resolve(registry: Registry, spec: str) -> str:
+def resolve(objects: ObjectStore, refs: RefStore, spec: str) -> str:
     """The object id spec names; raises NotFound / InvalidInput / AmbiguousId."""
     if not spec:
         raise InvalidInput("empty object name: give an id, id prefix or ref name")
     if is_full_id(spec):
         object_id = spec.lower()
-        if not registry.objects.has(object_id):
+        if not objects.has(object_id):
             raise ObjectNotFound(f"object {object_id} not found")
         return object_id
-    import re
-
-    from pacha.refs.names import ref_name_problem
-
-    match = re.fullmatch(r"(?P<name>.+)@\{(?P<n>\d+)\}", spec)
+    match = _REFLOG_SPEC.fullmatch(spec)
     if match:
-        return _from_reflog(registry, match["name"], int(match["n"]))
+        return _from_reflog(refs, match["name"], int(match["n"]))
     if ref_name_problem(spec) is None:
-        value = registry.refs.get(spec)
+        value = refs.get(spec)
         if value is not None:
             return value
     if len(spec) >= MIN_PREFIX_LEN and is_hex(spec):
-        return registry.objects.find_prefix(spec)
+        found: str = objects.find_prefix(spec)
+        return found
     if ref_name_problem(spec) is None:
         raise RefNotFound(f"{spec!r} is neither a ref nor an object id prefix")
     raise InvalidInput(
@@ -48,8 +47,8 @@ def resolve(registry: Registry, spec: str) -> str:
     )
 
 
-def _from_reflog(registry: Registry, name: str, back: int) -> str:
-    entries = registry.refs.reflog(name)
+def _from_reflog(refs: RefStore, name: str, back: int) -> str:
+    entries = refs.reflog(name)
     if not entries:
         raise RefNotFound(f"ref {name} has no reflog")
     if back >= len(entries):

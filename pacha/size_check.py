@@ -10,13 +10,9 @@ says something untrue about bytes that are themselves intact.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pacha import objects as kinds
 from pacha.errors import PachaError
-
-if TYPE_CHECKING:
-    from pacha.store import ObjectStore
+from pacha.store import ObjectStore
 
 
 def size_claims(kind: str, data: bytes) -> list[tuple[str, int, str]]:
@@ -27,7 +23,7 @@ def size_claims(kind: str, data: bytes) -> list[tuple[str, int, str]]:
         doc = kinds.decode_record(data)
         artifact, size = doc.get("artifact"), doc.get("size")
         named = isinstance(artifact, str) and artifact in doc.get("links", [])
-        if named and isinstance(size, int) and not isinstance(size, bool):
+        if named and isinstance(artifact, str) and isinstance(size, int) and not isinstance(size, bool):
             return [(artifact, size, "its artifact")]
     return []
 

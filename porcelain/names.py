@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from pacha.refs import ref_name_problem
+from pacha.refs.names import ref_name_problem
 from porcelain.errors import InvalidInput
 
 _COMPONENT = re.compile(r"[a-z0-9][a-z0-9._-]*")

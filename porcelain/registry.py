@@ -493,7 +493,7 @@ class Registry(StagesMixin, LineageMixin, RecipesMixin, RunsMixin, RetentionMixi
         sound).
         Raises NotFound for an unknown version; InvalidInput for an ambiguous reference.
         """
-        from pacha.fsck import verify_closure
+        from pacha.verify import verify_closure
         from porcelain.resolve import kind_cli, resolve_target
 
         found: Version | Target

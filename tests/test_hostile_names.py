@@ -18,7 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import pacha
-from pacha import pathnames, trees
+from pacha import checkout_files as trees
+from pacha import pathnames
 from pacha.errors import InvalidInput
 from pacha.objects import MODE_FILE, MODE_TREE, RECORD, TREE
 

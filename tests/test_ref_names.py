@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pacha.errors import InvalidRefName
-from pacha.refs import check_ref_name, ref_name_problem
+from pacha.refs.names import check_ref_name, ref_name_problem
 
 SAFE = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_+=,ü", min_size=1, max_size=12)
 COMPONENT = st.builds(lambda head, rest: head + rest, st.sampled_from("abcxyz019"), SAFE | st.just(""))

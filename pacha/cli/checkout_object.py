@@ -22,7 +22,7 @@ def checkout_object(
     force: Annotated[bool, typer.Option("-f", "--force", help="Replace PATH if it exists.")] = False,
     registry: RegistryOption = None,
 ) -> None:
-    from pacha.trees import checkout
+    from pacha.checkout_files import checkout
 
     reg = open_reg(registry)
     checkout(reg.objects, reg.resolve(spec), path, force=force)

@@ -27,7 +27,7 @@ def delete_ref(
 ) -> None:
     from pacha.cli._refargs import expected_old
     from pacha.errors import InvalidInput
-    from pacha.refs import check_ref_name
+    from pacha.refs.names import check_ref_name
 
     check_ref_name(name)
     reg = open_reg(registry)

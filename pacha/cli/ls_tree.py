@@ -31,7 +31,7 @@ def ls_tree(
 
 
 def _list(store: ObjectStore, tree_id: str, prefix: str, recursive: bool, name_only: bool, end: str) -> None:
-    from pacha.trees import read_tree
+    from pacha.checkout_files import read_tree
 
     for entry in read_tree(store, tree_id).entries:
         path = prefix + entry.name

@@ -23,7 +23,7 @@ def reflog(
 ) -> None:
     """Each line: NAME@{N}<TAB>OLD<TAB>NEW<TAB>TIME<TAB>WHO<TAB>MESSAGE (zero id = absent)."""
     from pacha.errors import RefNotFound
-    from pacha.refs import check_ref_name
+    from pacha.refs.names import check_ref_name
     from pacha.refs.store import iso_time
 
     reg = open_reg(registry)

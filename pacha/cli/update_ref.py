@@ -30,7 +30,7 @@ import typer
 from pacha.cli._app import RegistryOption, new_app, open_reg
 
 if TYPE_CHECKING:
-    from pacha.refs import RefTransaction
+    from pacha.refs.store import RefTransaction
     from pacha.registry import Registry
 
 app = new_app()

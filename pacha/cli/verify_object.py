@@ -27,7 +27,7 @@ def verify_object(
 ) -> None:
     import sys
 
-    from pacha.fsck import check_object, verify_closure
+    from pacha.verify import check_object, verify_closure
 
     reg = open_reg(registry)
     bad = 0

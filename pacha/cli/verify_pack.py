@@ -28,9 +28,10 @@ def verify_pack(
     import sys
 
     from pacha import codec
-    from pacha.fsck import check_object, pack_file_problems
+    from pacha.fsck import pack_file_problems
     from pacha.store.copies import Copy, verify_copy
     from pacha.store.repack import find_pack
+    from pacha.verify import check_object
 
     reg = open_reg(registry)
     store = reg.objects

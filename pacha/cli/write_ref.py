@@ -25,7 +25,7 @@ def write_ref(
 ) -> None:
     from pacha.cli._refargs import expected_old
     from pacha.errors import UsageError
-    from pacha.refs import check_ref_name
+    from pacha.refs.names import check_ref_name
 
     check_ref_name(name)
     if old is not None and create:

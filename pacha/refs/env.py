@@ -1,4 +1,4 @@
-"""The ref database's LMDB environment: how it is opened, sized, and how its errors read.
+"""The ref database's LMDB environment: how it is opened and sized.
 
 - Opened read-only (LMDB ``readonly=True``) until the first write transaction, then
   reopened for writing: a command that only reads never writes a byte of the registry,
@@ -8,11 +8,8 @@
   reserved at a terabyte, so commands run under an address-space limit (``ulimit -v``);
   a write that fills it grows it and runs again (LMDB MDB_MAP_FULL), and a process whose
   map another process has outgrown adopts the larger size (MDB_MAP_RESIZED).
-- Before the file is mapped, its length is checked against the last page its newest meta
-  page names (a truncated file would otherwise read as empty, or kill the process with
-  SIGBUS when a page past its end is touched).
-- Every LMDB error becomes one PachaError line (errors.py): disk full, read-only,
-  damaged, incompatible version, no memory for the map.
+- Before the file is mapped, its length is checked (pacha.refs.lmdb_file).
+- Every LMDB error becomes one PachaError line (pacha.refs.lmdb_errors).
 
 py-lmdb forbids opening one environment twice in a process (closing the second copy
 drops the first one's POSIX locks), so there is one RefEnv per directory per process, and
@@ -22,89 +19,27 @@ shared/exclusive lock between threads).
 
 from __future__ import annotations
 
-import errno
 import os
-import struct
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from pacha.errors import PachaError, ReadOnlyRegistry, RefDatabaseError
+import lmdb
 
-DATA_FILE = "data.mdb"
-LOCK_FILE = "lock.mdb"
+from pacha.errors import RefDatabaseError
+from pacha.refs.lmdb_errors import db_error as db_error
+from pacha.refs.lmdb_errors import is_permission
+from pacha.refs.lmdb_file import DATA_FILE, LOCK_FILE, RECOVER_HINT, data_in_use
+from pacha.refs.tables import Db, Txn
+
 MIN_MAP_SIZE = 64 << 20  # address space, not disk: a registry of ~100k versions fits before any growth
 MAX_DBS = 16
 FILE_MODE = 0o666  # data.mdb and lock.mdb, less the umask (py-lmdb's default 0o755 ignores a group's w)
 _RETRIES = 32  # map growths or resizes in one call: each doubles the map at least
-_META_MAGIC = 0xBEEFC0DE
-_META_VERSION = 1
 
 T = TypeVar("T")
-
-
-# --- the file ---------------------------------------------------------------------------------
-def _meta(page: bytes) -> tuple[int, int, int] | None:
-    """(page size, last page number, txn id) from one LMDB meta page, or None if it is not one.
-
-    Layout of LMDB 0.9 on a 64-bit host (mdb.c, MDB_page + MDB_meta): a 16-byte page
-    header, then magic u32, version u32, address u64, map size u64, two MDB_db records of
-    48 bytes (the free DB's md_pad holds the page size), last page u64, txn id u64.
-    """
-    if len(page) < 152:
-        return None
-    magic, version = struct.unpack_from("<II", page, 16)
-    if magic != _META_MAGIC or version != _META_VERSION:
-        return None
-    (psize,) = struct.unpack_from("<I", page, 40)
-    last_pgno, txnid = struct.unpack_from("<QQ", page, 136)
-    if psize < 512 or psize & (psize - 1):
-        return None
-    return psize, last_pgno, txnid
-
-
-def data_in_use(data: Path) -> int:
-    """Bytes the newest committed state of an LMDB data file needs; raises RefDatabaseError
-    when the file is shorter than that (truncated) or is not an LMDB file at all.
-
-    FileNotFoundError passes through (no database yet).
-    """
-    with open(data, "rb") as f:
-        size = os.fstat(f.fileno()).st_size
-        first = f.read(4096)
-        meta0 = _meta(first)
-        psize = meta0[0] if meta0 else 4096
-        f.seek(psize)
-        meta1 = _meta(f.read(psize))
-    metas = [m for m in (meta0, meta1) if m is not None]
-    if not metas:
-        if first[16:20] == struct.pack("<I", _META_MAGIC):
-            (version,) = struct.unpack_from("<I", first, 20)
-            if version != _META_VERSION:
-                raise RefDatabaseError(
-                    f"the ref database {data} has LMDB format {version}, this Pacha reads format "
-                    f"{_META_VERSION}: use the Pacha (LMDB) that wrote it"
-                )
-            raise RefDatabaseError(f"the ref database {data} is truncated: {size} bytes; {RECOVER_HINT}")
-        if size == 0:
-            raise RefDatabaseError(
-                f"the ref database {data} is empty (0 bytes) although it should hold the registry's refs; "
-                f"{RECOVER_HINT}"
-            )
-        raise RefDatabaseError(f"{data} is not an LMDB database (no valid meta page); {RECOVER_HINT}")
-    psize, last_pgno, _ = max(metas, key=lambda m: m[2])  # LMDB uses the meta with the larger txn id
-    needed = (last_pgno + 1) * psize
-    if size < needed:
-        raise RefDatabaseError(
-            f"the ref database {data} is truncated: {size} bytes, its last committed page needs {needed}; "
-            f"{RECOVER_HINT}"
-        )
-    return needed
-
-
-RECOVER_HINT = "restore refs/ from a backup, or rebuild it with `pacha fsck --recover-refs`"
 
 
 def map_size_for(used: int) -> int:
@@ -115,69 +50,6 @@ def map_size_for(used: int) -> int:
     return size
 
 
-# --- errors -------------------------------------------------------------------------------------
-_DAMAGE = (
-    "CorruptedError",
-    "PageNotFoundError",
-    "InvalidError",
-    "PanicError",
-    "BadChecksumError",
-    "BadDbiError",
-    "IncompatibleError",
-)
-
-
-def db_error(exc: BaseException, path: Path, doing: str) -> PachaError:
-    """One Pacha error line for an LMDB (or OS) error met while `doing` something to the ref
-    database in `path` (the registry's refs/ directory)."""
-    import lmdb
-
-    if isinstance(exc, PachaError):
-        return exc
-    kind = type(exc).__name__
-    code = getattr(exc, "code", None) if isinstance(exc, lmdb.Error) else getattr(exc, "errno", None)
-    reason = getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
-    registry = path.parent
-    if isinstance(exc, lmdb.DiskError) or code in (errno.ENOSPC, errno.EDQUOT):
-        return RefDatabaseError(
-            f"no space left on the device holding {registry} while {doing}; nothing was changed: "
-            "free some space and run the command again"
-        )
-    if isinstance(exc, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return ReadOnlyRegistry(
-            f"the registry {registry} is read-only ({reason}: {path / DATA_FILE}): cannot {doing}; "
-            "write commands need a registry you can write"
-        )
-    if isinstance(exc, lmdb.MapFullError):
-        return RefDatabaseError(f"the ref database in {path} is full and could not grow while {doing}")
-    if isinstance(exc, lmdb.MemoryError) or code == errno.ENOMEM:
-        return RefDatabaseError(
-            f"not enough memory or address space to map the ref database in {path} while {doing} "
-            f"({reason}); raise the limit (ulimit -v) or free memory"
-        )
-    if isinstance(exc, lmdb.VersionMismatchError):
-        return RefDatabaseError(
-            f"the ref database in {path} was written by an incompatible LMDB version ({reason}); "
-            "use the Pacha that wrote it"
-        )
-    if isinstance(exc, lmdb.ReadersFullError):
-        return RefDatabaseError(f"too many processes are reading the ref database in {path}; try again later")
-    if isinstance(exc, lmdb.LockError) or code == errno.EAGAIN:
-        return RefDatabaseError(f"the ref database in {path} is locked ({reason}) while {doing}; try again")
-    if kind in _DAMAGE or code == errno.EIO:
-        return RefDatabaseError(
-            f"the ref database in {path} is damaged ({reason}) while {doing}; {RECOVER_HINT}"
-        )
-    return RefDatabaseError(f"the ref database in {path} failed while {doing}: {reason}")
-
-
-def _is_permission(exc: BaseException) -> bool:
-    import lmdb
-
-    code = getattr(exc, "code", None) if isinstance(exc, lmdb.Error) else getattr(exc, "errno", None)
-    return isinstance(exc, lmdb.ReadonlyError) or code in (errno.EACCES, errno.EPERM, errno.EROFS)
-
-
 # --- the environment ----------------------------------------------------------------------------
 class RefEnv:
     """The LMDB environment of one ref database (a registry's refs/ directory), shared by every
@@ -185,10 +57,10 @@ class RefEnv:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.env: Any = None
+        self.env: lmdb.Environment | None = None
         self.writable = False
         self._tried = False  # a read-only open was attempted (env None after it: no database yet)
-        self._dbs: dict[bytes, Any] = {}
+        self._dbs: dict[bytes, Db] = {}
         self._db_lock = threading.Lock()  # mdb_dbi_open is not thread-safe in a read transaction
         self._cond = threading.Condition()
         self._active = 0  # transactions of this process in flight
@@ -197,7 +69,7 @@ class RefEnv:
 
     # --- transactions ---------------------------------------------------------------------------
     @contextmanager
-    def read(self, name: bytes, dupsort: bool = False) -> Iterator[tuple[Any, Any]]:
+    def read(self, name: bytes, dupsort: bool = False) -> Iterator[tuple[Txn, Db | None]]:
         """(txn, db): a read transaction (a consistent snapshot) and the named database's
         handle in it; db is None when the database does not exist (it reads as empty).
 
@@ -207,22 +79,20 @@ class RefEnv:
             yield txn, dbs[0]
 
     @contextmanager
-    def read_tables(self, names: tuple[bytes, ...], dupsort: bool = False) -> Iterator[tuple[Any, tuple]]:
+    def read_tables(
+        self, names: tuple[bytes, ...], dupsort: bool = False
+    ) -> Iterator[tuple[Txn, tuple[Db | None, ...]]]:
         """(txn, dbs): one read transaction and the handles of several named databases."""
-        import lmdb
-
-        self._ensure(write=False)
         for _ in range(_RETRIES):
-            if self.env is None:
-                yield None, tuple(None for _ in names)
-                return
+            self._ensure(write=False)  # again after a close_all() by another thread
+            env = self._opened()
             nested = getattr(self._local, "writing", False)
             # A handle must be opened before the transaction that uses it begins (LMDB),
             # and not in a read transaction (py-lmdb closes it when that one ends).
             dbs = tuple(None if nested else self.db(name, None, dupsort=dupsort) for name in names)
             with self._shared():
                 try:
-                    txn = self.env.begin()
+                    txn = env.begin()
                 except lmdb.MapResizedError:
                     txn = None
                 except lmdb.Error as exc:
@@ -231,7 +101,7 @@ class RefEnv:
                     try:
                         if nested:  # inside this thread's write transaction: handles for this read only
                             dbs = tuple(
-                                self._dbs.get(n) or _open_existing(self.env, n, txn, dupsort) for n in names
+                                self._dbs.get(n) or _open_existing(env, n, txn, dupsort) for n in names
                             )
                         yield txn, dbs
                     except lmdb.Error as exc:
@@ -245,17 +115,15 @@ class RefEnv:
             self._resize(grow=False)
         raise RefDatabaseError(f"the ref database in {self.path} keeps changing size; try again")
 
-    def write(self, body: Callable[[Any], T], doing: str = "updating refs", create: bool = False) -> T:
+    def write(self, body: Callable[[Txn], T], doing: str = "updating refs", create: bool = False) -> T:
         """Run body(txn) in one write transaction and commit it; run it again in a fresh
         transaction if the map had to grow. body must change nothing outside the transaction.
         create: make the database if it does not exist (pacha init, recovery)."""
-        import lmdb
-
         self._ensure(write=True, create=create)
         for _ in range(_RETRIES):
             before = set(self._dbs)
             try:
-                with self._shared(), self.env.begin(write=True) as txn:
+                with self._shared(), self._opened().begin(write=True) as txn:
                     self._local.writing = True
                     try:
                         return body(txn)
@@ -278,7 +146,7 @@ class RefEnv:
                 raise
         raise RefDatabaseError(f"the ref database in {self.path} could not grow enough while {doing}")
 
-    def db(self, name: bytes, txn: Any, dupsort: bool = False, create: bool = False) -> Any:
+    def db(self, name: bytes, txn: Txn | None, dupsort: bool = False, create: bool = False) -> Db | None:
         """The named database's handle; None if it does not exist and create is False.
 
         With create=True, txn is this thread's write transaction, which creates the
@@ -286,8 +154,6 @@ class RefEnv:
         Otherwise the handle is opened in a transaction of its own (py-lmdb closes a
         handle opened in a read transaction when that transaction ends).
         """
-        import lmdb
-
         handle = self._dbs.get(name)
         if handle is not None:
             return handle
@@ -296,15 +162,28 @@ class RefEnv:
             if handle is None:
                 try:
                     if create or getattr(self._local, "writing", False):
-                        handle = self.env.open_db(name, txn=txn, dupsort=dupsort, create=create)
+                        handle = self._opened().open_db(name, txn=txn, dupsort=dupsort, create=create)
                     else:
-                        handle = self.env.open_db(name, dupsort=dupsort, create=False)
+                        handle = self._opened().open_db(name, dupsort=dupsort, create=False)
                 except lmdb.NotFoundError:
                     return None
                 except lmdb.Error as exc:
                     raise db_error(exc, self.path, "opening a table of the ref database") from None
                 self._dbs[name] = handle
         return handle
+
+    def table(self, name: bytes, txn: Txn, dupsort: bool = False) -> Db:
+        """The named database in this thread's write transaction txn, created if missing."""
+        handle = self.db(name, txn, dupsort=dupsort, create=True)
+        if handle is None:  # open_db(create=True) never reports a missing database
+            raise RefDatabaseError(f"the ref database in {self.path} cannot create table {name!r}")
+        return handle
+
+    def _opened(self) -> lmdb.Environment:
+        """The open environment (opened by _ensure; only a read finds none, and it checks)."""
+        if self.env is None:
+            raise RefDatabaseError(f"the ref database in {self.path} is not open")
+        return self.env
 
     def close(self) -> None:
         if self.env is not None:
@@ -332,40 +211,41 @@ class RefEnv:
                 self.env = self._open_for_reading()
             self._tried = True
 
-    def _open_for_reading(self) -> Any:
-        import lmdb
-
+    def _open_for_reading(self) -> lmdb.Environment:
         try:
             used = data_in_use(self.path / DATA_FILE)
         except FileNotFoundError:
             raise _missing(self.path) from None
         except OSError as exc:
             raise db_error(exc, self.path, "opening the ref database") from None
-        options = {
-            "map_size": map_size_for(used),
-            "subdir": True,
-            "readonly": True,
-            "create": False,
-            "max_dbs": MAX_DBS,
-            "readahead": False,
-        }
+        size = map_size_for(used)
         # Readers register in the lock file so writers keep the pages they read; a lock
         # file this user cannot write (another user's registry, a read-only mount) is left
         # alone, and one that does not exist is not created by a command that only reads.
         lock = os.access(self.path / LOCK_FILE, os.W_OK)
         try:
-            return lmdb.open(str(self.path), lock=lock, **options)
+            return self._open_readonly(size, lock)
         except lmdb.Error as exc:
-            if not (lock and _is_permission(exc)):
+            if not (lock and is_permission(exc)):
                 raise db_error(exc, self.path, "opening the ref database") from None
         try:
-            return lmdb.open(str(self.path), lock=False, **options)
+            return self._open_readonly(size, lock=False)
         except lmdb.Error as exc:
             raise db_error(exc, self.path, "opening the ref database") from None
 
-    def _open_for_writing(self, create: bool) -> Any:
-        import lmdb
+    def _open_readonly(self, map_size: int, lock: bool) -> lmdb.Environment:
+        return lmdb.open(
+            str(self.path),
+            map_size=map_size,
+            subdir=True,
+            readonly=True,
+            create=False,
+            max_dbs=MAX_DBS,
+            readahead=False,
+            lock=lock,
+        )
 
+    def _open_for_writing(self, create: bool) -> lmdb.Environment:
         doing = "opening the ref database for writing"
         try:
             used = data_in_use(self.path / DATA_FILE)
@@ -396,17 +276,16 @@ class RefEnv:
 
     def _resize(self, grow: bool) -> None:
         """Grow the map (this process filled it) or adopt the file's size (another grew it)."""
-        import lmdb
-
         with self._exclusively():
             try:
                 used = os.path.getsize(self.path / DATA_FILE)
             except OSError:
                 used = 0
-            current = self.env.info()["map_size"]
+            env = self._opened()
+            current = env.info()["map_size"]
             size = max(map_size_for(used), current * 2 if grow else current)
             try:
-                self.env.set_mapsize(size)
+                env.set_mapsize(size)
             except lmdb.Error as exc:
                 raise db_error(exc, self.path, f"growing its map to {size} bytes") from None
 
@@ -453,9 +332,7 @@ def _missing(path: Path) -> RefDatabaseError:
     return RefDatabaseError(f"the ref database {path / DATA_FILE} is missing; {RECOVER_HINT}")
 
 
-def _open_existing(env: Any, name: bytes, txn: Any, dupsort: bool) -> Any:
-    import lmdb
-
+def _open_existing(env: lmdb.Environment, name: bytes, txn: Txn, dupsort: bool) -> Db | None:
     try:
         return env.open_db(name, txn=txn, dupsort=dupsort, create=False)
     except lmdb.NotFoundError:

@@ -1,11 +1,7 @@
-"""The ref database's integrity: a digest of the ref table, a guard for gc, and recovery.
+"""The ref database's integrity beyond its digest (pacha.refs.digest): a guard for gc, and recovery.
 
-- Digest: every write transaction keeps, in ``map:integrity`` under key ``refs``, the
-  number of refs and the sum modulo 2**256 of BLAKE3("pacha-ref\\0" + name + "\\0" + id)
-  over every ref (an order-independent multiset hash, updated from the changes alone).
-  A ref changed, added or removed by anything but Pacha (a one-bit flip on disk, a
-  tool writing LMDB directly) no longer matches it: `pacha fsck` reports it and `pacha
-  gc` refuses to remove anything.
+- Digest: a ref table that fails its digest makes `pacha fsck` report it and `pacha gc`
+  refuse to remove anything.
 - Guard: gc also refuses when an object it would remove is a version record whose ref
   the reflog never saw deleted (the refs were lost, not the version).
 - Snapshot: gc and repack write ``ref-snapshot`` at the registry's root (every ref, as
@@ -20,101 +16,33 @@ import time
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from blake3 import blake3
+
+from pacha import objects
+from pacha.config import write_atomic
 from pacha.errors import CheckFailed, PachaError
-from pacha.ids import ZERO_ID
+from pacha.ids import ZERO_ID, check_id
+from pacha.refs.env import close_all
+from pacha.refs.names import ref_name_problem
+from pacha.refs.store import RefStore
+from pacha.registry import Registry
+from pacha.store import ObjectStore
+from pacha.store.pack import Pack
 
-if TYPE_CHECKING:
-    from pacha.refs.store import ReflogEntry, RefStore
-    from pacha.registry import Registry
-    from pacha.store import ObjectStore
-    from pacha.store.pack import Pack
-
-DIGEST_MAP = "integrity"
-DIGEST_KEY = b"refs"
 SNAPSHOT_FILE = "ref-snapshot"
 SNAPSHOT_HEADER = "# pacha ref snapshot v1"
-_MOD = 1 << 256
-RECOVER_HINT = "restore refs/ from a backup, or rebuild it with `pacha fsck --recover-refs`"
 
 # Version records and the refs that name them (docs/porcelain.md, "Ref layout").
 VERSION_NAMESPACES = {"model-version": "models", "dataset-version": "datasets"}
 INITIAL_STAGE = "development"
 
 
-# --- the digest -----------------------------------------------------------------------------
-def entry_hash(name: bytes, raw_id: bytes) -> int:
-    from blake3 import blake3
-
-    return int.from_bytes(blake3(b"pacha-ref\0" + name + b"\0" + raw_id).digest(), "big")
-
-
-def _encode(count: int, total: int) -> bytes:
-    return count.to_bytes(8, "big") + (total % _MOD).to_bytes(32, "big")
-
-
-def _decode(raw: bytes) -> tuple[int, int]:
-    return int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:40], "big")
-
-
-def table_digest(txn: Any, refs_db: Any) -> tuple[int, int, list[str]]:
-    """(count, sum, problems) over every entry of the ref table, read in txn."""
-    from pacha.refs.names import ref_name_problem
-
-    count = total = 0
-    problems: list[str] = []
-    if refs_db is None:
-        return 0, 0, problems
-    for key, value in txn.cursor(db=refs_db):
-        count += 1
-        total += entry_hash(key, value)
-        try:
-            name = key.decode("utf-8")
-            why = ref_name_problem(name)
-        except UnicodeDecodeError:
-            name, why = repr(key), "not UTF-8"
-        if why:
-            problems.append(f"malformed ref name {name}: {why}")
-        if len(value) != 32:
-            problems.append(f"ref {name} holds {len(value)} bytes, not a 32-byte id")
-    return count, total % _MOD, problems
-
-
-def update_digest(store: RefStore, txn: Any, entries: Iterable[ReflogEntry]) -> None:
-    """Bring the digest up to date with entries, inside the write transaction that made them."""
-    db = store._map_db(DIGEST_MAP, txn)
-    raw = txn.get(DIGEST_KEY, db=db)
-    if raw is None:  # the first write since the digest exists: the table as it is now
-        count, total, _ = table_digest(txn, store._refs)
-    else:
-        count, total = _decode(raw)
-        for entry in entries:
-            key = entry.name.encode("utf-8")
-            if entry.old != ZERO_ID:
-                count -= 1
-                total -= entry_hash(key, bytes.fromhex(entry.old))
-            if entry.new != ZERO_ID:
-                count += 1
-                total += entry_hash(key, bytes.fromhex(entry.new))
-    txn.put(DIGEST_KEY, _encode(count, total), db=db)
-
-
 def check_refs(store: RefStore) -> list[str]:
     """Problems of the ref table: entries that are not refs, and a digest that does not match
     (refs changed outside Pacha). Read in one snapshot; empty when all is well."""
-    with store._env.read_tables((b"refs", f"map:{DIGEST_MAP}".encode())) as (txn, (refs_db, digest_db)):
-        if txn is None:
-            return []
-        recorded = txn.get(DIGEST_KEY, db=digest_db) if digest_db is not None else None
-        count, total, problems = table_digest(txn, refs_db)
-    if recorded is not None and _decode(recorded) != (count, total):
-        was, _ = _decode(recorded)
-        problems.append(
-            f"the ref table does not match its digest ({count} refs, {was} when Pacha last wrote it): "
-            f"refs were changed outside Pacha or damaged; {RECOVER_HINT}"
-        )
-    return problems
+    return store.check_digest()
 
 
 # --- gc's guard -----------------------------------------------------------------------------
@@ -143,8 +71,8 @@ def doomed_ids(
 
 def version_ref(doc: dict[str, Any]) -> str | None:
     """The ref a version record is registered under, or None for other records."""
-    namespace = VERSION_NAMESPACES.get(doc.get("type"))  # type: ignore[arg-type]
-    name, version = doc.get("name"), doc.get("version")
+    kind, name, version = doc.get("type"), doc.get("name"), doc.get("version")
+    namespace = VERSION_NAMESPACES.get(kind) if isinstance(kind, str) else None
     if namespace is None or not isinstance(name, str) or not isinstance(version, str):
         return None
     return f"{namespace}/{name}/{version}"
@@ -175,8 +103,6 @@ def guard_collection(
 
 
 def _record_ref(store: ObjectStore, object_id: str) -> str | None:
-    from pacha import objects
-
     try:
         if store.stat(object_id).kind != "record":
             return None
@@ -189,10 +115,6 @@ def _record_ref(store: ObjectStore, object_id: str) -> str | None:
 def write_snapshot(registry: Registry) -> int:
     """Write every ref to <registry>/ref-snapshot atomically (if the ref table passes its check);
     returns how many refs it holds, -1 if the table failed its check and nothing was written."""
-    from blake3 import blake3
-
-    from pacha.config import write_atomic
-
     if check_refs(registry.refs):
         return -1  # never replace a good snapshot with a damaged table's content
     refs = list(registry.refs.iter())
@@ -207,11 +129,6 @@ def write_snapshot(registry: Registry) -> int:
 
 def read_snapshot(root: Path) -> tuple[dict[str, str], str | None]:
     """(refs, problem): the refs of <root>/ref-snapshot, or {} and why it cannot be used."""
-    from blake3 import blake3
-
-    from pacha.ids import check_id
-    from pacha.refs.names import ref_name_problem
-
     try:
         text = (root / SNAPSHOT_FILE).read_text("utf-8")
     except FileNotFoundError:
@@ -238,8 +155,6 @@ def read_snapshot(root: Path) -> tuple[dict[str, str], str | None]:
 # --- recovery -------------------------------------------------------------------------------
 def version_records(store: ObjectStore) -> Iterable[tuple[str, str]]:
     """(ref, record id) for every stored version record (what each says it is)."""
-    from pacha import objects
-
     for object_id in store.iter_ids():
         try:
             if store.stat(object_id).kind != "record":
@@ -312,8 +227,6 @@ def recover_refs(registry: Registry) -> Recovery:
     deleted since the snapshot come back (delete them again); derived indices are rebuilt
     by `pacha reindex`.
     """
-    from pacha.refs.env import close_all
-
     report = Recovery()
     if _sound(registry):
         lost = lost_versions(registry)

@@ -1,8 +1,8 @@
-"""Refs and reflog in one LMDB environment.
+"""Refs and reflog in one LMDB environment: the refs of one registry.
 
-Databases (see docs/format.md):
-- refs:   key = ref name (UTF-8)                 value = 32-byte raw object id
-- reflog: key = ref name + 0x00 + u64 BE sequence  value = canonical JSON entry
+Tables (pacha.refs.tables, docs/format.md): ``refs`` (name -> 32-byte raw id), ``reflog``
+(pacha.refs.reflog), maps for the reflog's clock (pacha.refs.clock), its expiry and the ref
+table's digest (pacha.refs.digest), and derived indices (pacha.refs.indexes).
 
 Every change happens in one LMDB write transaction: compare-and-swap checks,
 the ref writes and the reflog entries commit together or not at all. LMDB
@@ -12,67 +12,26 @@ serialises writers across processes, so concurrent updates are never lost.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from pacha.errors import RefConflict, RefNotFound
-from pacha.ids import ZERO_ID, check_id
+import pacha.refs.indexes as indexes
+from pacha.errors import RefNotFound
+from pacha.ids import ZERO_ID
+from pacha.refs.clock import CLOCK, tick
+from pacha.refs.digest import DIGEST_MAP, digest_problems, update_digest
+from pacha.refs.env import close_all as close_all
+from pacha.refs.env import ref_env
+from pacha.refs.indexes import IndexOp, map_db
 from pacha.refs.names import check_ref_name
-
-_SEQ_BYTES = 8
-_ANY = object()  # "whatever the ref holds now"
-EXPIRED_REFLOGS = "expired-reflogs"  # map: ref name -> last reflog seq whose ids gc may collect
-CLOCK = "clock"  # map: b"last" -> the last write transaction's time (8 bytes BE) and number (8 bytes BE)
-_KEEP = object()  # a verify: the ref is not changed
-_TICK_NS = 1000  # the least step of the reflog's clock: 1 µs, so shown times (µs) tell transactions apart
-
-
-def close_all() -> None:
-    """Close every environment this process opened (before fork, in tests)."""
-    from pacha.refs.env import close_all as close
-
-    close()
-
-
-@dataclass(frozen=True, slots=True)
-class ReflogEntry:
-    """One change of one ref: the audit trail of who moved it, when and why."""
-
-    name: str
-    seq: int
-    old: str  # ZERO_ID when the ref was created
-    new: str  # ZERO_ID when the ref was deleted
-    who: str
-    when_ns: int  # nanoseconds since the Unix epoch, UTC, from the registry's hybrid logical clock
-    message: str
-    txn: int = 0  # registry-wide number of the write transaction; 0: written before it was kept
-
-    def order(self) -> tuple[int, int, str, int]:
-        """Sort key of the order entries were written in, across refs (see docs/format.md)."""
-        return (self.txn, self.when_ns, self.name, self.seq)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "seq": self.seq,
-            "old": self.old,
-            "new": self.new,
-            "who": self.who,
-            "when_ns": self.when_ns,
-            "time": iso_time(self.when_ns),
-            "message": self.message,
-            "txn": self.txn,
-        }
-
-
-def iso_time(when_ns: int) -> str:
-    """ISO 8601 in UTC, truncated to the microsecond (integer arithmetic: no float rounding)."""
-    from datetime import UTC, datetime, timedelta
-
-    moment = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=when_ns // 1000)
-    return moment.isoformat(timespec="microseconds")
+from pacha.refs.reflog import EXPIRED_REFLOGS as EXPIRED_REFLOGS
+from pacha.refs.reflog import ReflogEntry as ReflogEntry
+from pacha.refs.reflog import decode_entry, encode_entry, entry_key, next_seq
+from pacha.refs.reflog import iso_time as iso_time
+from pacha.refs.tables import REFLOG, REFS, Db, Txn, map_table, prefix_items
+from pacha.refs.transaction import KEEP, RefView, Update, check_expectation, ref_items
+from pacha.refs.transaction import RefTransaction as RefTransaction
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,159 +43,8 @@ class RefSnapshot:
     expired: dict[str, int]  # ref name -> last expired reflog sequence (see expired_through)
 
 
-def _reflog_key(name: bytes, seq: int) -> bytes:
-    return name + b"\x00" + seq.to_bytes(_SEQ_BYTES, "big")
-
-
-@dataclass(slots=True)
-class _Update:
-    name: str
-    new: Any  # full id, None (delete) or _KEEP (verify)
-    old: Any  # full id, None (must not exist) or _ANY
-    expire: bool = False  # a deletion after which the ref's history keeps nothing alive
-
-
-class RefTransaction:
-    """A batch of ref changes applied atomically with compare-and-swap checks.
-
-    Use as a context manager (commits on normal exit) or call commit().
-    """
-
-    def __init__(self, store: RefStore, message: str, who: str) -> None:
-        self._store = store
-        self.message = message
-        self.who = who
-        self._updates: list[_Update] = []
-        self._names: set[str] = set()
-        self._index_ops: list[tuple[str, bool, bytes, bytes]] = []
-        self._checks: list[Callable[[RefView], None]] = []
-        self.committed = False
-
-    def _add(self, name: str, new: Any, old: Any, expire: bool = False) -> RefTransaction:
-        check_ref_name(name)
-        if name in self._names:
-            raise RefConflict(f"ref {name} appears twice in one transaction")
-        if isinstance(new, str):
-            new = check_id(new, f"new value of {name}")
-        if isinstance(old, str):
-            old = check_id(old, f"old value of {name}")
-        self._names.add(name)
-        self._updates.append(_Update(name, new, old, expire))
-        return self
-
-    def create(self, name: str, new: str) -> RefTransaction:
-        """Create name; fails if it already exists."""
-        return self._add(name, new, None)
-
-    def update(self, name: str, new: str, old: Any = _ANY) -> RefTransaction:
-        """Point name at new; with old given, only if it currently points there."""
-        return self._add(name, new, old)
-
-    def delete(self, name: str, old: Any = _ANY, expire: bool = False) -> RefTransaction:
-        """Delete name (which must exist); with old given, only if it points there.
-
-        expire: its reflog up to this deletion stays as the audit trail but stops
-        keeping objects alive (gc, fsck); see expired_through().
-        """
-        return self._add(name, None, old, expire)
-
-    def verify(self, name: str, old: str | None) -> RefTransaction:
-        """Require name to point at old (None: to not exist), changing nothing."""
-        return self._add(name, _KEEP, old)
-
-    def check(self, callback: Callable[[RefView], None]) -> RefTransaction:
-        """Run callback inside the write transaction, before any expectation is checked.
-
-        It sees the refs as committed at that moment (RefView.get/iter), may add updates
-        (RefView.create/update/delete/verify, ids already stored) and may raise to abort
-        the whole transaction. Since LMDB runs one write transaction at a time, a rule
-        checked there cannot be broken by a concurrent writer (check-then-act in one step).
-        """
-        self._checks.append(callback)
-        return self
-
-    def index_add(self, index: str, key: bytes, value: bytes) -> RefTransaction:
-        """Add value under key in a derived index, in the same LMDB transaction as the refs."""
-        self._index_ops.append((index, True, key, value))
-        return self
-
-    def index_remove(self, index: str, key: bytes, value: bytes) -> RefTransaction:
-        self._index_ops.append((index, False, key, value))
-        return self
-
-    def map_set(self, name: str, key: bytes, value: bytes) -> RefTransaction:
-        """Set key to value in a derived key/value map (one value per key, any size)."""
-        self._index_ops.append(("\0map:" + name, True, key, value))
-        return self
-
-    @property
-    def new_ids(self) -> list[str]:
-        return [u.new for u in self._updates if isinstance(u.new, str)]
-
-    def commit(self) -> list[ReflogEntry]:
-        """Check every expectation, then apply all updates, or none."""
-        if self.committed:
-            raise RuntimeError("transaction already committed")
-        entries = self._store._apply(self._updates, self.message, self.who, self._index_ops, self._checks)
-        self.committed = True
-        return entries
-
-    def __enter__(self) -> RefTransaction:
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None and not self.committed:
-            self.commit()
-
-
-class RefView:
-    """The refs inside a write transaction, for RefTransaction.check callbacks.
-
-    Reads see what is committed (not this transaction's own updates); the updates a
-    callback adds join the transaction with the same compare-and-swap checks.
-    """
-
-    def __init__(self, store: RefStore, txn: Any, names: set[str]) -> None:
-        self._store = store
-        self._txn = txn
-        self._added = RefTransaction(store, "", "")
-        self._added._names = set(names)  # a ref appears once per transaction, callbacks included
-
-    def get(self, name: str) -> str | None:
-        """The id name points at now, or None."""
-        raw = self._txn.get(name.encode("utf-8"), db=self._store._refs)
-        return raw.hex() if raw is not None else None
-
-    def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
-        """(name, id) for every ref whose name starts with prefix, in name order."""
-        return _iter_refs(self._txn, self._store._refs, prefix)
-
-    def create(self, name: str, new: str) -> RefView:
-        self._added.create(name, new)
-        return self
-
-    def update(self, name: str, new: str, old: Any = _ANY) -> RefView:
-        self._added.update(name, new, old)
-        return self
-
-    def delete(self, name: str, old: Any = _ANY) -> RefView:
-        self._added.delete(name, old)
-        return self
-
-    def verify(self, name: str, old: str | None) -> RefView:
-        self._added.verify(name, old)
-        return self
-
-
-def _iter_refs(txn: Any, db: Any, prefix: str) -> Iterator[tuple[str, str]]:
-    start = prefix.encode("utf-8")
-    cursor = txn.cursor(db=db)
-    if not cursor.set_range(start):
-        return
-    for key, value in cursor:
-        if not key.startswith(start):
-            break
-        yield key.decode("utf-8"), value.hex()
+def _expiry(items: Iterable[tuple[bytes, bytes]]) -> dict[str, int]:
+    return {key.decode("utf-8"): int.from_bytes(value, "big") for key, value in items}
 
 
 class RefStore:
@@ -244,38 +52,24 @@ class RefStore:
 
     The LMDB environment (pacha.refs.env) is opened read-only by the first read and
     reopened for writing by the first write, so commands that only read never write.
+    Each read runs in one read transaction and returns its results whole: no LMDB
+    transaction stays open between calls (the environment may be reopened for writing).
     """
 
     def __init__(self, path: Path, who: Callable[[], str]) -> None:
-        from pacha.refs.env import ref_env
-
         self.path = path
         self._who = who
         self._env = ref_env(path)
 
-    # Handles of the named databases, valid once opened in a transaction (see _db).
-    @property
-    def _refs(self) -> Any:
-        return self._env._dbs[b"refs"]
-
-    @property
-    def _reflog(self) -> Any:
-        return self._env._dbs[b"reflog"]
-
-    def _db(self, txn: Any, name: bytes, dupsort: bool = False, write: bool = False) -> Any:
-        """The named database in txn; None if a read finds it missing (it reads as empty)."""
-        return self._env.db(name, txn, dupsort=dupsort, create=write)
-
     # --- reading -----------------------------------------------------------------
-    # Each read runs in one read transaction and returns its results whole: no LMDB
-    # transaction stays open between calls (the environment may be reopened for writing).
     def get(self, name: str) -> str | None:
         """The id name points at, or None."""
-        with self._env.read(b"refs") as (txn, db):
+        with self._env.read(REFS) as (txn, db):
             raw = txn.get(name.encode("utf-8"), db=db) if db is not None else None
         return raw.hex() if raw is not None else None
 
     def resolve(self, name: str) -> str:
+        """The id name points at; RefNotFound if there is no such ref."""
         value = self.get(check_ref_name(name))
         if value is None:
             raise RefNotFound(f"ref {name} not found")
@@ -283,46 +77,23 @@ class RefStore:
 
     def iter(self, prefix: str = "") -> Iterator[tuple[str, str]]:
         """(name, id) for every ref whose name starts with prefix, in name order."""
-        with self._env.read(b"refs") as (txn, db):
-            # whole, in one read transaction: no LMDB transaction stays open between calls
-            return iter(list(_iter_refs(txn, db, prefix)) if db is not None else [])
+        with self._env.read(REFS) as (txn, db):
+            return iter(list(ref_items(txn, db, prefix)))
 
-    def _scan(
-        self, name: bytes, start: bytes, row: Callable[[bytes, bytes], Any], dupsort: bool = False
-    ) -> list:
-        out: list = []
-        with self._env.read(name, dupsort) as (txn, db):
-            if db is None:
-                return out
-            cursor = txn.cursor(db=db)
-            if not cursor.set_range(start):
-                return out
-            for key, value in cursor:
-                if not key.startswith(start):
-                    break
-                out.append(row(key, value))
-        return out
+    def _reflog_scan(self, prefix: bytes) -> list[ReflogEntry]:
+        with self._env.read(REFLOG) as (txn, db):
+            return [decode_entry(key, value) for key, value in prefix_items(txn, db, prefix)]
 
     def reflog(self, name: str) -> list[ReflogEntry]:
         """Every recorded change of name, oldest first (kept after deletion)."""
-        import msgspec
-
-        prefix = name.encode("utf-8") + b"\x00"
-        return self._scan(b"reflog", prefix, lambda key, value: self._entry(name, key, value, msgspec))
+        return self._reflog_scan(name.encode("utf-8") + b"\x00")
 
     def reflog_all(self, prefix: str = "") -> list[ReflogEntry]:
         """Reflog entries of every ref whose name starts with prefix, in the order they were written.
 
         The order is the registry-wide transaction number, never a writer's wall clock; entries
         written before that number was kept (txn 0) come first, by time."""
-        import msgspec
-
-        def row(key: bytes, value: bytes) -> ReflogEntry:
-            return self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
-
-        out = self._scan(b"reflog", prefix.encode("utf-8"), row)
-        out.sort(key=ReflogEntry.order)
-        return out
+        return sorted(self._reflog_scan(prefix.encode("utf-8")), key=ReflogEntry.order)
 
     def snapshot(self) -> RefSnapshot:
         """Every ref, every reflog entry (in written order) and the expiry map, from one read
@@ -331,261 +102,129 @@ class RefStore:
         Scans that race writers (fsck, gc) take it before they list objects: writers store
         objects before the transaction that names them, so every object the snapshot names
         was stored before a later listing began."""
-        import msgspec
-
-        tables = (b"refs", b"reflog", ("map:" + EXPIRED_REFLOGS).encode())
+        tables = (REFS, REFLOG, map_table(EXPIRED_REFLOGS))
         with self._env.read_tables(tables) as (txn, (refs_db, reflog_db, expired_db)):
-            refs = list(_iter_refs(txn, refs_db, "")) if refs_db is not None else []
-            reflog = (
-                [
-                    self._entry(key[: -_SEQ_BYTES - 1].decode("utf-8"), key, value, msgspec)
-                    for key, value in txn.cursor(db=reflog_db)
-                ]
-                if reflog_db is not None
-                else []
-            )
-            expired = (
-                {
-                    key.decode("utf-8"): int.from_bytes(value, "big")
-                    for key, value in txn.cursor(db=expired_db)
-                }
-                if expired_db is not None
-                else {}
-            )
+            refs = list(ref_items(txn, refs_db))
+            reflog = [decode_entry(key, value) for key, value in prefix_items(txn, reflog_db)]
+            expired = _expiry(prefix_items(txn, expired_db))
         reflog.sort(key=ReflogEntry.order)
         return RefSnapshot(refs, reflog, expired)
 
-    @staticmethod
-    def _entry(name: str, key: bytes, value: bytes, msgspec: Any) -> ReflogEntry:
-        doc = msgspec.json.decode(value)
-        seq = int.from_bytes(key[-_SEQ_BYTES:], "big")
-        return ReflogEntry(
-            name, seq, doc["old"], doc["new"], doc["who"], doc["when_ns"], doc["message"], doc.get("txn", 0)
-        )
-
-    # --- derived indices -----------------------------------------------------------
-    # Named LMDB databases "index:<name>" mapping a key to a sorted set of values
-    # (dupsort). Higher layers keep them in step with refs inside ref transactions;
-    # they hold nothing that cannot be rebuilt from objects and refs.
-    def _index_db(self, index: str, txn: Any) -> Any:
-        """The index's database in a write transaction (created if missing)."""
-        return self._db(txn, f"index:{index}".encode(), dupsort=True, write=True)
-
-    def _map_db(self, name: str, txn: Any) -> Any:
-        """A map's database in a write transaction (created if missing)."""
-        return self._db(txn, ("map:" + name).encode(), write=True)
-
     def expired_through(self) -> dict[str, int]:
         """Ref name -> the last reflog sequence number expired by a deletion with expire=True."""
-        return {
-            key.decode("utf-8"): int.from_bytes(value, "big") for key, value in self.map_scan(EXPIRED_REFLOGS)
-        }
+        return _expiry(self.map_scan(EXPIRED_REFLOGS))
 
+    def check_digest(self) -> list[str]:
+        """Problems of the ref table (pacha.refs.digest); empty when all is well."""
+        return digest_problems(self._env)
+
+    # --- derived indices and maps (pacha.refs.indexes) -------------------------------
     def map_get(self, name: str, key: bytes) -> bytes | None:
-        with self._env.read(("map:" + name).encode()) as (txn, db):
-            return txn.get(key, db=db) if db is not None else None
+        return indexes.map_get(self._env, name, key)
 
     def map_scan(self, name: str, prefix: bytes = b"") -> Iterator[tuple[bytes, bytes]]:
         """(key, value) for keys starting with prefix, in key order (one read transaction)."""
-        return iter(self._scan(("map:" + name).encode(), prefix, lambda k, v: (k, v)))
+        return iter(indexes.map_scan(self._env, name, prefix))
 
     def index_values(self, index: str, key: bytes) -> list[bytes]:
-        with self._env.read(f"index:{index}".encode(), dupsort=True) as (txn, db):
-            if db is None:
-                return []
-            cursor = txn.cursor(db=db)
-            if not cursor.set_key(key):
-                return []
-            return list(cursor.iternext_dup())
+        return indexes.index_values(self._env, index, key)
 
     def index_scan(self, index: str, prefix: bytes) -> Iterator[tuple[bytes, list[bytes]]]:
         """(key, values) for every key starting with prefix, in key order (one read transaction)."""
-        out: list[tuple[bytes, list[bytes]]] = []
-        with self._env.read(f"index:{index}".encode(), dupsort=True) as (txn, db):
-            if db is None:
-                return iter(out)
-            cursor = txn.cursor(db=db)
-            if not cursor.set_range(prefix):
-                return iter(out)
-            while True:
-                key = cursor.key()
-                if not key.startswith(prefix):
-                    break
-                out.append((key, list(cursor.iternext_dup())))
-                if not cursor.next_nodup():
-                    break
-        return iter(out)
+        return iter(indexes.index_scan(self._env, index, prefix))
 
-    def index_rebuild(self, index: str, pairs: Iterator[tuple[bytes, bytes]]) -> int:
+    def index_rebuild(self, index: str, pairs: Iterable[tuple[bytes, bytes]]) -> int:
         """Replace an index's whole content in one transaction; returns the entry count."""
-        pairs = list(pairs)  # the transaction may run again if the map has to grow
-
-        def rebuild(txn: Any) -> int:
-            db = self._index_db(index, txn)
-            txn.drop(db, delete=False)
-            for key, value in pairs:
-                txn.put(key, value, db=db, dupdata=True)
-            return len(pairs)
-
-        return self._env.write(rebuild, "rebuilding an index")
+        return indexes.index_rebuild(self._env, index, pairs)
 
     # --- writing -----------------------------------------------------------------
     def create(self) -> None:
         """Create the database with its refs and reflog tables (pacha init)."""
 
-        def run(txn: Any) -> None:
-            self._db(txn, b"refs", write=True)
-            self._db(txn, b"reflog", write=True)
+        def run(txn: Txn) -> None:
+            self._env.table(REFS, txn)
+            self._env.table(REFLOG, txn)
 
         self._env.write(run, "creating the ref database", create=True)
 
-    def transaction(self, message: str = "", who: str | None = None) -> RefTransaction:
-        return RefTransaction(self, message, who if who is not None else self._who())
-
-    def _apply(
+    def transaction(
         self,
-        updates: list[_Update],
+        message: str = "",
+        who: str | None = None,
+        before_commit: Callable[[list[str]], None] | None = None,
+    ) -> RefTransaction:
+        """A batch of ref changes (before_commit: see RefTransaction)."""
+        return RefTransaction(self.apply, message, who if who is not None else self._who(), before_commit)
+
+    def apply(
+        self,
+        updates: list[Update],
         message: str,
         who: str,
-        index_ops: list[tuple[str, bool, bytes, bytes]] = (),  # type: ignore[assignment]
-        checks: list[Callable[[RefView], None]] = (),  # type: ignore[assignment]
+        index_ops: list[IndexOp],
+        checks: list[Callable[[RefView], None]],
     ) -> list[ReflogEntry]:
-        import msgspec
+        """Commit a transaction's changes in one write transaction (RefTransaction.commit)."""
 
-        from pacha.refs.integrity import update_digest
-
-        def run(txn: Any) -> list[ReflogEntry]:
-            self._db(txn, b"refs", write=True)
-            self._db(txn, b"reflog", write=True)
-            entries: list[ReflogEntry] = []
-            todo = self._run_checks(txn, updates, checks) if checks else updates
-            self._apply_in(txn, todo, message, who, index_ops, entries, msgspec)
-            update_digest(self, txn, entries)  # in the same transaction: fsck detects outside changes
+        def run(txn: Txn) -> list[ReflogEntry]:
+            writer = _Writer(self, txn)
+            todo = writer.run_checks(updates, checks) if checks else updates
+            entries = writer.apply(todo, message, who)
+            indexes.apply_ops(self._env, txn, index_ops)
+            # in the same transaction: fsck detects outside changes
+            update_digest(txn, map_db(self._env, txn, DIGEST_MAP), writer.refs, entries)
             return entries
 
         return self._env.write(run)
 
-    def _run_checks(
-        self, txn: Any, updates: list[_Update], checks: list[Callable[[RefView], None]]
-    ) -> list[_Update]:
+
+class _Writer:
+    """The ref and reflog writes of one write transaction."""
+
+    def __init__(self, store: RefStore, txn: Txn) -> None:
+        self.env = store._env
+        self.txn = txn
+        self.refs: Db = self.env.table(REFS, txn)
+        self.reflog: Db = self.env.table(REFLOG, txn)
+        self.clock: tuple[int, int] | None = None  # (when_ns, txn), ticked once an entry is written
+
+    def run_checks(self, updates: list[Update], checks: list[Callable[[RefView], None]]) -> list[Update]:
         """Run RefTransaction.check callbacks in the write transaction; the updates they add join."""
-        view = RefView(self, txn, {u.name for u in updates})
+        view = RefView(self.txn, self.refs, {u.name for u in updates})
         for check in checks:
             check(view)
-        return [*updates, *view._added._updates]
+        return [*updates, *view.added.updates]
 
-    def _apply_in(
-        self,
-        txn: Any,
-        updates: list[_Update],
-        message: str,
-        who: str,
-        index_ops: list[tuple[str, bool, bytes, bytes]],
-        entries: list[ReflogEntry],
-        msgspec: Any,
-    ) -> list[ReflogEntry]:
-        """Check every expectation, then write refs, reflog entries and index changes."""
-        clock: tuple[int, int] | None = None  # (when_ns, txn), ticked once a reflog entry is written
+    def apply(self, updates: list[Update], message: str, who: str) -> list[ReflogEntry]:
+        """Check every expectation, then write refs and reflog entries."""
         current: dict[str, str | None] = {}
         for u in updates:
-            raw = txn.get(u.name.encode("utf-8"), db=self._refs)
+            raw = self.txn.get(u.name.encode("utf-8"), db=self.refs)
             have = raw.hex() if raw is not None else None
             current[u.name] = have
-            _check_expectation(u, have)
+            check_expectation(u, have)
+        entries: list[ReflogEntry] = []
         for u in updates:
             have = current[u.name]
-            if u.new is _KEEP or u.new == have:
+            if u.new is KEEP or u.new == have:
                 continue
-            key = u.name.encode("utf-8")
-            if u.new is None:
-                txn.delete(key, db=self._refs)
-            else:
-                txn.put(key, bytes.fromhex(u.new), db=self._refs)
-            seq = self._next_seq(txn, key)
-            if clock is None:
-                clock = self._tick(txn)
-            when_ns, number = clock
-            entry = ReflogEntry(u.name, seq, have or ZERO_ID, u.new or ZERO_ID, who, when_ns, message, number)
-            doc = {
-                "old": entry.old,
-                "new": entry.new,
-                "who": who,
-                "when_ns": when_ns,
-                "message": message,
-                "txn": number,
-            }
-            txn.put(
-                _reflog_key(key, seq),
-                msgspec.json.encode(doc, order="sorted"),
-                db=self._reflog,
-            )
-            entries.append(entry)
-            if u.expire:
-                txn.put(key, seq.to_bytes(8, "big"), db=self._map_db(EXPIRED_REFLOGS, txn))
-        for index, add, key, value in index_ops:
-            if index.startswith("\0map:"):
-                txn.put(key, value, db=self._map_db(index[5:], txn))
-                continue
-            db = self._index_db(index, txn)
-            if add:
-                txn.put(key, value, db=db, dupdata=True)
-            else:
-                txn.delete(key, value, db=db)
+            entries.append(self._write(u, have, message, who))
         return entries
 
-    def _tick(self, txn: Any) -> tuple[int, int]:
-        """The time and number of this write transaction: a hybrid logical clock kept in the LMDB.
-
-        The time is this machine's clock, but always later than the last transaction's (by
-        1 µs, the precision times are shown with, if the clock says otherwise), so stored
-        times never go backwards whatever the writers' clocks; the number counts write
-        transactions registry-wide and orders their reflog entries exactly. A registry
-        written before the clock was kept starts it from its newest reflog entry.
-        (Kulkarni et al., "Logical Physical Clocks", 2014.)
-        """
-        db = self._map_db(CLOCK, txn)
-        raw = txn.get(b"last", db=db)
-        if raw is not None and len(raw) == 16:
-            last_ns, last_txn = int.from_bytes(raw[:8], "big"), int.from_bytes(raw[8:], "big")
-        else:  # a registry written before the clock was kept (or whose clock was lost)
-            last_ns, last_txn = self._newest_reflog_entry(txn)
-        when_ns = max(time.time_ns(), last_ns + _TICK_NS)
-        number = last_txn + 1
-        txn.put(b"last", when_ns.to_bytes(8, "big") + number.to_bytes(8, "big"), db=db)
-        return when_ns, number
-
-    def _newest_reflog_entry(self, txn: Any) -> tuple[int, int]:
-        """The largest time and transaction number in the reflog (one scan, once per registry)."""
-        import msgspec
-
-        newest_ns = newest_txn = 0
-        for _, value in txn.cursor(db=self._reflog):
-            doc = msgspec.json.decode(value)
-            newest_ns = max(newest_ns, doc.get("when_ns", 0))
-            newest_txn = max(newest_txn, doc.get("txn", 0))
-        return newest_ns, newest_txn
-
-    def _next_seq(self, txn: Any, key: bytes) -> int:
-        cursor = txn.cursor(db=self._reflog)
-        found = cursor.prev() if cursor.set_range(key + b"\x01") else cursor.last()
-        if (
-            found
-            and cursor.key().startswith(key + b"\x00")
-            and len(cursor.key()) == len(key) + 1 + _SEQ_BYTES
-        ):
-            return int.from_bytes(cursor.key()[-_SEQ_BYTES:], "big") + 1
-        return 0
-
-
-def _check_expectation(u: _Update, have: str | None) -> None:
-    if u.old is _ANY:
-        if u.new is None and have is None:
-            raise RefNotFound(f"cannot delete ref {u.name}: it does not exist")
-        return
-    if u.old is None:
-        if have is not None:
-            raise RefConflict(f"ref {u.name} already exists (points at {have})")
-        return
-    if have != u.old:
-        now = f"points at {have}" if have else "does not exist"
-        raise RefConflict(f"ref {u.name} {now}, not the expected {u.old}")
+    def _write(self, u: Update, have: str | None, message: str, who: str) -> ReflogEntry:
+        txn = self.txn
+        key = u.name.encode("utf-8")
+        new = u.new if isinstance(u.new, str) else None
+        if new is None:
+            txn.delete(key, db=self.refs)
+        else:
+            txn.put(key, bytes.fromhex(new), db=self.refs)
+        seq = next_seq(txn, self.reflog, key)
+        if self.clock is None:
+            self.clock = tick(txn, map_db(self.env, txn, CLOCK), self.reflog, time.time_ns())
+        when_ns, number = self.clock
+        entry = ReflogEntry(u.name, seq, have or ZERO_ID, new or ZERO_ID, who, when_ns, message, number)
+        txn.put(entry_key(key, seq), encode_entry(entry), db=self.reflog)
+        if u.expire:
+            txn.put(key, seq.to_bytes(8, "big"), db=map_db(self.env, txn, EXPIRED_REFLOGS))
+        return entry
