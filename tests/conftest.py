@@ -12,6 +12,7 @@ import pytest
 from blake3 import blake3
 
 import pacha
+from tests.seaweedfs import s3_bucket, seaweedfs  # noqa: F401 (fixtures: a real S3 server)
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 

@@ -8,10 +8,18 @@ groups by passing a larger table to run(); pacha itself never imports porcelain.
 from __future__ import annotations
 
 import contextlib
+import errno
+import inspect
 import os
 import sys
 from collections.abc import Mapping
 from importlib import import_module
+from typing import Any
+
+from pacha import __version__
+from pacha.cli.app import add_registry_option, choose_registry
+from pacha.errors import PachaError, UsageError
+from pacha.registry import is_read_only, read_only_error, registry_of
 
 # command name -> module defining `app`, in the order `pacha --help` lists them
 PLUMBING: dict[str, str] = {
@@ -44,6 +52,8 @@ PLUMBING: dict[str, str] = {
     "key": "pacha.cli.key",
     "decrypt": "pacha.cli.decrypt",
 }
+# commands that open no registry, so take no `--registry` after their name
+WITHOUT_REGISTRY = frozenset({"init", "decrypt"})
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2
@@ -53,10 +63,7 @@ def _overview(commands: Mapping[str, str]) -> str:
     lines = [USAGE, "", "Commands:"]
     width = max(map(len, commands))
     for name, module in commands.items():
-        app = import_module(module).app
-        doc = (app.info.help if app.registered_commands[1:] else app.registered_commands[0].help) or ""
-        doc = str(doc).strip()
-        lines.append(f"  {name:<{width}}  {doc.splitlines()[0] if doc else ''}")
+        lines.append(f"  {name:<{width}}  {summary(import_module(module).app)}")
     lines += [
         "",
         "Global options:",
@@ -65,6 +72,16 @@ def _overview(commands: Mapping[str, str]) -> str:
         "Run 'pacha <command> --help' for a command's options and an example.",
     ]
     return "\n".join(lines)
+
+
+def summary(app: Any) -> str:
+    """The first paragraph of a command's help (its docstring), on one line."""
+    if app.registered_commands[1:] or app.registered_groups:  # a group: its own help
+        text = app.info.help
+    else:
+        command = app.registered_commands[0]
+        text = command.help or inspect.getdoc(command.callback)
+    return " ".join(inspect.cleandoc(str(text or "")).split("\n\n")[0].split())
 
 
 def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
@@ -76,8 +93,6 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
             print(_overview(commands))
             return 0
         if arg == "--version":
-            from pacha import __version__
-
             print(f"pacha {__version__}")
             return 0
         if arg == "--registry" or arg.startswith("--registry="):
@@ -111,18 +126,22 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
         hint = f"; did you mean '{close[0]}'?" if close else "; see 'pacha --help'"
         print(f"pacha: '{name}' is not a pacha command{hint}", file=sys.stderr)
         return EXIT_USAGE
-    return invoke(import_module(module).app, rest, f"pacha {name}")
+    return invoke(import_module(module).app, rest, f"pacha {name}", name not in WITHOUT_REGISTRY)
 
 
-def invoke(app: object, args: list[str], prog_name: str) -> int:
-    """Run a typer app, turning Pacha errors into one line on stderr and an exit code."""
+def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = True) -> int:
+    """Run a typer app, turning Pacha errors into one line on stderr and an exit code.
+
+    registry_option: give the command `--registry PATH` (pacha.cli.app.add_registry_option).
+    """
     import typer.main
     from typer import Abort
     from typer._click.exceptions import ClickException  # typer bundles click here
 
-    from pacha.errors import PachaError, UsageError
-
-    command = typer.main.get_command(app)  # type: ignore[arg-type]
+    command = typer.main.get_command(app)
+    choose_registry(None)
+    if registry_option:
+        add_registry_option(command)
     try:
         # Not standalone: the option parser's errors come here to be printed as one line
         # (standalone, typer draws a multi-line box). Callbacks return None, so an int
@@ -172,7 +191,7 @@ def invoke(app: object, args: list[str], prog_name: str) -> int:
     return 0
 
 
-def _command_path(command: object, args: list[str], prog_name: str) -> str:
+def _command_path(command: Any, args: list[str], prog_name: str) -> str:
     """`pacha model register` for `model register ...` (the parser does not always say)."""
     subcommands = getattr(command, "commands", None)
     if subcommands:
@@ -190,10 +209,6 @@ def usage_line(prog_name: str, message: str) -> str:
 
 def _os_error_line(exc: OSError) -> str:
     """A refused write inside a registry says the registry is read-only; other errors name the file."""
-    import errno
-
-    from pacha.registry import is_read_only, read_only_error, registry_of
-
     if exc.filename and is_read_only(exc):
         root = registry_of(exc.filename)
         if root is not None:

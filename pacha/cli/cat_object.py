@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, BinaryIO
+from typing import Annotated, BinaryIO
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
-
-if TYPE_CHECKING:
-    from pacha.registry import Registry
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, NotFound, PachaError, UsageError
+from pacha.ids import is_full_id
+from pacha.registry import Registry
 
 app = new_app()
 
@@ -20,7 +20,6 @@ VERIFY_FIRST_LIMIT = 64 << 20
 
 
 @app.command(
-    help="Show an object's kind (-t), size (-s), existence (-e), content (-p or KIND ID).",
     epilog="Examples: pacha cat-object -t 4f1c  ·  pacha cat-object blob 4f1c > model.bin  ·  "
     "printf '%s\\n' ID1 ID2 | pacha cat-object --batch-check",
 )
@@ -39,15 +38,13 @@ def cat_object(
     buffer: Annotated[
         bool, typer.Option("--buffer", help="With --batch*, do not flush after every answer.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput, NotFound, UsageError
-
+    """Show an object's kind (-t), size (-s), existence (-e), content (-p or KIND ID)."""
     args = args or []
     modes = sum((show_type, show_size, exists, pretty, batch, batch_check))
     if modes > 1:
         raise InvalidInput("give only one of -t, -s, -e, -p, --batch, --batch-check")
-    reg = open_reg(registry)
+    reg = open_reg()
     if batch or batch_check:
         if args:
             raise InvalidInput("--batch and --batch-check read ids from standard input, not arguments")
@@ -80,8 +77,6 @@ def cat_object(
 
 
 def _print_raw(reg: Registry, object_id: str, kind: str | None) -> None:
-    from pacha.errors import InvalidInput
-
     out = sys.stdout.buffer
     with reg.objects.open(object_id) as reader:
         if kind is not None and reader.kind != kind:
@@ -93,6 +88,7 @@ def _print_raw(reg: Registry, object_id: str, kind: str | None) -> None:
 
 
 def _print_pretty(reg: Registry, object_id: str) -> None:
+    # pacha.objects decodes with msgspec (~20 ms to import): only -p pays for it
     from pacha import objects
 
     with reg.objects.open(object_id) as reader:
@@ -113,9 +109,6 @@ def _print_pretty(reg: Registry, object_id: str) -> None:
 
 def _batch(reg: Registry, stdin: BinaryIO, out: BinaryIO, contents: bool, flush: bool) -> int:
     """Answer one line per id read; returns how many objects were corrupt."""
-    from pacha.errors import AmbiguousId, CorruptObject, PachaError
-    from pacha.ids import is_full_id
-
     store = reg.objects
     failures = 0
     for raw_line in stdin:

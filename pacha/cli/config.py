@@ -6,25 +6,21 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import InvalidInput
 
 app = new_app()
 
 
-@app.command(
-    help="Get, set or list registry settings (config.toml; comments are kept).",
-    epilog="Example: pacha config user.name 'Ada Lovelace'",
-)
+@app.command(epilog="Example: pacha config user.name 'Ada Lovelace'")
 def config(
     key: Annotated[str | None, typer.Argument(help="SECTION.NAME, e.g. user.email")] = None,
     value: Annotated[str | None, typer.Argument(help="New value; omit to print the current one.")] = None,
     unset: Annotated[bool, typer.Option("--unset", help="Remove KEY.")] = False,
     list_all: Annotated[bool, typer.Option("-l", "--list", help="Print every setting.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import InvalidInput
-
-    cfg = open_reg(registry).config
+    """Get, set or list registry settings (config.toml; comments are kept)."""
+    cfg = open_reg().config
     if list_all or key is None:
         for name, current in cfg.items():
             write_out(f"{name}={_show(current)}\n")

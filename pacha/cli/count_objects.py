@@ -9,43 +9,51 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha import codec
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import ObjectNotFound
+from pacha.leftovers import scan
+from pacha.store import ObjectStore
+from pacha.store.repack import pack_stats
 
 app = new_app()
 
 
-@app.command(
-    help="Count stored objects and the disk they use; -v for a breakdown.",
-    epilog="Example: pacha count-objects -v",
-)
+@app.command(epilog="Example: pacha count-objects -v")
 def count_objects(
     verbose: Annotated[bool, typer.Option("-v", "--verbose", help="One 'key: value' a line.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha import codec
-    from pacha.errors import ObjectNotFound
-    from pacha.leftovers import scan
-    from pacha.store.repack import pack_stats
+    """Count stored objects and the disk they use; -v for a breakdown."""
+    store = open_reg().objects
+    count, disk, loose_encodings = _count_loose(store, verbose)
+    if not verbose:
+        write_out(f"{count} objects, {disk // 1024} kilobytes\n")
+        return
+    lines = {"count": count, "size": disk // 1024, **_breakdown(store, loose_encodings)}
+    write_out("".join(f"{k}: {v}\n" for k, v in lines.items()))
 
-    reg = open_reg(registry)
-    store = reg.objects
+
+def _count_loose(store: ObjectStore, encodings: bool) -> tuple[int, int, dict[int, int]]:
+    """(loose objects, their disk bytes, {body encoding: objects} if encodings else {0: all})."""
     loose = store.loose
     count = disk = 0
-    loose_encodings: dict[int, int] = {}
+    by_encoding: dict[int, int] = {}
     # Other processes write, pack and remove files while this counts: a file that is gone
     # by the time it is looked at is not counted (a repack moved it into a pack).
     for object_id in loose.iter_ids():
         try:
             size = loose.disk_size(object_id)
-            encoding = store.stat(object_id).encoding if verbose else 0  # an envelope's inner one
+            encoding = store.stat(object_id).encoding if encodings else 0  # an envelope's inner one
         except (FileNotFoundError, ObjectNotFound):
             continue
         count += 1
         disk += size
-        loose_encodings[encoding] = loose_encodings.get(encoding, 0) + 1
-    if not verbose:
-        write_out(f"{count} objects, {disk // 1024} kilobytes\n")
-        return
+        by_encoding[encoding] = by_encoding.get(encoding, 0) + 1
+    return count, disk, by_encoding
+
+
+def _breakdown(store: ObjectStore, loose_encodings: dict[int, int]) -> dict[str, int]:
+    """The -v lines after count and size: packs, deltas, garbage, temp files, leftovers (KiB sizes)."""
     store.packs.refresh(force=True)
     packs = []
     deltas = loose_encodings.get(codec.DELTA, 0)
@@ -62,12 +70,11 @@ def count_objects(
         packs.append(pack)
         deltas += pack_deltas
         chunked += pack_chunked
+    loose = store.loose
     garbage = _sizes(loose.stray_files())
     tmp_files = _sizes(Path(e.path) for e in os.scandir(loose.tmp_dir)) if loose.tmp_dir.is_dir() else []
     leftovers = scan(store)
-    lines = {
-        "count": count,
-        "size": disk // 1024,
+    return {
         "in-pack": sum(p.count for p in packs),
         "packs": len(packs),
         "packs-outside-midx": store.packs.uncovered,
@@ -85,7 +92,6 @@ def count_objects(
         "stale-midx": sum(item.kind == "stale-midx" for item in leftovers),
         "damaged-packs": len(store.packs.damaged),
     }
-    write_out("".join(f"{k}: {v}\n" for k, v in lines.items()))
 
 
 def _sizes(paths: Iterable[Path]) -> list[int]:

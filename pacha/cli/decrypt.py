@@ -7,16 +7,15 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import new_app, write_out
 from pacha.cli._crypto_options import KeyFileOption
+from pacha.cli.app import new_app, write_out
+from pacha.crypto.passphrase import use_key_file
+from pacha.crypto.share import open_sealed
 
 app = new_app()
 
 
-@app.command(
-    help="Decrypt a sealed file into the file or folder it holds, checked against its id.",
-    epilog="Example: PACHA_PASSPHRASE=... pacha decrypt model.apr.pacha -o model.apr",
-)
+@app.command(epilog="Example: PACHA_PASSPHRASE=... pacha decrypt model.apr.sealed -o model.apr")
 def decrypt(
     file: Annotated[Path, typer.Argument(help="The sealed file.")],
     output: Annotated[
@@ -26,9 +25,7 @@ def decrypt(
     force: Annotated[bool, typer.Option("--force", help="Replace OUTPUT if it exists.")] = False,
     key_file: KeyFileOption = None,
 ) -> None:
-    from pacha.crypto.passphrase import use_key_file
-    from pacha.crypto.share import open_sealed
-
+    """Decrypt a sealed file into the file or folder it holds, checked against its id."""
     use_key_file(key_file)
     dest, meta = open_sealed(file, output, force)
     write_out(f"{meta.get('source') or meta.get('id')} -> {dest}\n")

@@ -6,15 +6,15 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli._refargs import expected_old
+from pacha.cli.app import new_app, open_reg
+from pacha.errors import InvalidInput
+from pacha.refs.names import check_ref_name
 
 app = new_app()
 
 
-@app.command(
-    help="Delete NAME; with --old only if it points at that id. The reflog is kept.",
-    epilog="Example: pacha delete-ref models/fraud-detector/0.9.0 -m 'withdrawn'",
-)
+@app.command(epilog="Example: pacha delete-ref models/fraud-detector/0.9.0 -m 'withdrawn'")
 def delete_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
@@ -23,14 +23,10 @@ def delete_ref(
         bool,
         typer.Option("--expire", help="Its reflog stays as a record but no longer keeps objects from gc."),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.cli._refargs import expected_old
-    from pacha.errors import InvalidInput
-    from pacha.refs.names import check_ref_name
-
+    """Delete NAME; with --old only if it points at that id. The reflog is kept."""
     check_ref_name(name)
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.transaction(message) as tx:
         if old is None:
             tx.delete(name, expire=expire)

@@ -6,27 +6,22 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
 from pacha.cli._crypto_options import KeyFileOption
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.crypto.admin import encrypt as run_encrypt
+from pacha.crypto.passphrase import use_key_file
 
 app = new_app()
 
 
-@app.command(
-    help="Encrypt every object of the registry in place; interrupted, run it again to finish.",
-    epilog="Example: PACHA_PASSPHRASE=... pacha encrypt (or --key-file FILE, or type it when asked)",
-)
+@app.command(epilog="Example: PACHA_PASSPHRASE=... pacha encrypt (or --key-file FILE, or type it when asked)")
 def encrypt(
     key_file: KeyFileOption = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.crypto.admin import encrypt as run_encrypt
-    from pacha.crypto.passphrase import use_key_file
-
+    """Encrypt every object of the registry in place; interrupted, run it again to finish."""
     use_key_file(key_file)
-    reg = open_reg(registry)
-    created, report = run_encrypt(reg)
+    created, report = run_encrypt(open_reg())
     if not quiet:
         start = "created the keyring; " if created else ""
         write_out(

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import InvalidInput
+from pacha.registry import Registry
 
 if TYPE_CHECKING:
-    from pacha.registry import Registry
+    from pacha.store.reader import ObjectInfo
 
 app = new_app()
 
@@ -19,10 +23,7 @@ _TOKEN = re.compile(r"%\((?P<atom>[a-z:]+)\)|%(?P<hex>[0-9a-fA-F]{2})|%%")
 ATOMS = ("refname", "objectname", "objectname:short", "objecttype", "objectsize")
 
 
-@app.command(
-    help="List refs matching PATTERNs (prefixes or globs) in name order.",
-    epilog="Example: pacha for-each-ref models/ --format '%(refname) %(objectname:short)'",
-)
+@app.command(epilog="Example: pacha for-each-ref models/ --format '%(refname) %(objectname:short)'")
 def for_each_ref(
     patterns: Annotated[
         list[str] | None, typer.Argument(help="Prefixes (models/x) or globs (models/*/1.*).")
@@ -36,9 +37,9 @@ def for_each_ref(
         ),
     ] = DEFAULT_FORMAT,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array of refs.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_reg(registry)
+    """List refs matching PATTERNs (prefixes or globs) in name order."""
+    reg = open_reg()
     refs = list(matching_refs(reg, patterns or []))
     if as_json:
         import msgspec
@@ -61,9 +62,8 @@ def for_each_ref(
         write_out(render(reg, name, object_id))
 
 
-def matching_refs(reg: Registry, patterns: list[str]):  # type: ignore[no-untyped-def]
-    from fnmatch import fnmatchcase
-
+def matching_refs(reg: Registry, patterns: list[str]) -> Iterator[tuple[str, str]]:
+    """(name, id) of each ref a pattern matches (a prefix, or a glob with * ? [), in name order."""
     if not patterns:
         yield from reg.refs.iter()
         return
@@ -81,17 +81,15 @@ def matching_refs(reg: Registry, patterns: list[str]):  # type: ignore[no-untype
         yield name, object_id
 
 
-def compile_format(fmt: str):  # type: ignore[no-untyped-def]
+def compile_format(fmt: str) -> Callable[[Registry, str, str], str]:
     """Check fmt once; return a function rendering one ref."""
-    from pacha.errors import InvalidInput
-
     for match in _TOKEN.finditer(fmt):
         atom = match["atom"]
         if atom is not None and atom not in ATOMS:
             raise InvalidInput(f"unknown format atom %({atom}): use one of {', '.join(ATOMS)}")
 
     def render(reg: Registry, name: str, object_id: str) -> str:
-        info = None
+        info: ObjectInfo | None = None
 
         def value(match: re.Match[str]) -> str:
             nonlocal info

@@ -7,17 +7,13 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.refs.integrity import recover_refs
 
 app = new_app()
 
 
-@app.command(
-    help="Verify every object (re-hash), every link and every ref; exit 1 on damage to anything "
-    "reachable. Leftovers of interrupted operations (warnings) and dangling links among "
-    "unreachable objects (notes) go to stderr and do not fail.",
-    epilog="Example: pacha fsck && echo registry healthy",
-)
+@app.command(epilog="Example: pacha fsck && echo registry healthy")
 def fsck(
     jobs: Annotated[int, typer.Option("-j", "--jobs", help="Threads verifying in parallel.", min=1)] = 2,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary line on stderr.")] = False,
@@ -37,12 +33,16 @@ def fsck(
             "repack) and the version records; the old one is moved to refs.damaged-<time>/.",
         ),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
+    """Verify every object (re-hash), every link and every ref; exit 1 on damage to anything reachable.
+    Leftovers of interrupted operations (warnings) and dangling links among unreachable objects (notes) go
+    to stderr and do not fail."""
+    # pacha.fsck is imported when run, not at the top: importing that submodule makes the package
+    # attribute `pacha.fsck` the module, hiding the function `pacha.fsck` exports (pacha/__init__.py).
     from pacha.fsck import fsck as run_fsck
 
     if recover_refs:
-        _recover(registry)
+        _recover()
         return
 
     def report(problem: str) -> None:
@@ -52,7 +52,7 @@ def fsck(
     def warn(text: str) -> None:
         sys.stderr.write(text + "\n")
 
-    result = run_fsck(open_reg(registry), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
+    result = run_fsck(open_reg(), jobs=jobs, on_problem=report, on_warning=warn, repair=repair)
     for line in result.hints + result.repaired:
         write_out(line + "\n")
     if not quiet:
@@ -69,10 +69,8 @@ def fsck(
         raise typer.Exit(1)
 
 
-def _recover(registry: str | None) -> None:
-    from pacha.refs.integrity import recover_refs
-
-    reg = open_reg(registry)
+def _recover() -> None:
+    reg = open_reg()
     with reg.collecting():  # no gc and no writer meanwhile
         done = recover_refs(reg)
     for note in done.notes:

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Collection
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out
-
-if TYPE_CHECKING:
-    from pacha.registry import Registry
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import InvalidInput
+from pacha.gc import collect
+from pacha.registry import Registry
 
 app = new_app()
 
@@ -23,27 +23,20 @@ DryRunOption = Annotated[bool, typer.Option("-n", "--dry-run", help="Only print 
 QuietOption = Annotated[bool, typer.Option("-q", "--quiet", help="No summary on stderr.")]
 
 
-@app.command(
-    help="Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them.",
-    epilog="Example: pacha gc --prune 2026-01-01 --dry-run",
-)
+@app.command(epilog="Example: pacha gc --prune 2026-01-01 --dry-run")
 def gc(
     prune: PruneOption = None,
     dry_run: DryRunOption = False,
     quiet: QuietOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.cli._app import open_reg
-
-    run_gc(open_reg(registry), parse_prune(prune), dry_run, quiet)
+    """Remove unreachable objects older than the grace period (default 2 weeks); --dry-run lists them."""
+    run_gc(open_reg(), parse_prune(prune), dry_run, quiet)
 
 
 def parse_prune(prune: str | None) -> float | None:
     """--prune DATE|now as a Unix time (None: the default grace period)."""
     import time
     from datetime import UTC, datetime
-
-    from pacha.errors import InvalidInput
 
     if prune is None:
         return None
@@ -60,7 +53,6 @@ def run_gc(
     reg: Registry, cutoff: float | None, dry_run: bool, quiet: bool, assume_expired: Collection[str] = ()
 ) -> None:
     """Collect, listing what goes on a dry run, and summarise on stderr."""
-    from pacha.gc import collect
 
     def show(object_id: str) -> None:
         if dry_run:

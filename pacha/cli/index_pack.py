@@ -7,22 +7,18 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.store.index_pack import index_pack as rebuild
 
 app = new_app()
 
 
-@app.command(
-    help="Rebuild the index of a pack from the pack itself (a damaged or missing .idx); prints its path.",
-    epilog="Example: pacha index-pack .pacha/objects/pack/pack-1a2b….pack",
-)
+@app.command(epilog="Example: pacha index-pack .pacha/objects/pack/pack-1a2b….pack")
 def index_pack(
     packs: Annotated[list[Path], typer.Argument(help="Pack files (.pack; a .idx names its pack).")],
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.store.index_pack import index_pack as rebuild
-
-    reg = open_reg(registry)
+    """Rebuild the index of a pack from the pack itself (a damaged or missing .idx); prints its path."""
+    reg = open_reg()
     with reg.writing():  # gc must not remove the temp index, nor a pack being indexed
         for pack in packs:
             write_out(f"{rebuild(reg.objects, pack)}\n")

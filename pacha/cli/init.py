@@ -7,16 +7,16 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import new_app, write_out
 from pacha.cli._crypto_options import KeyFileOption
+from pacha.cli.app import new_app, write_out
+from pacha.crypto.admin import init_encrypted
+from pacha.crypto.passphrase import use_key_file
+from pacha.registry import init_registry
 
 app = new_app()
 
 
-@app.command(
-    help="Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha).",
-    epilog="Example: pacha init ~/.pacha",
-)
+@app.command(epilog="Example: pacha init ~/.pacha; PACHA_PASSPHRASE=... pacha init --encrypt")
 def init(
     path: Annotated[Path | None, typer.Argument(help="Directory to become the registry.")] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="Print nothing.")] = False,
@@ -39,10 +39,7 @@ def init(
     ] = False,
     key_file: KeyFileOption = None,
 ) -> None:
-    from pacha.crypto.admin import init_encrypted
-    from pacha.crypto.passphrase import use_key_file
-    from pacha.registry import init_registry
-
+    """Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha)."""
     use_key_file(key_file)
     registry, created = init_registry(path, shared)
     sealed = encrypt and init_encrypted(registry)

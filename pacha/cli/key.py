@@ -6,8 +6,11 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, open_reg, write_out
 from pacha.cli._crypto_options import KeyFileOption, NewKeyFileOption
+from pacha.cli.app import open_reg, write_out
+from pacha.crypto.admin import add_slot, list_slots, remove_slot, rotate_data
+from pacha.crypto.admin import rotate as rewrap
+from pacha.crypto.passphrase import use_key_file
 
 app = typer.Typer(
     add_completion=False,
@@ -20,11 +23,9 @@ app = typer.Typer(
 
 
 @app.command("list", epilog="Example: pacha key list")
-def list_(registry: RegistryOption = None) -> None:
+def list_() -> None:
     """List key slots: name, creation time, Argon2id costs, master key ids (no passphrase needed)."""
-    from pacha.crypto.admin import list_slots
-
-    current, retiring, slots = list_slots(open_reg(registry).root)
+    current, retiring, slots = list_slots(open_reg().root)
     write_out(f"master key {current}" + (f" (retiring {', '.join(retiring)})" if retiring else "") + "\n")
     for slot in slots:
         kdf = slot.kdf
@@ -39,14 +40,10 @@ def add(
     name: Annotated[str, typer.Option("--name", help="Name of the new key slot.")],
     key_file: KeyFileOption = None,
     new_key_file: NewKeyFileOption = None,
-    registry: RegistryOption = None,
 ) -> None:
     """Add a passphrase that unlocks the registry (an existing one must be given too)."""
-    from pacha.crypto.admin import add_slot
-    from pacha.crypto.passphrase import use_key_file
-
     use_key_file(key_file)
-    add_slot(open_reg(registry).root, name, new_key_file)
+    add_slot(open_reg().root, name, new_key_file)
     write_out(f"added key slot {name}\n")
 
 
@@ -54,14 +51,10 @@ def add(
 def remove(
     name: Annotated[str, typer.Argument(help="The key slot to remove.")],
     key_file: KeyFileOption = None,
-    registry: RegistryOption = None,
 ) -> None:
     """Remove a passphrase (never the last one)."""
-    from pacha.crypto.admin import remove_slot
-    from pacha.crypto.passphrase import use_key_file
-
     use_key_file(key_file)
-    remove_slot(open_reg(registry).root, name)
+    remove_slot(open_reg().root, name)
     write_out(f"removed key slot {name}\n")
 
 
@@ -77,23 +70,17 @@ def rotate(
     ] = False,
     key_file: KeyFileOption = None,
     new_key_file: NewKeyFileOption = None,
-    registry: RegistryOption = None,
 ) -> None:
     """Give the slot your passphrase opens a new passphrase, or (--data) a new master key."""
-    from pacha.crypto.admin import rotate as rewrap
-    from pacha.crypto.admin import rotate_data
-    from pacha.crypto.passphrase import use_key_file
-
     use_key_file(key_file)
-    reg = open_reg(registry)
+    reg = open_reg()
     if not data:
         name = rewrap(reg.root, new_key_file)
         write_out(f"key slot {name} re-wrapped under the new passphrase (the data is unchanged)\n")
         return
     dropped, report = rotate_data(reg)
+    gone = f"; dropped key slot(s) {', '.join(dropped)}: add them again" if dropped else ""
     write_out(
         f"re-encrypted {report.loose} loose object(s) and {report.entries} packed object(s) under a new "
-        f"master key"
-        + (f"; dropped key slot(s) {', '.join(dropped)}: add them again" if dropped else "")
-        + "\n"
+        f"master key{gone}\n"
     )

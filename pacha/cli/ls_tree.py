@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.checkout_files import read_tree
+from pacha.cli.app import new_app, open_reg, write_out
 
 if TYPE_CHECKING:
     from pacha.store import ObjectStore
@@ -14,25 +15,20 @@ if TYPE_CHECKING:
 app = new_app()
 
 
-@app.command(
-    help="List a tree: '<mode> <kind> <id> <size> TAB <name>' per entry.",
-    epilog="Example: pacha ls-tree -r 9c2e",
-)
+@app.command(epilog="Example: pacha ls-tree -r 9c2e")
 def ls_tree(
     spec: Annotated[str, typer.Argument(help="Tree id, prefix or ref name.")],
     recursive: Annotated[bool, typer.Option("-r", help="Recurse into subtrees, printing paths.")] = False,
     name_only: Annotated[bool, typer.Option("--name-only", help="Print names only.")] = False,
     nul: Annotated[bool, typer.Option("-z", help="End lines with NUL instead of newline.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    reg = open_reg(registry)
+    """List a tree: '<mode> <kind> <id> <size> TAB <name>' per entry."""
+    reg = open_reg()
     end = "\0" if nul else "\n"
     _list(reg.objects, reg.resolve(spec), "", recursive, name_only, end)
 
 
 def _list(store: ObjectStore, tree_id: str, prefix: str, recursive: bool, name_only: bool, end: str) -> None:
-    from pacha.checkout_files import read_tree
-
     for entry in read_tree(store, tree_id).entries:
         path = prefix + entry.name
         if recursive and entry.kind == "tree":

@@ -6,23 +6,19 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import RefNotFound
 
 app = new_app()
 
 
-@app.command(
-    help="Print the id NAME points at; exit 1 if there is no such ref.",
-    epilog="Example: pacha read-ref models/fraud-detector/1.0.0",
-)
+@app.command(epilog="Example: pacha read-ref models/fraud-detector/1.0.0")
 def read_ref(
     name: Annotated[str, typer.Argument(help="Ref name.")],
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No message when missing.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import RefNotFound
-
-    reg = open_reg(registry)
+    """Print the id NAME points at; exit 1 if there is no such ref."""
+    reg = open_reg()
     try:
         write_out(reg.refs.resolve(name) + "\n")
     except RefNotFound:

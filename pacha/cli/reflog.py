@@ -6,27 +6,23 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.errors import RefNotFound
+from pacha.refs.names import check_ref_name
+from pacha.refs.store import iso_time
 
 app = new_app()
 
 
-@app.command(
-    help="Show the changes of ref NAME (or of every ref), newest first.",
-    epilog="Example: pacha reflog stages/fraud-detector/production",
-)
+@app.command(epilog="Example: pacha reflog stages/fraud-detector/production")
 def reflog(
     name: Annotated[str | None, typer.Argument(help="Ref name; omit for every ref.")] = None,
     limit: Annotated[int | None, typer.Option("-n", help="Show at most N entries.", min=0)] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Each line: NAME@{N}<TAB>OLD<TAB>NEW<TAB>TIME<TAB>WHO<TAB>MESSAGE (zero id = absent)."""
-    from pacha.errors import RefNotFound
-    from pacha.refs.names import check_ref_name
-    from pacha.refs.store import iso_time
-
-    reg = open_reg(registry)
+    """Show the changes of ref NAME (or of every ref), newest first."""
+    # each line: NAME@{N}<TAB>OLD<TAB>NEW<TAB>TIME<TAB>WHO<TAB>MESSAGE (zero id = absent)
+    reg = open_reg()
     if name is not None:
         check_ref_name(name)
         entries = reg.refs.reflog(name)

@@ -6,15 +6,15 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, writing_reg
+from pacha.cli.app import new_app, writing_reg
+from pacha.leftovers import clean
+from pacha.refs.integrity import write_snapshot
+from pacha.store.repack import repack as run_repack
 
 app = new_app()
 
 
-@app.command(
-    help="Move every loose object and every pack into one pack (deltas and chunk lists kept as stored).",
-    epilog="Example: pacha repack && pacha count-objects -v; pacha repack --geometric 2",
-)
+@app.command(epilog="Example: pacha repack && pacha count-objects -v; pacha repack --geometric 2")
 def repack(
     geometric: Annotated[
         int | None,
@@ -27,15 +27,11 @@ def repack(
         ),
     ] = None,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
+    """Move every loose object and every pack into one pack (deltas and chunk lists kept as stored)."""
     import sys
 
-    from pacha.leftovers import clean
-    from pacha.refs.integrity import write_snapshot
-    from pacha.store.repack import repack as run_repack
-
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         cleaned = clean(reg.objects)  # complete or clear what an interrupted repack or write left
         report = run_repack(reg.objects, geometric=geometric)
     try:

@@ -6,29 +6,25 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.store.pack import Pack
+from pacha.store.repack import find_pack
 
 app = new_app()
 
 
-@app.command(
-    help="Print each entry of a pack index: offset, id, stored length (id order).",
-    epilog="Example: pacha show-index .pacha/objects/pack/pack-1a2b….idx",
-)
+@app.command(epilog="Example: pacha show-index .pacha/objects/pack/pack-1a2b….idx")
 def show_index(
     pack: Annotated[str, typer.Argument(help="An index or pack file, or a pack id (prefix).")],
-    registry: RegistryOption = None,
 ) -> None:
+    """Print each entry of a pack index: offset, id, stored length (id order)."""
     from pathlib import Path
-
-    from pacha.store.pack import Pack
-    from pacha.store.repack import find_pack
 
     path = Path(pack)
     if path.suffix in (".idx", ".pack") and path.exists():
         found = Pack(path.with_suffix(".idx"))  # any pack file: no registry needed
     else:
-        found = find_pack(open_reg(registry).objects, pack)
+        found = find_pack(open_reg().objects, pack)
     lines = []
     for i in range(found.count):
         entry = found.entry_at(i)

@@ -6,30 +6,26 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out, writing_reg
+from pacha.cli.app import new_app, write_out, writing_reg
+from pacha.errors import InvalidInput
+from pacha.store.pack import remove_pack
+from pacha.store.repack import find_pack, unpack
 
 app = new_app()
 
 
-@app.command(
-    help="Write every object of a pack (with its .idx beside it) as a loose object; -d removes the pack.",
-    epilog="Example: pacha unpack-objects /mnt/usb/pack-1a2b….pack",
-)
+@app.command(epilog="Example: pacha unpack-objects /mnt/usb/pack-1a2b….pack")
 def unpack_objects(
     pack: Annotated[str, typer.Argument(help="A pack or index file, or one of this registry's pack ids.")],
     delete: Annotated[
         bool, typer.Option("-d", "--delete", help="Remove the pack afterwards (only one of this registry's).")
     ] = False,
     quiet: Annotated[bool, typer.Option("-q", "--quiet", help="No summary.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
+    """Write every object of a pack (with its .idx beside it) as a loose object; -d removes the pack."""
     import sys
 
-    from pacha.errors import InvalidInput
-    from pacha.store.pack import remove_pack
-    from pacha.store.repack import find_pack, unpack
-
-    with writing_reg(registry) as reg:
+    with writing_reg() as reg:
         store = reg.objects
         found = find_pack(store, pack)
         written = unpack(store, found)

@@ -23,15 +23,15 @@ from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
-
-if TYPE_CHECKING:
-    from pacha.refs.store import RefTransaction
-    from pacha.registry import Registry
+from pacha.cli._refargs import expected_old
+from pacha.cli.app import new_app, open_reg
+from pacha.errors import InvalidInput, PachaError, UsageError
+from pacha.refs.store import RefTransaction
+from pacha.registry import Registry
 
 app = new_app()
 
@@ -48,7 +48,6 @@ class Instruction:
 
 
 @app.command(
-    help="Apply create/update/delete/verify instructions from stdin atomically (all or none).",
     epilog="Example: printf 'update stages/x/production %s\\nverify models/x/1.0.0\\n' ID "
     "| pacha update-ref --stdin -m promote",
 )
@@ -60,10 +59,8 @@ def update_ref(
     nul: Annotated[bool, typer.Option("-z", help="Instructions are NUL-separated (see --help).")] = False,
     delete: Annotated[bool, typer.Option("-d", help="Delete NAME (single-ref form).")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.errors import UsageError
-
+    """Apply create/update/delete/verify instructions from stdin atomically (all or none)."""
     args = args or []
     if stdin:
         if args or delete:
@@ -74,15 +71,13 @@ def update_ref(
         if nul:
             raise UsageError("-z only applies with --stdin")
         instructions = [_single(args, delete)]
-    reg = open_reg(registry)
+    reg = open_reg()
     with reg.transaction(message) as tx:
         for ins in instructions:
             _apply(reg, tx, ins)
 
 
 def _single(args: list[str], delete: bool) -> Instruction:
-    from pacha.errors import UsageError
-
     if delete:
         if not 1 <= len(args) <= 2:
             raise UsageError("give -d NAME [OLD]")
@@ -93,8 +88,6 @@ def _single(args: list[str], delete: bool) -> Instruction:
 
 
 def parse_text(data: bytes) -> list[Instruction]:
-    from pacha.errors import InvalidInput
-
     out = []
     for number, raw in enumerate(data.decode("utf-8", "surrogateescape").splitlines(), 1):
         if not raw.strip():
@@ -119,14 +112,12 @@ def parse_text(data: bytes) -> list[Instruction]:
 
 
 def parse_nul(data: bytes) -> list[Instruction]:
-    from pacha.errors import InvalidInput
-
     tokens = data.decode("utf-8", "surrogateescape").split("\0")
     if tokens and tokens[-1] == "":
         tokens.pop()
     else:
         raise InvalidInput("-z input must end with NUL")
-    out = []
+    out: list[Instruction] = []
     i = 0
     while i < len(tokens):
         where = f"instruction {len(out) + 1}"
@@ -145,9 +136,6 @@ def parse_nul(data: bytes) -> list[Instruction]:
 
 
 def _apply(reg: Registry, tx: RefTransaction, ins: Instruction) -> None:
-    from pacha.cli._refargs import expected_old
-    from pacha.errors import PachaError
-
     try:
         if ins.verb == "create":
             tx.create(ins.name, reg.resolve(ins.args[0]))

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.verify import check_object, verify_closure
 
 app = new_app()
 
 
-@app.command(
-    help="Verify objects: decode, re-hash and check structure; exit 1 if any is bad.",
-    epilog="Example: pacha verify-object -v models/fraud-detector/1.0.0",
-)
+@app.command(epilog="Example: pacha verify-object -v models/fraud-detector/1.0.0")
 def verify_object(
     specs: Annotated[list[str], typer.Argument(help="Ids, prefixes or ref names.")],
     verbose: Annotated[
@@ -23,13 +22,9 @@ def verify_object(
     recursive: Annotated[
         bool, typer.Option("-r", "--recursive", help="Also everything they link to (trees, records).")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    import sys
-
-    from pacha.verify import check_object, verify_closure
-
-    reg = open_reg(registry)
+    """Verify objects: decode, re-hash and check structure; exit 1 if any is bad."""
+    reg = open_reg()
     bad = 0
     if recursive:
         count, problems = verify_closure(reg.objects, [reg.resolve(spec) for spec in specs])

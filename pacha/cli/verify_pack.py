@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg, write_out
+from pacha import codec
+from pacha.cli.app import new_app, open_reg, write_out
+from pacha.store.copies import Copy, verify_copy
+from pacha.store.repack import find_pack
+from pacha.verify import check_object
 
 app = new_app()
 
 
-@app.command(
-    help="Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad.",
-    epilog="Example: pacha verify-pack -v .pacha/objects/pack/pack-1a2b….idx",
-)
+@app.command(epilog="Example: pacha verify-pack -v .pacha/objects/pack/pack-1a2b….idx")
 def verify_pack(
     packs: Annotated[
         list[str] | None, typer.Argument(help="Pack files (.pack/.idx) or pack ids; default: all.")
@@ -23,17 +25,13 @@ def verify_pack(
         bool,
         typer.Option("-v", "--verbose", help="List each object: id kind size stored-size offset encoding."),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    import sys
-
-    from pacha import codec
+    """Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad."""
+    # pacha.fsck is imported when run, not at the top: importing that submodule makes the package
+    # attribute `pacha.fsck` the module, hiding the function `pacha.fsck` exports (pacha/__init__.py).
     from pacha.fsck import pack_file_problems
-    from pacha.store.copies import Copy, verify_copy
-    from pacha.store.repack import find_pack
-    from pacha.verify import check_object
 
-    reg = open_reg(registry)
+    reg = open_reg()
     store = reg.objects
     if packs:
         chosen = [find_pack(store, name) for name in packs]

@@ -6,32 +6,28 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, open_reg
+from pacha.cli._refargs import expected_old
+from pacha.cli.app import new_app, open_reg
+from pacha.errors import UsageError
+from pacha.refs.names import check_ref_name
 
 app = new_app()
 
 
-@app.command(
-    help="Point NAME at ID; --old or --create make it a compare-and-swap.",
-    epilog="Example: pacha write-ref models/fraud-detector/1.0.0 4f1c --create -m 'register'",
-)
+@app.command(epilog="Example: pacha write-ref models/fraud-detector/1.0.0 4f1c --create -m 'register'")
 def write_ref(
     name: Annotated[str, typer.Argument(help="Ref name, e.g. models/fraud-detector/1.0.0.")],
     spec: Annotated[str, typer.Argument(help="Id, prefix or ref name of the new target.")],
     old: Annotated[str | None, typer.Option("--old", help="Only if NAME points at this id now.")] = None,
     create: Annotated[bool, typer.Option("--create", help="Only if NAME does not exist yet.")] = False,
     message: Annotated[str, typer.Option("-m", "--message", help="Why, for the reflog.")] = "",
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.cli._refargs import expected_old
-    from pacha.errors import UsageError
-    from pacha.refs.names import check_ref_name
-
+    """Point NAME at ID; --old or --create make it a compare-and-swap."""
     check_ref_name(name)
     if old is not None and create:
         raise UsageError("give --old or --create, not both")
     expected = expected_old(old) if old is not None else None
-    reg = open_reg(registry)
+    reg = open_reg()
     new = reg.resolve(spec)
     with reg.transaction(message) as tx:
         if create or (old is not None and expected is None):

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from pacha.store.pack import Pack
 
 Progress = Callable[[str], None]
+Buffer = bytes | bytearray | memoryview
 
 
 @dataclass
@@ -63,15 +64,15 @@ def _stale(stored: bytes | memoryview, object_id: str, current: str) -> bool:
     return envelope.key_of(memoryview(stored)[header.length :]) != current
 
 
-def _resealed(store: ObjectStore, object_id: str, stored: bytes) -> tuple[bytes | memoryview, ...]:
+def _resealed(store: ObjectStore, object_id: str, stored: bytes) -> tuple[Buffer, ...]:
     """The stored form sealed with the current key (an envelope opened first, authenticating it)."""
     header = codec.parse_header(stored[: codec.MAX_HEADER_LEN], object_id)
     if header.encoding == codec.ENCRYPTED:
         body = memoryview(stored)[header.length :]
-        inner, reader = stage.open_stored(store.keys, object_id, header, ViewReader(body))  # type: ignore[arg-type]
+        inner, reader = stage.open_stored(store.keys, object_id, header, ViewReader(body))
         with reader:
             plain = reader.read()
-        parts: tuple[bytes | memoryview, ...] = (
+        parts: tuple[Buffer, ...] = (
             codec.pack_header(inner.kind, inner.size, inner.encoding),
             plain,
         )

@@ -32,7 +32,8 @@ from __future__ import annotations
 import os
 import struct
 from collections.abc import Callable, Sequence
-from typing import IO
+from types import TracebackType
+from typing import Protocol
 
 from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
 from pacha.crypto.errors import AuthenticationFailed
@@ -48,7 +49,13 @@ _WORD = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
 
 Buffer = bytes | bytearray | memoryview
-CipherFor = Callable[[str], Cipher]  # key id -> its cipher (raises if the key is not at hand)
+CipherFor = Callable[[str], Cipher]
+
+
+class _Raw(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...  # key id -> its cipher (raises if the key is not at hand)
 
 
 def associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
@@ -139,7 +146,7 @@ class EnvelopeReader:
     when the first segment is read, so a header-only look (kind, size) needs no key.
     """
 
-    def __init__(self, raw: IO[bytes], object_id: str, kind: str, size: int, cipher_for: CipherFor) -> None:
+    def __init__(self, raw: _Raw, object_id: str, kind: str, size: int, cipher_for: CipherFor) -> None:
         self._raw = raw
         self.id = object_id
         self._kind = kind
@@ -204,7 +211,7 @@ class EnvelopeReader:
             raise self._corrupt(f"encrypted segment {self._index - 1} is short but not the last")
         return True
 
-    def readinto(self, buffer: bytearray | memoryview) -> int:
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
         view = memoryview(buffer).cast("B")
         filled = 0
         while filled < len(view):
@@ -216,7 +223,7 @@ class EnvelopeReader:
             filled += take
         return filled
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int = -1, /) -> bytes:
         parts: list[bytes] = []
         if n is None or n < 0:
             parts.append(self._buffer[self._pos :])
@@ -244,5 +251,7 @@ class EnvelopeReader:
     def __enter__(self) -> EnvelopeReader:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None:
         self.close()

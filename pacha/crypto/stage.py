@@ -13,13 +13,30 @@ encrypted object exactly as a plain one. Forms already sealed pass through uncha
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import IO, Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from pacha import codec
 from pacha.crypto import envelope
 from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
 
 Buffer = bytes | bytearray | memoryview
+
+
+class Stream(Protocol):
+    """A stored body as the store reads it (pacha.store.reader.Stream, structurally)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
 
 
 class Keys(Protocol):
@@ -65,9 +82,7 @@ def seal_parts(keys: Keys, object_id: str, parts: Sequence[Buffer]) -> tuple[Buf
     return codec.pack_header(header.kind, header.size, envelope.ENCRYPTED), sealed
 
 
-def open_stored(
-    keys: Keys, object_id: str, header: codec.Header, raw: IO[bytes]
-) -> tuple[codec.Header, IO[bytes]]:
+def open_stored(keys: Keys, object_id: str, header: codec.Header, raw: Stream) -> tuple[codec.Header, Stream]:
     """(header, body stream) of a stored form as its decoders see it: an envelope becomes the
     inner header and a decrypting stream (the key is asked for at the first body read)."""
     if header.encoding != envelope.ENCRYPTED:
@@ -77,7 +92,7 @@ def open_stored(
     except BaseException:
         raw.close()
         raise
-    return codec.Header(header.kind, header.size, reader.inner, header.length), reader  # type: ignore[return-value]
+    return codec.Header(header.kind, header.size, reader.inner, header.length), reader
 
 
 _WHOLE_CHUNK_BODY = envelope.PREFIX + envelope.SEGMENT_HEAD + TAG_LEN  # plus the chunk's size

@@ -170,9 +170,11 @@ def lost_versions(registry: Registry) -> dict[str, str]:
     """ref -> record id of each version whose record is stored but whose ref is missing although
     the reflog never saw it deleted (lost refs, or a registration interrupted before its commit)."""
     present = {name for name, _ in registry.refs.iter()}
+    # a record fetched from a remote is named by its remote-tracking ref (remotes/<remote>/...)
+    tracked = {object_id for _, object_id in registry.refs.iter("remotes/")}
     out = {}
     for ref, object_id in version_records(registry.objects):
-        if ref in present or ref in out:
+        if ref in present or ref in out or object_id in tracked:
             continue
         if not any(e.new == ZERO_ID for e in registry.refs.reflog(ref)):
             out[ref] = object_id

@@ -129,6 +129,7 @@ def open_copy(store: Store, object_id: str, copy: Copy) -> tuple[codec.Header, S
     )
     if why is not None:
         raise CorruptObject(why)
+    raw: Stream
     if copy.pack is None:
         header, raw = store.loose.open_raw(object_id)
     else:

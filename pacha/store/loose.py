@@ -18,6 +18,7 @@ from pacha.ids import HEX_DIGITS, ID_LEN
 from pacha.perms import read_only_mode
 from pacha.store.checks import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.encodings import ZSTD_CODER
+from pacha.store.pack_writer import Seal
 from pacha.store.reader import ObjectInfo
 from pacha.store.tmpfile import fsync_dir, temp_path
 
@@ -34,9 +35,7 @@ class LooseStore:
         self._level = level
         self.encoding = encoding
         # the encryption stage, set by the ObjectStore: every stored form passes it on its way to disk
-        self.seal: Callable[[str, tuple[bytes | memoryview, ...]], tuple[bytes | memoryview, ...]] | None = (
-            None
-        )
+        self.seal: Seal | None = None
 
     @property
     def level(self) -> int:

@@ -41,7 +41,7 @@ class PackWriter:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, object_id: str, *parts: bytes | memoryview) -> None:
+    def add(self, object_id: str, *parts: bytes | bytearray | memoryview) -> None:
         """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
         self._append(object_id, parts)
         self._flush_if_full()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from pacha.cli import PLUMBING, run
+from porcelain.wording import for_cli
 
 # porcelain command groups, name -> module defining `app`
 PORCELAIN: dict[str, str] = {
@@ -23,7 +24,5 @@ COMMANDS = {**PORCELAIN, **PLUMBING, **OVERRIDES}
 
 
 def main() -> None:
-    from porcelain.wording import for_cli
-
     for_cli()  # errors name options (--bump), not Python arguments (bump=)
     sys.exit(run(sys.argv[1:], COMMANDS))

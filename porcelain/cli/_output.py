@@ -6,6 +6,9 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from porcelain.errors import InvalidInput
+from porcelain.finite import finite_float
+
 # Without a terminal nothing is cut or wrapped: a line is as long as what it says.
 PIPE_WIDTH = 1 << 20
 
@@ -59,8 +62,6 @@ def parse_time(text: str) -> int:
 
     The last nanosecond of the microsecond given (times are shown to the microsecond), in
     integer arithmetic, so `--at` with a time copied from `history` includes that change."""
-    from porcelain.errors import InvalidInput
-
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
@@ -75,9 +76,6 @@ def parse_time(text: str) -> int:
 
 def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:
     """NAME=NUMBER pairs -> {name: finite float}; InvalidInput names the pair that is wrong."""
-    from porcelain.errors import InvalidInput
-    from porcelain.finite import finite_float
-
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")

@@ -1,4 +1,8 @@
-"""pacha data: register, find, promote and download dataset versions."""
+"""pacha data: register, find, promote and download dataset versions.
+
+The commands every kind shares (list, get, stage, lineage, ...) are in porcelain/cli/versions/,
+one module each; this module adds the dataset's own: register.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,43 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import (
+from porcelain.cards import load_toml
+from porcelain.cli.context import DATA, open_porcelain
+from porcelain.cli.kind_group import kind_app
+from porcelain.cli.options import (
     ExcludeOption,
     FilenameOption,
     JsonOption,
-    make_app,
-    open_porcelain,
-    report_registration,
+    MessageOption,
+    SemverOption,
 )
+from porcelain.cli.version_view import report_registration
 
-app = make_app("dataset", "data", "Register, find, promote and download dataset versions.")
+app = kind_app(DATA, "Register, find, promote and download dataset versions.")
+
+NameArgument = Annotated[str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")]
+PathArgument = Annotated[Path, typer.Argument(help="Data file or folder, or - for standard input.")]
+BumpOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bump",
+        help="Next version from the latest: major, minor or patch (a new name starts at "
+        "the datasheet's version or 1.0.0).",
+    ),
+]
+PurposeOption = Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")]
+DatasheetOption = Annotated[
+    Path | None, typer.Option("--datasheet", help="Datasheet (Gebru et al.) in TOML.")
+]
+DerivedFromOption = Annotated[
+    list[str] | None, typer.Option("--derived-from", help="Source dataset version(s), repeatable.")
+]
+TransformOption = Annotated[
+    str | None, typer.Option("--transform", help="How it was derived from the sources.")
+]
+GeneratedByOption = Annotated[
+    str | None, typer.Option("--generated-by", help="The tracked run that produced the data (run-001).")
+]
 
 
 @app.command(
@@ -26,42 +56,22 @@ app = make_app("dataset", "data", "Register, find, promote and download dataset 
     "detection'",
 )
 def register(
-    name: Annotated[str, typer.Argument(help="Dataset name, e.g. transactions or team/transactions.")],
-    path: Annotated[Path, typer.Argument(help="Data file or folder, or - for standard input.")],
-    version: Annotated[
-        str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
-    ] = None,
-    bump: Annotated[
-        str | None,
-        typer.Option(
-            "--bump",
-            help="Next version from the latest: major, minor or patch (a new name starts at "
-            "the datasheet's version or 1.0.0).",
-        ),
-    ] = None,
-    purpose: Annotated[str, typer.Option("-p", "--purpose", help="Why the dataset was created.")] = "",
-    datasheet: Annotated[
-        Path | None, typer.Option("--datasheet", help="Datasheet (Gebru et al.) in TOML.")
-    ] = None,
-    derived_from: Annotated[
-        list[str] | None, typer.Option("--derived-from", help="Source dataset version(s), repeatable.")
-    ] = None,
-    transform: Annotated[
-        str | None, typer.Option("--transform", help="How it was derived from the sources.")
-    ] = None,
-    generated_by: Annotated[
-        str | None, typer.Option("--generated-by", help="The tracked run that produced the data (run-001).")
-    ] = None,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    name: NameArgument,
+    path: PathArgument,
+    version: SemverOption = None,
+    bump: BumpOption = None,
+    purpose: PurposeOption = "",
+    datasheet: DatasheetOption = None,
+    derived_from: DerivedFromOption = None,
+    transform: TransformOption = None,
+    generated_by: GeneratedByOption = None,
+    message: MessageOption = "",
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
-    from porcelain.cards import load_toml
-
-    result = open_porcelain(registry).register_dataset(
+    result = open_porcelain().register_dataset(
         name,
         path,
         version=version,

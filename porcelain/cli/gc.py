@@ -6,18 +6,17 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app, write_out
-from pacha.cli.gc import DryRunOption, PruneOption, QuietOption
-from porcelain.cli._versions import open_porcelain
+from pacha.cli.app import new_app, write_out
+from pacha.cli.gc import DryRunOption, PruneOption, QuietOption, parse_prune, run_gc
+from pacha.gc import collect
+from porcelain import layout
+from porcelain.cli._output import print_json
+from porcelain.cli.context import open_porcelain
 
 app = new_app()
 
 
-@app.command(
-    help="Remove unreachable objects older than the grace period (default 2 weeks); "
-    "--keep-last N first expires all but the newest N versions of each name.",
-    epilog="Example: pacha gc --keep-last 3 --prune now --dry-run",
-)
+@app.command(epilog="Example: pacha gc --keep-last 3 --prune now --dry-run")
 def gc(
     prune: PruneOption = None,
     keep_last: Annotated[
@@ -33,13 +32,11 @@ def gc(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print what was (or would be) expired and removed as JSON.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    from pacha.cli.gc import parse_prune, run_gc
-    from porcelain import layout
-
+    """Remove unreachable objects older than the grace period (default 2 weeks); --keep-last N first
+    expires all but the newest N versions of each name."""
     cutoff = parse_prune(prune)
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     expired: list[str] = []
     found = []
     if keep_last is not None:
@@ -58,9 +55,6 @@ def gc(
         run_gc(reg.plumbing, cutoff, dry_run, quiet, expired)
         return
     import dataclasses
-
-    from pacha.gc import collect
-    from porcelain.cli._output import print_json
 
     report = collect(reg.plumbing, cutoff, dry_run, lambda object_id: None, expired)
     print_json(

@@ -1,4 +1,8 @@
-"""pacha model: register, find, promote, trace and download model versions."""
+"""pacha model: register, find, promote, trace and download model versions.
+
+The commands every kind shares (list, get, stage, lineage, ...) are in porcelain/cli/versions/,
+one module each; this module adds the model's own: register and card.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,60 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import (
+from porcelain import card_render
+from porcelain.cards import load_toml
+from porcelain.cli._output import parse_metrics, print_json
+from porcelain.cli.context import MODEL, open_porcelain
+from porcelain.cli.kind_group import kind_app
+from porcelain.cli.options import (
     ExcludeOption,
     FilenameOption,
     JsonOption,
-    make_app,
-    open_porcelain,
-    report_registration,
+    MessageOption,
+    SemverOption,
 )
+from porcelain.cli.version_view import report_registration
+from porcelain.errors import InvalidInput
+from porcelain.lineage import parse_params
 
-app = make_app("model", "model", "Register, find, promote, trace and download model versions.")
+app = kind_app(MODEL, "Register, find, promote, trace and download model versions.")
+
+NameArgument = Annotated[str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")]
+PathArgument = Annotated[
+    Path,
+    typer.Argument(help="Model file or folder (e.g. a Hugging Face folder), or - for standard input."),
+]
+BumpOption = Annotated[
+    str | None,
+    typer.Option(
+        "--bump",
+        help="Next version from the latest: major = architecture change, minor = retrained on new "
+        "data, patch = fix, quantization or optimization. A new name starts at the card's version "
+        "or 1.0.0.",
+    ),
+]
+DescriptionOption = Annotated[str, typer.Option("-d", "--description", help="What the model does.")]
+CardOption = Annotated[Path | None, typer.Option("--card", help="Model Card in TOML.")]
+MetricOption = Annotated[list[str] | None, typer.Option("--metric", help="NAME=VALUE, repeatable.")]
+FromOption = Annotated[
+    list[str] | None, typer.Option("--from", help="Parent version(s) it was made from, repeatable.")
+]
+RelationOption = Annotated[
+    str | None,
+    typer.Option("--relation", help="fine-tuned, distilled, merged, quantized or pruned (with --from)."),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="Edge parameter NAME=VALUE: temperature (distilled), weights (merged, one per --from), "
+        "quantization (quantized), sparsity (pruned), recipe (fine-tuned).",
+    ),
+]
+RunOption = Annotated[
+    str | None,
+    typer.Option("--run", help="The tracked run that produced it (default: $PACHA_RUN_ID inside a run)."),
+]
 
 
 @app.command(
@@ -25,57 +72,24 @@ app = make_app("model", "model", "Register, find, promote, trace and download mo
     epilog="Example: pacha model register fraud-detector model.apr -v 1.0.0 -d 'Fraud detection model'",
 )
 def register(
-    name: Annotated[str, typer.Argument(help="Model name, e.g. fraud-detector or team/fraud-detector.")],
-    path: Annotated[
-        Path,
-        typer.Argument(help="Model file or folder (e.g. a Hugging Face folder), or - for standard input."),
-    ],
-    version: Annotated[
-        str | None, typer.Option("-v", "--version", help="SemVer version, e.g. 1.2.0.")
-    ] = None,
-    bump: Annotated[
-        str | None,
-        typer.Option(
-            "--bump",
-            help="Next version from the latest: major = architecture change, minor = retrained on new "
-            "data, patch = fix, quantization or optimization. A new name starts at the card's version "
-            "or 1.0.0.",
-        ),
-    ] = None,
-    description: Annotated[str, typer.Option("-d", "--description", help="What the model does.")] = "",
-    card: Annotated[Path | None, typer.Option("--card", help="Model Card in TOML.")] = None,
-    metric: Annotated[list[str] | None, typer.Option("--metric", help="NAME=VALUE, repeatable.")] = None,
-    sources: Annotated[
-        list[str] | None, typer.Option("--from", help="Parent version(s) it was made from, repeatable.")
-    ] = None,
-    relation: Annotated[
-        str | None,
-        typer.Option("--relation", help="fine-tuned, distilled, merged, quantized or pruned (with --from)."),
-    ] = None,
-    param: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--param",
-            help="Edge parameter NAME=VALUE: temperature (distilled), weights (merged, one per --from), "
-            "quantization (quantized), sparsity (pruned), recipe (fine-tuned).",
-        ),
-    ] = None,
-    run: Annotated[
-        str | None,
-        typer.Option("--run", help="The tracked run that produced it (default: $PACHA_RUN_ID inside a run)."),
-    ] = None,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    name: NameArgument,
+    path: PathArgument,
+    version: SemverOption = None,
+    bump: BumpOption = None,
+    description: DescriptionOption = "",
+    card: CardOption = None,
+    metric: MetricOption = None,
+    sources: FromOption = None,
+    relation: RelationOption = None,
+    param: ParamOption = None,
+    run: RunOption = None,
+    message: MessageOption = "",
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
-    from porcelain.cards import load_toml
-    from porcelain.cli._output import parse_metrics
-    from porcelain.lineage import parse_params
-
-    result = open_porcelain(registry).register_model(
+    result = open_porcelain().register_model(
         name,
         path,
         version=version,
@@ -99,14 +113,9 @@ def card(
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or id.")],
     fmt: Annotated[str, typer.Option("--format", help="toml, md (Hugging Face layout) or json.")] = "toml",
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format json.")] = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Render a version's Model Card (Mitchell et al. 2019)."""
-    from porcelain import card_render
-    from porcelain.cli._output import print_json
-    from porcelain.errors import InvalidInput
-
-    found = open_porcelain(registry).get("model", reference)
+    found = open_porcelain().get("model", reference)
     if as_json or fmt == "json":
         print_json(card_render.to_json(found))
     elif fmt == "md":

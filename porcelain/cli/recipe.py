@@ -7,10 +7,16 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, VersionOption, make_app, open_porcelain, report_registration
+from porcelain.cli._output import console, print_json
+from porcelain.cli.context import RECIPE, open_porcelain
+from porcelain.cli.kind_group import kind_app
+from porcelain.cli.options import JsonOption, MessageOption, VersionOption
+from porcelain.cli.run import run_json
+from porcelain.cli.version_view import report_registration, version_json
+from porcelain.recipes import hyperparameters
+from porcelain.run_exec import execute
 
-app = make_app("recipe", "recipe", "Register, check, show and compare training recipes (TOML).", staged=False)
+app = kind_app(RECIPE, "Register, check, show and compare training recipes (TOML).", staged=False)
 
 
 @app.command("register", epilog="Example: pacha recipe register recipe.toml")
@@ -20,12 +26,11 @@ def register(
         str | None,
         typer.Option("--sign", help="Sign the TOML with this GnuPG key (id, fingerprint or email)."),
     ] = None,
-    message: Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")] = "",
+    message: MessageOption = "",
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Register a recipe: the TOML is kept byte for byte, data references are pinned."""
-    result = open_porcelain(registry).register_recipe(path, message=message, sign=sign)
+    result = open_porcelain().register_recipe(path, message=message, sign=sign)
     report_registration(result, "recipe", as_json)
 
 
@@ -34,12 +39,9 @@ def validate(
     reference: Annotated[str, typer.Argument(help="A recipe file, or NAME:VER / NAME -v VER.")],
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Report errors and warnings; exit 1 if there are errors."""
-    from porcelain.cli._output import console, print_json
-
-    what, report = open_porcelain(registry).validate_recipe(reference, version)
+    """Check a recipe: report errors and warnings; exit 1 if there are errors."""
+    what, report = open_porcelain().validate_recipe(reference, version)
     if as_json:
         print_json(
             {"recipe": what, "errors": report.errors, "warnings": report.warnings, "notes": report.notes}
@@ -67,15 +69,11 @@ def show(
     as_json: Annotated[
         bool, typer.Option("--json", help="JSON: the version, its TOML text and the parsed recipe.")
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Print the recipe's TOML exactly as it was registered."""
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     found, doc = reg.recipe_doc(reference, version)
     if as_json:
-        from porcelain.cli._output import print_json
-        from porcelain.cli._versions import version_json
-
         print_json(dict(version_json(found), text=reg.recipe_text(found), recipe=doc))
         return
     typer.echo(reg.recipe_text(found), nl=False)
@@ -86,14 +84,11 @@ def diff(
     old: Annotated[str, typer.Argument(help="The first recipe version.")],
     new: Annotated[str, typer.Argument(help="The second recipe version.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Hyperparameters that changed, then a unified diff of the TOML texts."""
+    """Compare two recipe versions: changed hyperparameters, then a unified diff of the TOML texts."""
     import difflib
 
-    from porcelain.recipes import hyperparameters
-
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     a, a_doc = reg.recipe_doc(old)
     b, b_doc = reg.recipe_doc(new)
     a_hp, b_hp = hyperparameters(a_doc), hyperparameters(b_doc)
@@ -107,8 +102,6 @@ def diff(
         )
     )
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(
             {
                 "old": {"ref": a.ref, "id": a.record_id},
@@ -143,18 +136,13 @@ def run(
             "--json", help="Print the run as JSON at the end (the command's output goes to stderr)."
         ),
     ] = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Start a run; execute COMMAND (or the recipe's [run] command), else print the run's name."""
+    """Start a run; execute COMMAND (or the recipe's run.command), else print the run's name."""
     import os
     import shlex
     import sys
 
-    from porcelain.cli._output import print_json
-    from porcelain.cli.run import run_json
-    from porcelain.run_exec import execute
-
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     _, doc = reg.recipe_doc(reference, version)
     argv = list(command or [])
     if not argv and isinstance(doc.get("run"), dict) and doc["run"].get("command"):

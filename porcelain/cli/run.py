@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 
-from pacha.cli._app import RegistryOption
-from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
-
-if TYPE_CHECKING:
-    from porcelain.runs import RunInfo
+from pacha.pathnames import check_destination
+from porcelain import run_analysis
+from porcelain.cli._output import console, parse_metrics, print_json, table, when
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.errors import InvalidInput, NotFound
+from porcelain.registry import Registry
+from porcelain.runs import RunInfo, load_series
 
 app = typer.Typer(
     help="Track experiment runs: start, log, artifact, finish, list, get.",
@@ -25,7 +28,8 @@ OverrideOption = Annotated[
 ]
 
 
-def run_json(info: RunInfo) -> dict:
+def run_json(info: RunInfo) -> dict[str, Any]:
+    """A run as --json prints it: id, name, status, record id and the record."""
     return {
         "id": info.id,
         "name": info.name,
@@ -41,16 +45,13 @@ def start(
     override: OverrideOption = None,
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Start a run and print its name; log into it, then `pacha run finish`."""
     import os
 
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     run = reg.start_run(recipe, version=version, overrides=override or [], pid=os.getppid())
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(run_json(reg.get_run(run.id)))
     else:
         typer.echo(run.name)
@@ -62,12 +63,9 @@ def log(
     values: Annotated[list[str], typer.Argument(help="NAME=VALUE metric points.")],
     step: Annotated[int | None, typer.Option("--step", help="Training step of these points.")] = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Log metric points into a running run."""
-    from porcelain.cli._output import parse_metrics, print_json
-
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     points = parse_metrics(values, "metric point")
     reg.log_metrics_cli(run, points, step)
     if as_json:
@@ -84,21 +82,16 @@ def artifact(
         str | None, typer.Option("--dataset", help="Attach a registered dataset version.")
     ] = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Attach a file, folder, or registered model/dataset version to a run."""
-    from porcelain.errors import InvalidInput
-
     if sum(x is not None for x in (path, model, dataset)) != 1:
         raise InvalidInput("give one of PATH, --model REF or --dataset REF")
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     if path is not None:
         object_id = reg.run_attach(run, path=path)
     else:
         object_id = reg.run_attach(run, kind="model" if model else "dataset", reference=model or dataset)
     if as_json:
-        from porcelain.cli._output import print_json
-
         info = reg.get_run(run)
         print_json({"id": info.id, "name": info.name, "attached": info.record["artifacts"][-1]})
     else:
@@ -110,13 +103,10 @@ def finish(
     run: Annotated[str, typer.Argument(help="Run name (run-001) or id.")],
     status: Annotated[str, typer.Option("--status", help="completed, failed or killed.")] = "completed",
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Finish a run: its metric series are frozen and its status recorded."""
-    info = open_porcelain(registry).finish_run(run, status)
+    info = open_porcelain().finish_run(run, status)
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json(run_json(info))
     else:
         typer.echo(f"{info.name}: {info.status}")
@@ -126,12 +116,9 @@ def finish(
 def get(
     run: Annotated[str, typer.Argument(help="Run name (run-001) or id.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Show a run: recipe, status, parameters, environment, final metrics, artifacts."""
-    from porcelain.cli._output import console, print_json, when
-
-    info = open_porcelain(registry).get_run(run)
+    info = open_porcelain().get_run(run)
     if as_json:
         print_json(run_json(info))
         return
@@ -167,16 +154,12 @@ def list_runs(
         str | None, typer.Option("--status", help="running, completed, failed, killed, died.")
     ] = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """List runs with status, start time and final metrics."""
-    from porcelain.cli._output import console, print_json, when
-
-    found = open_porcelain(registry).list_runs(recipe, version, status)
+    found = open_porcelain().list_runs(recipe, version, status)
     if as_json:
         print_json([run_json(i) for i in found])
         return
-    from porcelain.cli._output import table
 
     rows = table("run", "recipe", "status", "started", "metrics")
     for info in found:
@@ -187,7 +170,7 @@ def list_runs(
     console().print(rows if found else "no runs")
 
 
-def _runs(reg, names: list[str]) -> list[RunInfo]:  # type: ignore[no-untyped-def]
+def _runs(reg: Registry, names: list[str]) -> list[RunInfo]:
     return [reg.get_run(name) for name in names]
 
 
@@ -195,13 +178,9 @@ def _runs(reg, names: list[str]) -> list[RunInfo]:  # type: ignore[no-untyped-de
 def compare(
     names: Annotated[list[str], typer.Argument(help="Two or more run names or ids.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Side by side: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import console, print_json
-
-    result = run_analysis.compare(_runs(open_porcelain(registry), names))
+    """Compare runs: differing hyperparameters, final/min/max metrics; seed groups with Welch t-test."""
+    result = run_analysis.compare(_runs(open_porcelain(), names))
     if as_json:
         print_json(
             {
@@ -222,8 +201,6 @@ def compare(
         )
         return
     from rich.markup import escape
-
-    from porcelain.cli._output import table
 
     names = [r.name for r in result.runs]
     rows = table("", *names, right=tuple(names))
@@ -251,13 +228,9 @@ def best(
     minimize: Annotated[bool, typer.Option("--minimize", help="Lower is better.")] = False,
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """The finished run with the best final value of a metric."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-
-    infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
+    """Print the finished run with the best final value of a metric."""
+    infos = [i for i in open_porcelain().list_runs(recipe, version) if i.status == "completed"]
     top = run_analysis.best(infos, metric, minimize)
     if as_json:
         print_json(run_json(top))
@@ -271,13 +244,9 @@ def importance(
     metric: Annotated[str, typer.Option("-m", "--metric", help="Metric whose final value is explained.")],
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """Spearman rank correlation of each numeric hyperparameter with a metric, strongest first."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-
-    infos = [i for i in open_porcelain(registry).list_runs(recipe, version) if i.status == "completed"]
+    """Rank numeric hyperparameters by Spearman correlation with a metric, strongest first."""
+    infos = [i for i in open_porcelain().list_runs(recipe, version) if i.status == "completed"]
     rows = run_analysis.importance(infos, metric)
     if as_json:
         print_json(
@@ -295,20 +264,13 @@ def metrics(
     run: Annotated[str, typer.Argument(help="Run name or id.")],
     metric: Annotated[str | None, typer.Option("-m", "--metric", help="Only this metric.")] = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    """A run's metric series (step, time, value), with a sparkline per metric."""
-    from porcelain import run_analysis
-    from porcelain.cli._output import print_json
-    from porcelain.runs import load_series
-
-    reg = open_porcelain(registry)
+    """Show a run's metric series (step, time, value), with a sparkline per metric."""
+    reg = open_porcelain()
     info = reg.get_run(run)
     series = load_series(reg, info.id, info.record)
     if metric is not None:
         if metric not in series:
-            from porcelain.errors import NotFound
-
             raise NotFound(
                 f"{info.name} has no metric {metric!r}; it has: {', '.join(sorted(series)) or 'none'}"
             )
@@ -335,14 +297,9 @@ def plot(
     metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to draw.")],
     output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
-    from porcelain import run_analysis
-    from porcelain.errors import InvalidInput, NotFound
-    from porcelain.runs import load_series
-
-    reg = open_porcelain(registry)
+    reg = open_porcelain()
     curves = {}
     for info in _runs(reg, names):
         series = load_series(reg, info.id, info.record)
@@ -352,13 +309,10 @@ def plot(
         raise NotFound(f"none of these runs has metric {metric!r}")
     if not output.parent.is_dir():
         raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
-    from pacha.pathnames import check_destination
 
     check_destination(output)  # a FIFO would block the plot, a device node be written to
     run_analysis.plot(curves, metric, str(output))
     if as_json:
-        from porcelain.cli._output import print_json
-
         print_json({"path": str(output), "metric": metric, "runs": list(curves)})
     else:
         typer.echo(f"wrote {output} ({len(curves)} curve(s))")

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-import typer
-
-from pacha.cli._app import RegistryOption, new_app
-from porcelain.cli._versions import open_porcelain
+from pacha.cli.app import new_app
+from porcelain import stats as collect_stats
+from porcelain.cli._output import console, human_size, print_json, table
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption
 
 app = new_app()
 
 
-@app.command(
-    help="Count models, datasets, versions and objects; logical vs stored bytes and the savings.",
-    epilog="Example: pacha stats --json",
-)
+@app.command(epilog="Example: pacha stats --json")
 def stats(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
-    registry: RegistryOption = None,
+    as_json: JsonOption = False,
 ) -> None:
-    from porcelain import stats as collect_stats
-    from porcelain.cli._output import console, human_size, print_json, table
-
-    s = collect_stats.collect(open_porcelain(registry))
+    """Count models, datasets, versions and objects; logical vs stored bytes and the savings."""
+    s = collect_stats.collect(open_porcelain())
     if as_json:
         print_json(s.as_dict())
         return

@@ -7,28 +7,25 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._app import RegistryOption, new_app
-from porcelain.cli._versions import JsonOption, VersionOption, open_porcelain
+from pacha.cli.app import new_app
+from porcelain.cli._output import print_json
+from porcelain.cli.context import open_porcelain
+from porcelain.cli.options import JsonOption, VersionOption
 
 app = new_app()
 
 
-@app.command(
-    help="Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash.",
-    epilog="Example: pacha verify fraud-detector:1.0.0",
-)
+@app.command(epilog="Example: pacha verify fraud-detector:1.0.0")
 def verify(
     reference: Annotated[
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
     ],
     version: VersionOption = None,
     as_json: JsonOption = False,
-    registry: RegistryOption = None,
 ) -> None:
-    found, count, problems = open_porcelain(registry).verify(None, reference, version)
+    """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash."""
+    found, count, problems = open_porcelain().verify(None, reference, version)
     if as_json:
-        from porcelain.cli._output import print_json
-
         named = getattr(found, "version", None)  # the Target's Version; None for a run
         print_json(
             {

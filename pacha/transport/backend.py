@@ -1,0 +1,85 @@
+"""The storage interface under a remote: keys holding immutable bytes, plus conditional writes.
+
+Keys are '/'-separated paths relative to the remote's root (a directory, or a bucket
+prefix). A backend raises KeyMissing, PreconditionFailed (412: the condition did not hold)
+and Conflict (409: a concurrent conditional write; retry), and for everything else the
+one-line errors of pacha.transport.errors.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import NamedTuple, Protocol
+
+MULTIPART_THRESHOLD = 16 << 20  # files above this are uploaded in parts
+PART_SIZE = 8 << 20  # size of each part of a multipart upload (S3's minimum is 5 MiB)
+
+
+class KeyMissing(Exception):
+    """No object under that key."""
+
+
+class PreconditionFailed(Exception):
+    """A conditional write was refused (HTTP 412): the key exists (create) or changed (replace)."""
+
+
+class Conflict(Exception):
+    """A conditional write collided with a concurrent one (HTTP 409): retry."""
+
+
+class Stat(NamedTuple):
+    """A stored key: its size in bytes and its ETag (an opaque version tag, quoted as S3 gives it)."""
+
+    key: str
+    size: int
+    etag: str
+
+
+class Backend(Protocol):
+    """What a remote needs from a store. All methods are safe to call from several threads."""
+
+    location: str  # for messages: the URL
+
+    def get(self, key: str) -> tuple[bytes, str]:
+        """The bytes under key and their ETag (raises KeyMissing)."""
+        ...
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """length bytes from offset start (raises KeyMissing)."""
+        ...
+
+    def head(self, key: str) -> Stat | None:
+        """The key's size and ETag, None if it does not exist."""
+        ...
+
+    def list(self, prefix: str) -> list[Stat]:
+        """Every key under prefix ('dir/' lists a directory), in key order."""
+        ...
+
+    def put(self, key: str, data: bytes) -> str:
+        """Store data under key unconditionally (content-addressed keys only); returns the ETag."""
+        ...
+
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
+        """Upload a file, in parts when large; parts already uploaded by an interrupted call are
+        not sent again. progress(n) is called with each n bytes done. Returns the bytes sent."""
+        ...
+
+    def create(self, key: str, data: bytes) -> str:
+        """Store data only if key does not exist (If-None-Match: *); returns the ETag."""
+        ...
+
+    def replace(self, key: str, data: bytes, etag: str) -> str:
+        """Store data only if key's ETag is etag (If-Match); returns the new ETag."""
+        ...
+
+    def delete(self, key: str) -> None:
+        """Remove key (no error if it does not exist)."""
+        ...
+
+
+def default_jobs() -> int:
+    """Parallel requests by default: transfers wait on the network, not the CPU."""
+    return max(4, min(32, 4 * (os.cpu_count() or 1)))

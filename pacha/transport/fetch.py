@@ -1,0 +1,92 @@
+"""fetch: the remote's refs into remotes/<name>/..., its reflog mirrored; objects by closure.
+
+Objects come before refs here too: with objects=True the closure of every new ref value is
+fetched (verified) first, then the tracking refs move, one local transaction per remote
+reflog segment not yet mirrored (the pusher's name and message in the local reflog; the
+segment itself kept verbatim, remote times included: remote_log()).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pacha.ids import ZERO_ID
+from pacha.transport import local
+from pacha.transport.layout import RemoteLogEntry, decode_segment
+from pacha.transport.progress import Meter, ProgressCallback
+from pacha.transport.remote import Remote
+from pacha.transport.transfer import FetchObjectsResult, receive
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
+
+__all__ = ["FetchObjectsResult", "FetchResult", "fetch", "fetch_objects", "remote_log"]
+
+
+@dataclass
+class FetchResult:
+    updated: list[tuple[str, str, str]] = field(default_factory=list)  # (remote ref, old, new)
+    log_entries: int = 0
+    objects: FetchObjectsResult | None = None
+
+
+def fetch_objects(
+    registry: Registry, remote: Remote, roots: Iterable[str], *, progress: ProgressCallback | None = None
+) -> FetchObjectsResult:
+    """Bring the closure of roots that the local store lacks, each object verified on arrival."""
+    return receive(registry, remote, roots, Meter("receive", progress))
+
+
+def fetch(
+    registry: Registry,
+    remote: Remote,
+    remote_name: str,
+    *,
+    objects: bool = True,
+    progress: ProgressCallback | None = None,
+) -> FetchResult:
+    """Update remotes/<remote_name>/<ref> to the remote's table (see module doc)."""
+    result = FetchResult()
+    if not remote.check_format():
+        return result  # an empty remote: nothing to fetch
+    table = remote.read_refs()
+    tracking = local.tracking_refs(registry, remote_name)
+    if objects:
+        # every value (those already here cost one lookup): a value a lazy fetch left behind is fetched too
+        result.objects = fetch_objects(registry, remote, list(table.refs.values()), progress=progress)
+    remembered = local.remembered_segments(registry, remote_name)
+    last = remembered[-1][0] if remembered else 0
+    if table.seq < last:  # the remote was replaced by another one: mirror its trail afresh
+        last = 0
+    for segment, data in remote.segments_since(table, last):
+        local.mirror_segment(
+            registry,
+            remote_name,
+            segment.changes,
+            segment.who,
+            segment.message or "push",
+            (segment.seq, data),
+        )
+        result.log_entries += len(segment.changes)
+    # what the segments did not say (a trail mirrored before a push of ours): match the table
+    tracking_now = local.tracking_refs(registry, remote_name)
+    final = [(n, tracking_now.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking_now.get(n) != v]
+    final += [(n, v, ZERO_ID) for n, v in tracking_now.items() if n not in table.refs]
+    if final:
+        local.mirror_segment(
+            registry, remote_name, final, table.who or "fetch", "fetch: match the remote", None
+        )
+    result.updated = [(n, tracking.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking.get(n) != v]
+    result.updated += [(n, v, ZERO_ID) for n, v in tracking.items() if n not in table.refs]
+    return result
+
+
+def remote_log(registry: Registry, remote_name: str) -> list[RemoteLogEntry]:
+    """The remote's audit trail as last fetched (who, remote time, message), oldest first."""
+    return [
+        entry
+        for seq, data in local.remembered_segments(registry, remote_name)
+        for entry in decode_segment(data, f"logs/{seq:016d}").entries()
+    ]

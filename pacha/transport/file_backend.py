@@ -1,0 +1,246 @@
+"""A remote in a directory (a local disk or a shared mount): keys are files.
+
+The directory is made by the first write (its parent must exist); until then it reads as
+an empty remote.
+
+Immutable keys are written as temp file, fsync, rename, fsync of the directory.
+Conditional writes:
+- create (If-None-Match: *): link(2) of the fsynced temp file to the key's name, which
+  fails if the name exists: atomic on every POSIX filesystem, NFS included (the server
+  decides).
+- replace (If-Match): a lock file made with O_CREAT|O_EXCL next to the key, then read and
+  compare the current ETag, rename the new file over the key, fsync, remove the lock. A
+  lock left by a killed writer is broken once older than STALE_LOCK seconds (writers hold
+  it for milliseconds).
+The ETag of a file is a BLAKE3 digest of its content, so it changes whenever the content
+does (an mtime would not be safe on a shared mount with skewed clocks).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from pacha.hashing import hash_bytes
+from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat
+from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
+
+STALE_LOCK = 30.0  # seconds after which a ref lock file is taken for a killed writer's
+LOCK_WAIT = 20.0  # seconds a writer waits for another one's lock before giving up
+COPY_BLOCK = 8 << 20
+
+
+def etag_of(data: bytes) -> str:
+    """A file's ETag: the first 32 hex digits of its content's BLAKE3, quoted as S3 quotes ETags."""
+    return f'"{hash_bytes(data)[:32]}"'
+
+
+class FileBackend:
+    """Keys as files under root."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.location = str(root)
+
+    # --- helpers -------------------------------------------------------------------
+    def _path(self, key: str) -> Path:
+        return self.root.joinpath(*key.split("/"))
+
+    def _error(self, exc: OSError, doing: str) -> Exception:
+        if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            return RemoteAccessDenied(f"remote {self.location}: permission denied {doing} ({exc.strerror})")
+        if isinstance(exc, FileNotFoundError) and not self.root.is_dir():
+            return RemoteNotFound(f"remote {self.location} does not exist (no such directory)")
+        return RemoteError(f"remote {self.location}: {doing} failed: {exc.strerror or exc}")
+
+    def _temp(self, data: bytes | None = None, source: Path | None = None) -> Path:
+        """A fsynced temp file under root/tmp holding data (or a copy of source)."""
+        tmp_dir = self.root / "tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        tmp = tmp_dir / f"put-{os.getpid()}-{uuid.uuid4().hex}"
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+        try:
+            if source is not None:
+                with open(source, "rb") as src:
+                    while block := src.read(COPY_BLOCK):
+                        os.write(fd, block)
+            elif data:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            tmp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+        return tmp
+
+    def _parent(self, key: str) -> Path:
+        parent = self._path(key).parent
+        if not self.root.is_dir():
+            if not self.root.parent.is_dir():
+                raise RemoteNotFound(f"remote {self.location}: its parent directory does not exist")
+            self.root.mkdir(exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
+        return parent
+
+    # --- reading -------------------------------------------------------------------
+    def get(self, key: str) -> tuple[bytes, str]:
+        try:
+            data = self._path(key).read_bytes()
+        except FileNotFoundError:
+            raise KeyMissing(key) from None  # a directory not created yet is an empty remote
+        except OSError as exc:
+            raise self._error(exc, f"reading {key}") from None
+        return data, etag_of(data)
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                data = os.pread(f.fileno(), length, start)
+        except FileNotFoundError:
+            raise KeyMissing(key) from None
+        except OSError as exc:
+            raise self._error(exc, f"reading {key}") from None
+        return data
+
+    def head(self, key: str) -> Stat | None:
+        try:
+            size = self._path(key).stat().st_size
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise self._error(exc, f"reading {key}") from None
+        # the ETag costs a read: only small keys (the ref table) are compared by ETag
+        etag = etag_of(self._path(key).read_bytes()) if size <= 1 << 20 else f'"size-{size}"'
+        return Stat(key, size, etag)
+
+    def list(self, prefix: str) -> list[Stat]:
+        base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
+        if not base.is_dir():
+            return []  # nothing there yet (the directory is made by the first write)
+        out = []
+        try:
+            for path in _walk(base):
+                key = path.relative_to(self.root).as_posix()
+                if key.startswith(prefix):
+                    out.append(Stat(key, path.stat().st_size, ""))
+        except OSError as exc:
+            raise self._error(exc, f"listing {prefix}") from None
+        return sorted(out)
+
+    # --- writing -------------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> str:
+        try:
+            parent = self._parent(key)
+            os.replace(self._temp(data), self._path(key))
+            _fsync_dir(parent)
+        except OSError as exc:
+            raise self._error(exc, f"writing {key}") from None
+        return etag_of(data)
+
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
+        try:
+            parent = self._parent(key)
+            os.replace(self._temp(source=path), self._path(key))
+            _fsync_dir(parent)
+        except OSError as exc:
+            raise self._error(exc, f"writing {key}") from None
+        size = path.stat().st_size
+        if progress is not None:
+            progress(size)
+        return size
+
+    def create(self, key: str, data: bytes) -> str:
+        try:
+            parent = self._parent(key)
+            tmp = self._temp(data)
+            try:
+                os.link(tmp, self._path(key))  # fails if the name exists: the atomic create-only
+            except FileExistsError:
+                raise PreconditionFailed(key) from None
+            finally:
+                tmp.unlink(missing_ok=True)
+            _fsync_dir(parent)
+        except OSError as exc:
+            raise self._error(exc, f"creating {key}") from None
+        return etag_of(data)
+
+    def replace(self, key: str, data: bytes, etag: str) -> str:
+        try:
+            parent = self._parent(key)
+            tmp = self._temp(data)
+            try:
+                with self._locked(key):
+                    try:
+                        current = etag_of(self._path(key).read_bytes())
+                    except FileNotFoundError:
+                        raise PreconditionFailed(key) from None
+                    if current != etag:
+                        raise PreconditionFailed(key)
+                    os.replace(tmp, self._path(key))
+                    _fsync_dir(parent)
+            finally:
+                tmp.unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._error(exc, f"replacing {key}") from None
+        return etag_of(data)
+
+    def delete(self, key: str) -> None:
+        try:
+            self._path(key).unlink(missing_ok=True)
+        except OSError as exc:
+            raise self._error(exc, f"removing {key}") from None
+
+    @contextlib.contextmanager
+    def _locked(self, key: str) -> Iterator[None]:
+        """Hold key's lock file (O_CREAT|O_EXCL) while comparing and renaming."""
+        lock = self._path(key + ".lock")
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                break
+            except FileExistsError:
+                _break_if_stale(lock)
+                if time.monotonic() > deadline:
+                    raise RemoteError(
+                        f"remote {self.location}: {key} stays locked by another writer ({lock}); "
+                        "if no push is running, remove that file"
+                    ) from None
+                time.sleep(0.01)
+        try:
+            os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
+            os.close(fd)
+            yield
+        finally:
+            lock.unlink(missing_ok=True)
+
+
+def _break_if_stale(lock: Path) -> None:
+    """Remove a lock file older than STALE_LOCK (its writer was killed)."""
+    try:
+        if time.time() - lock.stat().st_mtime > STALE_LOCK:
+            lock.unlink(missing_ok=True)
+    except FileNotFoundError:
+        pass
+
+
+def _walk(base: Path) -> Iterator[Path]:
+    for dirpath, _dirs, files in os.walk(base):
+        for name in files:
+            yield Path(dirpath) / name
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

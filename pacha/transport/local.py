@@ -1,0 +1,197 @@
+"""The adapter between remotes and the local registry: the one module that touches store internals.
+
+Everything transport needs from pacha.store, pacha.objects and pacha.refs goes through here
+(the stored bytes of an object, what it links to, verifying, installing received objects as a
+pack, the pack and index formats, tracking refs and the mirrored remote log), so that a
+reorganisation of the store costs one file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from pacha import codec
+from pacha import objects as kinds
+from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.hashing import digest as blake3_digest
+from pacha.ids import ZERO_ID
+from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.tmpfile import TempFile
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
+    from pacha.store import ObjectStore
+    from pacha.store.pack_writer import PackWriter
+
+_STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
+_FANOUT = struct.Struct("<256I")
+_U64 = struct.Struct("<Q")
+_INDEX_FIXED = 8 + 1024  # header + fan-out
+_TRAILER = 64  # pack id + checksum
+
+
+# --- reading local objects ---------------------------------------------------------
+def has(store: ObjectStore, object_id: str) -> bool:
+    return store.has(object_id)
+
+
+def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
+    """The object's stored form (header + encoded body), as a loose file or pack entry holds it."""
+    header, raw = store.open_stored(object_id)
+    with raw:
+        body = raw.read()
+    return codec.pack_header(header.kind, header.size, header.encoding) + body
+
+
+def stored_size(store: ObjectStore, object_id: str) -> int:
+    """Bytes of the object's stored form (what it adds to a pack)."""
+    return store.stored_size(object_id)
+
+
+def links(store: ObjectStore, object_id: str) -> list[str]:
+    """What object_id needs: the ids a tree or record names, its chunks, its delta base."""
+    info = store.stat(object_id)
+    out: list[str] = []
+    if info.kind in kinds.STRUCTURED_KINDS:
+        out.extend(kinds.links(info.kind, store.read(object_id)))
+    if info.encoding in _STORAGE_LINKING:
+        out.extend(store.storage_links(object_id))
+    return out
+
+
+def verify(store: ObjectStore, object_id: str) -> None:
+    """Raise CorruptObject unless the object decodes to bytes that hash to its id.
+
+    A chunk list is checked by reading the whole file it lists (which also proves every
+    chunk); callers verify the chunks themselves first, to name a damaged one."""
+    with store.open(object_id) as reader:
+        reader.verify()
+
+
+def is_chunk_list(store: ObjectStore, object_id: str) -> bool:
+    return store.stat(object_id).encoding == codec.CHUNKS
+
+
+def check_stored(object_id: str, data: bytes) -> None:
+    """Raise CorruptObject unless data starts with a sound object header (before installing)."""
+    header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
+    if header.encoding == codec.IDENTITY and len(data) - header.length != header.size:
+        raise CorruptObject(f"object {object_id} is corrupt: body length differs from its header")
+
+
+# --- installing received objects ---------------------------------------------------
+@contextlib.contextmanager
+def receiving(store: ObjectStore) -> Iterator[PackWriter]:
+    """A batch: objects added go into one new local pack, installed only if the block ends
+    without an exception (readers of this thread see them meanwhile)."""
+    with store.batch() as writer:
+        yield writer
+
+
+# --- packs for upload --------------------------------------------------------------
+class BuiltPack(NamedTuple):
+    pack_id: str
+    pack: TempFile  # the pack file (abort() removes it)
+    index_data: bytes
+    entries: dict[str, Entry]
+
+
+def build_pack(tmp_dir: Path, items: Iterable[tuple[str, bytes]]) -> BuiltPack:
+    """A pack file (in tmp_dir, not fsynced: it is only read back to be sent) and its index.
+
+    Same items in the same order give the same pack id, so an interrupted upload is
+    recognised and resumed under the same name."""
+    out = TempFile(tmp_dir, "push")
+    try:
+        out.write(PACK_HEADER)
+        entries: dict[str, Entry] = {}
+        offset = len(PACK_HEADER)
+        for object_id, data in items:
+            if object_id in entries:
+                continue
+            entries[object_id] = Entry(offset, len(data))
+            out.write(data)
+            offset += len(data)
+        table = index_table(entries)
+        pack_id = blake3_digest(table[1])
+        out.write(pack_id)
+        return BuiltPack(pack_id.hex(), out, build_index(table, pack_id), entries)
+    except BaseException:
+        out.abort()
+        raise
+
+
+class IndexEntries(NamedTuple):
+    pack_id: str
+    ids: list[str]
+    offsets: list[int]
+    lengths: list[int]
+
+
+def parse_index(data: bytes, pack_id: str) -> IndexEntries:
+    """Read a pack index (docs/format.md, Packs) and check it: raises CorruptObject."""
+    where = f"pack index {pack_id}"
+    if len(data) < _INDEX_FIXED + _TRAILER or data[:8] != INDEX_HEADER:
+        raise CorruptObject(f"{where} is damaged: bad header or too short")
+    count = _FANOUT.unpack_from(data, 8)[255]
+    if len(data) != _INDEX_FIXED + 48 * count + _TRAILER:
+        raise CorruptObject(f"{where} is damaged: its size does not match its {count} entries")
+    if blake3_digest(memoryview(data)[:-32]) != data[-32:]:
+        raise CorruptObject(f"{where} is damaged: checksum mismatch")
+    columns = memoryview(data)[_INDEX_FIXED : _INDEX_FIXED + 48 * count]
+    if blake3_digest(columns).hex() != pack_id or data[-64:-32].hex() != pack_id:
+        raise CorruptObject(f"{where} is damaged: it names another pack")
+    ids_raw = columns[: 32 * count].tobytes()
+    ids = [ids_raw[i : i + 32].hex() for i in range(0, len(ids_raw), 32)]
+    offsets = list(struct.unpack_from(f"<{count}Q", columns, 32 * count))
+    lengths = list(struct.unpack_from(f"<{count}Q", columns, 40 * count))
+    return IndexEntries(pack_id, ids, offsets, lengths)
+
+
+# --- local refs: remote-tracking refs and the mirrored remote log ------------------
+TRACKING_PREFIX = "remotes/"
+_REMOTE_LOG_MAP = "remote-log:"  # map name per remote: key = segment seq (u64 BE), value = segment
+
+
+def tracking_refs(registry: Registry, remote_name: str) -> dict[str, str]:
+    """The remote-tracking refs of remote_name, by remote ref name."""
+    prefix = f"{TRACKING_PREFIX}{remote_name}/"
+    return {name[len(prefix) :]: value for name, value in registry.refs.iter(prefix)}
+
+
+def mirror_segment(
+    registry: Registry,
+    remote_name: str,
+    changes: list[tuple[str, str, str]],
+    who: str,
+    message: str,
+    segment: tuple[int, bytes] | None,
+) -> None:
+    """In one local transaction: apply (name, old, new) changes of remote refs to
+    remotes/<remote_name>/<name> (ZERO_ID: absent), with the remote pusher's name and message
+    in the reflog, and keep the remote's segment (seq, bytes) verbatim, its remote times
+    included. Objects need not be here (a lazy registry fetches them on demand)."""
+    tx = registry.refs.transaction(message, who)
+    for name, _old, new in changes:
+        local = f"{TRACKING_PREFIX}{remote_name}/{name}"
+        if new == ZERO_ID:
+            if registry.refs.get(local) is not None:
+                tx.delete(local)
+        else:
+            tx.update(local, new)
+    if segment is not None:
+        tx.map_set(_REMOTE_LOG_MAP + remote_name, segment[0].to_bytes(8, "big"), segment[1])
+    tx.commit()
+
+
+def remembered_segments(registry: Registry, remote_name: str) -> list[tuple[int, bytes]]:
+    """The kept segments of remote_name, oldest first."""
+    return [(int.from_bytes(k, "big"), v) for k, v in registry.refs.map_scan(_REMOTE_LOG_MAP + remote_name)]
+
+
+def object_missing(exc: Exception) -> bool:
+    return isinstance(exc, ObjectNotFound)

@@ -1,0 +1,217 @@
+"""A remote in an S3-compatible bucket, through boto3 (the AWS SDK for Python).
+
+Endpoint, region and credentials come from the standard AWS sources (environment
+variables such as AWS_ACCESS_KEY_ID / AWS_PROFILE / AWS_ENDPOINT_URL, ~/.aws/config and
+~/.aws/credentials, instance roles); endpoint_url overrides the endpoint for
+S3-compatible stores. Conditional writes: PutObject with IfNoneMatch="*" (create) and
+IfMatch=<ETag> (replace); 412 PreconditionFailed and 409 ConditionalRequestConflict are
+told apart (AWS S3 since 2024, R2, SeaweedFS 4.x; see docs/remotes.md).
+
+Large files go up in parts (PART_SIZE); an upload interrupted by a kill is resumed: the
+parts S3 already holds for the key (ListParts of the unfinished upload) are kept when
+their MD5 (the ETag S3 gives a part) matches the local bytes, and only the others are sent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pacha.crash import crash_point
+from pacha.transport.backend import (
+    MULTIPART_THRESHOLD,
+    PART_SIZE,
+    Conflict,
+    KeyMissing,
+    PreconditionFailed,
+    Stat,
+    default_jobs,
+)
+from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, RemoteUnreachable
+from pacha.transport.urls import RemoteURL
+
+_DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AllAccessDisabled"}
+_MISSING = {"NoSuchKey", "404", "NotFound"}
+
+
+class S3Backend:
+    """Keys under s3://bucket/prefix."""
+
+    def __init__(self, url: RemoteURL, endpoint_url: str | None = None, jobs: int | None = None) -> None:
+        import boto3  # type: ignore[import-untyped]
+        from botocore.config import Config  # type: ignore[import-untyped]
+
+        self.bucket = url.bucket
+        self.prefix = url.prefix + "/" if url.prefix else ""
+        self.location = str(url)
+        config = Config(
+            max_pool_connections=max(10, jobs or default_jobs()),
+            retries={"mode": "standard", "max_attempts": 5},
+            connect_timeout=10,
+            read_timeout=120,
+        )
+        try:
+            self.client: Any = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+        except Exception as exc:  # a bad profile, region or endpoint in the AWS configuration
+            raise RemoteError(f"remote {self.location}: cannot set up the S3 client: {exc}") from None
+
+    def _key(self, key: str) -> str:
+        return self.prefix + key
+
+    def _error(self, exc: Exception, doing: str) -> Exception:
+        """The one-line error (or KeyMissing, PreconditionFailed, Conflict) for a client exception."""
+        from botocore.exceptions import (  # type: ignore[import-untyped]
+            ClientError,
+            EndpointConnectionError,
+            NoCredentialsError,
+        )
+
+        where = f"remote {self.location}"
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if code == "PreconditionFailed" or status == 412:
+                return PreconditionFailed(doing)
+            if code == "ConditionalRequestConflict" or (status == 409 and code != "BucketAlreadyExists"):
+                return Conflict(doing)
+            if code == "NoSuchBucket":
+                return RemoteNotFound(f"{where}: no such bucket {self.bucket!r} (create it first)")
+            if code in _MISSING or status == 404:
+                return KeyMissing(doing)
+            if code in _DENIED or status == 403:
+                return RemoteAccessDenied(
+                    f"{where}: access denied {doing} ({code}); check the credentials (AWS_PROFILE, "
+                    "AWS_ACCESS_KEY_ID) and what they allow"
+                )
+            return RemoteError(f"{where}: {doing} failed: {code or status} {exc}")
+        if isinstance(exc, NoCredentialsError):
+            return RemoteAccessDenied(
+                f"{where}: no S3 credentials found "
+                "(set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE)"
+            )
+        if isinstance(exc, EndpointConnectionError | ConnectionError | OSError):
+            return RemoteUnreachable(f"{where}: cannot reach the server {doing}: {exc}")
+        return RemoteError(f"{where}: {doing} failed: {exc}")
+
+    def _call(self, doing: str, method: str, **kwargs: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(self.client, method)(Bucket=self.bucket, **kwargs)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise self._error(exc, doing) from None
+
+    # --- reading -------------------------------------------------------------------
+    def get(self, key: str) -> tuple[bytes, str]:
+        reply = self._call(f"reading {key}", "get_object", Key=self._key(key))
+        return _read_body(self, reply, key), reply["ETag"]
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        reply = self._call(
+            f"reading {key}", "get_object", Key=self._key(key), Range=f"bytes={start}-{start + length - 1}"
+        )
+        return _read_body(self, reply, key)
+
+    def head(self, key: str) -> Stat | None:
+        try:
+            reply = self._call(f"reading {key}", "head_object", Key=self._key(key))
+        except KeyMissing:
+            return None
+        return Stat(key, int(reply["ContentLength"]), reply["ETag"])
+
+    def list(self, prefix: str) -> list[Stat]:
+        out = []
+        token: dict[str, str] = {}
+        while True:
+            reply = self._call(f"listing {prefix}", "list_objects_v2", Prefix=self._key(prefix), **token)
+            for item in reply.get("Contents", []):
+                out.append(Stat(item["Key"][len(self.prefix) :], int(item["Size"]), item.get("ETag", "")))
+            if not reply.get("IsTruncated"):
+                return sorted(out)
+            token = {"ContinuationToken": reply["NextContinuationToken"]}
+
+    # --- writing -------------------------------------------------------------------
+    def put(self, key: str, data: bytes) -> str:
+        return str(self._call(f"writing {key}", "put_object", Key=self._key(key), Body=data)["ETag"])
+
+    def create(self, key: str, data: bytes) -> str:
+        reply = self._call(f"creating {key}", "put_object", Key=self._key(key), Body=data, IfNoneMatch="*")
+        return str(reply["ETag"])
+
+    def replace(self, key: str, data: bytes, etag: str) -> str:
+        reply = self._call(f"replacing {key}", "put_object", Key=self._key(key), Body=data, IfMatch=etag)
+        return str(reply["ETag"])
+
+    def delete(self, key: str) -> None:
+        self._call(f"removing {key}", "delete_object", Key=self._key(key))
+
+    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
+        size = path.stat().st_size
+        if size <= MULTIPART_THRESHOLD:
+            with open(path, "rb") as f:  # streamed from the file: memory stays small
+                self._call(f"writing {key}", "put_object", Key=self._key(key), Body=f)
+            if progress is not None:
+                progress(size)
+            return size
+        full = self._key(key)
+        upload_id, have = self._unfinished_upload(key)
+        parts = []
+        sent = 0
+        with open(path, "rb") as f:
+            for number, start in enumerate(range(0, size, PART_SIZE), start=1):
+                block = os.pread(f.fileno(), PART_SIZE, start)
+                etag = f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
+                if have.get(number) != etag:  # not there yet (or other bytes): send it
+                    reply = self._call(
+                        f"writing {key} (part {number})", "upload_part",
+                        Key=full, UploadId=upload_id, PartNumber=number, Body=block,
+                    )  # fmt: skip
+                    etag = reply["ETag"]
+                    sent += len(block)
+                    crash_point("push-multipart-part")
+                parts.append({"ETag": etag, "PartNumber": number})
+                if progress is not None:
+                    progress(len(block))
+        self._call(
+            f"writing {key}", "complete_multipart_upload",
+            Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts},
+        )  # fmt: skip
+        return sent
+
+    def _unfinished_upload(self, key: str) -> tuple[str, dict[int, str]]:
+        """The id of an interrupted multipart upload of key and its parts' ETags, or a new upload."""
+        full = self._key(key)
+        reply = self._call(f"writing {key}", "list_multipart_uploads", Prefix=full)
+        uploads = [u for u in reply.get("Uploads", []) if u.get("Key") == full]
+        for upload in sorted(uploads, key=lambda u: str(u.get("Initiated", "")), reverse=True):
+            parts: dict[int, str] = {}
+            marker = 0
+            while True:
+                listed = self._call(
+                    f"writing {key}",
+                    "list_parts",
+                    Key=full,
+                    UploadId=upload["UploadId"],
+                    PartNumberMarker=marker,
+                )
+                for part in listed.get("Parts", []):
+                    parts[int(part["PartNumber"])] = part["ETag"]
+                if not listed.get("IsTruncated"):
+                    break
+                marker = int(listed["NextPartNumberMarker"])
+            return upload["UploadId"], parts
+        return self._call(f"writing {key}", "create_multipart_upload", Key=full)["UploadId"], {}
+
+
+def _read_body(backend: S3Backend, reply: Any, key: str) -> bytes:
+    from botocore.exceptions import BotoCoreError
+
+    try:
+        return bytes(reply["Body"].read())
+    except (BotoCoreError, OSError) as exc:
+        raise backend._error(exc, f"reading {key}") from None

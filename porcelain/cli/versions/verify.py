@@ -1,0 +1,45 @@
+"""`pacha model|data|recipe verify`: re-check a version and its ancestry by hash."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from porcelain.cli._output import print_json
+from porcelain.cli.context import kind_of, open_porcelain
+from porcelain.cli.options import JsonOption, VersionOption
+
+EXAMPLE = "pacha {noun} verify fraud-detector:1.0.0"
+
+
+def verify(
+    ctx: typer.Context,
+    reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, NAME or id.")],
+    version: VersionOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Re-check a version by hash: record, artifact, every ancestor and pinned reference."""
+    kind = kind_of(ctx).kind
+    found, count, problems = open_porcelain().verify(kind, reference, version)
+    if as_json:
+        print_json(
+            {
+                "kind": kind,
+                "ref": found.ref,
+                "id": found.record_id,
+                "objects": count,
+                "ok": not problems,
+                "problems": problems,
+            }
+        )
+    else:
+        for problem in problems:
+            sys.stderr.write(f"error: {problem}\n")
+        if problems:
+            sys.stderr.write(f"{found.ref}: {len(problems)} problem(s) in {count} objects\n")
+        else:
+            typer.echo(f"{found.ref}: ok ({count} objects: record, artifact and ancestry verified)")
+    if problems:
+        raise typer.Exit(1)
