@@ -19,9 +19,8 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
@@ -35,6 +34,9 @@ from pacha.store.protocols import PreparedObject, Store
 from pacha.store.snapshot import Identity, changed, check_unchanged, identity
 from pacha.store.snapshot import settled as _settled
 from pacha.store.tmpfile import TempFile
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Buffer = bytes | bytearray | memoryview
 Progress = Callable[[int], None]  # called with the number of bytes just stored
@@ -113,6 +115,8 @@ class Ingest:
         header = codec.pack_header(kind, 0, encoding)
         self._size_offset = len(header) - 8
         self._file.write(header)
+        from concurrent.futures import ThreadPoolExecutor  # (stdlib) not at start-up: few commands write
+
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-write")
         self._compress = ThreadPoolExecutor(2, thread_name_prefix="pacha-zstd") if encoding else None
         self._pending: deque[Future[None]] = deque()
@@ -122,7 +126,7 @@ class Ingest:
         return ZSTD_CODER.encode(block, self._level)
 
     def _store(self, item: Buffer | Future[bytes]) -> None:
-        self._file.write(item.result() if isinstance(item, Future) else item)
+        self._file.write(item if isinstance(item, bytes | bytearray | memoryview) else item.result())
 
     def feed(self, block: Buffer) -> None:
         """Add the next block of the object's bytes; it must not change until written."""

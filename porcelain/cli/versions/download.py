@@ -13,6 +13,7 @@ from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.cli.version_view import version_json
+from porcelain.remotes.lazy import ensure_local
 
 EXAMPLE = "pacha {noun} download fraud-detector:1.0.0 -o model.apr"
 
@@ -37,8 +38,9 @@ def download(
     as_json: JsonOption = False,
 ) -> None:
     """Write a version's file or folder, verified as written, all or nothing."""
-    reg = open_porcelain()
     kind = kind_of(ctx).kind
+    reg = open_porcelain()
+    ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
     if encrypt:
         found = reg.get(kind, reference, version)
         record = found.record
