@@ -17,7 +17,6 @@ import os
 from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import IO
 
 from pacha import codec
 from pacha import objects as kinds
@@ -29,6 +28,7 @@ from pacha.store.copies import Copy, copies, stored_form, verify_copy
 from pacha.store.delta import base_of
 from pacha.store.pack import Pack, remove_pack
 from pacha.store.pack_writer import PackWriter
+from pacha.store.reader import Stream
 from pacha.store.repack import rewrite_midx
 
 MAX_NAMES = 3  # places named per damaged object
@@ -185,7 +185,7 @@ def kind_of(store: ObjectStore, damage: Damage, referrers: Referrers) -> str | N
     return referrers.kind_hint.get(damage.id)
 
 
-def _header(store: ObjectStore, object_id: str, copy: Copy) -> tuple[codec.Header, IO[bytes]]:
+def _header(store: ObjectStore, object_id: str, copy: Copy) -> tuple[codec.Header, Stream]:
     if copy.pack is None:
         return store.loose.open_raw(object_id)
     return copy.pack.open_entry(copy.index, object_id)
@@ -238,7 +238,7 @@ def _rewrite_packs(store: ObjectStore, packs: list[tuple[Pack, set[str]]]) -> No
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack or gc rewrites packs meanwhile
         for pack, dropped in packs:
-            writer = PackWriter(store.packs.dir, store.tmp_dir)
+            writer = PackWriter(store.packs.dir, store.tmp_dir, store.seal_parts)
             try:
                 for i in range(pack.count):
                     object_id = pack.id_at(i)

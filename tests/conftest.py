@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -96,10 +97,34 @@ class Cli:
         return Path((env or self.env).get("PACHA_DIR", self.registry))
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+@pytest.fixture(scope="session")
+def fresh_registry(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int]:
+    """A registry made by `pacha init -q` once per session, and the umask it was made under.
+
+    A fresh registry's files are the same bytes every time (config.toml, an empty
+    refs/data.mdb, gc.lock; refs/lock.mdb is LMDB's reader table, which LMDB resets when
+    the first process opens it), so each test gets a copy instead of a subprocess of its own.
+    """
+    base = tmp_path_factory.mktemp("fresh")
+    Cli(base / "registry", base)("init", "-q")
+    return base / "registry", _umask()
+
+
 @pytest.fixture
-def cli(tmp_path: Path) -> Cli:
+def cli(tmp_path: Path, fresh_registry: tuple[Path, int]) -> Cli:
+    """A new, empty registry in tmp_path/registry (as `pacha init -q` makes it)."""
     runner = Cli(tmp_path / "registry", tmp_path)
-    runner("init", "-q")
+    template, mask = fresh_registry
+    if _umask() == mask:  # modes as init would set them now
+        shutil.copytree(template, runner.registry, symlinks=True)
+    else:
+        runner("init", "-q")
     return runner
 
 

@@ -78,7 +78,7 @@ def test_docs_list_every_command_and_its_module() -> None:
 
 
 def test_no_command_declares_registry_itself() -> None:
-    """The dispatcher adds --registry (pacha.cli.app.add_registry_option): one place, not ~60."""
+    """The dispatcher adds --registry (pacha.cli.registry_option): one place, not ~60."""
     for path, command in leaf_commands():
         assert not any("--registry" in param.opts for param in command.params), path
 

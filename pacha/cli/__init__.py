@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import inspect
 import os
 import sys
 from collections.abc import Mapping
@@ -17,9 +16,8 @@ from importlib import import_module
 from typing import Any
 
 from pacha import __version__
-from pacha.cli.app import add_registry_option, choose_registry
+from pacha.cli.registry_option import add_registry_option, choose_registry
 from pacha.errors import PachaError, UsageError
-from pacha.registry import is_read_only, read_only_error, registry_of
 
 # command name -> module defining `app`, in the order `pacha --help` lists them
 PLUMBING: dict[str, str] = {
@@ -48,9 +46,12 @@ PLUMBING: dict[str, str] = {
     "repack": "pacha.cli.repack",
     "fsck": "pacha.cli.fsck",
     "gc": "pacha.cli.gc",
+    "encrypt": "pacha.cli.encrypt",
+    "key": "pacha.cli.key",
+    "decrypt": "pacha.cli.decrypt",
 }
 # commands that open no registry, so take no `--registry` after their name
-WITHOUT_REGISTRY = frozenset({"init"})
+WITHOUT_REGISTRY = frozenset({"init", "clone", "decrypt"})
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2
@@ -73,6 +74,8 @@ def _overview(commands: Mapping[str, str]) -> str:
 
 def summary(app: Any) -> str:
     """The first paragraph of a command's help (its docstring), on one line."""
+    import inspect  # only `pacha --help` needs it (it pulls in ast, dis, tokenize)
+
     if app.registered_commands[1:] or app.registered_groups:  # a group: its own help
         text = app.info.help
     else:
@@ -129,7 +132,7 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
 def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = True) -> int:
     """Run a typer app, turning Pacha errors into one line on stderr and an exit code.
 
-    registry_option: give the command `--registry PATH` (pacha.cli.app.add_registry_option).
+    registry_option: give the command `--registry PATH` (pacha.cli.registry_option).
     """
     import typer.main
     from typer import Abort
@@ -206,6 +209,10 @@ def usage_line(prog_name: str, message: str) -> str:
 
 def _os_error_line(exc: OSError) -> str:
     """A refused write inside a registry says the registry is read-only; other errors name the file."""
+    # pacha.registry (refs, store, config) is loaded here, on this error path, not at the top:
+    # `pacha --version`, `pacha --help` and a mistyped command stay light.
+    from pacha.registry import is_read_only, read_only_error, registry_of
+
     if exc.filename and is_read_only(exc):
         root = registry_of(exc.filename)
         if root is not None:

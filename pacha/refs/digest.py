@@ -18,7 +18,7 @@ from pacha.refs.env import RefEnv
 from pacha.refs.lmdb_file import RECOVER_HINT
 from pacha.refs.names import ref_name_problem
 from pacha.refs.reflog import ReflogEntry
-from pacha.refs.tables import REFS, Db, Txn, map_table
+from pacha.refs.tables import REFS, Db, Txn, map_table, prefix_items
 
 DIGEST_MAP = "integrity"
 DIGEST_KEY = b"refs"
@@ -42,9 +42,7 @@ def table_digest(txn: Txn, refs_db: Db | None) -> tuple[int, int, list[str]]:
     """(count, sum, problems) over every entry of the ref table, read in txn."""
     count = total = 0
     problems: list[str] = []
-    if refs_db is None:
-        return 0, 0, problems
-    for key, value in txn.cursor(db=refs_db):
+    for key, value in prefix_items(txn, refs_db):
         count += 1
         total += entry_hash(key, value)
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pacha.refs.tables import Db, Txn
+from pacha.refs.tables import Db, Txn, prefix_items
 
 SEQ_BYTES = 8
 EXPIRED_REFLOGS = "expired-reflogs"  # map: ref name -> last reflog seq whose ids gc may collect
@@ -99,9 +99,7 @@ def newest(txn: Txn, reflog: Db | None) -> tuple[int, int]:
     """The largest time and transaction number in the reflog (one scan of the whole table)."""
     json = _json()
     newest_ns = newest_txn = 0
-    if reflog is None:
-        return 0, 0
-    for _, value in txn.cursor(db=reflog):
+    for _, value in prefix_items(txn, reflog):
         doc = json.decode(value)
         newest_ns = max(newest_ns, doc.get("when_ns", 0))
         newest_txn = max(newest_txn, doc.get("txn", 0))

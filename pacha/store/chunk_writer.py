@@ -26,8 +26,7 @@ import contextlib
 import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile
@@ -39,6 +38,9 @@ from pacha.store.encodings import ZSTD_CODER
 from pacha.store.optional import attempt
 from pacha.store.pack_writer import PackWriter
 from pacha.store.protocols import Store
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 # Chosen by `scripts/bench_storage.py --sweep` (see docs/format.md): FastCDC's
 # average parameter 64 KiB gives chunks of ~80 KiB (it adds the minimum, 16 KiB).
@@ -136,6 +138,8 @@ class ChunkedIngest:
         # The earlier version only guides deltas: one that cannot be read means no deltas.
         self.base = _base_chunks(store, base_id) if base_id else None
         self.progress = progress
+        from concurrent.futures import ThreadPoolExecutor  # (stdlib) not at start-up: few commands write
+
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="pacha-chunk")
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-pack")
         # per group in flight: its write, and where it ends

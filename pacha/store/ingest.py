@@ -19,9 +19,8 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
@@ -35,6 +34,9 @@ from pacha.store.protocols import PreparedObject, Store
 from pacha.store.snapshot import Identity, changed, check_unchanged, identity
 from pacha.store.snapshot import settled as _settled
 from pacha.store.tmpfile import TempFile
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 Buffer = bytes | bytearray | memoryview
 Progress = Callable[[int], None]  # called with the number of bytes just stored
@@ -113,6 +115,8 @@ class Ingest:
         header = codec.pack_header(kind, 0, encoding)
         self._size_offset = len(header) - 8
         self._file.write(header)
+        from concurrent.futures import ThreadPoolExecutor  # (stdlib) not at start-up: few commands write
+
         self._writer = ThreadPoolExecutor(1, thread_name_prefix="pacha-write")
         self._compress = ThreadPoolExecutor(2, thread_name_prefix="pacha-zstd") if encoding else None
         self._pending: deque[Future[None]] = deque()
@@ -122,7 +126,7 @@ class Ingest:
         return ZSTD_CODER.encode(block, self._level)
 
     def _store(self, item: Buffer | Future[bytes]) -> None:
-        self._file.write(item.result() if isinstance(item, Future) else item)
+        self._file.write(item if isinstance(item, bytes | bytearray | memoryview) else item.result())
 
     def feed(self, block: Buffer) -> None:
         """Add the next block of the object's bytes; it must not change until written."""
@@ -173,6 +177,9 @@ class ObjectWriter:
         self._chunked: ChunkedIngest | None = None
         self._batch: ExitStack | None = None
         self.id: str | None = None
+        # A large tree or record in an encrypted registry is sealed whole (its id, bound into
+        # the envelope, is known only at the end; the loose pipeline would put plaintext in tmp/).
+        self._whole = self.kind != "blob" and store.keys.encrypted
 
     def _start(self, sample: Buffer) -> None:
         encoding = choose_encoding(sample, self.store.loose.level)
@@ -195,7 +202,7 @@ class ObjectWriter:
             self._feed(data)  # the common case from read_blocks: no copy
             return
         self._buffer += data
-        if len(self._buffer) <= CHUNK_THRESHOLD:
+        if len(self._buffer) <= CHUNK_THRESHOLD or self._whole:
             return  # may still be a small object, stored in one shot
         if not self._started:
             self._start(self._buffer[:BLOCK])
@@ -298,6 +305,10 @@ def ingest_file_sized(
         if progress is not None:
             progress(len(data))
         return object_id, len(data)
+    if kind != "blob" and store.keys.encrypted:  # sealed whole (see ObjectWriter._whole)
+        data = fileobj.read(size + 1)
+        check_unchanged(path, fd, before, len(data))
+        return store.put_bytes(data, kind), len(data)
     if kind != "blob":
         object_id, stored = _ingest_loose(store, fileobj, kind)
         check_unchanged(path, fd, before, stored)

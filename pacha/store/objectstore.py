@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import IO
 
 from pacha import codec
+from pacha.crypto import stage
+from pacha.crypto.unlock import RegistryKeys
 from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, ObjectNotFound
 from pacha.hashing import hash_bytes
 from pacha.ids import MIN_PREFIX_LEN, check_id, is_hex
-from pacha.objects import validate
 from pacha.store.checks import DAMAGED, MISSING, SOUND, header_problem
 from pacha.store.chunked import ChunkRef, decode_chunk_list
 from pacha.store.copies import bounds_problem, open_packed_copy, packed_problem
@@ -34,6 +35,7 @@ from pacha.store.packset import PackSet
 from pacha.store.protocols import PreparedObject
 from pacha.store.reader import ObjectInfo, ObjectReader, Stream, ViewReader, verified
 
+Buffer = bytes | bytearray | memoryview
 WHOLE_OBJECT_READ = 8 << 20  # objects up to this size are read in one piece (chunks, files of a folder)
 
 
@@ -41,7 +43,10 @@ class ObjectStore:
     """Put, find and read objects by id."""
 
     def __init__(self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 1) -> None:
+        # an encrypted registry (a keyring beside objects/) seals every body written
+        self.keys = RegistryKeys(objects_dir.parent)
         self.loose = LooseStore(objects_dir, tmp_dir, level)
+        self.loose.seal = self.seal_parts
         self.packs = PackSet(objects_dir / "pack")
         self.tmp_dir = tmp_dir
         self._local = threading.local()
@@ -54,8 +59,17 @@ class ObjectStore:
     def _batch(self) -> PackWriter | None:
         return getattr(self._local, "batch", None)
 
+    def seal_parts(self, object_id: str, parts: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
+        """A stored form as it goes to disk: sealed when the registry is encrypted."""
+        return stage.seal_parts(self.keys, object_id, parts)
+
     def open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
-        """The header and a stream positioned at the body, wherever the object is."""
+        """The header and a stream positioned at the body, wherever the object is; an
+        encrypted body comes out opened (its inner header, a decrypting stream)."""
+        header, raw = self._open_stored(object_id)
+        return stage.open_stored(self.keys, object_id, header, raw)
+
+    def _open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
         batch = self._batch
         if batch is not None and object_id in batch:
             stored = batch.read_entry(object_id)
@@ -119,13 +133,17 @@ class ObjectStore:
         return self.packs.find(object_id) is not None
 
     def stat(self, object_id: str) -> ObjectInfo:
-        """Kind and size from the header alone (no decompression)."""
+        """Kind and size from the header alone (no decompression, no key); the encoding is the
+        inner one of an encrypted body (read from its envelope's prefix)."""
         try:
-            return self.loose.stat(object_id)
+            info = self.loose.stat(object_id)
+            if info.encoding != codec.ENCRYPTED:
+                return info
         except (ObjectNotFound, CorruptObject):  # not loose, or damaged there: what readers use
-            header, raw = self.open_stored(object_id)
-            raw.close()
-            return ObjectInfo(object_id, header.kind, header.size, header.encoding)
+            pass
+        header, raw = self.open_stored(object_id)
+        raw.close()
+        return ObjectInfo(object_id, header.kind, header.size, header.encoding)
 
     def open(self, object_id: str) -> ObjectReader:
         """A verifying stream over the object's bytes."""
@@ -240,7 +258,7 @@ class ObjectStore:
         if outer is not None:
             yield outer
             return
-        writer = PackWriter(self.packs.dir, self.tmp_dir)
+        writer = PackWriter(self.packs.dir, self.tmp_dir, self.seal_parts)
         self.packs.refresh()  # what is already stored need not be written again
         self._local.batch = writer
         self._listed = ListedShards(self.loose)
@@ -310,6 +328,11 @@ class ObjectStore:
     def put_bytes(self, data: bytes, kind: str = "blob") -> str:
         """Store a small object held in memory; trees and records must be well formed."""
         if kind != "blob":
+            # The one import kept local (issue 13 asks for them at the top): pacha.objects
+            # loads msgspec, ~30 ms of CPU that every plumbing command would pay at start-up
+            # (cat-object -t, --batch-check); only writing a tree or record needs it.
+            from pacha.objects import validate
+
             validate(kind, data)
         return self.put_prepared(self.prepare(data, kind))
 

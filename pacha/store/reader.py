@@ -8,13 +8,16 @@ objects (a delta's base, a chunk list's chunks) reads them from an ObjectSource.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
-from typing import IO, NamedTuple, Protocol, Self
+from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, Self
 
 from pacha.codec import Header
+from pacha.crypto.errors import KeyringError, Locked
 from pacha.errors import CorruptObject
 from pacha.hashing import HASH_BLOCK, new_hasher
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
 
 
 class Stream(Protocol):
@@ -149,7 +152,7 @@ class ObjectReader:
         """The next bytes from the body, counted but not hashed yet; 0 at its end."""
         try:
             n: int = self._source.readinto(view)
-        except CorruptObject:
+        except (CorruptObject, Locked, KeyringError):  # damage, or keys not at hand: as they are
             raise
         except Exception as exc:  # zstd errors, I/O errors on a damaged file
             raise self._corrupt(f"cannot decode body ({exc})") from None
@@ -193,6 +196,8 @@ class ObjectReader:
         if self.size <= HASH_BLOCK or self._done:
             yield from self.chunks()
             return
+        from concurrent.futures import ThreadPoolExecutor  # (stdlib) not at start-up: few reads get here
+
         buffers = [memoryview(bytearray(HASH_BLOCK)) for _ in range(2)]
         hashing: list[Future[object] | None] = [None, None]
         with ThreadPoolExecutor(1, thread_name_prefix="pacha-verify") as pool:

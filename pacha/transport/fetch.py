@@ -16,8 +16,8 @@ from pacha.ids import ZERO_ID
 from pacha.transport import local
 from pacha.transport.layout import RemoteLogEntry, decode_segment
 from pacha.transport.progress import Meter, ProgressCallback
+from pacha.transport.receive import FetchObjectsResult, receive
 from pacha.transport.remote import Remote
-from pacha.transport.transfer import FetchObjectsResult, receive
 
 if TYPE_CHECKING:
     from pacha.registry import Registry

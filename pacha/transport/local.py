@@ -32,6 +32,7 @@ _FANOUT = struct.Struct("<256I")
 _U64 = struct.Struct("<Q")
 _INDEX_FIXED = 8 + 1024  # header + fan-out
 _TRAILER = 64  # pack id + checksum
+_CHUNK_ENTRY = 40  # a chunk list entry: chunk id (32) + size (u64)
 
 
 # --- reading local objects ---------------------------------------------------------
@@ -195,3 +196,28 @@ def remembered_segments(registry: Registry, remote_name: str) -> list[tuple[int,
 
 def object_missing(exc: Exception) -> bool:
     return isinstance(exc, ObjectNotFound)
+
+
+def structured_links(store: ObjectStore, object_id: str) -> list[str]:
+    """The ids a tree or record names (not its chunks or delta base); [] for a blob."""
+    info = store.stat(object_id)
+    if info.kind in kinds.STRUCTURED_KINDS:
+        return kinds.links(info.kind, store.read(object_id))
+    return []
+
+
+def storage_links_of(object_id: str, data: bytes) -> list[str]:
+    """What a stored form (header + body, as received) needs to be read: the chunks of a chunk
+    list (40-byte entries: id, u64 size) or the base of a delta (its first 32 body bytes);
+    docs/format.md, Object files. Raises CorruptObject for a malformed one."""
+    header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
+    body = memoryview(data)[header.length :]
+    if header.encoding == codec.CHUNKS:
+        if len(body) % _CHUNK_ENTRY:
+            raise CorruptObject(f"object {object_id} is corrupt: its chunk list is not whole entries")
+        return [body[i : i + 32].hex() for i in range(0, len(body), _CHUNK_ENTRY)]
+    if header.encoding == codec.DELTA:
+        if len(body) < 32:
+            raise CorruptObject(f"object {object_id} is corrupt: its delta names no base")
+        return [body[:32].hex()]
+    return []

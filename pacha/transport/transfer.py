@@ -1,6 +1,6 @@
-"""Moving objects between a registry and a remote, in packs.
+"""Sending objects to a remote, in packs (receiving: pacha.transport.receive).
 
-Sending: walk the closure of the roots (records, trees, chunk lists, chunks, delta bases),
+Walk the closure of the roots (records, trees, chunk lists, chunks, delta bases),
 stopping at what the remote is known to hold whole (its ref tips); keep what the remote
 lacks; cut that list, in walk order, into batches of up to PACK_TARGET bytes; each batch
 becomes one pack (built in the registry's tmp/, then uploaded: the pack, then its index),
@@ -9,11 +9,6 @@ spread). A pack's name is its id, a digest of its entries, so a push interrupted
 again rebuilds the same packs for the batches that did not arrive: an index already there
 means the batch arrived; a pack without its index is completed (a large one resumes its
 multipart upload).
-
-Receiving: ranged GETs of the remote packs (adjacent entries in one request, at most
-RANGE_LIMIT bytes each, several at once), written into one local pack as they arrive;
-links are followed round by round; at the end every object is verified (decoded and
-hashed) before the pack is installed: a corrupt object aborts the whole fetch, naming it.
 """
 
 from __future__ import annotations
@@ -23,20 +18,18 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from pacha.crash import crash_point
-from pacha.errors import CorruptObject, ObjectNotFound
+from pacha.errors import CorruptObject
 from pacha.transport import local
-from pacha.transport.errors import RemoteMissingObject, RemoteObjectCorrupt
+from pacha.transport.errors import RemoteMissingObject
 from pacha.transport.layout import index_key, pack_key
 from pacha.transport.progress import Meter
-from pacha.transport.remote import Location, Remote, cache_dir
+from pacha.transport.remote import Location, Remote
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
     from pacha.store import ObjectStore
 
 PACK_TARGET = 32 << 20  # bytes of objects per pack sent (a pack above 16 MiB goes up in parts)
-RANGE_LIMIT = 8 << 20  # bytes per ranged GET when receiving
-RANGE_GAP = 64 << 10  # entries closer than this in a remote pack are fetched in one request
 
 
 @dataclass
@@ -44,13 +37,6 @@ class SendResult:
     objects: int = 0
     bytes: int = 0
     packs: int = 0
-
-
-@dataclass
-class FetchObjectsResult:
-    objects: int = 0
-    bytes: int = 0
-    requests: int = 0
 
 
 # --- sending -----------------------------------------------------------------------
@@ -155,120 +141,3 @@ def _verified_entries(store: ObjectStore, batch: list[str]) -> Iterator[tuple[st
             yield object_id, local.stored_bytes(store, object_id)
         except CorruptObject as exc:
             raise CorruptObject(f"cannot push: {exc} (run `pacha fsck --repair`)") from None
-
-
-# --- receiving -----------------------------------------------------------------------
-def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter) -> FetchObjectsResult:
-    """Fetch the closure of roots that the local store lacks; verify all, then install."""
-    store = registry.objects
-    result = FetchObjectsResult()
-    where = remote.refresh_objects(cache_dir(registry.root))
-    received: list[str] = []
-    with local.receiving(store) as writer:
-        wanted = sorted({r for r in roots if not local.has(store, r)})
-        queued = set(wanted)
-        while wanted:
-            missing = [i for i in wanted if i not in where]
-            if missing:
-                where = remote.refresh_objects(cache_dir(registry.root))  # pushed since we listed
-                missing = [i for i in wanted if i not in where]
-            if missing:
-                raise RemoteMissingObject(
-                    f"object {missing[0]} is neither here nor on remote {remote.url}", missing[0]
-                )
-            meter.grow(sum(where[i].length for i in wanted), len(wanted))
-            for object_id, data in _download(remote, [(i, where[i]) for i in wanted], result):
-                try:
-                    local.check_stored(object_id, data)
-                except CorruptObject as exc:
-                    raise _corrupt(object_id, remote, exc) from None
-                writer.add(object_id, data)
-                received.append(object_id)
-                result.bytes += len(data)
-                meter.add(len(data), 1)
-            wanted = _next_round(store, remote, wanted, queued)
-        _verify_all(store, remote, received)
-        result.objects = len(received)
-    return result
-
-
-def _next_round(store: ObjectStore, remote: Remote, wanted: list[str], queued: set[str]) -> list[str]:
-    """What the objects just received link to and the store lacks."""
-    following: list[str] = []
-    for object_id in wanted:
-        try:
-            linked = local.links(store, object_id)
-        except (CorruptObject, ObjectNotFound) as exc:
-            raise _corrupt(object_id, remote, exc) from None
-        for link in linked:
-            if link not in queued and not local.has(store, link):
-                queued.add(link)
-                following.append(link)
-    return following
-
-
-def _verify_all(store: ObjectStore, remote: Remote, received: list[str]) -> None:
-    """Decode and hash every received object: chunk lists last (they read their chunks)."""
-    lists = []
-    for object_id in received:
-        try:
-            if local.is_chunk_list(store, object_id):
-                lists.append(object_id)
-            else:
-                local.verify(store, object_id)
-        except (CorruptObject, ObjectNotFound) as exc:
-            raise _corrupt(object_id, remote, exc) from None
-    for object_id in lists:
-        try:
-            local.verify(store, object_id)
-        except (CorruptObject, ObjectNotFound) as exc:
-            raise _corrupt(object_id, remote, exc) from None
-
-
-def _corrupt(object_id: str, remote: Remote, exc: Exception) -> RemoteObjectCorrupt:
-    return RemoteObjectCorrupt(
-        f"object {object_id} from remote {remote.url} is corrupt ({exc}); "
-        "nothing of this fetch was installed",
-        object_id,
-    )
-
-
-def _download(
-    remote: Remote, items: list[tuple[str, Location]], result: FetchObjectsResult
-) -> Iterator[tuple[str, bytes]]:
-    """(id, stored bytes) of each item, fetched by ranged GETs over adjacent entries."""
-
-    def get(run: list[tuple[str, Location]]) -> list[tuple[str, bytes]]:
-        start = run[0][1].offset
-        end = max(loc.offset + loc.length for _, loc in run)
-        data = remote.backend.get_range(pack_key(run[0][1].pack_id), start, end - start)
-        if len(data) != end - start:
-            raise RemoteObjectCorrupt(
-                f"remote {remote.url}: pack {run[0][1].pack_id} is shorter than its index says", run[0][0]
-            )
-        return [(i, data[loc.offset - start : loc.offset - start + loc.length]) for i, loc in run]
-
-    runs = _runs(items)
-    result.requests += len(runs)
-    for pieces in remote.map(get, runs, window=remote.jobs):  # at most jobs x RANGE_LIMIT in memory
-        yield from pieces
-
-
-def _runs(items: list[tuple[str, Location]]) -> list[list[tuple[str, Location]]]:
-    """Group entries by pack into runs of nearby entries, each at most RANGE_LIMIT bytes."""
-    ordered = sorted(items, key=lambda item: (item[1].pack_id, item[1].offset))
-    runs: list[list[tuple[str, Location]]] = []
-    for item in ordered:
-        loc = item[1]
-        if runs:
-            last = runs[-1]
-            first, prev = last[0][1], last[-1][1]
-            if (
-                prev.pack_id == loc.pack_id
-                and loc.offset - (prev.offset + prev.length) <= RANGE_GAP
-                and loc.offset + loc.length - first.offset <= RANGE_LIMIT
-            ):
-                last.append(item)
-                continue
-        runs.append([item])
-    return runs

@@ -16,6 +16,11 @@ PORCELAIN: dict[str, str] = {
     "verify": "porcelain.cli.verify",
     "stats": "porcelain.cli.stats",
     "reindex": "porcelain.cli.reindex",
+    "remote": "porcelain.cli.remote",
+    "push": "porcelain.cli.push",
+    "fetch": "porcelain.cli.fetch",
+    "pull": "porcelain.cli.pull",
+    "clone": "porcelain.cli.clone",
 }
 # porcelain editions of plumbing commands (they fall back to plumbing's behaviour)
 OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse", "gc": "porcelain.cli.gc"}

@@ -1,7 +1,7 @@
 """What a porcelain command gets from where it runs: the registry and, in a group, its kind.
 
 The registry is the one the dispatcher chose (`--registry PATH`, $PACHA_DIR or discovery;
-see pacha.cli.app). The commands models, datasets and recipes share (porcelain.cli.versions)
+see pacha.cli.registry_option). The commands models, datasets and recipes share (porcelain.cli.versions)
 are registered once per group; each learns which kind it acts on from the group's context.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pacha.cli.app import registry_path
+from pacha.cli.registry_option import registry_path
 from porcelain.registry import Registry
 
 if TYPE_CHECKING:

@@ -11,6 +11,7 @@ from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.remotes.lazy import ensure_local
 
 app = new_app()
 
@@ -24,7 +25,9 @@ def verify(
     as_json: JsonOption = False,
 ) -> None:
     """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash."""
-    found, count, problems = open_porcelain().verify(None, reference, version)
+    reg = open_porcelain()
+    ensure_local(reg.plumbing, None, reference, version, progress=not as_json)  # lazy remote only
+    found, count, problems = reg.verify(None, reference, version)
     if as_json:
         named = getattr(found, "version", None)  # the Target's Version; None for a run
         print_json(

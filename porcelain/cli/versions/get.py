@@ -13,6 +13,7 @@ from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.cli.version_view import show_version, version_json
 from porcelain.errors import InvalidInput, NotFound
 from porcelain.registry import Registry
+from porcelain.remotes.lazy import ensure_local
 
 EXAMPLE = "pacha {noun} get fraud-detector@production --json"
 
@@ -43,6 +44,7 @@ def get(
         reference = as_of(reg, kind.kind, reference, at)
     found = reg.get(kind.kind, reference, version)
     if output is not None:
+        ensure_local(reg.plumbing, kind.kind, found.record_id, progress=not as_json)  # lazy remote only
         found, path = reg.download(kind.kind, found.record_id, output, force=force)
     if as_json:
         print_json(version_json(found))

@@ -10,6 +10,7 @@ from porcelain.cli._output import console, print_json, table, when
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption
 from porcelain.cli.version_view import transition_json
+from porcelain.remotes.history import remote_history
 
 EXAMPLE = "pacha {noun} history fraud-detector --json"
 
@@ -17,10 +18,18 @@ EXAMPLE = "pacha {noun} history fraud-detector --json"
 def history(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="Name whose stage changes to show.")],
+    remote: Annotated[
+        str | None,
+        typer.Option("--remote", help="As REMOTE records it (after `pacha fetch`): every machine's."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Show the audit trail of stage changes: when, who, version, from, to, why."""
-    moves = open_porcelain().history(kind_of(ctx).kind, name)
+    kind = kind_of(ctx).kind
+    if remote is not None:
+        moves = remote_history(open_porcelain().plumbing, kind, name, remote)
+    else:
+        moves = open_porcelain().history(kind, name)
     if as_json:
         print_json([transition_json(t) for t in moves])
         return

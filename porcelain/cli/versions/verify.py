@@ -10,6 +10,7 @@ import typer
 from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.remotes.lazy import ensure_local
 
 EXAMPLE = "pacha {noun} verify fraud-detector:1.0.0"
 
@@ -22,7 +23,9 @@ def verify(
 ) -> None:
     """Re-check a version by hash: record, artifact, every ancestor and pinned reference."""
     kind = kind_of(ctx).kind
-    found, count, problems = open_porcelain().verify(kind, reference, version)
+    reg = open_porcelain()
+    ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+    found, count, problems = reg.verify(kind, reference, version)
     if as_json:
         print_json(
             {

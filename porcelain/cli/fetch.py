@@ -1,0 +1,15 @@
+"""pacha fetch: update the remote-tracking refs remotes/<remote>/… and the remote's audit trail."""
+
+from __future__ import annotations
+
+from pacha.cli.app import new_app, open_reg
+from porcelain.cli._sync import JsonOption, RemoteArg, print_report
+from porcelain.remotes.sync import fetch as fetch_refs
+
+app = new_app()
+
+
+@app.command(epilog="Example: pacha fetch origin && pacha model history fraud-detector --remote origin")
+def fetch(remote: RemoteArg = None, as_json: JsonOption = False) -> None:
+    """Update the remote-tracking refs (remotes/REMOTE/...) and the remote's audit trail; no objects."""
+    print_report(fetch_refs(open_reg(), remote), as_json, "fetch")

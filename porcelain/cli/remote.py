@@ -1,0 +1,129 @@
+"""pacha remote: add, list, remove and check the remotes a registry shares through."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from pacha.cli.app import open_reg
+from porcelain.cli._output import console, print_json, table
+from porcelain.cli._sync import JsonOption
+from porcelain.remotes.admin import CheckReport
+from porcelain.remotes.admin import add as add_remote
+from porcelain.remotes.admin import check as check_remote
+from porcelain.remotes.admin import remove as remove_remote
+from porcelain.remotes.settings import list_remotes, set_remote_option
+
+app = typer.Typer(
+    help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+NameArg = Annotated[str, typer.Argument(help="Remote name, e.g. origin.")]
+
+
+def _print_check(report: CheckReport) -> None:
+    out = console()
+    out.print(f"{report.remote}: {report.url}", markup=False)
+    out.print(f"  read:  {'ok' if report.readable else 'refused'}")
+    out.print(f"  write: {'ok' if report.writable else 'refused (read-only: fetch, pull and clone only)'}")
+    if report.conditional_writes:
+        out.print("  conditional writes: honoured (refs move by compare-and-swap)")
+    elif report.unsafe_refs:
+        out.print(
+            f"  conditional writes: IGNORED; accepted (remote.{report.remote}.unsafe-refs): one writer only",
+            markup=False,
+        )
+    else:
+        out.print(
+            f"  conditional writes: IGNORED: pushes are refused; for a single writer, set "
+            f"`pacha remote set {report.remote} unsafe-refs true`",
+            markup=False,
+        )
+    if report.detail:
+        out.print(f"  {report.detail}", markup=False)
+
+
+@app.command("add", epilog="Example: pacha remote add origin s3://team-models/registry --default")
+def add(
+    name: NameArg,
+    url: Annotated[str, typer.Argument(help="s3://BUCKET[/PREFIX], a path, or file://PATH.")],
+    default: Annotated[bool, typer.Option("--default", help="Make it the default remote.")] = False,
+    endpoint_url: Annotated[
+        str | None, typer.Option("--endpoint-url", help="S3-compatible endpoint (e.g. http://host:8333).")
+    ] = None,
+    no_check: Annotated[bool, typer.Option("--no-check", help="Do not probe the store now.")] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Add a remote (and probe it: read/write access, conditional writes honoured)."""
+    added, report = add_remote(
+        open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
+    )
+    if as_json:
+        print_json({**added.as_dict(), "check": report.as_dict() if report else None})
+        return
+    typer.echo(f"added remote {added.name}: {added.url}" + (" (default)" if added.default else ""))
+    if report is not None:
+        _print_check(report)
+
+
+@app.command("list", epilog="Example: pacha remote list --json")
+def list_(as_json: JsonOption = False) -> None:
+    """List the remotes and their settings."""
+    remotes = list_remotes(open_reg())
+    if as_json:
+        print_json([r.as_dict() for r in remotes])
+        return
+
+    rows = table("name", "url", "settings")
+    for r in remotes:
+        notes = [
+            n for n, on in (("default", r.default), ("lazy", r.lazy), ("unsafe-refs", r.unsafe_refs)) if on
+        ]
+        if r.endpoint_url:
+            notes.append(f"endpoint {r.endpoint_url}")
+        if r.jobs:
+            notes.append(f"jobs {r.jobs}")
+        rows.add_row(r.name, r.url, ", ".join(notes))
+    console().print(rows)
+
+
+@app.command("remove", epilog="Example: pacha remote remove origin")
+def remove(name: NameArg, as_json: JsonOption = False) -> None:
+    """Remove a remote: its settings and remote-tracking refs (nothing on the remote changes)."""
+    removed, refs = remove_remote(open_reg(), name)
+    if as_json:
+        print_json({**removed.as_dict(), "tracking_refs_removed": refs})
+        return
+    typer.echo(f"removed remote {removed.name} ({refs} remote-tracking ref(s))")
+
+
+@app.command("set", epilog="Example: pacha remote set origin lazy true")
+def set_(
+    name: NameArg,
+    key: Annotated[str, typer.Argument(help="url, endpoint-url, lazy, unsafe-refs or jobs.")],
+    value: Annotated[str, typer.Argument(help="The new value.")],
+    as_json: JsonOption = False,
+) -> None:
+    """Change one setting of a remote (remote.NAME.KEY in config.toml)."""
+    changed = set_remote_option(open_reg(), name, key, value)
+    if as_json:
+        print_json(changed.as_dict())
+
+
+@app.command("check", epilog="Example: pacha remote check origin")
+def check(
+    name: Annotated[str | None, typer.Argument(help="Remote name (default: the default remote).")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Probe a remote: read and write access, and that conditional writes are honoured (exit 1 if unsafe)."""
+    report = check_remote(open_reg(), name)
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        _print_check(report)
+    if not report.ok:
+        raise typer.Exit(1)

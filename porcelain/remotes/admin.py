@@ -1,0 +1,157 @@
+"""remote add / list / remove / check, and clone: setting remotes up."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pacha
+from porcelain.errors import CheckFailed, InvalidInput
+from porcelain.remotes import base, refsync, settings, wire
+from porcelain.remotes.progress import Progress
+from porcelain.remotes.sync import SyncReport, apply_local, tracking
+
+ORIGIN = "origin"
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `remote check` found: can we read, write, and trust conditional writes?"""
+
+    remote: str
+    url: str
+    readable: bool
+    writable: bool
+    conditional_writes: bool
+    unsafe_refs: bool
+    detail: str
+
+    @property
+    def ok(self) -> bool:
+        return self.readable and (self.conditional_writes or self.unsafe_refs or not self.writable)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "remote": self.remote,
+            "url": self.url,
+            "readable": self.readable,
+            "writable": self.writable,
+            "conditional_writes": self.conditional_writes,
+            "unsafe_refs": self.unsafe_refs,
+            "ok": self.ok,
+            "detail": self.detail,
+        }
+
+
+def check(plumbing: pacha.Registry, name: str | None) -> CheckReport:
+    """Probe a remote: read and write access, and that a second create-if-absent is refused."""
+    remote_settings = settings.get_remote(plumbing, name)
+    result = wire.connect(remote_settings).probe()
+    return CheckReport(
+        remote_settings.name,
+        remote_settings.url,
+        bool(getattr(result, "readable", True)),
+        bool(getattr(result, "writable", False)),
+        bool(getattr(result, "conditional_writes", False)),
+        remote_settings.unsafe_refs,
+        str(getattr(result, "detail", "") or ""),
+    )
+
+
+def add(
+    plumbing: pacha.Registry,
+    name: str,
+    url: str,
+    *,
+    endpoint_url: str | None = None,
+    default: bool = False,
+    probe: bool = True,
+) -> tuple[settings.RemoteSettings, CheckReport | None]:
+    """Record a remote, then probe it (a store that ignores conditional writes is reported)."""
+    added = settings.add_remote(plumbing, name, url, endpoint_url=endpoint_url, default=default)
+    return added, (check(plumbing, name) if probe else None)
+
+
+def remove(plumbing: pacha.Registry, name: str) -> tuple[settings.RemoteSettings, int]:
+    """Forget a remote: its settings and its remote-tracking refs (their objects stay until gc)."""
+    remote = settings.get_remote(plumbing, name)
+    tracked = tracking(plumbing, remote.name)
+    prefix = refsync.tracking_prefix(remote.name)
+    if tracked:
+        moves = [refsync.Move(prefix + ref, oid, None) for ref, oid in tracked.items()]
+        apply_local(plumbing, moves, f"remote remove {remote.name}")
+    base.forget(plumbing, remote.name)
+    settings.remove_remote(plumbing, remote.name)
+    return remote, len(tracked)
+
+
+def clone(
+    url: str,
+    path: str | Path | None,
+    *,
+    endpoint_url: str | None = None,
+    all_objects: bool = False,
+    lazy: bool = False,
+    jobs: int | None = None,
+    progress: bool = True,
+) -> tuple[pacha.Registry, SyncReport]:
+    """A new registry at path holding the remote's refs and audit trail, as `origin` (the default).
+
+    Objects: the closure of every ref (default), every object the remote holds (all_objects), or
+    none yet (lazy: remote.origin.lazy = true; objects come when download or verify needs them).
+    A failure removes what was created.
+    """
+    if all_objects and lazy:
+        raise InvalidInput("give --all or --lazy, not both")
+    remote = wire.connect_url(url, endpoint_url, jobs, ORIGIN)
+    remote.read_refs()  # a missing or foreign remote is refused before anything is created
+    root = Path(path).expanduser() if path else pacha.registry.default_init_path()
+    created = not root.exists()
+    try:
+        plumbing, _ = pacha.init_registry(root)
+        settings.add_remote(
+            plumbing, ORIGIN, url, endpoint_url=endpoint_url, default=True, lazy=lazy, jobs=jobs
+        )
+        with plumbing.writing():
+            report = _fill(plumbing, remote, url, all_objects, lazy, progress)
+    except BaseException:
+        _undo(root, created)
+        raise
+    return plumbing, report
+
+
+def _fill(
+    plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool
+) -> SyncReport:
+    wire.fetch(plumbing, remote, ORIGIN)
+    table = tracking(plumbing, ORIGIN)
+    report = SyncReport(ORIGIN, url)
+    roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
+    if not lazy and roots:
+        with Progress(f"cloning {url}", enabled=progress) as bar:
+            result = wire.fetch_objects(plumbing, remote, roots, bar)
+        report.objects = int(getattr(result, "objects", 0) or 0)
+        report.bytes = int(getattr(result, "bytes", 0) or 0)
+    report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
+    agreed: dict[str, str | None] = dict(table)
+    apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
+    return report
+
+
+def _undo(root: Path, created: bool) -> None:
+    """Remove a registry a failed clone created (a directory that existed empty is emptied)."""
+    if not root.exists():
+        return
+    if created:
+        shutil.rmtree(root, ignore_errors=True)
+        return
+    for child in root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
+
+
+__all__ = ["CheckFailed", "CheckReport", "add", "check", "clone", "remove"]

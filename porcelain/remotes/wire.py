@@ -1,0 +1,110 @@
+"""The one place porcelain touches pacha.transport (a rename there costs this file only).
+
+The contract is /work/wt/notes/transport-api.md: open_remote, push (objects first,
+then the ref table by compare-and-swap, a check callback run on the table about to be
+written), fetch (remote-tracking refs and their reflog), fetch_objects (a closure,
+each object verified on arrival), remote_log (the remote's audit trail as fetched).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import pacha
+from pacha.transport import errors
+from pacha.transport.fetch import fetch as _fetch
+from pacha.transport.fetch import fetch_objects as _fetch_objects
+from pacha.transport.fetch import remote_log
+from pacha.transport.push import UNKNOWN, RefUpdate
+from pacha.transport.push import push as _push
+from pacha.transport.reftable import last_change as _last_change
+from pacha.transport.remote import Remote, open_remote
+from porcelain.remotes.refsync import Move
+from porcelain.remotes.settings import RemoteSettings
+
+ProgressFn = Callable[[Any], None] | None  # called with a pacha.transport.progress.TransferProgress
+RemoteRefMoved = errors.RemoteRefMoved
+RemoteError = errors.RemoteError
+
+__all__ = ["UNKNOWN", "Remote", "RemoteError", "RemoteRefMoved", "remote_log"]
+
+
+_OPEN: dict[tuple[RemoteSettings, int], Remote] = {}  # (settings, thread) -> its connection
+_OPEN_LIMIT = 64
+
+
+def connect(settings: RemoteSettings) -> Remote:
+    """A connection to the remote a settings block describes (nothing is requested yet).
+
+    Kept per thread for the life of the process: setting up an S3 client costs far more than a
+    push of a few refs, and a Python caller (a training script, a test) pushes and pulls often."""
+    key = (settings, threading.get_ident())
+    remote = _OPEN.get(key)
+    if remote is None:
+        if len(_OPEN) >= _OPEN_LIMIT:
+            _OPEN.clear()
+        remote = _OPEN[key] = open_remote(
+            settings.url,
+            endpoint_url=settings.endpoint_url,
+            jobs=settings.jobs,
+            unsafe_refs=settings.unsafe_refs,
+            name=settings.name,
+        )
+    return remote
+
+
+def connect_url(
+    url: str, endpoint_url: str | None = None, jobs: int | None = None, name: str | None = None
+) -> Remote:
+    return open_remote(url, endpoint_url=endpoint_url, jobs=jobs, name=name)
+
+
+def push(
+    plumbing: pacha.Registry,
+    remote: Remote,
+    moves: Sequence[Move],
+    *,
+    force: bool,
+    check: Callable[[Mapping[str, str]], None],
+    message: str,
+    progress: ProgressFn,
+) -> Any:
+    """Objects first, then the ref table by compare-and-swap (transport's PushResult)."""
+    updates = [RefUpdate(m.ref, m.new, UNKNOWN if force else m.old) for m in moves]
+    return _push(
+        plumbing,
+        remote,
+        updates,
+        force=force,
+        check=check,
+        who=plumbing.identity(),
+        message=message,
+        progress=progress,
+    )
+
+
+def fetch(plumbing: pacha.Registry, remote: Remote, name: str, *, objects: bool = False) -> Any:
+    """Remote-tracking refs (and, with objects, the closure of every new ref value)."""
+    return _fetch(plumbing, remote, name, objects=objects)
+
+
+def last_change(remote: Remote, ref: str) -> tuple[str, int, str] | None:
+    """(who, when_ns, message) of the newest push that moved ref on the remote, None if none did.
+
+    Walks the remote's audit trail back from its head (usually one or two requests)."""
+    segment = _last_change(remote.backend, remote.read_refs(), ref)
+    return None if segment is None else (segment.who, segment.when_ns, segment.message)
+
+
+def remote_ids(remote: Remote) -> list[str]:
+    """Every object id the remote's visible packs hold (what `clone --all` copies)."""
+    return sorted(remote.refresh_objects(None))
+
+
+def fetch_objects(
+    plumbing: pacha.Registry, remote: Remote, roots: Iterable[str], progress: ProgressFn
+) -> Any:
+    """The closure of roots the local store lacks, verified on arrival (FetchObjectsResult)."""
+    return _fetch_objects(plumbing, remote, list(roots), progress=progress)

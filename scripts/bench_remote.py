@@ -1,0 +1,359 @@
+#!/usr/bin/env python3
+"""Remote benchmark: Pacha push/pull side by side with `dvc push`/`dvc pull` and a plain
+upload/download with boto3 alone, in one run, against the same SeaweedFS server (issue 14).
+
+    python scripts/bench_remote.py [--model-mib 1024] [--files 10000] [--dvc PATH] [--dir DIR]
+
+Data made here:
+- model: --model-mib of random bytes (v1); v2 = v1 with 2 % of its bytes changed in 20
+  scattered regions;
+- folder: --files files of 1-4 KiB.
+For each: wall time and peak RSS of each tool's push and pull, the bytes Pacha sent or
+received (its --json report), and the issue's targets as ratios: first push within 1.5x of
+the plain upload; the 2 %-changed push sends <= 5 % of its bytes and takes <= 1/10 of dvc's
+time; 10,000 files push >= 10x faster than dvc; pull of NAME@production transfers only that
+version's closure; peak RSS < 200 MB. DVC (with dvc-s3) is looked for on PATH, then in --dvc,
+then installed into .bench-venv/ here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from _bench import timed_with_rss
+
+MiB = 1 << 20
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from tests.seaweedfs import SeaweedFS, start_weed, stop_weed  # noqa: E402 (after the path)
+
+PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
+JOBS = 16  # concurrent requests of the plain client (Pacha's and DVC's are their defaults)
+
+
+def find_dvc(explicit: str | None) -> str | None:
+    for candidate in (explicit, shutil.which("dvc"), str(ROOT / ".bench-venv" / "bin" / "dvc")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    venv = ROOT / ".bench-venv"
+    print("installing dvc[s3] into .bench-venv/ (once) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "dvc[s3]"], check=True, timeout=1800)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  dvc could not be installed ({exc}); it is left out")
+        return None
+    return str(venv / "bin" / "dvc")
+
+
+# --- data ---------------------------------------------------------------------------
+def make_model(path: Path, mib: int) -> None:
+    with open(path, "wb") as f:
+        for _ in range(mib):
+            f.write(os.urandom(MiB))
+
+
+def change_2_percent(source: Path, target: Path, regions: int = 20) -> int:
+    """target = source with 2 % of its bytes replaced in `regions` scattered places; bytes changed."""
+    shutil.copyfile(source, target)
+    size = source.stat().st_size
+    span = size * 2 // 100 // regions
+    with open(target, "r+b") as f:
+        for i in range(regions):
+            f.seek(i * (size // regions) + size // (regions * 3))
+            f.write(os.urandom(span))
+    return span * regions
+
+
+def make_folder(path: Path, count: int) -> int:
+    import random
+
+    rng = random.Random(7)
+    total = 0
+    for i in range(count):
+        sub = path / f"d{i % 100:02d}"
+        sub.mkdir(parents=True, exist_ok=True)
+        data = os.urandom(rng.randint(1024, 4096))
+        (sub / f"f{i:05d}.bin").write_bytes(data)
+        total += len(data)
+    return total
+
+
+# --- tools --------------------------------------------------------------------------
+@dataclass
+class Row:
+    case: str
+    tool: str
+    seconds: float
+    rss: int
+    moved: int | None = None  # bytes sent or received, when the tool says
+
+
+@dataclass
+class Bench:
+    server: SeaweedFS
+    bucket: str
+    work: Path
+    dvc: str | None
+    rows: list[Row] = field(default_factory=list)
+
+    def env(self, registry: Path | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PACHA_")}
+        env.update(self.server.env(), PACHA_NO_PROGRESS="1", PACHA_AUTHOR_NAME="bench")
+        env["PACHA_AUTHOR_EMAIL"] = "bench@example.com"
+        if registry is not None:
+            env["PACHA_DIR"] = str(registry)
+        return env
+
+    def pacha(self, registry: Path, *args: str | Path) -> dict:
+        out = subprocess.run(
+            [*PACHA, *map(str, args)], env=self.env(registry), capture_output=True, check=False
+        )
+        if out.returncode:
+            raise SystemExit(f"pacha {' '.join(map(str, args))}: {out.stderr.decode()[-800:]}")
+        text = out.stdout.decode()
+        return json.loads(text) if text.startswith(("{", "[")) else {}
+
+    def timed_pacha(self, case: str, registry: Path, *args: str | Path) -> Row:
+        os.sync()
+        cmd = [*PACHA, *map(str, args), "--json"]
+        seconds, rss, out = timed_with_rss(cmd, env=self.env(registry))
+        report = json.loads(out)
+        row = Row(case, "pacha", seconds, rss, int(report.get("bytes", 0)))
+        self.rows.append(row)
+        return row
+
+    def registry(self, name: str) -> Path:
+        root = self.work / name
+        self.pacha(root, "init", "-q")
+        self.pacha(root, "remote", "add", "origin", f"s3://{self.bucket}/pacha", "--default", "--no-check",
+                   "--endpoint-url", self.server.endpoint_url)  # fmt: skip
+        return root
+
+    # plain boto3: the same bytes, the client library alone
+    def plain_upload(self, case: str, source: Path, prefix: str) -> Row:
+        client = self.server.client()
+        os.sync()
+        start = time.perf_counter()
+        files = [source] if source.is_file() else sorted(p for p in source.rglob("*") if p.is_file())
+        base = source.parent if source.is_file() else source
+
+        def put(path: Path) -> None:
+            client.upload_file(str(path), self.bucket, f"{prefix}/{path.relative_to(base)}")
+
+        with ThreadPoolExecutor(JOBS) as pool:
+            list(pool.map(put, files))
+        row = Row(
+            case, "boto3", time.perf_counter() - start, _self_rss(), sum(p.stat().st_size for p in files)
+        )
+        self.rows.append(row)
+        return row
+
+    def plain_download(self, case: str, prefix: str, target: Path) -> Row:
+        client = self.server.client()
+        start = time.perf_counter()
+        pages = client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix + "/")
+        keys = [o["Key"] for page in pages for o in page.get("Contents", [])]
+
+        def get(key: str) -> None:
+            path = target / key[len(prefix) + 1 :]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file(self.bucket, key, str(path))
+
+        with ThreadPoolExecutor(JOBS) as pool:
+            list(pool.map(get, keys))
+        row = Row(case, "boto3", time.perf_counter() - start, _self_rss())
+        self.rows.append(row)
+        return row
+
+    # dvc: `dvc add` untimed, `dvc push` / `dvc pull` timed
+    def dvc_project(self, name: str) -> Path:
+        assert self.dvc
+        root = self.work / name
+        root.mkdir()
+        for args in (
+            ["init", "--no-scm", "-q"],
+            ["config", "core.analytics", "false"],
+            ["remote", "add", "-d", "store", f"s3://{self.bucket}/dvc"],
+            ["remote", "modify", "store", "endpointurl", self.server.endpoint_url],
+        ):
+            subprocess.run([self.dvc, *args], cwd=root, check=True, capture_output=True, env=self.env())
+        return root
+
+    def dvc_timed(self, case: str, project: Path, *args: str) -> Row:
+        assert self.dvc
+        os.sync()
+        seconds, rss, _ = timed_with_rss([self.dvc, *args, "-q"], env=self.env(), cwd=project)
+        row = Row(case, "dvc", seconds, rss)
+        self.rows.append(row)
+        return row
+
+    def dvc_add(self, project: Path, source: Path) -> None:
+        assert self.dvc
+        target = project / "data"
+        if target.is_dir():
+            shutil.rmtree(target)
+        elif target.exists():
+            target.unlink()
+        (shutil.copytree if source.is_dir() else shutil.copyfile)(source, target)
+        subprocess.run(
+            [self.dvc, "add", "-q", "data"], cwd=project, check=True, capture_output=True, env=self.env()
+        )
+
+
+def _self_rss() -> int:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def dvc_fresh_pull(bench: Bench, case: str, project: Path, name: str) -> Row:
+    """A second DVC project with the same .dvc files and an empty cache: `dvc pull` timed."""
+    other = bench.dvc_project(name)
+    shutil.copyfile(project / "data.dvc", other / "data.dvc")
+    return bench.dvc_timed(case, other, "pull")
+
+
+# --- the run ------------------------------------------------------------------------
+def model_cases(bench: Bench, mib: int) -> dict[str, int]:
+    data = bench.work / "data"
+    data.mkdir()
+    v1, v2 = data / "model.bin", data / "model-v2.bin"
+    make_model(v1, mib)
+    changed = change_2_percent(v1, v2)
+    sizes = {"v1": v1.stat().st_size, "v2": v2.stat().st_size, "changed": changed}
+    ada = bench.registry("ada")
+    bench.pacha(ada, "model", "register", "bench-model", v1, "-v", "1.0.0")
+    bench.timed_pacha("model v1 push", ada, "push")
+    bench.plain_upload("model v1 push", v1, "plain/v1")
+    if bench.dvc:
+        project = bench.dvc_project("dvc-a")
+        bench.dvc_add(project, v1)
+        bench.dvc_timed("model v1 push", project, "push")
+        dvc_fresh_pull(bench, "model v1 pull", project, "dvc-b")
+    bob = bench.registry("bob")
+    bench.timed_pacha("model v1 pull", bob, "pull", "origin", "bench-model:1.0.0")
+    bench.plain_download("model v1 pull", "plain/v1", bench.work / "plain-v1")
+    bench.pacha(ada, "model", "register", "bench-model", v2, "-v", "1.1.0")
+    bench.pacha(ada, "model", "stage", "bench-model:1.1.0", "--to", "production")
+    bench.timed_pacha("model v2 (2 % changed) push", ada, "push")
+    bench.plain_upload("model v2 (2 % changed) push", v2, "plain/v2")
+    if bench.dvc:
+        bench.dvc_add(project, v2)
+        bench.dvc_timed("model v2 (2 % changed) push", project, "push")
+    bench.timed_pacha("model v2 pull after v1", bob, "pull", "origin", "bench-model@production")
+    carol = bench.registry("carol")
+    bench.timed_pacha("model NAME@production pull (fresh)", carol, "pull", "origin", "bench-model@production")
+    return sizes
+
+
+def folder_cases(bench: Bench, count: int) -> int:
+    folder = bench.work / "data" / "folder"
+    total = make_folder(folder, count)
+    dan = bench.registry("dan")
+    bench.pacha(dan, "data", "register", "bench-files", folder, "-v", "1.0.0")
+    bench.timed_pacha(f"{count} files push", dan, "push")
+    bench.plain_upload(f"{count} files push", folder, "plain/folder")
+    if bench.dvc:
+        project = bench.dvc_project("dvc-f")
+        bench.dvc_add(project, folder)
+        bench.dvc_timed(f"{count} files push", project, "push")
+        dvc_fresh_pull(bench, f"{count} files pull", project, "dvc-g")
+    eve = bench.registry("eve")
+    bench.timed_pacha(f"{count} files pull", eve, "pull", "origin", "bench-files:1.0.0")
+    bench.plain_download(f"{count} files pull", "plain/folder", bench.work / "plain-folder")
+    return total
+
+
+def report(bench: Bench, sizes: dict[str, int], files: int, total_files: int) -> None:
+    cases = list(dict.fromkeys(r.case for r in bench.rows))
+    print(f"\n{'case':<38}{'pacha':>18}{'dvc':>18}{'boto3 alone':>18}{'pacha bytes':>14}{'pacha RSS':>11}")
+    for case in cases:
+        cells = {r.tool: r for r in bench.rows if r.case == case}
+        shown = [
+            f"{cells[t].seconds:>16.2f} s" if t in cells else f"{'-':>18}" for t in ("pacha", "dvc", "boto3")
+        ]
+        p = cells.get("pacha")
+        moved = f"{(p.moved or 0) / MiB:>10.1f} MiB" if p else ""
+        rss = f"{p.rss / MiB:>7.0f} MiB" if p else ""
+        print(f"{case:<38}{''.join(shown)}{moved:>14}{rss:>11}")
+
+    def get(case: str, tool: str) -> Row | None:
+        return next((r for r in bench.rows if r.case == case and r.tool == tool), None)
+
+    print("\nTargets (issue 14):")
+    first, plain = get("model v1 push", "pacha"), get("model v1 push", "boto3")
+    if first and plain:
+        _target(
+            "first push / plain upload",
+            first.seconds / plain.seconds,
+            "<= 1.5",
+            first.seconds <= 1.5 * plain.seconds,
+        )
+    second, dvc2 = get("model v2 (2 % changed) push", "pacha"), get("model v2 (2 % changed) push", "dvc")
+    if second:
+        share = (second.moved or 0) / sizes["v2"]
+        _target("2 %-changed push: bytes sent / model size", share, "<= 0.05", share <= 0.05)
+        if dvc2:
+            _target(
+                "2 %-changed push: time / dvc's",
+                second.seconds / dvc2.seconds,
+                "<= 0.10",
+                second.seconds <= dvc2.seconds / 10,
+            )
+    many, dvc_many = get(f"{files} files push", "pacha"), get(f"{files} files push", "dvc")
+    if many and dvc_many:
+        _target(
+            f"{files} files push: dvc time / pacha time",
+            dvc_many.seconds / many.seconds,
+            ">= 10",
+            dvc_many.seconds >= 10 * many.seconds,
+        )
+    fresh = get("model NAME@production pull (fresh)", "pacha")
+    if fresh:
+        share = (fresh.moved or 0) / sizes["v2"]
+        _target("pull NAME@production: bytes / that version's size", share, "~1 (not v1+v2)", share < 1.5)
+    peak = max((r.rss for r in bench.rows if r.tool == "pacha"), default=0)
+    _target("peak RSS of pacha push/pull (MiB)", peak / MiB, "< 200", peak < 200 * MiB)
+
+
+def _target(what: str, value: float, goal: str, met: bool) -> None:
+    print(f"  {what:<52}{value:>10.3f}  target {goal:<16}{'met' if met else 'NOT met'}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model-mib", type=int, default=1024)
+    ap.add_argument("--files", type=int, default=10_000)
+    ap.add_argument("--dvc", default=None, help="path to a dvc executable (with dvc-s3)")
+    ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir, removed)")
+    ap.add_argument("--no-dvc", action="store_true", help="leave dvc out")
+    args = ap.parse_args()
+    dvc = None if args.no_dvc else find_dvc(args.dvc)
+    work = Path(args.dir or tempfile.mkdtemp(prefix="bench-remote-"))
+    work.mkdir(parents=True, exist_ok=True)
+    proc, server = start_weed(work / "seaweedfs")
+    try:
+        bench = Bench(server, server.new_bucket(), work, dvc)
+        print(f"SeaweedFS at {server.endpoint_url}; scratch {work}; dvc: {dvc or 'absent'}", flush=True)
+        sizes = model_cases(bench, args.model_mib)
+        total = folder_cases(bench, args.files)
+        report(bench, sizes, args.files, total)
+    finally:
+        stop_weed(proc)
+        if not args.dir:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
