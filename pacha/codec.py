@@ -5,7 +5,7 @@ Layout (all integers little-endian; documented in docs/format.md):
     offset  size  field
     0       4     magic b"PCHO"
     4       1     format version (1)
-    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list)
+    5       1     body encoding (0 identity, 1 zstd, 2 zstd delta, 3 chunk list, 4 encrypted)
     6       1     kind length n (1..16)
     7       n     kind, ASCII (blob, tree, record, ...)
     7+n     8     size of the decoded body in bytes
@@ -36,7 +36,14 @@ IDENTITY = 0  # the body as is
 ZSTD = 1  # one or more zstd frames
 DELTA = 2  # a base object's raw id, then one zstd frame made with the base as prefix
 CHUNKS = 3  # a chunk list: (raw chunk id, size) entries; the object is their concatenation
-ENCODING_NAMES: dict[int, str] = {IDENTITY: "identity", ZSTD: "zstd", DELTA: "zstd-delta", CHUNKS: "chunks"}
+ENCRYPTED = 4  # an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope)
+ENCODING_NAMES: dict[int, str] = {
+    IDENTITY: "identity",
+    ZSTD: "zstd",
+    DELTA: "zstd-delta",
+    CHUNKS: "chunks",
+    ENCRYPTED: "aes-256-gcm",
+}
 
 
 class Header(NamedTuple):
