@@ -28,7 +28,14 @@ IDENTITY = 0  # the body as is
 ZSTD = 1  # one or more zstd frames
 DELTA = 2  # a base object's raw id, then one zstd frame made with the base as prefix
 CHUNKS = 3  # a chunk list: (raw chunk id, size) entries; the object is their concatenation
-ENCODING_NAMES: dict[int, str] = {IDENTITY: "identity", ZSTD: "zstd", DELTA: "zstd-delta", CHUNKS: "chunks"}
+ENCRYPTED = 4  # an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope)
+ENCODING_NAMES: dict[int, str] = {
+    IDENTITY: "identity",
+    ZSTD: "zstd",
+    DELTA: "zstd-delta",
+    CHUNKS: "chunks",
+    ENCRYPTED: "aes-256-gcm",
+}
 
 
 class Header(NamedTuple):

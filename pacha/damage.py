@@ -238,7 +238,7 @@ def _rewrite_packs(store: ObjectStore, packs: list[tuple[Pack, set[str]]]) -> No
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack or gc rewrites packs meanwhile
         for pack, dropped in packs:
-            writer = PackWriter(store.packs.dir, store.tmp_dir)
+            writer = PackWriter(store.packs.dir, store.tmp_dir, store.seal_parts)
             try:
                 for i in range(pack.count):
                     object_id = pack.id_at(i)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pacha import damage
+from pacha.crypto.convert import remaining
 from pacha.ids import ZERO_ID
 from pacha.leftovers import scan
 from pacha.refs.integrity import check_refs, lost_versions
@@ -82,6 +83,8 @@ def fsck(
     report = FsckReport()
     say = _Say(report, on_problem, on_warning)
     store = registry.objects
+    if store.keys.encrypted:
+        _check_encryption(store, say.warning)
     # Refs and reflogs first, in one read transaction, then the objects: a commit stores its
     # objects before the transaction that names them, so nothing named here is missing from
     # the listing below unless it is really gone. What still looks missing or unreadable is
@@ -204,6 +207,18 @@ def _check_refs(
         # Each entry's old value is the previous entry's new one: checking new suffices.
         if entry.new != ZERO_ID and entry.new not in present and not _appeared(store, entry.new, late):
             say.problem(f"reflog of {entry.name} (entry {entry.seq}) names missing object {entry.new}")
+
+
+def _check_encryption(store: ObjectStore, warning: Callable[[str], None]) -> None:
+    """Unlock an encrypted registry first (a wrong passphrase is one error, not one per
+    object), and warn of bodies a conversion left plain or under a retiring key."""
+    current = store.keys.unlocked().current
+    left = remaining(store, current)
+    if left:
+        warning(
+            f"{left} object bodies are stored unencrypted or under a retiring master key: run "
+            "`pacha encrypt` (or `pacha key rotate --data`) again to finish"
+        )
 
 
 def _damaged_pack(path: Path, why: str) -> str:

@@ -101,6 +101,8 @@ def collect(
     assume_expired: Collection[str] = (),
 ) -> GcReport:
     """Remove unreachable objects last written before prune_before (a Unix time)."""
+    if registry.objects.keys.encrypted:
+        registry.objects.keys.unlocked()  # a wrong passphrase: one error, before anything else
     with registry.collecting():  # no commit is between writing objects and naming them
         return _collect(registry, prune_before, dry_run, on_remove, assume_expired)
 

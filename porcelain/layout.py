@@ -16,6 +16,9 @@ KINDS = {"model": "models", "dataset": "datasets", "recipe": "recipes"}
 RECORD_TYPES = {"model": "model-version", "dataset": "dataset-version", "recipe": "recipe-version"}
 STAGED = frozenset({"model", "dataset"})  # recipes have versions but no lifecycle stage
 NO_STAGE = "-"
+# The derived reverse lineage index: key parent record id, values the records that name it
+# (kept in step inside each commit, porcelain.core.Core.commit; rebuilt by `pacha reindex`).
+LINEAGE_INDEX = "lineage"
 
 
 def plural(kind: str) -> str:

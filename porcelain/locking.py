@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pacha.errors import PachaError
+from pacha.store import repack
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -18,12 +19,10 @@ def writes_objects(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        from pacha.store.repack import auto_repack
-
         with self.plumbing.writing():
             result = method(self, *args, **kwargs)
             try:
-                auto_repack(self.plumbing.objects)
+                repack.auto_repack(self.plumbing.objects)
             except (PachaError, OSError) as exc:  # what was committed stands; the packs stay as they are
                 sys.stderr.write(f"pacha: warning: automatic repack skipped ({exc}); run `pacha repack`\n")
             return result

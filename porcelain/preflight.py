@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import porcelain.layout as layout
 from pacha.errors import InvalidInput
 from pacha.refs.names import ref_name_problem
-from porcelain import layout, stages
+from porcelain.stages import rules as stages
 
 
 def check_refs(names: Iterable[str]) -> None:

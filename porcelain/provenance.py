@@ -21,15 +21,16 @@ Every statement comes from something a record says (https://www.w3.org/TR/prov-d
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from porcelain import lineage
+from porcelain.core import Core
 from porcelain.errors import PachaError
-from porcelain.runs import run_ref
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
+from porcelain.lineage import graph as lineage
+from porcelain.resolve import resolve
+from porcelain.runs.lookup import run_record
+from porcelain.runs.records import run_ref
 
 NAMESPACE = ("pacha", "urn:pacha:")
 DERIVING_USES = frozenset({"training_data", "parent_model", "derived_from"})
@@ -63,10 +64,10 @@ def _run_of(record: Any) -> dict[str, str] | None:
 class _Builder:
     """One PROV document; entities, agents and activities created once each."""
 
-    def __init__(self, reg: Registry) -> None:
+    def __init__(self, core: Core) -> None:
         from prov.model import ProvDocument
 
-        self.reg = reg
+        self.core = core
         self.doc = ProvDocument()
         self.doc.add_namespace(*NAMESPACE)
         self.entities: dict[str, Any] = {}
@@ -83,8 +84,8 @@ class _Builder:
         """The entity of a version record (attributed to its author), made on first use."""
         if record_id in self.entities:
             return self.entities[record_id]
-        node = self.reg.node(record_id)
-        record = self.reg.read_record(record_id)
+        node = lineage.node(self.core, record_id)
+        record = self.core.read_record(record_id)
         self.records[record_id] = record
         entity = self.doc.entity(
             f"pacha:{node.kind}/{node.name}/{node.version}",
@@ -106,12 +107,12 @@ class _Builder:
         if key in self.runs:
             return self.runs[key]
         try:
-            doc = self.reg._run_record(key)
+            doc = run_record(self.core, key)
             # the card pins the run record as it was at registration (often still running):
             # its latest record (runs/<run id>) knows how and when it ended
-            latest = self.reg.plumbing.refs.get(run_ref(str(doc.get("id", ""))))
+            latest = self.core.plumbing.refs.get(run_ref(str(doc.get("id", ""))))
             if latest is not None and latest != key:
-                doc = self.reg._run_record(latest)
+                doc = run_record(self.core, latest)
         except PachaError:
             doc = None  # the run record is gone: only what the version's card says
         attributes = {"prov:label": str(pinned["ref"]), "prov:type": "pacha:run", "pacha:record": key}
@@ -144,11 +145,11 @@ class _Builder:
         return activity
 
 
-def build(reg: Registry, kind: str, reference: str) -> Any:
+def build(core: Core, kind: str, reference: str) -> Any:
     """A prov.model.ProvDocument for the version and its whole ancestry (see module docstring)."""
-    found = reg.get(kind, reference)
-    graph = lineage.walk(reg, found.record_id, up=True, down=False, depth=None)
-    b = _Builder(reg)
+    found = resolve(core, kind, reference)
+    graph = lineage.walk(core, found.record_id, up=True, down=False, depth=None)
+    b = _Builder(core)
     for node_id in graph.nodes:
         b.entity(node_id)
     by_child: dict[str, list[lineage.Edge]] = {}
@@ -221,63 +222,55 @@ def summary(doc: Any) -> list[str]:
                 return str(labels[0])
         return str(qn)
 
-    def extra(record: Any) -> dict[str, Any]:
-        return {str(k): v for k, v in record.extra_attributes}
+    lines: dict[type, Callable[[Any, dict[Any, Any]], str]] = {
+        ProvEntity: lambda record, attrs: f"entity    {label(record.identifier)}",
+        ProvActivity: lambda record, attrs: f"activity  {label(record.identifier)}{_span(attrs)}",
+        ProvAgent: lambda record, attrs: f"agent     {label(record.identifier)}",
+        ProvDerivation: lambda record, attrs: _derivation(label, record, attrs),
+        ProvInfluence: lambda record, attrs: (
+            f"{label(attrs[_q('prov:influencee')])} wasInfluencedBy "
+            f"{label(attrs[_q('prov:influencer')])} ({_extra(record).get('pacha:role', '')})"
+        ),
+        ProvGeneration: lambda record, attrs: (
+            f"{label(attrs[_q('prov:entity')])} wasGeneratedBy {label(attrs[_q('prov:activity')])}"
+            f" at {attrs[_q('prov:time')]}"
+        ),
+        ProvUsage: lambda record, attrs: (
+            f"{label(attrs[_q('prov:activity')])} used {label(attrs[_q('prov:entity')])}"
+        ),
+        ProvAssociation: lambda record, attrs: (
+            f"{label(attrs[_q('prov:activity')])} wasAssociatedWith {label(attrs[_q('prov:agent')])}"
+        ),
+        ProvAttribution: lambda record, attrs: (
+            f"{label(attrs[_q('prov:entity')])} wasAttributedTo {label(attrs[_q('prov:agent')])}"
+        ),
+    }
+    out = []
+    for kind, line in lines.items():  # in this order
+        records: list[Any] = doc.get_records(kind)
+        for record in records:
+            if type(record) is kind:  # a subclass (derivation is an influence) is listed under its own kind
+                out.append(line(record, dict(record.formal_attributes)))
+    return out
 
-    lines = []
-    order = [
-        ProvEntity,
-        ProvActivity,
-        ProvAgent,
-        ProvDerivation,
-        ProvInfluence,
-        ProvGeneration,
-        ProvUsage,
-        ProvAssociation,
-        ProvAttribution,
-    ]
-    for kind in order:
-        for record in doc.get_records(kind):
-            if type(record) is not kind:
-                continue  # a subclass (derivation is an influence) is listed under its own kind
-            attrs = dict(record.formal_attributes)
-            if kind is ProvEntity:
-                lines.append(f"entity    {label(record.identifier)}")
-            elif kind is ProvActivity:
-                start, end = attrs.get(_q("prov:startTime")), attrs.get(_q("prov:endTime"))
-                span = f" ({start} .. {end or 'running'})" if start else (f" (ended {end})" if end else "")
-                lines.append(f"activity  {label(record.identifier)}{span}")
-            elif kind is ProvAgent:
-                lines.append(f"agent     {label(record.identifier)}")
-            elif kind is ProvDerivation:
-                more = extra(record)
-                how = more.get("pacha:relation") or more.get("pacha:role", "")
-                stated = " (stated later)" if "pacha:statedBy" in more else ""
-                lines.append(
-                    f"{label(attrs[_q('prov:generatedEntity')])} wasDerivedFrom "
-                    f"{label(attrs[_q('prov:usedEntity')])} ({how}){stated}"
-                )
-            elif kind is ProvInfluence:
-                lines.append(
-                    f"{label(attrs[_q('prov:influencee')])} wasInfluencedBy "
-                    f"{label(attrs[_q('prov:influencer')])} ({extra(record).get('pacha:role', '')})"
-                )
-            elif kind is ProvGeneration:
-                lines.append(
-                    f"{label(attrs[_q('prov:entity')])} wasGeneratedBy {label(attrs[_q('prov:activity')])}"
-                    f" at {attrs[_q('prov:time')]}"
-                )
-            elif kind is ProvUsage:
-                lines.append(f"{label(attrs[_q('prov:activity')])} used {label(attrs[_q('prov:entity')])}")
-            elif kind is ProvAssociation:
-                lines.append(
-                    f"{label(attrs[_q('prov:activity')])} wasAssociatedWith {label(attrs[_q('prov:agent')])}"
-                )
-            else:
-                lines.append(
-                    f"{label(attrs[_q('prov:entity')])} wasAttributedTo {label(attrs[_q('prov:agent')])}"
-                )
-    return lines
+
+def _extra(record: Any) -> dict[str, Any]:
+    return {str(k): v for k, v in record.extra_attributes}
+
+
+def _span(attrs: dict[Any, Any]) -> str:
+    start, end = attrs.get(_q("prov:startTime")), attrs.get(_q("prov:endTime"))
+    return f" ({start} .. {end or 'running'})" if start else (f" (ended {end})" if end else "")
+
+
+def _derivation(label: Callable[[Any], str], record: Any, attrs: dict[Any, Any]) -> str:
+    more = _extra(record)
+    how = more.get("pacha:relation") or more.get("pacha:role", "")
+    stated = " (stated later)" if "pacha:statedBy" in more else ""
+    return (
+        f"{label(attrs[_q('prov:generatedEntity')])} wasDerivedFrom "
+        f"{label(attrs[_q('prov:usedEntity')])} ({how}){stated}"
+    )
 
 
 def _q(name: str) -> Any:

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from pacha.ids import is_full_id
 from pacha.objects import decode_record, encode
 
 
@@ -50,8 +51,6 @@ def build(**fields: Any) -> VersionRecord:
 
 def is_pinned(value: Any) -> bool:
     """A pinned reference: {"ref": "name:1.0.0", "id": "<record id>"}."""
-    from pacha.ids import is_full_id
-
     return isinstance(value, dict) and set(value) == {"ref", "id"} and is_full_id(str(value["id"]))
 
 
@@ -77,8 +76,6 @@ def commit_subject(
     stage: str | None = None,
 ) -> dict[str, Any]:
     """What hooks are told about the version a commit is about."""
-    import msgspec
-
     out = {
         "kind": kind,
         "name": name,

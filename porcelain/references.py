@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pacha.errors import UsageError
 from pacha.ids import MIN_PREFIX_LEN, is_hex
+from porcelain.errors import InvalidInput
 from porcelain.names import name_problem
-from porcelain.stages import STAGES
+from porcelain.stages.rules import STAGES
+from porcelain.wording import say
 
 
 @dataclass(frozen=True)
@@ -28,13 +31,8 @@ class Reference:
 
 def parse_reference(text: str, version: str | None = None) -> Reference:
     """Split a reference; validation of the name and version happens on lookup."""
-    from pacha.errors import UsageError
-    from porcelain.errors import InvalidInput
-
     if version is not None:
         if ":" in text or "@" in text:
-            from porcelain.wording import say
-
             how = say(f"-v {version}", f"version={version!r}")
             raise UsageError(f"give either {text!r} or {how}, not both")
         return Reference(text, name=text, version=version)

@@ -24,20 +24,21 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
+import msgspec
+
+import porcelain.layout as layout
+import porcelain.semver as versions
 from pacha.errors import AmbiguousId, ObjectNotFound
 from pacha.ids import ZERO_ID
-from porcelain import layout, versions
+from pacha.refs.store import ReflogEntry, iso_time
+from porcelain.core import Core
 from porcelain.errors import InvalidInput, NotFound, PachaError
 from porcelain.names import check_name, name_problem
 from porcelain.references import Reference, parse_reference
 from porcelain.results import Version
+from porcelain.runs.lookup import get_run
 from porcelain.wording import list_hint, say
-
-if TYPE_CHECKING:
-    from pacha.refs.store import ReflogEntry
-    from porcelain.registry import Registry
 
 VERSION_KINDS = ("model", "dataset", "recipe")
 GONE = "deleted"  # the stage shown for a version found by record id whose refs are gone
@@ -87,8 +88,6 @@ class Gone:
 
     def describe(self) -> str:
         """One line: what happened, when, by whom, what is known, and what can be done."""
-        from pacha.refs.store import iso_time
-
         date = iso_time(self.entry.when_ns)[:19].replace("T", " ") + "Z"
         how = f"expired by `{self.entry.message}`" if self.expired else "deleted"
         why = "" if self.expired or not self.entry.message else f" ({self.entry.message})"
@@ -104,9 +103,9 @@ class Gone:
         return f"{self.kind} {self.ref} was {how} on {date} by {self.entry.who}{why} ({known}); {after}"
 
 
-def gone(reg: Registry, kind: str, name: str, version: str) -> Gone | None:
+def gone(core: Core, kind: str, name: str, version: str) -> Gone | None:
     """The deletion of name:version if the reflog shows its version ref was removed, else None."""
-    refs = reg.plumbing.refs
+    refs = core.plumbing.refs
     ref = layout.version_ref(kind, name, version)
     if refs.get(ref) is not None:
         return None
@@ -122,35 +121,35 @@ def gone(reg: Registry, kind: str, name: str, version: str) -> Gone | None:
             if ver == version and entry.new == ZERO_ID and entry.old == last.old:
                 stage = stage_name
                 break
-    return Gone(kind, name, version, last.old, last, expired, stage, _stored(reg, last.old))
+    return Gone(kind, name, version, last.old, last, expired, stage, _stored(core, last.old))
 
 
-def gone_versions(reg: Registry, kind: str, name: str) -> list[Gone]:
+def gone_versions(core: Core, kind: str, name: str) -> list[Gone]:
     """Every version of name that was deleted or expired and not registered again, oldest first."""
     prefix = layout.versions_prefix(kind, name)
     seen = set()
-    for entry in reg.plumbing.refs.reflog_all(prefix):
+    for entry in core.plumbing.refs.reflog_all(prefix):
         ref_name, ver = layout.split_version_ref(kind, entry.name)
         if ref_name == name and "/" not in ver:
             seen.add(ver)
-    out = [g for v in versions.sort(seen) if (g := gone(reg, kind, name, v)) is not None]
+    out = [g for v in versions.sort(seen) if (g := gone(core, kind, name, v)) is not None]
     return out
 
 
-def _stored(reg: Registry, record_id: str) -> bool:
+def _stored(core: Core, record_id: str) -> bool:
     """Are the record and its artifact still readable (not removed by gc)?"""
-    objects = reg.plumbing.objects
+    objects = core.plumbing.objects
     try:
         if not objects.has(record_id):
             return False
-        return bool(objects.has(reg.read_record(record_id).artifact))
+        return bool(objects.has(core.read_record(record_id).artifact))
     except PachaError:
         return False
 
 
 # --- resolving -------------------------------------------------------------------------
 def resolve(
-    reg: Registry,
+    core: Core,
     kind: str,
     reference: str | Reference,
     version: str | None = None,
@@ -162,13 +161,13 @@ def resolve(
     Raises NotFound (nothing, or a deleted/expired version: the message says which),
     InvalidInput (a malformed reference, an ambiguous one, a bare NAME when change is set).
     """
-    target = resolve_target(reg, reference, version, kinds=(kind,), change=change)
+    target = resolve_target(core, reference, version, kinds=(kind,), change=change)
     assert target.version is not None
     return target.version
 
 
 def resolve_target(
-    reg: Registry,
+    core: Core,
     reference: str | Reference,
     version: str | None = None,
     *,
@@ -185,14 +184,14 @@ def resolve_target(
     ref = reference if isinstance(reference, Reference) else parse_reference(reference, version)
     if change and ref.implied:
         if ref.object_id is None:
-            raise InvalidInput(_implied_message(reg, kinds, ref))
+            raise InvalidInput(_implied_message(core, kinds, ref))
         ref = Reference(ref.text, object_id=ref.object_id)  # a bare name is no version: only the id
     found: list[Target] = []
     misses: list[PachaError] = []
     if ref.name is not None:
         for kind in kinds:
             try:
-                target = _by_name(reg, kind, ref)
+                target = _by_name(core, kind, ref)
             except (NotFound, InvalidInput) as exc:
                 if isinstance(exc, InvalidInput) and ref.object_id is None:
                     raise
@@ -203,57 +202,57 @@ def resolve_target(
     id_error: PachaError | None = None
     if ref.object_id is not None:
         try:
-            target = _by_id(reg, ref.object_id, kinds, ref.text)
+            target = _by_id(core, ref.object_id, kinds, ref.text)
             if target is not None and all(t.record_id != target.record_id for t in found):
                 found.append(target)
         except (NotFound, InvalidInput) as exc:
             id_error = exc
     if len(found) > 1:
-        raise InvalidInput(_ambiguous_message(reg, ref.text, found, pick))
+        raise InvalidInput(_ambiguous_message(core, ref.text, found, pick))
     if not found:
         raise _not_found(kinds, ref, misses, id_error)
     target = found[0]
     if change and target.version is not None and target.version.stage == GONE:
-        raise NotFound(_gone_by_id_message(reg, target.version))
+        raise NotFound(_gone_by_id_message(core, target.version))
     return target
 
 
-def _by_name(reg: Registry, kind: str, ref: Reference) -> Target | None:
+def _by_name(core: Core, kind: str, ref: Reference) -> Target | None:
     if kind == "run":
         if ref.implied and RUN_NAME.fullmatch(ref.text):
-            info = reg.get_run(ref.text)
+            info = get_run(core, ref.text)
             return Target("run", info.name, info.record_id)
         return None
     name = check_name(ref.name or "")
     if ref.stage is not None:
-        in_stage = reg.in_stage(kind, name, ref.stage)
+        in_stage = core.in_stage(kind, name, ref.stage)
         if not in_stage:
-            if reg.versions_of(kind, name):
+            if core.versions_of(kind, name):
                 raise MissingVersion(f"no version of {kind} {name} is in {ref.stage}")
-            raise _no_name(reg, kind, name)
+            raise _no_name(core, kind, name)
         ver = in_stage[-1]
     elif ref.version == "latest":
-        latest = versions.latest(reg.versions_of(kind, name))
+        latest = versions.latest(core.versions_of(kind, name))
         if latest is None:
-            raise _no_name(reg, kind, name)
+            raise _no_name(core, kind, name)
         ver = latest
     else:
         ver = versions.check(ref.version or "")
-    record_id = reg.plumbing.refs.get(layout.version_ref(kind, name, ver))
+    record_id = core.plumbing.refs.get(layout.version_ref(kind, name, ver))
     if record_id is None:
-        what = gone(reg, kind, name, ver)
+        what = gone(core, kind, name, ver)
         if what is not None:
             raise MissingVersion(what.describe())
-        known = reg.versions_of(kind, name)
+        known = core.versions_of(kind, name)
         if not known:
-            raise _no_name(reg, kind, name, f"{kind} {name}:{ver} not found; ")
+            raise _no_name(core, kind, name, f"{kind} {name}:{ver} not found; ")
         raise MissingVersion(f"{kind} {name}:{ver} not found; known versions: {', '.join(known)}")
-    return Target(kind, f"{name}:{ver}", record_id, reg._version(kind, name, ver, record_id))
+    return Target(kind, f"{name}:{ver}", record_id, core.version(kind, name, ver, record_id))
 
 
-def _no_name(reg: Registry, kind: str, name: str, lead: str = "") -> NotFound:
+def _no_name(core: Core, kind: str, name: str, lead: str = "") -> NotFound:
     """No version of name is registered: say what happened to those that were."""
-    went = gone_versions(reg, kind, name)
+    went = gone_versions(core, kind, name)
     if not went:
         return NotFound(f"{lead}no {kind} named {name}; {list_hint(kind)} shows what exists")
     return MissingVersion(
@@ -261,17 +260,17 @@ def _no_name(reg: Registry, kind: str, name: str, lead: str = "") -> NotFound:
     )
 
 
-def _by_id(reg: Registry, prefix: str, kinds: tuple[str, ...], text: str) -> Target | None:
-    objects = reg.plumbing.objects
+def _by_id(core: Core, prefix: str, kinds: tuple[str, ...], text: str) -> Target | None:
+    objects = core.plumbing.objects
     try:
         record_id = objects.find_prefix(prefix)
     except AmbiguousId as exc:
         raise InvalidInput(str(exc)) from None
     except ObjectNotFound:
-        runs = _run_by_id(reg, prefix) if "run" in kinds else None
+        runs = _run_by_id(core, prefix) if "run" in kinds else None
         if runs is not None:
             return runs
-        went = _gone_by_id(reg, prefix.lower(), kinds)
+        went = _gone_by_id(core, prefix.lower(), kinds)
         if went is not None:
             raise MissingVersion(went.describe()) from None
         raise NotFound(f"no record id starts with {prefix}") from None
@@ -280,8 +279,6 @@ def _by_id(reg: Registry, prefix: str, kinds: tuple[str, ...], text: str) -> Tar
         data = reader.read() if object_kind == "record" else b""
     if object_kind != "record":
         raise InvalidInput(f"{text} is a {object_kind}, not a version record")
-    import msgspec
-
     doc = msgspec.json.decode(data)
     record_type = doc.get("type")
     kind = next((k for k, t in layout.RECORD_TYPES.items() if t == record_type), None)
@@ -291,34 +288,34 @@ def _by_id(reg: Registry, prefix: str, kinds: tuple[str, ...], text: str) -> Tar
         return Target("run", str(doc.get("name", record_id[:12])), record_id)
     if kind is None or kind not in kinds:
         raise InvalidInput(_wrong_kind(text, f"{record_type} record", kinds))
-    record = reg.read_record(record_id)
-    current = reg.plumbing.refs.get(layout.version_ref(kind, record.name, record.version))
+    record = core.read_record(record_id)
+    current = core.plumbing.refs.get(layout.version_ref(kind, record.name, record.version))
     if current == record_id:
-        found = reg._version(kind, record.name, record.version, record_id)
+        found = core.version(kind, record.name, record.version, record_id)
     else:  # deleted, expired or replaced since: the record still says what it was
         found = Version(kind, record.name, record.version, record_id, record, GONE)
     return Target(kind, found.ref, record_id, found)
 
 
-def _gone_by_id(reg: Registry, prefix: str, kinds: tuple[str, ...]) -> Gone | None:
+def _gone_by_id(core: Core, prefix: str, kinds: tuple[str, ...]) -> Gone | None:
     """The deleted or expired version whose record id starts with prefix (from the reflog)."""
     for kind in kinds:
         if kind not in layout.KINDS:
             continue
-        for entry in reversed(reg.plumbing.refs.reflog_all(layout.plural(kind) + "/")):
+        for entry in reversed(core.plumbing.refs.reflog_all(layout.plural(kind) + "/")):
             if entry.new == ZERO_ID and entry.old.startswith(prefix):
                 name, ver = layout.split_version_ref(kind, entry.name)
-                what = gone(reg, kind, name, ver)
+                what = gone(core, kind, name, ver)
                 if what is not None and what.record_id == entry.old:
                     return what
     return None
 
 
-def _run_by_id(reg: Registry, prefix: str) -> Target | None:
-    matches = [name for name, _ in reg.plumbing.refs.iter("runs/" + prefix.lower())]
+def _run_by_id(core: Core, prefix: str) -> Target | None:
+    matches = [name for name, _ in core.plumbing.refs.iter("runs/" + prefix.lower())]
     if len(matches) != 1:
         return None
-    info = reg.get_run(matches[0][len("runs/") :])
+    info = get_run(core, matches[0][len("runs/") :])
     return Target("run", info.name, info.record_id)
 
 
@@ -350,43 +347,43 @@ def _not_found(
 
 
 def _ambiguous_message(
-    reg: Registry, text: str, found: list[Target], pick: Callable[[Target], str] | None
+    core: Core, text: str, found: list[Target], pick: Callable[[Target], str] | None
 ) -> str:
     def default(t: Target) -> str:
         return f"pacha {kind_cli(t.kind)} get {t.label}"
 
     how = pick or default
-    parts = [f"{t.kind} {t.label} (`{how(t)}`, record {_short(reg, t.record_id)})" for t in found]
+    parts = [f"{t.kind} {t.label} (`{how(t)}`, record {_short(core, t.record_id)})" for t in found]
     return f"{text!r} names more than one thing: " + "; ".join(parts) + "; a record id picks exactly one"
 
 
-def _short(reg: Registry, record_id: str) -> str:
+def _short(core: Core, record_id: str) -> str:
     """The shortest of 12, 16 or 64 hex digits that names only this object."""
     for length in (12, 16):
         try:
-            if reg.plumbing.objects.find_prefix(record_id[:length]) == record_id:
+            if core.plumbing.objects.find_prefix(record_id[:length]) == record_id:
                 return record_id[:length]
         except PachaError:
             continue
     return record_id
 
 
-def _implied_message(reg: Registry, kinds: tuple[str, ...], ref: Reference) -> str:
+def _implied_message(core: Core, kinds: tuple[str, ...], ref: Reference) -> str:
     kind = kinds[0]
     latest = None
     if name_problem(ref.text) is None:
-        latest = versions.latest(reg.versions_of(kind, ref.text))
+        latest = versions.latest(core.versions_of(kind, ref.text))
     now = f" (the latest is {ref.text}:{latest})" if latest else ""
     return f"{ref.text!r} names no version, and this command changes it: give {ref.text}:VERSION, " + say(
         f"-v VERSION or --latest{now}", f'version="VERSION" or {ref.text}:latest{now}'
     )
 
 
-def _gone_by_id_message(reg: Registry, found: Version) -> str:
-    what = gone(reg, found.kind, found.name, found.version)
+def _gone_by_id_message(core: Core, found: Version) -> str:
+    what = gone(core, found.kind, found.name, found.version)
     if what is not None and what.record_id == found.record_id:
         return what.describe()
-    current = reg.plumbing.refs.get(layout.version_ref(found.kind, found.name, found.version))
+    current = core.plumbing.refs.get(layout.version_ref(found.kind, found.name, found.version))
     if current is not None:
         return (
             f"record {found.record_id[:12]} was {found.ref} but that version was registered again "

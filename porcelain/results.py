@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from porcelain import records
+import porcelain.records as records
 
 
 @dataclass(frozen=True)

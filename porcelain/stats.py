@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+import porcelain.layout as layout
 from pacha.codec import CHUNKS
 from pacha.errors import ObjectNotFound
-from porcelain import layout
-
-if TYPE_CHECKING:
-    from porcelain.registry import Registry
+from porcelain.core import Core
 
 
 @dataclass
@@ -42,18 +40,19 @@ class Stats:
         return out
 
 
-def collect(reg: Registry) -> Stats:
+def collect(core: Core) -> Stats:
+    """What is registered (names, versions, logical bytes) and what the store holds for it."""
     stats = Stats()
     for kind in layout.KINDS:
         names = set()
         versions = 0
-        for ref, record_id in reg.plumbing.refs.iter(layout.plural(kind) + "/"):
+        for ref, record_id in core.plumbing.refs.iter(layout.plural(kind) + "/"):
             names.add(layout.split_version_ref(kind, ref)[0])
             versions += 1
-            stats.logical_bytes += reg.read_record(record_id).size
+            stats.logical_bytes += core.read_record(record_id).size
         setattr(stats, f"{kind}s", len(names))
         setattr(stats, f"{kind}_versions", versions)
-    store = reg.plumbing.objects
+    store = core.plumbing.objects
     for object_id in store.iter_ids():
         found = _stored(store, object_id)
         if found is None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from porcelain.weights_info import describe
+from porcelain.cards.weights_info import describe
 
 CARD = """
 description = "Detects fraudulent card transactions"
@@ -173,7 +173,7 @@ def test_card_renders(cli, tmp_path: Path, dataset) -> None:
 
 
 def test_only_weights_files_in_a_folder_are_opened(tmp_path: Path) -> None:
-    from porcelain.artifacts import weights_info
+    from porcelain.versions.artifacts import weights_info
 
     folder = tmp_path / "f"
     folder.mkdir()

@@ -9,7 +9,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from porcelain.schema_infer import MISSING_TOKENS, SAMPLE_ROWS, infer
+from porcelain.cards.schema_infer import MISSING_TOKENS, SAMPLE_ROWS, infer
 
 PENGUINS = """species,island,bill_length_mm,body_mass_g,sex,year
 Adelie,Torgersen,39.1,3750,male,2007

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from porcelain.schema_infer import infer
+from porcelain.cards.schema_infer import infer
 
 
 def data_json(cli, *args: str) -> dict:
@@ -142,7 +142,7 @@ def test_derived_needs_a_transform(cli, tmp_path: Path) -> None:
 def test_row_count_of_a_long_csv_matches_the_csv_module(tmp_path: Path, quoted: bool) -> None:
     import csv
 
-    from porcelain.schema_infer import SAMPLE_ROWS, infer
+    from porcelain.cards.schema_infer import SAMPLE_ROWS, infer
 
     path = tmp_path / "long.csv"
     with open(path, "w", newline="") as f:
@@ -169,7 +169,7 @@ def test_row_count_of_a_long_csv_matches_the_csv_module(tmp_path: Path, quoted: 
 def test_fast_row_count_agrees_with_counting_line_by_line(
     tmp_path_factory, lines, newline, last, block_size
 ) -> None:
-    from porcelain.schema_infer import _count_unquoted_records
+    from porcelain.cards.schema_infer import _count_unquoted_records
 
     path = tmp_path_factory.mktemp("rows") / "t.csv"
     data = newline.join(lines) + (newline if last else "")

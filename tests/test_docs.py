@@ -196,6 +196,20 @@ def test_runs_python_example_runs_inside_a_recipe_run(tmp_path: Path) -> None:
     assert card["training_data"]["ref"] == "transactions:1.0.0"
 
 
+def test_porcelain_request_example_registers(tmp_path: Path) -> None:
+    """docs/porcelain.md: one RegisterRequest, consumed by Registry.register."""
+    (code,) = blocks(ROOT / "docs" / "porcelain.md", "python")
+    env = workspace(tmp_path)
+    _pacha(tmp_path, env, "init", "-q")
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip() == "tiny:1.0.0"
+    version = json.loads(_pacha(tmp_path, env, "model", "get", "tiny:1.0.0", "--json"))
+    assert version["record"]["metrics"] == {"auc": 0.9} and version["stage"] == "development"
+
+
 def test_hooks_example_refuses_as_shown(tmp_path: Path) -> None:
     (code,) = blocks(ROOT / "docs" / "hooks.md", "sh")
     env = workspace(tmp_path)

@@ -87,7 +87,7 @@ def test_every_starting_state(cli, tmp_path: Path, folder: Path, kind: str, stat
     """The whole space: artifact kind x what is at -o x --force."""
     reg = Registry(pacha.open_registry(cli.registry))
     source = folder if kind == "folder" else folder / "model.onnx"
-    reg.register("model", "m", source, version="1.0.0")
+    reg.register_model("m", source, version="1.0.0")
     dest = tmp_path / "dest"
     if state == "empty-dir":
         dest.mkdir()

@@ -142,7 +142,7 @@ def test_worker_processes_refuse_a_file_that_changed_since_listing(
 def test_a_single_file_changing_while_it_is_read_is_refused(
     registry, tmp_path: Path, monkeypatch, size: int, how: str
 ) -> None:
-    from porcelain.artifacts import artifact_of
+    from porcelain.versions.artifacts import artifact_of
 
     path = tmp_path / "model.bin"
     path.write_bytes(_content(size)[:size])
@@ -296,7 +296,7 @@ def test_weights_facts_of_a_folder_are_of_the_bytes_stored(cli, tmp_path: Path, 
     np = pytest.importorskip("numpy")
     from safetensors.numpy import save_file
 
-    from porcelain import weights_info
+    from porcelain.cards import weights_info
     from porcelain.registry import Registry
 
     folder = tmp_path / "m"
@@ -324,7 +324,7 @@ def test_a_file_being_written_that_shrinks_while_read_is_refused(
     """A file written moments ago is read into private copies, so it may shrink under the
     reader (a mapping would kill the process with SIGBUS): refused, at every stage."""
     import pacha.blocks
-    from porcelain.artifacts import artifact_of
+    from porcelain.versions.artifacts import artifact_of
 
     path = tmp_path / "ckpt.bin"
     path.write_bytes(_content(3 * BLOCK)[: 3 * BLOCK])  # just written: not settled

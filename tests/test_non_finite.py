@@ -78,7 +78,7 @@ def test_run_inputs_refused(cli, tmp_path: Path, text: str) -> None:
 
 
 def test_python_api_refuses_with_python_errors(cli, tmp_path: Path, monkeypatch) -> None:
-    from porcelain import Registry
+    from porcelain import RegisterRequest, Registry
 
     monkeypatch.chdir(tmp_path)
     reg = Registry.open(cli.registry)
@@ -88,7 +88,15 @@ def test_python_api_refuses_with_python_errors(cli, tmp_path: Path, monkeypatch)
     with pytest.raises(InvalidInput, match="finite"):
         reg.register_model("m", tmp_path / "f.bin", version="1.0.0", card={"metrics": {"auc": math.nan}})
     with pytest.raises(InvalidInput, match="finite"):
-        reg.register("model", "m", tmp_path / "f.bin", version="1.0.0", card={"weights": {"x": [math.inf]}})
+        reg.register(
+            RegisterRequest(
+                kind="model",
+                name="m",
+                path=tmp_path / "f.bin",
+                version="1.0.0",
+                card={"weights": {"x": [math.inf]}},
+            )
+        )
     path = prepare_recipe(cli, tmp_path)
     cli("recipe", "register", path)
     with pytest.raises(InvalidInput, match="finite"):
@@ -114,7 +122,7 @@ def test_python_api_refuses_with_python_errors(cli, tmp_path: Path, monkeypatch)
 )
 def test_any_nested_non_finite_number_is_refused(tmp_path_factory, value, kind) -> None:
     import pacha
-    from porcelain import Registry
+    from porcelain import RegisterRequest, Registry
 
     root = tmp_path_factory.mktemp("reg")
     pacha.init_registry(root / ".pacha")
@@ -123,7 +131,7 @@ def test_any_nested_non_finite_number_is_refused(tmp_path_factory, value, kind) 
     field = "weights" if kind == "model" else "extra"
     card = {field: {"nested": value}}
     with pytest.raises(InvalidInput, match="finite"):
-        reg.register(kind, "m", root / "f.bin", version="1.0.0", card=card)
+        reg.register(RegisterRequest(kind=kind, name="m", path=root / "f.bin", version="1.0.0", card=card))
     assert reg.list(kind) == []
 
 
@@ -167,7 +175,7 @@ def test_an_old_run_point_that_is_not_finite_is_missing(cli, tmp_path: Path) -> 
     import struct
 
     import pacha
-    from porcelain.runs import METRICS_INDEX, POINT, metric_key
+    from porcelain.runs.metrics import METRICS_INDEX, POINT, metric_key
 
     path = prepare_recipe(cli, tmp_path)
     cli("recipe", "register", path)

@@ -80,7 +80,7 @@ def test_the_cli_keeps_its_options(cli, tmp_path: Path) -> None:
 
 
 def _public_methods():
-    from porcelain.runs import Run
+    from porcelain.runs.live import Run
 
     for cls in (Registry, Run):
         for name, fn in inspect.getmembers(cls, inspect.isfunction):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from porcelain.recipe_schema import looks_secret
+from porcelain.recipes.schema import looks_secret
 from tests.conftest import snapshot
 
 # Written with the specification's names (seed spec, section 5: TrainingRecipe,

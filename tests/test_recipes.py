@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from porcelain import recipes
 from porcelain.errors import InvalidInput
+from porcelain.recipes import check, overrides
 from tests.conftest import snapshot
 
 RECIPE = """# BERT fine-tuning
@@ -160,12 +160,12 @@ def test_model_card_pins_a_registered_recipe(cli, recipe: Path, tmp_path: Path) 
 
 
 def test_overrides_are_type_checked() -> None:
-    doc = recipes.parse_text(RECIPE, "recipe.toml")
-    assert recipes.coerce_override(doc, "learning_rate=1e-5") == ("learning_rate", 1e-5)
-    assert recipes.coerce_override(doc, "epochs=5") == ("epochs", 5)
-    assert recipes.coerce_override(doc, "use_amp=false") == ("use_amp", False)
-    assert recipes.coerce_override(doc, 'labels=["a"]') == ("labels", ["a"])
-    assert recipes.coerce_override(doc, "tokenizer=bpe") == ("tokenizer", "bpe")
+    doc = check.parse_text(RECIPE, "recipe.toml")
+    assert overrides.coerce_override(doc, "learning_rate=1e-5") == ("learning_rate", 1e-5)
+    assert overrides.coerce_override(doc, "epochs=5") == ("epochs", 5)
+    assert overrides.coerce_override(doc, "use_amp=false") == ("use_amp", False)
+    assert overrides.coerce_override(doc, 'labels=["a"]') == ("labels", ["a"])
+    assert overrides.coerce_override(doc, "tokenizer=bpe") == ("tokenizer", "bpe")
     for bad, words in [
         ("epochs=2.5", "integer"),
         ("learning_rate=fast", "number"),
@@ -175,7 +175,7 @@ def test_overrides_are_type_checked() -> None:
         ("noequals", "NAME=VALUE"),
     ]:
         with pytest.raises(InvalidInput, match=words):
-            recipes.coerce_override(doc, bad)
+            overrides.coerce_override(doc, bad)
 
 
 @pytest.mark.parametrize(
@@ -189,4 +189,4 @@ def test_overrides_are_type_checked() -> None:
     ],
 )
 def test_secret_names(name: str, secret: bool) -> None:
-    assert recipes.looks_secret(name) is secret
+    assert check.looks_secret(name) is secret

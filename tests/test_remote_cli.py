@@ -42,7 +42,7 @@ def test_remote_usage_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     cli("remote", "add", "origin", tmp_path / "r", "--no-check")
     assert "already exists" in cli.fails("remote", "add", "origin", tmp_path / "x", "--no-check").err
     assert "is invalid" in cli.fails("remote", "add", "a/b", tmp_path / "x", "--no-check").err
-    assert "no remote named 'nope'" in cli.fails("push", "nope", code=1).err
+    assert "'nope' names no ref here or on the remote, nor a remote" in cli.fails("push", "nope", code=1).err
     assert "must be true or false" in cli.fails("remote", "set", "origin", "lazy", "maybe").err
     assert "unknown remote setting" in cli.fails("remote", "set", "origin", "colour", "red").err
     assert "Everything up-to-date" in cli("fetch").text  # nothing there yet: an empty remote
@@ -132,3 +132,17 @@ def test_the_team_walkthrough_in_docs_runs_as_written(tmp_path: Path) -> None:
     env["PACHA_DIR"] = str(tmp_path / ".pacha")
     out = run_sh(code, tmp_path, env).stdout
     assert "production" in out and "passed review" in out
+
+
+def test_pull_and_push_without_a_remote_name_use_the_default(tmp_path: Path) -> None:
+    place = make_shared("file", tmp_path, None)
+    ada = member(tmp_path, "ada", place)
+    ada("model", "register", "m", artifact(tmp_path, "m.bin"), "-v", "1.0.0")
+    ada("model", "stage", "m:1.0.0", "--to", "production")
+    assert json.loads(ada("push", "m", "--json").text)["refs"]  # `m` names no remote: a REF
+    bob = member(tmp_path, "bob", place)
+    pulled = json.loads(bob("pull", "m@production", "--json").text)
+    assert pulled["remote"] == "origin" and {r["ref"] for r in pulled["refs"]} == {
+        "models/m/1.0.0",
+        "stages/models/m/production/1.0.0",
+    }

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from porcelain import Registry
-from porcelain.runs import RUNNING
+from porcelain.runs.records import RUNNING
 from tests.test_recipes import RECIPE, prepare_recipe
 
 TRAIN = """

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from porcelain import versions
+from porcelain import semver as versions
 from porcelain.errors import InvalidInput
 from porcelain.names import check_name, name_problem
 

@@ -46,9 +46,12 @@ PLUMBING: dict[str, str] = {
     "repack": "pacha.cli.repack",
     "fsck": "pacha.cli.fsck",
     "gc": "pacha.cli.gc",
+    "encrypt": "pacha.cli.encrypt",
+    "key": "pacha.cli.key",
+    "decrypt": "pacha.cli.decrypt",
 }
 # commands that open no registry, so take no `--registry` after their name
-WITHOUT_REGISTRY = frozenset({"init", "clone"})
+WITHOUT_REGISTRY = frozenset({"init", "clone", "decrypt"})
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2

@@ -9,11 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import typer
 
 from pacha.cli.registry_option import registry_path
-from pacha.registry import Registry, open_registry
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
 
 
 def new_app() -> typer.Typer:
@@ -23,6 +26,10 @@ def new_app() -> typer.Typer:
 
 def open_reg() -> Registry:
     """The registry this command works on (`--registry PATH`, else $PACHA_DIR, else discovery)."""
+    # Imported when a registry is opened, not at the top: pacha.registry loads the refs (LMDB),
+    # the store and the config, which `hash-object FILE` and `show-index FILE` never use.
+    from pacha.registry import open_registry
+
     return open_registry(registry_path())
 
 

@@ -43,7 +43,7 @@ def _count_loose(store: ObjectStore, encodings: bool) -> tuple[int, int, dict[in
     for object_id in loose.iter_ids():
         try:
             size = loose.disk_size(object_id)
-            encoding = loose.stat(object_id).encoding if encodings else 0
+            encoding = store.stat(object_id).encoding if encodings else 0  # an envelope's inner one
         except (FileNotFoundError, ObjectNotFound):
             continue
         count += 1

@@ -18,7 +18,6 @@ from pacha.errors import InvalidInput, UsageError
 from pacha.hashing import hash_bytes, hash_stream
 from pacha.objects import KNOWN_KINDS
 from pacha.pathnames import check_source
-from pacha.registry import in_registry
 from pacha.store.snapshot import hash_file
 
 if TYPE_CHECKING:
@@ -73,6 +72,9 @@ def _hash_path(path: Path, kind: str, store: ObjectStore | None) -> str:
         with open(path, "rb") as f:
             return _hash_stream(f, kind, store, str(path))
     except OSError as exc:
+        # pacha.registry (refs, LMDB, config) only on this error path: hashing alone stays light
+        from pacha.registry import in_registry
+
         if in_registry(exc):
             raise  # the registry refused the write: the dispatcher says so
         verb = "read or store" if store is not None else "read"

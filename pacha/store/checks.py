@@ -13,6 +13,8 @@ import os
 from collections.abc import Callable
 
 from pacha import codec
+from pacha.crypto import envelope
+from pacha.crypto.aead import TAG_LEN
 from pacha.errors import CorruptObject
 from pacha.store.chunked import CHUNK_ENTRY as _CHUNK_ENTRY
 
@@ -169,11 +171,31 @@ def header_problem(
         elif base_ok is not None and not base_ok(start[:_DELTA_BASE].hex()):
             base_id = start[:_DELTA_BASE].hex()
             return f"object {object_id} cannot be read: its delta base {base_id} is missing or damaged"
+    elif encoding == codec.ENCRYPTED and body < envelope.PREFIX + envelope.SEGMENT_HEAD + TAG_LEN:
+        why = f"encrypted body of {body} bytes is truncated"
+    elif encoding == codec.ENCRYPTED and start is not None and len(start) == body:
+        why = _envelope_problem(header, start)
     elif encoding == codec.CHUNKS and (body % _CHUNK_ENTRY or (header.size and not body)):
         why = f"chunk list of {body} bytes is not a whole number of entries"
     elif start is not None and len(start) == body:  # the whole body is at hand
         why = _whole_body_problem(header, start)
     return None if why is None else f"object {object_id} is corrupt: {why}"
+
+
+def _envelope_problem(header: codec.Header, body: bytes) -> str | None:
+    """Structural checks of a whole envelope, without its key: its segments fill it exactly,
+    and what they hold fits the inner encoding (identity: the size; a chunk list: whole entries)."""
+    try:
+        length, inner = envelope.length(body)
+    except ValueError as exc:
+        return str(exc)
+    if length != len(body):
+        return f"{len(body) - length} bytes follow the last encrypted segment"
+    if body[1] == codec.IDENTITY and inner != header.size:
+        return f"encrypted body holds {inner} bytes, header says {header.size}"
+    if body[1] == codec.CHUNKS and inner % _CHUNK_ENTRY:
+        return f"encrypted chunk list of {inner} bytes is not a whole number of entries"
+    return None
 
 
 def _whole_body_problem(header: codec.Header, body: bytes) -> str | None:

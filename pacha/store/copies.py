@@ -24,6 +24,7 @@ import os
 from dataclasses import dataclass
 
 from pacha import codec
+from pacha.crypto import stage
 from pacha.errors import CorruptObject, PachaError
 from pacha.store.checks import DAMAGED, MISSING, SOUND, BaseCheck, problem, read_for_check
 from pacha.store.encodings import body_source
@@ -128,14 +129,15 @@ def open_copy(store: Store, object_id: str, copy: Copy) -> tuple[codec.Header, S
     )
     if why is not None:
         raise CorruptObject(why)
+    raw: Stream
     if copy.pack is None:
-        return store.loose.open_raw(object_id)
-    return copy.pack.open_entry(copy.index, object_id)
+        header, raw = store.loose.open_raw(object_id)
+    else:
+        header, raw = copy.pack.open_entry(copy.index, object_id)
+    return stage.open_stored(store.keys, object_id, header, raw)
 
 
-def open_packed_copy(
-    store: Store, object_id: str, first: CorruptObject
-) -> tuple[codec.Header, Stream]:
+def open_packed_copy(store: Store, object_id: str, first: CorruptObject) -> tuple[codec.Header, Stream]:
     """A packed copy that passes the cheap check, for a reader whose preferred copy failed it
     with `first` (raised again if no pack holds a sound copy)."""
     store.packs.refresh()

@@ -14,6 +14,7 @@ import threading
 from typing import IO, Any, Protocol, cast
 
 from pacha import codec
+from pacha.errors import CorruptObject
 from pacha.store.chunked import ChunkedSource
 from pacha.store.delta import delta_source
 from pacha.store.optional import attempt, raw_zstd_frame
@@ -103,8 +104,21 @@ class Chunks:
         return ChunkedSource(raw.read(), objects, body_source)
 
 
+class Encrypted:
+    """Body = an AES-256-GCM envelope around another encoding's body (pacha.crypto.envelope).
+
+    The store opens envelopes before decoding (pacha.crypto.stage.open_stored, in
+    ObjectStore.open_stored), so this source is reached only by a reader that bypassed it."""
+
+    code = codec.ENCRYPTED
+    name = codec.ENCODING_NAMES[code]
+
+    def source(self, raw: Stream, objects: ObjectSource) -> BodySource:
+        raise CorruptObject("an encrypted body must be opened through the store, with its key")
+
+
 ZSTD_CODER = Zstd()
-ENCODINGS: dict[int, Encoding] = {e.code: e for e in (Identity(), ZSTD_CODER, Delta(), Chunks())}
+ENCODINGS: dict[int, Encoding] = {e.code: e for e in (Identity(), ZSTD_CODER, Delta(), Chunks(), Encrypted())}
 
 
 def body_source(header: codec.Header, raw: Stream, objects: ObjectSource) -> BodySource:

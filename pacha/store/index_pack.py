@@ -19,6 +19,7 @@ import os
 from pathlib import Path
 
 from pacha import codec
+from pacha.crypto import envelope, stage
 from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound, PachaError
 from pacha.hashing import HASH_BLOCK, digest, new_hasher
 from pacha.store.chunked import CHUNK_ENTRY
@@ -73,6 +74,11 @@ def entry_length(data: memoryview, offset: int, end: int) -> tuple[codec.Header,
         length = 0 if header.size == 0 and not len(body) else _zstd_frames_length(body, 0, header.size, False)
     elif header.encoding == codec.DELTA:
         length = _zstd_frames_length(body, 32, header.size, True)
+    elif header.encoding == codec.ENCRYPTED:
+        try:
+            length = envelope.length(body)[0]
+        except ValueError as exc:
+            raise CorruptObject(f"encrypted entry at offset {offset}: {exc}") from None
     else:  # a chunk list
         length, total = 0, 0
         while total < header.size:
@@ -101,7 +107,7 @@ class _PackSource:
             return self.store.open_stored(object_id)
         stored = self.data[entry.offset : entry.offset + entry.length]
         header = codec.parse_header(bytes(stored[: codec.MAX_HEADER_LEN]), object_id)
-        return header, ViewReader(stored[header.length :])
+        return stage.open_stored(self.store.keys, object_id, header, ViewReader(stored[header.length :]))
 
     def open(self, object_id: str) -> ObjectReader:
         header, raw = self.open_stored(object_id)
@@ -114,7 +120,10 @@ class _PackSource:
 
     def object_id(self, header: codec.Header, stored: memoryview) -> str:
         """The id of the object whose stored bytes these are (decoded and hashed)."""
-        raw = ViewReader(stored[header.length :])
+        raw: Stream = ViewReader(stored[header.length :])
+        if header.encoding == codec.ENCRYPTED:  # opened under the id its envelope states
+            claimed = envelope.stored_id(stored[header.length :])
+            header, raw = stage.open_stored(self.store.keys, claimed, header, raw)
         source = body_source(header, raw, self)
         hasher = new_hasher(header.size)
         buffer = memoryview(bytearray(min(max(header.size, 1), HASH_BLOCK)))

@@ -177,6 +177,9 @@ class ObjectWriter:
         self._chunked: ChunkedIngest | None = None
         self._batch: ExitStack | None = None
         self.id: str | None = None
+        # A large tree or record in an encrypted registry is sealed whole (its id, bound into
+        # the envelope, is known only at the end; the loose pipeline would put plaintext in tmp/).
+        self._whole = self.kind != "blob" and store.keys.encrypted
 
     def _start(self, sample: Buffer) -> None:
         encoding = choose_encoding(sample, self.store.loose.level)
@@ -199,7 +202,7 @@ class ObjectWriter:
             self._feed(data)  # the common case from read_blocks: no copy
             return
         self._buffer += data
-        if len(self._buffer) <= CHUNK_THRESHOLD:
+        if len(self._buffer) <= CHUNK_THRESHOLD or self._whole:
             return  # may still be a small object, stored in one shot
         if not self._started:
             self._start(self._buffer[:BLOCK])
@@ -302,6 +305,10 @@ def ingest_file_sized(
         if progress is not None:
             progress(len(data))
         return object_id, len(data)
+    if kind != "blob" and store.keys.encrypted:  # sealed whole (see ObjectWriter._whole)
+        data = fileobj.read(size + 1)
+        check_unchanged(path, fd, before, len(data))
+        return store.put_bytes(data, kind), len(data)
     if kind != "blob":
         object_id, stored = _ingest_loose(store, fileobj, kind)
         check_unchanged(path, fd, before, stored)

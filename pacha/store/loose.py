@@ -18,6 +18,7 @@ from pacha.ids import HEX_DIGITS, ID_LEN
 from pacha.perms import read_only_mode
 from pacha.store.checks import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.encodings import ZSTD_CODER
+from pacha.store.pack_writer import Seal
 from pacha.store.reader import ObjectInfo
 from pacha.store.tmpfile import fsync_dir, temp_path
 
@@ -33,6 +34,8 @@ class LooseStore:
         self.tmp_dir = tmp_dir
         self._level = level
         self.encoding = encoding
+        # the encryption stage, set by the ObjectStore: every stored form passes it on its way to disk
+        self.seal: Seal | None = None
 
     @property
     def level(self) -> int:
@@ -99,12 +102,13 @@ class LooseStore:
 
     def write_stored(self, object_id: str, header: bytes, body: bytes) -> None:
         """Write an object's stored form (header and encoded body) as its loose file."""
+        parts = (header, body) if self.seal is None else self.seal(object_id, (header, body))
         self.tmp_dir.mkdir(parents=True, exist_ok=True)
         tmp_path = temp_path(self.tmp_dir, "obj")
         try:
             with open(tmp_path, "xb") as f:
-                f.write(header)
-                f.write(body)
+                for part in parts:
+                    f.write(part)
                 f.flush()
                 os.fsync(f.fileno())
             self.install(tmp_path, object_id)

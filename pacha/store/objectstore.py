@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import IO
 
 from pacha import codec
+from pacha.crypto import stage
+from pacha.crypto.unlock import RegistryKeys
 from pacha.errors import AmbiguousId, CorruptObject, InvalidInput, ObjectNotFound
 from pacha.hashing import hash_bytes
 from pacha.ids import MIN_PREFIX_LEN, check_id, is_hex
@@ -33,6 +35,7 @@ from pacha.store.packset import PackSet
 from pacha.store.protocols import PreparedObject
 from pacha.store.reader import ObjectInfo, ObjectReader, Stream, ViewReader, verified
 
+Buffer = bytes | bytearray | memoryview
 WHOLE_OBJECT_READ = 8 << 20  # objects up to this size are read in one piece (chunks, files of a folder)
 
 
@@ -40,7 +43,10 @@ class ObjectStore:
     """Put, find and read objects by id."""
 
     def __init__(self, objects_dir: Path, tmp_dir: Path, level: Callable[[], int] | int = 1) -> None:
+        # an encrypted registry (a keyring beside objects/) seals every body written
+        self.keys = RegistryKeys(objects_dir.parent)
         self.loose = LooseStore(objects_dir, tmp_dir, level)
+        self.loose.seal = self.seal_parts
         self.packs = PackSet(objects_dir / "pack")
         self.tmp_dir = tmp_dir
         self._local = threading.local()
@@ -53,8 +59,17 @@ class ObjectStore:
     def _batch(self) -> PackWriter | None:
         return getattr(self._local, "batch", None)
 
+    def seal_parts(self, object_id: str, parts: tuple[Buffer, ...]) -> tuple[Buffer, ...]:
+        """A stored form as it goes to disk: sealed when the registry is encrypted."""
+        return stage.seal_parts(self.keys, object_id, parts)
+
     def open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
-        """The header and a stream positioned at the body, wherever the object is."""
+        """The header and a stream positioned at the body, wherever the object is; an
+        encrypted body comes out opened (its inner header, a decrypting stream)."""
+        header, raw = self._open_stored(object_id)
+        return stage.open_stored(self.keys, object_id, header, raw)
+
+    def _open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
         batch = self._batch
         if batch is not None and object_id in batch:
             stored = batch.read_entry(object_id)
@@ -118,13 +133,17 @@ class ObjectStore:
         return self.packs.find(object_id) is not None
 
     def stat(self, object_id: str) -> ObjectInfo:
-        """Kind and size from the header alone (no decompression)."""
+        """Kind and size from the header alone (no decompression, no key); the encoding is the
+        inner one of an encrypted body (read from its envelope's prefix)."""
         try:
-            return self.loose.stat(object_id)
+            info = self.loose.stat(object_id)
+            if info.encoding != codec.ENCRYPTED:
+                return info
         except (ObjectNotFound, CorruptObject):  # not loose, or damaged there: what readers use
-            header, raw = self.open_stored(object_id)
-            raw.close()
-            return ObjectInfo(object_id, header.kind, header.size, header.encoding)
+            pass
+        header, raw = self.open_stored(object_id)
+        raw.close()
+        return ObjectInfo(object_id, header.kind, header.size, header.encoding)
 
     def open(self, object_id: str) -> ObjectReader:
         """A verifying stream over the object's bytes."""
@@ -239,7 +258,7 @@ class ObjectStore:
         if outer is not None:
             yield outer
             return
-        writer = PackWriter(self.packs.dir, self.tmp_dir)
+        writer = PackWriter(self.packs.dir, self.tmp_dir, self.seal_parts)
         self.packs.refresh()  # what is already stored need not be written again
         self._local.batch = writer
         self._listed = ListedShards(self.loose)

@@ -3,6 +3,7 @@ installed together (format: pacha.store.pack_format, docs/format.md)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pacha.crash import crash_point
@@ -12,6 +13,9 @@ from pacha.store.tmpfile import TempFile
 
 FLUSH_EVERY = 1 << 20  # a pack writer gathers small entries up to this many bytes per write
 
+# The encryption stage (ObjectStore.seal_parts): a stored form, in parts, as it goes to disk
+Seal = Callable[[str, tuple[bytes | bytearray | memoryview, ...]], tuple[bytes | bytearray | memoryview, ...]]
+
 
 class PackWriter:
     """Appends stored objects to a temp pack; finish() writes its index and installs both.
@@ -20,9 +24,10 @@ class PackWriter:
     abort() (or a crash) leaves only a temp file that gc clears.
     """
 
-    def __init__(self, pack_dir: Path, tmp_dir: Path) -> None:
+    def __init__(self, pack_dir: Path, tmp_dir: Path, seal: Seal | None = None) -> None:
         self.pack_dir = pack_dir
         self.tmp_dir = tmp_dir
+        self.seal = seal  # applied to every entry: an encrypted registry writes no plain body
         self._file = TempFile(tmp_dir, "pack")
         self.entries: dict[str, Entry] = {}
         self._file.write(PACK_HEADER)
@@ -36,7 +41,7 @@ class PackWriter:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def add(self, object_id: str, *parts: bytes | memoryview) -> None:
+    def add(self, object_id: str, *parts: bytes | bytearray | memoryview) -> None:
         """Append one stored object (its header and body, possibly in parts); repeats are skipped."""
         self._append(object_id, parts)
         self._flush_if_full()
@@ -47,11 +52,13 @@ class PackWriter:
             self._append(object_id, parts)
         self._flush_if_full()
 
-    def _append(self, object_id: str, parts: tuple[bytes | memoryview, ...]) -> None:
+    def _append(self, object_id: str, parts: tuple[bytes | bytearray | memoryview, ...]) -> None:
         """Record an entry and buffer its bytes: small entries are written together, so a
         folder of many small files costs few system calls."""
         if object_id in self.entries:
             return
+        if self.seal is not None:
+            parts = self.seal(object_id, parts)
         length = sum(len(p) for p in parts)
         self.entries[object_id] = Entry(self._end, length)
         self._end += length
@@ -97,4 +104,3 @@ class PackWriter:
 
     def abort(self) -> None:
         self._file.abort()
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
+from pacha.crypto.unlock import RegistryKeys
 from pacha.store.chunked import ChunkRef
 from pacha.store.loose import LooseStore
 from pacha.store.pack_writer import PackWriter
@@ -32,6 +33,11 @@ class Store(ObjectSource, Protocol):
 
     loose: LooseStore
     packs: PackSet
+    keys: RegistryKeys  # an encrypted registry's keys (pacha.crypto.unlock)
+
+    def seal_parts(
+        self, object_id: str, parts: tuple[bytes | bytearray | memoryview, ...]
+    ) -> tuple[bytes | bytearray | memoryview, ...]: ...
 
     def stat(self, object_id: str) -> ObjectInfo: ...
 

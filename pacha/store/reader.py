@@ -12,6 +12,7 @@ from types import TracebackType
 from typing import IO, TYPE_CHECKING, NamedTuple, Protocol, Self
 
 from pacha.codec import Header
+from pacha.crypto.errors import KeyringError, Locked
 from pacha.errors import CorruptObject
 from pacha.hashing import HASH_BLOCK, new_hasher
 
@@ -151,7 +152,7 @@ class ObjectReader:
         """The next bytes from the body, counted but not hashed yet; 0 at its end."""
         try:
             n: int = self._source.readinto(view)
-        except CorruptObject:
+        except (CorruptObject, Locked, KeyringError):  # damage, or keys not at hand: as they are
             raise
         except Exception as exc:  # zstd errors, I/O errors on a damaged file
             raise self._corrupt(f"cannot decode body ({exc})") from None

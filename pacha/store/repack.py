@@ -68,7 +68,7 @@ def pack_objects(
     store: ObjectStore, ids: Iterable[str], on_object: Callable[[str], None] | None = None
 ) -> Path | None:
     """Write the given objects into one new pack; returns its index path (None if no ids)."""
-    writer = PackWriter(store.packs.dir, store.tmp_dir)
+    writer = PackWriter(store.packs.dir, store.tmp_dir, store.seal_parts)
     try:
         for object_id in ids:
             if object_id in writer:
@@ -272,6 +272,9 @@ def pack_stats(pack: Pack) -> tuple[int, int]:
     for i in range(pack.count):
         entry = pack.entry_at(i)
         encoding = pack.read_at(entry.offset + 5, 1)[0]
+        if encoding == codec.ENCRYPTED:  # the inner encoding, from the envelope (no key needed)
+            kind_len = pack.read_at(entry.offset + 6, 1)[0]
+            encoding = pack.read_at(entry.offset + 7 + kind_len + 8 + 1, 1)[0]
         deltas += encoding == codec.DELTA
         chunked += encoding == codec.CHUNKS
     return deltas, chunked

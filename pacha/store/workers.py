@@ -83,6 +83,11 @@ class Workers:
         self._next = 0
         self._tickets = 0
         self._done = False
+        if store.keys.encrypted:
+            # Worker processes would need the master key: an encrypted registry stores here
+            # (a passphrase typed at a prompt cannot reach them without a copy of the key).
+            self._fallen_back = True
+            return
         args = [str(store.loose.root), str(store.tmp_dir), str(store.loose.level)]
         try:
             for _ in range(count):

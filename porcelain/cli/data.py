@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from porcelain.cards import load_toml
+from porcelain.cards.fields import load_toml
 from porcelain.cli.context import DATA, open_porcelain
 from porcelain.cli.kind_group import kind_app
 from porcelain.cli.options import (
@@ -22,6 +22,8 @@ from porcelain.cli.options import (
     SemverOption,
 )
 from porcelain.cli.version_view import report_registration
+from porcelain.errors import InvalidInput
+from porcelain.versions.request import RegisterRequest
 
 app = kind_app(DATA, "Register, find, promote and download dataset versions.")
 
@@ -71,18 +73,23 @@ def register(
     as_json: JsonOption = False,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
-    result = open_porcelain().register_dataset(
-        name,
-        path,
+    request = RegisterRequest(
+        kind="dataset",
+        name=name,
+        path=path,
         version=version,
         bump=bump,
-        purpose=purpose,
-        datasheet=load_toml(datasheet, "datasheet") if datasheet else None,
-        derived_from=derived_from,
-        transform=transform,
-        generated_by=generated_by,
+        description=purpose,
+        card=load_toml(datasheet, "datasheet") if datasheet else None,
+        parents=derived_from,
+        relation="derived" if derived_from else None,
+        params={"transform": transform} if transform else None,
+        run=generated_by,
         message=message,
         filename=filename,
-        exclude=exclude or [],
+        exclude=exclude,
     )
+    if (derived_from or transform) and not (derived_from and transform):
+        raise InvalidInput("--derived-from and --transform go together (the source and how it was made)")
+    result = open_porcelain().register(request)
     report_registration(result, "data", as_json)

@@ -11,8 +11,8 @@ from typing import Annotated
 
 import typer
 
-from porcelain import card_render
-from porcelain.cards import load_toml
+from porcelain.cards import render as card_render
+from porcelain.cards.fields import load_toml
 from porcelain.cli._output import parse_metrics, print_json
 from porcelain.cli.context import MODEL, open_porcelain
 from porcelain.cli.kind_group import kind_app
@@ -25,7 +25,8 @@ from porcelain.cli.options import (
 )
 from porcelain.cli.version_view import report_registration
 from porcelain.errors import InvalidInput
-from porcelain.lineage import parse_params
+from porcelain.lineage.graph import parse_params
+from porcelain.versions.request import RegisterRequest
 
 app = kind_app(MODEL, "Register, find, promote, trace and download model versions.")
 
@@ -89,9 +90,10 @@ def register(
     as_json: JsonOption = False,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
-    result = open_porcelain().register_model(
-        name,
-        path,
+    request = RegisterRequest(
+        kind="model",
+        name=name,
+        path=path,
         version=version,
         bump=bump,
         description=description,
@@ -103,8 +105,11 @@ def register(
         run=run,
         message=message,
         filename=filename,
-        exclude=exclude or [],
+        exclude=exclude,
     )
+    if (sources or param) and not relation:
+        raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
+    result = open_porcelain().register(request)
     report_registration(result, "model", as_json)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pacha.cli.app import new_app, open_reg
 from porcelain.cli._sync import ForceOption, JsonOption, RefsArg, RemoteArg, print_report
 from porcelain.remotes.progress import Progress
+from porcelain.remotes.settings import split_remote_arg
 from porcelain.remotes.sync import pull as pull_refs
 
 app = new_app()
@@ -22,6 +23,7 @@ def pull(
     NAME@STAGE or NAME:VER downloads only that version's closure.
     """
     plumbing = open_reg()
+    remote, wanted = split_remote_arg(plumbing, remote, refs or [])
     with Progress("pulling", enabled=not as_json) as bar:
-        report = pull_refs(plumbing, remote, refs or [], force=force, progress=bar)
+        report = pull_refs(plumbing, remote, wanted, force=force, progress=bar)
     print_report(report, as_json, "pull")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pacha.cli.app import new_app, open_reg
 from porcelain.cli._sync import ForceOption, JsonOption, RefsArg, RemoteArg, print_report
 from porcelain.remotes.progress import Progress
+from porcelain.remotes.settings import split_remote_arg
 from porcelain.remotes.sync import push as push_refs
 
 app = new_app()
@@ -19,6 +20,7 @@ def push(
 ) -> None:
     """Send what the remote lacks of the refs named (default: all), then move them by compare-and-swap."""
     plumbing = open_reg()
+    remote, wanted = split_remote_arg(plumbing, remote, refs or [])
     with Progress("pushing", enabled=not as_json) as bar:
-        report = push_refs(plumbing, remote, refs or [], force=force, progress=bar)
+        report = push_refs(plumbing, remote, wanted, force=force, progress=bar)
     print_report(report, as_json, "push")

@@ -13,8 +13,8 @@ from porcelain.cli.kind_group import kind_app
 from porcelain.cli.options import JsonOption, MessageOption, VersionOption
 from porcelain.cli.run import run_json
 from porcelain.cli.version_view import report_registration, version_json
-from porcelain.recipes import hyperparameters
-from porcelain.run_exec import execute
+from porcelain.recipes.check import hyperparameters
+from porcelain.runs.execute import execute
 
 app = kind_app(RECIPE, "Register, check, show and compare training recipes (TOML).", staged=False)
 

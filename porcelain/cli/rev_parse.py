@@ -17,7 +17,7 @@ from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption
 from porcelain.registry import Registry
 from porcelain.resolve import Target, resolve_target
-from porcelain.stages import STAGES
+from porcelain.stages.rules import STAGES
 
 app = new_app()
 

@@ -8,13 +8,14 @@ from typing import Annotated, Any
 import typer
 
 from pacha.pathnames import check_destination
-from porcelain import run_analysis
 from porcelain.cli._output import console, parse_metrics, print_json, table, when
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.errors import InvalidInput, NotFound
 from porcelain.registry import Registry
-from porcelain.runs import RunInfo, load_series
+from porcelain.runs import analysis as run_analysis
+from porcelain.runs.metrics import load_series
+from porcelain.runs.records import RunInfo
 
 app = typer.Typer(
     help="Track experiment runs: start, log, artifact, finish, list, get.",

@@ -13,11 +13,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+import porcelain.layout as layout
+import porcelain.semver as versions
 from pacha.ids import is_hex
-from porcelain import layout, stages, versions
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.references import parse_reference
 from porcelain.remotes.rules import name_of
+from porcelain.stages import rules as stages
 
 TRACKING_ROOT = "remotes/"
 ID_LEN = 64  # a full object id in hex (BLAKE3-256)
@@ -67,7 +69,7 @@ def select(tables: Iterable[Mapping[str, str]], wanted: Iterable[str]) -> set[st
     for item in wanted:
         found = _select_one(every, item)
         if not found:
-            raise NotFound(f"{item!r} names no ref here or on the remote (see `pacha remote list`)")
+            raise NotFound(f"{item!r} names no ref here or on the remote, nor a remote (`pacha remote list`)")
         chosen |= found
     return chosen
 

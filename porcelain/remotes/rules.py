@@ -20,8 +20,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
-from porcelain import layout, stages, versions
+import porcelain.layout as layout
+import porcelain.semver as versions
 from porcelain.errors import CheckFailed
+from porcelain.stages import rules as stages
 
 PLURALS = {plural: kind for kind, plural in layout.KINDS.items()}
 NameKey = tuple[str, str]  # (kind, name)

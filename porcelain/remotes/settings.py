@@ -153,6 +153,17 @@ def get_remote(plumbing: pacha.Registry, name: str | None) -> RemoteSettings:
     return _settings(name, table, default)
 
 
+def split_remote_arg(
+    plumbing: pacha.Registry, first: str | None, rest: list[str]
+) -> tuple[str | None, list[str]]:
+    """`pacha push|pull [REMOTE] [REF...]`: a first word that names no remote is the first REF
+    (`pacha pull fraud-detector@production`), for the default remote, when there is one."""
+    config = _config(plumbing)
+    if first is None or first in _tables(config) or default_name(config) is None:
+        return first, rest
+    return None, [first, *rest]
+
+
 def _edit(plumbing: pacha.Registry, change: Any) -> None:
     """Apply change(document) to config.toml, keeping comments; atomic replace."""
     import tomlkit

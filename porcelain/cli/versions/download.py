@@ -1,4 +1,4 @@
-"""`pacha model|data|recipe download`: write a version's file or folder, verified."""
+"""`pacha model|data|recipe download`: write a version's file or folder, verified (or sealed)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from pacha.cli._crypto_options import NewKeyFileOption
+from pacha.crypto.share import seal_artifact
 from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
@@ -24,12 +26,39 @@ def download(
     force: Annotated[
         bool, typer.Option("--force", help="Replace OUTPUT if it holds other contents.")
     ] = False,
+    encrypt: Annotated[
+        bool,
+        typer.Option(
+            "--encrypt",
+            help="Write a sealed file (AES-256-GCM, Argon2id) under a new passphrase "
+            "(PACHA_NEW_PASSPHRASE, --new-key-file, or typed twice); `pacha decrypt` opens it.",
+        ),
+    ] = False,
+    new_key_file: NewKeyFileOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a version's file or folder, verified as written, all or nothing."""
     kind = kind_of(ctx).kind
     reg = open_porcelain()
     ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+    if encrypt:
+        found = reg.get(kind, reference, version)
+        record = found.record
+        seal_artifact(
+            reg.plumbing.objects,
+            record.artifact,
+            record.artifact_kind,
+            record.filename,
+            found.ref,
+            output,
+            force,
+            new_key_file,
+        )
+        if as_json:
+            print_json(dict(version_json(found), path=str(output), encrypted=True))
+        else:
+            typer.echo(f"{found.ref} -> {output} (sealed)")
+        return
     found, placed = reg.download_placed(kind, reference, output, version=version, force=force)
     if as_json:
         print_json(dict(version_json(found), path=str(placed.path), written=placed.written))

@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from porcelain import lineage_render
 from porcelain.cli._output import console, print_json
 from porcelain.cli.context import Kind, kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, LatestOption, MessageOption, VersionOption, explicit
-from porcelain.lineage import parse_params
+from porcelain.lineage import render as lineage_render
+from porcelain.lineage.graph import parse_params
 
 SHOW_EXAMPLE = "pacha {noun} lineage fraud-detector:1.0.0 --format mermaid"
 ADD_EXAMPLE = (

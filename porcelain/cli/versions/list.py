@@ -10,7 +10,7 @@ from porcelain.cli._output import console, human_size, print_json, table, when
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption
 from porcelain.cli.version_view import version_json
-from porcelain.stages import check_stage
+from porcelain.stages.rules import check_stage
 
 EXAMPLE = "pacha {noun} list --stage production"
 

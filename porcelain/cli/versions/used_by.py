@@ -10,7 +10,7 @@ from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.errors import InvalidInput
-from porcelain.usage import used_by as find_users
+from porcelain.lineage.usage import used_by as find_users
 
 EXAMPLE = "pacha {noun} used-by transactions:1.0.0 --kind model"
 

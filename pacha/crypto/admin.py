@@ -1,0 +1,172 @@
+"""What the `pacha init --encrypt`, `encrypt` and `key` commands do to a registry.
+
+Every change to the keyring holds `<registry>/keyring.lock` (flock) from reading it to
+replacing it, and asks for a passphrase that opens it first (only someone who can
+read the registry manages its keys). Converting bodies (encrypt, rotate --data) holds
+gc.lock exclusively as gc does: no commit writes objects meanwhile.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pacha.crash import crash_point
+from pacha.crypto.convert import ConvertReport, Progress, convert
+from pacha.crypto.errors import KeyringError, NotEncrypted
+from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, key_id, new_master_key
+from pacha.crypto.passphrase import new_passphrase, passphrase
+from pacha.crypto.unlock import Unlocked, unlock_keyring
+
+if TYPE_CHECKING:
+    from pacha.registry import Registry
+
+
+@contextmanager
+def keyring_lock(root: Path) -> Iterator[None]:
+    """Exclusive while the keyring is read, changed and replaced."""
+    fd = os.open(root / "keyring.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def is_encrypted(root: Path) -> bool:
+    return (root / FILE_NAME).exists()
+
+
+def _load(root: Path) -> Keyring:
+    if not is_encrypted(root):
+        raise NotEncrypted(f"{root} is not encrypted: `pacha encrypt` encrypts it")
+    return Keyring.load(root)
+
+
+def create_keyring(root: Path) -> Unlocked:
+    """A keyring for a registry that has none, under the passphrase from its usual sources."""
+    secret = passphrase(f"the new encrypted registry {root}")
+    ring, master = Keyring.create(secret)
+    ring.save(root)
+    return Unlocked(ring.current, {ring.current: master}, ring.slots[0])
+
+
+def init_encrypted(reg: Registry) -> bool:
+    """Make a registry without objects encrypted (`init --encrypt`); False if it already was."""
+    with keyring_lock(reg.root):
+        if is_encrypted(reg.root):
+            return False
+        if next(reg.objects.iter_ids(), None) is not None:
+            raise KeyringError(f"{reg.root} already holds objects: `pacha encrypt` encrypts them in place")
+        reg.objects.keys.use(create_keyring(reg.root))
+        reg.objects.keys.refresh()
+        return True
+
+
+def encrypt(reg: Registry, progress: Progress | None = None) -> tuple[bool, ConvertReport]:
+    """Encrypt a registry in place (resumable): (whether the keyring was created now, report)."""
+    with reg.collecting():
+        with keyring_lock(reg.root):
+            created = not is_encrypted(reg.root)
+            if created:
+                unlocked = create_keyring(reg.root)
+                crash_point("encrypt-keyring-written")
+            else:
+                ring = Keyring.load(reg.root)
+                unlocked = unlock_keyring(reg.root, ring)
+        store = reg.objects
+        store.keys.refresh()
+        store.keys.use(unlocked)
+        return created, convert(store, progress)
+
+
+@dataclass
+class SlotInfo:
+    name: str
+    created_ns: int
+    kdf: dict[str, object]
+    keys: list[str] = field(default_factory=list)
+
+
+def list_slots(root: Path) -> tuple[str, list[str], list[SlotInfo]]:
+    """(current key id, retiring key ids, slots): no passphrase needed, nothing secret shown."""
+    ring = _load(root)
+    slots = [
+        SlotInfo(
+            s.name, s.created_ns, {k: v for k, v in s.kdf.to_doc().items() if k != "salt"}, sorted(s.keys)
+        )
+        for s in ring.slots
+    ]
+    return ring.current, ring.retiring, slots
+
+
+def add_slot(root: Path, name: str, new_key_file: Path | None = None) -> None:
+    """Add a passphrase (key slot) wrapping the same master key(s)."""
+    with keyring_lock(root):
+        ring = _load(root)
+        unlocked = unlock_keyring(root, ring)
+        ring.add(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys)
+        ring.save(root)
+
+
+def remove_slot(root: Path, name: str) -> None:
+    """Remove a passphrase (never the last one)."""
+    with keyring_lock(root):
+        ring = _load(root)
+        unlock_keyring(root, ring)
+        ring.remove(name)
+        ring.save(root)
+
+
+def rotate(root: Path, new_key_file: Path | None = None) -> str:
+    """Re-wrap: the slot the passphrase opens gets a new passphrase (fresh salt, fresh nonces);
+    the master key and the data stay. Returns the slot's name."""
+    with keyring_lock(root):
+        ring = _load(root)
+        unlocked = unlock_keyring(root, ring)
+        assert unlocked.slot is not None
+        name = unlocked.slot.name
+        ring.rewrap(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys)
+        ring.save(root)
+        return name
+
+
+def rotate_data(reg: Registry, progress: Progress | None = None) -> tuple[list[str], ConvertReport]:
+    """Re-encrypt every body under a new master key (resumable: a rerun finishes).
+
+    Only the slot whose passphrase is given survives (the others cannot wrap the new key
+    without their passphrases: add them again with `pacha key add`). Returns the slots
+    dropped and the conversion report."""
+    root = reg.root
+    with reg.collecting():
+        with keyring_lock(root):
+            ring = _load(root)
+            secret = passphrase(f"registry {root}")
+            unlocked = unlock_keyring(root, ring, secret)
+            assert unlocked.slot is not None
+            dropped = [s.name for s in ring.slots if s.name != unlocked.slot.name]
+            keys = dict(unlocked.keys)
+            if not ring.retiring:  # a new rotation (else: resume the one under way)
+                master = new_master_key()
+                keys[key_id(master)] = master
+                ring.retiring = [ring.current]
+                ring.current = key_id(master)
+                ring.slots = [Slot.make(unlocked.slot.name, secret, keys)]
+                ring.save(root)
+                crash_point("rotate-keyring-written")
+        store = reg.objects
+        store.keys.use(Unlocked(ring.current, keys))
+        report = convert(store, progress)
+        with keyring_lock(root):
+            ring = Keyring.load(root)
+            for old in ring.retiring:
+                for slot in ring.slots:
+                    slot.keys.pop(old, None)
+            ring.retiring = []
+            ring.save(root)
+    return dropped, report

@@ -1,0 +1,257 @@
+"""The encryption stage of the object body pipeline: body encoding 4 (docs/format.md).
+
+An encrypted object keeps its plaintext header (kind, content size; encoding 4) and
+its id (the BLAKE3 of the plaintext content). Its body is the envelope:
+
+    offset  size  field
+    0       1     envelope version (1)
+    1       1     inner encoding: how the sealed bytes encode the content (0..3: identity,
+                  zstd, delta, chunk list), i.e. the body the object would have unencrypted
+    2       8     key id of the master key that sealed it (pacha.crypto.keyring.key_id)
+    10      32    the object id, raw (as in the file name or the pack index: it lets
+                  `index-pack` rebuild an index from an encrypted pack alone)
+    42      ...   segments, back to back, at least one:
+                    4   word, u32 little-endian: bit 31 set on the last segment, bits 0-30
+                        the segment's plaintext length n (at most SEGMENT)
+                    12  nonce, random
+                    n+16  AES-256-GCM ciphertext and tag
+
+The plaintext of the segments, concatenated, is the inner body. Each segment's
+associated data binds everything that gives it meaning: b"pacha-object\\0", the
+envelope version, the object id (32 raw bytes), the kind (length-prefixed), the
+content size (u64), the inner encoding, the key id, the segment's index (u64) and
+its word. A body moved to another object, relabelled as another kind or size,
+re-ordered, truncated or cut short of its last segment fails authentication.
+Compression and deltas run before this stage (ciphertext does not compress), so a
+registry's savings are unchanged; packs, chunk lists, gc and repack carry the
+envelope as they carry any body.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from collections.abc import Callable, Sequence
+from types import TracebackType
+from typing import Protocol
+
+from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
+from pacha.crypto.errors import AuthenticationFailed
+from pacha.errors import CorruptObject
+
+ENCRYPTED = 4  # the body encoding code of an envelope
+VERSION = 1
+SEGMENT = 1 << 20  # plaintext bytes per segment: AES-GCM runs at its best on ~1 MiB pieces
+PREFIX = 42
+SEGMENT_HEAD = 4 + NONCE_LEN
+LAST = 1 << 31
+_WORD = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+
+Buffer = bytes | bytearray | memoryview
+CipherFor = Callable[[str], Cipher]
+
+
+class _Raw(Protocol):
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def close(self) -> None: ...  # key id -> its cipher (raises if the key is not at hand)
+
+
+def associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
+    raw_kind = kind.encode("ascii")
+    return b"".join(
+        (
+            b"pacha-object\x00",
+            bytes((VERSION,)),
+            bytes.fromhex(object_id),
+            bytes((len(raw_kind),)),
+            raw_kind,
+            _U64.pack(size),
+            bytes((inner, *kid)),
+            _U64.pack(index),
+            _WORD.pack(word),
+        )
+    )
+
+
+def seal(
+    cipher: Cipher, kid: str, object_id: str, kind: str, size: int, inner: int, parts: Sequence[Buffer]
+) -> bytearray:
+    """The envelope of an object whose inner body is the concatenation of parts (written in
+    place: one buffer of the envelope's final size, each segment encrypted into it)."""
+    if inner == ENCRYPTED:
+        raise ValueError("an envelope cannot hold another envelope")
+    body = memoryview(parts[0] if len(parts) == 1 else b"".join(parts)).cast("B")
+    count = max(1, -(-len(body) // SEGMENT))
+    out = bytearray(PREFIX + count * (SEGMENT_HEAD + TAG_LEN) + len(body))
+    kid_raw = bytes.fromhex(kid)
+    out[:PREFIX] = bytes((VERSION, inner)) + kid_raw + bytes.fromhex(object_id)
+    view = memoryview(out)
+    pos = PREFIX
+    for index in range(count):
+        piece = body[index * SEGMENT : (index + 1) * SEGMENT]
+        word = len(piece) | (LAST if index == count - 1 else 0)
+        nonce = os.urandom(NONCE_LEN)
+        view[pos : pos + SEGMENT_HEAD] = _WORD.pack(word) + nonce
+        pos += SEGMENT_HEAD
+        ad = associated(object_id, kind, size, inner, kid_raw, index, word)
+        cipher.seal_into(nonce, piece, ad, view[pos : pos + len(piece) + TAG_LEN])
+        pos += len(piece) + TAG_LEN
+    return out
+
+
+def key_of(body: Buffer) -> str:
+    """The id of the master key an envelope was sealed with (its body must be at least 10 bytes)."""
+    return bytes(memoryview(body)[2:10]).hex()
+
+
+def stored_id(body: Buffer) -> str:
+    """The object id an envelope states (its body must be at least PREFIX bytes)."""
+    return bytes(memoryview(body)[10:PREFIX]).hex()
+
+
+def length(body: Buffer, start: int = 0) -> tuple[int, int]:
+    """(stored length, inner body length) of the envelope starting at body[start:], from its
+    segment words alone (no key needed); ValueError saying why if it is not whole."""
+    view = memoryview(body)
+    if len(view) - start < PREFIX + SEGMENT_HEAD:
+        raise ValueError("encrypted body is truncated")
+    if view[start] != VERSION:
+        raise ValueError(f"unknown envelope version {view[start]}")
+    if view[start + 1] >= ENCRYPTED:
+        raise ValueError(f"unknown inner encoding {view[start + 1]}")
+    pos, inner = start + PREFIX, 0
+    while True:
+        if pos + SEGMENT_HEAD > len(view):
+            raise ValueError(f"encrypted body is truncated at byte {pos - start}")
+        (word,) = _WORD.unpack_from(view, pos)
+        n = word & ~LAST
+        if n > SEGMENT:
+            raise ValueError(f"segment of {n} bytes at byte {pos - start} is larger than {SEGMENT}")
+        pos += SEGMENT_HEAD + n + TAG_LEN
+        inner += n
+        if pos > len(view):
+            raise ValueError(f"encrypted body is truncated at byte {len(view) - start}")
+        if word & LAST:
+            return pos - start, inner
+        if n != SEGMENT:
+            raise ValueError(f"segment at byte {pos - start} is short but not the last")
+
+
+class EnvelopeReader:
+    """A file-like stream of the inner body, decrypting one segment at a time.
+
+    The prefix (inner encoding, key id) is read on opening; the key is asked for only
+    when the first segment is read, so a header-only look (kind, size) needs no key.
+    """
+
+    def __init__(self, raw: _Raw, object_id: str, kind: str, size: int, cipher_for: CipherFor) -> None:
+        self._raw = raw
+        self.id = object_id
+        self._kind = kind
+        self._size = size
+        self._cipher_for = cipher_for
+        prefix = raw.read(PREFIX)
+        if len(prefix) < PREFIX:
+            raise CorruptObject(f"object {object_id} is corrupt: encrypted body is truncated")
+        if prefix[0] != VERSION:
+            raise CorruptObject(
+                f"object {object_id} has envelope version {prefix[0]}; this pacha reads {VERSION}"
+            )
+        self.inner = prefix[1]
+        if self.inner >= ENCRYPTED:
+            raise CorruptObject(f"object {object_id} is corrupt: unknown inner encoding {self.inner}")
+        self._kid = prefix[2:10]
+        if prefix[10:PREFIX] != bytes.fromhex(object_id):
+            raise AuthenticationFailed(
+                f"object {object_id} failed authentication: its encrypted body is object "
+                f"{prefix[10:PREFIX].hex()}'s"
+            )
+        self._cipher: Cipher | None = None
+        self._index = 0
+        self._done = False
+        self._buffer = b""
+        self._pos = 0
+
+    def _corrupt(self, why: str) -> CorruptObject:
+        return CorruptObject(f"object {self.id} is corrupt: {why}")
+
+    def _next_segment(self) -> bool:
+        """Decrypt the next segment into the buffer; False at the end."""
+        if self._done:
+            return False
+        if self._cipher is None:
+            self._cipher = self._cipher_for(self._kid.hex())
+        head = self._raw.read(SEGMENT_HEAD)
+        if len(head) < SEGMENT_HEAD:
+            raise self._corrupt(f"encrypted body is truncated in segment {self._index}")
+        (word,) = _WORD.unpack_from(head)
+        n = word & ~LAST
+        if n > SEGMENT:
+            raise self._corrupt(f"encrypted segment {self._index} claims {n} bytes")
+        sealed = self._raw.read(n + TAG_LEN)
+        if len(sealed) < n + TAG_LEN:
+            raise self._corrupt(f"encrypted body is truncated in segment {self._index}")
+        ad = associated(self.id, self._kind, self._size, self.inner, self._kid, self._index, word)
+        try:
+            self._buffer = self._cipher.open(head[4:], sealed, ad)
+        except TagMismatch:
+            raise AuthenticationFailed(
+                f"object {self.id} failed authentication (AES-GCM, segment {self._index}): its encrypted "
+                "body was altered, or belongs to another object; restore it from a good copy or a remote"
+            ) from None
+        self._pos = 0
+        self._index += 1
+        if word & LAST:
+            self._done = True
+            if self._raw.read(1):
+                raise self._corrupt("bytes follow the last encrypted segment")
+        elif n != SEGMENT:
+            raise self._corrupt(f"encrypted segment {self._index - 1} is short but not the last")
+        return True
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int:
+        view = memoryview(buffer).cast("B")
+        filled = 0
+        while filled < len(view):
+            if self._pos == len(self._buffer) and not self._next_segment():
+                break
+            take = min(len(view) - filled, len(self._buffer) - self._pos)
+            view[filled : filled + take] = self._buffer[self._pos : self._pos + take]
+            self._pos += take
+            filled += take
+        return filled
+
+    def read(self, n: int = -1, /) -> bytes:
+        parts: list[bytes] = []
+        if n is None or n < 0:
+            parts.append(self._buffer[self._pos :])
+            self._pos = len(self._buffer)
+            while self._next_segment():
+                parts.append(self._buffer)
+                self._pos = len(self._buffer)
+            return b"".join(parts)
+        wanted = n
+        while wanted:
+            if self._pos == len(self._buffer) and not self._next_segment():
+                break
+            piece = self._buffer[self._pos : self._pos + wanted]
+            self._pos += len(piece)
+            wanted -= len(piece)
+            parts.append(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> EnvelopeReader:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None:
+        self.close()

@@ -1,0 +1,168 @@
+"""A self-describing encrypted file, to share one artifact outside a registry.
+
+`pacha model download REF --encrypt -o FILE` writes it; `pacha decrypt FILE`
+reads it back with nothing but the passphrase. Layout (integers little-endian;
+docs/format.md, "Sealed files"):
+
+    offset  size  field
+    0       8     magic b"PACHAENC"
+    8       1     format version (1)
+    9       1     key derivation: 1 = Argon2id (RFC 9106, version 0x13)
+    10      4     Argon2id memory in KiB (u32)
+    14      4     Argon2id passes (u32)
+    18      1     Argon2id lanes
+    19      1     salt length s (16)
+    20      s     salt
+    20+s    4     segment size S: plaintext bytes per content segment (u32; 1 MiB)
+    24+s    ...   segments, back to back, as in an object envelope: a u32 word (bit 31
+                  set on the last segment, bits 0-30 the plaintext length n), a random
+                  12-byte nonce, n+16 bytes of AES-256-GCM ciphertext and tag
+
+The key is Argon2id(passphrase, salt) with the parameters above (32 bytes).
+Segment 0 is the metadata, canonical JSON: {"filename", "id" (BLAKE3 of the
+content, hex), "kind" ("blob" or "tar" for a folder), "size", "source"}; the
+content follows in segments of exactly S bytes, the last one shorter (or empty).
+Each segment's associated data is every header byte (0 to 24+s), then the
+segment's index (u64) and word (u32): segments cannot be reordered, dropped,
+truncated or moved to another file. The reader checks the content's size and
+BLAKE3 id against the metadata before it renames its output into place.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from typing import IO, Any
+
+from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
+from pacha.crypto.errors import AuthenticationFailed, KeyringError, WrongPassphrase
+from pacha.crypto.kdf import Argon2Params, derive
+from pacha.errors import InvalidInput
+
+MAGIC = b"PACHAENC"
+VERSION = 1
+KDF_ARGON2ID = 1
+SEGMENT = 1 << 20
+LAST = 1 << 31
+_FIXED = struct.Struct("<8sBBIIBB")
+_WORD = struct.Struct("<I")
+_U64 = struct.Struct("<Q")
+MAX_METADATA = 1 << 16
+
+
+def _header(params: Argon2Params, segment: int) -> bytes:
+    fixed = _FIXED.pack(
+        MAGIC, VERSION, KDF_ARGON2ID, params.memory_kib, params.iterations, params.lanes, len(params.salt)
+    )
+    return fixed + params.salt + _WORD.pack(segment)
+
+
+def _ad(header: bytes, index: int, word: int) -> bytes:
+    return header + _U64.pack(index) + _WORD.pack(word)
+
+
+class SealedWriter:
+    """Writes a sealed file to out: metadata first, then the content, in order."""
+
+    def __init__(self, out: IO[bytes], secret: bytes, metadata: dict[str, Any]) -> None:
+        import msgspec
+
+        params = Argon2Params.fresh()
+        self._out = out
+        self._cipher = Cipher(derive(secret, params))
+        self._header = _header(params, SEGMENT)
+        out.write(self._header)
+        self._index = 0
+        self._pending = bytearray()
+        self._emit(msgspec.json.encode(metadata, order="sorted"), last=False)
+
+    def _emit(self, piece: bytes | bytearray | memoryview, last: bool) -> None:
+        word = len(piece) | (LAST if last else 0)
+        nonce, sealed = self._cipher.seal(piece, _ad(self._header, self._index, word))
+        self._out.write(_WORD.pack(word) + nonce)
+        self._out.write(sealed)
+        self._index += 1
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self._pending += data
+        while len(self._pending) > SEGMENT:  # keep the last full segment: it may be the last one
+            self._emit(memoryview(self._pending)[:SEGMENT], last=False)
+            del self._pending[:SEGMENT]
+
+    def finish(self) -> None:
+        self._emit(self._pending, last=True)
+        self._pending = bytearray()
+
+
+def _read_exact(f: IO[bytes], n: int, what: str) -> bytes:
+    data = f.read(n)
+    if len(data) != n:
+        raise InvalidInput(f"{what} is truncated: not a whole pacha sealed file")
+    return data
+
+
+class SealedReader:
+    """Opens a sealed file: header, key derivation, metadata; then the content, in blocks."""
+
+    def __init__(self, f: IO[bytes], secret: bytes, name: str) -> None:
+        import msgspec
+
+        self._f = f
+        self._name = name
+        fixed = _read_exact(f, _FIXED.size, name)
+        magic, version, kdf, memory, passes, lanes, salt_len = _FIXED.unpack(fixed)
+        if magic != MAGIC:
+            raise InvalidInput(f"{name} is not a pacha sealed file (no PACHAENC magic)")
+        if version != VERSION:
+            raise InvalidInput(f"{name} is a sealed file of version {version}; this pacha reads {VERSION}")
+        if kdf != KDF_ARGON2ID:
+            raise InvalidInput(f"{name} uses key derivation {kdf}, which this pacha does not know")
+        salt = _read_exact(f, salt_len, name)
+        params = Argon2Params(salt, memory, passes, lanes).check(name)
+        (self.segment,) = _WORD.unpack(_read_exact(f, 4, name))
+        if not 1 <= self.segment <= 1 << 30:
+            raise InvalidInput(f"{name} states a segment size of {self.segment} bytes")
+        self._header = fixed + salt + _WORD.pack(self.segment)
+        self._cipher = Cipher(derive(secret, params))
+        self._index = 0
+        self._last = False
+        try:
+            first = self._segment(MAX_METADATA)
+        except AuthenticationFailed:
+            raise WrongPassphrase(
+                f"the passphrase does not open {name} (or its header was altered)"
+            ) from None
+        if self._last:
+            raise InvalidInput(f"{name} holds no content segments")
+        try:
+            self.metadata: dict[str, Any] = msgspec.json.decode(first)
+            self.size = int(self.metadata["size"])
+            self.id = str(self.metadata["id"])
+        except (msgspec.DecodeError, KeyError, TypeError, ValueError):
+            raise KeyringError(f"{name}: its metadata is malformed") from None
+
+    def _segment(self, limit: int) -> bytes:
+        head = _read_exact(self._f, 4 + NONCE_LEN, self._name)
+        (word,) = _WORD.unpack_from(head)
+        n = word & ~LAST
+        if n > limit:
+            raise InvalidInput(f"{self._name}: segment {self._index} claims {n} bytes, more than {limit}")
+        sealed = _read_exact(self._f, n + TAG_LEN, self._name)
+        try:
+            plain = self._cipher.open(head[4:], sealed, _ad(self._header, self._index, word))
+        except TagMismatch:
+            raise AuthenticationFailed(
+                f"{self._name} failed authentication at segment {self._index}: it was altered or truncated"
+            ) from None
+        self._index += 1
+        self._last = bool(word & LAST)
+        if not self._last and self._index > 1 and n != self.segment:
+            raise InvalidInput(f"{self._name}: segment {self._index - 1} is short but not the last")
+        return plain
+
+    def blocks(self) -> Iterator[bytes]:
+        """The content, segment by segment (each authenticated before it is handed out)."""
+        while not self._last:
+            yield self._segment(self.segment)
+        if self._f.read(1):
+            raise InvalidInput(f"{self._name}: bytes follow the last segment")

@@ -1,0 +1,124 @@
+"""The store's side of the encryption stage (body encoding 4): sealing stored forms on their
+way to disk and opening them on the way back, so nothing else in the store changes.
+
+Every place that writes an object's stored form to disk (a loose file, a pack entry)
+passes it through `seal_parts` when the registry is encrypted: the header and body it
+was given (identity, zstd, delta or chunk list) become a header saying encoding 4 and
+the envelope holding that body (pacha.crypto.envelope). Every place that opens a stored
+form passes it through `open_stored`, which gives back the inner header and a stream of
+the inner body, so decoders, chunk lists, delta bases, gc's links and repack read an
+encrypted object exactly as a plain one. Forms already sealed pass through unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from pacha import codec
+from pacha.crypto import envelope
+from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
+
+Buffer = bytes | bytearray | memoryview
+
+
+class Stream(Protocol):
+    """A stored body as the store reads it (pacha.store.reader.Stream, structurally)."""
+
+    def read(self, n: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None, /
+    ) -> None: ...
+
+
+class Keys(Protocol):
+    """What the stage needs of a registry's keys (pacha.crypto.unlock.RegistryKeys)."""
+
+    @property
+    def encrypted(self) -> bool: ...
+
+    def cipher(self, kid: str) -> Cipher: ...
+
+    def sealing(self) -> tuple[str, Cipher]: ...
+
+
+def _split_header(parts: Sequence[Buffer], object_id: str) -> tuple[codec.Header, list[Buffer]]:
+    """The header at the start of parts, and the body that follows it, as parts."""
+    first = parts[0]
+    if len(first) < codec.MAX_HEADER_LEN and len(parts) > 1:
+        head = bytes(memoryview(b"".join(parts))[: codec.MAX_HEADER_LEN])
+    else:
+        head = bytes(memoryview(first)[: codec.MAX_HEADER_LEN])
+    header = codec.parse_header(head, object_id)
+    body: list[Buffer] = []
+    skip = header.length
+    for part in parts:
+        if skip >= len(part):
+            skip -= len(part)
+            continue
+        body.append(memoryview(part)[skip:] if skip else part)
+        skip = 0
+    return header, body
+
+
+def seal_parts(keys: Keys, object_id: str, parts: Sequence[Buffer]) -> tuple[Buffer, ...]:
+    """The stored form (header + body, in parts) as it goes to disk: sealed if the registry
+    is encrypted and it is not sealed yet, else unchanged."""
+    if not keys.encrypted:
+        return tuple(parts)
+    header, body = _split_header(parts, object_id)
+    if header.encoding == envelope.ENCRYPTED:
+        return tuple(parts)
+    kid, cipher = keys.sealing()
+    sealed = envelope.seal(cipher, kid, object_id, header.kind, header.size, header.encoding, body)
+    return codec.pack_header(header.kind, header.size, envelope.ENCRYPTED), sealed
+
+
+def open_stored(keys: Keys, object_id: str, header: codec.Header, raw: Stream) -> tuple[codec.Header, Stream]:
+    """(header, body stream) of a stored form as its decoders see it: an envelope becomes the
+    inner header and a decrypting stream (the key is asked for at the first body read)."""
+    if header.encoding != envelope.ENCRYPTED:
+        return header, raw
+    try:
+        reader = envelope.EnvelopeReader(raw, object_id, header.kind, header.size, keys.cipher)
+    except BaseException:
+        raw.close()
+        raise
+    return codec.Header(header.kind, header.size, reader.inner, header.length), reader
+
+
+_WHOLE_CHUNK_BODY = envelope.PREFIX + envelope.SEGMENT_HEAD + TAG_LEN  # plus the chunk's size
+
+
+def open_chunk_into(keys: Keys, chunk_id: str, size: int, stored: memoryview, out: memoryview) -> bool:
+    """Decrypt a chunk straight into out (size bytes) if its stored form is exactly a sealed
+    identity blob of one segment (what writers make of every chunk): True if done. False
+    for any other form, or a tag that does not verify: the regular path then reads that
+    chunk, and reports the damage (naming it) if there is any."""
+    header = codec.pack_header("blob", size, envelope.ENCRYPTED)
+    body = stored[len(header) :]
+    if stored[: len(header)] != header or len(body) != _WHOLE_CHUNK_BODY + size:
+        return False
+    if body[0] != envelope.VERSION or body[1] != codec.IDENTITY or body[10:42] != bytes.fromhex(chunk_id):
+        return False
+    word = int.from_bytes(body[42:46], "little")
+    if word != size | envelope.LAST:
+        return False
+    kid = bytes(body[2:10])
+    ad = envelope.associated(chunk_id, "blob", size, codec.IDENTITY, kid, 0, word)
+    start = envelope.PREFIX + 4
+    try:
+        keys.cipher(kid.hex()).open_into(
+            bytes(body[start : start + NONCE_LEN]), body[start + NONCE_LEN :], ad, out
+        )
+    except TagMismatch:
+        return False
+    return True

@@ -1,0 +1,1 @@
+"""Model Cards and Datasheets: their fields, what artifacts tell about themselves, rendering."""

@@ -1,0 +1,1 @@
+"""Lineage between versions: the graph, edges added later, usage, and drawing it."""

@@ -1,0 +1,1 @@
+"""Training recipes: the fields a recipe may have, checking one, registering and reading them."""

@@ -1,0 +1,1 @@
+"""Experiment runs: records, live runs and their metrics, executing a command, comparing runs."""

@@ -1,0 +1,1 @@
+"""Lifecycle stages: the allowed moves (rules) and moving versions between them (moves)."""

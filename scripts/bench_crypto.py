@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""Encryption benchmark: register and download in a plain and an encrypted registry, one run.
+
+    python scripts/bench_crypto.py [--mib 1024] [--trials 2] [--dir DIR]
+
+Data: float32 "weights" of --mib MiB (v1) and v2 with 2 % of the values changed in
+scattered 2.5 MiB regions (stored as deltas against v1's chunks). For each registry
+(plain; encrypted with `init --encrypt`): wall time and peak RSS of registering v1
+and v2 and of downloading each, best of --trials, plain and encrypted trials
+interleaved so that a busy machine slows both alike; `cp` of v1 as the floor.
+Issue 15 asks encrypted within 1.3x of plain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from _bench import timed_with_rss
+
+MiB = 1 << 20
+PACHA = shutil.which("pacha") or sys.exit("pacha is not on PATH: run inside the project's venv")
+PASSPHRASE = "bench passphrase, not a secret"
+
+
+def weights(work: Path, size: int) -> list[Path]:
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    n = size // 4
+    values = rng.standard_normal(n, dtype=np.float32) * 0.02
+    paths = [work / "weights-v1.bin", work / "weights-v2.bin"]
+    values.tofile(paths[0])
+    region = (5 * MiB // 2) // 4
+    for start in rng.choice(n - region, max(1, int(n * 0.02 / region)), replace=False):
+        values[start : start + region] += rng.standard_normal(region, dtype=np.float32) * 1e-3
+    values.tofile(paths[1])
+    return paths
+
+
+def timed(cmd: list[str | Path], env: dict[str, str]) -> tuple[float, int]:
+    os.sync()
+    seconds, rss, _ = timed_with_rss([str(c) for c in cmd], env=env)
+    return seconds, rss
+
+
+def trial(work: Path, encrypted: bool, sources: list[Path]) -> dict[str, tuple[float, int]]:
+    """One fresh registry: register v1, v2; download v1, v2 (each checked against its source)."""
+    reg = work / ("enc" if encrypted else "plain")
+    shutil.rmtree(reg, ignore_errors=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PACHA_")}
+    env |= {"PACHA_DIR": str(reg), "PACHA_PASSPHRASE": PASSPHRASE}
+    subprocess.run([PACHA, "init", "-q", *(["--encrypt"] if encrypted else [])], env=env, check=True)
+    out: dict[str, tuple[float, int]] = {}
+    for i, source in enumerate(sources, 1):
+        out[f"register v{i}"] = timed([PACHA, "model", "register", "bench", source, "-v", f"{i}.0.0"], env)
+    for i, source in enumerate(sources, 1):
+        dest = work / f"out-v{i}.bin"
+        dest.unlink(missing_ok=True)
+        out[f"download v{i}"] = timed([PACHA, "model", "download", f"bench:{i}.0.0", "-o", dest], env)
+        if subprocess.run(["cmp", "-s", source, dest]).returncode:
+            sys.exit(f"download v{i} differs from its source")
+        dest.unlink()
+    out["store MiB"] = (sum(p.stat().st_size for p in (reg / "objects").rglob("*") if p.is_file()) / MiB, 0)
+    shutil.rmtree(reg)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--mib", type=int, default=1024)
+    parser.add_argument("--trials", type=int, default=2)
+    parser.add_argument("--dir", type=Path, default=None)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-crypto-") as tmp:
+        work = Path(tmp)
+        sources = weights(work, args.mib * MiB)
+        cp_time, _ = timed(["cp", sources[0], work / "copy.bin"], dict(os.environ))
+        (work / "copy.bin").unlink()
+        best: dict[bool, dict[str, tuple[float, int]]] = {False: {}, True: {}}
+        for _ in range(args.trials):
+            for encrypted in (False, True):
+                for step, (seconds, rss) in trial(work, encrypted, sources).items():
+                    old = best[encrypted].get(step)
+                    if old is None or seconds < old[0]:
+                        best[encrypted][step] = (seconds, max(rss, old[1] if old else 0))
+    print(
+        f"\n{args.mib} MiB float32 weights (v2: 2 % changed), best of {args.trials}; "
+        f"cp of v1: {cp_time:.2f} s"
+    )
+    print(f"{'step':<14}{'plain s':>10}{'encrypted s':>13}{'ratio':>8}{'plain RSS':>12}{'enc RSS':>10}")
+    for step, (plain, rss) in best[False].items():
+        enc, enc_rss = best[True][step]
+        if step == "store MiB":
+            print(f"{step:<14}{plain:>10.1f}{enc:>13.1f}{enc / plain:>8.3f}")
+            continue
+        print(
+            f"{step:<14}{plain:>10.2f}{enc:>13.2f}{enc / plain:>8.2f}"
+            f"{rss / MiB:>10.0f}Mi{enc_rss / MiB:>8.0f}Mi"
+        )
+
+
+if __name__ == "__main__":
+    main()
