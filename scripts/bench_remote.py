@@ -107,6 +107,15 @@ class Bench:
     dvc: str | None
     rows: list[Row] = field(default_factory=list)
 
+    def add(self, row: Row) -> None:
+        """Keep a figure and print it at once (a long run that fails later keeps what it measured)."""
+        self.rows.append(row)
+        moved = f", {row.moved / MiB:.1f} MiB moved" if row.moved is not None else ""
+        print(
+            f"  {row.case}: {row.tool} {row.seconds:.2f} s, peak RSS {row.rss / MiB:.0f} MiB{moved}",
+            flush=True,
+        )
+
     def env(self, registry: Path | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("PACHA_")}
         env.update(self.server.env(), PACHA_NO_PROGRESS="1", PACHA_AUTHOR_NAME="bench")
@@ -130,7 +139,7 @@ class Bench:
         seconds, rss, out = timed_with_rss(cmd, env=self.env(registry))
         report = json.loads(out)
         row = Row(case, "pacha", seconds, rss, int(report.get("bytes", 0)))
-        self.rows.append(row)
+        self.add(row)
         return row
 
     def registry(self, name: str) -> Path:
@@ -156,7 +165,7 @@ class Bench:
         row = Row(
             case, "boto3", time.perf_counter() - start, _self_rss(), sum(p.stat().st_size for p in files)
         )
-        self.rows.append(row)
+        self.add(row)
         return row
 
     def plain_download(self, case: str, prefix: str, target: Path) -> Row:
@@ -173,7 +182,7 @@ class Bench:
         with ThreadPoolExecutor(JOBS) as pool:
             list(pool.map(get, keys))
         row = Row(case, "boto3", time.perf_counter() - start, _self_rss())
-        self.rows.append(row)
+        self.add(row)
         return row
 
     # dvc: `dvc add` untimed, `dvc push` / `dvc pull` timed
@@ -195,7 +204,7 @@ class Bench:
         os.sync()
         seconds, rss, _ = timed_with_rss([self.dvc, *args, "-q"], env=self.env(), cwd=project)
         row = Row(case, "dvc", seconds, rss)
-        self.rows.append(row)
+        self.add(row)
         return row
 
     def dvc_add(self, project: Path, source: Path) -> None:
@@ -258,6 +267,7 @@ def model_cases(bench: Bench, mib: int) -> dict[str, int]:
 
 
 def folder_cases(bench: Bench, count: int) -> int:
+    (bench.work / "data").mkdir(exist_ok=True)
     folder = bench.work / "data" / "folder"
     total = make_folder(folder, count)
     dan = bench.registry("dan")
@@ -275,7 +285,7 @@ def folder_cases(bench: Bench, count: int) -> int:
     return total
 
 
-def report(bench: Bench, sizes: dict[str, int], files: int, total_files: int) -> None:
+def report(bench: Bench, sizes: dict[str, int], files: int) -> None:
     cases = list(dict.fromkeys(r.case for r in bench.rows))
     print(f"\n{'case':<38}{'pacha':>18}{'dvc':>18}{'boto3 alone':>18}{'pacha bytes':>14}{'pacha RSS':>11}")
     for case in cases:
@@ -338,6 +348,7 @@ def main() -> None:
     ap.add_argument("--dvc", default=None, help="path to a dvc executable (with dvc-s3)")
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir, removed)")
     ap.add_argument("--no-dvc", action="store_true", help="leave dvc out")
+    ap.add_argument("--only", default="model,folder", help="which parts: model, folder (comma-separated)")
     args = ap.parse_args()
     dvc = None if args.no_dvc else find_dvc(args.dvc)
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-remote-"))
@@ -346,9 +357,11 @@ def main() -> None:
     try:
         bench = Bench(server, server.new_bucket(), work, dvc)
         print(f"SeaweedFS at {server.endpoint_url}; scratch {work}; dvc: {dvc or 'absent'}", flush=True)
-        sizes = model_cases(bench, args.model_mib)
-        total = folder_cases(bench, args.files)
-        report(bench, sizes, args.files, total)
+        parts = set(args.only.split(","))
+        sizes = model_cases(bench, args.model_mib) if "model" in parts else {"v1": 1, "v2": 1, "changed": 0}
+        if "folder" in parts:
+            folder_cases(bench, args.files)
+        report(bench, sizes, args.files)
     finally:
         stop_weed(proc)
         if not args.dir:
