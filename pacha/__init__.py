@@ -35,7 +35,7 @@ _EXPORTS = {
     "make_record": "pacha.objects",
     "write_tree": "pacha.trees",
     "checkout": "pacha.checkout_files",
-    "fsck": "pacha.fsck",
+    "fsck": "pacha.fsck_checks",
     "hash_bytes": "pacha.hashing",
     "PachaError": "pacha.errors",
     "NotFound": "pacha.errors",

@@ -245,3 +245,20 @@ def test_functions_are_short() -> None:
 def test_every_package_is_measured(package: str) -> None:
     """The measures above see the code: a rename of the trees would not silently pass them."""
     assert any(name.startswith(f"{package}.") for name in modules())
+
+
+@pytest.mark.parametrize("package", ["pacha", "porcelain"])
+def test_no_lazy_export_is_named_like_a_submodule(package: str) -> None:
+    """A name a package exports lazily (its `__getattr__`) must not also be a submodule's name:
+    importing the submodule anywhere in a process sets the package attribute to the module, and
+    `pacha.fsck(reg)` would then call a module (the defect that renamed pacha/fsck.py)."""
+    import importlib
+
+    module = importlib.import_module(package)
+    exported = set(getattr(module, "__all__", ())) | set(getattr(module, "_EXPORTS", {}))
+    root = ROOT / package
+    submodules = {p.stem for p in root.glob("*.py") if p.stem != "__init__"}
+    submodules |= {p.name for p in root.iterdir() if (p / "__init__.py").is_file()}
+    assert exported, f"{package} exports nothing: the test reads the wrong names"
+    clashes = sorted(exported & submodules)
+    assert not clashes, f"{package} exports {clashes} and also has submodules of those names"

@@ -68,8 +68,7 @@ def trail(cli: Cli, name: str) -> list[tuple[str, str, str | None, str | None, s
 
 
 def fsck_clean(cli: Cli) -> bool:
-    # through the command: importing the module pacha.fsck here would shadow the function
-    # pacha.fsck (a lazy export of pacha/__init__) for the rest of the test session
+    # through the command, as a user runs it
     return cli("fsck", ok=False).code == 0
 
 

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.fsck_checks import fsck as run_fsck
 from pacha.refs.integrity import recover_refs
 
 app = new_app()
@@ -37,9 +38,6 @@ def fsck(
     """Verify every object (re-hash), every link and every ref; exit 1 on damage to anything reachable.
     Leftovers of interrupted operations (warnings) and dangling links among unreachable objects (notes) go
     to stderr and do not fail."""
-    # pacha.fsck is imported when run, not at the top: importing that submodule makes the package
-    # attribute `pacha.fsck` the module, hiding the function `pacha.fsck` exports (pacha/__init__.py).
-    from pacha.fsck import fsck as run_fsck
 
     if recover_refs:
         _recover()

@@ -9,6 +9,7 @@ import typer
 
 from pacha import codec
 from pacha.cli.app import new_app, open_reg, write_out
+from pacha.fsck_checks import pack_file_problems
 from pacha.store.copies import Copy, verify_copy
 from pacha.store.repack import find_pack
 from pacha.verify import check_object
@@ -27,9 +28,6 @@ def verify_pack(
     ] = False,
 ) -> None:
     """Check packs (index checksum, pack id, order, bounds) and verify every object; exit 1 if bad."""
-    # pacha.fsck is imported when run, not at the top: importing that submodule makes the package
-    # attribute `pacha.fsck` the module, hiding the function `pacha.fsck` exports (pacha/__init__.py).
-    from pacha.fsck import pack_file_problems
 
     reg = open_reg()
     store = reg.objects
