@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
 
 # Peak RSS must be read from a small parent: a child forked from this (large) benchmark
 # process would report the benchmark's own pages until it execs.
@@ -52,3 +56,19 @@ def timed_with_rss(
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {err.decode()[-500:]}")
     rss_kib = int(err.rsplit(b"__maxrss_kib__", 1)[1])
     return elapsed, rss_kib * 1024, out
+
+
+def find_dvc(explicit: str | None, package: str = "dvc") -> str | None:
+    """The dvc program: `explicit`, then PATH, then .bench-venv/ (installing `package` there once)."""
+    for candidate in (explicit, shutil.which("dvc"), str(ROOT / ".bench-venv" / "bin" / "dvc")):
+        if candidate and Path(candidate).exists():
+            return candidate
+    venv = ROOT / ".bench-venv"
+    print(f"installing {package} into .bench-venv/ (once) ...", flush=True)
+    try:
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", package], check=True, timeout=1800)
+    except (subprocess.SubprocessError, OSError) as exc:
+        print(f"  dvc could not be installed ({exc}); it is left out")
+        return None
+    return str(venv / "bin" / "dvc")

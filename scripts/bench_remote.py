@@ -30,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _bench import timed_with_rss
+from _bench import find_dvc, timed_with_rss
 
 MiB = 1 << 20
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,19 +41,6 @@ PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 JOBS = 16  # concurrent requests of the plain client (Pacha's and DVC's are their defaults)
 
 
-def find_dvc(explicit: str | None) -> str | None:
-    for candidate in (explicit, shutil.which("dvc"), str(ROOT / ".bench-venv" / "bin" / "dvc")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    venv = ROOT / ".bench-venv"
-    print("installing dvc[s3] into .bench-venv/ (once) ...", flush=True)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "dvc[s3]"], check=True, timeout=1800)
-    except (subprocess.SubprocessError, OSError) as exc:
-        print(f"  dvc could not be installed ({exc}); it is left out")
-        return None
-    return str(venv / "bin" / "dvc")
 
 
 # --- data ---------------------------------------------------------------------------
@@ -350,7 +337,7 @@ def main() -> None:
     ap.add_argument("--no-dvc", action="store_true", help="leave dvc out")
     ap.add_argument("--only", default="model,folder", help="which parts: model, folder (comma-separated)")
     args = ap.parse_args()
-    dvc = None if args.no_dvc else find_dvc(args.dvc)
+    dvc = None if args.no_dvc else find_dvc(args.dvc, "dvc[s3]")
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-remote-"))
     work.mkdir(parents=True, exist_ok=True)
     proc, server = start_weed(work / "seaweedfs")

@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from _bench import timed_with_rss
+from _bench import find_dvc, timed_with_rss
 
 MiB = 1 << 20
 RESTORE_TRIALS = 2
@@ -40,19 +40,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 # --- tools --------------------------------------------------------------------------
-def find_dvc(explicit: str | None) -> str | None:
-    for candidate in (explicit, shutil.which("dvc"), str(ROOT / ".bench-venv" / "bin" / "dvc")):
-        if candidate and Path(candidate).exists():
-            return candidate
-    venv = ROOT / ".bench-venv"
-    print("installing dvc into .bench-venv/ (once) ...", flush=True)
-    try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-        subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "dvc"], check=True, timeout=900)
-    except (subprocess.SubprocessError, OSError) as exc:
-        print(f"  dvc could not be installed ({exc}); it is left out")
-        return None
-    return str(venv / "bin" / "dvc")
 
 
 def has_git_lfs() -> bool:
