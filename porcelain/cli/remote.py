@@ -43,7 +43,7 @@ def _print_check(report: CheckReport) -> None:
             f"`pacha remote set {report.remote} unsafe-refs true`",
             markup=False,
         )
-    if report.detail:
+    if report.detail and not report.conditional_writes:  # the why of a refusal (success says it above)
         out.print(f"  {report.detail}", markup=False)
 
 
