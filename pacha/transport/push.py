@@ -74,6 +74,13 @@ def push(
 ) -> PushResult:
     """Send what the new ref values need, then move the remote refs atomically (see module doc)."""
     updates = [_checked(u) for u in updates]
+    if registry.objects.keys.encrypted:
+        # The transfer packs plaintext bodies; until it sends sealed ones (issue 15), refuse
+        # rather than put an encrypted registry's artifacts in the clear on shared storage.
+        raise RemoteError(
+            f"{registry.root} is encrypted and pushing would send its artifacts unencrypted "
+            "(not supported yet); nothing was sent"
+        )
     remote.require_safe_refs()
     remote.init()
     who = who if who is not None else registry.identity()

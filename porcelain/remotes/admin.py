@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pacha
-from porcelain.errors import CheckFailed, InvalidInput
+from pacha.registry import default_init_path
+from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.remotes import base, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
@@ -106,8 +107,14 @@ def clone(
     if all_objects and lazy:
         raise InvalidInput("give --all or --lazy, not both")
     remote = wire.connect_url(url, endpoint_url, jobs, ORIGIN)
-    remote.read_refs()  # a missing or foreign remote is refused before anything is created
-    root = Path(path).expanduser() if path else pacha.registry.default_init_path()
+    if remote.read_refs().etag is None:  # a foreign remote is refused by read_refs itself
+        raise NotFound(f"{url} holds no registry (nothing was ever pushed there): check the URL")
+    root = Path(path).expanduser() if path else default_init_path()
+    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+        raise InvalidInput(
+            f"{root} already exists and is not an empty directory: clone makes a new registry; give another "
+            "PATH, or in that registry run `pacha remote add` and `pacha pull`"
+        )
     created = not root.exists()
     try:
         plumbing, _ = pacha.init_registry(root)
