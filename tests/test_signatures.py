@@ -69,6 +69,7 @@ def test_a_good_signature_verifies_and_says_who_signed_what(
         assert sig["statement"]["to"] == "staging" and sig["statement"]["record"] == report["id"]
     # without --keyring: the user's own key is of ultimate validity in their keyring
     assert f"good signature on {about}" in cli("verify", "m:1.0.0").text
+    assert f"good signature on {about}" in cli("model", "verify", "m:1.0.0", "--keyring", keyring).text
 
 
 @BOTH
@@ -80,6 +81,7 @@ def test_a_signature_by_an_unknown_key_fails(
     result = cli("verify", "m:1.0.0", "--keyring", other, ok=False)
     assert result.code == 1
     assert f"bad signature on {about}" in result.err and "unknown key" in result.err
+    assert cli("model", "verify", "m:1.0.0", "--keyring", other, ok=False).code == 1
     report = json.loads(cli("verify", "m:1.0.0", "--keyring", other, "--json", ok=False).text)
     assert not report["ok"] and not report["signatures"][0]["good"]
 
