@@ -265,3 +265,11 @@ def test_an_untrusted_key_cannot_promote_where_a_signature_is_required(
         "model", "stage", "m", "-v", "1.0.0", "-t", "production", "--sign", signer.email, code=1
     )
     assert "requires a change signed by a trusted key" in refused.err and "unknown key" in refused.err
+
+
+def test_register_sign_again_signs_an_existing_version_once(cli: Cli, signer: Key, model: Path) -> None:
+    cli("model", "register", "m", model, "-v", "1.0.0")
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.email)  # same bytes: signs it
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.fingerprint)  # already signed
+    assert len(cli("for-each-ref", "attached/").lines) == 1
+    assert "good signature on m:1.0.0" in cli("verify", "m:1.0.0").text
