@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from porcelain.core import Core
+from porcelain.signatures.gpg import verifier
 from tests.conftest import Cli
 from tests.gpg_keys import Key, Keys, gpg
 
@@ -273,3 +277,27 @@ def test_register_sign_again_signs_an_existing_version_once(cli: Cli, signer: Ke
     cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.fingerprint)  # already signed
     assert len(cli("for-each-ref", "attached/").lines) == 1
     assert "good signature on m:1.0.0" in cli("verify", "m:1.0.0").text
+
+
+def test_any_flipped_bit_of_a_signed_record_is_a_bad_signature(
+    cli: Cli, signer: Key, model: Path, tmp_path: Path
+) -> None:
+    """The adapter itself, in process: a signature checks against exactly the bytes it signed."""
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.fingerprint)
+    core = Core.open(cli.registry)
+    record_id = cli("rev-parse", "models/m/1.0.0").text.strip()
+    (line,) = cli("for-each-ref", "attached/").lines
+    doc = core.read_document(line.split()[0], "signature", "a signature")
+    record, armored = core.plumbing.objects.read(record_id), core.plumbing.objects.read(doc["signature"])
+    with verifier(signer.public(tmp_path / "k.asc")) as check:
+        assert check(armored, record).valid
+
+        @settings(max_examples=25, deadline=None)
+        @given(st.integers(0, len(record) * 8 - 1))
+        def flipped(bit: int) -> None:
+            tampered = bytearray(record)
+            tampered[bit // 8] ^= 1 << (bit % 8)
+            verdict = check(armored, bytes(tampered))
+            assert not verdict.valid and verdict.reason == "signature bad"
+
+        flipped()
