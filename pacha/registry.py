@@ -22,7 +22,7 @@ from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, Registr
 from pacha.perms import apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
-from pacha.store import ObjectStore
+from pacha.store.promised import PromisedStore
 
 DIR_NAME = ".pacha"
 ENV_DIR = "PACHA_DIR"
@@ -59,8 +59,20 @@ class Registry:
         return Config(self.root / "config.toml")
 
     @cached_property
-    def objects(self) -> ObjectStore:
-        return ObjectStore(self.root / "objects", self.root / "tmp", lambda: self.config.compression_level)
+    def objects(self) -> PromisedStore:
+        return PromisedStore(
+            self.root / "objects",
+            self.root / "tmp",
+            lambda: self.config.compression_level,
+            self._fetch_missing,
+        )
+
+    def _fetch_missing(self, object_id: str) -> bool:
+        """An object read here and stored nowhere: a lazy registry fetches it from its remote."""
+        # imported on a miss only: the transport is no part of a plumbing command's start-up
+        from pacha.transport.promisor import fetch_missing
+
+        return fetch_missing(self, object_id)
 
     @cached_property
     def refs(self) -> RefStore:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pacha.crash import crash_point
 from pacha.errors import CorruptObject, ObjectNotFound
@@ -43,23 +43,49 @@ class FetchObjectsResult:
     requests: int = 0
 
 
+class Filter(Protocol):
+    """Narrows the closure a receive walks (pacha.transport.partial: records without blobs)."""
+
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        """What to follow from a tree or record stored here."""
+        ...
+
+    def choose(self, wanted: list[str], where: dict[str, Location], required: set[str]) -> list[str]:
+        """Which of the ids about to be downloaded to take (required: roots, chunks, bases)."""
+        ...
+
+
 class _Walk:
     """The closure being fetched: what is queued, seen, and waiting for what it needs."""
 
-    def __init__(self, roots: Iterable[str]) -> None:
+    def __init__(self, roots: Iterable[str], narrow: Filter | None = None) -> None:
         self.queue = sorted(set(roots))
         self.seen: set[str] = set()
         self.waiting: dict[str, bytes] = {}  # received, not verifiable yet (chunk list, delta)
+        self.narrow = narrow
+        self.required = set(self.queue)  # taken whatever a filter says: roots, and what they need
 
     def add(self, ids: Iterable[str]) -> None:
         self.queue.extend(i for i in ids if i not in self.seen)
 
+    def need(self, ids: list[str]) -> None:
+        """Storage links (chunks, delta base) of a received object: it cannot be installed without."""
+        self.required.update(ids)
+        self.add(ids)
 
-def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter) -> FetchObjectsResult:
-    """Fetch the closure of roots that the local store lacks (see module doc)."""
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        if self.narrow is None:
+            return local.structured_links(store, object_id)
+        return self.narrow.links(store, object_id)
+
+
+def receive(
+    registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter, narrow: Filter | None = None
+) -> FetchObjectsResult:
+    """Fetch the closure of roots that the local store lacks (see module doc); narrow: a Filter."""
     store = registry.objects
     result = FetchObjectsResult()
-    walk = _Walk(roots)
+    walk = _Walk(roots, narrow)
     while walk.queue or walk.waiting:
         if not walk.queue:  # only waiting objects left: install those now ready
             installed = _install(store, remote, iter(()), walk, result, meter)
@@ -70,15 +96,17 @@ def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Met
                     object_id,
                 )
             for object_id in installed:
-                walk.add(_links(store, remote, object_id))
+                walk.add(_links(store, remote, object_id, walk))
             continue
         wanted = _round(store, walk)
         where = _locate(registry, remote, wanted)
+        if walk.narrow is not None:
+            wanted = walk.narrow.choose(wanted, where, walk.required)
         meter.grow(sum(where[i].length for i in wanted), len(wanted))
         for group in _groups(wanted, where):
             stream = _download(remote, [(i, where[i]) for i in group], result)
             for object_id in _install(store, remote, stream, walk, result, meter):
-                walk.add(_links(store, remote, object_id))
+                walk.add(_links(store, remote, object_id, walk))
     return result
 
 
@@ -93,7 +121,7 @@ def _round(store: ObjectStore, walk: _Walk) -> list[str]:
                 continue
             walk.seen.add(object_id)
             if local.has(store, object_id):
-                walk.add(local.structured_links(store, object_id))
+                walk.add(walk.links(store, object_id))
             else:
                 wanted.append(object_id)
     return wanted
@@ -151,7 +179,7 @@ def _install(
                 added.append(object_id)
             else:
                 walk.waiting[object_id] = data
-                walk.add(needs)
+                walk.need(needs)
         progress = True
         while progress:  # waiting objects whose chunks or base arrived in this pack
             ready = [i for i, data in walk.waiting.items() if _ready(store, i, data)]
@@ -182,9 +210,9 @@ def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
             raise _corrupt(object_id, remote, exc) from None
 
 
-def _links(store: ObjectStore, remote: Remote, object_id: str) -> list[str]:
+def _links(store: ObjectStore, remote: Remote, object_id: str, walk: _Walk) -> list[str]:
     try:
-        return local.structured_links(store, object_id)
+        return walk.links(store, object_id)
     except (CorruptObject, ObjectNotFound) as exc:
         raise _corrupt(object_id, remote, exc) from None
 

@@ -10,7 +10,7 @@ from typing import Any
 import pacha
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
-from porcelain.remotes import base, refsync, settings, wire
+from porcelain.remotes import base, derived, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -132,18 +132,19 @@ def clone(
 def _fill(
     plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool
 ) -> SyncReport:
-    wire.fetch(plumbing, remote, ORIGIN)
-    table = tracking(plumbing, ORIGIN)
+    with Progress(f"cloning {url}", enabled=progress) as bar:
+        records = wire.fetch(plumbing, remote, ORIGIN, bar)  # lazy: these and no artifact bytes
+        table = tracking(plumbing, ORIGIN)
+        roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
+        result = None if lazy or not roots else wire.fetch_objects(plumbing, remote, roots, bar)
     report = SyncReport(ORIGIN, url)
-    roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
-    if not lazy and roots:
-        with Progress(f"cloning {url}", enabled=progress) as bar:
-            result = wire.fetch_objects(plumbing, remote, roots, bar)
-        report.objects = int(getattr(result, "objects", 0) or 0)
-        report.bytes = int(getattr(result, "bytes", 0) or 0)
+    for counted in (records, result):
+        report.objects += int(getattr(counted, "objects", 0) or 0)
+        report.bytes += int(getattr(counted, "bytes", 0) or 0)
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
     agreed: dict[str, str | None] = dict(table)
     apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
+    derived.refresh(plumbing)
     return report
 
 

@@ -17,7 +17,7 @@ from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
 from porcelain.errors import CheckFailed, NotFound
-from porcelain.remotes import base, refsync, rules, wire
+from porcelain.remotes import base, derived, refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
 
@@ -60,14 +60,17 @@ def local(plumbing: pacha.Registry) -> dict[str, str]:
     return refsync.local_table(plumbing.refs.iter())
 
 
-def fetch(plumbing: pacha.Registry, name: str | None = None) -> SyncReport:
-    """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote."""
+def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool = True) -> SyncReport:
+    """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote, and
+    bring the records they name (versions, cards, lineage, runs; not the artifacts' bytes)."""
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
     before = tracking(plumbing, settings.name)
-    wire.fetch(plumbing, remote, settings.name)
+    with Progress(f"fetching records from {settings.name}", enabled=progress) as bar:
+        records = wire.fetch(plumbing, remote, settings.name, bar)
     after = tracking(plumbing, settings.name)
     report = SyncReport(settings.name, settings.url)
+    _count(report, records)
     report.moved = [
         refsync.Move(ref, before.get(ref), after.get(ref))
         for ref in sorted(set(before) | set(after))
@@ -168,7 +171,7 @@ def pull(
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
     before = base.read(plumbing, settings.name)
-    wire.fetch(plumbing, remote, settings.name)
+    records = wire.fetch(plumbing, remote, settings.name, progress)
     after, mine = tracking(plumbing, settings.name), local(plumbing)
     names, roots = _pull_scope(mine, before, after, wanted, settings)
     names |= refsync.same_versions(mine, after, names)
@@ -178,11 +181,14 @@ def pull(
     if not wanted and not settings.lazy:
         roots = {m.new for m in moves if m.new is not None}
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
+    _count(report, records)
     with plumbing.writing():  # gc cannot collect what arrives before the refs name it
         if roots:
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
         message = f"pull {settings.name}: {len(moves)} ref(s)"
         apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
+    if moves:
+        derived.refresh(plumbing)
     report.moved = moves
     return report
 

@@ -17,6 +17,7 @@ from pacha.transport import errors
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
 from pacha.transport.fetch import remote_log
+from pacha.transport.partial import fetch_records
 from pacha.transport.push import UNKNOWN, RefUpdate
 from pacha.transport.push import push as _push
 from pacha.transport.reftable import last_change as _last_change
@@ -85,9 +86,19 @@ def push(
     )
 
 
-def fetch(plumbing: pacha.Registry, remote: Remote, name: str, *, objects: bool = False) -> Any:
-    """Remote-tracking refs (and, with objects, the closure of every new ref value)."""
-    return _fetch(plumbing, remote, name, objects=objects)
+def fetch(plumbing: pacha.Registry, remote: Remote, name: str, progress: ProgressFn = None) -> Any:
+    """The records and trees of every ref value of the remote (no artifact bytes:
+    pacha.transport.partial), then the remote-tracking refs and their audit trail, so that the
+    tracking refs name objects that are here.
+
+    Returns the records' FetchObjectsResult (objects, bytes)."""
+    values = sorted(set(remote.read_refs().refs.values())) if remote.check_format() else []
+    with plumbing.writing():  # gc cannot collect what arrives before the tracking refs name it
+        result = fetch_records(plumbing, remote, values, progress=progress)
+        _fetch(plumbing, remote, name, objects=False)
+    return result
+
+
 
 
 def last_change(remote: Remote, ref: str) -> tuple[str, int, str] | None:
