@@ -12,10 +12,11 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
@@ -35,6 +36,11 @@ def is_registry(path: Path) -> bool:
 
 class Registry:
     """An open registry: its object store, refs and settings."""
+
+    # What a reader of an object stored nowhere calls: True once it is here. Installed by
+    # pacha.transport.promisor.install() (the CLI and porcelain do): a lazy registry fetches it from
+    # its default remote. A hook, because the transport depends on this module, not the reverse.
+    fetch_hook: ClassVar[Callable[[Registry, str], bool] | None] = None
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
@@ -68,11 +74,9 @@ class Registry:
         )
 
     def _fetch_missing(self, object_id: str) -> bool:
-        """An object read here and stored nowhere: a lazy registry fetches it from its remote."""
-        # imported on a miss only: the transport is no part of a plumbing command's start-up
-        from pacha.transport.promisor import fetch_missing
-
-        return fetch_missing(self, object_id)
+        """An object read here and stored nowhere: fetch_hook may bring it (True: it is here now)."""
+        hook = Registry.fetch_hook
+        return hook is not None and hook(self, object_id)
 
     @cached_property
     def refs(self) -> RefStore:

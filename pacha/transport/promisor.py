@@ -20,17 +20,20 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from pacha.errors import InvalidInput, ObjectNotFound
-from pacha.transport.partial import fetch_records
-from pacha.transport.remote import open_remote
+from pacha.registry import Registry
 
 if TYPE_CHECKING:
     from pacha.config import Config
-    from pacha.registry import Registry
 
-__all__ = ["default_remote_name", "fetch_missing"]
+__all__ = ["default_remote_name", "fetch_missing", "install"]
 
 _TRUE = ("true", "yes", "on", "1")
 _busy = threading.local()  # a fetch in progress on this thread: its own reads never fetch again
+
+
+def install() -> None:
+    """Make every Registry of this process fetch what its readers miss (Registry.fetch_hook)."""
+    Registry.fetch_hook = fetch_missing
 
 
 def default_remote_name(config: Config) -> str | None:
@@ -74,6 +77,11 @@ def fetch_missing(registry: Registry, object_id: str) -> bool:
             f"a version with its objects (or `pacha remote set {name} lazy true` lets commands fetch "
             "what they read)"
         )
+    # Imported on a miss in a lazy registry only: the transport (msgspec, threads, the S3 client
+    # set-up) is no part of a plumbing command's start-up, and install() runs at every one.
+    from pacha.transport.partial import fetch_records
+    from pacha.transport.remote import open_remote
+
     jobs = table.get("jobs")
     remote = open_remote(
         table["url"],

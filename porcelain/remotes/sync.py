@@ -108,6 +108,9 @@ def push(
     if not moves:
         return report
     touched = rules.touched_names(m.ref for m in moves)
+    if force:  # overwrite the remote's stages of these names as they are now, not as last fetched
+        wire.fetch(plumbing, remote, settings.name)
+        moves = refsync.force_moves(mine, tracking(plumbing, settings.name), moves, touched)
     check = rules.StageRules(
         touched,
         refsync.production_of(mine, touched),
@@ -115,11 +118,38 @@ def push(
         moved_by=_moved_by(remote),
     )
     message = "; ".join(_local_messages(plumbing, moves)) or f"push to {settings.name}: {len(moves)} ref(s)"
-    result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
+    try:
+        result = wire.push(
+            plumbing, remote, moves, force=force, check=check, message=message, progress=progress
+        )
+    except wire.RemoteRefMoved as exc:
+        raise _not_fast_forward(remote, settings.name, exc) from None
     _count(report, result)  # transport moved the tracking refs remotes/<remote>/… with the push
     base.save(plumbing, settings.name, {m.ref: m.new for m in moves}, f"push {settings.name}")
     report.moved = moves
     return report
+
+
+def _not_fast_forward(remote: wire.Remote, name: str, exc: wire.RemoteRefMoved) -> wire.RemoteRefMoved:
+    """The transport's refusal, said for a person: who moved the ref and the two ways out."""
+    change = wire.last_change(remote, exc.name)
+    by = (
+        f" by {change[0]} at {iso_time(change[1])}" + (f" ({change[2]})" if change[2] else "")
+        if change
+        else ""
+    )
+    kind_name = rules.name_of(exc.name)
+    look = f"`pacha fetch {name}`"
+    if kind_name is not None:
+        look += f" and `pacha {rules.cli_group(kind_name[0])} history {kind_name[1]} --remote {name}`"
+    return wire.RemoteRefMoved(
+        f"push refused: {exc.name} was changed on {name}{by} since this registry last synced with it "
+        f"(not a fast-forward); see what changed with {look}; keep yours with `pacha push {name} --force`, "
+        f"or take {name}'s with `pacha pull {name} --force`; nothing was changed on {name}",
+        exc.name,
+        exc.who,
+        exc.when_ns,
+    )
 
 
 MESSAGE_LIMIT = 1000  # characters of the remote trail's message of one push

@@ -99,8 +99,6 @@ def fetch(plumbing: pacha.Registry, remote: Remote, name: str, progress: Progres
     return result
 
 
-
-
 def last_change(remote: Remote, ref: str) -> tuple[str, int, str] | None:
     """(who, when_ns, message) of the newest push that moved ref on the remote, None if none did.
 
