@@ -127,7 +127,7 @@ def test_network_and_bucket_failures_are_one_line(seaweedfs: SeaweedFS, tmp_path
 def test_the_team_walkthrough_in_docs_runs_as_written(tmp_path: Path) -> None:
     from tests.test_docs import ROOT, blocks, run_sh, workspace
 
-    (code,) = blocks(ROOT / "docs" / "remotes.md", "sh")
+    code = blocks(ROOT / "docs" / "remotes.md", "sh")[0]  # the walkthrough (the second: encrypted)
     env = workspace(tmp_path)
     env["PACHA_DIR"] = str(tmp_path / ".pacha")
     out = run_sh(code, tmp_path, env).stdout

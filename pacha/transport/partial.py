@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 from pacha import codec
 from pacha import objects as kinds
 from pacha.errors import CorruptObject
-from pacha.transport import local
+from pacha.transport import local, sealed
 from pacha.transport.errors import RemoteObjectCorrupt
 from pacha.transport.layout import pack_key
 from pacha.transport.progress import Meter, ProgressCallback
@@ -52,6 +52,7 @@ def fetch_records(
 
     roots: object ids (ref values, or the one object a reader misses), fetched whatever their
     kind. Every object is verified on arrival; RemoteObjectCorrupt names a damaged one."""
+    sealed.before_fetch(registry, remote)  # encrypted remotes: same keys, or a keyring to adopt
     return receive(registry, remote, roots, Meter("receive", progress), RecordsOnly(remote, blob_limit))
 
 
