@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pacha
+from pacha.errors import NotFound, UsageError
 from pacha.transport import errors
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
@@ -22,6 +25,7 @@ from pacha.transport.push import UNKNOWN, RefUpdate
 from pacha.transport.push import push as _push
 from pacha.transport.reftable import last_change as _last_change
 from pacha.transport.remote import Remote, open_remote
+from pacha.transport.urls import parse_url
 from porcelain.remotes.refsync import Move
 from porcelain.remotes.settings import RemoteSettings
 
@@ -54,6 +58,32 @@ def connect(settings: RemoteSettings) -> Remote:
             name=settings.name,
         )
     return remote
+
+
+def check_url(url: str, endpoint_url: str | None = None) -> Path | None:
+    """Check a remote URL and endpoint as typed (UsageError: exit 2, nothing written).
+
+    Returns the directory of a path remote that does not exist yet (its first push creates it),
+    else None. Raises NotFound if not even its parent exists (a typo: a push would fail too)."""
+    parsed = parse_url(url)
+    if endpoint_url is not None:
+        parts = urlsplit(endpoint_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"bad endpoint URL {endpoint_url!r}: use http://HOST[:PORT] or https://HOST[:PORT]"
+            )
+        if parsed.scheme != "s3":
+            raise UsageError(f"--endpoint-url is for s3:// remotes, not {url!r}")
+    if parsed.path is None or parsed.path.is_dir():
+        return None
+    if parsed.path.exists():
+        raise UsageError(f"remote path {parsed.path} is not a directory")
+    if not parsed.path.parent.is_dir():
+        raise NotFound(
+            f"remote path {parsed.path}: its parent directory {parsed.path.parent} does not exist; check "
+            "the path (a first push creates the remote's directory, not its parents)"
+        )
+    return parsed.path
 
 
 def connect_url(
