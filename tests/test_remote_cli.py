@@ -25,7 +25,7 @@ def test_remote_add_list_set_remove(cli: Cli, tmp_path: Path) -> None:
     cli("remote", "add", "backup", f"file://{tmp_path / 'backup'}", "--default", "--no-check")
     listed = json.loads(cli("remote", "list", "--json").text)
     assert [(r["name"], r["default"]) for r in listed] == [("origin", False), ("backup", True)]
-    cli("remote", "set", "origin", "lazy", "true")
+    assert cli("remote", "set", "origin", "lazy", "true").text == "remote.origin.lazy = true\n"
     cli("remote", "set", "origin", "jobs", "4")
     origin = json.loads(cli("remote", "list", "--json").text)[0]
     assert origin["lazy"] is True and origin["jobs"] == 4 and origin["url"] == str(place)

@@ -54,6 +54,16 @@ def _flag(value: Any) -> bool:
     return value is True or str(value).strip().lower() in _TRUE
 
 
+def lazy_remote(registry: Registry) -> str | None:
+    """The name of the registry's default remote if it is lazy (it promises what is not here)."""
+    try:
+        name = default_remote_name(registry.config)
+        table = _tables(registry.config).get(name) if name else None
+    except InvalidInput:
+        return None
+    return name if isinstance(table, dict) and _flag(table.get("lazy", False)) else None
+
+
 def fetch_missing(registry: Registry, object_id: str) -> bool:
     """Fetch object_id from the lazy default remote; True once it is here.
 

@@ -118,6 +118,9 @@ def set_(
     changed = set_option(open_reg(), name, key, value)
     if as_json:
         print_json(changed.as_dict())
+        return
+    shown = changed.as_dict()[key.replace("-", "_")]
+    typer.echo(f"remote.{changed.name}.{key} = {str(shown).lower() if isinstance(shown, bool) else shown}")
 
 
 @app.command("check", epilog="Example: pacha remote check origin")

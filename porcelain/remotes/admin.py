@@ -176,10 +176,11 @@ def clone(
 def _fill(
     plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool
 ) -> SyncReport:
-    with Progress(f"cloning {url}", enabled=progress) as bar:
+    with Progress("cloning: records", enabled=progress) as bar:
         records = wire.fetch(plumbing, remote, ORIGIN, bar)  # lazy: these and no artifact bytes
         table = tracking(plumbing, ORIGIN)
         roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
+        bar.phase("cloning: artifacts")
         result = None if lazy or not roots else wire.fetch_objects(plumbing, remote, roots, bar)
     report = SyncReport(ORIGIN, url)
     for counted in (records, result):

@@ -162,7 +162,7 @@ def split_remote_arg(
 ) -> tuple[str | None, list[str]]:
     """`pacha push|pull [REMOTE] [REF...]`: a first word that names no remote is the first REF
     (`pacha pull fraud-detector@production`), for the default remote, when there is one."""
-    if first is not None and not first.strip() or any(not r.strip() for r in rest):
+    if (first is not None and not first.strip()) or any(not r.strip() for r in rest):
         raise UsageError("an empty REMOTE or REF: give a remote name, NAME, NAME:VER, NAME@STAGE or a ref")
     config = _config(plumbing)
     if first is None or first in _tables(config) or default_name(config) is None:

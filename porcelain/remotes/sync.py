@@ -203,6 +203,8 @@ def pull(
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
     before = base.read(plumbing, settings.name)
+    if progress is not None:
+        progress.phase(f"fetching records from {settings.name}")
     records = wire.fetch(plumbing, remote, settings.name, progress)
     after, mine = tracking(plumbing, settings.name), local(plumbing)
     names, roots = _pull_scope(mine, before, after, wanted, settings)
@@ -216,6 +218,8 @@ def pull(
     _count(report, records)
     with plumbing.writing():  # gc cannot collect what arrives before the refs name it
         if roots:
+            if progress is not None:
+                progress.phase(f"pulling from {settings.name}")
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
         fetch_missing = functools.partial(wire.fetch_objects, plumbing, remote, progress=None)
         require_signed(plumbing, moves, settings.name, fetch_missing)  # policy.require_signed
