@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
@@ -19,8 +19,10 @@ from pacha import objects as kinds
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
+from pacha.refs.transaction import Recorded
 from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
 from pacha.store.tmpfile import TempFile
+from pacha.transport.layout import Change
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -155,6 +157,7 @@ def parse_index(data: bytes, pack_id: str) -> IndexEntries:
 
 # --- local refs: remote-tracking refs and the mirrored remote log ------------------
 TRACKING_PREFIX = "remotes/"
+_OWN_GROUP = 1 << 62  # group of a push's own changes (after every carried transaction)
 _REMOTE_LOG_MAP = "remote-log:"  # map name per remote: key = segment seq (u64 BE), value = segment
 
 
@@ -167,23 +170,37 @@ def tracking_refs(registry: Registry, remote_name: str) -> dict[str, str]:
 def mirror_segment(
     registry: Registry,
     remote_name: str,
-    changes: list[tuple[str, str, str]],
+    changes: Sequence[Change],
     who: str,
     message: str,
+    when_ns: int,
     segment: tuple[int, bytes] | None,
 ) -> None:
-    """In one local transaction: apply (name, old, new) changes of remote refs to
-    remotes/<remote_name>/<name> (ZERO_ID: absent), with the remote pusher's name and message
-    in the reflog, and keep the remote's segment (seq, bytes) verbatim, its remote times
-    included. Objects need not be here (a lazy registry fetches them on demand)."""
+    """In one local transaction: apply a push's changes of remote refs to
+    remotes/<remote_name>/<name> (ZERO_ID: absent) and keep the remote's segment (seq, bytes)
+    verbatim, its remote times included. Each change is replayed into the reflog with the who,
+    message and time of the machine that made it (a change the push did not carry: the pusher's
+    who and message); changes one transaction made there stay one transaction here. Objects
+    need not be here (a lazy registry fetches them on demand)."""
     tx = registry.refs.transaction(message, who)
-    for name, _old, new in changes:
-        local = f"{TRACKING_PREFIX}{remote_name}/{name}"
-        if new == ZERO_ID:
-            if registry.refs.get(local) is not None:
-                tx.delete(local)
+    have = tracking_refs(registry, remote_name)
+    groups: dict[int, int] = {}  # the pusher's transaction number -> its group here, in order
+    history: dict[str, list[Recorded]] = {}
+    for c in changes:
+        if c.who is None:  # not carried: the push's own change, after the carried ones
+            record = Recorded(c.old, c.new, who, when_ns, message, _OWN_GROUP)
         else:
-            tx.update(local, new)
+            group = groups.setdefault(c.txn, len(groups))
+            record = Recorded(c.old, c.new, c.who, c.when_ns or 0, c.message or "", group)
+        history.setdefault(c.name, []).append(record)
+    for name, changes_of in history.items():
+        new = changes_of[-1].new
+        tx.replay(
+            f"{TRACKING_PREFIX}{remote_name}/{name}",
+            None if new == ZERO_ID else new,
+            have.get(name),
+            changes_of,
+        )
     if segment is not None:
         tx.map_set(_REMOTE_LOG_MAP + remote_name, segment[0].to_bytes(8, "big"), segment[1])
     tx.commit()

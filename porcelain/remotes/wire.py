@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pacha
-from pacha.transport import errors
+from pacha.transport import carry, errors
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
 from pacha.transport.fetch import remote_log
@@ -108,3 +108,9 @@ def fetch_objects(
 ) -> Any:
     """The closure of roots the local store lacks, verified on arrival (FetchObjectsResult)."""
     return _fetch_objects(plumbing, remote, list(roots), progress=progress)
+
+
+def replays(plumbing: pacha.Registry, remote: str, moves: Sequence[Move]) -> list[carry.Replay]:
+    """The local moves of a pull or clone with the history of each (carry.pull_history): every
+    change as the machine that made it recorded it (who, time, message), not one "pull" entry."""
+    return carry.pull_history(plumbing, remote, [carry.Move(m.ref, m.old, m.new) for m in moves])
