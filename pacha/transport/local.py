@@ -12,7 +12,7 @@ import contextlib
 import struct
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pacha import codec
 from pacha import objects as kinds
@@ -20,7 +20,9 @@ from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
 from pacha.refs.transaction import Recorded
+from pacha.store.encodings import decode_whole
 from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.reader import verified
 from pacha.store.tmpfile import TempFile
 from pacha.transport.layout import Change
 
@@ -79,11 +81,41 @@ def is_chunk_list(store: ObjectStore, object_id: str) -> bool:
     return store.stat(object_id).encoding == codec.CHUNKS
 
 
-def check_stored(object_id: str, data: bytes) -> None:
-    """Raise CorruptObject unless data starts with a sound object header (before installing)."""
+class Arrived(NamedTuple):
+    """A received stored form, checked in the thread that downloaded it."""
+
+    object_id: str
+    data: bytes
+    verified: bool  # decoded and hashed to its id already (identity or one zstd frame)
+    structured: bool  # a tree or record (names other objects), read once installed
+    needs: list[str]  # what it needs to be read: a chunk list's chunks, a delta's base
+    content: bytes | memoryview | None  # a verified blob's bytes (for a chunked file's hash)
+    listed: tuple[int, list[tuple[str, int]]] | None  # a chunk list: file size, (chunk, size)s
+
+
+def check_arrived(object_id: str, data: bytes) -> Arrived:
+    """Check a received stored form where it arrived: a sound header, and for an identity or
+    single-frame zstd body (every chunk and small file) the decoded bytes hashing to the id, so
+    that nothing is read back from disk to be verified; raises CorruptObject. Chunk lists,
+    deltas and sealed bodies need other objects (or keys) and are verified from the store."""
     header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
     if header.encoding == codec.IDENTITY and len(data) - header.length != header.size:
         raise CorruptObject(f"object {object_id} is corrupt: body length differs from its header")
+    content: bytes | memoryview | None = None
+    if header.encoding in (codec.IDENTITY, codec.ZSTD):
+        body = memoryview(data)[header.length :]
+        content = decode_whole(header, cast(bytes, body))  # identity: a view, no copy
+        if content is not None:
+            verified(object_id, header.size, content)
+    structured = header.kind in kinds.STRUCTURED_KINDS
+    needs = storage_links_of(object_id, data)
+    listed = None
+    if header.encoding == codec.CHUNKS:
+        body = memoryview(data)[header.length :]
+        sizes = [_U64.unpack_from(body, i + 32)[0] for i in range(0, len(body), _CHUNK_ENTRY)]
+        listed = (header.size, list(zip(needs, sizes, strict=True)))
+    kept = content if header.kind == kinds.BLOB else None
+    return Arrived(object_id, data, content is not None, structured, needs, kept, listed)
 
 
 # --- installing received objects ---------------------------------------------------
