@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from pacha.transport.backend import (
     KeyMissing,
     PreconditionFailed,
     Stat,
+    Upload,
     default_jobs,
 )
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, RemoteUnreachable
@@ -168,7 +169,7 @@ class S3Backend:
             reply = self._call(f"reading {key}", "head_object", Key=self._key(key))
         except KeyMissing:
             return None
-        return Stat(key, int(reply["ContentLength"]), reply["ETag"])
+        return Stat(key, int(reply["ContentLength"]), reply["ETag"], _seconds(reply.get("LastModified")))
 
     def list(self, prefix: str) -> list[Stat]:
         out = []
@@ -176,7 +177,9 @@ class S3Backend:
         while True:
             reply = self._call(f"listing {prefix}", "list_objects_v2", Prefix=self._key(prefix), **token)
             for item in reply.get("Contents", []):
-                out.append(Stat(item["Key"][len(self.prefix) :], int(item["Size"]), item.get("ETag", "")))
+                key = item["Key"][len(self.prefix) :]
+                modified = _seconds(item.get("LastModified"))
+                out.append(Stat(key, int(item["Size"]), item.get("ETag", ""), modified))
             if not reply.get("IsTruncated"):
                 return sorted(out)
             token = {"ContinuationToken": reply["NextContinuationToken"]}
@@ -195,6 +198,27 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         self._call(f"removing {key}", "delete_object", Key=self._key(key))
+
+    def list_uploads(self, prefix: str) -> Sequence[Upload]:
+        out = []
+        markers: dict[str, str] = {}
+        while True:
+            reply = self._call(
+                f"listing the unfinished uploads of {prefix}", "list_multipart_uploads",
+                Prefix=self._key(prefix), **markers,
+            )  # fmt: skip
+            for item in reply.get("Uploads", []):
+                key = str(item["Key"])[len(self.prefix) :]
+                out.append(Upload(key, str(item["UploadId"]), _seconds(item.get("Initiated"))))
+            if not reply.get("IsTruncated"):
+                return out
+            markers = {"KeyMarker": reply["NextKeyMarker"], "UploadIdMarker": reply["NextUploadIdMarker"]}
+
+    def abort_upload(self, upload: Upload) -> None:
+        self._call(
+            f"aborting the upload of {upload.key}", "abort_multipart_upload",
+            Key=self._key(upload.key), UploadId=upload.upload_id,
+        )  # fmt: skip
 
     def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         size = path.stat().st_size
@@ -252,6 +276,11 @@ class S3Backend:
                 marker = int(listed["NextPartNumberMarker"])
             return upload["UploadId"], parts
         return self._call(f"writing {key}", "create_multipart_upload", Key=full)["UploadId"], {}
+
+
+def _seconds(moment: Any) -> float:
+    """A datetime botocore parsed (LastModified, Initiated) as seconds since the epoch."""
+    return float(moment.timestamp()) if moment is not None else 0.0
 
 
 def _read_body(backend: S3Backend, reply: Any, key: str) -> bytes:

@@ -14,6 +14,7 @@ from typing import Any
 
 import pacha
 from pacha.transport import carry, errors
+from pacha.transport import prune as prune_module
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
 from pacha.transport.fetch import remote_log
@@ -114,3 +115,8 @@ def replays(plumbing: pacha.Registry, remote: str, moves: Sequence[Move]) -> lis
     """The local moves of a pull or clone with the history of each (carry.pull_history): every
     change as the machine that made it recorded it (who, time, message), not one "pull" entry."""
     return carry.pull_history(plumbing, remote, [carry.Move(m.ref, m.old, m.new) for m in moves])
+
+
+def prune(remote: Remote, grace: float, dry_run: bool) -> prune_module.PruneReport:
+    """Remove the remote's leftovers older than grace seconds (pacha.transport.prune)."""
+    return prune_module.prune(remote, grace=grace, dry_run=dry_run)
