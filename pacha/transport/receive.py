@@ -29,6 +29,7 @@ from pacha.transport.progress import Meter
 from pacha.transport.remote import Location, Remote, cache_dir
 
 if TYPE_CHECKING:
+    from pacha.crypto.unlock import RegistryKeys
     from pacha.registry import Registry
     from pacha.store import ObjectStore
 
@@ -80,7 +81,7 @@ def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Met
         where = _locate(registry, remote, wanted)
         meter.grow(sum(where[i].length for i in wanted), len(wanted))
         # one stream over the whole round: the next requests run while a pack is installed
-        stream = _Batches(_download(remote, [(i, where[i]) for i in wanted], result))
+        stream = _Batches(_download(remote, [(i, where[i]) for i in wanted], result, store.keys))
         while not stream.done:
             for object_id in _install(store, remote, stream.next_batch(), walk, result, meter):
                 if object_id in walk.structured:
@@ -217,7 +218,7 @@ def _corrupt(object_id: str, remote: Remote, exc: Exception) -> RemoteObjectCorr
 
 
 def _download(
-    remote: Remote, items: list[tuple[str, Location]], result: FetchObjectsResult
+    remote: Remote, items: list[tuple[str, Location]], result: FetchObjectsResult, keys: RegistryKeys
 ) -> Iterator[local.Arrived]:
     """Each item's stored bytes, fetched by ranged GETs over adjacent entries and checked (and,
     most, verified) in the thread that fetched them (local.check_arrived)."""
@@ -234,7 +235,7 @@ def _download(
         for object_id, loc in run:
             piece = data[loc.offset - start : loc.offset - start + loc.length] if len(run) > 1 else data
             try:
-                out.append(local.check_arrived(object_id, piece))
+                out.append(local.check_arrived(object_id, piece, keys))
             except CorruptObject as exc:
                 raise _corrupt(object_id, remote, exc) from None
         return out
