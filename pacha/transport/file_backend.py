@@ -201,6 +201,7 @@ class FileBackend:
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink(missing_ok=True)
+            self._path(key + ".flock").unlink(missing_ok=True)  # its lock file, if it was replaced
         except OSError as exc:
             raise self._error(exc, f"removing {key}") from None
 
