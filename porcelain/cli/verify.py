@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,7 +10,7 @@ import typer
 from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
-from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.cli.options import JsonOption, KeyringOption, VersionOption
 from porcelain.remotes.lazy import ensure_local
 from porcelain.signatures.verify import verify_version
 
@@ -24,14 +23,7 @@ def verify(
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
     ],
     version: VersionOption = None,
-    keyring: Annotated[
-        Path | None,
-        typer.Option(
-            "--keyring",
-            metavar="FILE",
-            help="Trust only the OpenPGP public keys in FILE (gpg --export; default: sign.keyring).",
-        ),
-    ] = None,
+    keyring: KeyringOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash,
