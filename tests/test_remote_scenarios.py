@@ -210,6 +210,8 @@ def test_push_refused_as_not_fast_forward_names_who_and_force_cannot_break_produ
     assert refused.err.count("\n") == 1 and "Ada" in refused.err and "fast-forward" in refused.err, (
         refused.err
     )
+    # its way out is the pull: a forced push would be refused below, so it is not offered
+    assert "`pacha pull origin --force`" in refused.err and "push origin --force" not in refused.err
     forced = bob.fails("push", "--force", code=1)  # force overrides that, not the stage rules
     assert "2 versions in production" in forced.err and "Ada" in forced.err, forced.err
     sync.fetch(api(bob).plumbing)

@@ -111,8 +111,7 @@ def push(
         return report
     touched = rules.touched_names(m.ref for m in moves)
     if force:  # overwrite the remote's stages of these names as they are now, not as last fetched
-        wire.fetch(plumbing, remote, settings.name)
-        moves = refsync.force_moves(mine, tracking(plumbing, settings.name), moves, touched)
+        moves = refsync.force_moves(mine, dict(remote.read_refs().refs), moves, touched)
     check = rules.StageRules(
         touched,
         refsync.production_of(mine, touched),
@@ -125,15 +124,40 @@ def push(
             plumbing, remote, moves, force=force, check=check, message=message, progress=progress
         )
     except wire.RemoteRefMoved as exc:
-        raise _not_fast_forward(remote, settings.name, exc) from None
+        forced_ok = _force_would_pass(remote, mine, moves, touched, check)
+        raise _not_fast_forward(remote, settings.name, exc, forced_ok) from None
     _count(report, result)  # transport moved the tracking refs remotes/<remote>/… with the push
     base.save(plumbing, settings.name, {m.ref: m.new for m in moves}, f"push {settings.name}")
     report.moved = moves
     return report
 
 
-def _not_fast_forward(remote: wire.Remote, name: str, exc: wire.RemoteRefMoved) -> wire.RemoteRefMoved:
-    """The transport's refusal, said for a person: who moved the ref and the two ways out."""
+def _force_would_pass(
+    remote: wire.Remote,
+    mine: dict[str, str],
+    moves: list[refsync.Move],
+    touched: set[tuple[str, str]],
+    check: rules.StageRules,
+) -> bool:
+    """Whether `push --force` would be accepted now: the stage rules on the table it would write
+    (a colleague's production promotion is never overwritten, so then only a pull resolves it)."""
+    table = dict(remote.read_refs().refs)
+    for move in refsync.force_moves(mine, table, moves, touched):
+        if move.new is None:
+            table.pop(move.ref, None)
+        else:
+            table[move.ref] = move.new
+    try:
+        check(table)
+    except rules.StageRuleBroken:
+        return False
+    return True
+
+
+def _not_fast_forward(
+    remote: wire.Remote, name: str, exc: wire.RemoteRefMoved, forced_ok: bool
+) -> wire.RemoteRefMoved:
+    """The transport's refusal, said for a person: who moved the ref and the ways out that work."""
     change = wire.last_change(remote, exc.name)
     by = (
         f" by {change[0]} at {iso_time(change[1])}" + (f" ({change[2]})" if change[2] else "")
@@ -146,8 +170,11 @@ def _not_fast_forward(remote: wire.Remote, name: str, exc: wire.RemoteRefMoved) 
         look += f" and `pacha {rules.cli_group(kind_name[0])} history {kind_name[1]} --remote {name}`"
     return wire.RemoteRefMoved(
         f"push refused: {exc.name} was changed on {name}{by} since this registry last synced with it "
-        f"(not a fast-forward); see what changed with {look}; keep yours with `pacha push {name} --force`, "
-        f"or take {name}'s with `pacha pull {name} --force`; nothing was changed on {name}",
+        f"(not a fast-forward); see what changed with {look}; "
+        + (f"keep yours with `pacha push {name} --force`, or take" if forced_ok else "take")
+        + f" {name}'s with `pacha pull {name} --force`"
+        + ("" if forced_ok else " (yours would leave two versions in production), then promote again")
+        + f"; nothing was changed on {name}",
         exc.name,
         exc.who,
         exc.when_ns,
