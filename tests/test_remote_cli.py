@@ -50,6 +50,8 @@ def test_remote_usage_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
 
 def test_remote_check_probes_conditional_writes(shared: Shared, tmp_path: Path) -> None:
     ada = member(tmp_path, "ada", shared)
+    if shared.root is not None:  # a directory is probed once it exists (the first push makes it)
+        shared.root.mkdir()
     report = json.loads(ada("remote", "check", "origin", "--json").text)
     assert report["readable"] and report["writable"] and report["conditional_writes"] and report["ok"]
     assert "honoured" in ada("remote", "check").text
