@@ -40,6 +40,9 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
     "core.shared": (str, lambda v: v.lower() in SHARED, SHARED_HINT),
+    "user.signingkey": (str, lambda v: bool(v.strip()), "an OpenPGP key id, fingerprint or email"),
+    "sign.always": (str, lambda v: v.lower() in ("true", "false"), "true or false"),
+    "sign.keyring": (str, lambda v: bool(v.strip()), "a file of exported public keys (gpg --export -a)"),
 }
 
 

@@ -34,6 +34,8 @@ from porcelain.runs import ops as run_ops
 from porcelain.runs import update as run_update
 from porcelain.runs.live import Run
 from porcelain.runs.records import COMPLETED, RunInfo
+from porcelain.signatures import attach as signing
+from porcelain.signatures.objects import Made
 from porcelain.stages import moves
 from porcelain.versions import delete as deleting
 from porcelain.versions import download as downloading
@@ -164,6 +166,12 @@ class Registry(Core):
     ) -> tuple[Version | Target, int, list[str]]:
         return find.verify(self, kind, reference, version)
 
+    @documented_by(signing.sign_version)
+    def sign(
+        self, reference: str, key: str | None = None, version: str | None = None
+    ) -> tuple[Version, Made]:
+        return signing.sign_version(self, reference, key, version)
+
     def download(
         self,
         kind: str,
@@ -214,19 +222,8 @@ class Registry(Core):
 
     # --- stages ----------------------------------------------------------------------------
     @documented_by(moves.set_stage)
-    def set_stage(
-        self,
-        kind: str,
-        reference: str,
-        target: str,
-        *,
-        version: str | None = None,
-        why: str = "",
-        keep_existing: bool = False,
-    ) -> list[Transition]:
-        return moves.set_stage(
-            self, kind, reference, target, version=version, why=why, keep_existing=keep_existing
-        )
+    def set_stage(self, kind: str, reference: str, target: str, **options: Any) -> list[Transition]:
+        return moves.set_stage(self, kind, reference, target, **options)  # version, why, keep_existing, sign
 
     def stage(
         self,
