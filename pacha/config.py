@@ -40,6 +40,8 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
     "user.email": (str, lambda v: "@" in v, "an address like ada@example.com"),
     "core.shared": (str, lambda v: v.lower() in SHARED, SHARED_HINT),
+    "core.owner": (str, lambda v: v == "public" or ":" in v, "a principal like user:ada@example.com"),
+    "user.principal": (str, lambda v: ":" in v, "user:EMAIL or service-account:ID"),
 }
 
 

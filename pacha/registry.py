@@ -33,6 +33,23 @@ def is_registry(path: Path) -> bool:
     return (path / "config.toml").is_file() and (path / "objects").is_dir()
 
 
+def identity_of(config: Config) -> str:
+    """'Name <email>' from PACHA_AUTHOR_NAME/EMAIL, else config user.name/email, else login@host."""
+    name = os.environ.get("PACHA_AUTHOR_NAME") or config.get("user.name")
+    email = os.environ.get("PACHA_AUTHOR_EMAIL") or config.get("user.email")
+    if not name or not email:  # socket costs start-up time: only commands that write need it
+        import getpass
+        import socket
+
+        try:
+            login = getpass.getuser()
+        except (KeyError, OSError):
+            login = "unknown"
+        name = name or login
+        email = email or f"{login}@{socket.gethostname()}"
+    return f"{name} <{email}>"
+
+
 class Registry:
     """An open registry: its object store, refs and settings."""
 
@@ -68,19 +85,7 @@ class Registry:
 
     def identity(self) -> str:
         """Who is acting: 'Name <email>' from the environment, config, or login and host."""
-        name = os.environ.get("PACHA_AUTHOR_NAME") or self.config.get("user.name")
-        email = os.environ.get("PACHA_AUTHOR_EMAIL") or self.config.get("user.email")
-        if not name or not email:  # socket costs start-up time: only commands that write need it
-            import getpass
-            import socket
-
-            try:
-                login = getpass.getuser()
-            except (KeyError, OSError):
-                login = "unknown"
-            name = name or login
-            email = email or f"{login}@{socket.gethostname()}"
-        return f"{name} <{email}>"
+        return identity_of(self.config)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -215,6 +220,16 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
+def _record_owner(root: Path) -> None:
+    """Record who ran init as core.owner, the admin of every access policy (docs/security.md):
+    PACHA_PRINCIPAL if set, else user:<email> of the identity init runs as."""
+    principal = os.environ.get("PACHA_PRINCIPAL", "").strip()
+    if not principal:
+        who = identity_of(Config(root / "config.toml"))
+        principal = "user:" + who[who.rfind("<") + 1 : -1].lower()
+    Config(root / "config.toml").set("core.owner", principal)
+
+
 def init_registry(
     path: str | os.PathLike[str] | None = None, shared: str | None = None
 ) -> tuple[Registry, bool]:
@@ -248,6 +263,7 @@ def init_registry(
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
+        _record_owner(root)
         if shared is not None:
             Config(root / "config.toml").set("core.shared", shared)
             share_tree(root, shared)
