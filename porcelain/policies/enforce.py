@@ -95,8 +95,9 @@ def readable_names(plumbing: Any, names: list[str]) -> list[str]:
     return [name for name in names if rules.allows(plumbing, plumbing.refs, principal, "read", name)]
 
 
-def require_run(plumbing: Any, record: dict[str, Any]) -> None:
-    """A run's record changes need write on its recipe's name (recipe_ref is NAME:VERSION)."""
+def require_run(plumbing: Any, record: dict[str, Any], refs: Any = None) -> None:
+    """A run's changes (record, metric points) need write on its recipe's name (recipe_ref is
+    NAME:VERSION). refs: as require's."""
     name = str(record.get("recipe_ref", "")).rpartition(":")[0]
     if name:
-        require(plumbing, "write", name, "run")
+        require(plumbing, "write", name, "run", refs)
