@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
-from pacha.perms import apply_shared, check_shared, share_tree
+from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
 from pacha.store import ObjectStore
@@ -236,8 +236,10 @@ def init_registry(
     """Create a registry at path (default: $PACHA_DIR or ./.pacha).
 
     shared: "group" or "all" makes a registry a Unix group can write (as `git init
-    --shared`): recorded as core.shared, honoured by every later write (pacha.perms);
-    on an existing registry it is recorded and applied to the files already there.
+    --shared`), "umask" one that follows each user's umask; the default, "private", one
+    only its owner can read (0700/0600). Recorded as core.shared and honoured by every later
+    write (pacha.perms); on an existing registry it is recorded and applied to the files
+    already there. The identity running it is recorded as core.owner (access policies).
     Returns the registry and whether it was newly created; running it on an existing
     registry otherwise changes nothing, as `git init` does.
     """
@@ -257,6 +259,7 @@ def init_registry(
         raise InvalidInput(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
+    shared = shared or PRIVATE  # a new registry is private unless shared (pacha.perms)
     apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
@@ -264,9 +267,8 @@ def init_registry(
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
         _record_owner(root)
-        if shared is not None:
-            Config(root / "config.toml").set("core.shared", shared)
-            share_tree(root, shared)
+        Config(root / "config.toml").set("core.shared", shared)
+        share_tree(root, shared)
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
     registry = Registry(root)
