@@ -121,6 +121,30 @@ def user_umask() -> Iterator[None]:
         _umask = registry_mask
 
 
+def outside_mode(base: int) -> int:
+    """The mode of a file or directory written outside the registry (a directory remote): base
+    less the user's own umask, not a private registry's (explicit, so no thread ever sees the
+    process umask change)."""
+    mask = _user_umask if _user_umask is not None else current_umask()
+    return base & ~mask
+
+
+def makedirs_outside(path: Path) -> None:
+    """mkdir -p path, each directory created given outside_mode(0o777)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        directory.chmod(outside_mode(0o777))
+
+
 def share_tree(root: Path, value: str) -> None:
     """Make an existing registry's files and directories follow core.shared = value: for group
     and all, directories setgid and group-writable, files group-readable (and group-writable if

@@ -130,3 +130,18 @@ def test_a_registry_made_before_core_shared_keeps_the_umask(cli: Cli, tmp_path: 
     run("model", "register", "m", __file__, "-v", "1.0.1", "-m", "after")
     for name, mode in modes(registry).items():
         assert not stat.S_IMODE(mode) & 0o077, (name, oct(mode))
+
+
+def test_a_directory_remote_follows_the_users_umask(cli: Cli, tmp_path: Path) -> None:
+    """A remote is shared on purpose: what push writes there is not made private."""
+    registry, remote = tmp_path / "reg", tmp_path / "remote"
+    run = runner(cli, registry, 0o022)
+    run("init", "-q")
+    exercise(run, tmp_path)
+    run("remote", "add", "origin", remote, "--no-check")
+    run("push", "origin")
+    written = [p for p in remote.rglob("*")]
+    assert any(p.is_file() for p in written)
+    for path in written:
+        assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, (path, oct(path.stat().st_mode))
+    assert all(not stat.S_IMODE(m) & 0o077 for m in modes(registry).values())  # the registry stays private
