@@ -11,6 +11,12 @@ before it moves the ref that makes them reachable, and a write that reuses an
 existing object refreshes its time (ObjectStore.freshen; a pack's time for its
 objects), so neither is lost. Temp files of interrupted writes older than the
 grace period go too.
+
+Attachments: a ref `attached/<subject id>/<name>` (a version's signatures) names objects
+that belong to its subject. It keeps nothing alive by itself (neither it nor its reflog is a
+root): its objects are kept exactly as long as the subject is kept, and when gc removes the
+subject (or finds it already gone) it deletes the attachment ref, with expiry, in one
+transaction before removing any object, so no ref is left naming a removed object.
 """
 
 from __future__ import annotations
@@ -54,13 +60,46 @@ def roots(registry: Registry, assume_expired: Collection[str] = ()) -> set[str]:
     `gc --keep-last` would free).
     """
     refs = registry.refs.snapshot()  # refs and reflog as one transaction saw them
-    out = {object_id for name, object_id in refs.refs if name not in assume_expired}
+    out = {i for name, i in refs.refs if name not in assume_expired and attached_to(name) is None}
     expired = refs.expired
     for entry in refs.reflog:
         if entry.name in assume_expired or entry.seq <= expired.get(entry.name, -1):
             continue
-        out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
+        if attached_to(entry.name) is None:  # an attachment's history keeps nothing alive
+            out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
     return out
+
+
+ATTACHED = "attached/"  # attached/<subject id>/<name>: kept exactly as long as <subject id> is
+_ID_HEX = 64
+
+
+def attached_to(name: str) -> str | None:
+    """The subject id of an attachment ref (`attached/<64 hex>/<name>`), else None."""
+    if not name.startswith(ATTACHED):
+        return None
+    subject, slash, rest = name[len(ATTACHED) :].partition("/")
+    return subject if slash and rest and len(subject) == _ID_HEX else None
+
+
+def attachments(registry: Registry) -> list[tuple[str, str, str]]:
+    """(ref name, object id, subject id) of every attachment ref."""
+    out = []
+    for name, object_id in registry.refs.iter(ATTACHED):
+        subject = attached_to(name)
+        if subject is not None:
+            out.append((name, object_id, subject))
+    return out
+
+
+def with_attachments(registry: Registry, live: set[str], attached: list[tuple[str, str, str]]) -> set[str]:
+    """live plus the closures of the attachments whose subject is in it, until nothing more is
+    added (an attachment may itself be the subject of another)."""
+    while True:
+        extra = {object_id for _, object_id, subject in attached if subject in live} - live
+        if not extra:
+            return live
+        live = reachable(registry, extra, seen=set(live))
 
 
 def reachable(registry: Registry, start: set[str], seen: set[str] | None = None) -> set[str]:
@@ -115,6 +154,7 @@ class _Plan:
     packs: list[Pack]
     keep: set[str]  # reachable, and unreachable but young with everything they link to
     cutoff: float
+    detach: list[tuple[str, str]]  # attachment refs (name, id) whose subject is not kept
 
 
 def _collect(
@@ -137,6 +177,7 @@ def _collect(
     doomed = doomed_ids(store, plan.candidates, plan.packs, plan.keep, plan.cutoff)
     guard_collection(registry, doomed, assume_expired)
     if not dry_run:
+        _detach(registry, plan.detach)  # before any object goes: never a ref naming a removed one
         write_snapshot(registry)  # what `pacha fsck --recover-refs` restores from
 
     def removed(object_id: str) -> None:
@@ -171,7 +212,8 @@ def _plan(registry: Registry, cutoff: float, assume_expired: Collection[str], re
     packs = list(store.packs.packs)
     everything = set(candidates).union(*(set(p.iter_ids()) for p in packs))
     report.objects = len(everything)
-    live = reachable(registry, roots(registry, assume_expired))
+    attached = attachments(registry)
+    live = with_attachments(registry, reachable(registry, roots(registry, assume_expired)), attached)
     report.reachable = len(live)
     # Whatever is kept is kept whole: an unreachable object young enough to stay keeps
     # everything it links to, else it would be left linking to objects removed now.
@@ -180,8 +222,21 @@ def _plan(registry: Registry, cutoff: float, assume_expired: Collection[str], re
         if _pack_young(pack, cutoff):
             young.update(i for i in pack.iter_ids() if i not in live)
     keep = live | reachable(registry, young, seen=set(live)) if young else live
+    keep = with_attachments(registry, keep, attached)  # a young subject keeps its attachments
     report.kept_young = len(everything & keep) - len(everything & live)
-    return _Plan(candidates, packs, keep, cutoff)
+    detach = [(name, object_id) for name, object_id, subject in attached if subject not in keep]
+    return _Plan(candidates, packs, keep, cutoff, detach)
+
+
+def _detach(registry: Registry, refs: list[tuple[str, str]]) -> None:
+    """Delete attachment refs whose subject goes, in one transaction (expired: their reflog
+    keeps nothing alive either)."""
+    if not refs:
+        return
+    tx = registry.transaction("gc: what it was attached to is gone", registry.identity())
+    for name, object_id in refs:
+        tx.delete(name, object_id, expire=True)
+    tx.commit()
 
 
 def _prune_pack(

@@ -214,19 +214,8 @@ class Registry(Core):
 
     # --- stages ----------------------------------------------------------------------------
     @documented_by(moves.set_stage)
-    def set_stage(
-        self,
-        kind: str,
-        reference: str,
-        target: str,
-        *,
-        version: str | None = None,
-        why: str = "",
-        keep_existing: bool = False,
-    ) -> list[Transition]:
-        return moves.set_stage(
-            self, kind, reference, target, version=version, why=why, keep_existing=keep_existing
-        )
+    def set_stage(self, kind: str, reference: str, target: str, **options: Any) -> list[Transition]:
+        return moves.set_stage(self, kind, reference, target, **options)  # version, why, keep_existing, sign
 
     def stage(
         self,

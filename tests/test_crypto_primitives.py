@@ -159,7 +159,7 @@ def _seal_file(content: bytes, secret: bytes = PASS) -> bytes:
         "size": len(content),
         "source": "t",
     }
-    writer = sealed_file.SealedWriter(out, secret, meta)
+    writer = sealed_file.SealedWriter.for_passphrase(out, secret, meta)
     for i in range(0, len(content), 1000):
         writer.write(content[i : i + 1000])
     writer.finish()
@@ -173,7 +173,7 @@ def test_sealed_file_round_trip(size: int) -> None:
     content = os.urandom(size)
     blob = _seal_file(content)
     assert blob.startswith(b"PACHAENC\x01\x01")
-    reader = sealed_file.SealedReader(io.BytesIO(blob), PASS, "f")
+    reader = sealed_file.SealedReader(io.BytesIO(blob), "f", lambda: PASS)
     assert reader.metadata["filename"] == "m.bin" and reader.size == size
     assert b"".join(reader.blocks()) == content
 
@@ -182,21 +182,21 @@ def test_sealed_file_wrong_passphrase_tampering_and_truncation() -> None:
     content = os.urandom(sealed_file.SEGMENT + 100)
     blob = _seal_file(content)
     with pytest.raises(WrongPassphrase):
-        sealed_file.SealedReader(io.BytesIO(blob), b"not the passphrase", "f")
+        sealed_file.SealedReader(io.BytesIO(blob), "f", lambda: b"not the passphrase")
     flipped = bytearray(blob)
     flipped[-30] ^= 1
-    reader = sealed_file.SealedReader(io.BytesIO(bytes(flipped)), PASS, "f")
+    reader = sealed_file.SealedReader(io.BytesIO(bytes(flipped)), "f", lambda: PASS)
     with pytest.raises(AuthenticationFailed):
         b"".join(reader.blocks())
     # dropping the last segment: the one before it is not marked last, so the file is short
     last = 4 + 12 + 100 + 16
-    reader = sealed_file.SealedReader(io.BytesIO(blob[:-last]), PASS, "f")
+    reader = sealed_file.SealedReader(io.BytesIO(blob[:-last]), "f", lambda: PASS)
     with pytest.raises(InvalidInput, match="truncated"):
         b"".join(reader.blocks())
     # a weakened header (fewer passes) changes the key and the associated data: refused
     weakened = bytearray(blob)
     weakened[9 + 1 + 4] = 2
     with pytest.raises(KeyringError, match="refused"):
-        sealed_file.SealedReader(io.BytesIO(bytes(weakened)), PASS, "f")
+        sealed_file.SealedReader(io.BytesIO(bytes(weakened)), "f", lambda: PASS)
     with pytest.raises(InvalidInput, match="not a pacha sealed file"):
-        sealed_file.SealedReader(io.BytesIO(b"PK\x03\x04" + bytes(60)), PASS, "f")
+        sealed_file.SealedReader(io.BytesIO(b"PK\x03\x04" + bytes(60)), "f", lambda: PASS)

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.conftest import Cli
-from tests.test_encryption import MARKER, encrypted_cli
 
 
 def _published(tmp_path: Path) -> Path:
@@ -50,15 +49,3 @@ def test_clone_without_a_path_makes_the_default_registry(tmp_path: Path) -> None
     result = bob("clone", remote, cwd=work)
     assert "Traceback" not in result.err
     assert "m" in bob("model", "list", cwd=work).text
-
-
-def test_an_encrypted_registry_refuses_to_push_plaintext(tmp_path: Path) -> None:
-    cli = encrypted_cli(tmp_path)
-    (tmp_path / "secret.bin").write_bytes(MARKER * 1000)
-    cli("model", "register", "s", tmp_path / "secret.bin")
-    remote = tmp_path / "remote"
-    cli("remote", "add", "origin", remote, "--default")
-    err = cli.fails("push").err
-    assert "encrypted" in err and "nothing was sent" in err
-    stored = b"".join(p.read_bytes() for p in remote.rglob("*") if p.is_file())
-    assert MARKER not in stored

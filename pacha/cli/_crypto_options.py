@@ -23,3 +23,20 @@ NewKeyFileOption = Annotated[
         show_default=False,
     ),
 ]
+RecipientOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--recipient",
+        help="Seal for this recipient's public key file (`pacha key generate` makes one; repeatable); "
+        "no passphrase then.",
+        show_default=False,
+    ),
+]
+IdentityOption = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--identity",
+        help="Private key file (mode 0600) of a recipient the file was sealed to (repeatable).",
+        show_default=False,
+    ),
+]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -11,15 +12,28 @@ from pacha.cli.app import open_reg, write_out
 from pacha.crypto.admin import add_slot, list_slots, remove_slot, rotate_data
 from pacha.crypto.admin import rotate as rewrap
 from pacha.crypto.passphrase import use_key_file
+from pacha.crypto.recipients import generate as generate_identity
 
 app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
     no_args_is_help=True,
-    help="Manage the passphrases of an encrypted registry and rotate its keys.",
+    help="Manage the passphrases of an encrypted registry, rotate its keys; make sealed-file key pairs.",
     epilog="Example: pacha key list; PACHA_NEW_PASSPHRASE=... pacha key add --name laptop",
 )
+
+
+@app.command("generate", epilog="Example: pacha key generate ~/.pacha/alice; send ~/.pacha/alice.pub")
+def generate(
+    path: Annotated[Path, typer.Argument(help="Identity file to create (its public key goes to PATH.pub).")],
+) -> None:
+    """Make an X25519 key pair for sealed files: PATH (private, 0600) and PATH.pub (to share).
+
+    Others seal to PATH.pub with `download --encrypt --recipient PATH.pub`; you open their
+    files with `pacha decrypt FILE --identity PATH`. No registry or passphrase is needed."""
+    public = generate_identity(path)
+    write_out(f"{public}\n")
 
 
 @app.command("list", epilog="Example: pacha key list")

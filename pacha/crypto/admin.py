@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from pacha.crash import crash_point
 from pacha.crypto.convert import ConvertReport, Progress, convert
 from pacha.crypto.errors import KeyringError, NotEncrypted
-from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, key_id, new_master_key
+from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, key_id, new_master_key, write_atomic
 from pacha.crypto.passphrase import new_passphrase, passphrase
 from pacha.crypto.unlock import Unlocked, unlock_keyring
 
@@ -66,6 +66,24 @@ def init_encrypted(reg: Registry) -> bool:
         reg.objects.keys.use(create_keyring(reg.root))
         reg.objects.keys.refresh()
         return True
+
+
+def adopt_keyring(reg: Registry, data: bytes, where: str) -> None:
+    """Make a registry without objects encrypted under another's keyring (a clone of an
+    encrypted remote): the keyring is checked and opened with the passphrase from its usual
+    sources before it is written (a wrong one raises WrongPassphrase, nothing written), then
+    kept byte for byte, so the clone opens with the passphrases that open the original."""
+    ring = Keyring.from_bytes(data, where)
+    with keyring_lock(reg.root):
+        if is_encrypted(reg.root):
+            raise KeyringError(f"{reg.root} is encrypted already; it cannot take the keyring of {where}")
+        if next(reg.objects.iter_ids(), None) is not None:
+            raise KeyringError(f"{reg.root} already holds objects; it cannot take the keyring of {where}")
+        slot, keys = ring.unlock(passphrase(f"the keyring of {where}"), f"the keyring of {where}")
+        unlocked = Unlocked(ring.current, keys, slot)
+        write_atomic(reg.root / FILE_NAME, data, reg.root / "tmp")
+        reg.objects.keys.use(unlocked)
+        reg.objects.keys.refresh()
 
 
 def encrypt(reg: Registry, progress: Progress | None = None) -> tuple[bool, ConvertReport]:

@@ -116,29 +116,42 @@ class Keyring:
     @classmethod
     def load(cls, root: Path) -> Keyring:
         """The keyring of the registry at root (KeyringError if missing or damaged)."""
-        import msgspec
-
         path = root / FILE_NAME
         try:
-            doc = msgspec.json.decode(path.read_bytes())
+            data = path.read_bytes()
         except FileNotFoundError:
             raise KeyringError(f"{root} is not an encrypted registry (no {FILE_NAME} file)") from None
         except OSError as exc:
             raise KeyringError(f"cannot read {path}: {exc.strerror}") from None
-        except msgspec.DecodeError:
-            raise KeyringError(f"{path} is damaged (not JSON): restore it from a backup") from None
-        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-            raise KeyringError(f"{path} is not a pacha keyring")
-        if doc.get("version") != VERSION:
-            raise KeyringError(f"{path} has keyring version {doc.get('version')}; this pacha reads {VERSION}")
+        return cls.from_bytes(data, str(path))
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Keyring:
+        """A keyring from its file's bytes (where: the file or remote key, for messages)."""
+        import msgspec
+
         try:
-            slots = [Slot.from_doc(s, str(path)) for s in doc["slots"]]
+            doc = msgspec.json.decode(data)
+        except msgspec.DecodeError:
+            raise KeyringError(f"{where} is damaged (not JSON): restore it from a backup") from None
+        if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+            raise KeyringError(f"{where} is not a pacha keyring")
+        if doc.get("version") != VERSION:
+            raise KeyringError(
+                f"{where} has keyring version {doc.get('version')}; this pacha reads {VERSION}"
+            )
+        try:
+            slots = [Slot.from_doc(s, where) for s in doc["slots"]]
             ring = cls(str(doc["current"]), slots, [str(k) for k in doc.get("retiring", [])])
         except (KeyError, TypeError):
-            raise KeyringError(f"{path} is damaged (fields missing): restore it from a backup") from None
+            raise KeyringError(f"{where} is damaged (fields missing): restore it from a backup") from None
         if not slots:
-            raise KeyringError(f"{path} has no key slots: nothing can unlock this registry")
+            raise KeyringError(f"{where} has no key slots: nothing can unlock this registry")
         return ring
+
+    def key_ids(self) -> set[str]:
+        """The ids of every master key in use: the current one and those retiring."""
+        return {self.current, *self.retiring}
 
     def to_bytes(self) -> bytes:
         import msgspec

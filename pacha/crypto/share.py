@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import os
 import tarfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from pacha.crypto.passphrase import new_passphrase, passphrase
+from pacha.crypto.recipients import read_identity, read_recipient
 from pacha.crypto.sealed_file import SealedReader, SealedWriter
 from pacha.errors import CheckFailed, InvalidInput
 from pacha.hashing import new_hasher
@@ -73,9 +75,11 @@ def seal_artifact(
     dest: Path,
     force: bool = False,
     new_key_file: Path | None = None,
+    recipients: Sequence[Path] = (),
 ) -> Path:
-    """Write artifact (a blob or a tree) as a sealed file at dest (atomically); the passphrase
-    is a new one (PACHA_NEW_PASSPHRASE, PACHA_NEW_KEY_FILE or typed twice)."""
+    """Write artifact (a blob or a tree) as a sealed file at dest (atomically), for the
+    recipients' public keys (files: pacha.crypto.recipients) if any are given, else under a
+    new passphrase (PACHA_NEW_PASSPHRASE, PACHA_NEW_KEY_FILE or typed twice)."""
     if dest.exists() and not force:
         raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
     if dest.is_dir():
@@ -88,11 +92,15 @@ def seal_artifact(
         "size": info.size if kind == "blob" else 0,
         "source": source,
     }
-    secret = new_passphrase(f"the sealed file {dest.name}", new_key_file)
+    public = [read_recipient(p) for p in recipients]
+    secret = b"" if public else new_passphrase(f"the sealed file {dest.name}", new_key_file)
     tmp = _temp_beside(dest)
     try:
         with open(tmp, "xb") as f:
-            writer = SealedWriter(f, secret, meta)
+            if public:
+                writer = SealedWriter.for_recipients(f, public, meta)
+            else:
+                writer = SealedWriter.for_passphrase(f, secret, meta)
             if kind == "blob":
                 with store.open(artifact) as reader:
                     for block in reader.chunks():
@@ -133,16 +141,20 @@ class _TarSource:
         return data[:n]
 
 
-def open_sealed(path: Path, dest: Path | None, force: bool = False) -> tuple[Path, dict[str, Any]]:
-    """Decrypt the sealed file at path into dest (default: its recorded file name here); the
-    content is checked against the recorded id before it is renamed into place."""
-    secret = passphrase(f"the sealed file {path.name}")
+def open_sealed(
+    path: Path, dest: Path | None, force: bool = False, identities: Sequence[Path] = ()
+) -> tuple[Path, dict[str, Any]]:
+    """Decrypt the sealed file at path into dest (default: its recorded file name here), with
+    the identities' private keys (files) if it is sealed to recipients, else the passphrase
+    (asked only then); the content is checked against the recorded id before it is renamed
+    into place."""
+    private = [read_identity(p) for p in identities]
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as exc:
         raise InvalidInput(f"cannot read {path}: {exc.strerror}") from None
     with f:
-        reader = SealedReader(f, secret, str(path))
+        reader = SealedReader(f, str(path), lambda: passphrase(f"the sealed file {path.name}"), private)
         meta = reader.metadata
         if dest is None:
             dest = Path(check_path_name(str(meta.get("filename", "")), f"{path}: recorded file name"))

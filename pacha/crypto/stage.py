@@ -95,6 +95,19 @@ def open_stored(keys: Keys, object_id: str, header: codec.Header, raw: Stream) -
     return codec.Header(header.kind, header.size, reader.inner, header.length), reader
 
 
+def open_bytes(keys: Keys, object_id: str, data: Buffer) -> tuple[codec.Header, bytes]:
+    """The header and body of a stored form held in memory (one received from a remote), an
+    envelope opened: its inner header and its decrypted, authenticated inner body. For small
+    objects (chunk lists, the head of a delta); raises AuthenticationFailed, CorruptObject."""
+    import io
+
+    header = codec.parse_header(bytes(memoryview(data)[: codec.MAX_HEADER_LEN]), object_id)
+    raw = io.BytesIO(memoryview(data)[header.length :])
+    inner, stream = open_stored(keys, object_id, header, raw)
+    with stream:
+        return inner, stream.read()
+
+
 _WHOLE_CHUNK_BODY = envelope.PREFIX + envelope.SEGMENT_HEAD + TAG_LEN  # plus the chunk's size
 
 

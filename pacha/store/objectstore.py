@@ -66,10 +66,11 @@ class ObjectStore:
     def open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
         """The header and a stream positioned at the body, wherever the object is; an
         encrypted body comes out opened (its inner header, a decrypting stream)."""
-        header, raw = self._open_stored(object_id)
+        header, raw = self.open_raw_stored(object_id)
         return stage.open_stored(self.keys, object_id, header, raw)
 
-    def _open_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
+    def open_raw_stored(self, object_id: str) -> tuple[codec.Header, Stream]:
+        """The header and body stream as stored: an envelope stays sealed (what a push sends)."""
         batch = self._batch
         if batch is not None and object_id in batch:
             stored = batch.read_entry(object_id)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pacha.ids import ZERO_ID
-from pacha.transport import local
+from pacha.transport import local, sealed
 from pacha.transport.layout import RemoteLogEntry, decode_segment
 from pacha.transport.progress import Meter, ProgressCallback
 from pacha.transport.receive import FetchObjectsResult, receive
@@ -36,6 +36,7 @@ def fetch_objects(
     registry: Registry, remote: Remote, roots: Iterable[str], *, progress: ProgressCallback | None = None
 ) -> FetchObjectsResult:
     """Bring the closure of roots that the local store lacks, each object verified on arrival."""
+    sealed.before_fetch(registry, remote)  # encrypted remotes: same keys, or a keyring to adopt
     return receive(registry, remote, roots, Meter("receive", progress))
 
 
@@ -51,6 +52,7 @@ def fetch(
     result = FetchResult()
     if not remote.check_format():
         return result  # an empty remote: nothing to fetch
+    sealed.before_fetch(registry, remote)  # encrypted remotes: same keys, or a keyring to adopt
     table = remote.read_refs()
     tracking = local.tracking_refs(registry, remote_name)
     if objects:

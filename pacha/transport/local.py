@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from pacha import codec
 from pacha import objects as kinds
+from pacha.crypto import stage
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
@@ -23,6 +24,7 @@ from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_inde
 from pacha.store.tmpfile import TempFile
 
 if TYPE_CHECKING:
+    from pacha.crypto.unlock import RegistryKeys
     from pacha.registry import Registry
     from pacha.store import ObjectStore
     from pacha.store.pack_writer import PackWriter
@@ -41,11 +43,16 @@ def has(store: ObjectStore, object_id: str) -> bool:
 
 
 def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
-    """The object's stored form (header + encoded body), as a loose file or pack entry holds it."""
-    header, raw = store.open_stored(object_id)
+    """The object's stored form (header + encoded body), as a loose file or pack entry holds it:
+    an encrypted registry's envelope stays sealed (a plain body left by an unfinished `pacha
+    encrypt` is sealed on the way), so a remote receives ciphertext only (h-seal's hook)."""
+    header, raw = store.open_raw_stored(object_id)
     with raw:
         body = raw.read()
-    return codec.pack_header(header.kind, header.size, header.encoding) + body
+    parts = stage.seal_parts(
+        store.keys, object_id, (codec.pack_header(header.kind, header.size, header.encoding), body)
+    )
+    return b"".join(parts)
 
 
 def stored_size(store: ObjectStore, object_id: str) -> int:
@@ -206,12 +213,18 @@ def structured_links(store: ObjectStore, object_id: str) -> list[str]:
     return []
 
 
-def storage_links_of(object_id: str, data: bytes) -> list[str]:
+def storage_links_of(object_id: str, data: bytes, keys: RegistryKeys) -> list[str]:
     """What a stored form (header + body, as received) needs to be read: the chunks of a chunk
     list (40-byte entries: id, u64 size) or the base of a delta (its first 32 body bytes);
-    docs/format.md, Object files. Raises CorruptObject for a malformed one."""
+    docs/format.md, Object files. A sealed chunk list or delta is opened with keys (h-seal's
+    hook). Raises CorruptObject for a malformed one (AuthenticationFailed: altered)."""
     header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
     body = memoryview(data)[header.length :]
+    if header.encoding == codec.ENCRYPTED:
+        if len(body) < 2 or body[1] not in _STORAGE_LINKING:
+            return []  # no links (a malformed envelope is refused when it is verified)
+        header, opened = stage.open_bytes(keys, object_id, data)
+        body = memoryview(opened)
     if header.encoding == codec.CHUNKS:
         if len(body) % _CHUNK_ENTRY:
             raise CorruptObject(f"object {object_id} is corrupt: its chunk list is not whole entries")

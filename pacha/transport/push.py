@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Final
 from pacha.crash import crash_point
 from pacha.ids import ZERO_ID, check_id
 from pacha.refs.names import check_ref_name
-from pacha.transport import local, reftable
+from pacha.transport import local, reftable, sealed
 from pacha.transport.backend import PreconditionFailed
 from pacha.transport.errors import RemoteError, RemoteRefMoved
 from pacha.transport.layout import LogSegment, RemoteLogEntry, RemoteRefTable
@@ -74,14 +74,8 @@ def push(
 ) -> PushResult:
     """Send what the new ref values need, then move the remote refs atomically (see module doc)."""
     updates = [_checked(u) for u in updates]
-    if registry.objects.keys.encrypted:
-        # The transfer packs plaintext bodies; until it sends sealed ones (issue 15), refuse
-        # rather than put an encrypted registry's artifacts in the clear on shared storage.
-        raise RemoteError(
-            f"{registry.root} is encrypted and pushing would send its artifacts unencrypted "
-            "(not supported yet); nothing was sent"
-        )
     remote.require_safe_refs()
+    sealed.before_push(registry, remote)  # encrypted registries: sealed bodies, the keyring first
     remote.init()
     who = who if who is not None else registry.identity()
     table = remote.read_refs()

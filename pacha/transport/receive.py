@@ -141,7 +141,7 @@ def _install(
         for object_id, data in stream:
             try:
                 local.check_stored(object_id, data)
-                needs = local.storage_links_of(object_id, data)
+                needs = local.storage_links_of(object_id, data, store.keys)
             except CorruptObject as exc:
                 raise _corrupt(object_id, remote, exc) from None
             result.bytes += len(data)
@@ -168,7 +168,7 @@ def _install(
 
 def _ready(store: ObjectStore, object_id: str, data: bytes) -> bool:
     """Everything the stored form needs (chunks, delta base) is here (or in the open pack)."""
-    return all(local.has(store, i) for i in local.storage_links_of(object_id, data))
+    return all(local.has(store, i) for i in local.storage_links_of(object_id, data, store.keys))
 
 
 def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:

@@ -14,6 +14,7 @@ PORCELAIN: dict[str, str] = {
     "recipe": "porcelain.cli.recipe",
     "run": "porcelain.cli.run",
     "verify": "porcelain.cli.verify",
+    "sign": "porcelain.cli.sign",
     "stats": "porcelain.cli.stats",
     "reindex": "porcelain.cli.reindex",
     "remote": "porcelain.cli.remote",

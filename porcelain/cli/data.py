@@ -20,6 +20,7 @@ from porcelain.cli.options import (
     JsonOption,
     MessageOption,
     SemverOption,
+    SignOption,
 )
 from porcelain.cli.version_view import report_registration
 from porcelain.errors import InvalidInput
@@ -70,6 +71,7 @@ def register(
     message: MessageOption = "",
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
+    sign: SignOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a data file or folder as a new dataset version (it starts in development)."""
@@ -88,6 +90,7 @@ def register(
         message=message,
         filename=filename,
         exclude=exclude,
+        sign=sign,
     )
     if (derived_from or transform) and not (derived_from and transform):
         raise InvalidInput("--derived-from and --transform go together (the source and how it was made)")

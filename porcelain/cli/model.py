@@ -22,6 +22,7 @@ from porcelain.cli.options import (
     JsonOption,
     MessageOption,
     SemverOption,
+    SignOption,
 )
 from porcelain.cli.version_view import report_registration
 from porcelain.errors import InvalidInput
@@ -87,6 +88,7 @@ def register(
     message: MessageOption = "",
     filename: FilenameOption = None,
     exclude: ExcludeOption = None,
+    sign: SignOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Register a model file or folder as a new version (it starts in development)."""
@@ -106,6 +108,7 @@ def register(
         message=message,
         filename=filename,
         exclude=exclude,
+        sign=sign,
     )
     if (sources or param) and not relation:
         raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")

@@ -20,6 +20,14 @@ LatestOption = Annotated[
     bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
 ]
 MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")]
+SignOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sign",
+        metavar="KEYID",
+        help="Sign with this OpenPGP key (id, fingerprint or email); with sign.always: user.signingkey.",
+    ),
+]
 # register's input options, shared by model and data
 FilenameOption = Annotated[
     str | None,

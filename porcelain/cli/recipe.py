@@ -10,7 +10,7 @@ import typer
 from porcelain.cli._output import console, print_json
 from porcelain.cli.context import RECIPE, open_porcelain
 from porcelain.cli.kind_group import kind_app
-from porcelain.cli.options import JsonOption, MessageOption, VersionOption
+from porcelain.cli.options import JsonOption, MessageOption, SignOption, VersionOption
 from porcelain.cli.run import run_json
 from porcelain.cli.version_view import report_registration, version_json
 from porcelain.recipes.check import hyperparameters
@@ -22,10 +22,7 @@ app = kind_app(RECIPE, "Register, check, show and compare training recipes (TOML
 @app.command("register", epilog="Example: pacha recipe register recipe.toml")
 def register(
     path: Annotated[Path, typer.Argument(help="The recipe TOML (name, version, hyperparameters, ...).")],
-    sign: Annotated[
-        str | None,
-        typer.Option("--sign", help="Sign the TOML with this GnuPG key (id, fingerprint or email)."),
-    ] = None,
+    sign: SignOption = None,
     message: MessageOption = "",
     as_json: JsonOption = False,
 ) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -12,6 +13,7 @@ from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.remotes.lazy import ensure_local
+from porcelain.signatures.verify import verify_version
 
 app = new_app()
 
@@ -22,14 +24,25 @@ def verify(
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
     ],
     version: VersionOption = None,
+    keyring: Annotated[
+        Path | None,
+        typer.Option(
+            "--keyring",
+            metavar="FILE",
+            help="Trust only the OpenPGP public keys in FILE (gpg --export; default: sign.keyring).",
+        ),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash."""
+    """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash,
+    then each signature of the version against trusted keys, and policy.require_signed."""
     reg = open_porcelain()
     ensure_local(reg.plumbing, None, reference, version, progress=not as_json)  # lazy remote only
     found, count, problems = reg.verify(None, reference, version)
+    named = getattr(found, "version", None)  # the Target's Version; None for a run
+    checks, signature_problems = verify_version(reg, named, keyring) if named is not None else ([], [])
+    problems = problems + signature_problems
     if as_json:
-        named = getattr(found, "version", None)  # the Target's Version; None for a run
         print_json(
             {
                 "kind": found.kind,
@@ -40,11 +53,15 @@ def verify(
                 "objects": count,
                 "ok": not problems,
                 "problems": problems,
+                "signatures": [check.as_dict() for check in checks],
             }
         )
         if problems:
             raise typer.Exit(1)
         return
+    for check in checks:
+        if check.ok:
+            typer.echo(check.text)
     for problem in problems:
         sys.stderr.write(f"error: {problem}\n")
     if problems:

@@ -13,6 +13,7 @@ from porcelain.recipes.check import Report, check, lock_hash, parse_text, pin_da
 from porcelain.recipes.lookup import recipe_text
 from porcelain.resolve import resolve
 from porcelain.results import Registered
+from porcelain.signatures.verify import verify_version
 from porcelain.versions.register import register
 from porcelain.versions.request import RegisterRequest
 
@@ -23,10 +24,10 @@ def register_recipe(
     """Store the TOML as is and a checked, pinned record; errors refuse the registration.
 
     Args: path: the recipe TOML file. message: why, for the reflog. sign: a GnuPG key (id, fingerprint
-    or email) to sign the TOML with.
+    or email) to sign the record with (it names the TOML's bytes by id; porcelain.signatures).
     Returns Registered(version, created).
     Raises InvalidInput for unreadable TOML or any validation error (the first is named);
-    VersionExists when the version exists with another text; CheckFailed if signing fails.
+    VersionExists when the version exists with another text; InvalidInput if gpg cannot sign.
     """
     path = Path(path)
     text = read_text(path, "recipe")  # bounded, strict UTF-8
@@ -45,9 +46,6 @@ def register_recipe(
     digest = lock_hash(doc, path.parent)
     if digest:
         card["lock_hash"] = digest
-    extra: list[tuple[bytes, str]] = []
-    if sign:
-        extra, card["signature"] = signing.sign(text.encode("utf-8"), sign, core.plumbing.identity())
     request = RegisterRequest(
         kind="recipe",
         name=doc["name"],
@@ -56,8 +54,9 @@ def register_recipe(
         description=str(doc.get("description", "")),
         card=card,
         message=message,
+        sign=sign,
     )
-    return register(core, request, extra_objects=extra)
+    return register(core, request)
 
 
 def validate_recipe(core: Core, reference: str, version: str | None = None) -> tuple[str, Report]:
@@ -77,7 +76,10 @@ def validate_recipe(core: Core, reference: str, version: str | None = None) -> t
     report = check(card["recipe"], core, pinned)
     if "lock_hash" not in card and not any("lock file" in w for w in report.warnings):
         report.warnings.append("no lock file hash was recorded")
-    if "signature" in card:
+    checks, problems = verify_version(core, found)  # signatures attached to the record
+    report.notes.extend(c.text for c in checks if c.ok)
+    report.errors.extend(problems)
+    if "signature" in card:  # recipes signed before signatures were attachments pinned one here
         try:
             signer = signing.verify(core, card["signature"], recipe_text(core, found).encode("utf-8"))
             report.notes.append(f"good signature by {signer}")

@@ -71,7 +71,23 @@ def select(tables: Iterable[Mapping[str, str]], wanted: Iterable[str]) -> set[st
         if not found:
             raise NotFound(f"{item!r} names no ref here or on the remote, nor a remote (`pacha remote list`)")
         chosen |= found
-    return chosen
+    return chosen | attached_refs(tables, chosen)
+
+
+ATTACHED = "attached/"  # attached/<record id>/…: a version's signatures (porcelain.signatures)
+
+
+def attached_refs(tables: Iterable[Mapping[str, str]], chosen: Iterable[str]) -> set[str]:
+    """The attachment refs (signatures) of the records the chosen refs name, in any table: they
+    travel with the version, so a signed stage change arrives with its signature."""
+    tables = list(tables)
+    ids = {t[ref] for t in tables for ref in chosen if ref in t and not ref.startswith(ATTACHED)}
+    return {
+        ref
+        for t in tables
+        for ref in t
+        if ref.startswith(ATTACHED) and ref[len(ATTACHED) :].partition("/")[0] in ids
+    }
 
 
 def _select_one(every: set[str], item: str) -> set[str]:

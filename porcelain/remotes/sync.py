@@ -8,6 +8,7 @@ leaves both sides as they were.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +21,7 @@ from porcelain.errors import CheckFailed, NotFound
 from porcelain.remotes import base, refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
+from porcelain.signatures.incoming import require_signed
 
 
 @dataclass
@@ -181,6 +183,8 @@ def pull(
     with plumbing.writing():  # gc cannot collect what arrives before the refs name it
         if roots:
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
+        fetch_missing = functools.partial(wire.fetch_objects, plumbing, remote, progress=None)
+        require_signed(plumbing, moves, settings.name, fetch_missing)  # policy.require_signed
         message = f"pull {settings.name}: {len(moves)} ref(s)"
         apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
     report.moved = moves
@@ -234,7 +238,9 @@ def _pull_scope(
         for want in versions:
             names |= refsync.version_scope(mine, after, want)
             roots.add(want.record_id)
-    return names, roots
+    signatures = refsync.attached_refs([after], names)  # a version's signatures come with it
+    roots |= {after[r] for r in signatures}
+    return names | signatures, roots
 
 
 def apply_local(

@@ -3,6 +3,7 @@ and reading the audit trail back: history and time travel from the reflog."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,7 @@ from porcelain.names import check_name
 from porcelain.records import commit_subject
 from porcelain.resolve import resolve
 from porcelain.results import Transition
+from porcelain.signatures.attach import signed_change, signed_plan
 from porcelain.stages import rules as stages
 from porcelain.wording import list_hint
 
@@ -28,16 +30,20 @@ def set_stage(
     version: str | None = None,
     why: str = "",
     keep_existing: bool = False,
+    sign: str | None = None,
 ) -> list[Transition]:
     """Move a version to target; promoting to production archives the previous one.
 
     Args: kind: "model", "dataset" or "recipe". reference: NAME:VER, NAME:latest, NAME@STAGE, NAME
     (with version) or a record id or unique prefix. target: development, staging, production or
     archived. version: the version, if reference is a bare NAME. why: the reason, kept in the audit
-    trail. keep_existing: leave the current production version there.
+    trail. keep_existing: leave the current production version there. sign: an OpenPGP key to sign
+    the change with (default: user.signingkey with sign.always); its signature commits in the same
+    ref transaction, and a target policy.require_signed lists refuses an unsigned change there.
     Returns the transitions made (the promotion, and any archiving).
     Raises NotFound for an unknown version; InvalidInput for an unknown stage or a move the lifecycle
-    does not allow; CheckFailed when a hook refuses or another promotion happened meanwhile.
+    does not allow, or a key gpg cannot sign with; CheckFailed when a hook refuses, another promotion
+    happened meanwhile, or policy.require_signed is not met.
     """
     if kind not in layout.STAGED:
         raise InvalidInput(f"{kind}s have no lifecycle stages")
@@ -61,7 +67,11 @@ def set_stage(
     subject["moves"] = [{"version": v, "from": o, "to": n} for v, o, n in moves]
     archived = [v for v, _, n in moves[1:]]
     recheck = _StageRules(kind, found.name, found.version, found.stage, target, keep_existing, archived)
-    entry = core.commit("stage", message, plan, subject, check=recheck)[0]
+    made, signed = signed_change(core, found, target, sign)  # before any hook runs
+    entry = core.commit(
+        "stage", message, plan + signed_plan(made), subject, check=lambda view: (recheck(view), signed(view)),
+        write_objects=functools.partial(made.store, core.plumbing.objects) if made else None,
+    )[0]  # fmt: skip
     return [Transition(found.name, v, o, n, entry.who, entry.when_ns, message) for v, o, n in moves]
 
 

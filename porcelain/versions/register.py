@@ -38,6 +38,9 @@ from porcelain.policies.enforce import require
 from porcelain.records import commit_subject
 from porcelain.results import Registered, Version
 from porcelain.runs.update import attach
+from porcelain.signatures.attach import check_key, signed_plan
+from porcelain.signatures.objects import Made, version_signature
+from porcelain.signatures.settings import signing_key
 from porcelain.stages.rules import INITIAL
 from porcelain.versions.allocate import BUMP_ATTEMPTS, VersionFree, VersionTaken
 from porcelain.versions.artifacts import artifact_of, check_still
@@ -75,6 +78,7 @@ def register(
     CheckFailed when a pre-commit hook refuses; FileChanged when a file changes while it is read.
     """
     documented = document(core, request)
+    check_key(signing_key(core.plumbing.config, request.sign))  # before anything is read or written
     result = _register(core, request, documented, list(extra_objects))
     if documented.run is not None and result.created:
         attach(core, documented.run.id, kind="model", reference=result.version.ref)
@@ -94,7 +98,8 @@ def _register(
         if plan.existing is not None:
             return answer_existing(core, plan.kind, plan.name, plan.existing, plan.version, source)
         stored = store(core, plan, source)
-        return commit(core, plan, stored, source, extra_objects)
+        key = signing_key(core.plumbing.config, request.sign)
+        return commit(core, plan, stored, source, extra_objects, key)
 
 
 def check(request: RegisterRequest, documented: Documented) -> dict[str, float]:
@@ -139,9 +144,14 @@ def store(core: Core, plan: Plan, source: Source) -> Stored:
 
 
 def commit(
-    core: Core, plan: Plan, stored: Stored, source: Source, extra_objects: list[tuple[bytes, str]]
+    core: Core,
+    plan: Plan,
+    stored: Stored,
+    source: Source,
+    extra_objects: list[tuple[bytes, str]],
+    key: str | None = None,
 ) -> Registered:
-    """The record, then the version's refs (see commit_version)."""
+    """The record, then the version's refs (see commit_version); key: sign the record with it."""
     record = build_record(
         core, plan, stored.artifact, stored.artifact_kind, stored.size, source.filename, dict(stored.card),
         created_ns=time.time_ns(),
@@ -160,7 +170,14 @@ def commit(
             objects.put_bytes(extra, extra_kind)  # what the card links (e.g. signatures)
         objects.put_bytes(data, "record")
 
-    return commit_version(core, plan.kind, record, plan.message, plan.bump, source, write_objects)
+    return commit_version(core, plan.kind, record, plan.message, plan.bump, source, write_objects, key)
+
+
+def _write_signed(write_objects: Callable[[bytes], None], data: bytes, made: Made | None, core: Core) -> None:
+    """The record's objects, then its signature's (if signed)."""
+    write_objects(data)
+    if made is not None:
+        made.store(core.plumbing.objects)
 
 
 def version_refs(kind: str, name: str, version: str, record_id: str) -> list[RefUpdate]:
@@ -179,8 +196,13 @@ def commit_version(
     bump: str | None,
     source: Source,
     write_objects: Callable[[bytes], None],
+    key: str | None = None,
 ) -> Registered:
     """Commit a new version's refs; the version's rules are checked inside the ref transaction.
+
+    key: an OpenPGP key signing the record; the signature (porcelain.signatures) is stored with
+    the record and its ref created in the same transaction (made again if a --bump retry
+    rebuilds the record).
 
     If another writer took the version meanwhile: with bump, plan the next one and commit
     again (at most BUMP_ATTEMPTS times, only the record is rebuilt); without, answer as
@@ -190,16 +212,17 @@ def commit_version(
         version = record.version
         data = record.encode()
         record_id = pacha.hash_bytes(data)
+        made = version_signature(data, key) if key is not None else None
         try:
             core.commit(
                 "register",
                 message or f"register {name} {version}",
-                version_refs(kind, name, version, record_id),
+                version_refs(kind, name, version, record_id) + signed_plan(made),
                 commit_subject(kind, name, version, record_id, record, stage=INITIAL),
                 index_ops=[
                     (bytes.fromhex(used), bytes.fromhex(record_id)) for used in linked_versions(record)
                 ],
-                write_objects=functools.partial(write_objects, data),
+                write_objects=functools.partial(_write_signed, write_objects, data, made, core),
                 check=VersionFree(kind, name, version),
             )
         except VersionTaken as taken:

@@ -39,6 +39,7 @@ class RegisterRequest(msgspec.Struct, kw_only=True):
     message: str = ""  # why, for the reflog
     filename: str | None = None  # the file name to record (required for "-" or a pipe)
     exclude: list[str] = []  # gitignore patterns a folder leaves out, after its .pachaignore
+    sign: str | None = None  # an OpenPGP key (id, fingerprint, email) signing the record; sign.always
 
     def __post_init__(self) -> None:
         # callers pass None for "not given" (the CLI's unset options), and paths as Path

@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli._crypto_options import NewKeyFileOption
+from pacha.cli._crypto_options import NewKeyFileOption, RecipientOption
 from pacha.crypto.share import seal_artifact
+from pacha.errors import InvalidInput
 from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
@@ -30,17 +31,21 @@ def download(
         bool,
         typer.Option(
             "--encrypt",
-            help="Write a sealed file (AES-256-GCM, Argon2id) under a new passphrase "
-            "(PACHA_NEW_PASSPHRASE, --new-key-file, or typed twice); `pacha decrypt` opens it.",
+            help="Write a sealed file (AES-256-GCM) under a new passphrase (Argon2id; "
+            "PACHA_NEW_PASSPHRASE, --new-key-file, or typed twice) or for --recipient public keys; "
+            "`pacha decrypt` opens it.",
         ),
     ] = False,
     new_key_file: NewKeyFileOption = None,
+    recipient: RecipientOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Write a version's file or folder, verified as written, all or nothing."""
     kind = kind_of(ctx).kind
     reg = open_porcelain()
     ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
+    if recipient and not encrypt:
+        raise InvalidInput("--recipient seals the download: give --encrypt with it")
     if encrypt:
         found = reg.get(kind, reference, version)
         record = found.record
@@ -53,6 +58,7 @@ def download(
             output,
             force,
             new_key_file,
+            recipient or (),
         )
         if as_json:
             print_json(dict(version_json(found), path=str(output), encrypted=True))

@@ -1,0 +1,135 @@
+"""Signing: a version's record (`pacha sign`, `register --sign`) and a stage change
+(`stage --sign`), each signature committed through the one commit path (Core.commit).
+
+register and stage call the *_plan functions from inside their own commits, so a signed
+registration or stage change is one ref transaction: never a version or a promotion without
+the signature that was asked for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import porcelain.layout as layout
+from porcelain.core import Core, RefUpdate
+from porcelain.errors import CheckFailed
+from porcelain.records import commit_subject
+from porcelain.resolve import kind_cli, resolve_target
+from porcelain.results import Version
+from porcelain.signatures.gpg import secret_key, verifier
+from porcelain.signatures.objects import Made, stage_signature, statement, version_signature
+from porcelain.signatures.settings import default_key, required_stages, signing_key, trusted_keyring
+from porcelain.signatures.verify import entered
+
+
+def sign_version(
+    core: Core, reference: str, key: str | None = None, version: str | None = None
+) -> tuple[Version, Made]:
+    """Sign the record of the model, dataset or recipe version reference names (`pacha sign`).
+
+    Args: reference: NAME:VER, NAME@STAGE, NAME:latest, NAME (with version) or a record id.
+    key: an OpenPGP key id, fingerprint or email (default: user.signingkey).
+    Returns (the version, the signature made and attached).
+    Raises NotFound for an unknown or deleted version; InvalidInput for an ambiguous reference,
+    no key, or a key gpg cannot sign with; HookRefused when pre-commit says no.
+    """
+    target = resolve_target(
+        core, reference, version, kinds=("model", "dataset", "recipe"), change=True,
+        pick=lambda t: f"pacha sign {t.record_id[:12]}  # {kind_cli(t.kind)} {t.label}",
+    )  # fmt: skip
+    assert target.version is not None
+    found = target.version
+    made = version_signature(
+        core.plumbing.objects.read(found.record_id), default_key(core.plumbing.config, key)
+    )
+    subject = commit_subject(found.kind, found.name, found.version, found.record_id, found.record)
+    subject["signature"] = {"id": made.record_id, "fingerprint": made.fingerprint, "signer": made.uid}
+    objects = core.plumbing.objects
+    core.commit(
+        "sign", f"sign {found.ref} by {made.signer}", [made.ref_update()], subject,
+        write_objects=lambda: made.store(objects),
+    )  # fmt: skip
+    return found, made
+
+
+def check_key(key: str | None) -> None:
+    """Fail early (before anything is stored) when key cannot sign: InvalidInput, one line."""
+    if key is not None:
+        secret_key(key)
+
+
+def stage_change_signature(core: Core, found: Version, target: str, key: str) -> Made:
+    """The signed statement of moving found to target, ready to commit with the stage change.
+
+    Its `previous` is the reflog entry that put the version in its current stage.
+    Raises InvalidInput when gpg cannot sign; CheckFailed when target is a stage that
+    policy.require_signed lists and the key is not a trusted one (sign.keyring, or full or
+    ultimate validity in the user's keyring).
+    """
+    entry = entered(core, layout.stage_ref(found.kind, found.name, found.stage, found.version))
+    previous = None
+    if entry is not None:
+        previous = {
+            "ref": entry.name,
+            "seq": entry.seq,
+            "txn": entry.txn,
+            "who": entry.who,
+            "when_ns": entry.when_ns,
+        }
+    said = statement(found.kind, found.name, found.version, found.record_id, found.stage, target, previous)
+    made = stage_signature(said, found.record_id, key)
+    if target in required_stages(core.plumbing.config):
+        _require_trusted(core, found, target, made)
+    return made
+
+
+def _require_trusted(core: Core, found: Version, target: str, made: Made) -> None:
+    keyring: Path | None = trusted_keyring(core.plumbing.config, core.plumbing.root)
+    signature, said = made.objects[0][0], made.objects[1][0]
+    with verifier(keyring) as check:
+        verdict = check(signature, said)
+    if not verdict.valid or not verdict.trusted:
+        raise CheckFailed(
+            f"moving {found.ref} to {target} requires a change signed by a trusted key "
+            f"(policy.require_signed); {made.signer}: {verdict.reason}; nothing was changed"
+        )
+
+
+class RequireSigned:
+    """policy.require_signed, checked inside the stage change's ref transaction: a move into a
+    listed stage must create its signature ref in that same transaction."""
+
+    def __init__(self, what: str, target: str, required: list[str], signature_ref: str | None) -> None:
+        self.what, self.target, self.required, self.signature_ref = what, target, required, signature_ref
+
+    def __call__(self, view: object) -> None:
+        if self.target in self.required and self.signature_ref is None:
+            raise CheckFailed(
+                f"moving {self.what} to {self.target} requires a signed stage change "
+                "(policy.require_signed): give --sign KEYID, or set user.signingkey and sign.always; "
+                "nothing was changed"
+            )
+
+
+def signed_change(
+    core: Core, found: Version, target: str, sign: str | None
+) -> tuple[Made | None, RequireSigned]:
+    """The signature a stage change of found to target carries (--sign, else user.signingkey with
+    sign.always; None: unsigned) and the policy check to run inside its transaction.
+
+    Raises CheckFailed at once for an unsigned move into a stage policy.require_signed lists (before
+    any hook or gpg runs); InvalidInput or CheckFailed as stage_change_signature.
+    """
+    config = core.plumbing.config
+    key, required = signing_key(config, sign), required_stages(config)
+    if key is None:
+        rule = RequireSigned(found.ref, target, required, None)
+        rule(None)
+        return None, rule
+    made = stage_change_signature(core, found, target, key)
+    return made, RequireSigned(found.ref, target, required, made.ref)
+
+
+def signed_plan(made: Made | None) -> list[RefUpdate]:
+    """The ref a signature adds to a commit's plan (none when unsigned)."""
+    return [made.ref_update()] if made is not None else []
