@@ -42,6 +42,7 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "core.shared": (str, lambda v: v.lower() in SHARED, SHARED_HINT),
     "core.owner": (str, lambda v: v == "public" or ":" in v, "a principal like user:ada@example.com"),
     "user.principal": (str, lambda v: ":" in v, "user:EMAIL or service-account:ID"),
+    "verify.policy": (str, lambda v: v.lower() in ("true", "false"), "true or false"),
     "user.signingkey": (str, lambda v: bool(v.strip()), "an OpenPGP key id, fingerprint or email"),
     "sign.always": (str, lambda v: v.lower() in ("true", "false"), "true or false"),
     "sign.keyring": (str, lambda v: bool(v.strip()), "a file of exported public keys (gpg --export -a)"),
