@@ -123,6 +123,7 @@ def _allocate_name(core: Core, record: dict[str, Any], found: Version) -> str:
         record_id = put_run(core, record)
         try:
             with core.plumbing.transaction(f"start {record['name']} of {found.ref}") as tx:
+                tx.check(lambda view: require_run(core.plumbing, record, view))  # the policy, in the txn
                 tx.create(NAME_PREFIX + record["name"], record_id)
                 tx.create(run_ref(record["id"]), record_id)
                 tx.index_add(BY_RECIPE_INDEX, bytes.fromhex(found.record_id), bytes.fromhex(record["id"]))

@@ -64,6 +64,7 @@ def update_run(core: Core, run_id: str, change: Callable[[dict[str, Any]], None]
         new_id = put_run(core, record)
         try:
             with core.plumbing.transaction(why) as tx:
+                tx.check(lambda view, r=record: require_run(core.plumbing, r, view))  # the policy, in the txn
                 tx.update(run_ref(run_id), new_id, current_id)
                 tx.map_set(SUMMARY_MAP, summary_key(record), summary_value(record, new_id))
             return RunInfo(run_id, record["name"], new_id, record)
