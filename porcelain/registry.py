@@ -34,6 +34,8 @@ from porcelain.runs import ops as run_ops
 from porcelain.runs import update as run_update
 from porcelain.runs.live import Run
 from porcelain.runs.records import COMPLETED, RunInfo
+from porcelain.signatures import attach as signing
+from porcelain.signatures.objects import Made
 from porcelain.stages import moves
 from porcelain.versions import delete as deleting
 from porcelain.versions import download as downloading
@@ -163,6 +165,12 @@ class Registry(Core):
         self, kind: str | None, reference: str, version: str | None = None
     ) -> tuple[Version | Target, int, list[str]]:
         return find.verify(self, kind, reference, version)
+
+    @documented_by(signing.sign_version)
+    def sign(
+        self, reference: str, key: str | None = None, version: str | None = None
+    ) -> tuple[Version, Made]:
+        return signing.sign_version(self, reference, key, version)
 
     def download(
         self,

@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from porcelain.core import Core
+from porcelain.signatures.gpg import verifier
 from tests.conftest import Cli
 from tests.gpg_keys import Key, Keys, gpg
 
@@ -69,6 +73,7 @@ def test_a_good_signature_verifies_and_says_who_signed_what(
         assert sig["statement"]["to"] == "staging" and sig["statement"]["record"] == report["id"]
     # without --keyring: the user's own key is of ultimate validity in their keyring
     assert f"good signature on {about}" in cli("verify", "m:1.0.0").text
+    assert f"good signature on {about}" in cli("model", "verify", "m:1.0.0", "--keyring", keyring).text
 
 
 @BOTH
@@ -80,6 +85,7 @@ def test_a_signature_by_an_unknown_key_fails(
     result = cli("verify", "m:1.0.0", "--keyring", other, ok=False)
     assert result.code == 1
     assert f"bad signature on {about}" in result.err and "unknown key" in result.err
+    assert cli("model", "verify", "m:1.0.0", "--keyring", other, ok=False).code == 1
     report = json.loads(cli("verify", "m:1.0.0", "--keyring", other, "--json", ok=False).text)
     assert not report["ok"] and not report["signatures"][0]["good"]
 
@@ -263,3 +269,35 @@ def test_an_untrusted_key_cannot_promote_where_a_signature_is_required(
         "model", "stage", "m", "-v", "1.0.0", "-t", "production", "--sign", signer.email, code=1
     )
     assert "requires a change signed by a trusted key" in refused.err and "unknown key" in refused.err
+
+
+def test_register_sign_again_signs_an_existing_version_once(cli: Cli, signer: Key, model: Path) -> None:
+    cli("model", "register", "m", model, "-v", "1.0.0")
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.email)  # same bytes: signs it
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.fingerprint)  # already signed
+    assert len(cli("for-each-ref", "attached/").lines) == 1
+    assert "good signature on m:1.0.0" in cli("verify", "m:1.0.0").text
+
+
+def test_any_flipped_bit_of_a_signed_record_is_a_bad_signature(
+    cli: Cli, signer: Key, model: Path, tmp_path: Path
+) -> None:
+    """The adapter itself, in process: a signature checks against exactly the bytes it signed."""
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.fingerprint)
+    core = Core.open(cli.registry)
+    record_id = cli("rev-parse", "models/m/1.0.0").text.strip()
+    (line,) = cli("for-each-ref", "attached/").lines
+    doc = core.read_document(line.split()[0], "signature", "a signature")
+    record, armored = core.plumbing.objects.read(record_id), core.plumbing.objects.read(doc["signature"])
+    with verifier(signer.public(tmp_path / "k.asc")) as check:
+        assert check(armored, record).valid
+
+        @settings(max_examples=25, deadline=None)
+        @given(st.integers(0, len(record) * 8 - 1))
+        def flipped(bit: int) -> None:
+            tampered = bytearray(record)
+            tampered[bit // 8] ^= 1 << (bit % 8)
+            verdict = check(armored, bytes(tampered))
+            assert not verdict.valid and verdict.reason == "signature bad"
+
+        flipped()

@@ -6,6 +6,7 @@ then its default or how it combines with other options.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +21,14 @@ LatestOption = Annotated[
     bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
 ]
 MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")]
+KeyringOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--keyring",
+        metavar="FILE",
+        help="Trust only the OpenPGP public keys in FILE (gpg --export; default: sign.keyring).",
+    ),
+]
 SignOption = Annotated[
     str | None,
     typer.Option(

@@ -11,7 +11,7 @@ import typer
 from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
-from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.cli.options import JsonOption, KeyringOption, VersionOption
 from porcelain.policies.signed import verify_policy
 from porcelain.registry import Registry
 from porcelain.remotes.lazy import ensure_local
@@ -48,14 +48,7 @@ def verify(
         str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest, run-NNN or record id.")
     ],
     version: VersionOption = None,
-    keyring: Annotated[
-        Path | None,
-        typer.Option(
-            "--keyring",
-            metavar="FILE",
-            help="Trust only the OpenPGP public keys in FILE (gpg --export; default: sign.keyring).",
-        ),
-    ] = None,
+    keyring: KeyringOption = None,
     policy: Annotated[
         bool,
         typer.Option(

@@ -57,6 +57,8 @@ def ensure_local(
     except InvalidInput:
         return 0
     roots = [w.record_id for w in found]
+    chosen = [layout.version_ref(w.kind, w.name, w.version) for w in found]
+    roots += [table[ref] for ref in sorted(refsync.attached_refs([table], chosen))]  # signatures
     if not roots or not missing(plumbing, roots):
         return 0
     remote = wire.connect(settings)

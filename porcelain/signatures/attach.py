@@ -11,13 +11,22 @@ from __future__ import annotations
 from pathlib import Path
 
 import porcelain.layout as layout
+from pacha.errors import PachaError
 from porcelain.core import Core, RefUpdate
 from porcelain.errors import CheckFailed
 from porcelain.records import commit_subject
 from porcelain.resolve import kind_cli, resolve_target
 from porcelain.results import Version
 from porcelain.signatures.gpg import secret_key, verifier
-from porcelain.signatures.objects import Made, stage_signature, statement, version_signature
+from porcelain.signatures.objects import (
+    SIGNATURE,
+    VERSION,
+    Made,
+    signatures_prefix,
+    stage_signature,
+    statement,
+    version_signature,
+)
 from porcelain.signatures.settings import default_key, required_stages, signing_key, trusted_keyring
 from porcelain.signatures.verify import entered
 
@@ -50,6 +59,20 @@ def sign_version(
         write_objects=lambda: made.store(objects),
     )  # fmt: skip
     return found, made
+
+
+def sign_existing(core: Core, found: Version, key: str) -> Made | None:
+    """register --sign of bytes already registered at that version: sign the version unless key
+    already signed its record (so a CI job run twice ends signed once). Returns what was made."""
+    fingerprint = str(secret_key(key)["fingerprint"])
+    for _, signature_id in core.plumbing.refs.iter(signatures_prefix(found.record_id)):
+        try:
+            doc = core.read_document(signature_id, SIGNATURE, "a signature record")
+        except PachaError:
+            continue
+        if doc.get("what") == VERSION and doc.get("fingerprint") == fingerprint:
+            return None
+    return sign_version(core, found.record_id, key)[1]
 
 
 def check_key(key: str | None) -> None:

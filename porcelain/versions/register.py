@@ -38,7 +38,7 @@ from porcelain.policies.enforce import require
 from porcelain.records import commit_subject
 from porcelain.results import Registered, Version
 from porcelain.runs.update import attach
-from porcelain.signatures.attach import check_key, signed_plan
+from porcelain.signatures.attach import check_key, sign_existing, signed_plan
 from porcelain.signatures.objects import Made, version_signature
 from porcelain.signatures.settings import signing_key
 from porcelain.stages.rules import INITIAL
@@ -80,6 +80,9 @@ def register(
     documented = document(core, request)
     check_key(signing_key(core.plumbing.config, request.sign))  # before anything is read or written
     result = _register(core, request, documented, list(extra_objects))
+    key = signing_key(core.plumbing.config, request.sign)
+    if key is not None and not result.created:  # the same bytes again: signed once by this key
+        sign_existing(core, result.version, key)
     if documented.run is not None and result.created:
         attach(core, documented.run.id, kind="model", reference=result.version.ref)
     return result
