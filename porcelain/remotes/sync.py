@@ -264,7 +264,10 @@ def apply_local(
     tx = plumbing.refs.transaction(message, plumbing.identity()) if lazy else plumbing.transaction(message)
     if remote is not None and agreed:
         base.record(tx, remote, agreed)
-    for m in moves:
+    if remote is not None:  # each change with its who, time and message where it was made
+        for r in wire.replays(plumbing, remote, moves):
+            tx.replay(r.name, r.new, r.old, r.history)
+    for m in moves if remote is None else ():
         if m.new is None:
             tx.delete(m.ref, m.old)
         elif m.old is None:
