@@ -13,7 +13,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import pacha
-from pacha.transport import errors
+from pacha.transport import carry, errors
+from pacha.transport import prune as prune_module
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
 from pacha.transport.fetch import remote_log
@@ -108,3 +109,14 @@ def fetch_objects(
 ) -> Any:
     """The closure of roots the local store lacks, verified on arrival (FetchObjectsResult)."""
     return _fetch_objects(plumbing, remote, list(roots), progress=progress)
+
+
+def replays(plumbing: pacha.Registry, remote: str, moves: Sequence[Move]) -> list[carry.Replay]:
+    """The local moves of a pull or clone with the history of each (carry.pull_history): every
+    change as the machine that made it recorded it (who, time, message), not one "pull" entry."""
+    return carry.pull_history(plumbing, remote, [carry.Move(m.ref, m.old, m.new) for m in moves])
+
+
+def prune(remote: Remote, grace: float, dry_run: bool) -> prune_module.PruneReport:
+    """Remove the remote's leftovers older than grace seconds (pacha.transport.prune)."""
+    return prune_module.prune(remote, grace=grace, dry_run=dry_run)
