@@ -104,6 +104,12 @@ def apply_shared(value: object) -> None:
         _set_umask(mask & ~SHARED[mode])
 
 
+def user_mask() -> int:
+    """The user's own umask (before a private or shared registry changed the process's): what
+    programs Pacha starts (hooks, `recipe run` commands) get, so their files are theirs."""
+    return _user_umask if _user_umask is not None else current_umask()
+
+
 @contextmanager
 def user_umask() -> Iterator[None]:
     """Hold while writing outside the registry: the user's own umask, not the registry's."""

@@ -145,3 +145,27 @@ def test_a_directory_remote_follows_the_users_umask(cli: Cli, tmp_path: Path) ->
     for path in written:
         assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044, (path, oct(path.stat().st_mode))
     assert all(not stat.S_IMODE(m) & 0o077 for m in modes(registry).values())  # the registry stays private
+
+
+def test_programs_pacha_starts_get_the_users_umask(cli: Cli, tmp_path: Path) -> None:
+    """A hook and a `recipe run` command write their own files: the user's mode, not 0600."""
+    import sys
+
+    from tests.test_recipes import prepare_recipe
+
+    registry = tmp_path / "reg"
+    run = runner(cli, registry, 0o022)
+    run("init", "-q")
+    hooks = registry / "hooks"
+    hooks.mkdir()
+    (hooks / "post-commit").write_text(f"#!/bin/sh\ntouch {tmp_path / 'from-hook'}\n")
+    (hooks / "post-commit").chmod(0o755)
+    recipe = prepare_recipe(Cli(registry, tmp_path), tmp_path)  # registers its dataset (hook runs)
+    run("recipe", "register", recipe)
+    run("recipe", "run", "bert-finetune:1.0.0", "--", sys.executable, "-c", "open('from-run', 'w')")
+    assert stat.S_IMODE((tmp_path / "from-hook").stat().st_mode) == 0o644
+    assert stat.S_IMODE((tmp_path / "from-run").stat().st_mode) == 0o644
+    made_by_pacha = {
+        k: m for k, m in modes(registry).items() if not k.startswith("hooks")
+    }  # the test made hooks/
+    assert all(not stat.S_IMODE(m) & 0o077 for m in made_by_pacha.values())

@@ -282,3 +282,23 @@ def test_a_policy_changed_while_a_commit_is_in_flight_is_honoured(cli: Cli, tmp_
     refused(result, "user:alice@example.com", "register", "m")
     assert json.loads(cli("model", "list", "--json").text) == []
     assert json.loads(cli("policy", "show", "m", "--json").text)["writers"] == ["user:bob@example.com"]
+
+
+@pytest.mark.parametrize("kind", ["user", "group", "service-account", "public"])
+def test_admins_of_each_kind_change_policies_below_and_others_are_refused(policed: Cli, kind: str) -> None:
+    cli = policed
+    principal, holder, other = kinds(cli)[kind]
+    cli("policy", "set", "team/", "--admin", principal)
+    if other is not None:
+        who = "service-account:other-bot" if kind == "service-account" else "user:dave@example.com"
+        refused(
+            cli.fails("policy", "set", "team/x", "--reader", "public", env=other),
+            who,
+            "change the policy of",
+            "team/x",
+        )
+    cli("policy", "set", "team/x", "--reader", "public", env=holder)
+    assert json.loads(cli("policy", "show", "team/x", "--json").text)["readers"] == ["public"]
+    refused(
+        cli.fails("policy", "set", "m", "--reader", "public", env=holder), "", "change the policy of", "m"
+    )
