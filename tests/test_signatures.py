@@ -225,7 +225,8 @@ def test_promotion_to_production_requires_a_signed_stage_change(
 ) -> None:
     keyring = signer.public(tmp_path / "team.asc")
     cli("model", "register", "m", model, "-v", "1.0.0")
-    cli("config", "policy.require_signed", "production")
+    with (cli.registry / "config.toml").open("a") as config:  # the form: a TOML list
+        config.write('\n[policy]\nrequire_signed = ["production"]\n')
     refused = cli.fails("model", "stage", "m", "-v", "1.0.0", "-t", "production", code=1)
     assert "requires a signed stage change" in refused.err and "nothing was changed" in refused.err
     cli("model", "stage", "m", "-v", "1.0.0", "-t", "staging")  # other stages need no signature

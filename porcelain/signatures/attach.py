@@ -1,9 +1,9 @@
 """Signing: a version's record (`pacha sign`, `register --sign`) and a stage change
 (`stage --sign`), each signature committed through the one commit path (Core.commit).
 
-register and stage call the *_plan functions from inside their own commits, so a signed
-registration or stage change is one ref transaction: never a version or a promotion without
-the signature that was asked for.
+register (objects.version_signature, signed_plan) and stage (signed_change, signed_plan) add
+the signature to their own commit, so a signed registration or stage change is one ref
+transaction: never a version or a promotion without the signature that was asked for.
 """
 
 from __future__ import annotations

@@ -42,8 +42,11 @@ def require_signed(
     trusted keyring cannot be used.
     """
     required = required_stages(plumbing.config)
-    entering = [(m, _stage_of(m.ref)) for m in moves if m.new is not None and m.old != m.new]
-    entering = [(m, where) for m, where in entering if where is not None and where[2] in required]
+    entering = []
+    for m in moves:
+        where = _stage_of(m.ref) if m.new is not None else None
+        if where is not None and where[2] in required:
+            entering.append((m, where))
     if not entering:
         return
     core = Core(plumbing)

@@ -34,6 +34,7 @@ from porcelain.finite import finite_float, require_finite
 from porcelain.lineage.graph import linked_versions
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
+from porcelain.policies.enforce import require
 from porcelain.records import commit_subject
 from porcelain.results import Registered, Version
 from porcelain.runs.update import attach
@@ -98,6 +99,7 @@ def _register(
     core: Core, request: RegisterRequest, documented: Documented, extra_objects: list[tuple[bytes, str]]
 ) -> Registered:
     metrics = check(request, documented)
+    require(core.plumbing, "write", request.name, "register")  # before any byte is stored
     tmp_dir = core.plumbing.objects.tmp_dir
     with artifact_source(request.path, request.filename, tmp_dir) as (target, recorded, streamed):
         source = source_of(core, request, target, recorded, streamed)
