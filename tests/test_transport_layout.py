@@ -14,7 +14,7 @@ from pacha.ids import ZERO_ID
 from pacha.refs.names import ref_name_problem
 from pacha.transport.errors import RemoteFormatError
 from pacha.transport.fetch import fetch
-from pacha.transport.layout import LogSegment, decode_segment, decode_table
+from pacha.transport.layout import Change, LogSegment, decode_segment, decode_table
 from pacha.transport.remote import open_remote
 from tests.transport_fixtures import new_registry
 
@@ -44,10 +44,21 @@ def test_a_damaged_ref_table_is_refused(data: bytes) -> None:
 
 
 def test_a_segment_round_trips_and_a_damaged_one_is_refused() -> None:
-    segment = LogSegment(3, "logs/0000000000000002-00", "Alice", 5, "promote", [("models/m/1", ZERO_ID, ID)])
+    carried = Change("stages/model/m/staging/1", ZERO_ID, ID, "Ada <ada@example.com>", 4, "review", 17)
+    changes = [Change("models/m/1", ZERO_ID, ID), carried]
+    segment = LogSegment(3, "logs/0000000000000002-00", "Alice", 5, "push", changes)
     assert decode_segment(segment.encode(), segment.key()) == segment
+    own, theirs = segment.entries()
+    assert (own.who, own.when_ns, own.message, own.pushed_by, own.txn) == ("Alice", 5, "push", "Alice", 0)
+    assert (theirs.who, theirs.when_ns, theirs.message, theirs.pushed_by, theirs.pushed_ns, theirs.txn) == (
+        "Ada <ada@example.com>", 4, "review", "Alice", 5, 17
+    )
     bad = json.loads(segment.encode())
     bad["entries"][0]["name"] = "models/../m"
+    with pytest.raises(RemoteFormatError, match="segment"):
+        decode_segment(json.dumps(bad).encode(), "logs/x")
+    bad = json.loads(segment.encode())
+    bad["entries"][1]["when_ns"] = "yesterday"
     with pytest.raises(RemoteFormatError, match="segment"):
         decode_segment(json.dumps(bad).encode(), "logs/x")
 

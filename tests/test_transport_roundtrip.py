@@ -37,8 +37,10 @@ def test_round_trip_brings_refs_log_and_every_object(tmp_path: Path, remote_url:
     result = push(
         alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1, None)], who="Alice", message="v1"
     )
-    assert [(e.name, e.old, e.new, e.who) for e in result.updated] == [
-        ("models/m/1.0.0", ZERO_ID, v1, "Alice")
+    # the change carried is the local one (its author and message), pushed by Alice
+    [made] = alice.refs.reflog("models/m/1.0.0")
+    assert [(e.name, e.old, e.new, e.who, e.message, e.when_ns, e.pushed_by) for e in result.updated] == [
+        ("models/m/1.0.0", ZERO_ID, v1, made.who, "register m 1.0.0", made.when_ns, "Alice")
     ]
     assert result.objects_sent == len(closure_bytes(alice, v1))
 
@@ -48,9 +50,11 @@ def test_round_trip_brings_refs_log_and_every_object(tmp_path: Path, remote_url:
     assert dict(bob.refs.iter("remotes/")) == {"remotes/origin/models/m/1.0.0": v1}
     assert closure_bytes(bob, v1) == closure_bytes(alice, v1)
     [entry] = remote_log(bob, "origin")
-    assert (entry.name, entry.new, entry.who, entry.message) == ("models/m/1.0.0", v1, "Alice", "v1")
+    assert (entry.name, entry.new, entry.who, entry.message) == ("models/m/1.0.0", v1, made.who, made.message)
+    assert (entry.pushed_by, entry.when_ns) == ("Alice", made.when_ns)
     [local_entry] = bob.refs.reflog("remotes/origin/models/m/1.0.0")
-    assert (local_entry.who, local_entry.message, local_entry.new) == ("Alice", "v1", v1)
+    assert (local_entry.who, local_entry.message, local_entry.new) == (made.who, made.message, v1)
+    assert local_entry.made_at == made.when_ns
 
 
 def test_nothing_is_sent_twice_and_a_new_version_sends_only_its_new_objects(
@@ -114,7 +118,8 @@ def test_a_deleted_remote_ref_is_deleted_from_the_tracking_refs(tmp_path: Path, 
     fetched = fetch(bob, connect(remote_url), "origin")
     assert fetched.updated == [("models/m/1.0.0", v1, ZERO_ID)]
     assert dict(bob.refs.iter("remotes/")) == {}
-    assert [e.message for e in remote_log(bob, "origin")] == ["", "withdrawn"]
+    # the creation carries its local message; the deletion (not made locally) the push's
+    assert [e.message for e in remote_log(bob, "origin")] == ["register m 1.0.0", "withdrawn"]
 
 
 def test_read_only_credentials_fetch_but_cannot_push(tmp_path: Path, seaweedfs, monkeypatch) -> None:

@@ -30,6 +30,14 @@ class ReflogEntry:
     when_ns: int  # nanoseconds since the Unix epoch, UTC, from the registry's hybrid logical clock
     message: str
     txn: int = 0  # registry-wide number of the write transaction; 0: written before it was kept
+    # when the change was made on the machine that made it, for a change replayed from a remote
+    # (fetch, pull, clone); 0: made here, at when_ns. when_ns stays this registry's clock (order, --at).
+    made_ns: int = 0
+
+    @property
+    def made_at(self) -> int:
+        """When the change was made where it was made (made_ns, else when_ns), ns since the epoch."""
+        return self.made_ns or self.when_ns
 
     def order(self) -> tuple[int, int, str, int]:
         """Sort key of the order entries were written in, across refs (see docs/format.md)."""
@@ -46,6 +54,7 @@ class ReflogEntry:
             "time": iso_time(self.when_ns),
             "message": self.message,
             "txn": self.txn,
+            **({"made_ns": self.made_ns} if self.made_ns else {}),
         }
 
 
@@ -78,6 +87,7 @@ def decode_entry(key: bytes, value: bytes) -> ReflogEntry:
         doc["when_ns"],
         doc["message"],
         doc.get("txn", 0),
+        doc.get("made_ns", 0),
     )
 
 
@@ -91,6 +101,8 @@ def encode_entry(entry: ReflogEntry) -> bytes:
         "message": entry.message,
         "txn": entry.txn,
     }
+    if entry.made_ns:
+        doc["made_ns"] = entry.made_ns
     data: bytes = _json().encode(doc, order="sorted")
     return data
 

@@ -30,7 +30,7 @@ from pacha.refs.reflog import ReflogEntry as ReflogEntry
 from pacha.refs.reflog import decode_entry, encode_entry, entry_key, next_seq
 from pacha.refs.reflog import iso_time as iso_time
 from pacha.refs.tables import REFLOG, REFS, Db, Txn, map_table, prefix_items
-from pacha.refs.transaction import KEEP, RefView, Update, check_expectation, ref_items
+from pacha.refs.transaction import KEEP, RefView, Update, check_expectation, ref_items, replayable
 from pacha.refs.transaction import RefTransaction as RefTransaction
 
 
@@ -187,6 +187,7 @@ class _Writer:
         self.refs: Db = self.env.table(REFS, txn)
         self.reflog: Db = self.env.table(REFLOG, txn)
         self.clock: tuple[int, int] | None = None  # (when_ns, txn), ticked once an entry is written
+        self.groups: dict[int, tuple[int, int]] = {}  # replayed group -> (when_ns, txn)
 
     def run_checks(self, updates: list[Update], checks: list[Callable[[RefView], None]]) -> list[Update]:
         """Run RefTransaction.check callbacks in the write transaction; the updates they add join."""
@@ -203,13 +204,55 @@ class _Writer:
             have = raw.hex() if raw is not None else None
             current[u.name] = have
             check_expectation(u, have)
+        for group in sorted({c.group for u in updates for c in u.history}):
+            self._group(group)  # numbered in group order, before this transaction's own entries
         entries: list[ReflogEntry] = []
         for u in updates:
             have = current[u.name]
+            if u.history and u.new is not KEEP and replayable(u.history, have, u.new):
+                entries.extend(self._replay(u, have))
+                continue
             if u.new is KEEP or u.new == have:
                 continue
             entries.append(self._write(u, have, message, who))
         return entries
+
+    def _replay(self, u: Update, have: str | None) -> list[ReflogEntry]:
+        """Write u's recorded history (pacha.refs.transaction.Recorded): one entry per change,
+        with its who, message and original time (made_ns); the ref ends at u.new."""
+        key = u.name.encode("utf-8")
+        new = u.new if isinstance(u.new, str) else None
+        if new is None:
+            if have is not None:
+                self.txn.delete(key, db=self.refs)
+        else:
+            self.txn.put(key, bytes.fromhex(new), db=self.refs)
+        out = []
+        for change in u.history:
+            when_ns, number = self._group(change.group)
+            seq = next_seq(self.txn, self.reflog, key)
+            entry = ReflogEntry(
+                u.name,
+                seq,
+                change.old,
+                change.new,
+                change.who,
+                when_ns,
+                change.message,
+                number,
+                change.when_ns,
+            )
+            self.txn.put(entry_key(key, seq), encode_entry(entry), db=self.reflog)
+            out.append(entry)
+        return out
+
+    def _group(self, group: int) -> tuple[int, int]:
+        """The time and number of a replayed group: one tick of the clock per group."""
+        if group not in self.groups:
+            self.groups[group] = tick(
+                self.txn, map_db(self.env, self.txn, CLOCK), self.reflog, time.time_ns()
+            )
+        return self.groups[group]
 
     def _write(self, u: Update, have: str | None, message: str, who: str) -> ReflogEntry:
         txn = self.txn

@@ -7,12 +7,12 @@ may add changes of their own.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from pacha.errors import RefConflict, RefNotFound
-from pacha.ids import check_id
+from pacha.ids import ZERO_ID, check_id
 from pacha.refs.indexes import IndexOp
 from pacha.refs.names import check_ref_name
 from pacha.refs.reflog import ReflogEntry
@@ -34,6 +34,21 @@ Expected = str | None | _Sentinel  # full id, None (must not exist) or ANY
 NewValue = str | None | _Sentinel  # full id, None (delete) or KEEP (verify)
 
 
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """A change of a ref made on another machine, replayed into this reflog with its own who,
+    time (kept as the entry's made_ns) and message. group: changes with the same group were made
+    together (one transaction there) and get one transaction number here; groups are numbered
+    in increasing order of group."""
+
+    old: str  # ZERO_ID: the ref did not exist
+    new: str  # ZERO_ID: the ref was deleted
+    who: str
+    when_ns: int
+    message: str
+    group: int
+
+
 @dataclass(slots=True)
 class Update:
     """One ref change of a transaction."""
@@ -42,6 +57,7 @@ class Update:
     new: NewValue
     old: Expected
     expire: bool = False  # a deletion after which the ref's history keeps nothing alive
+    history: tuple[Recorded, ...] = ()  # how it got from its value to new elsewhere (replay)
 
 
 class Apply(Protocol):
@@ -81,7 +97,14 @@ class RefTransaction:
         self._checks: list[Callable[[RefView], None]] = []
         self.committed = False
 
-    def _add(self, name: str, new: NewValue, old: Expected, expire: bool = False) -> RefTransaction:
+    def _add(
+        self,
+        name: str,
+        new: NewValue,
+        old: Expected,
+        expire: bool = False,
+        history: tuple[Recorded, ...] = (),
+    ) -> RefTransaction:
         check_ref_name(name)
         if name in self.names:
             raise RefConflict(f"ref {name} appears twice in one transaction")
@@ -90,8 +113,20 @@ class RefTransaction:
         if isinstance(old, str):
             old = check_id(old, f"old value of {name}")
         self.names.add(name)
-        self.updates.append(Update(name, new, old, expire))
+        self.updates.append(Update(name, new, old, expire, history))
         return self
+
+    def replay(
+        self, name: str, new: str | None, old: Expected, history: Sequence[Recorded]
+    ) -> RefTransaction:
+        """Move name to new (None: delete; new == its value: only the history) with the reflog
+        entries of the changes that moved it there on another machine, each with its own who,
+        time and message (a fetch, pull or clone replays a remote's audit trail).
+
+        history must run from the ref's value (old, or what it holds) to new, each entry starting
+        where the previous ended; if it does not, one plain entry of this transaction is written
+        instead, so the reflog always chains."""
+        return self._add(name, new if new is not None else None, old, False, tuple(history))
 
     def create(self, name: str, new: str) -> RefTransaction:
         """Create name; fails if it already exists."""
@@ -221,3 +256,13 @@ def check_expectation(u: Update, have: str | None) -> None:
     if have != u.old:
         now = f"points at {have}" if have else "does not exist"
         raise RefConflict(f"ref {u.name} {now}, not the expected {u.old}")
+
+
+def replayable(history: Sequence[Recorded], have: str | None, new: NewValue) -> bool:
+    """Does history run from have to new, each change starting where the previous ended?"""
+    at = have or ZERO_ID
+    for change in history:
+        if change.old != at:
+            return False
+        at = change.new
+    return at == (new if isinstance(new, str) else ZERO_ID)

@@ -9,7 +9,7 @@ one-line errors of pacha.transport.errors.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
@@ -30,11 +30,21 @@ class Conflict(Exception):
 
 
 class Stat(NamedTuple):
-    """A stored key: its size in bytes and its ETag (an opaque version tag, quoted as S3 gives it)."""
+    """A stored key: its size in bytes, its ETag (an opaque version tag, quoted as S3 gives it)
+    and when it was last written (seconds since the epoch, the store's clock; 0.0: unknown)."""
 
     key: str
     size: int
     etag: str
+    modified: float = 0.0
+
+
+class Upload(NamedTuple):
+    """An unfinished multipart upload: its key, id and start (seconds since the epoch, the store's clock)."""
+
+    key: str
+    upload_id: str
+    initiated: float
 
 
 class Backend(Protocol):
@@ -77,6 +87,14 @@ class Backend(Protocol):
 
     def delete(self, key: str) -> None:
         """Remove key (no error if it does not exist)."""
+        ...
+
+    def list_uploads(self, prefix: str) -> Sequence[Upload]:
+        """The unfinished multipart uploads of keys under prefix ([] where there are none)."""
+        ...
+
+    def abort_upload(self, upload: Upload) -> None:
+        """Abort an unfinished multipart upload, dropping the parts it holds."""
         ...
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from pacha.ids import ZERO_ID
 from pacha.transport import local, sealed
-from pacha.transport.layout import RemoteLogEntry, decode_segment
+from pacha.transport.layout import Change, RemoteLogEntry, decode_segment
 from pacha.transport.progress import Meter, ProgressCallback
 from pacha.transport.receive import FetchObjectsResult, receive
 from pacha.transport.remote import Remote
@@ -69,6 +69,7 @@ def fetch(
             segment.changes,
             segment.who,
             segment.message or "push",
+            segment.when_ns,
             (segment.seq, data),
         )
         result.log_entries += len(segment.changes)
@@ -77,8 +78,9 @@ def fetch(
     final = [(n, tracking_now.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking_now.get(n) != v]
     final += [(n, v, ZERO_ID) for n, v in tracking_now.items() if n not in table.refs]
     if final:
+        changes = [Change(n, o, w) for n, o, w in final]
         local.mirror_segment(
-            registry, remote_name, final, table.who or "fetch", "fetch: match the remote", None
+            registry, remote_name, changes, table.who or "fetch", "fetch: match the remote", 0, None
         )
     result.updated = [(n, tracking.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking.get(n) != v]
     result.updated += [(n, v, ZERO_ID) for n, v in tracking.items() if n not in table.refs]

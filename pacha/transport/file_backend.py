@@ -8,10 +8,11 @@ Conditional writes:
 - create (If-None-Match: *): link(2) of the fsynced temp file to the key's name, which
   fails if the name exists: atomic on every POSIX filesystem, NFS included (the server
   decides).
-- replace (If-Match): a lock file made with O_CREAT|O_EXCL next to the key, then read and
-  compare the current ETag, rename the new file over the key, fsync, remove the lock. A
-  lock left by a killed writer is broken once older than STALE_LOCK seconds (writers hold
-  it for milliseconds).
+- replace (If-Match): under key's lock, read and compare the current ETag, rename the new
+  file over the key, fsync. The lock is an fcntl (POSIX record) lock on <key>.flock: the
+  kernel (or the NFS server: NFSv4 leases, NFSv3 lockd) releases it when its holder dies, so
+  no lock is ever "stale" and none is broken on a guess. Inside it, the O_EXCL <key>.lock
+  file that older Pacha versions take (they do not know the fcntl lock) is taken too.
 The ETag of a file is a BLAKE3 digest of its content, so it changes whenever the content
 does (an mtime would not be safe on a shared mount with skewed clocks).
 """
@@ -21,16 +22,20 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from pacha.crash import crash_point
 from pacha.hashing import hash_bytes
-from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat
+from pacha.perms import makedirs_outside, outside_mode
+from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat, Upload
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
 
-STALE_LOCK = 30.0  # seconds after which a ref lock file is taken for a killed writer's
+STALE_LOCK = 30.0  # seconds after which an older version's lock file is taken for a killed writer's
+FLOCK_MARK = "pacha-flock"  # first word of a lock file whose writer held the fcntl lock
 LOCK_WAIT = 20.0  # seconds a writer waits for another one's lock before giving up
 COPY_BLOCK = 8 << 20
 
@@ -61,10 +66,11 @@ class FileBackend:
     def _temp(self, data: bytes | None = None, source: Path | None = None) -> Path:
         """A fsynced temp file under root/tmp holding data (or a copy of source)."""
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(exist_ok=True)
+        makedirs_outside(tmp_dir)  # the remote is shared: the user's umask, not a private registry's
         tmp = tmp_dir / f"put-{os.getpid()}-{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
+            os.fchmod(fd, outside_mode(0o666))
             if source is not None:
                 with open(source, "rb") as src:
                     while block := src.read(COPY_BLOCK):
@@ -86,8 +92,8 @@ class FileBackend:
         if not self.root.is_dir():
             if not self.root.parent.is_dir():
                 raise RemoteNotFound(f"remote {self.location}: its parent directory does not exist")
-            self.root.mkdir(exist_ok=True)
-        parent.mkdir(parents=True, exist_ok=True)
+            makedirs_outside(self.root)
+        makedirs_outside(parent)
         return parent
 
     # --- reading -------------------------------------------------------------------
@@ -112,14 +118,15 @@ class FileBackend:
 
     def head(self, key: str) -> Stat | None:
         try:
-            size = self._path(key).stat().st_size
+            info = self._path(key).stat()
+            size = info.st_size
         except FileNotFoundError:
             return None
         except OSError as exc:
             raise self._error(exc, f"reading {key}") from None
         # the ETag costs a read: only small keys (the ref table) are compared by ETag
         etag = etag_of(self._path(key).read_bytes()) if size <= 1 << 20 else f'"size-{size}"'
-        return Stat(key, size, etag)
+        return Stat(key, size, etag, info.st_mtime)
 
     def list(self, prefix: str) -> list[Stat]:
         base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
@@ -130,7 +137,8 @@ class FileBackend:
             for path in _walk(base):
                 key = path.relative_to(self.root).as_posix()
                 if key.startswith(prefix):
-                    out.append(Stat(key, path.stat().st_size, ""))
+                    info = path.stat()
+                    out.append(Stat(key, info.st_size, "", info.st_mtime))
         except OSError as exc:
             raise self._error(exc, f"listing {prefix}") from None
         return sorted(out)
@@ -195,17 +203,61 @@ class FileBackend:
     def delete(self, key: str) -> None:
         try:
             self._path(key).unlink(missing_ok=True)
+            self._path(key + ".flock").unlink(missing_ok=True)  # its lock file, if it was replaced
         except OSError as exc:
             raise self._error(exc, f"removing {key}") from None
 
+    def list_uploads(self, prefix: str) -> Sequence[Upload]:
+        return []  # a file is written whole (its temp file under tmp/ is the only leftover)
+
+    def abort_upload(self, upload: Upload) -> None:
+        pass
+
     @contextlib.contextmanager
     def _locked(self, key: str) -> Iterator[None]:
-        """Hold key's lock file (O_CREAT|O_EXCL) while comparing and renaming."""
+        """Hold key's lock while comparing and renaming: an fcntl lock on <key>.flock (released
+        by the kernel, or the NFS server, when its holder dies: nothing is ever stale), and
+        inside it the <key>.lock file of older Pacha versions (O_CREAT|O_EXCL)."""
+        # fcntl locks belong to a process: threads of one process are told apart by a thread lock
+        with _thread_lock(self._path(key)):
+            fd = self._flock(key)
+            try:
+                with self._lock_file(key):
+                    crash_point("remote-lock-held")
+                    yield
+            finally:
+                os.close(fd)  # releases the fcntl lock
+
+    def _flock(self, key: str) -> int:
+        """An fd holding the fcntl write lock of key (waits up to LOCK_WAIT seconds)."""
+        import fcntl
+
+        fd = os.open(self._path(key + ".flock"), os.O_RDWR | os.O_CREAT, outside_mode(0o666))
+        deadline = time.monotonic() + LOCK_WAIT
+        while True:
+            try:
+                fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return fd
+            except OSError as exc:
+                if exc.errno not in (errno.EACCES, errno.EAGAIN) or time.monotonic() > deadline:
+                    os.close(fd)
+                    if exc.errno in (errno.EACCES, errno.EAGAIN):
+                        raise RemoteError(
+                            f"remote {self.location}: {key} stays locked by another writer; try again"
+                        ) from None
+                    raise
+                time.sleep(0.005)
+
+    @contextlib.contextmanager
+    def _lock_file(self, key: str) -> Iterator[None]:
+        """The O_EXCL lock file older Pacha versions take. Ours say so (FLOCK_MARK): one left
+        by a killed writer is removed at once (whoever holds the fcntl lock is the only live
+        writer of this version); an older version's is broken after STALE_LOCK seconds."""
         lock = self._path(key + ".lock")
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, outside_mode(0o666))
                 break
             except FileExistsError:
                 _break_if_stale(lock)
@@ -216,17 +268,30 @@ class FileBackend:
                     ) from None
                 time.sleep(0.01)
         try:
-            os.write(fd, f"{os.uname().nodename} {os.getpid()}\n".encode())
+            os.write(fd, f"{FLOCK_MARK} {os.uname().nodename} {os.getpid()}\n".encode())
             os.close(fd)
             yield
         finally:
             lock.unlink(missing_ok=True)
 
 
+_THREAD_LOCKS: dict[Path, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+def _thread_lock(path: Path) -> threading.Lock:
+    with _THREAD_LOCKS_GUARD:
+        return _THREAD_LOCKS.setdefault(path, threading.Lock())
+
+
 def _break_if_stale(lock: Path) -> None:
-    """Remove a lock file older than STALE_LOCK (its writer was killed)."""
+    """Remove a lock file left by a killed writer: at once if it is ours (the caller holds the
+    fcntl lock every writer of this version takes first), after STALE_LOCK seconds if it was
+    written by an older version (which does not take the fcntl lock)."""
     try:
-        if time.time() - lock.stat().st_mtime > STALE_LOCK:
+        with open(lock, "rb") as f:
+            ours = f.read(len(FLOCK_MARK)) == FLOCK_MARK.encode()
+        if ours or time.time() - lock.stat().st_mtime > STALE_LOCK:
             lock.unlink(missing_ok=True)
     except FileNotFoundError:
         pass

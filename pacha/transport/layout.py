@@ -12,7 +12,7 @@ was written by someone else: ref names and ids are checked as a local registry c
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from pacha.errors import InvalidInput
 from pacha.hashing import hash_bytes
@@ -127,15 +127,38 @@ def decode_table(data: bytes, etag: str) -> RemoteRefTable:
 
 @dataclass(frozen=True)
 class RemoteLogEntry:
-    """One change of one remote ref, as the pusher recorded it (old/new: ZERO_ID when absent)."""
+    """One change of one remote ref (old/new: ZERO_ID when absent): who made it, when and why
+    on the machine that made it (a change carried by a push), else the push's own."""
 
     name: str
     old: str
     new: str
     who: str
-    when_ns: int  # the pusher's time, never before the previous push's (see reftable.next_time)
+    when_ns: int  # when the change was made (ns since the epoch; the push's time if not carried)
     message: str
     seq: int  # the push (segment) number on the remote
+    pushed_by: str = ""  # who pushed it
+    pushed_ns: int = 0  # the push's time, never before the previous push's (reftable.next_time)
+    txn: int = 0  # the pusher's local transaction number (changes made together share it); 0: the push's
+
+
+class Change(NamedTuple):
+    """One entry of a segment: a ref change, with the who/time/message/local transaction of the
+    machine that made it when the push carried it from its reflog (None/0: the push's own)."""
+
+    name: str
+    old: str
+    new: str
+    who: str | None = None
+    when_ns: int | None = None
+    message: str | None = None
+    txn: int = 0
+
+    def encode(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"name": self.name, "old": self.old, "new": self.new}
+        if self.who is not None:
+            doc.update(who=self.who, when_ns=self.when_ns, message=self.message, txn=self.txn)
+        return doc
 
 
 @dataclass(frozen=True)
@@ -147,7 +170,7 @@ class LogSegment:
     who: str
     when_ns: int
     message: str
-    changes: list[tuple[str, str, str]]  # (name, old, new)
+    changes: list[Change]
 
     def encode(self) -> bytes:
         return _json(
@@ -158,7 +181,7 @@ class LogSegment:
                 "who": self.who,
                 "when_ns": self.when_ns,
                 "message": self.message,
-                "entries": [{"name": n, "old": o, "new": w} for n, o, w in self.changes],
+                "entries": [change.encode() for change in self.changes],
             }
         )
 
@@ -168,20 +191,39 @@ class LogSegment:
 
     def entries(self) -> list[RemoteLogEntry]:
         return [
-            RemoteLogEntry(n, o, w, self.who, self.when_ns, self.message, self.seq)
-            for n, o, w in self.changes
+            RemoteLogEntry(
+                c.name,
+                c.old,
+                c.new,
+                c.who if c.who is not None else self.who,
+                c.when_ns if c.when_ns is not None else self.when_ns,
+                c.message if c.message is not None else self.message,
+                self.seq,
+                self.who,
+                self.when_ns,
+                c.txn,
+            )
+            for c in self.changes
         ]
+
+
+def _change(entry: dict[str, Any]) -> Change:
+    name = check_ref_name(str(entry["name"]))
+    old = check_id(str(entry["old"]), "old id") if entry["old"] != ZERO_ID else ZERO_ID
+    new = check_id(str(entry["new"]), "new id") if entry["new"] != ZERO_ID else ZERO_ID
+    if "who" not in entry:
+        return Change(name, old, new)
+    if not isinstance(entry["when_ns"], int) or not isinstance(entry.get("txn", 0), int):
+        raise InvalidInput(f"bad time or transaction of an entry of {name}")
+    return Change(
+        name, old, new, str(entry["who"]), entry["when_ns"], str(entry["message"]), entry.get("txn", 0)
+    )
 
 
 def decode_segment(data: bytes, key: str) -> LogSegment:
     doc = _load(data, key)
     try:
-        changes = []
-        for entry in doc["entries"]:
-            name = check_ref_name(str(entry["name"]))
-            old = check_id(str(entry["old"]), "old id") if entry["old"] != ZERO_ID else ZERO_ID
-            new = check_id(str(entry["new"]), "new id") if entry["new"] != ZERO_ID else ZERO_ID
-            changes.append((name, old, new))
+        changes = [_change(entry) for entry in doc["entries"]]
         prev = doc.get("prev")
         if prev is not None and not (isinstance(prev, str) and prev.startswith(LOG_DIR)):
             raise InvalidInput(f"bad prev {prev!r}")

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pacha import codec
 from pacha import objects as kinds
@@ -20,8 +20,12 @@ from pacha.crypto import stage
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
+from pacha.refs.transaction import Recorded
+from pacha.store.encodings import decode_whole
 from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.reader import verified
 from pacha.store.tmpfile import TempFile
+from pacha.transport.layout import Change
 
 if TYPE_CHECKING:
     from pacha.crypto.unlock import RegistryKeys
@@ -84,11 +88,41 @@ def is_chunk_list(store: ObjectStore, object_id: str) -> bool:
     return store.stat(object_id).encoding == codec.CHUNKS
 
 
-def check_stored(object_id: str, data: bytes) -> None:
-    """Raise CorruptObject unless data starts with a sound object header (before installing)."""
+class Arrived(NamedTuple):
+    """A received stored form, checked in the thread that downloaded it."""
+
+    object_id: str
+    data: bytes
+    verified: bool  # decoded and hashed to its id already (identity or one zstd frame)
+    structured: bool  # a tree or record (names other objects), read once installed
+    needs: list[str]  # what it needs to be read: a chunk list's chunks, a delta's base
+    content: bytes | memoryview | None  # a verified blob's bytes (for a chunked file's hash)
+    listed: tuple[int, list[tuple[str, int]]] | None  # a chunk list: file size, (chunk, size)s
+
+
+def check_arrived(object_id: str, data: bytes, keys: RegistryKeys) -> Arrived:
+    """Check a received stored form where it arrived: a sound header, and for an identity or
+    single-frame zstd body (every chunk and small file) the decoded bytes hashing to the id, so
+    that nothing is read back from disk to be verified; raises CorruptObject. Chunk lists,
+    deltas and sealed bodies need other objects (or keys) and are verified from the store."""
     header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
     if header.encoding == codec.IDENTITY and len(data) - header.length != header.size:
         raise CorruptObject(f"object {object_id} is corrupt: body length differs from its header")
+    content: bytes | memoryview | None = None
+    if header.encoding in (codec.IDENTITY, codec.ZSTD):
+        body = memoryview(data)[header.length :]
+        content = decode_whole(header, cast(bytes, body))  # identity: a view, no copy
+        if content is not None:
+            verified(object_id, header.size, content)
+    structured = header.kind in kinds.STRUCTURED_KINDS
+    needs = storage_links_of(object_id, data, keys)  # a sealed list or delta: opened with keys
+    listed = None
+    if header.encoding == codec.CHUNKS:
+        body = memoryview(data)[header.length :]
+        sizes = [_U64.unpack_from(body, i + 32)[0] for i in range(0, len(body), _CHUNK_ENTRY)]
+        listed = (header.size, list(zip(needs, sizes, strict=True)))
+    kept = content if header.kind == kinds.BLOB else None
+    return Arrived(object_id, data, content is not None, structured, needs, kept, listed)
 
 
 # --- installing received objects ---------------------------------------------------
@@ -162,6 +196,7 @@ def parse_index(data: bytes, pack_id: str) -> IndexEntries:
 
 # --- local refs: remote-tracking refs and the mirrored remote log ------------------
 TRACKING_PREFIX = "remotes/"
+_OWN_GROUP = 1 << 62  # group of a push's own changes (after every carried transaction)
 _REMOTE_LOG_MAP = "remote-log:"  # map name per remote: key = segment seq (u64 BE), value = segment
 
 
@@ -174,23 +209,37 @@ def tracking_refs(registry: Registry, remote_name: str) -> dict[str, str]:
 def mirror_segment(
     registry: Registry,
     remote_name: str,
-    changes: list[tuple[str, str, str]],
+    changes: Sequence[Change],
     who: str,
     message: str,
+    when_ns: int,
     segment: tuple[int, bytes] | None,
 ) -> None:
-    """In one local transaction: apply (name, old, new) changes of remote refs to
-    remotes/<remote_name>/<name> (ZERO_ID: absent), with the remote pusher's name and message
-    in the reflog, and keep the remote's segment (seq, bytes) verbatim, its remote times
-    included. Objects need not be here (a lazy registry fetches them on demand)."""
+    """In one local transaction: apply a push's changes of remote refs to
+    remotes/<remote_name>/<name> (ZERO_ID: absent) and keep the remote's segment (seq, bytes)
+    verbatim, its remote times included. Each change is replayed into the reflog with the who,
+    message and time of the machine that made it (a change the push did not carry: the pusher's
+    who and message); changes one transaction made there stay one transaction here. Objects
+    need not be here (a lazy registry fetches them on demand)."""
     tx = registry.refs.transaction(message, who)
-    for name, _old, new in changes:
-        local = f"{TRACKING_PREFIX}{remote_name}/{name}"
-        if new == ZERO_ID:
-            if registry.refs.get(local) is not None:
-                tx.delete(local)
+    have = tracking_refs(registry, remote_name)
+    groups: dict[int, int] = {}  # the pusher's transaction number -> its group here, in order
+    history: dict[str, list[Recorded]] = {}
+    for c in changes:
+        if c.who is None:  # not carried: the push's own change, after the carried ones
+            record = Recorded(c.old, c.new, who, when_ns, message, _OWN_GROUP)
         else:
-            tx.update(local, new)
+            group = groups.setdefault(c.txn, len(groups))
+            record = Recorded(c.old, c.new, c.who, c.when_ns or 0, c.message or "", group)
+        history.setdefault(c.name, []).append(record)
+    for name, changes_of in history.items():
+        new = changes_of[-1].new
+        tx.replay(
+            f"{TRACKING_PREFIX}{remote_name}/{name}",
+            None if new == ZERO_ID else new,
+            have.get(name),
+            changes_of,
+        )
     if segment is not None:
         tx.map_set(_REMOTE_LOG_MAP + remote_name, segment[0].to_bytes(8, "big"), segment[1])
     tx.commit()

@@ -11,11 +11,18 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from pacha.transport.backend import MULTIPART_THRESHOLD, PART_SIZE, KeyMissing, PreconditionFailed, Stat
+from pacha.transport.backend import (
+    MULTIPART_THRESHOLD,
+    PART_SIZE,
+    KeyMissing,
+    PreconditionFailed,
+    Stat,
+    Upload,
+)
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, RemoteUnreachable
 from pacha.transport.urls import RemoteURL
 
@@ -84,7 +91,7 @@ class ObstoreBackend:
             meta = self._call(f"reading {key}", obstore.head, key)
         except KeyMissing:
             return None
-        return Stat(key, int(meta["size"]), str(meta["e_tag"]))
+        return Stat(key, int(meta["size"]), str(meta["e_tag"]), _seconds(meta))
 
     def list(self, prefix: str) -> list[Stat]:
         import obstore
@@ -93,7 +100,7 @@ class ObstoreBackend:
         for batch in self._call(f"listing {prefix}", obstore.list, prefix=prefix.rstrip("/") or None):
             for meta in batch:
                 if meta["path"].startswith(prefix):
-                    out.append(Stat(meta["path"], int(meta["size"]), str(meta["e_tag"])))
+                    out.append(Stat(meta["path"], int(meta["size"]), str(meta["e_tag"]), _seconds(meta)))
         return sorted(out)
 
     def put(self, key: str, data: bytes) -> str:
@@ -117,6 +124,12 @@ class ObstoreBackend:
         with contextlib.suppress(KeyMissing):
             self._call(f"removing {key}", obstore.delete, key)
 
+    def list_uploads(self, prefix: str) -> Sequence[Upload]:
+        return []  # obstore does not list unfinished multipart uploads (the boto3 backend does)
+
+    def abort_upload(self, upload: Upload) -> None:
+        pass
+
     def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         import obstore
 
@@ -128,3 +141,8 @@ class ObstoreBackend:
         if progress is not None:
             progress(size)
         return size
+
+
+def _seconds(meta: Any) -> float:
+    moment = meta.get("last_modified")
+    return float(moment.timestamp()) if moment is not None else 0.0

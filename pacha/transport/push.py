@@ -20,10 +20,10 @@ from typing import TYPE_CHECKING, Final
 from pacha.crash import crash_point
 from pacha.ids import ZERO_ID, check_id
 from pacha.refs.names import check_ref_name
-from pacha.transport import local, reftable, sealed
+from pacha.transport import carry, local, reftable, sealed
 from pacha.transport.backend import PreconditionFailed
 from pacha.transport.errors import RemoteError, RemoteRefMoved
-from pacha.transport.layout import LogSegment, RemoteLogEntry, RemoteRefTable
+from pacha.transport.layout import Change, LogSegment, RemoteLogEntry, RemoteRefTable
 from pacha.transport.progress import Meter, ProgressCallback
 from pacha.transport.remote import Remote, cache_dir
 from pacha.transport.transfer import plan_send, send
@@ -92,7 +92,8 @@ def push(
     for attempt in range(MAX_ATTEMPTS):
         if not changes:
             return result  # the remote already holds these values
-        segment = LogSegment(table.seq + 1, table.log_head, who, reftable.next_time(table), message, changes)
+        carried = _carried(registry, refs, changes)
+        segment = LogSegment(table.seq + 1, table.log_head, who, reftable.next_time(table), message, carried)
         try:
             reftable.write(remote.backend, table, refs, segment)
         except PreconditionFailed:  # someone else moved the table: check again against theirs
@@ -104,9 +105,24 @@ def push(
             continue
         result.updated = segment.entries()
         if remote.name:
-            local.mirror_segment(registry, remote.name, changes, who, message or "push", None)
+            local.mirror_segment(
+                registry, remote.name, carried, who, message or "push", segment.when_ns, None
+            )
         return result
     raise RemoteError(f"remote {remote.url}: the refs kept moving under {MAX_ATTEMPTS} attempts; push again")
+
+
+def _carried(
+    registry: Registry, refs: Mapping[str, str], changes: list[tuple[str, str, str]]
+) -> list[Change]:
+    """The segment's entries: for each ref the push moves, the local reflog entries that took it
+    from the remote's value to the new one, each with its own who, time and message (plus the
+    refs those transactions changed and brought back; pacha.transport.carry); one entry with
+    the push's who, time and message for a ref whose remote value is not in the local reflog."""
+    moves = [carry.Move(n, None if o == ZERO_ID else o, None if w == ZERO_ID else w) for n, o, w in changes]
+    found = carry.carried(registry.refs.reflog, registry.refs.reflog_all, moves, refs.get)
+    out = [Change(e.name, e.old, e.new, e.who, e.made_at, e.message, e.txn) for e in carry.ordered(found)]
+    return out + [Change(n, o, w) for n, o, w in changes if n not in found]
 
 
 def _checked(update: RefUpdate) -> RefUpdate:
@@ -143,17 +159,17 @@ def _apply(
 def _moved(remote: Remote, table: RemoteRefTable, u: RefUpdate, have: str | None) -> RemoteRefMoved:
     from pacha.refs.store import iso_time
 
-    segment = reftable.last_change(remote.backend, table, u.name)
+    change = reftable.last_entry(remote.backend, table, u.name)
     now = f"points at {have[:12]}" if have else "does not exist"
     expected = "not to exist" if u.expected_old is None else f"at {str(u.expected_old)[:12]}"
     by = ""
-    if segment is not None:
-        note = f": {segment.message}" if segment.message else ""
-        by = f" (moved by {segment.who} at {iso_time(segment.when_ns)}{note})"
+    if change is not None:
+        note = f": {change.message}" if change.message else ""
+        by = f" (moved by {change.who} at {iso_time(change.when_ns)}{note})"
     return RemoteRefMoved(
         f"remote ref {u.name} {now}{by}, expected {expected}: not a fast-forward; "
         "fetch and look before pushing again, or push --force to overwrite",
         u.name,
-        segment.who if segment else "",
-        segment.when_ns if segment else 0,
+        change.who if change else "",
+        change.when_ns if change else 0,
     )

@@ -17,17 +17,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pacha.crash import crash_point
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.transport import local
 from pacha.transport.errors import RemoteMissingObject, RemoteObjectCorrupt
 from pacha.transport.layout import pack_key
+from pacha.transport.listhash import ListHash
 from pacha.transport.progress import Meter
 from pacha.transport.remote import Location, Remote, cache_dir
 
 if TYPE_CHECKING:
+    from pacha.crypto.unlock import RegistryKeys
     from pacha.registry import Registry
     from pacha.store import ObjectStore
 
@@ -43,23 +45,52 @@ class FetchObjectsResult:
     requests: int = 0
 
 
+class Filter(Protocol):
+    """Narrows the closure a receive walks (pacha.transport.partial: records without blobs)."""
+
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        """What to follow from a tree or record stored here."""
+        ...
+
+    def choose(self, wanted: list[str], where: dict[str, Location], required: set[str]) -> list[str]:
+        """Which of the ids about to be downloaded to take (required: roots, chunks, bases)."""
+        ...
+
+
 class _Walk:
     """The closure being fetched: what is queued, seen, and waiting for what it needs."""
 
-    def __init__(self, roots: Iterable[str]) -> None:
+    def __init__(self, roots: Iterable[str], narrow: Filter | None = None) -> None:
         self.queue = sorted(set(roots))
         self.seen: set[str] = set()
-        self.waiting: dict[str, bytes] = {}  # received, not verifiable yet (chunk list, delta)
+        self.waiting: dict[str, local.Arrived] = {}  # received, not verifiable yet (chunk list, delta)
+        self.structured: set[str] = set()  # received trees and records (followed once installed)
+        self.hashes: dict[str, ListHash] = {}  # chunked files being hashed as their chunks arrive
+        self.narrow = narrow
+        self.required = set(self.queue)  # taken whatever a filter says: roots, and what they need
 
     def add(self, ids: Iterable[str]) -> None:
         self.queue.extend(i for i in ids if i not in self.seen)
 
+    def need(self, ids: Iterable[str]) -> None:
+        """Storage links (chunks, delta base) of a received object: it cannot be installed without."""
+        ids = list(ids)
+        self.required.update(ids)
+        self.add(ids)
 
-def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter) -> FetchObjectsResult:
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        if self.narrow is None:
+            return local.structured_links(store, object_id)
+        return self.narrow.links(store, object_id)
+
+
+def receive(
+    registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter, narrow: Filter | None = None
+) -> FetchObjectsResult:
     """Fetch the closure of roots that the local store lacks (see module doc)."""
     store = registry.objects
     result = FetchObjectsResult()
-    walk = _Walk(roots)
+    walk = _Walk(roots, narrow)
     while walk.queue or walk.waiting:
         if not walk.queue:  # only waiting objects left: install those now ready
             installed = _install(store, remote, iter(()), walk, result, meter)
@@ -70,15 +101,20 @@ def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Met
                     object_id,
                 )
             for object_id in installed:
-                walk.add(_links(store, remote, object_id))
+                if object_id in walk.structured:
+                    walk.add(_links(store, remote, object_id, walk))
             continue
         wanted = _round(store, walk)
         where = _locate(registry, remote, wanted)
+        if walk.narrow is not None:
+            wanted = walk.narrow.choose(wanted, where, walk.required)
         meter.grow(sum(where[i].length for i in wanted), len(wanted))
-        for group in _groups(wanted, where):
-            stream = _download(remote, [(i, where[i]) for i in group], result)
-            for object_id in _install(store, remote, stream, walk, result, meter):
-                walk.add(_links(store, remote, object_id))
+        # one stream over the whole round: the next requests run while a pack is installed
+        stream = _Batches(_download(remote, [(i, where[i]) for i in wanted], result, store.keys))
+        while not stream.done:
+            for object_id in _install(store, remote, stream.next_batch(), walk, result, meter):
+                if object_id in walk.structured:
+                    walk.add(_links(store, remote, object_id, walk))
     return result
 
 
@@ -93,7 +129,7 @@ def _round(store: ObjectStore, walk: _Walk) -> list[str]:
                 continue
             walk.seen.add(object_id)
             if local.has(store, object_id):
-                walk.add(local.structured_links(store, object_id))
+                walk.add(walk.links(store, object_id))
             else:
                 wanted.append(object_id)
     return wanted
@@ -112,63 +148,77 @@ def _locate(registry: Registry, remote: Remote, wanted: list[str]) -> dict[str, 
     return where
 
 
-def _groups(wanted: list[str], where: dict[str, Location]) -> Iterator[list[str]]:
-    """wanted in runs of up to INSTALL_EVERY remote bytes, in pack order (one local pack each)."""
-    group: list[str] = []
-    size = 0
-    for object_id in sorted(wanted, key=lambda i: (where[i].pack_id, where[i].offset)):
-        if group and size + where[object_id].length > INSTALL_EVERY:
-            yield group
-            group, size = [], 0
-        group.append(object_id)
-        size += where[object_id].length
-    if group:
-        yield group
+class _Batches:
+    """A stream of arrived objects cut into batches of about INSTALL_EVERY bytes (one local
+    pack each), the stream itself running on across batches."""
+
+    def __init__(self, stream: Iterator[local.Arrived]) -> None:
+        self._stream = stream
+        self._next: local.Arrived | None = next(stream, None)
+        self.done = self._next is None
+
+    def next_batch(self) -> Iterator[local.Arrived]:
+        size = 0
+        while self._next is not None and size < INSTALL_EVERY:
+            item, size = self._next, size + len(self._next.data)
+            self._next = next(self._stream, None)
+            yield item
+        self.done = self._next is None
 
 
 def _install(
     store: ObjectStore,
     remote: Remote,
-    stream: Iterator[tuple[str, bytes]],
+    stream: Iterator[local.Arrived],
     walk: _Walk,
     result: FetchObjectsResult,
     meter: Meter,
 ) -> list[str]:
-    """Add what arrives (and what was waiting and is now ready) to one local pack; verify all of
-    it, then install it. Returns the ids installed."""
+    """Add what arrives (and what was waiting and is now ready) to one local pack; verify what
+    was not verified on arrival, then install it. Returns the ids installed."""
     added: list[str] = []
+    unverified: list[str] = []
     with local.receiving(store) as writer:
-        for object_id, data in stream:
-            try:
-                local.check_stored(object_id, data)
-                needs = local.storage_links_of(object_id, data, store.keys)
-            except CorruptObject as exc:
-                raise _corrupt(object_id, remote, exc) from None
-            result.bytes += len(data)
-            meter.add(len(data), 1)
-            if all(local.has(store, i) for i in needs):
-                writer.add(object_id, data)
-                added.append(object_id)
+        for item in stream:
+            result.bytes += len(item.data)
+            meter.add(len(item.data), 1)
+            if item.structured:
+                walk.structured.add(item.object_id)
+            if all(local.has(store, i) for i in item.needs):
+                writer.add(item.object_id, item.data)
+                added.append(item.object_id)
+                if not item.verified:
+                    unverified.append(item.object_id)
+                _hash_along(store, walk, item)
             else:
-                walk.waiting[object_id] = data
-                walk.add(needs)
+                walk.waiting[item.object_id] = item
+                walk.need(item.needs)
+                if item.listed is not None:
+                    walk.hashes[item.object_id] = ListHash(item.object_id, *item.listed)
+                    _hash_along(store, walk, None)
         progress = True
         while progress:  # waiting objects whose chunks or base arrived in this pack
-            ready = [i for i, data in walk.waiting.items() if _ready(store, i, data)]
+            ready = [i for i, item in walk.waiting.items() if all(local.has(store, n) for n in item.needs)]
             for object_id in ready:
-                writer.add(object_id, walk.waiting.pop(object_id))
+                writer.add(object_id, walk.waiting.pop(object_id).data)
                 added.append(object_id)
+                hashed = walk.hashes.pop(object_id, None)
+                if hashed is None or not hashed.verified():  # else hashed whole as its chunks came
+                    unverified.append(object_id)
             progress = bool(ready)
-        _verify(store, remote, added)
+        _verify(store, remote, unverified)
     result.objects += len(added)
     if added:
         crash_point("fetch-after-pack")
     return added
 
 
-def _ready(store: ObjectStore, object_id: str, data: bytes) -> bool:
-    """Everything the stored form needs (chunks, delta base) is here (or in the open pack)."""
-    return all(local.has(store, i) for i in local.storage_links_of(object_id, data, store.keys))
+def _hash_along(store: ObjectStore, walk: _Walk, item: local.Arrived | None) -> None:
+    """Feed the chunk just added (item) to the files waiting for it, then the chunks here already."""
+    for hashed in walk.hashes.values():
+        if item is not None and item.content is not None and hashed.next_id == item.object_id:
+            hashed.feed(item.content)
+        hashed.advance(lambda i: local.has(store, i), store.read)
 
 
 def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
@@ -182,9 +232,9 @@ def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
             raise _corrupt(object_id, remote, exc) from None
 
 
-def _links(store: ObjectStore, remote: Remote, object_id: str) -> list[str]:
+def _links(store: ObjectStore, remote: Remote, object_id: str, walk: _Walk) -> list[str]:
     try:
-        return local.structured_links(store, object_id)
+        return walk.links(store, object_id)
     except (CorruptObject, ObjectNotFound) as exc:
         raise _corrupt(object_id, remote, exc) from None
 
@@ -197,11 +247,12 @@ def _corrupt(object_id: str, remote: Remote, exc: Exception) -> RemoteObjectCorr
 
 
 def _download(
-    remote: Remote, items: list[tuple[str, Location]], result: FetchObjectsResult
-) -> Iterator[tuple[str, bytes]]:
-    """(id, stored bytes) of each item, fetched by ranged GETs over adjacent entries."""
+    remote: Remote, items: list[tuple[str, Location]], result: FetchObjectsResult, keys: RegistryKeys
+) -> Iterator[local.Arrived]:
+    """Each item's stored bytes, fetched by ranged GETs over adjacent entries and checked (and,
+    most, verified) in the thread that fetched them (local.check_arrived)."""
 
-    def get(run: list[tuple[str, Location]]) -> list[tuple[str, bytes]]:
+    def get(run: list[tuple[str, Location]]) -> list[local.Arrived]:
         start = run[0][1].offset
         end = max(loc.offset + loc.length for _, loc in run)
         data = remote.backend.get_range(pack_key(run[0][1].pack_id), start, end - start)
@@ -209,16 +260,27 @@ def _download(
             raise RemoteObjectCorrupt(
                 f"remote {remote.url}: pack {run[0][1].pack_id} is shorter than its index says", run[0][0]
             )
-        return [(i, data[loc.offset - start : loc.offset - start + loc.length]) for i, loc in run]
+        out = []
+        for object_id, loc in run:
+            piece = data[loc.offset - start : loc.offset - start + loc.length] if len(run) > 1 else data
+            try:
+                out.append(local.check_arrived(object_id, piece, keys))
+            except CorruptObject as exc:
+                raise _corrupt(object_id, remote, exc) from None
+        return out
 
     runs = _runs(items)
     result.requests += len(runs)
-    for pieces in remote.map(get, runs, window=remote.jobs):  # at most jobs x RANGE_LIMIT in memory
-        yield from pieces
+    # taken in walk order (a chunked file's chunks in file order, for its hash): at most
+    # jobs + 2 requests in flight, jobs x RANGE_LIMIT bytes in memory
+    for arrived in remote.map(get, runs, window=remote.jobs + 2, ordered=True):
+        yield from arrived
 
 
 def _runs(items: list[tuple[str, Location]]) -> list[list[tuple[str, Location]]]:
-    """Group entries by pack into runs of nearby entries, each at most RANGE_LIMIT bytes."""
+    """Group entries by pack into runs of nearby entries, each at most RANGE_LIMIT bytes, in the
+    order of items (each run where its first entry is)."""
+    order = {object_id: n for n, (object_id, _) in enumerate(items)}
     ordered = sorted(items, key=lambda item: (item[1].pack_id, item[1].offset))
     runs: list[list[tuple[str, Location]]] = []
     for item in ordered:
@@ -234,4 +296,5 @@ def _runs(items: list[tuple[str, Location]]) -> list[list[tuple[str, Location]]]
                 last.append(item)
                 continue
         runs.append([item])
+    runs.sort(key=lambda run: min(order[object_id] for object_id, _ in run))
     return runs

@@ -18,7 +18,14 @@ from collections.abc import Callable
 from pacha.transport import cas
 from pacha.transport.backend import Backend, KeyMissing, PreconditionFailed
 from pacha.transport.errors import RemoteFormatError
-from pacha.transport.layout import REFS_KEY, LogSegment, RemoteRefTable, decode_segment, decode_table
+from pacha.transport.layout import (
+    REFS_KEY,
+    LogSegment,
+    RemoteLogEntry,
+    RemoteRefTable,
+    decode_segment,
+    decode_table,
+)
 
 TICK_NS = 1000  # a push's time is at least the previous push's plus 1 µs (times never go backwards)
 
@@ -96,3 +103,11 @@ def last_change(backend: Backend, table: RemoteRefTable, name: str) -> LogSegmen
             return segment
         key = segment.prev
     return None
+
+
+def last_entry(backend: Backend, table: RemoteRefTable, name: str) -> RemoteLogEntry | None:
+    """The newest change of ref name on the remote (who made it, when, why), None if none is recorded."""
+    segment = last_change(backend, table, name)
+    if segment is None:
+        return None
+    return [entry for entry in segment.entries() if entry.name == name][-1]

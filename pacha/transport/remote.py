@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -138,11 +139,23 @@ class Remote:
     def known_packs(self) -> set[str]:
         return set(self._packs)
 
-    def map(self, fn: Callable[[T], R], items: Iterable[T], window: int | None = None) -> Iterator[R]:
-        """fn over items on self.jobs threads, results as they complete; at most `window`
-        (default 2 x jobs) in flight, so memory stays bounded whatever the number of items."""
+    def map(
+        self, fn: Callable[[T], R], items: Iterable[T], window: int | None = None, ordered: bool = False
+    ) -> Iterator[R]:
+        """fn over items on self.jobs threads, results as they complete (ordered: in the order of
+        items); at most `window` (default 2 x jobs) in flight, so memory stays bounded whatever
+        the number of items."""
         window = window or 2 * self.jobs
         with ThreadPoolExecutor(self.jobs) as pool:
+            if ordered:
+                queue: deque[Future[R]] = deque()
+                for item in items:
+                    queue.append(pool.submit(fn, item))
+                    if len(queue) >= window:
+                        yield queue.popleft().result()
+                while queue:
+                    yield queue.popleft().result()
+                return
             pending: set[Future[R]] = set()
             for item in items:
                 pending.add(pool.submit(fn, item))

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from pacha.transport.backend import (
     KeyMissing,
     PreconditionFailed,
     Stat,
+    Upload,
     default_jobs,
 )
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, RemoteUnreachable
@@ -37,24 +39,69 @@ _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403",
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
 
+# What selects the credentials, region and endpoint a new client gets (besides endpoint_url):
+# clients are shared per process for the same values (a boto3 client is thread-safe).
+_CLIENT_ENV = (
+    "AWS_PROFILE",
+    "AWS_DEFAULT_PROFILE",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+_CLIENTS: dict[tuple[object, ...], Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+_LOADER: list[Any] = []  # botocore's data loader, shared: it caches the parsed service models
+
+
+def shared_client(endpoint_url: str | None, pool: int) -> Any:
+    """The process's S3 client for this endpoint, connection pool size and AWS environment.
+
+    Setting up a client costs ~0.3-0.7 s (botocore parses the S3 service model and endpoint
+    rules); the parsed models are shared by every session of the process (one data loader),
+    and a client is made once per distinct setting. Each new client still gets a fresh
+    boto3 session, so credentials and profiles resolve exactly as boto3 resolves them."""
+    key = (endpoint_url, pool, *(os.environ.get(name) for name in _CLIENT_ENV))
+    with _CLIENTS_LOCK:
+        client = _CLIENTS.get(key)
+        if client is None:
+            client = _CLIENTS[key] = _new_client(endpoint_url, pool)
+        return client
+
+
+def _new_client(endpoint_url: str | None, pool: int) -> Any:
+    import boto3
+    import botocore.session
+    from botocore.config import Config
+
+    core = botocore.session.Session()
+    if _LOADER:
+        core.register_component("data_loader", _LOADER[0])
+    else:
+        _LOADER.append(core.get_component("data_loader"))
+    config = Config(
+        max_pool_connections=pool,
+        retries={"mode": "standard", "max_attempts": 5},
+        connect_timeout=10,
+        read_timeout=120,
+    )
+    return boto3.session.Session(botocore_session=core).client("s3", endpoint_url=endpoint_url, config=config)
+
+
 class S3Backend:
     """Keys under s3://bucket/prefix."""
 
     def __init__(self, url: RemoteURL, endpoint_url: str | None = None, jobs: int | None = None) -> None:
-        import boto3
-        from botocore.config import Config
-
         self.bucket = url.bucket
         self.prefix = url.prefix + "/" if url.prefix else ""
         self.location = str(url)
-        config = Config(
-            max_pool_connections=max(10, jobs or default_jobs()),
-            retries={"mode": "standard", "max_attempts": 5},
-            connect_timeout=10,
-            read_timeout=120,
-        )
         try:
-            self.client: Any = boto3.session.Session().client("s3", endpoint_url=endpoint_url, config=config)
+            self.client: Any = shared_client(endpoint_url, max(10, jobs or default_jobs()))
         except Exception as exc:  # a bad profile, region or endpoint in the AWS configuration
             raise RemoteError(f"remote {self.location}: cannot set up the S3 client: {exc}") from None
 
@@ -122,7 +169,7 @@ class S3Backend:
             reply = self._call(f"reading {key}", "head_object", Key=self._key(key))
         except KeyMissing:
             return None
-        return Stat(key, int(reply["ContentLength"]), reply["ETag"])
+        return Stat(key, int(reply["ContentLength"]), reply["ETag"], _seconds(reply.get("LastModified")))
 
     def list(self, prefix: str) -> list[Stat]:
         out = []
@@ -130,7 +177,9 @@ class S3Backend:
         while True:
             reply = self._call(f"listing {prefix}", "list_objects_v2", Prefix=self._key(prefix), **token)
             for item in reply.get("Contents", []):
-                out.append(Stat(item["Key"][len(self.prefix) :], int(item["Size"]), item.get("ETag", "")))
+                key = item["Key"][len(self.prefix) :]
+                modified = _seconds(item.get("LastModified"))
+                out.append(Stat(key, int(item["Size"]), item.get("ETag", ""), modified))
             if not reply.get("IsTruncated"):
                 return sorted(out)
             token = {"ContinuationToken": reply["NextContinuationToken"]}
@@ -149,6 +198,27 @@ class S3Backend:
 
     def delete(self, key: str) -> None:
         self._call(f"removing {key}", "delete_object", Key=self._key(key))
+
+    def list_uploads(self, prefix: str) -> Sequence[Upload]:
+        out = []
+        markers: dict[str, str] = {}
+        while True:
+            reply = self._call(
+                f"listing the unfinished uploads of {prefix}", "list_multipart_uploads",
+                Prefix=self._key(prefix), **markers,
+            )  # fmt: skip
+            for item in reply.get("Uploads", []):
+                key = str(item["Key"])[len(self.prefix) :]
+                out.append(Upload(key, str(item["UploadId"]), _seconds(item.get("Initiated"))))
+            if not reply.get("IsTruncated"):
+                return out
+            markers = {"KeyMarker": reply["NextKeyMarker"], "UploadIdMarker": reply["NextUploadIdMarker"]}
+
+    def abort_upload(self, upload: Upload) -> None:
+        self._call(
+            f"aborting the upload of {upload.key}", "abort_multipart_upload",
+            Key=self._key(upload.key), UploadId=upload.upload_id,
+        )  # fmt: skip
 
     def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
         size = path.stat().st_size
@@ -206,6 +276,11 @@ class S3Backend:
                 marker = int(listed["NextPartNumberMarker"])
             return upload["UploadId"], parts
         return self._call(f"writing {key}", "create_multipart_upload", Key=full)["UploadId"], {}
+
+
+def _seconds(moment: Any) -> float:
+    """A datetime botocore parsed (LastModified, Initiated) as seconds since the epoch."""
+    return float(moment.timestamp()) if moment is not None else 0.0
 
 
 def _read_body(backend: S3Backend, reply: Any, key: str) -> bytes:

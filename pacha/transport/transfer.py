@@ -13,6 +13,7 @@ multipart upload).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -30,6 +31,9 @@ if TYPE_CHECKING:
     from pacha.store import ObjectStore
 
 PACK_TARGET = 32 << 20  # bytes of objects per pack sent (a pack above 16 MiB goes up in parts)
+# a pack found without its index is reused (only the index sent) if written this recently (s);
+# an older one is sent again, as `remote prune` may be removing it (its grace is longer)
+REUSE_WITHIN = 600.0
 
 
 @dataclass
@@ -116,16 +120,18 @@ def _send_batch(registry: Registry, remote: Remote, batch: list[str], meter: Met
         size = built.pack.path.stat().st_size
         there = remote.backend.head(pack_key(built.pack_id))
         uploaded = 0
-        if there is None or there.size != size:
+        if there is None or there.size != size or time.time() - there.modified > REUSE_WITHIN:
             uploaded = remote.backend.put_file(
                 pack_key(built.pack_id), built.pack.path, lambda n: meter.add(n)
             )
         else:
-            meter.add(size)  # arrived whole before its index: only the index is missing
+            meter.add(size)  # arrived whole before its index, lately: only the index is missing
         crash_point("push-pack-before-index")
         remote.backend.put(
             index_key(built.pack_id), built.index_data
         )  # the index last: the pack is now visible
+        if remote.backend.head(pack_key(built.pack_id)) is None:  # pruned meanwhile: send it again
+            uploaded += remote.backend.put_file(pack_key(built.pack_id), built.pack.path)
         meter.add(0, len(built.entries))
         crash_point("push-after-pack")
         return len(built.entries), uploaded + len(built.index_data), True

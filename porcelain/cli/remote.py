@@ -1,4 +1,4 @@
-"""pacha remote: add, list, remove and check the remotes a registry shares through."""
+"""pacha remote: add, list, remove, check and prune the remotes a registry shares through."""
 
 from __future__ import annotations
 
@@ -7,13 +7,15 @@ from typing import Annotated
 import typer
 
 from pacha.cli.app import open_reg
+from pacha.errors import UsageError
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
-from porcelain.remotes.admin import CheckReport
+from porcelain.remotes import wire
+from porcelain.remotes.admin import CheckReport, set_option
 from porcelain.remotes.admin import add as add_remote
 from porcelain.remotes.admin import check as check_remote
 from porcelain.remotes.admin import remove as remove_remote
-from porcelain.remotes.settings import list_remotes, set_remote_option
+from porcelain.remotes.settings import get_remote, list_remotes
 
 app = typer.Typer(
     help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
@@ -59,13 +61,19 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a remote (and probe it: read/write access, conditional writes honoured)."""
-    added, report = add_remote(
-        open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
-    )
+    done = add_remote(open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check)
+    added, report = done.settings, done.report
     if as_json:
-        print_json({**added.as_dict(), "check": report.as_dict() if report else None})
+        print_json(
+            {**added.as_dict(), "check": report.as_dict() if report else None, "exists": done.missing is None}
+        )
         return
     typer.echo(f"added remote {added.name}: {added.url}" + (" (default)" if added.default else ""))
+    if done.missing is not None:  # as `git remote add` does, create nothing; but a typo must show
+        typer.echo(
+            f"  {done.missing} does not exist yet: the first `pacha push {added.name}` creates it "
+            "(if you meant an existing remote, check the path)"
+        )
     if report is not None:
         _print_check(report)
 
@@ -109,9 +117,12 @@ def set_(
     as_json: JsonOption = False,
 ) -> None:
     """Change one setting of a remote (remote.NAME.KEY in config.toml)."""
-    changed = set_remote_option(open_reg(), name, key, value)
+    changed = set_option(open_reg(), name, key, value)
     if as_json:
         print_json(changed.as_dict())
+        return
+    shown = changed.as_dict()[key.replace("-", "_")]
+    typer.echo(f"remote.{changed.name}.{key} = {str(shown).lower() if isinstance(shown, bool) else shown}")
 
 
 @app.command("check", epilog="Example: pacha remote check origin")
@@ -127,3 +138,46 @@ def check(
         _print_check(report)
     if not report.ok:
         raise typer.Exit(1)
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_grace(text: str) -> float:
+    """'90s', '30m', '1h', '2d', '1w' or a number of seconds; UsageError (exit 2) otherwise."""
+    value, unit = (text[:-1], text[-1]) if text and text[-1] in _UNITS else (text, "s")
+    try:
+        seconds = float(value) * _UNITS[unit]
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:
+        raise UsageError(f"--grace {text!r} is not a duration: give e.g. 30m, 1h, 2d or 0")
+    return seconds
+
+
+@app.command("prune", epilog="Example: pacha remote prune origin --dry-run")
+def prune(
+    name: Annotated[str | None, typer.Argument(help="Remote name (default: the default remote).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", "-n", help="List what would be removed.")] = False,
+    grace: Annotated[
+        str, typer.Option("--grace", help="Keep leftovers younger than this (30m, 1h, 2d; 0: all).")
+    ] = "1h",
+    as_json: JsonOption = False,
+) -> None:
+    """Remove what killed or lost pushes left on a remote, older than the grace period."""
+    seconds = parse_grace(grace)
+    report = wire.prune(wire.connect(get_remote(open_reg(), name)), seconds, dry_run)
+    if as_json:
+        print_json(report.as_dict())
+        return
+    verb = "would remove" if dry_run else "removed"
+    out = console()
+    for item in report.removed:
+        out.print(
+            f"{verb} {item.key} ({item.what}, {item.size} bytes, {item.age / 3600:.1f} h old)", markup=False
+        )
+    out.print(
+        f"{report.url}: {verb} {len(report.removed)} leftover(s), {report.bytes} bytes; "
+        f"{len(report.young)} younger than the grace period kept",
+        markup=False,
+    )

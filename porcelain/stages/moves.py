@@ -94,8 +94,9 @@ def history(core: Core, kind: str, name: str) -> list[Transition]:
         ref_name, stage, ver = layout.split_stage_ref(kind, entry.name)
         if ref_name != name:
             continue
-        # one transaction: its number (entries written before it was kept: their shared time)
-        group = groups.setdefault((entry.txn, entry.when_ns, ver), {"from": None, "to": None, "e": entry})
+        # one transaction: its number (entries written before it was kept: their shared time); a
+        # change replayed from a remote shows when it was made there (made_at)
+        group = groups.setdefault((entry.txn, entry.made_at, ver), {"from": None, "to": None, "e": entry})
         if entry.new == ZERO_ID:
             group["from"] = stage
         else:

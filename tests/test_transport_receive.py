@@ -1,0 +1,57 @@
+"""Receiving a chunked file: its chunks are verified where they arrive and the file's hash is
+computed as they come in order; a chunk list whose chunks are each sound but do not make the
+file it names (entries swapped on the remote) is still refused, and a sound one installed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pacha import codec
+from pacha.hashing import hash_bytes
+from pacha.transport.errors import RemoteObjectCorrupt
+from pacha.transport.fetch import fetch_objects
+from pacha.transport.layout import pack_key
+from pacha.transport.push import RefUpdate, push
+from tests.transport_fixtures import connect, make_model, new_registry, remote_url_fixture  # noqa: F401
+
+
+def test_a_chunk_list_whose_chunks_do_not_make_its_file_is_refused(tmp_path: Path, remote_url: str) -> None:
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    weights = (tmp_path / "w" / "m-1.0.0" / "weights.bin").read_bytes()
+    victim = hash_bytes(weights)
+    remote = connect(remote_url)
+    where = remote.refresh_objects(None)[victim]
+    pack = bytearray(remote.backend.get(pack_key(where.pack_id))[0])
+    entry = pack[where.offset : where.offset + where.length]
+    header = codec.parse_header(bytes(entry[: codec.MAX_HEADER_LEN]), victim)
+    assert header.encoding == codec.CHUNKS and where.length - header.length >= 80  # two chunks at least
+    first = header.length
+    a, b = bytes(entry[first : first + 40]), bytes(entry[first + 40 : first + 80])
+    assert a != b
+    entry[first : first + 80] = b + a  # each entry still names a sound chunk of the right size
+    pack[where.offset : where.offset + where.length] = entry
+    remote.backend.put(pack_key(where.pack_id), bytes(pack))
+
+    bob = new_registry(tmp_path, "bob")
+    with pytest.raises(RemoteObjectCorrupt) as caught:
+        fetch_objects(bob, connect(remote_url), [v1])
+    assert caught.value.object_id == victim
+    assert not bob.objects.has(victim)
+
+
+def test_a_chunked_file_arrives_verified_and_whole(tmp_path: Path, remote_url: str) -> None:
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    v2 = make_model(alice, tmp_path / "w", b"v2", version="2.0.0")
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1), RefUpdate("models/m/2.0.0", v2)])
+    bob = new_registry(tmp_path, "bob")
+    fetch_objects(bob, connect(remote_url), [v1])
+    got = fetch_objects(bob, connect(remote_url), [v2])  # v1's objects here already: not fetched
+    assert got.objects > 0
+    for version in ("1.0.0", "2.0.0"):
+        weights = (tmp_path / "w" / f"m-{version}" / "weights.bin").read_bytes()
+        assert bob.objects.read(hash_bytes(weights)) == weights
