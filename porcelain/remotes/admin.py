@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 import pacha
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
+from porcelain.policies.incoming import fetch_policies
 from porcelain.remotes import base, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
@@ -143,6 +145,8 @@ def _fill(
         report.bytes = int(getattr(result, "bytes", 0) or 0)
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
     agreed: dict[str, str | None] = dict(table)
+    fetch = functools.partial(wire.fetch_objects, plumbing, remote, progress=None)
+    fetch_policies(plumbing, report.moved, fetch)  # every command reads them, even in a lazy clone
     apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
     return report
 
