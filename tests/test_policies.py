@@ -329,3 +329,14 @@ def test_policies_travel_with_push_clone_and_pull(policed: Cli, tmp_path: Path, 
     copy("model", "register", "m", artifact(tmp_path, "d"), "-v", "9.0.0", env=dave)
     trail = json.loads(copy("policy", "show", "m", "--history", "--json").text)["history"]
     assert trail[-1]["message"] == "dave takes over"
+
+
+def test_init_records_its_principal_as_owner_and_refuses_a_bad_one(cli: Cli, tmp_path: Path) -> None:
+    assert cli("config", "core.owner").text.strip() == OWNER
+    ci = {**cli.env, "PACHA_PRINCIPAL": "service-account:ci-bot", "PACHA_DIR": str(tmp_path / "ci")}
+    cli("init", "-q", env=ci)
+    assert cli("config", "core.owner", env=ci).text.strip() == "service-account:ci-bot"
+    cli("policy", "set", "/", "--reader", "public", env=ci)  # the owner administers everything
+    bad = {**cli.env, "PACHA_PRINCIPAL": "group:admins", "PACHA_DIR": str(tmp_path / "bad")}
+    result = cli("init", "-q", env=bad, ok=False)
+    assert result.code == 128 and "PACHA_PRINCIPAL" in result.err and not (tmp_path / "bad").exists()
