@@ -220,7 +220,7 @@ def _install(
                 added.append(object_id)
                 hashed = walk.hashes.pop(object_id, None)
                 if hashed is not None:  # its last chunks may have been found here since
-                    hashed.advance(walk.here, store.read)
+                    hashed.advance(walk.here, lambda i: local.chunk_bytes(store, i))
                 if hashed is None or not hashed.verified():  # else hashed whole as its chunks came
                     unverified.append(object_id)
         _verify(store, remote, unverified)
@@ -235,7 +235,7 @@ def _hash_along(store: ObjectStore, walk: _Walk, item: local.Arrived | None) -> 
     for hashed in walk.hashes.values():
         if item is not None and item.content is not None and hashed.next_id == item.object_id:
             hashed.feed(item.content)
-        hashed.advance(walk.here, store.read)
+        hashed.advance(walk.here, lambda i: local.chunk_bytes(store, i))
 
 
 def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
