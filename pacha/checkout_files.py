@@ -17,6 +17,7 @@ from pacha.errors import InvalidInput
 from pacha.leftovers import checkout_temp_name, clear_dead_siblings
 from pacha.objects import BLOB, MODE_EXEC, MODE_FILE, MODE_TREE, TREE, Tree, decode_tree
 from pacha.pathnames import case_collisions, check_destination, check_name, folds_case
+from pacha.perms import user_umask
 from pacha.store import WHOLE_OBJECT_READ as WHOLE_READ
 from pacha.store import ObjectStore
 from pacha.store.reader import write_all
@@ -42,7 +43,11 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     The temporary name, `.NAME.pacha-PID-START-RANDOM`, says which process wrote it:
     a checkout to dest first removes what killed checkouts to it left beside it.
     """
-    dest = Path(dest)
+    with user_umask():  # dest is the user's, not the registry's: their umask, not a private one
+        _checkout(store, object_id, Path(dest), force)
+
+
+def _checkout(store: ObjectStore, object_id: str, dest: Path, force: bool) -> None:
     check_destination(dest)  # a FIFO, socket or device node is never replaced, even with --force
     if (dest.exists() or dest.is_symlink()) and not force:
         raise InvalidInput(f"{dest} already exists; pass --force to replace it")

@@ -51,6 +51,7 @@ class GcReport:
     kept_young: int = 0
     freed_bytes: int = 0
     temp_removed: int = 0
+    detached: list[str] = field(default_factory=list)  # attachment refs deleted with their subject
 
 
 def roots(registry: Registry, assume_expired: Collection[str] = ()) -> set[str]:
@@ -176,6 +177,7 @@ def _collect(
     # deleted) mean lost refs, not garbage: remove nothing (pacha.refs.integrity).
     doomed = doomed_ids(store, plan.candidates, plan.packs, plan.keep, plan.cutoff)
     guard_collection(registry, doomed, assume_expired)
+    report.detached = [name for name, _ in plan.detach]
     if not dry_run:
         _detach(registry, plan.detach)  # before any object goes: never a ref naming a removed one
         write_snapshot(registry)  # what `pacha fsck --recover-refs` restores from

@@ -1,27 +1,39 @@
-"""File modes of what Pacha creates: the umask is honoured, and a shared registry stays shared.
+"""File modes of what Pacha creates: private by default, shared by a group on request.
 
-Every file and directory Pacha creates takes its mode from the process umask, as any
-Unix tool's does: plain files are created 0o666 and directories 0o777, less the umask
-(LMDB's data.mdb and lock.mdb included; py-lmdb's default mode ignored a group's write
-bit). Files that never change once written (objects, packs, indexes) are then made
-read-only: their write bits are cleared and their read bits are those the umask allows.
+A registry's files hold models, datasets and the audit trail, so by default nobody but their
+owner may read them: `pacha init` records ``core.shared = "private"`` and every process that
+opens such a registry adds 0o077 to its umask, so directories are 0700, files that change
+(config.toml, LMDB's data.mdb and lock.mdb, locks, the keyring) 0600, whatever the user's umask.
+Files that never change once written (objects, packs, indexes) are then made read-only: their
+write bits are cleared and their read bits are those the umask allows (0400 in a private
+registry).
 
-A registry shared by a Unix group (`pacha init --shared=group`, recorded as
-``core.shared`` in config.toml, like `git init --shared`) is honoured by every process
-that opens it: the group bits (and for ``all`` the others' read bits) are cleared from
-the process umask, so everything it creates is group-writable whatever the user's own
-umask, and its directories are setgid, so what is created in them belongs to the group.
+A registry shared by a Unix group (`pacha init --shared=group`, recorded as ``core.shared``,
+like `git init --shared`) is honoured by every process that opens it: the group bits (and for
+``all`` the others' read bits) are cleared from the process umask, so everything it creates is
+group-writable whatever the user's own umask, and its directories are setgid, so what is
+created in them belongs to the group. ``umask`` (or ``false``) honours each user's umask, as
+Pacha did before registries were private; a registry whose config has no ``core.shared`` (made
+by an older Pacha) is read as ``umask``, so upgrading changes no existing team's modes.
+
+What a command writes outside the registry (a download, a checkout) follows the user's own
+umask: `user_umask` restores it around such writes.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from pacha.errors import InvalidInput
 
+PRIVATE = "private"
+LEGACY = "umask"  # a registry without core.shared
 # core.shared value -> umask bits it clears (git's names: umask/false, group/true, all/world/everybody)
 SHARED: dict[str, int] = {
+    PRIVATE: 0,
     "umask": 0,
     "false": 0,
     "group": 0o070,
@@ -30,9 +42,11 @@ SHARED: dict[str, int] = {
     "world": 0o075,
     "everybody": 0o075,
 }
-SHARED_HINT = "umask (the default), group or all"
+PRIVATE_BITS = 0o077  # what a private registry adds to the umask
+SHARED_HINT = "private (the default), group, all or umask"
 
 _umask: int | None = None
+_user_umask: int | None = None
 
 
 def current_umask() -> int:
@@ -66,30 +80,93 @@ def check_shared(value: object) -> str:
     return value.lower()
 
 
+def _set_umask(mask: int) -> None:
+    global _umask, _user_umask
+    current = current_umask()
+    if _user_umask is None:
+        _user_umask = current
+    if mask != current:
+        os.umask(mask)
+        _umask = mask
+
+
 def apply_shared(value: object) -> None:
-    """Clear from the process umask the bits a shared registry needs (no-op for umask/None)."""
-    global _umask
+    """Set the process umask for the registry's core.shared value (None: a registry made before
+    the value was recorded, read as umask): private adds 0o077, group and all clear the bits
+    the group (and others) need."""
     if value is None:
         return
-    bits = SHARED[check_shared(value)]
+    mode = check_shared(value)
     mask = current_umask()
-    if mask & bits:
-        os.umask(mask & ~bits)
-        _umask = mask & ~bits
+    if mode == PRIVATE:
+        _set_umask(mask | PRIVATE_BITS)
+    elif mask & SHARED[mode]:
+        _set_umask(mask & ~SHARED[mode])
+
+
+def user_mask() -> int:
+    """The user's own umask (before a private or shared registry changed the process's): what
+    programs Pacha starts (hooks, `recipe run` commands) get, so their files are theirs."""
+    return _user_umask if _user_umask is not None else current_umask()
+
+
+@contextmanager
+def user_umask() -> Iterator[None]:
+    """Hold while writing outside the registry: the user's own umask, not the registry's."""
+    global _umask
+    if _user_umask is None or _user_umask == current_umask():
+        yield
+        return
+    registry_mask = current_umask()
+    os.umask(_user_umask)
+    _umask = _user_umask
+    try:
+        yield
+    finally:
+        os.umask(registry_mask)
+        _umask = registry_mask
+
+
+def outside_mode(base: int) -> int:
+    """The mode of a file or directory written outside the registry (a directory remote): base
+    less the user's own umask, not a private registry's (explicit, so no thread ever sees the
+    process umask change)."""
+    mask = _user_umask if _user_umask is not None else current_umask()
+    return base & ~mask
+
+
+def makedirs_outside(path: Path) -> None:
+    """mkdir -p path, each directory created given outside_mode(0o777)."""
+    missing = []
+    while not path.is_dir():
+        missing.append(path)
+        if path.parent == path:
+            break
+        path = path.parent
+    for directory in reversed(missing):
+        try:
+            directory.mkdir()
+        except FileExistsError:
+            continue
+        directory.chmod(outside_mode(0o777))
 
 
 def share_tree(root: Path, value: str) -> None:
-    """Make an existing registry's files and directories follow core.shared = value: directories
-    setgid and group-writable, files group-readable (and group-writable if they change)."""
-    bits = SHARED[check_shared(value)]
-    if not bits:
+    """Make an existing registry's files and directories follow core.shared = value: for group
+    and all, directories setgid and group-writable, files group-readable (and group-writable if
+    they change); for private, no bit for the group or others."""
+    mode_name = check_shared(value)
+    bits = SHARED[mode_name]
+    if mode_name != PRIVATE and not bits:
         return
     add_dir = 0o2000 | bits  # setgid; group rwx (and others r-x for all)
     for path in (root, *root.rglob("*")):
         if path.is_symlink():
             continue
         mode = path.stat().st_mode & 0o7777
-        if path.is_dir():
+        if mode_name == PRIVATE:
+            new = mode & ~(PRIVATE_BITS | 0o2000)
+        elif path.is_dir():
             new = mode | add_dir
         else:
             writable = mode & 0o200

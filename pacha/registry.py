@@ -19,7 +19,7 @@ from pathlib import Path
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
-from pacha.perms import apply_shared, check_shared, share_tree
+from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
 from pacha.store import ObjectStore
@@ -31,6 +31,23 @@ HINT = "run `pacha init` to create one, or point --registry / PACHA_DIR at an ex
 
 def is_registry(path: Path) -> bool:
     return (path / "config.toml").is_file() and (path / "objects").is_dir()
+
+
+def identity_of(config: Config) -> str:
+    """'Name <email>' from PACHA_AUTHOR_NAME/EMAIL, else config user.name/email, else login@host."""
+    name = os.environ.get("PACHA_AUTHOR_NAME") or config.get("user.name")
+    email = os.environ.get("PACHA_AUTHOR_EMAIL") or config.get("user.email")
+    if not name or not email:  # socket costs start-up time: only commands that write need it
+        import getpass
+        import socket
+
+        try:
+            login = getpass.getuser()
+        except (KeyError, OSError):
+            login = "unknown"
+        name = name or login
+        email = email or f"{login}@{socket.gethostname()}"
+    return f"{name} <{email}>"
 
 
 class Registry:
@@ -68,19 +85,7 @@ class Registry:
 
     def identity(self) -> str:
         """Who is acting: 'Name <email>' from the environment, config, or login and host."""
-        name = os.environ.get("PACHA_AUTHOR_NAME") or self.config.get("user.name")
-        email = os.environ.get("PACHA_AUTHOR_EMAIL") or self.config.get("user.email")
-        if not name or not email:  # socket costs start-up time: only commands that write need it
-            import getpass
-            import socket
-
-            try:
-                login = getpass.getuser()
-            except (KeyError, OSError):
-                login = "unknown"
-            name = name or login
-            email = email or f"{login}@{socket.gethostname()}"
-        return f"{name} <{email}>"
+        return identity_of(self.config)
 
     @contextmanager
     def writing(self) -> Iterator[None]:
@@ -215,14 +220,26 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
+def _record_owner(root: Path) -> None:
+    """Record who ran init as core.owner, the admin of every access policy (docs/security.md):
+    PACHA_PRINCIPAL if set, else user:<email> of the identity init runs as."""
+    principal = os.environ.get("PACHA_PRINCIPAL", "").strip()
+    if not principal:
+        who = identity_of(Config(root / "config.toml"))
+        principal = "user:" + who[who.rfind("<") + 1 : -1].lower()
+    Config(root / "config.toml").set("core.owner", principal)
+
+
 def init_registry(
     path: str | os.PathLike[str] | None = None, shared: str | None = None
 ) -> tuple[Registry, bool]:
     """Create a registry at path (default: $PACHA_DIR or ./.pacha).
 
     shared: "group" or "all" makes a registry a Unix group can write (as `git init
-    --shared`): recorded as core.shared, honoured by every later write (pacha.perms);
-    on an existing registry it is recorded and applied to the files already there.
+    --shared`), "umask" one that follows each user's umask; the default, "private", one
+    only its owner can read (0700/0600). Recorded as core.shared and honoured by every later
+    write (pacha.perms); on an existing registry it is recorded and applied to the files
+    already there. The identity running it is recorded as core.owner (access policies).
     Returns the registry and whether it was newly created; running it on an existing
     registry otherwise changes nothing, as `git init` does.
     """
@@ -242,15 +259,16 @@ def init_registry(
         raise InvalidInput(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
+    shared = shared or PRIVATE  # a new registry is private unless shared (pacha.perms)
     apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
-        if shared is not None:
-            Config(root / "config.toml").set("core.shared", shared)
-            share_tree(root, shared)
+        _record_owner(root)
+        Config(root / "config.toml").set("core.shared", shared)
+        share_tree(root, shared)
     except OSError as exc:
         raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
     registry = Registry(root)

@@ -30,6 +30,7 @@ from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
 from porcelain.locking import writes_objects
+from porcelain.policies.enforce import guard
 from porcelain.preflight import check_refs
 from porcelain.results import Version
 from porcelain.stages.rules import STAGES
@@ -164,19 +165,21 @@ class Core:
     ) -> list[Any]:
         """Hooks around one transaction: pre-commit, objects, refs (and lineage index), post-commit.
 
-        Args: operation: register, stage, delete, expire, restore or lineage (PACHA_OPERATION).
-        message: the reflog message. plan: the ref changes, applied all or none. subject: what
-        hooks are told about the version (records.commit_subject). index_ops: (parent id, child
-        id) pairs added to the reverse lineage index. write_objects: stores the commit's objects
-        once the pre-commit hook agreed. check: the domain's invariant, run inside the ref
-        transaction (RefTransaction.check), so it holds against every concurrent writer.
+        Args: operation: register, stage, delete, expire, restore, lineage or policy (PACHA_OPERATION).
+        message: the reflog message. plan: the ref changes, applied all or none. subject: what hooks
+        are told about the version (records.commit_subject). index_ops: (parent id, child id) pairs
+        added to the reverse lineage index. write_objects: stores the commit's objects once the
+        pre-commit hook agreed. check: the domain's invariant, run inside the ref transaction
+        (RefTransaction.check), so it holds against every concurrent writer, as does the access
+        policy of subject's "name" or "target" (porcelain.policies; also checked before writing).
         Returns the reflog entries written.
         Raises InvalidInput for a ref name that would be invalid (before anything is written);
-        HookRefused when pre-commit says no; ConcurrentChange when a compare-and-swap fails
-        because another writer moved a ref meanwhile; whatever check raises.
+        PolicyRefused, HookRefused when the policy or pre-commit says no; ConcurrentChange when a
+        compare-and-swap fails because another writer moved a ref meanwhile; whatever check raises.
         """
         plan = list(plan)
         check_refs(update.ref for update in plan)  # before the hooks and the objects
+        allowed = guard(self.plumbing, operation, subject.get("name", subject.get("target")))
         payload = {
             "operation": operation,
             "message": message,
@@ -187,20 +190,11 @@ class Core:
         hooks.run(self.plumbing.root, hooks.PRE, payload)
         if write_objects is not None:
             write_objects()
-        tx = self.plumbing.transaction(message)
-        for update in plan:
-            if update.op in ("create", "update"):
-                assert update.new is not None, update
-                if update.op == "create":
-                    tx.create(update.ref, update.new)
-                else:
-                    tx.update(update.ref, update.new, update.old)
-            else:
-                tx.delete(update.ref, update.old, expire=update.op == "expire")
+        tx = _planned(self.plumbing.transaction(message), plan)
         for key, value in index_ops:
             tx.index_add(layout.LINEAGE_INDEX, key, value)
-        if check is not None:
-            tx.check(check)
+        for invariant in filter(None, (allowed, check)):
+            tx.check(invariant)
         try:
             entries = tx.commit()
         except (RefConflict, RefNotFound) as exc:
@@ -210,3 +204,17 @@ class Core:
             ) from None
         hooks.run(self.plumbing.root, hooks.POST, payload)
         return entries
+
+
+def _planned(tx: Any, plan: list[RefUpdate]) -> Any:
+    """tx with plan's ref changes added."""
+    for update in plan:
+        if update.op in ("create", "update"):
+            assert update.new is not None, update
+            if update.op == "create":
+                tx.create(update.ref, update.new)
+            else:
+                tx.update(update.ref, update.new, update.old)
+        else:
+            tx.delete(update.ref, update.old, expire=update.op == "expire")
+    return tx

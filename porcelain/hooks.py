@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pacha.perms import user_mask
 from porcelain.errors import CheckFailed
 
 PRE, POST = "pre-commit", "post-commit"
@@ -79,7 +80,14 @@ def _run_bounded(path: Path, payload: bytes, env: dict[str, str], cwd: Path) -> 
 
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         proc = subprocess.run(
-            [str(path)], input=payload, stdout=out, stderr=err, env=env, cwd=cwd, timeout=TIMEOUT_S
+            [str(path)],
+            input=payload,
+            stdout=out,
+            stderr=err,
+            env=env,
+            cwd=cwd,
+            timeout=TIMEOUT_S,
+            umask=user_mask(),  # the user's, not a private registry's
         )
         texts = []
         for f in (err, out):

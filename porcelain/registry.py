@@ -26,7 +26,7 @@ from porcelain.recipes import lookup as recipe_lookup
 from porcelain.recipes import register as recipe_register
 from porcelain.recipes.check import Report
 from porcelain.references import Reference
-from porcelain.resolve import Gone, Target, resolve
+from porcelain.resolve import Gone, Target
 from porcelain.results import Registered, Transition, Version
 from porcelain.retention import beyond_keep_last, expire_versions
 from porcelain.runs import lookup as run_lookup
@@ -140,7 +140,7 @@ class Registry(Core):
         InvalidInput for a malformed reference, a reference and a version given together, or (with change)
         a bare NAME.
         """
-        return resolve(self, kind, reference, version, change=change)
+        return find.readable(self, kind, reference, version, change=change)
 
     def get_model(self, reference: str, version: str | None = None) -> Version:
         """A model version: get("model", reference, version).
@@ -149,7 +149,7 @@ class Registry(Core):
         prefix. version: the version, if reference is a bare NAME.
         Returns the version. Raises NotFound if it does not exist.
         """
-        return resolve(self, "model", reference, version)
+        return find.readable(self, "model", reference, version)
 
     def get_dataset(self, reference: str, version: str | None = None) -> Version:
         """A dataset version: get("dataset", reference, version).
@@ -158,7 +158,7 @@ class Registry(Core):
         prefix. version: the version, if reference is a bare NAME.
         Returns the version. Raises NotFound if it does not exist.
         """
-        return resolve(self, "dataset", reference, version)
+        return find.readable(self, "dataset", reference, version)
 
     @documented_by(find.verify)
     def verify(

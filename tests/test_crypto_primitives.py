@@ -200,3 +200,44 @@ def test_sealed_file_wrong_passphrase_tampering_and_truncation() -> None:
         sealed_file.SealedReader(io.BytesIO(bytes(weakened)), "f", lambda: PASS)
     with pytest.raises(InvalidInput, match="not a pacha sealed file"):
         sealed_file.SealedReader(io.BytesIO(b"PK\x03\x04" + bytes(60)), "f", lambda: PASS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    content=st.binary(min_size=0, max_size=700),
+    sizes=st.lists(st.integers(1, 300), min_size=1, max_size=20),
+    use_read=st.lists(st.booleans(), min_size=1, max_size=20),
+)
+def test_envelope_reads_of_any_sizes_mixing_read_and_readinto_give_the_content(
+    content: bytes, sizes: list[int], use_read: list[bool]
+) -> None:
+    """readinto decrypts a whole segment straight into a buffer big enough for it and
+    buffers it otherwise; read(n) always buffers: any mix gives the content, in order."""
+    old = envelope.SEGMENT
+    envelope.SEGMENT = 64
+    try:
+        cipher, _kid, object_id, body = _envelope(content)
+        reader = envelope.EnvelopeReader(io.BytesIO(body), object_id, "blob", len(content), lambda k: cipher)
+        out = bytearray()
+        for i in range(10_000):
+            size, by_read = sizes[i % len(sizes)], use_read[i % len(use_read)]
+            if by_read:
+                piece = reader.read(size)
+            else:
+                buf = bytearray(size)
+                piece = bytes(buf[: reader.readinto(buf)])
+            if not piece:
+                break
+            out += piece
+        assert bytes(out) == content
+        # a flipped bit in the ciphertext is refused on the direct path too
+        if content:
+            damaged = bytearray(body)
+            damaged[envelope.PREFIX + envelope.SEGMENT_HEAD] ^= 1
+            reader = envelope.EnvelopeReader(
+                io.BytesIO(bytes(damaged)), object_id, "blob", len(content), lambda k: cipher
+            )
+            with pytest.raises(AuthenticationFailed):
+                reader.readinto(bytearray(1000))
+    finally:
+        envelope.SEGMENT = old

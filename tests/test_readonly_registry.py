@@ -98,7 +98,7 @@ def populated() -> Iterator[tuple[Cli, dict[str, str]]]:
     work = base / "work"
     work.mkdir()
     cli = Cli(base / "registry", work)
-    cli("init", "-q")
+    cli("init", "-q", "--shared=umask")  # another user reads it
     (work / "m.bin").write_bytes(os.urandom(200_000))
     (work / "new.bin").write_bytes(os.urandom(1000))
     (work / "d.csv").write_text("a,b\n1,2\n3,4\n")

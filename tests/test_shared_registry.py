@@ -1,5 +1,6 @@
-"""A registry shared by a Unix group: every file Pacha creates honours the umask, and
-`pacha init --shared=group` makes a registry every member can write whatever their umask.
+"""A registry shared by a Unix group: with `pacha init --shared=umask` every file Pacha creates
+honours the umask, and `pacha init --shared=group` makes a registry every member can write
+whatever their umask (the default, a private registry, is tested in tests/test_permissions.py).
 
 Two real users (uids 1001 and 1002, in group 5000) run the CLI through setpriv; the
 registry lives in a setgid directory of their group, as a team's shared registry would.
@@ -89,7 +90,7 @@ def _work_together(alice, bob) -> None:  # type: ignore[no-untyped-def]
 
 def test_a_second_member_uses_a_registry_made_with_umask_002(team_dir: Path) -> None:
     alice, bob = as_user(team_dir, ALICE, 0o002), as_user(team_dir, BOB, 0o002)
-    alice("init", "-q")
+    alice("init", "-q", "--shared=umask")
     alice("model", "register", "m", "a.bin", "-v", "1.0.0")
     _work_together(alice, bob)
     assert_group_can_use(team_dir / "reg")
@@ -106,7 +107,7 @@ def test_init_shared_group_works_whatever_each_members_umask(team_dir: Path) -> 
 
 def test_init_shared_on_an_existing_registry_shares_what_is_there(team_dir: Path) -> None:
     alice, bob = as_user(team_dir, ALICE, 0o022), as_user(team_dir, BOB, 0o022)
-    alice("init", "-q")
+    alice("init", "-q", "--shared=umask")
     alice("model", "register", "m", "a.bin", "-v", "1.0.0")
     refused = bob("model", "stage", "m:1.0.0", "-t", "staging", ok=False)
     assert refused.returncode == 128 and "read-only" in refused.stderr  # umask 022: not shared
@@ -116,7 +117,9 @@ def test_init_shared_on_an_existing_registry_shares_what_is_there(team_dir: Path
 
 
 @pytest.mark.parametrize("umask", [0o002, 0o022, 0o027, 0o077])
-def test_every_file_and_directory_honours_the_umask(cli, tmp_path: Path, umask: int) -> None:
+def test_with_shared_umask_every_file_and_directory_honours_the_umask(
+    cli, tmp_path: Path, umask: int
+) -> None:
     registry = tmp_path / f"reg-{umask:o}"
     (tmp_path / "m.bin").write_bytes(os.urandom(30_000))
     env = {**cli.env, "PACHA_DIR": str(registry)}
@@ -131,7 +134,7 @@ def test_every_file_and_directory_honours_the_umask(cli, tmp_path: Path, umask: 
             preexec_fn=lambda: os.umask(umask),
         )
 
-    run("init", "-q")
+    run("init", "-q", "--shared=umask")
     run("model", "register", "m", "m.bin", "-v", "1.0.0")
     run("repack")
     run("model", "stage", "m:1.0.0", "-t", "staging")
@@ -151,4 +154,4 @@ def test_a_bad_shared_value_is_refused_in_one_line(cli, tmp_path: Path) -> None:
     assert "core.shared must be" in result.err and len(result.err.splitlines()) == 1
     assert not (tmp_path / "new").exists()
     result = cli.fails("config", "core.shared", "friends", code=128)
-    assert "umask (the default), group or all" in result.err
+    assert "private (the default), group, all or umask" in result.err

@@ -225,7 +225,8 @@ def test_promotion_to_production_requires_a_signed_stage_change(
 ) -> None:
     keyring = signer.public(tmp_path / "team.asc")
     cli("model", "register", "m", model, "-v", "1.0.0")
-    cli("config", "policy.require_signed", "production")
+    with (cli.registry / "config.toml").open("a") as config:  # the form: a TOML list
+        config.write('\n[policy]\nrequire_signed = ["production"]\n')
     refused = cli.fails("model", "stage", "m", "-v", "1.0.0", "-t", "production", code=1)
     assert "requires a signed stage change" in refused.err and "nothing was changed" in refused.err
     cli("model", "stage", "m", "-v", "1.0.0", "-t", "staging")  # other stages need no signature
@@ -301,3 +302,23 @@ def test_any_flipped_bit_of_a_signed_record_is_a_bad_signature(
             assert not verdict.valid and verdict.reason == "signature bad"
 
         flipped()
+
+
+def test_registration_requires_a_signed_record_when_the_initial_stage_is_required(
+    cli: Cli, signer: Key, keys: Keys, model: Path, tmp_path: Path
+) -> None:
+    cli("model", "register", "m", model, "-v", "0.9.0")  # before the policy
+    cli("config", "policy.require_signed", "development, production")
+    refused = cli.fails("model", "register", "m", model, "-v", "1.0.0", code=1)
+    assert "registering m requires a signed record" in refused.err and refused.err.count("\n") == 1
+    assert "requires a signed record" in cli.fails("data", "register", "d", model, "-v", "1.0.0", code=1).err
+    cli("model", "register", "m", model, "-v", "1.0.0", "--sign", signer.email)
+    report = json.loads(cli("verify", "m:1.0.0", "--json").text)
+    assert report["ok"] and report["signatures"][0]["current"]  # signed with the stage ref
+    old = cli("verify", "m:0.9.0", ok=False)
+    assert old.code == 1 and "m:0.9.0 entered development by an unsigned registration" in old.err
+    # a key the registry does not trust cannot register either
+    cli("config", "sign.keyring", str(keys.make("Lead <lead@example.com>").public(tmp_path / "lead.asc")))
+    model.write_bytes(b"v2")
+    untrusted = cli.fails("model", "register", "m", model, "-v", "2.0.0", "--sign", signer.email, code=1)
+    assert "registering m requires a change signed by a trusted key" in untrusted.err

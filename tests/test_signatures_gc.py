@@ -73,6 +73,7 @@ def test_a_signature_alone_keeps_nothing_alive(cli: Cli, signer: Key, tmp_path: 
     cli("delete-ref", "--expire", "stages/models/m/development/1.0.0")
     dry = json.loads(cli("gc", "--prune", "now", "--dry-run", "--json").text)
     assert record in dry["removed"] and signature in dry["removed"]
+    assert dry["detached"] == [f"attached/{record}/signature-{signature}"]
     assert len(cli("for-each-ref", "attached/").lines) == 1  # a dry run changes nothing
     cli("gc", "--prune", "now")
     assert not stored(cli, record) and not stored(cli, signature)

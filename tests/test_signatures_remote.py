@@ -137,3 +137,23 @@ def test_pull_refuses_a_promotion_signed_by_a_key_it_does_not_trust(
     )
     assert "unknown key" in refused.err
     assert stage_refs(bob) == []
+
+
+def test_pull_refuses_an_unsigned_registration_when_the_initial_stage_is_required(
+    cli: Cli, ada: Key, tmp_path: Path
+) -> None:
+    cli("model", "register", "m", artifact(tmp_path, b"one"), "-v", "1.0.0")
+    cli("model", "register", "m", artifact(tmp_path, b"two"), "-v", "1.1.0", "--sign", ada.email)
+    cli("push")
+    bob = member(cli, tmp_path, "bob")
+    bob("config", "policy.require_signed", "development")
+    bob("config", "sign.keyring", str(ada.public(tmp_path / "ada.asc")))
+    refused = bob("pull", ok=False)
+    assert (
+        refused.code == 1
+        and "m:1.0.0 entered development on origin by an unsigned registration" in refused.err
+    )
+    assert stage_refs(bob) == []
+    bob("pull", "origin", "m:1.1.0")  # the signed one alone is taken
+    assert stage_refs(bob) == ["stages/models/m/development/1.1.0"]
+    assert bob("verify", "m:1.1.0", "--json").text.count('"current": true') == 1

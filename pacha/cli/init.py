@@ -24,9 +24,10 @@ def init(
         str | None,
         typer.Option(
             "--shared",
-            help="group: a registry every member of the directory's group can write (setgid "
-            "directories, group-writable files, whatever each one's umask); all: also readable by "
-            "everybody; umask: each user's umask (the default). Recorded as core.shared.",
+            help="private (the default): only you can read it (directories 0700, files 0600); "
+            "group: every member of the directory's group can write it (setgid directories, "
+            "group-writable files, whatever each one's umask); all: also readable by everybody; "
+            "umask: each user's umask. Recorded as core.shared.",
         ),
     ] = None,
     encrypt: Annotated[

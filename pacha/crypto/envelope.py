@@ -47,6 +47,7 @@ SEGMENT_HEAD = 4 + NONCE_LEN
 LAST = 1 << 31
 _WORD = struct.Struct("<I")
 _U64 = struct.Struct("<Q")
+_TAIL = struct.Struct("<QI")  # the end of a segment's associated data: its index and word
 
 Buffer = bytes | bytearray | memoryview
 CipherFor = Callable[[str], Cipher]
@@ -58,21 +59,32 @@ class _Raw(Protocol):
     def close(self) -> None: ...  # key id -> its cipher (raises if the key is not at hand)
 
 
-def associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
+def ad_head(object_id: str | bytes, kind: str, size: int, inner: int, kid: bytes) -> bytes:
+    """The part of every segment's associated data that is the same for the whole object
+    (computed once per object, not per segment); object_id in hex or raw."""
+    raw_id = bytes.fromhex(object_id) if isinstance(object_id, str) else object_id
     raw_kind = kind.encode("ascii")
     return b"".join(
         (
             b"pacha-object\x00",
             bytes((VERSION,)),
-            bytes.fromhex(object_id),
+            raw_id,
             bytes((len(raw_kind),)),
             raw_kind,
             _U64.pack(size),
             bytes((inner, *kid)),
-            _U64.pack(index),
-            _WORD.pack(word),
         )
     )
+
+
+def ad_tail(index: int, word: int) -> bytes:
+    """The end of segment index's associated data: its index (u64) and word (u32)."""
+    return _TAIL.pack(index, word)
+
+
+def associated(object_id: str, kind: str, size: int, inner: int, kid: bytes, index: int, word: int) -> bytes:
+    """The associated data of segment index (its word given) of an object's envelope."""
+    return ad_head(object_id, kind, size, inner, kid) + _TAIL.pack(index, word)
 
 
 def seal(
@@ -86,7 +98,9 @@ def seal(
     count = max(1, -(-len(body) // SEGMENT))
     out = bytearray(PREFIX + count * (SEGMENT_HEAD + TAG_LEN) + len(body))
     kid_raw = bytes.fromhex(kid)
-    out[:PREFIX] = bytes((VERSION, inner)) + kid_raw + bytes.fromhex(object_id)
+    raw_id = bytes.fromhex(object_id)
+    out[:PREFIX] = bytes((VERSION, inner)) + kid_raw + raw_id
+    head = ad_head(raw_id, kind, size, inner, kid_raw)
     view = memoryview(out)
     pos = PREFIX
     for index in range(count):
@@ -95,8 +109,7 @@ def seal(
         nonce = os.urandom(NONCE_LEN)
         view[pos : pos + SEGMENT_HEAD] = _WORD.pack(word) + nonce
         pos += SEGMENT_HEAD
-        ad = associated(object_id, kind, size, inner, kid_raw, index, word)
-        cipher.seal_into(nonce, piece, ad, view[pos : pos + len(piece) + TAG_LEN])
+        cipher.seal_into(nonce, piece, head + _TAIL.pack(index, word), view[pos : pos + len(piece) + TAG_LEN])
         pos += len(piece) + TAG_LEN
     return out
 
@@ -168,6 +181,7 @@ class EnvelopeReader:
                 f"object {object_id} failed authentication: its encrypted body is object "
                 f"{prefix[10:PREFIX].hex()}'s"
             )
+        self._ad_head = ad_head(prefix[10:PREFIX], kind, size, self.inner, self._kid)
         self._cipher: Cipher | None = None
         self._index = 0
         self._done = False
@@ -177,10 +191,12 @@ class EnvelopeReader:
     def _corrupt(self, why: str) -> CorruptObject:
         return CorruptObject(f"object {self.id} is corrupt: {why}")
 
-    def _next_segment(self) -> bool:
-        """Decrypt the next segment into the buffer; False at the end."""
+    def _next_segment(self, into: memoryview | None = None) -> int:
+        """Decrypt the next segment: straight into `into` when it has room for all of it
+        (no intermediate copy; returns the bytes put there), else into the buffer
+        (returns 0); -1 at the end."""
         if self._done:
-            return False
+            return -1
         if self._cipher is None:
             self._cipher = self._cipher_for(self._kid.hex())
         head = self._raw.read(SEGMENT_HEAD)
@@ -193,15 +209,19 @@ class EnvelopeReader:
         sealed = self._raw.read(n + TAG_LEN)
         if len(sealed) < n + TAG_LEN:
             raise self._corrupt(f"encrypted body is truncated in segment {self._index}")
-        ad = associated(self.id, self._kind, self._size, self.inner, self._kid, self._index, word)
+        ad = self._ad_head + _TAIL.pack(self._index, word)
+        direct = 0
         try:
-            self._buffer = self._cipher.open(head[4:], sealed, ad)
+            if into is not None and n <= len(into):
+                self._cipher.open_into(head[4:], sealed, ad, into[:n])
+                direct = n
+            else:
+                self._buffer, self._pos = self._cipher.open(head[4:], sealed, ad), 0
         except TagMismatch:
             raise AuthenticationFailed(
                 f"object {self.id} failed authentication (AES-GCM, segment {self._index}): its encrypted "
                 "body was altered, or belongs to another object; restore it from a good copy or a remote"
             ) from None
-        self._pos = 0
         self._index += 1
         if word & LAST:
             self._done = True
@@ -209,14 +229,18 @@ class EnvelopeReader:
                 raise self._corrupt("bytes follow the last encrypted segment")
         elif n != SEGMENT:
             raise self._corrupt(f"encrypted segment {self._index - 1} is short but not the last")
-        return True
+        return direct
 
     def readinto(self, buffer: bytearray | memoryview, /) -> int:
         view = memoryview(buffer).cast("B")
         filled = 0
         while filled < len(view):
-            if self._pos == len(self._buffer) and not self._next_segment():
-                break
+            if self._pos == len(self._buffer):
+                got = self._next_segment(view[filled:])
+                if got < 0:
+                    break
+                filled += got
+                continue
             take = min(len(view) - filled, len(self._buffer) - self._pos)
             view[filled : filled + take] = self._buffer[self._pos : self._pos + take]
             self._pos += take
@@ -228,13 +252,13 @@ class EnvelopeReader:
         if n is None or n < 0:
             parts.append(self._buffer[self._pos :])
             self._pos = len(self._buffer)
-            while self._next_segment():
+            while self._next_segment() >= 0:
                 parts.append(self._buffer)
                 self._pos = len(self._buffer)
             return b"".join(parts)
         wanted = n
         while wanted:
-            if self._pos == len(self._buffer) and not self._next_segment():
+            if self._pos == len(self._buffer) and self._next_segment() < 0:
                 break
             piece = self._buffer[self._pos : self._pos + wanted]
             self._pos += len(piece)

@@ -97,7 +97,11 @@ def generate(path: Path) -> str:
             raise KeyringError(f"{p} exists: remove it or give another file name")
     identity = f"# pacha identity (keep it private)\n# {public}\n{SECRET_LABEL} {secret.hex()}\n"
     _write_new(path, identity, 0o600)
-    _write_new(pub_path, f"# pacha recipient: give this file to whoever seals for you\n{public}\n", 0o644)
+    try:
+        _write_new(pub_path, f"# pacha recipient: give this file to whoever seals for you\n{public}\n", 0o644)
+    except BaseException:
+        path.unlink(missing_ok=True)  # both files or neither
+        raise
     return public
 
 
@@ -106,11 +110,15 @@ def _write_new(path: Path, text: str, mode: int) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:
         raise KeyringError(f"cannot create {path}: {exc.strerror}") from None
-    with open(fd, "w", encoding="ascii") as f:
-        os.fchmod(fd, mode)
-        f.write(text)
-        f.flush()
-        os.fsync(fd)
+    try:
+        with open(fd, "w", encoding="ascii") as f:
+            os.fchmod(fd, mode)
+            f.write(text)
+            f.flush()
+            os.fsync(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)  # never a half-written key file
+        raise KeyringError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def _key_line(path: Path, label: str, what: str) -> bytes:

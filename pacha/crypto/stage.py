@@ -12,6 +12,7 @@ encrypted object exactly as a plain one. Forms already sealed pass through uncha
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Protocol, Self
@@ -52,11 +53,11 @@ class Keys(Protocol):
 
 def _split_header(parts: Sequence[Buffer], object_id: str) -> tuple[codec.Header, list[Buffer]]:
     """The header at the start of parts, and the body that follows it, as parts."""
-    first = parts[0]
-    if len(first) < codec.MAX_HEADER_LEN and len(parts) > 1:
-        head = bytes(memoryview(b"".join(parts))[: codec.MAX_HEADER_LEN])
-    else:
-        head = bytes(memoryview(first)[: codec.MAX_HEADER_LEN])
+    head = bytes(memoryview(parts[0])[: codec.MAX_HEADER_LEN])
+    for part in parts[1:]:  # a header given apart from its body: join only header bytes
+        if len(head) >= codec.MAX_HEADER_LEN:
+            break
+        head += bytes(memoryview(part)[: codec.MAX_HEADER_LEN - len(head)])
     header = codec.parse_header(head, object_id)
     body: list[Buffer] = []
     skip = header.length
@@ -116,22 +117,29 @@ def open_chunk_into(keys: Keys, chunk_id: str, size: int, stored: memoryview, ou
     identity blob of one segment (what writers make of every chunk): True if done. False
     for any other form, or a tag that does not verify: the regular path then reads that
     chunk, and reports the damage (naming it) if there is any."""
-    header = codec.pack_header("blob", size, envelope.ENCRYPTED)
+    header = _sealed_blob_header(size)
     body = stored[len(header) :]
     if stored[: len(header)] != header or len(body) != _WHOLE_CHUNK_BODY + size:
         return False
-    if body[0] != envelope.VERSION or body[1] != codec.IDENTITY or body[10:42] != bytes.fromhex(chunk_id):
+    raw_id = bytes.fromhex(chunk_id)
+    if body[0] != envelope.VERSION or body[1] != codec.IDENTITY or body[10:42] != raw_id:
         return False
     word = int.from_bytes(body[42:46], "little")
     if word != size | envelope.LAST:
         return False
     kid = bytes(body[2:10])
-    ad = envelope.associated(chunk_id, "blob", size, codec.IDENTITY, kid, 0, word)
+    ad = envelope.ad_head(raw_id, "blob", size, codec.IDENTITY, kid) + envelope.ad_tail(0, word)
     start = envelope.PREFIX + 4
+    nonce = bytes(body[start : start + NONCE_LEN])
     try:
-        keys.cipher(kid.hex()).open_into(
-            bytes(body[start : start + NONCE_LEN]), body[start + NONCE_LEN :], ad, out
-        )
+        keys.cipher(kid.hex()).open_into(nonce, body[start + NONCE_LEN :], ad, out)
     except TagMismatch:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=4096)
+def _sealed_blob_header(size: int) -> bytes:
+    """The object header of a sealed blob of size bytes (cached: chunk sizes repeat, and the
+    header would otherwise be encoded again for each chunk read)."""
+    return codec.pack_header("blob", size, envelope.ENCRYPTED)

@@ -113,7 +113,7 @@ def _base_chunks(store: Store, base_id: str) -> BaseChunks | None:
 
 
 # A group of chunks hashed and encoded: (chunk id, size, stored form, None if stored already).
-EncodedGroup = list[tuple[str, int, "tuple[bytes | memoryview, ...] | None"]]
+EncodedGroup = list[tuple[str, int, "tuple[bytes | bytearray | memoryview, ...] | None"]]
 
 
 class ChunkedIngest:
@@ -257,7 +257,7 @@ class ChunkedIngest:
                     self.store.repair(chunk_id, *self.store.loose.encode("blob", bytes(data)), self.batch)
                     out.append((chunk_id, length, None))
                 else:
-                    out.append((chunk_id, length, self._encode(data, origin + offset, previous)))
+                    out.append((chunk_id, length, self._encode(chunk_id, data, origin + offset, previous)))
                 previous = chunk_id
             if after is not None:
                 after.wait()
@@ -266,8 +266,12 @@ class ChunkedIngest:
         finally:
             hashed.set()  # even on failure: the next group must not wait forever
 
-    def _encode(self, data: memoryview, offset: int, previous: str | None) -> tuple[bytes | memoryview, ...]:
-        """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here."""
+    def _encode(
+        self, chunk_id: str, data: memoryview, offset: int, previous: str | None
+    ) -> tuple[bytes | bytearray | memoryview, ...]:
+        """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here;
+        sealed here, on the pool, in an encrypted registry (the writer thread, which every
+        group goes through, then only writes)."""
         encoding = codec.IDENTITY
         body: bytes | memoryview = data
         if self.encoding == codec.ZSTD:
@@ -283,7 +287,7 @@ class ChunkedIngest:
                     self._delta_misses = 0
                 else:
                     self._delta_misses += 1
-        return (codec.pack_header("blob", len(data), encoding), body)
+        return self.store.seal_parts(chunk_id, (codec.pack_header("blob", len(data), encoding), body))
 
     def _delta(self, data: memoryview, old_id: str) -> bytes | None:
         """The chunk as a delta against the old chunk old_id, or None if there is none to be

@@ -70,6 +70,7 @@ class ChunkedSource:
         self._current: BodySource | None = None  # the decoded stream of the chunk being read
         self._raw: Stream | None = None  # its stored bytes, closed after it
         self._left = 0  # bytes of the current chunk not read yet
+        self._scratch = bytearray()  # sealed runs are read here, reused from run to run
 
     def _open(self, chunk: ChunkRef) -> None:
         header, raw = self._objects.open_stored(chunk.id)
@@ -187,10 +188,12 @@ class ChunkedSource:
             filled += chunk.size
         if len(entries) < RUN_MIN:
             return 0
-        scratch = bytearray(end - start)
-        if os.preadv(fd, [scratch], start) != len(scratch):
+        if len(self._scratch) < end - start:
+            self._scratch = bytearray(end - start)
+        stored = memoryview(self._scratch)[: end - start]
+        if os.preadv(fd, [stored], start) != len(stored):
             return 0  # a short read: the regular path says what is wrong
-        stored, done, at = memoryview(scratch), 0, 0
+        done = at = 0
         for chunk, length in entries:
             out = view[done : done + chunk.size]
             if not open_chunk_into(keys, chunk.id, chunk.size, stored[at : at + length], out):

@@ -46,7 +46,7 @@ class PackWriter:
         self._append(object_id, parts)
         self._flush_if_full()
 
-    def add_many(self, items: list[tuple[str, tuple[bytes | memoryview, ...]]]) -> None:
+    def add_many(self, items: list[tuple[str, tuple[bytes | bytearray | memoryview, ...]]]) -> None:
         """Append several stored objects (repeats are skipped)."""
         for object_id, parts in items:
             self._append(object_id, parts)

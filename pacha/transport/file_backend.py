@@ -30,6 +30,7 @@ from pathlib import Path
 
 from pacha.crash import crash_point
 from pacha.hashing import hash_bytes
+from pacha.perms import makedirs_outside, outside_mode
 from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat, Upload
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
 
@@ -65,10 +66,11 @@ class FileBackend:
     def _temp(self, data: bytes | None = None, source: Path | None = None) -> Path:
         """A fsynced temp file under root/tmp holding data (or a copy of source)."""
         tmp_dir = self.root / "tmp"
-        tmp_dir.mkdir(exist_ok=True)
+        makedirs_outside(tmp_dir)  # the remote is shared: the user's umask, not a private registry's
         tmp = tmp_dir / f"put-{os.getpid()}-{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
+            os.fchmod(fd, outside_mode(0o666))
             if source is not None:
                 with open(source, "rb") as src:
                     while block := src.read(COPY_BLOCK):
@@ -90,8 +92,8 @@ class FileBackend:
         if not self.root.is_dir():
             if not self.root.parent.is_dir():
                 raise RemoteNotFound(f"remote {self.location}: its parent directory does not exist")
-            self.root.mkdir(exist_ok=True)
-        parent.mkdir(parents=True, exist_ok=True)
+            makedirs_outside(self.root)
+        makedirs_outside(parent)
         return parent
 
     # --- reading -------------------------------------------------------------------
@@ -230,7 +232,7 @@ class FileBackend:
         """An fd holding the fcntl write lock of key (waits up to LOCK_WAIT seconds)."""
         import fcntl
 
-        fd = os.open(self._path(key + ".flock"), os.O_RDWR | os.O_CREAT, 0o666)
+        fd = os.open(self._path(key + ".flock"), os.O_RDWR | os.O_CREAT, outside_mode(0o666))
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
@@ -255,7 +257,7 @@ class FileBackend:
         deadline = time.monotonic() + LOCK_WAIT
         while True:
             try:
-                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+                fd = os.open(lock, os.O_WRONLY | os.O_CREAT | os.O_EXCL, outside_mode(0o666))
                 break
             except FileExistsError:
                 _break_if_stale(lock)

@@ -22,6 +22,7 @@ PORCELAIN: dict[str, str] = {
     "fetch": "porcelain.cli.fetch",
     "pull": "porcelain.cli.pull",
     "clone": "porcelain.cli.clone",
+    "policy": "porcelain.cli.policy",
 }
 # porcelain editions of plumbing commands (they fall back to plumbing's behaviour)
 OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse", "gc": "porcelain.cli.gc"}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Any
 
 import typer
 
@@ -11,10 +12,34 @@ from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, KeyringOption, VersionOption
+from porcelain.policies.signed import verify_policy
+from porcelain.registry import Registry
 from porcelain.remotes.lazy import ensure_local
+from porcelain.results import Version
 from porcelain.signatures.verify import verify_version
 
 app = new_app()
+
+
+def _report(found: Any, named: Version | None, count: int, problems: list[str]) -> dict[str, Any]:
+    """The --json report without its signatures."""
+    return {
+        "kind": found.kind,
+        "ref": found.ref,  # name:version, or the run's name
+        "name": named.name if named is not None else None,
+        "version": named.version if named is not None else None,
+        "id": found.record_id,
+        "objects": count,
+        "ok": not problems,
+        "problems": problems,
+    }
+
+
+def policy_check(reg: Registry, named: Version | None, keyring: Path | None) -> tuple[list[str], list[str]]:
+    """verify --policy: (who signed what, problems); a run is signed by nobody's policy."""
+    if named is None:
+        return [], ["--policy checks versions of models, datasets and recipes, not runs"]
+    return verify_policy(reg, named, keyring)
 
 
 @app.command(epilog="Example: pacha verify fraud-detector:1.0.0")
@@ -24,6 +49,14 @@ def verify(
     ],
     version: VersionOption = None,
     keyring: KeyringOption = None,
+    policy: Annotated[
+        bool,
+        typer.Option(
+            "--policy",
+            help="Also require the version, and the change into its stage, signed by a key of a "
+            "principal the access policy allows to write it (docs/security.md).",
+        ),
+    ] = False,
     as_json: JsonOption = False,
 ) -> None:
     """Re-check a model, dataset or recipe version, or a run: record, artifact, ancestry, by hash,
@@ -34,26 +67,22 @@ def verify(
     named = getattr(found, "version", None)  # the Target's Version; None for a run
     checks, signature_problems = verify_version(reg, named, keyring) if named is not None else ([], [])
     problems = problems + signature_problems
+    signed_by, policy_problems = policy_check(reg, named, keyring) if policy else ([], [])
+    problems += policy_problems
     if as_json:
-        print_json(
-            {
-                "kind": found.kind,
-                "ref": found.ref,  # name:version, or the run's name
-                "name": named.name if named is not None else None,
-                "version": named.version if named is not None else None,
-                "id": found.record_id,
-                "objects": count,
-                "ok": not problems,
-                "problems": problems,
-                "signatures": [check.as_dict() for check in checks],
-            }
-        )
+        report = _report(found, named, count, problems)
+        report["signatures"] = [check.as_dict() for check in checks]
+        if policy:
+            report["policy"] = {"ok": not policy_problems, "signed": signed_by}
+        print_json(report)
         if problems:
             raise typer.Exit(1)
         return
     for check in checks:
         if check.ok:
             typer.echo(check.text)
+    for line in signed_by:
+        typer.echo(line)
     for problem in problems:
         sys.stderr.write(f"error: {problem}\n")
     if problems:

@@ -18,6 +18,7 @@ from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
 from porcelain.errors import CheckFailed, NotFound
+from porcelain.policies.incoming import require_policy
 from porcelain.remotes import base, refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
@@ -185,6 +186,7 @@ def pull(
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
         fetch_missing = functools.partial(wire.fetch_objects, plumbing, remote, progress=None)
         require_signed(plumbing, moves, settings.name, fetch_missing)  # policy.require_signed
+        require_policy(plumbing, moves, settings.name, fetch_missing)  # verify.policy
         message = f"pull {settings.name}: {len(moves)} ref(s)"
         apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
     report.moved = moves

@@ -11,6 +11,7 @@ import sys
 import tempfile
 from typing import BinaryIO, cast
 
+from pacha.perms import user_mask
 from porcelain.core import Core
 from porcelain.errors import InvalidInput
 from porcelain.runs import records as runs
@@ -31,7 +32,9 @@ def execute(core: Core, run: Run, command: list[str], echo: BinaryIO | None = No
     )
     with tempfile.TemporaryFile() as log:
         try:
-            proc = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+            proc = subprocess.Popen(  # the training command's files are the user's: their umask
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, umask=user_mask()
+            )
         except OSError as exc:
             run.finish(runs.FAILED, exit_code=127)
             raise InvalidInput(f"cannot start {command[0]!r}: {exc.strerror}") from None

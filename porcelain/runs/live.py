@@ -11,6 +11,7 @@ from typing import Any
 
 from porcelain.core import Core
 from porcelain.finite import finite_float
+from porcelain.policies.enforce import require_run
 from porcelain.runs.metrics import (
     FLUSH_POINTS,
     FLUSH_SECONDS,
@@ -33,6 +34,7 @@ class Run:
         self.id = info.id
         self.name = info.name
         self.params: dict[str, Any] = dict(info.record.get("params", {}))
+        self._recipe = {"recipe_ref": info.record.get("recipe_ref", "")}  # whose policy governs it
         self._buffer: list[tuple[bytes, bytes]] = []
         self._last_flush = time.monotonic()
         self._step: dict[str, int] = {}
@@ -76,7 +78,10 @@ class Run:
         Raises PachaError if the registry cannot be written.
         """
         if self._buffer:
-            tx = self.core.plumbing.transaction(f"metrics of {self.name}")
+            plumbing = self.core.plumbing
+            require_run(plumbing, self._recipe)  # refused points are not written (and stay buffered)
+            tx = plumbing.transaction(f"metrics of {self.name}")
+            tx.check(lambda view: require_run(plumbing, self._recipe, view))
             for key, value in self._buffer:
                 tx.index_add(METRICS_INDEX, key, value)
             tx.commit()

@@ -12,6 +12,7 @@ import pacha
 from porcelain.core import Core
 from porcelain.errors import CheckFailed, InvalidInput
 from porcelain.locking import writes_objects
+from porcelain.policies.enforce import require_run
 from porcelain.recipes.check import run_parameters
 from porcelain.recipes.lookup import recipe_doc
 from porcelain.recipes.overrides import check_override_value, coerce_override
@@ -70,6 +71,7 @@ def start(
     found, doc = recipe_doc(core, recipe, version)
     applied = _overrides(doc, overrides)
     record = _new_record(core, found, doc, applied, command or [], pid or os.getpid())
+    require_run(core.plumbing, record)  # before the run record is stored
     record_id = _allocate_name(core, record, found)
     return Run(core, RunInfo(record["id"], record["name"], record_id, record))
 
@@ -121,6 +123,7 @@ def _allocate_name(core: Core, record: dict[str, Any], found: Version) -> str:
         record_id = put_run(core, record)
         try:
             with core.plumbing.transaction(f"start {record['name']} of {found.ref}") as tx:
+                tx.check(lambda view: require_run(core.plumbing, record, view))  # the policy, in the txn
                 tx.create(NAME_PREFIX + record["name"], record_id)
                 tx.create(run_ref(record["id"]), record_id)
                 tx.index_add(BY_RECIPE_INDEX, bytes.fromhex(found.record_id), bytes.fromhex(record["id"]))

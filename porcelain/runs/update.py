@@ -18,6 +18,7 @@ import pacha
 from porcelain.core import Core
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.locking import writes_objects
+from porcelain.policies.enforce import require_run
 from porcelain.resolve import resolve
 from porcelain.runs.lookup import get_run, resolve_run, run_record
 from porcelain.runs.metrics import load_series, summarize
@@ -58,10 +59,12 @@ def update_run(core: Core, run_id: str, change: Callable[[dict[str, Any]], None]
         if current_id is None:
             raise NotFound(f"run {run_id} not found")
         record = run_record(core, current_id)
+        require_run(core.plumbing, record)
         change(record)
         new_id = put_run(core, record)
         try:
             with core.plumbing.transaction(why) as tx:
+                tx.check(lambda view, r=record: require_run(core.plumbing, r, view))  # the policy, in the txn
                 tx.update(run_ref(run_id), new_id, current_id)
                 tx.map_set(SUMMARY_MAP, summary_key(record), summary_value(record, new_id))
             return RunInfo(run_id, record["name"], new_id, record)

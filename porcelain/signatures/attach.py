@@ -1,9 +1,9 @@
 """Signing: a version's record (`pacha sign`, `register --sign`) and a stage change
 (`stage --sign`), each signature committed through the one commit path (Core.commit).
 
-register and stage call the *_plan functions from inside their own commits, so a signed
-registration or stage change is one ref transaction: never a version or a promotion without
-the signature that was asked for.
+register (objects.version_signature, signed_plan) and stage (signed_change, signed_plan) add
+the signature to their own commit, so a signed registration or stage change is one ref
+transaction: never a version or a promotion without the signature that was asked for.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from porcelain.signatures.objects import (
 )
 from porcelain.signatures.settings import default_key, required_stages, signing_key, trusted_keyring
 from porcelain.signatures.verify import entered
+from porcelain.stages.rules import INITIAL
 
 
 def sign_version(
@@ -107,15 +108,39 @@ def stage_change_signature(core: Core, found: Version, target: str, key: str) ->
 
 
 def _require_trusted(core: Core, found: Version, target: str, made: Made) -> None:
+    require_trusted(core, f"moving {found.ref} to {target}", made, made.objects[1][0])
+
+
+def require_trusted(core: Core, what: str, made: Made, signed: bytes) -> None:
+    """Refuse (CheckFailed, before anything is written) a signature, made for a change that
+    policy.require_signed covers, whose key the registry does not trust (settings.trusted_keyring).
+
+    Args: what: the change, for the message ("moving m:1.0.0 to production"). made: the signature.
+    signed: the bytes it signs.
+    """
     keyring: Path | None = trusted_keyring(core.plumbing.config, core.plumbing.root)
-    signature, said = made.objects[0][0], made.objects[1][0]
     with verifier(keyring) as check:
-        verdict = check(signature, said)
+        verdict = check(made.objects[0][0], signed)
     if not verdict.valid or not verdict.trusted:
         raise CheckFailed(
-            f"moving {found.ref} to {target} requires a change signed by a trusted key "
-            f"(policy.require_signed); {made.signer}: {verdict.reason}; nothing was changed"
+            f"{what} requires a change signed by a trusted key (policy.require_signed); "
+            f"{made.signer}: {verdict.reason}; nothing was changed"
         )
+
+
+def registration_rule(core: Core, kind: str, name: str, key: str | None) -> None:
+    """policy.require_signed listing the stage a new version starts in (development): refuse
+    registering name (CheckFailed, before anything is read or written) unsigned or with a key
+    the registry does not trust (a probe statement is signed and checked to find out)."""
+    if kind not in layout.STAGED or INITIAL not in required_stages(core.plumbing.config):
+        return
+    if key is None:
+        raise CheckFailed(
+            f"registering {name} requires a signed record (policy.require_signed lists {INITIAL}): "
+            "give --sign KEYID, or set user.signingkey and sign.always; nothing was registered"
+        )
+    probe = statement(kind, name, "", "", "", INITIAL, None)  # never stored
+    require_trusted(core, f"registering {name}", stage_signature(probe, "0" * 64, key), probe)
 
 
 class RequireSigned:

@@ -62,7 +62,7 @@ def _gpg(home: str | None = None) -> Any:
     """A python-gnupg handle on home (default: $GNUPGHOME, else gpg's own default)."""
     if shutil.which("gpg") is None:
         raise InvalidInput("signatures need GnuPG: install the gpg program (e.g. apt-get install gnupg)")
-    import gnupg
+    import gnupg  # type: ignore[import-untyped]
 
     try:
         return gnupg.GPG(gnupghome=home or os.environ.get("GNUPGHOME"))
@@ -81,12 +81,12 @@ def secret_key(key: str) -> dict[str, Any]:
     except (OSError, ValueError, RuntimeError) as exc:
         raise InvalidInput(f"cannot list secret keys with gpg: {exc}") from None
     if len(matches) != 1:
-        found = "no secret key" if not matches else f"{len(matches)} secret keys"
+        how_many = "no secret key" if not matches else f"{len(matches)} secret keys"
         raise InvalidInput(
-            f"cannot sign with key {key!r}: {found} matches it in the keyring (`gpg -K` lists them; "
+            f"cannot sign with key {key!r}: {how_many} matches it in the keyring (`gpg -K` lists them; "
             "give a full fingerprint)"
         )
-    found = dict(matches[0])
+    found: dict[str, Any] = dict(matches[0])
     unusable = UNUSABLE.get(str(found.get("trust", "")))
     if unusable:
         raise InvalidInput(

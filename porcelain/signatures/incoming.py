@@ -21,10 +21,10 @@ import porcelain.layout as layout
 from porcelain.core import Core
 from porcelain.errors import CheckFailed
 from porcelain.signatures.gpg import verifier
-from porcelain.signatures.objects import signatures_prefix
+from porcelain.signatures.objects import VERSION, signatures_prefix
 from porcelain.signatures.settings import required_stages, trusted_keyring
 from porcelain.signatures.verify import SignatureCheck, Subject, check_signature
-from porcelain.stages.rules import STAGES
+from porcelain.stages.rules import INITIAL, STAGES
 
 
 def require_signed(
@@ -42,8 +42,11 @@ def require_signed(
     trusted keyring cannot be used.
     """
     required = required_stages(plumbing.config)
-    entering = [(m, _stage_of(m.ref)) for m in moves if m.new is not None and m.old != m.new]
-    entering = [(m, where) for m, where in entering if where is not None and where[2] in required]
+    entering = []
+    for m in moves:
+        where = _stage_of(m.ref) if m.new is not None else None
+        if where is not None and where[2] in required:
+            entering.append((m, where))
     if not entering:
         return
     core = Core(plumbing)
@@ -59,7 +62,9 @@ def require_signed(
             left = _left_stage(moves, kind, name, version, stage)
             signatures = [m.new for m in created if m.ref.startswith(signatures_prefix(move.new))]
             checks = [check_signature(core, check, subject, sig) for sig in signatures]
-            _judge(subject, left, checks, remote)
+            version_ref = layout.version_ref(kind, name, version)
+            new = any(m.ref == version_ref and m.old is None and m.new == move.new for m in moves)
+            _judge(subject, left, checks, remote, registered=new)
 
 
 def _stage_of(ref: str) -> tuple[str, str, str, str] | None:
@@ -82,14 +87,24 @@ def _left_stage(moves: Iterable[Any], kind: str, name: str, version: str, entere
     return None
 
 
-def _judge(subject: Subject, left: str | None, checks: list[SignatureCheck], remote: str) -> None:
+def _judge(
+    subject: Subject, left: str | None, checks: list[SignatureCheck], remote: str, *, registered: bool
+) -> None:
+    """Refuse unless a check that fits the change is ok. registered: the version is new here, and
+    this is the stage its registration put it in: its record signature (what "version") fits."""
     what = f"{subject.name}:{subject.version}"
     fits = [c for c in checks if c.statement is not None and c.statement.get("to") == subject.stage]
     fits = [c for c in fits if left is None or c.statement is None or c.statement.get("from") == left]
+    if registered and subject.stage == INITIAL:
+        fits += [c for c in checks if c.what == VERSION]
     if any(c.ok for c in fits):
         return
     if not fits:
-        why = "an unsigned stage change"
+        why = (
+            "an unsigned registration"
+            if registered and subject.stage == INITIAL
+            else "an unsigned stage change"
+        )
         if checks:
             why = "a stage change whose signature is about another change"
     else:

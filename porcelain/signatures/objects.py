@@ -113,7 +113,8 @@ def statement(
         "time_ns": time.time_ns(),
         "previous": previous,
     }
-    return pacha.make_record(STATEMENT, body, [])
+    said: bytes = pacha.make_record(STATEMENT, body, [])
+    return said
 
 
 def stage_signature(said: bytes, record_id: str, key: str) -> Made:

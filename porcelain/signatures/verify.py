@@ -113,9 +113,7 @@ def signatures_of(core: Core, version: Version, keyring: Path | None = None) -> 
 
 
 def _with_current(check: SignatureCheck, made_with_stage: bool) -> SignatureCheck:
-    if check.what != STATEMENT or not made_with_stage:
-        return check
-    return replace(check, current=True)
+    return replace(check, current=True) if made_with_stage else check
 
 
 def record_signers(core: Core, version: Version, keyring: Path | None = None) -> list[SignatureCheck]:
@@ -125,13 +123,18 @@ def record_signers(core: Core, version: Version, keyring: Path | None = None) ->
 
 def stage_signer(core: Core, version: Version, keyring: Path | None = None) -> SignatureCheck | None:
     """The signature of the change that put version in its current stage (an ok one first), or
-    None when that change was not signed; see signatures_of."""
+    None when that change was not signed; see signatures_of. For a version still in the stage
+    its registration put it in, that change is the registration: its record signature."""
     current = [c for c in signatures_of(core, version, keyring) if c.current and _enters(c, version.stage)]
     current.sort(key=lambda c: not c.ok)
     return current[0] if current else None
 
 
 def _enters(check: SignatureCheck, stage: str) -> bool:
+    """Whether check signs the change into stage: a statement saying so, or a record signature
+    made with the stage ref (only a registration creates a stage ref and signs the record at once)."""
+    if check.what == VERSION:
+        return check.current
     return check.statement is not None and check.statement.get("to") == stage
 
 
@@ -149,12 +152,25 @@ def verify_version(
     if version.stage in required_stages(core.plumbing.config):
         entering = [c for c in checks if c.current and _enters(c, version.stage)]
         if not any(c.ok for c in entering):
-            how = "an unsigned stage change" if not entering else "a change whose signature is not ok"
+            how = "a change whose signature is not ok"
+            if not entering:
+                how = (
+                    "an unsigned registration"
+                    if _registered_there(core, version)
+                    else "an unsigned stage change"
+                )
             problems.append(
                 f"{version.ref} entered {version.stage} by {how}; policy.require_signed requires a change "
                 "signed by a trusted key"
             )
     return checks, problems
+
+
+def _registered_there(core: Core, version: Version) -> bool:
+    """Whether the version's stage ref was created by its registration (one transaction)."""
+    stage_ref = layout.stage_ref(version.kind, version.name, version.stage, version.version)
+    version_ref = layout.version_ref(version.kind, version.name, version.version)
+    return same_transaction(entered(core, stage_ref), entered(core, version_ref))
 
 
 def check_signature(core: Core, check: Verifier, subject: Subject, signature_id: str) -> SignatureCheck:

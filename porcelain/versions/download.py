@@ -26,6 +26,7 @@ from pacha.pathnames import check_destination
 from pacha.pathnames import check_name as check_path_name
 from porcelain.core import Core
 from porcelain.errors import InvalidInput, PachaError
+from porcelain.policies.enforce import require
 from porcelain.resolve import resolve
 from porcelain.results import Version
 from porcelain.versions.artifacts import hash_file
@@ -102,4 +103,5 @@ def download(
     given; a PachaError if a stored object is damaged (nothing is left half written).
     """
     found = resolve(core, kind, reference, version)
+    require(core.plumbing, "read", found.name, "download")
     return found, place(core.plumbing.objects, found, dest, force)

@@ -6,8 +6,22 @@ import porcelain.layout as layout
 from pacha.verify import verify_closure
 from porcelain.core import Core
 from porcelain.names import check_name
+from porcelain.policies.enforce import readable_names, require
+from porcelain.references import Reference
 from porcelain.resolve import Target, kind_cli, resolve, resolve_target
 from porcelain.results import Version
+
+
+def readable(
+    core: Core, kind: str, reference: str | Reference, version: str | None = None, *, change: bool = False
+) -> Version:
+    """resolve(), for a name the acting principal may read (Registry.get; `model get`).
+
+    Raises NotFound, InvalidInput as resolve; PolicyRefused if the access policy forbids reading it.
+    """
+    found = resolve(core, kind, reference, version, change=change)
+    require(core.plumbing, "read", found.name, "get")
+    return found
 
 
 def list_versions(core: Core, kind: str, name: str | None = None, stage: str | None = None) -> list[Version]:
@@ -16,10 +30,13 @@ def list_versions(core: Core, kind: str, name: str | None = None, stage: str | N
     Args: kind: "model", "dataset" or "recipe". name: only this name (None: every name). stage: only
     versions in this stage (models and datasets).
     Returns the versions (empty if none).
-    Raises InvalidInput for a bad name or stage.
+    Names the access policy does not let the acting principal read are left out.
+    Raises InvalidInput for a bad name or stage; PolicyRefused for a name it may not read.
     """
     out = []
-    for each in [check_name(name)] if name else core.names(kind):
+    if name:
+        require(core.plumbing, "read", check_name(name), "list")
+    for each in [name] if name else readable_names(core.plumbing, core.names(kind)):
         for version in core.versions_of(kind, each):
             record_id = core.plumbing.refs.get(layout.version_ref(kind, each, version))
             if record_id is None:

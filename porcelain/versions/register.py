@@ -34,10 +34,16 @@ from porcelain.finite import finite_float, require_finite
 from porcelain.lineage.graph import linked_versions
 from porcelain.locking import writes_objects
 from porcelain.names import check_name
+from porcelain.policies.enforce import require
 from porcelain.records import commit_subject
 from porcelain.results import Registered, Version
 from porcelain.runs.update import attach
-from porcelain.signatures.attach import check_key, sign_existing, signed_plan
+from porcelain.signatures.attach import (
+    check_key,
+    registration_rule,
+    sign_existing,
+    signed_plan,
+)
 from porcelain.signatures.objects import Made, version_signature
 from porcelain.signatures.settings import signing_key
 from porcelain.stages.rules import INITIAL
@@ -77,9 +83,10 @@ def register(
     CheckFailed when a pre-commit hook refuses; FileChanged when a file changes while it is read.
     """
     documented = document(core, request)
-    check_key(signing_key(core.plumbing.config, request.sign))  # before anything is read or written
-    result = _register(core, request, documented, list(extra_objects))
     key = signing_key(core.plumbing.config, request.sign)
+    check_key(key)  # before anything is read or written
+    registration_rule(core, request.kind, request.name, key)
+    result = _register(core, request, documented, list(extra_objects))
     if key is not None and not result.created:  # the same bytes again: signed once by this key
         sign_existing(core, result.version, key)
     if documented.run is not None and result.created:
@@ -92,6 +99,7 @@ def _register(
     core: Core, request: RegisterRequest, documented: Documented, extra_objects: list[tuple[bytes, str]]
 ) -> Registered:
     metrics = check(request, documented)
+    require(core.plumbing, "write", request.name, "register")  # before any byte is stored
     tmp_dir = core.plumbing.objects.tmp_dir
     with artifact_source(request.path, request.filename, tmp_dir) as (target, recorded, streamed):
         source = source_of(core, request, target, recorded, streamed)
