@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pacha.crash import crash_point
 from pacha.errors import CorruptObject, ObjectNotFound
@@ -45,15 +45,29 @@ class FetchObjectsResult:
     requests: int = 0
 
 
+class Filter(Protocol):
+    """Narrows the closure a receive walks (pacha.transport.partial: records without blobs)."""
+
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        """What to follow from a tree or record stored here."""
+        ...
+
+    def choose(self, wanted: list[str], where: dict[str, Location], required: set[str]) -> list[str]:
+        """Which of the ids about to be downloaded to take (required: roots, chunks, bases)."""
+        ...
+
+
 class _Walk:
     """The closure being fetched: what is queued, seen, and waiting for what it needs."""
 
-    def __init__(self, roots: Iterable[str]) -> None:
+    def __init__(self, roots: Iterable[str], narrow: Filter | None = None) -> None:
         self.queue = sorted(set(roots))
         self.seen: set[str] = set()
         self.waiting: dict[str, local.Arrived] = {}  # received, not verifiable yet (chunk list, delta)
         self.structured: set[str] = set()  # received trees and records (followed once installed)
         self.hashes: dict[str, ListHash] = {}  # chunked files being hashed as their chunks arrive
+        self.narrow = narrow
+        self.required = set(self.queue)  # taken whatever a filter says: roots, and what they need
         self.pending: set[str] = set()  # requested and not added yet
         self.present: set[str] = set()  # found here (by _round) or added by this fetch
         self.blocked: dict[str, set[str]] = {}  # waiting id -> what it needs that is not here yet
@@ -73,7 +87,7 @@ class _Walk:
         self.blocked[item.object_id] = missing
         for need in missing:
             self.needed_by.setdefault(need, []).append(item.object_id)
-        self.add(item.needs)
+        self.need(item.needs)
         return True
 
     def added(self, object_id: str) -> None:
@@ -93,11 +107,24 @@ class _Walk:
     def add(self, ids: Iterable[str]) -> None:
         self.queue.extend(i for i in ids if i not in self.seen)
 
+    def need(self, ids: Iterable[str]) -> None:
+        """Storage links (chunks, delta base) of a received object: it cannot be installed without."""
+        ids = list(ids)
+        self.required.update(ids)
+        self.add(ids)
 
-def receive(registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter) -> FetchObjectsResult:
+    def links(self, store: ObjectStore, object_id: str) -> list[str]:
+        if self.narrow is None:
+            return local.structured_links(store, object_id)
+        return self.narrow.links(store, object_id)
+
+
+def receive(
+    registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter, narrow: Filter | None = None
+) -> FetchObjectsResult:
     """Fetch the closure of roots that the local store lacks (see module doc)."""
     result = FetchObjectsResult()
-    walk = _Walk(roots)
+    walk = _Walk(roots, narrow)
     try:
         _receive(registry, remote, walk, result, meter)
     finally:
@@ -121,18 +148,20 @@ def _receive(
                 )
             for object_id in installed:
                 if object_id in walk.structured:
-                    walk.add(_links(store, remote, object_id))
+                    walk.add(_links(store, remote, object_id, walk))
             continue
         wanted = _round(store, walk)
-        walk.pending.update(wanted)
         where = _locate(registry, remote, wanted)
+        if walk.narrow is not None:
+            wanted = walk.narrow.choose(wanted, where, walk.required)
+        walk.pending.update(wanted)
         meter.grow(sum(where[i].length for i in wanted), len(wanted))
         # one stream over the whole round: the next requests run while a pack is installed
         stream = _Batches(_download(remote, [(i, where[i]) for i in wanted], result, store.keys))
         while not stream.done:
             for object_id in _install(store, remote, stream.next_batch(), walk, result, meter):
                 if object_id in walk.structured:
-                    walk.add(_links(store, remote, object_id))
+                    walk.add(_links(store, remote, object_id, walk))
 
 
 def _round(store: ObjectStore, walk: _Walk) -> list[str]:
@@ -147,7 +176,7 @@ def _round(store: ObjectStore, walk: _Walk) -> list[str]:
             walk.seen.add(object_id)
             if local.has(store, object_id):
                 walk.added(object_id)
-                walk.add(local.structured_links(store, object_id))
+                walk.add(walk.links(store, object_id))
             else:
                 wanted.append(object_id)
     return wanted
@@ -249,9 +278,9 @@ def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
             raise _corrupt(object_id, remote, exc) from None
 
 
-def _links(store: ObjectStore, remote: Remote, object_id: str) -> list[str]:
+def _links(store: ObjectStore, remote: Remote, object_id: str, walk: _Walk) -> list[str]:
     try:
-        return local.structured_links(store, object_id)
+        return walk.links(store, object_id)
     except (CorruptObject, ObjectNotFound) as exc:
         raise _corrupt(object_id, remote, exc) from None
 
