@@ -12,17 +12,18 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
 from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
-from pacha.store import ObjectStore
+from pacha.store.promised import PromisedStore
 
 DIR_NAME = ".pacha"
 ENV_DIR = "PACHA_DIR"
@@ -53,6 +54,11 @@ def identity_of(config: Config) -> str:
 class Registry:
     """An open registry: its object store, refs and settings."""
 
+    # What a reader of an object stored nowhere calls: True once it is here. Installed by
+    # pacha.transport.promisor.install() (the CLI and porcelain do): a lazy registry fetches it from
+    # its default remote. A hook, because the transport depends on this module, not the reverse.
+    fetch_hook: ClassVar[Callable[[Registry, str], bool] | None] = None
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
         if not is_registry(self.root):
@@ -76,8 +82,18 @@ class Registry:
         return Config(self.root / "config.toml")
 
     @cached_property
-    def objects(self) -> ObjectStore:
-        return ObjectStore(self.root / "objects", self.root / "tmp", lambda: self.config.compression_level)
+    def objects(self) -> PromisedStore:
+        return PromisedStore(
+            self.root / "objects",
+            self.root / "tmp",
+            lambda: self.config.compression_level,
+            self._fetch_missing,
+        )
+
+    def _fetch_missing(self, object_id: str) -> bool:
+        """An object read here and stored nowhere: fetch_hook may bring it (True: it is here now)."""
+        hook = Registry.fetch_hook
+        return hook is not None and hook(self, object_id)
 
     @cached_property
     def refs(self) -> RefStore:

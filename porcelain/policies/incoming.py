@@ -73,16 +73,6 @@ def _subjects(moves: Sequence[Any]) -> list[tuple[str, Subject]]:
     return out
 
 
-def fetch_policies(plumbing: pacha.Registry, moves: Sequence[Any], fetch: Callable[[list[str]], Any]) -> None:
-    """Fetch the policy and group records this registry will name and lacks (a lazy registry
-    fetches objects when used, but every porcelain command reads the policies first)."""
-    named = {m.new for m in moves if m.new is not None and m.ref.startswith("policies/")}
-    named |= {oid for ref, oid in plumbing.refs.iter("policies/")}
-    missing = sorted(i for i in named if not plumbing.objects.has(i))
-    if missing:
-        fetch(missing)
-
-
 def require_policy(
     plumbing: pacha.Registry,
     moves: Sequence[Any],
