@@ -11,7 +11,7 @@ from pacha.cli._crypto_options import KeyFileOption
 from pacha.cli.app import new_app, write_out
 from pacha.crypto.admin import init_encrypted
 from pacha.crypto.passphrase import use_key_file
-from pacha.registry import init_registry
+from pacha.registry import Registry, default_init_path, init_registry
 
 app = new_app()
 
@@ -42,9 +42,30 @@ def init(
 ) -> None:
     """Create an empty registry at PATH (default: $PACHA_DIR, else ./.pacha)."""
     use_key_file(key_file)
+    existed = (Path(path).expanduser() if path else default_init_path()).exists()
     registry, created = init_registry(path, shared)
-    sealed = encrypt and init_encrypted(registry)
+    try:
+        sealed = encrypt and init_encrypted(registry)
+    except BaseException:
+        if created:  # a refused `init --encrypt` (short passphrase, ^C) leaves no plain registry
+            _unmake(registry, existed)
+        raise
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"
         what = "encrypted Pacha registry" if sealed else "Pacha registry"
         write_out(f"{verb} {what} in {registry.root}\n")
+
+
+def _unmake(registry: Registry, keep_dir: bool) -> None:
+    """Remove what init_registry just created (the directory itself unless it was there)."""
+    import shutil
+
+    registry.refs.close()
+    if not keep_dir:
+        shutil.rmtree(registry.root, ignore_errors=True)
+        return
+    for child in registry.root.iterdir():
+        if child.is_dir() and not child.is_symlink():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
