@@ -11,6 +11,7 @@ from pacha.cli._crypto_options import KeyFileOption
 from pacha.cli.app import new_app, write_out
 from pacha.crypto.admin import init_encrypted
 from pacha.crypto.passphrase import use_key_file
+from pacha.refs.store import close_all
 from pacha.registry import Registry, default_init_path, init_registry
 
 app = new_app()
@@ -60,7 +61,7 @@ def _unmake(registry: Registry, keep_dir: bool) -> None:
     """Remove what init_registry just created (the directory itself unless it was there)."""
     import shutil
 
-    registry.refs.close()
+    close_all()  # the ref database just created, before its files go
     if not keep_dir:
         shutil.rmtree(registry.root, ignore_errors=True)
         return
