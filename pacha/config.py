@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,9 @@ from pacha.perms import SHARED, SHARED_HINT
 
 CONFIG_LIMIT = 1 << 20  # a config file is a few hundred bytes
 FORMAT = 1  # the registry format (core.format) this pacha writes and reads: docs/format.md, "Versions"
+# the lifecycle stages (porcelain.stages.rules.STAGES; pacha/ does not import porcelain): the names
+# policy.require_signed may list
+STAGE_NAMES = ("development", "staging", "production", "archived")
 
 DEFAULT_CONFIG = """\
 # Pacha registry configuration (TOML).
@@ -34,7 +38,7 @@ compression_level = 1
 """
 
 # key -> (type, check, hint)
-KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
+KNOWN_KEYS: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool], str]] = {
     "core.format": (int, lambda v: v == FORMAT, f"only format {FORMAT} exists"),
     "core.compression_level": (int, lambda v: 1 <= v <= 19, "an integer from 1 to 19"),
     "user.name": (str, lambda v: bool(v.strip()), "a non-empty name"),
@@ -46,7 +50,28 @@ KNOWN_KEYS: dict[str, tuple[type, Any, str]] = {
     "user.signingkey": (str, lambda v: bool(v.strip()), "an OpenPGP key id, fingerprint or email"),
     "sign.always": (str, lambda v: v.lower() in ("true", "false"), "true or false"),
     "sign.keyring": (str, lambda v: bool(v.strip()), "a file of exported public keys (gpg --export -a)"),
+    "policy.require_signed": (
+        lambda raw: _stage_list(raw),  # defined below: KNOWN_KEYS is read only at call time
+        lambda v: all(name in STAGE_NAMES for name in v),
+        f'stage names from {", ".join(STAGE_NAMES)}: a TOML list like ["production"] or production,staging',
+    ),
 }
+
+
+def _stage_list(raw: str) -> list[str]:
+    """Stage names from the command line: a TOML list (the form config.toml holds, as the docs
+    show it) or comma-separated names. Raises ValueError for anything else, or no name."""
+    text = raw.strip()
+    if text.startswith("["):
+        value = tomllib.loads(f"v = {text}")["v"]  # TOMLDecodeError is a ValueError
+        if not all(isinstance(v, str) for v in value):
+            raise ValueError(raw)
+        names = [v.strip() for v in value]
+    else:
+        names = [v.strip() for v in text.split(",")]
+    if not all(names) or not names:
+        raise ValueError(raw)
+    return names
 
 
 def _split(key: str) -> tuple[str, str]:

@@ -16,18 +16,28 @@ from pathlib import Path
 from typing import Any
 
 from porcelain.errors import InvalidInput
+from porcelain.stages.rules import STAGES
 
 TRUE = ("true", "1", "yes", "on")
 
 
 def _names(value: Any, key: str) -> list[str]:
+    """The stage names of a setting; InvalidInput for a name that is no stage, so that a typo
+    (or a list written as a string) is an error, never a policy that requires nothing."""
     if value is None:
         return []
+    names: list[str] | None = None
     if isinstance(value, str):
-        return [v.strip() for v in value.split(",") if v.strip()]
-    if isinstance(value, list) and all(isinstance(v, str) for v in value):
-        return [v.strip() for v in value if v.strip()]
-    raise InvalidInput(f'config {key} = {value!r}: give stage names, e.g. require_signed = ["production"]')
+        names = [v.strip() for v in value.split(",") if v.strip()]
+    elif isinstance(value, list) and all(isinstance(v, str) for v in value):
+        names = [v.strip() for v in value if v.strip()]
+    unknown = [n for n in names or [] if n not in STAGES]
+    if names is None or unknown:
+        what = f"names unknown stage {unknown[0]!r}" if unknown else f"= {value!r} is not stage names"
+        raise InvalidInput(
+            f'config {key} {what}: use {", ".join(STAGES)}, e.g. pacha config {key} \'["production"]\''
+        )
+    return names
 
 
 def required_stages(config: Any) -> list[str]:
