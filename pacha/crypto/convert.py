@@ -136,6 +136,7 @@ def convert(store: ObjectStore, progress: Progress | None = None) -> ConvertRepo
     current = store.keys.unlocked().current
     report = ConvertReport()
     _convert_loose(store, current, report, progress)
+    store.packs.dir.mkdir(parents=True, exist_ok=True)  # a registry that never packed has none
     fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o666)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack rewrites packs meanwhile
