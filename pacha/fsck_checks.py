@@ -19,6 +19,7 @@ from pacha.registry import Registry
 from pacha.store import ObjectStore
 from pacha.store.midx import MultiPackIndex, check_midx
 from pacha.store.pack import Pack
+from pacha.transport.promisor import lazy_remote
 from pacha.verify import ObjectCheck, check_all, check_object
 
 
@@ -52,6 +53,19 @@ class _Say:
         self.report = report
         self.on_problem = on_problem
         self.on_warning = on_warning
+        self.promisor: str | None = None  # a lazy registry's remote: it holds what is not here
+
+    def missing(self, linked: str, kind: str | None, object_id: str) -> None:
+        """A reachable object links to one that is not here: damage, unless a lazy registry's
+        remote promised it (Git's partial clone: promisor objects are not missing)."""
+        if self.promisor is None:
+            self.problem(f"missing object {linked} (linked from {kind} {object_id})")
+            return
+        self.warning(
+            f"not fetched: {linked} (linked from {kind} {object_id}); a lazy registry: remote "
+            f"{self.promisor} holds it, and `pacha verify NAME:VER` fetches and checks a version",
+            notes=True,
+        )
 
     def problem(self, text: str) -> None:
         self.report.problems.append(text)
@@ -82,6 +96,7 @@ def fsck(
     """
     report = FsckReport()
     say = _Say(report, on_problem, on_warning)
+    say.promisor = lazy_remote(registry)
     store = registry.objects
     if store.keys.encrypted:
         _check_encryption(store, say.warning)
@@ -109,7 +124,7 @@ def fsck(
                 say.problem(check.problem)
             for linked in check.links:
                 if linked not in present and not _appeared(store, linked, late):
-                    say.problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+                    say.missing(linked, check.kind, check.id)
     return report
 
 
@@ -171,7 +186,7 @@ def _check_objects(
             if linked in present or _appeared(store, linked, late):
                 continue
             if reachable:
-                say.problem(f"missing object {linked} (linked from {check.kind} {check.id})")
+                say.missing(linked, check.kind, check.id)
             else:
                 say.warning(
                     f"dangling link: unreachable {check.kind} {check.id} links to missing object {linked} "

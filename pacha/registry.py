@@ -12,17 +12,18 @@ import errno
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
+from typing import ClassVar
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
 from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
-from pacha.store import ObjectStore
+from pacha.store.promised import PromisedStore
 
 DIR_NAME = ".pacha"
 ENV_DIR = "PACHA_DIR"
@@ -53,6 +54,11 @@ def identity_of(config: Config) -> str:
 class Registry:
     """An open registry: its object store, refs and settings."""
 
+    # What a reader of an object stored nowhere calls: True once it is here. Installed by
+    # pacha.transport.promisor.install() (the CLI and porcelain do): a lazy registry fetches it from
+    # its default remote. A hook, because the transport depends on this module, not the reverse.
+    fetch_hook: ClassVar[Callable[[Registry, str], bool] | None] = None
+
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).absolute()
         if not is_registry(self.root):
@@ -76,8 +82,18 @@ class Registry:
         return Config(self.root / "config.toml")
 
     @cached_property
-    def objects(self) -> ObjectStore:
-        return ObjectStore(self.root / "objects", self.root / "tmp", lambda: self.config.compression_level)
+    def objects(self) -> PromisedStore:
+        return PromisedStore(
+            self.root / "objects",
+            self.root / "tmp",
+            lambda: self.config.compression_level,
+            self._fetch_missing,
+        )
+
+    def _fetch_missing(self, object_id: str) -> bool:
+        """An object read here and stored nowhere: fetch_hook may bring it (True: it is here now)."""
+        hook = Registry.fetch_hook
+        return hook is not None and hook(self, object_id)
 
     @cached_property
     def refs(self) -> RefStore:
@@ -220,14 +236,18 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
-def _record_owner(root: Path) -> None:
-    """Record who ran init as core.owner, the admin of every access policy (docs/security.md):
-    PACHA_PRINCIPAL if set, else user:<email> of the identity init runs as."""
+def _owner(root: Path) -> str:
+    """Who runs init, to be recorded as core.owner, the admin of every access policy
+    (docs/security.md): PACHA_PRINCIPAL if set, else user:<email> of the identity.
+    Raises InvalidInput, before anything is created, for a PACHA_PRINCIPAL that is not one."""
     principal = os.environ.get("PACHA_PRINCIPAL", "").strip()
-    if not principal:
-        who = identity_of(Config(root / "config.toml"))
-        principal = "user:" + who[who.rfind("<") + 1 : -1].lower()
-    Config(root / "config.toml").set("core.owner", principal)
+    if principal:
+        kind, _, ident = principal.partition(":")
+        if kind.lower() not in ("user", "service-account", "sa") or not ident.strip():
+            raise InvalidInput(f"PACHA_PRINCIPAL is {principal!r}: write user:EMAIL or service-account:ID")
+        return principal
+    who = identity_of(Config(root / "config.toml"))
+    return "user:" + who[who.rfind("<") + 1 : -1].lower()
 
 
 def init_registry(
@@ -260,13 +280,14 @@ def init_registry(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
     shared = shared or PRIVATE  # a new registry is private unless shared (pacha.perms)
+    owner = _owner(root)
     apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
-        _record_owner(root)
+        Config(root / "config.toml").set("core.owner", owner)
         Config(root / "config.toml").set("core.shared", shared)
         share_tree(root, shared)
     except OSError as exc:

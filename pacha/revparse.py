@@ -26,7 +26,8 @@ def resolve(objects: ObjectStore, refs: RefStore, spec: str) -> str:
         raise InvalidInput("empty object name: give an id, id prefix or ref name")
     if is_full_id(spec):
         object_id = spec.lower()
-        if not objects.has(object_id):
+        fetch = getattr(objects, "fetch_missing", None)  # a lazy registry fetches it (PromisedStore)
+        if not objects.has(object_id) and not (fetch is not None and fetch(object_id)):
             raise ObjectNotFound(f"object {object_id} not found")
         return object_id
     match = _REFLOG_SPEC.fullmatch(spec)

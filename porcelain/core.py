@@ -28,6 +28,7 @@ import porcelain.records as records
 import porcelain.semver as semver
 from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
+from pacha.transport.promisor import install as install_promisor
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
 from porcelain.locking import writes_objects
 from porcelain.policies.enforce import guard
@@ -59,8 +60,10 @@ class Core:
     def open(cls, path: str | os.PathLike[str] | None = None) -> Self:
         """The registry at path, or found as the CLI finds it (pacha.open_registry).
 
-        Raises RegistryNotFound if there is none.
+        Raises RegistryNotFound if there is none. A lazy registry fetches what it reads and lacks
+        (pacha.transport.promisor).
         """
+        install_promisor()
         return cls(pacha.open_registry(path))
 
     # --- records -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ def test_remote_add_list_set_remove(cli: Cli, tmp_path: Path) -> None:
     cli("remote", "add", "backup", f"file://{tmp_path / 'backup'}", "--default", "--no-check")
     listed = json.loads(cli("remote", "list", "--json").text)
     assert [(r["name"], r["default"]) for r in listed] == [("origin", False), ("backup", True)]
-    cli("remote", "set", "origin", "lazy", "true")
+    assert cli("remote", "set", "origin", "lazy", "true").text == "remote.origin.lazy = true\n"
     cli("remote", "set", "origin", "jobs", "4")
     origin = json.loads(cli("remote", "list", "--json").text)[0]
     assert origin["lazy"] is True and origin["jobs"] == 4 and origin["url"] == str(place)
@@ -50,6 +50,8 @@ def test_remote_usage_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
 
 def test_remote_check_probes_conditional_writes(shared: Shared, tmp_path: Path) -> None:
     ada = member(tmp_path, "ada", shared)
+    if shared.root is not None:  # a directory is probed once it exists (the first push makes it)
+        shared.root.mkdir()
     report = json.loads(ada("remote", "check", "origin", "--json").text)
     assert report["readable"] and report["writable"] and report["conditional_writes"] and report["ok"]
     assert "honoured" in ada("remote", "check").text
@@ -127,7 +129,7 @@ def test_network_and_bucket_failures_are_one_line(seaweedfs: SeaweedFS, tmp_path
 def test_the_team_walkthrough_in_docs_runs_as_written(tmp_path: Path) -> None:
     from tests.test_docs import ROOT, blocks, run_sh, workspace
 
-    (code,) = blocks(ROOT / "docs" / "remotes.md", "sh")
+    code = blocks(ROOT / "docs" / "remotes.md", "sh")[0]  # the walkthrough (the second: encrypted)
     env = workspace(tmp_path)
     env["PACHA_DIR"] = str(tmp_path / ".pacha")
     out = run_sh(code, tmp_path, env).stdout

@@ -95,7 +95,7 @@ def test_pull_takes_remote_changes_keeps_local_ones_and_refuses_both() -> None:
         refsync.Move("r/new", None, C),
         refsync.Move("r/theirs", A, C),
     ]
-    with pytest.raises(CheckFailed, match="r/both changed here and on origin since the last fetch"):
+    with pytest.raises(CheckFailed, match="r/both changed here and on origin since the two last agreed"):
         refsync.pull_moves(local, before, after, names | {"r/both"}, "origin")
     forced = refsync.pull_moves(local, before, after, {"r/both", "r/mine"}, "origin", force=True)
     assert forced == [refsync.Move("r/both", B, C), refsync.Move("r/mine", B, A)]

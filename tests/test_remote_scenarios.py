@@ -14,9 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from blake3 import blake3
 
 import pacha
 from pacha.transport.errors import RemoteObjectCorrupt
+from pacha.transport.partial import BLOB_LIMIT
 from porcelain.errors import CheckFailed
 from porcelain.registry import Registry
 from porcelain.remotes import admin, lazy, sync
@@ -39,6 +41,11 @@ def refs_of(cli: Cli) -> dict[str, str]:
 
 def api(cli: Cli) -> Registry:
     return Registry.open(cli.registry)
+
+
+def _id(path: Path) -> str:
+    """The object id of a file's bytes (BLAKE3, as `pacha hash-object` prints)."""
+    return str(blake3(path.read_bytes()).hexdigest())
 
 
 def register(cli: Cli, name: str, path: Path, version: str) -> str:
@@ -203,6 +210,8 @@ def test_push_refused_as_not_fast_forward_names_who_and_force_cannot_break_produ
     assert refused.err.count("\n") == 1 and "Ada" in refused.err and "fast-forward" in refused.err, (
         refused.err
     )
+    # its way out is the pull: a forced push would be refused below, so it is not offered
+    assert "`pacha pull origin --force`" in refused.err and "push origin --force" not in refused.err
     forced = bob.fails("push", "--force", code=1)  # force overrides that, not the stage rules
     assert "2 versions in production" in forced.err and "Ada" in forced.err, forced.err
     sync.fetch(api(bob).plumbing)
@@ -225,22 +234,27 @@ def test_pull_of_a_stage_downloads_only_that_versions_closure(shared: Shared, tm
     push(ada)
     bob = member(tmp_path, "bob", shared)
     pulled = pull(bob, "m@production")
-    assert 300_000 <= pulled.bytes < 350_000, pulled  # the 1.1.0 artifact and its record, not 1.0.0's
+    assert 300_000 <= pulled.bytes < 350_000, pulled  # the 1.1.0 artifact and the records, not 1.0.0's
     assert set(refs_of(bob)) == {"models/m/1.1.0", "stages/models/m/production/1.1.0"}
     bob("model", "verify", "m:1.1.0")
-    assert not pacha.open_registry(bob.registry).objects.has(register(ada, "m", old, "1.0.0"))
+    store = pacha.open_registry(bob.registry).objects
+    assert store.has(register(ada, "m", old, "1.0.0"))  # the fetch brings every record (small)
+    assert not store.has(_id(old))
 
 
 def test_a_lazy_clone_fetches_what_download_and_verify_need(shared: Shared, tmp_path: Path) -> None:
     ada = member(tmp_path, "ada", shared)
     big = artifact(tmp_path, "big.bin", 600_000)
     register(ada, "m", big, "1.0.0")
-    register(ada, "m", artifact(tmp_path, "small.bin", 1000), "1.1.0")
+    register(ada, "m", artifact(tmp_path, "medium.bin", 200_000), "1.1.0")
     push(ada)
     lazy_dir = tmp_path / "lazy" / ".pacha"
     plumbing, _ = admin.clone(shared.url, lazy_dir, endpoint_url=shared.endpoint, lazy=True, progress=False)
     assert refs_of(Cli(lazy_dir, tmp_path)) == refs_of(ada)
-    assert not any(True for _ in plumbing.objects.iter_ids())  # refs and the audit trail only
+    # the records, no artifact (pacha.transport.partial: blobs over BLOB_LIMIT stay there)
+    here = [plumbing.objects.stat(i) for i in plumbing.objects.iter_ids()]
+    assert {i.kind for i in here} == {"record"}
+    assert all(i.size <= BLOB_LIMIT for i in here) and not plumbing.objects.has(_id(big))
     assert lazy.ensure_local(plumbing, "model", "m:1.1.0", progress=False) > 0
     lazy_cli = member(tmp_path, "lazy", shared, add=False)
     out = tmp_path / "got.bin"

@@ -29,7 +29,9 @@ def open_reg() -> Registry:
     # Imported when a registry is opened, not at the top: pacha.registry loads the refs (LMDB),
     # the store and the config, which `hash-object FILE` and `show-index FILE` never use.
     from pacha.registry import open_registry
+    from pacha.transport.promisor import install
 
+    install()  # a lazy registry fetches what a command reads and lacks (Git's promisor remote)
     return open_registry(registry_path())
 
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from pacha.cli.app import new_app, open_reg, write_out
-from pacha.errors import InvalidInput
+from pacha.errors import InvalidInput, ObjectNotFound
 from pacha.registry import Registry
 
 if TYPE_CHECKING:
@@ -46,7 +46,7 @@ def for_each_ref(
 
         rows = []
         for name, object_id in refs:
-            info = reg.objects.stat(object_id) if reg.objects.has(object_id) else None
+            info = object_info(reg, object_id)
             rows.append(
                 {
                     "name": name,
@@ -81,6 +81,24 @@ def matching_refs(reg: Registry, patterns: list[str]) -> Iterator[tuple[str, str
         yield name, object_id
 
 
+def object_info(reg: Registry, object_id: str) -> ObjectInfo | None:
+    """Kind and size of a ref's object; None if it is not here.
+
+    A ref may name an object this registry never fetched (a remote-tracking ref, a partial or lazy
+    registry): refs are listed without their objects, as Git lists refs without reading them. A
+    lazy registry fetches the object (records are small; Git's partial clone fetches on read too);
+    any other prints the type `missing` and size `-` (as cat-file --batch-check prints "missing")."""
+    try:
+        return reg.objects.stat(object_id)
+    except ObjectNotFound:
+        pass
+    try:
+        fetched = reg.objects.fetch_missing(object_id)
+    except ObjectNotFound:  # not lazy: the object stays missing
+        return None
+    return reg.objects.stat(object_id) if fetched else None
+
+
 def compile_format(fmt: str) -> Callable[[Registry, str, str], str]:
     """Check fmt once; return a function rendering one ref."""
     for match in _TOKEN.finditer(fmt):
@@ -89,7 +107,7 @@ def compile_format(fmt: str) -> Callable[[Registry, str, str], str]:
             raise InvalidInput(f"unknown format atom %({atom}): use one of {', '.join(ATOMS)}")
 
     def render(reg: Registry, name: str, object_id: str) -> str:
-        info: ObjectInfo | None = None
+        info: tuple[str, str] | None = None  # (type, size)
 
         def value(match: re.Match[str]) -> str:
             nonlocal info
@@ -105,8 +123,9 @@ def compile_format(fmt: str) -> Callable[[Registry, str, str], str]:
             if atom == "objectname:short":
                 return object_id[:12]
             if info is None:
-                info = reg.objects.stat(object_id)
-            return info.kind if atom == "objecttype" else str(info.size)
+                found = object_info(reg, object_id)
+                info = (found.kind, str(found.size)) if found else ("missing", "-")
+            return info[0] if atom == "objecttype" else info[1]
 
         return _TOKEN.sub(value, fmt) + "\n"
 

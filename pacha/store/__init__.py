@@ -4,6 +4,7 @@ What callers import: ObjectStore (pacha.store.objectstore), the verified reader 
 hands out and what stat() says. The store's modules, each named for what it holds:
 
     objectstore   ObjectStore: where an object lives, reading, small writes
+    promised      PromisedStore: readers fetch what a lazy registry lacks (its remote)
     ingest        streaming writes: the read/hash/compress/write pipeline
     chunk_writer  cutting a large blob into chunks and packing them
     chunked       the chunk list, and reading a chunked blob back

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pacha.cli.app import new_app
+from pacha.errors import UsageError
 from porcelain.cli._sync import JsonOption, print_report
 from porcelain.remotes.admin import clone as clone_remote
 
@@ -20,7 +20,7 @@ app = new_app()
 def clone(
     url: Annotated[str, typer.Argument(help="s3://BUCKET[/PREFIX], a path, or file://PATH.")],
     path: Annotated[
-        Path | None,
+        str | None,
         typer.Argument(help="Registry to create (default: $PACHA_DIR, else ./.pacha).", show_default=False),
     ] = None,
     all_objects: Annotated[
@@ -36,6 +36,8 @@ def clone(
     as_json: JsonOption = False,
 ) -> None:
     """Create a registry from a remote (as `origin`, the default): its refs, audit trail and objects."""
+    if path is not None and not path.strip():
+        raise UsageError("PATH is empty: give the directory of the new registry, or leave it out")
     plumbing, report = clone_remote(
         url,
         path,

@@ -11,5 +11,6 @@ app = new_app()
 
 @app.command(epilog="Example: pacha fetch origin && pacha model history fraud-detector --remote origin")
 def fetch(remote: RemoteArg = None, as_json: JsonOption = False) -> None:
-    """Update the remote-tracking refs (remotes/REMOTE/...) and the remote's audit trail; no objects."""
-    print_report(fetch_refs(open_reg(), remote), as_json, "fetch")
+    """Update the remote-tracking refs (remotes/REMOTE/...), the remote's audit trail and the records
+    they name (versions, cards, lineage, runs); artifact bytes come with pull or when used."""
+    print_report(fetch_refs(open_reg(), remote, progress=not as_json), as_json, "fetch")

@@ -11,11 +11,11 @@ from pacha.errors import UsageError
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
 from porcelain.remotes import wire
-from porcelain.remotes.admin import CheckReport
+from porcelain.remotes.admin import CheckReport, set_option
 from porcelain.remotes.admin import add as add_remote
 from porcelain.remotes.admin import check as check_remote
 from porcelain.remotes.admin import remove as remove_remote
-from porcelain.remotes.settings import get_remote, list_remotes, set_remote_option
+from porcelain.remotes.settings import get_remote, list_remotes
 
 app = typer.Typer(
     help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
@@ -61,13 +61,19 @@ def add(
     as_json: JsonOption = False,
 ) -> None:
     """Add a remote (and probe it: read/write access, conditional writes honoured)."""
-    added, report = add_remote(
-        open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check
-    )
+    done = add_remote(open_reg(), name, url, endpoint_url=endpoint_url, default=default, probe=not no_check)
+    added, report = done.settings, done.report
     if as_json:
-        print_json({**added.as_dict(), "check": report.as_dict() if report else None})
+        print_json(
+            {**added.as_dict(), "check": report.as_dict() if report else None, "exists": done.missing is None}
+        )
         return
     typer.echo(f"added remote {added.name}: {added.url}" + (" (default)" if added.default else ""))
+    if done.missing is not None:  # as `git remote add` does, create nothing; but a typo must show
+        typer.echo(
+            f"  {done.missing} does not exist yet: the first `pacha push {added.name}` creates it "
+            "(if you meant an existing remote, check the path)"
+        )
     if report is not None:
         _print_check(report)
 
@@ -111,9 +117,12 @@ def set_(
     as_json: JsonOption = False,
 ) -> None:
     """Change one setting of a remote (remote.NAME.KEY in config.toml)."""
-    changed = set_remote_option(open_reg(), name, key, value)
+    changed = set_option(open_reg(), name, key, value)
     if as_json:
         print_json(changed.as_dict())
+        return
+    shown = changed.as_dict()[key.replace("-", "_")]
+    typer.echo(f"remote.{changed.name}.{key} = {str(shown).lower() if isinstance(shown, bool) else shown}")
 
 
 @app.command("check", epilog="Example: pacha remote check origin")

@@ -10,7 +10,7 @@ from typing import Any
 import pacha
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
-from porcelain.remotes import base, refsync, settings, wire
+from porcelain.remotes import base, derived, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -47,18 +47,42 @@ class CheckReport:
 
 
 def check(plumbing: pacha.Registry, name: str | None) -> CheckReport:
-    """Probe a remote: read and write access, and that a second create-if-absent is refused."""
+    """Probe a remote: read and write access, and that a second create-if-absent is refused.
+
+    Raises NotFound for a directory remote that does not exist yet (the probe would create it)."""
     remote_settings = settings.get_remote(plumbing, name)
-    result = wire.connect(remote_settings).probe()
+    missing = wire.check_url(remote_settings.url, remote_settings.endpoint_url)
+    if missing is not None:
+        raise NotFound(
+            f"remote {remote_settings.name}: {missing} does not exist yet (the first `pacha push "
+            f"{remote_settings.name}` creates it); nothing to check"
+        )
+    return _probe(
+        wire.connect(remote_settings), remote_settings.name, remote_settings.url, remote_settings.unsafe_refs
+    )
+
+
+def _probe(remote: wire.Remote, name: str, url: str, unsafe_refs: bool) -> CheckReport:
+    result = remote.probe()
     return CheckReport(
-        remote_settings.name,
-        remote_settings.url,
+        name,
+        url,
         bool(getattr(result, "readable", True)),
         bool(getattr(result, "writable", False)),
         bool(getattr(result, "conditional_writes", False)),
-        remote_settings.unsafe_refs,
+        unsafe_refs,
         str(getattr(result, "detail", "") or ""),
     )
+
+
+@dataclass(frozen=True)
+class Added:
+    """What `remote add` did: the settings recorded, the probe's report (None: not probed), and
+    the directory of a path remote that does not exist yet (nothing is created before a push)."""
+
+    settings: settings.RemoteSettings
+    report: CheckReport | None
+    missing: Path | None
 
 
 def add(
@@ -69,10 +93,30 @@ def add(
     endpoint_url: str | None = None,
     default: bool = False,
     probe: bool = True,
-) -> tuple[settings.RemoteSettings, CheckReport | None]:
-    """Record a remote, then probe it (a store that ignores conditional writes is reported)."""
+) -> Added:
+    """Probe a remote, then record it (a store that ignores conditional writes is reported).
+
+    Bad arguments are usage errors (exit 2) and a probe that fails (unreachable, no such bucket,
+    no access) fails the command: either way nothing is recorded. A directory that does not
+    exist is recorded and not created (as `git remote add` creates nothing): the first push
+    creates it, and the caller says so, so a typo is seen at once."""
+    settings.check_new_name(plumbing, name)
+    missing = wire.check_url(url, endpoint_url)
+    report = None
+    if probe and missing is None:
+        report = _probe(wire.connect_url(url, endpoint_url, None, name), name, url, False)
     added = settings.add_remote(plumbing, name, url, endpoint_url=endpoint_url, default=default)
-    return added, (check(plumbing, name) if probe else None)
+    return Added(added, report, missing)
+
+
+def set_option(plumbing: pacha.Registry, name: str, key: str, value: str) -> settings.RemoteSettings:
+    """`remote set NAME KEY VALUE`: a URL or endpoint is checked as `remote add` checks it."""
+    current = settings.get_remote(plumbing, name)
+    if key == "url":
+        wire.check_url(value, current.endpoint_url)
+    elif key == "endpoint-url":
+        wire.check_url(current.url, value)
+    return settings.set_remote_option(plumbing, name, key, value)
 
 
 def remove(plumbing: pacha.Registry, name: str) -> tuple[settings.RemoteSettings, int]:
@@ -132,18 +176,20 @@ def clone(
 def _fill(
     plumbing: pacha.Registry, remote: wire.Remote, url: str, all_objects: bool, lazy: bool, progress: bool
 ) -> SyncReport:
-    wire.fetch(plumbing, remote, ORIGIN)
-    table = tracking(plumbing, ORIGIN)
+    with Progress("cloning: records", enabled=progress) as bar:
+        records = wire.fetch(plumbing, remote, ORIGIN, bar)  # lazy: these and no artifact bytes
+        table = tracking(plumbing, ORIGIN)
+        roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
+        bar.phase("cloning: artifacts")
+        result = None if lazy or not roots else wire.fetch_objects(plumbing, remote, roots, bar)
     report = SyncReport(ORIGIN, url)
-    roots = wire.remote_ids(remote) if all_objects else sorted(set(table.values()))
-    if not lazy and roots:
-        with Progress(f"cloning {url}", enabled=progress) as bar:
-            result = wire.fetch_objects(plumbing, remote, roots, bar)
-        report.objects = int(getattr(result, "objects", 0) or 0)
-        report.bytes = int(getattr(result, "bytes", 0) or 0)
+    for counted in (records, result):
+        report.objects += int(getattr(counted, "objects", 0) or 0)
+        report.bytes += int(getattr(counted, "bytes", 0) or 0)
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
     agreed: dict[str, str | None] = dict(table)
     apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
+    derived.refresh(plumbing)
     return report
 
 

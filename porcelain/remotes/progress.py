@@ -19,6 +19,7 @@ class Progress:
         self.label = label
         self.done = 0
         self.enabled = enabled and sys.stderr.isatty() and not os.environ.get("PACHA_NO_PROGRESS")
+        self._base = 0  # bytes of earlier transfers shown on this bar (phase())
         self._bar: Any = None
         self._task: Any = None
 
@@ -48,10 +49,18 @@ class Progress:
 
     def __call__(self, p: Any) -> None:
         """One report from transport (pacha.transport.progress.TransferProgress)."""
-        self.done = int(p.done_bytes)
+        self.done = self._base + int(p.done_bytes)
         if self._bar is not None:
-            total = int(p.total_bytes) if p.total_bytes else None
+            total = self._base + int(p.total_bytes) if p.total_bytes else None
             self._bar.update(self._task, completed=self.done, total=total)
+
+    def phase(self, label: str) -> None:
+        """A next transfer on the same bar (a pull's records, then its artifacts): it counts on
+        from the bytes already moved instead of jumping back to zero, under a new label."""
+        self._base = self.done
+        self.label = label
+        if self._bar is not None:
+            self._bar.update(self._task, description=label)
 
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None

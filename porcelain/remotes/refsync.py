@@ -115,6 +115,40 @@ def push_moves(local: Mapping[str, str], tracked: Mapping[str, str], names: Iter
     ]
 
 
+def force_moves(
+    local: Mapping[str, str], tracked: Mapping[str, str], moves: list[Move], keys: set[tuple[str, str]]
+) -> list[Move]:
+    """A forced push overwrites the remote's stages of the names it touches (keys) with the local
+    ones: moves, plus every stage ref of those names that differs between local and tracked (the
+    remote as just fetched), so that no stage ref only the remote has is left beside them.
+    A version the remote has in production is never taken out of it: the stage rules then refuse
+    the push (two in production), as --force never overrides them."""
+    planned = {m.ref for m in moves}
+    kept = {_version_of(r) for r in tracked if _stage_of(r) == stages.PRODUCTION and r not in local}
+    extra = [
+        Move(ref, tracked.get(ref), local.get(ref))
+        for ref in sorted(set(local) | set(tracked))
+        if ref.startswith("stages/")
+        and name_of(ref) in keys
+        and ref not in planned
+        and local.get(ref) != tracked.get(ref)
+        and _version_of(ref) not in kept  # their production version: all its stage refs stay
+    ]
+    return moves + extra
+
+
+def _stage_of(ref: str) -> str | None:
+    key = name_of(ref)
+    return layout.split_stage_ref(key[0], ref)[1] if key is not None and ref.startswith("stages/") else None
+
+
+def _version_of(ref: str) -> tuple[str, str, str] | None:
+    key = name_of(ref)
+    if key is None or not ref.startswith("stages/"):
+        return None
+    return (key[0], key[1], layout.split_stage_ref(key[0], ref)[2])
+
+
 def production_of(
     table: Mapping[str, str], keys: Iterable[tuple[str, str]]
 ) -> dict[tuple[str, str], list[str]]:
@@ -245,9 +279,10 @@ def pull_moves(
         moves.append(Move(ref, cur, target))
     if conflicts:
         more = f" and {len(conflicts) - 1} more" if len(conflicts) > 1 else ""
+        # not a plain `pacha push`: it is refused as not a fast-forward for the same reason
         raise CheckFailed(
-            f"pull refused: {conflicts[0]}{more} changed here and on {remote} since the last fetch; "
-            f"push yours first (`pacha push {remote}`), or take {remote}'s with `pacha pull --force`; "
-            "nothing was changed"
+            f"pull refused: {conflicts[0]}{more} changed here and on {remote} since the two last agreed; "
+            f"keep yours with `pacha push {remote} --force`, or take {remote}'s with "
+            f"`pacha pull {remote} --force`; nothing was changed"
         )
     return moves

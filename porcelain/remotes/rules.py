@@ -117,27 +117,39 @@ class StageRules:
         if len(production) > 1 and sorted(production) != sorted(self.intended.get(key, [])):
             theirs = [v for v in production if v not in self.intended.get(key, [])]
             if self.pulling:
+                # not `pacha push`: the remote would then hold two versions in production too
                 self._refuse(
                     f"{name} would have {len(production)} versions in production here "
                     f"({', '.join(production)}): {', '.join(theirs)} is in production here but not on "
-                    f"{self.remote}; push it (`pacha push {self.remote}`), or take {self.remote}'s "
-                    f"stages with `pacha pull {self.remote} --force`"
+                    f"{self.remote}",
+                    f"take {self.remote}'s stages with `pacha pull {self.remote} --force`, or move yours "
+                    f"out first (`pacha {_cli(kind)} stage {name}:{theirs[0]} --to archived`) and pull again",
                 )
             who = "".join(self.moved_by(layout.stage_ref(kind, name, stages.PRODUCTION, v)) for v in theirs)
             self._refuse(
                 f"{name} would have {len(production)} versions in production on {self.remote} "
-                f"({', '.join(production)}): {', '.join(theirs)} was promoted there meanwhile{who}; "
+                f"({', '.join(production)}): {', '.join(theirs)} was promoted there meanwhile{who}",
                 f"run `pacha fetch {self.remote}` and `pacha {_cli(kind)} history {name} --remote "
-                f"{self.remote}`, then promote again if still wanted"
+                f"{self.remote}`, then promote again if still wanted",
             )
 
-    def _refuse(self, why: str) -> None:
+    def _refuse(self, why: str, fix: str | None = None) -> None:
+        """fix: the commands that resolve it (default: keep one side's stages of the name whole)."""
         action = "pull" if self.pulling else "push"
-        raise StageRuleBroken(f"{action} refused: {why}; nothing was changed {self.where}")
+        if fix is None:
+            fix = (
+                f"the stages changed here and on {self.remote}: keep yours with `pacha push {self.remote} "
+                f"--force`, or take {self.remote}'s with `pacha pull {self.remote} --force`"
+            )
+        raise StageRuleBroken(f"{action} refused: {why}; {fix}; nothing was changed {self.where}")
 
 
-def _cli(kind: str) -> str:
+def cli_group(kind: str) -> str:
+    """The command group of a kind: `pacha model|data|recipe ...`."""
     return "data" if kind == "dataset" else kind
+
+
+_cli = cli_group
 
 
 def touched_names(refs: Iterable[str]) -> set[NameKey]:

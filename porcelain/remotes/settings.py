@@ -16,13 +16,16 @@ Read through pacha's Config (the parsed TOML); written with tomlkit so comments 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pacha
 from pacha.config import Config, write_atomic
+from pacha.errors import UsageError
 from porcelain.errors import InvalidInput, NotFound
 
+T = TypeVar("T")
 SECTION = "remote"
 DEFAULT_KEY = "default-remote"  # in [core]
 KEYS = ("url", "endpoint-url", "lazy", "unsafe-refs", "jobs")
@@ -56,9 +59,10 @@ class RemoteSettings:
 
 
 def check_remote_name(name: str) -> str:
-    """A remote name: letters, digits, '.', '_', '-', starting with a letter or digit (InvalidInput)."""
+    """A remote's name as typed: letters, digits, '.', '_', '-', starting with a letter or digit
+    (UsageError: exit 2)."""
     if not _NAME.fullmatch(name) or name.endswith(".lock") or ".." in name:
-        raise InvalidInput(
+        raise UsageError(
             f"remote name {name!r} is invalid: use letters, digits, '.', '_' and '-' (e.g. origin)"
         )
     return name
@@ -158,6 +162,8 @@ def split_remote_arg(
 ) -> tuple[str | None, list[str]]:
     """`pacha push|pull [REMOTE] [REF...]`: a first word that names no remote is the first REF
     (`pacha pull fraud-detector@production`), for the default remote, when there is one."""
+    if (first is not None and not first.strip()) or any(not r.strip() for r in rest):
+        raise UsageError("an empty REMOTE or REF: give a remote name, NAME, NAME:VER, NAME@STAGE or a ref")
     config = _config(plumbing)
     if first is None or first in _tables(config) or default_name(config) is None:
         return first, rest
@@ -187,15 +193,10 @@ def add_remote(
     """Record a remote; refuses a name already taken (InvalidInput)."""
     import tomlkit
 
-    check_remote_name(name)
+    check_new_name(plumbing, name)
     if not url.strip():
-        raise InvalidInput("the remote URL is empty: use s3://BUCKET/PREFIX, a path or file://PATH")
-    config = _config(plumbing)
-    if name in _tables(config):
-        raise InvalidInput(
-            f"remote {name!r} already exists; remove it first with `pacha remote remove {name}`"
-        )
-    parse_jobs("--jobs", jobs)
+        raise UsageError("the remote URL is empty: use s3://BUCKET/PREFIX, a path or file://PATH")
+    as_usage(parse_jobs, "--jobs", jobs)
 
     def change(doc: Any) -> None:
         section = doc.get(SECTION)
@@ -218,6 +219,25 @@ def add_remote(
     return get_remote(plumbing, name)
 
 
+def check_new_name(plumbing: pacha.Registry, name: str) -> None:
+    """A name a new remote may take: well formed (UsageError) and not taken (InvalidInput)."""
+    check_remote_name(name)
+    if name in _tables(_config(plumbing)):
+        raise InvalidInput(
+            f"remote {name!r} already exists; remove it first with `pacha remote remove {name}`"
+        )
+
+
+def as_usage(parse: Callable[[str, Any], T], key: str, value: Any) -> T:
+    """parse(key, value) for a value typed on the command line: a bad one is a usage error (exit 2)."""
+    try:
+        return parse(key, value)
+    except UsageError:
+        raise
+    except InvalidInput as exc:
+        raise UsageError(str(exc)) from None
+
+
 def _set_default(doc: Any, name: str | None) -> None:
     import tomlkit
 
@@ -236,15 +256,15 @@ def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any)
     """Set one key of [remote.<name>] (checked as when read); returns the remote's new settings."""
     remote = get_remote(plumbing, name)
     if key not in KEYS:
-        raise InvalidInput(f"unknown remote setting {key!r}: use one of {', '.join(KEYS)}")
+        raise UsageError(f"unknown remote setting {key!r}: use one of {', '.join(KEYS)}")
 
     where = f"{SECTION}.{remote.name}.{key}"
     if key in ("lazy", "unsafe-refs"):
-        value = parse_bool(where, value)
+        value = as_usage(parse_bool, where, value)
     elif key == "jobs":
-        value = parse_jobs(where, value)
+        value = as_usage(parse_jobs, where, value)
     elif not str(value).strip():
-        raise InvalidInput(f"{where} must not be empty")
+        raise UsageError(f"{where} must not be empty")
 
     def change(doc: Any) -> None:
         doc[SECTION][remote.name][key] = value

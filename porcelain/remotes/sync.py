@@ -19,7 +19,7 @@ from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
 from porcelain.errors import CheckFailed, NotFound
 from porcelain.policies.incoming import require_policy
-from porcelain.remotes import base, refsync, rules, wire
+from porcelain.remotes import base, derived, refsync, rules, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
 from porcelain.signatures.incoming import require_signed
@@ -63,14 +63,17 @@ def local(plumbing: pacha.Registry) -> dict[str, str]:
     return refsync.local_table(plumbing.refs.iter())
 
 
-def fetch(plumbing: pacha.Registry, name: str | None = None) -> SyncReport:
-    """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote."""
+def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool = True) -> SyncReport:
+    """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote, and
+    bring the records they name (versions, cards, lineage, runs; not the artifacts' bytes)."""
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
     before = tracking(plumbing, settings.name)
-    wire.fetch(plumbing, remote, settings.name)
+    with Progress(f"fetching records from {settings.name}", enabled=progress) as bar:
+        records = wire.fetch(plumbing, remote, settings.name, bar)
     after = tracking(plumbing, settings.name)
     report = SyncReport(settings.name, settings.url)
+    _count(report, records)
     report.moved = [
         refsync.Move(ref, before.get(ref), after.get(ref))
         for ref in sorted(set(before) | set(after))
@@ -108,6 +111,8 @@ def push(
     if not moves:
         return report
     touched = rules.touched_names(m.ref for m in moves)
+    if force:  # overwrite the remote's stages of these names as they are now, not as last fetched
+        moves = refsync.force_moves(mine, dict(remote.read_refs().refs), moves, touched)
     check = rules.StageRules(
         touched,
         refsync.production_of(mine, touched),
@@ -115,11 +120,66 @@ def push(
         moved_by=_moved_by(remote),
     )
     message = "; ".join(_local_messages(plumbing, moves)) or f"push to {settings.name}: {len(moves)} ref(s)"
-    result = wire.push(plumbing, remote, moves, force=force, check=check, message=message, progress=progress)
+    try:
+        result = wire.push(
+            plumbing, remote, moves, force=force, check=check, message=message, progress=progress
+        )
+    except wire.RemoteRefMoved as exc:
+        forced_ok = _force_would_pass(remote, mine, moves, touched, check)
+        raise _not_fast_forward(remote, settings.name, exc, forced_ok) from None
     _count(report, result)  # transport moved the tracking refs remotes/<remote>/… with the push
     base.save(plumbing, settings.name, {m.ref: m.new for m in moves}, f"push {settings.name}")
     report.moved = moves
     return report
+
+
+def _force_would_pass(
+    remote: wire.Remote,
+    mine: dict[str, str],
+    moves: list[refsync.Move],
+    touched: set[tuple[str, str]],
+    check: rules.StageRules,
+) -> bool:
+    """Whether `push --force` would be accepted now: the stage rules on the table it would write
+    (a colleague's production promotion is never overwritten, so then only a pull resolves it)."""
+    table = dict(remote.read_refs().refs)
+    for move in refsync.force_moves(mine, table, moves, touched):
+        if move.new is None:
+            table.pop(move.ref, None)
+        else:
+            table[move.ref] = move.new
+    try:
+        check(table)
+    except rules.StageRuleBroken:
+        return False
+    return True
+
+
+def _not_fast_forward(
+    remote: wire.Remote, name: str, exc: wire.RemoteRefMoved, forced_ok: bool
+) -> wire.RemoteRefMoved:
+    """The transport's refusal, said for a person: who moved the ref and the ways out that work."""
+    change = wire.last_change(remote, exc.name)
+    by = (
+        f" by {change[0]} at {iso_time(change[1])}" + (f" ({change[2]})" if change[2] else "")
+        if change
+        else ""
+    )
+    kind_name = rules.name_of(exc.name)
+    look = f"`pacha fetch {name}`"
+    if kind_name is not None:
+        look += f" and `pacha {rules.cli_group(kind_name[0])} history {kind_name[1]} --remote {name}`"
+    return wire.RemoteRefMoved(
+        f"push refused: {exc.name} was changed on {name}{by} since this registry last synced with it "
+        f"(not a fast-forward); see what changed with {look}; "
+        + (f"keep yours with `pacha push {name} --force`, or take" if forced_ok else "take")
+        + f" {name}'s with `pacha pull {name} --force`"
+        + ("" if forced_ok else " (yours would leave two versions in production), then promote again")
+        + f"; nothing was changed on {name}",
+        exc.name,
+        exc.who,
+        exc.when_ns,
+    )
 
 
 MESSAGE_LIMIT = 1000  # characters of the remote trail's message of one push
@@ -171,7 +231,9 @@ def pull(
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
     before = base.read(plumbing, settings.name)
-    wire.fetch(plumbing, remote, settings.name)
+    if progress is not None:
+        progress.phase(f"fetching records from {settings.name}")
+    records = wire.fetch(plumbing, remote, settings.name, progress)
     after, mine = tracking(plumbing, settings.name), local(plumbing)
     names, roots = _pull_scope(mine, before, after, wanted, settings)
     names |= refsync.same_versions(mine, after, names)
@@ -181,14 +243,19 @@ def pull(
     if not wanted and not settings.lazy:
         roots = {m.new for m in moves if m.new is not None}
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
+    _count(report, records)
     with plumbing.writing():  # gc cannot collect what arrives before the refs name it
         if roots:
+            if progress is not None:
+                progress.phase(f"pulling from {settings.name}")
             _count(report, wire.fetch_objects(plumbing, remote, sorted(roots), progress))
         fetch_missing = functools.partial(wire.fetch_objects, plumbing, remote, progress=None)
         require_signed(plumbing, moves, settings.name, fetch_missing)  # policy.require_signed
         require_policy(plumbing, moves, settings.name, fetch_missing)  # verify.policy
         message = f"pull {settings.name}: {len(moves)} ref(s)"
         apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
+    if moves:
+        derived.refresh(plumbing)
     report.moved = moves
     return report
 

@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pacha
+from pacha.errors import NotFound, UsageError
 from pacha.transport import carry, errors
 from pacha.transport import prune as prune_module
 from pacha.transport.fetch import fetch as _fetch
 from pacha.transport.fetch import fetch_objects as _fetch_objects
 from pacha.transport.fetch import remote_log
+from pacha.transport.partial import fetch_records
 from pacha.transport.push import UNKNOWN, RefUpdate
 from pacha.transport.push import push as _push
 from pacha.transport.reftable import last_change as _last_change
 from pacha.transport.remote import Remote, open_remote
+from pacha.transport.urls import parse_url
 from porcelain.remotes.refsync import Move
 from porcelain.remotes.settings import RemoteSettings
 
@@ -56,6 +61,32 @@ def connect(settings: RemoteSettings) -> Remote:
     return remote
 
 
+def check_url(url: str, endpoint_url: str | None = None) -> Path | None:
+    """Check a remote URL and endpoint as typed (UsageError: exit 2, nothing written).
+
+    Returns the directory of a path remote that does not exist yet (its first push creates it),
+    else None. Raises NotFound if not even its parent exists (a typo: a push would fail too)."""
+    parsed = parse_url(url)
+    if endpoint_url is not None:
+        parts = urlsplit(endpoint_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise UsageError(
+                f"bad endpoint URL {endpoint_url!r}: use http://HOST[:PORT] or https://HOST[:PORT]"
+            )
+        if parsed.scheme != "s3":
+            raise UsageError(f"--endpoint-url is for s3:// remotes, not {url!r}")
+    if parsed.path is None or parsed.path.is_dir():
+        return None
+    if parsed.path.exists():
+        raise UsageError(f"remote path {parsed.path} is not a directory")
+    if not parsed.path.parent.is_dir():
+        raise NotFound(
+            f"remote path {parsed.path}: its parent directory {parsed.path.parent} does not exist; check "
+            "the path (a first push creates the remote's directory, not its parents)"
+        )
+    return parsed.path
+
+
 def connect_url(
     url: str, endpoint_url: str | None = None, jobs: int | None = None, name: str | None = None
 ) -> Remote:
@@ -86,9 +117,17 @@ def push(
     )
 
 
-def fetch(plumbing: pacha.Registry, remote: Remote, name: str, *, objects: bool = False) -> Any:
-    """Remote-tracking refs (and, with objects, the closure of every new ref value)."""
-    return _fetch(plumbing, remote, name, objects=objects)
+def fetch(plumbing: pacha.Registry, remote: Remote, name: str, progress: ProgressFn = None) -> Any:
+    """The records and trees of every ref value of the remote (no artifact bytes:
+    pacha.transport.partial), then the remote-tracking refs and their audit trail, so that the
+    tracking refs name objects that are here.
+
+    Returns the records' FetchObjectsResult (objects, bytes)."""
+    values = sorted(set(remote.read_refs().refs.values())) if remote.check_format() else []
+    with plumbing.writing():  # gc cannot collect what arrives before the tracking refs name it
+        result = fetch_records(plumbing, remote, values, progress=progress)
+        _fetch(plumbing, remote, name, objects=False)
+    return result
 
 
 def last_change(remote: Remote, ref: str) -> tuple[str, int, str] | None:
