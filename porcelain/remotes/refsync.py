@@ -97,12 +97,26 @@ def _select_one(every: set[str], item: str) -> set[str]:
         return {ref for ref in every if ref.startswith(item)}
     name = item
     if ":" in item or "@" in item:
-        name = parse_reference(item).name or item
+        reference = parse_reference(item)
+        name = reference.name or item
+        if not _names_something(every, name, reference.version, reference.stage):
+            return set()  # a typo'd version or an empty stage: refused, not the whole name
     table = dict.fromkeys(every, "")
     found: set[str] = set()
     for kind in layout.KINDS:
         found |= _name_refs(table, kind, name)
     return found
+
+
+def _names_something(every: set[str], name: str, version: str | None, stage: str | None) -> bool:
+    """Whether NAME:VERSION (or :latest) or NAME@STAGE names a version in the refs every."""
+    if stage is not None:
+        return any(
+            ref.startswith(layout.stages_prefix(kind, name, stage)) for kind in layout.STAGED for ref in every
+        )
+    if version is None or version == "latest":
+        return True
+    return any(layout.version_ref(kind, name, version) in every for kind in layout.KINDS)
 
 
 # --- push -----------------------------------------------------------------------------------

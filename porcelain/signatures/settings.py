@@ -35,7 +35,7 @@ def _names(value: Any, key: str) -> list[str]:
     if names is None or unknown:
         what = f"names unknown stage {unknown[0]!r}" if unknown else f"= {value!r} is not stage names"
         raise InvalidInput(
-            f'config {key} {what}: use {", ".join(STAGES)}, e.g. pacha config {key} \'["production"]\''
+            f"config {key} {what}: use {', '.join(STAGES)}, e.g. pacha config {key} '[\"production\"]'"
         )
     return names
 

@@ -1,0 +1,39 @@
+"""Attacks on push's ref selection: NAME:VER and NAME@STAGE that name no version (a typo)
+are refused in one line, never pushed as "Everything up-to-date" (nor as every version of
+the name), and the remote is left as it was."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import Cli, registry_digest
+
+
+@pytest.fixture
+def pushed(cli: Cli, tmp_path: Path) -> Path:
+    """m:1.0.0 in production on a directory remote; m:1.1.0 registered here, not pushed."""
+    for version in ("1.0.0", "1.1.0"):
+        (tmp_path / f"{version}.bin").write_bytes(version.encode() * 100)
+    cli("model", "register", "m", tmp_path / "1.0.0.bin", "-v", "1.0.0")
+    cli("model", "stage", "m", "-v", "1.0.0", "-t", "production")
+    remote = tmp_path / "remote"
+    cli("remote", "add", "origin", remote, "--default")
+    cli("push")
+    cli("model", "register", "m", tmp_path / "1.1.0.bin", "-v", "1.1.0")
+    return remote
+
+
+@pytest.mark.parametrize("item", ["m:9.9.9", "m@staging", "m:1.1", "nosuch:1.0.0", "nosuch@production"])
+def test_push_of_a_version_or_stage_that_does_not_exist_is_refused(cli: Cli, pushed: Path, item: str) -> None:
+    before = registry_digest(pushed)
+    refused = cli.fails("push", "origin", item, code=1)
+    assert len(refused.err.strip().splitlines()) == 1 and repr(item) in refused.err, refused.err
+    assert registry_digest(pushed) == before
+
+
+@pytest.mark.parametrize("item", ["m:1.1.0", "m", "m@development", "m:latest"])
+def test_push_of_an_existing_version_name_or_stage_sends_it(cli: Cli, pushed: Path, item: str) -> None:
+    out = cli("push", "origin", item).text
+    assert "models/m/1.1.0" in out, out
