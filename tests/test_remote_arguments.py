@@ -130,3 +130,21 @@ def test_remote_add_either_records_or_refuses_with_a_usage_error(
 def fresh_dir(tmp_path: Path) -> Path:
     registry, _ = pacha.init_registry(tmp_path / ".pacha")
     return registry.root
+
+
+def test_a_directory_of_other_files_is_not_taken_for_a_remote(cli: Cli, tmp_path: Path) -> None:
+    """`pacha remote add origin ~` by a slip: refused, and a push there too (it would write the
+    remote's files among the user's)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    refused = cli.fails("remote", "add", "origin", home, code=128)
+    assert refused.err.count("\n") == 1 and "not a Pacha remote" in refused.err, refused.err
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]  # nothing written there
+    assert "not a Pacha remote" in cli.fails("remote", "add", "origin", home, "--no-check", code=128).err
+    from porcelain.remotes.settings import add_remote  # config.toml edited by hand: push still refuses
+
+    add_remote(pacha.open_registry(cli.registry), "origin", str(home), default=True)
+    cli("model", "register", "m", _file(tmp_path), "-v", "1.0.0")
+    assert "not a Pacha remote" in cli.fails("push", code=128).err
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]

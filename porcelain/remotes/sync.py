@@ -99,6 +99,7 @@ def push(
     (rules.StageRules) are checked on the table about to be written and hold even with force.
     """
     settings = get_remote(plumbing, name)
+    wire.check_url(settings.url, settings.endpoint_url)  # not into a directory of other files
     remote = wire.connect(settings)
     mine, agreed = local(plumbing), base.read(plumbing, settings.name)
     tracked = tracking(plumbing, settings.name)
