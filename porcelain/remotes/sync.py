@@ -104,6 +104,9 @@ def push(
     mine, agreed = local(plumbing), base.read(plumbing, settings.name)
     tracked = tracking(plumbing, settings.name)
     names = refsync.select([mine, agreed], wanted) if wanted else set(mine) | set(agreed)
+    for text in wanted:  # NAME:VER / NAME@STAGE push the whole name: that version must be here
+        if text not in mine and ("@" in text or ":" in text) and not refsync.resolve_version(mine, text):
+            raise NotFound(f"{text!r} names no version here; `pacha model list` shows what is registered")
     moves = refsync.push_moves(mine, agreed, names)
     there = {m.ref: m.new for m in moves if tracked.get(m.ref) == m.new}  # an earlier push got there
     base.save(plumbing, settings.name, there, f"push {settings.name}: already there")
@@ -231,6 +234,9 @@ def pull(
     """
     settings = get_remote(plumbing, name)
     remote = wire.connect(settings)
+    for text in wanted:  # a malformed REF is refused before anything is fetched
+        if "/" not in text:
+            refsync.check_reference(text)
     before = base.read(plumbing, settings.name)
     if progress is not None:
         progress.phase(f"fetching records from {settings.name}")
@@ -300,6 +306,7 @@ def _pull_scope(
             names |= found
             roots |= {after[r] for r in found if r in after}
             continue
+        refsync.check_reference(text)
         versions = refsync.resolve_version(after, text)
         if not versions:
             raise NotFound(
