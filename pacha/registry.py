@@ -236,14 +236,18 @@ def default_init_path() -> Path:
     return Path(env).expanduser() if env else Path.cwd() / DIR_NAME
 
 
-def _record_owner(root: Path) -> None:
-    """Record who ran init as core.owner, the admin of every access policy (docs/security.md):
-    PACHA_PRINCIPAL if set, else user:<email> of the identity init runs as."""
+def _owner(root: Path) -> str:
+    """Who runs init, to be recorded as core.owner, the admin of every access policy
+    (docs/security.md): PACHA_PRINCIPAL if set, else user:<email> of the identity.
+    Raises InvalidInput, before anything is created, for a PACHA_PRINCIPAL that is not one."""
     principal = os.environ.get("PACHA_PRINCIPAL", "").strip()
-    if not principal:
-        who = identity_of(Config(root / "config.toml"))
-        principal = "user:" + who[who.rfind("<") + 1 : -1].lower()
-    Config(root / "config.toml").set("core.owner", principal)
+    if principal:
+        kind, _, ident = principal.partition(":")
+        if kind.lower() not in ("user", "service-account", "sa") or not ident.strip():
+            raise InvalidInput(f"PACHA_PRINCIPAL is {principal!r}: write user:EMAIL or service-account:ID")
+        return principal
+    who = identity_of(Config(root / "config.toml"))
+    return "user:" + who[who.rfind("<") + 1 : -1].lower()
 
 
 def init_registry(
@@ -276,13 +280,14 @@ def init_registry(
             f"cannot create a registry at {root}: the directory is not empty; choose a new or empty directory"
         )
     shared = shared or PRIVATE  # a new registry is private unless shared (pacha.perms)
+    owner = _owner(root)
     apply_shared(shared)
     try:
         for sub in ("objects", "tmp", "refs"):
             (root / sub).mkdir(parents=True, exist_ok=True)
         (root / "gc.lock").touch()
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
-        _record_owner(root)
+        Config(root / "config.toml").set("core.owner", owner)
         Config(root / "config.toml").set("core.shared", shared)
         share_tree(root, shared)
     except OSError as exc:

@@ -302,3 +302,41 @@ def test_admins_of_each_kind_change_policies_below_and_others_are_refused(police
     refused(
         cli.fails("policy", "set", "m", "--reader", "public", env=holder), "", "change the policy of", "m"
     )
+
+
+@pytest.mark.parametrize("lazy", [False, True])
+def test_policies_travel_with_push_clone_and_pull(policed: Cli, tmp_path: Path, lazy: bool) -> None:
+    """Pushed with the registry; a clone (lazy too: every command reads the policies) enforces
+    them; a policy changed later arrives with pull."""
+    cli = policed
+    cli("policy", "set", "m", "--writer", "user:alice@example.com", "--reader", "public")
+    cli("remote", "add", "origin", tmp_path / "remote", "--default")
+    cli("push")
+    copy = Cli(tmp_path / "copy", tmp_path)
+    copy.env = {**cli.env, "PACHA_DIR": str(tmp_path / "copy")}
+    copy("clone", tmp_path / "remote", tmp_path / "copy", *(["--lazy"] if lazy else []))
+    assert json.loads(copy("policy", "show", "m", "--json").text)["writers"] == ["user:alice@example.com"]
+    dave = {**copy.env, "PACHA_AUTHOR_EMAIL": "dave@example.com"}
+    refused(
+        copy.fails("model", "register", "m", artifact(tmp_path, "d"), "-v", "9.0.0", env=dave),
+        "dave",
+        "register",
+        "m",
+    )
+    cli("policy", "set", "m", "--writer", "user:dave@example.com", "-m", "dave takes over")
+    cli("push")
+    copy("pull")
+    copy("model", "register", "m", artifact(tmp_path, "d"), "-v", "9.0.0", env=dave)
+    trail = json.loads(copy("policy", "show", "m", "--history", "--json").text)["history"]
+    assert trail[-1]["message"] == "dave takes over"
+
+
+def test_init_records_its_principal_as_owner_and_refuses_a_bad_one(cli: Cli, tmp_path: Path) -> None:
+    assert cli("config", "core.owner").text.strip() == OWNER
+    ci = {**cli.env, "PACHA_PRINCIPAL": "service-account:ci-bot", "PACHA_DIR": str(tmp_path / "ci")}
+    cli("init", "-q", env=ci)
+    assert cli("config", "core.owner", env=ci).text.strip() == "service-account:ci-bot"
+    cli("policy", "set", "/", "--reader", "public", env=ci)  # the owner administers everything
+    bad = {**cli.env, "PACHA_PRINCIPAL": "group:admins", "PACHA_DIR": str(tmp_path / "bad")}
+    result = cli("init", "-q", env=bad, ok=False)
+    assert result.code == 128 and "PACHA_PRINCIPAL" in result.err and not (tmp_path / "bad").exists()

@@ -75,6 +75,17 @@ def links(store: ObjectStore, object_id: str) -> list[str]:
     return out
 
 
+def chunk_bytes(store: ObjectStore, object_id: str) -> bytes:
+    """A chunk's bytes as stored here (already verified when it was stored or received), for
+    hashing the file it belongs to: decoded without hashing the chunk again (as the store's
+    chunked reader does); a form this shortcut does not know is read the verifying way."""
+    header, raw = store.open_stored(object_id)
+    with raw:
+        body = raw.read()
+    data = decode_whole(header, body) if header.encoding in (codec.IDENTITY, codec.ZSTD) else None
+    return data if data is not None else store.read(object_id)
+
+
 def verify(store: ObjectStore, object_id: str) -> None:
     """Raise CorruptObject unless the object decodes to bytes that hash to its id.
 
@@ -92,7 +103,7 @@ class Arrived(NamedTuple):
     """A received stored form, checked in the thread that downloaded it."""
 
     object_id: str
-    data: bytes
+    data: bytes | memoryview  # the stored form (a view into the buffer it arrived in)
     verified: bool  # decoded and hashed to its id already (identity or one zstd frame)
     structured: bool  # a tree or record (names other objects), read once installed
     needs: list[str]  # what it needs to be read: a chunk list's chunks, a delta's base
@@ -100,12 +111,13 @@ class Arrived(NamedTuple):
     listed: tuple[int, list[tuple[str, int]]] | None  # a chunk list: file size, (chunk, size)s
 
 
-def check_arrived(object_id: str, data: bytes, keys: RegistryKeys) -> Arrived:
+def check_arrived(object_id: str, data: bytes | memoryview, keys: RegistryKeys) -> Arrived:
     """Check a received stored form where it arrived: a sound header, and for an identity or
     single-frame zstd body (every chunk and small file) the decoded bytes hashing to the id, so
     that nothing is read back from disk to be verified; raises CorruptObject. Chunk lists,
-    deltas and sealed bodies need other objects (or keys) and are verified from the store."""
-    header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
+    deltas and sealed bodies need other objects (or keys) and are verified from the store.
+    data may be a view into the buffer of a ranged GET (not copied)."""
+    header = codec.parse_header(bytes(data[: codec.MAX_HEADER_LEN]), object_id)
     if header.encoding == codec.IDENTITY and len(data) - header.length != header.size:
         raise CorruptObject(f"object {object_id} is corrupt: body length differs from its header")
     content: bytes | memoryview | None = None
@@ -262,12 +274,12 @@ def structured_links(store: ObjectStore, object_id: str) -> list[str]:
     return []
 
 
-def storage_links_of(object_id: str, data: bytes, keys: RegistryKeys) -> list[str]:
+def storage_links_of(object_id: str, data: bytes | memoryview, keys: RegistryKeys) -> list[str]:
     """What a stored form (header + body, as received) needs to be read: the chunks of a chunk
     list (40-byte entries: id, u64 size) or the base of a delta (its first 32 body bytes);
     docs/format.md, Object files. A sealed chunk list or delta is opened with keys (h-seal's
     hook). Raises CorruptObject for a malformed one (AuthenticationFailed: altered)."""
-    header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
+    header = codec.parse_header(bytes(data[: codec.MAX_HEADER_LEN]), object_id)
     body = memoryview(data)[header.length :]
     if header.encoding == codec.ENCRYPTED:
         if len(body) < 2 or body[1] not in _STORAGE_LINKING:

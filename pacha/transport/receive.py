@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from pacha.store import ObjectStore
 
 INSTALL_EVERY = 32 << 20  # bytes of received objects per local pack installed
-RANGE_LIMIT = 8 << 20  # bytes per ranged GET
+RANGE_LIMIT = 4 << 20  # bytes per ranged GET
 RANGE_GAP = 64 << 10  # entries closer than this in a remote pack are fetched in one request
 
 
@@ -68,6 +68,41 @@ class _Walk:
         self.hashes: dict[str, ListHash] = {}  # chunked files being hashed as their chunks arrive
         self.narrow = narrow
         self.required = set(self.queue)  # taken whatever a filter says: roots, and what they need
+        self.pending: set[str] = set()  # requested and not added yet
+        self.present: set[str] = set()  # found here (by _round) or added by this fetch
+        self.blocked: dict[str, set[str]] = {}  # waiting id -> what it needs that is not here yet
+        self.needed_by: dict[str, list[str]] = {}  # id -> waiting ids that need it
+
+    def here(self, object_id: str) -> bool:
+        """Is object_id known to be here (found by _round, or added)? An id not walked yet is
+        not: _round looks it up when the walk reaches it, and unblocks what waits for it."""
+        return object_id in self.present
+
+    def wait_for(self, item: local.Arrived) -> bool:
+        """Keep item until what it needs is here; False if it is all here already."""
+        missing = {n for n in item.needs if n not in self.present}
+        if not missing:
+            return False
+        self.waiting[item.object_id] = item._replace(data=bytes(item.data))  # not its run's buffer
+        self.blocked[item.object_id] = missing
+        for need in missing:
+            self.needed_by.setdefault(need, []).append(item.object_id)
+        self.need(item.needs)
+        return True
+
+    def added(self, object_id: str) -> None:
+        """object_id is here (in the store, or the pack being written): unblock what waited for it."""
+        self.pending.discard(object_id)
+        self.present.add(object_id)
+        for waiter in self.needed_by.pop(object_id, ()):
+            self.blocked.get(waiter, set()).discard(object_id)
+
+    def ready(self) -> list[str]:
+        """Waiting objects that have all they need now (taken out of waiting)."""
+        out = [i for i, missing in self.blocked.items() if not missing]
+        for object_id in out:
+            del self.blocked[object_id]
+        return out
 
     def add(self, ids: Iterable[str]) -> None:
         self.queue.extend(i for i in ids if i not in self.seen)
@@ -88,9 +123,20 @@ def receive(
     registry: Registry, remote: Remote, roots: Iterable[str], meter: Meter, narrow: Filter | None = None
 ) -> FetchObjectsResult:
     """Fetch the closure of roots that the local store lacks (see module doc)."""
-    store = registry.objects
     result = FetchObjectsResult()
     walk = _Walk(roots, narrow)
+    try:
+        _receive(registry, remote, walk, result, meter)
+    finally:
+        for hashed in walk.hashes.values():
+            hashed.close()
+    return result
+
+
+def _receive(
+    registry: Registry, remote: Remote, walk: _Walk, result: FetchObjectsResult, meter: Meter
+) -> None:
+    store = registry.objects
     while walk.queue or walk.waiting:
         if not walk.queue:  # only waiting objects left: install those now ready
             installed = _install(store, remote, iter(()), walk, result, meter)
@@ -108,6 +154,7 @@ def receive(
         where = _locate(registry, remote, wanted)
         if walk.narrow is not None:
             wanted = walk.narrow.choose(wanted, where, walk.required)
+        walk.pending.update(wanted)
         meter.grow(sum(where[i].length for i in wanted), len(wanted))
         # one stream over the whole round: the next requests run while a pack is installed
         stream = _Batches(_download(remote, [(i, where[i]) for i in wanted], result, store.keys))
@@ -115,7 +162,6 @@ def receive(
             for object_id in _install(store, remote, stream.next_batch(), walk, result, meter):
                 if object_id in walk.structured:
                     walk.add(_links(store, remote, object_id, walk))
-    return result
 
 
 def _round(store: ObjectStore, walk: _Walk) -> list[str]:
@@ -129,6 +175,7 @@ def _round(store: ObjectStore, walk: _Walk) -> list[str]:
                 continue
             walk.seen.add(object_id)
             if local.has(store, object_id):
+                walk.added(object_id)
                 walk.add(walk.links(store, object_id))
             else:
                 wanted.append(object_id)
@@ -184,28 +231,27 @@ def _install(
             meter.add(len(item.data), 1)
             if item.structured:
                 walk.structured.add(item.object_id)
-            if all(local.has(store, i) for i in item.needs):
-                writer.add(item.object_id, item.data)
-                added.append(item.object_id)
-                if not item.verified:
-                    unverified.append(item.object_id)
-                _hash_along(store, walk, item)
-            else:
-                walk.waiting[item.object_id] = item
-                walk.need(item.needs)
+            if walk.wait_for(item):
                 if item.listed is not None:
                     walk.hashes[item.object_id] = ListHash(item.object_id, *item.listed)
                     _hash_along(store, walk, None)
-        progress = True
-        while progress:  # waiting objects whose chunks or base arrived in this pack
-            ready = [i for i, item in walk.waiting.items() if all(local.has(store, n) for n in item.needs)]
+                continue
+            writer.add(item.object_id, item.data)
+            walk.added(item.object_id)
+            added.append(item.object_id)
+            if not item.verified:
+                unverified.append(item.object_id)
+            _hash_along(store, walk, item)
+        while ready := walk.ready():  # waiting objects whose chunks or base arrived in this pack
             for object_id in ready:
                 writer.add(object_id, walk.waiting.pop(object_id).data)
+                walk.added(object_id)
                 added.append(object_id)
                 hashed = walk.hashes.pop(object_id, None)
+                if hashed is not None:  # its last chunks may have been found here since
+                    hashed.advance(walk.here, lambda i: local.chunk_bytes(store, i))
                 if hashed is None or not hashed.verified():  # else hashed whole as its chunks came
                     unverified.append(object_id)
-            progress = bool(ready)
         _verify(store, remote, unverified)
     result.objects += len(added)
     if added:
@@ -218,7 +264,7 @@ def _hash_along(store: ObjectStore, walk: _Walk, item: local.Arrived | None) -> 
     for hashed in walk.hashes.values():
         if item is not None and item.content is not None and hashed.next_id == item.object_id:
             hashed.feed(item.content)
-        hashed.advance(lambda i: local.has(store, i), store.read)
+        hashed.advance(walk.here, lambda i: local.chunk_bytes(store, i))
 
 
 def _verify(store: ObjectStore, remote: Remote, ids: list[str]) -> None:
@@ -262,7 +308,7 @@ def _download(
             )
         out = []
         for object_id, loc in run:
-            piece = data[loc.offset - start : loc.offset - start + loc.length] if len(run) > 1 else data
+            piece = memoryview(data)[loc.offset - start : loc.offset - start + loc.length]  # no copy
             try:
                 out.append(local.check_arrived(object_id, piece, keys))
             except CorruptObject as exc:
@@ -271,9 +317,9 @@ def _download(
 
     runs = _runs(items)
     result.requests += len(runs)
-    # taken in walk order (a chunked file's chunks in file order, for its hash): at most
-    # jobs + 2 requests in flight, jobs x RANGE_LIMIT bytes in memory
-    for arrived in remote.map(get, runs, window=remote.jobs + 2, ordered=True):
+    # taken in walk order (a chunked file's chunks in file order, for its hash): at most jobs
+    # requests in flight or waiting to be taken, so about jobs x RANGE_LIMIT bytes in memory
+    for arrived in remote.map(get, runs, window=remote.jobs, ordered=True):
         yield from arrived
 
 

@@ -19,7 +19,7 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from pacha.crash import crash_point
 from pacha.transport.backend import (
@@ -35,6 +35,7 @@ from pacha.transport.backend import (
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, RemoteUnreachable
 from pacha.transport.urls import RemoteURL
 
+READ_STEP = 1 << 20  # bytes per read of a response body
 _DENIED = {"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403", "AllAccessDisabled"}
 _MISSING = {"NoSuchKey", "404", "NotFound"}
 
@@ -162,7 +163,7 @@ class S3Backend:
         reply = self._call(
             f"reading {key}", "get_object", Key=self._key(key), Range=f"bytes={start}-{start + length - 1}"
         )
-        return _read_body(self, reply, key)
+        return _read_into(self, reply, key, min(length, int(reply.get("ContentLength", length))))
 
     def head(self, key: str) -> Stat | None:
         try:
@@ -281,6 +282,27 @@ class S3Backend:
 def _seconds(moment: Any) -> float:
     """A datetime botocore parsed (LastModified, Initiated) as seconds since the epoch."""
     return float(moment.timestamp()) if moment is not None else 0.0
+
+
+def _read_into(backend: S3Backend, reply: Any, key: str, length: int) -> bytes:
+    """A ranged GET's body read straight into one buffer of its length (no list of pieces
+    joined at the end: a transfer holds each range once, not twice); shorter if the body is."""
+    from botocore.exceptions import BotoCoreError
+
+    buffer = bytearray(length)
+    view = memoryview(buffer)
+    done = 0
+    try:
+        # in steps of READ_STEP: urllib3 reads a readinto() into a temporary of that size first
+        while done < length and (n := reply["Body"].readinto(view[done : done + READ_STEP])):
+            done += n
+    except (BotoCoreError, OSError) as exc:
+        raise backend._error(exc, f"reading {key}") from None
+    finally:
+        view.release()
+    if done < length:
+        del buffer[done:]
+    return cast(bytes, buffer)  # a bytearray, used read-only from here (bytes(buffer) would copy it)
 
 
 def _read_body(backend: S3Backend, reply: Any, key: str) -> bytes:

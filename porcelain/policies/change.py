@@ -36,9 +36,16 @@ def _principals(texts: Iterable[str]) -> tuple[str, ...]:
 
 
 def _commit(
-    core: Core, ref: str, data: bytes | None, target: str, message: str, subject: dict[str, Any]
+    core: Core,
+    ref: str,
+    old: str | None,
+    data: bytes | None,
+    target: str,
+    message: str,
+    subject: dict[str, Any],
 ) -> str | None:
-    old = core.plumbing.refs.get(ref)
+    """One commit moving ref from old (the record the new one names as previous: compare-and-swap)
+    to data's id (None: delete)."""
     new = pacha.hash_bytes(data) if data is not None else None
     if data is None and old is None:
         raise NotFound(
@@ -79,6 +86,7 @@ def set_policy(
     if unknown:
         raise InvalidInput(f"unknown policy field(s) {sorted(unknown)}: use {', '.join(rec.ROLES)}")
     ref = rec.target_ref(target)
+    previous = core.plumbing.refs.get(ref)
     policy = rec.Policy(
         target=target,
         readers=_principals(roles.get("readers", ())),
@@ -88,11 +96,17 @@ def set_policy(
         author=principals.acting(core.plumbing),
         created_ns=time.time_ns(),
         message=message,
-        previous=core.plumbing.refs.get(ref),
+        previous=previous,
     )
     data = rec.encode_policy(policy)
     record_id = _commit(
-        core, ref, data, target, message or f"policy {target}", {"policy": msgspec.to_builtins(policy)}
+        core,
+        ref,
+        previous,
+        data,
+        target,
+        message or f"policy {target}",
+        {"policy": msgspec.to_builtins(policy)},
     )
     assert record_id is not None
     return Stored(ref, record_id, policy)
@@ -101,7 +115,8 @@ def set_policy(
 def remove_policy(core: Core, target: str, message: str = "") -> None:
     """Remove target's policy (its history stays in the reflog). Admins only, as set_policy."""
     target = rec.check_target(target)
-    _commit(core, rec.target_ref(target), None, target, message or f"remove policy {target}", {})
+    ref = rec.target_ref(target)
+    _commit(core, ref, core.plumbing.refs.get(ref), None, target, message or f"remove policy {target}", {})
 
 
 def set_group(
@@ -114,6 +129,7 @@ def set_group(
     if bad:
         raise InvalidInput(f"group {name}: members are users or service accounts, not {', '.join(bad)}")
     ref = rec.GROUPS + name
+    previous = core.plumbing.refs.get(ref)
     group = rec.Group(
         name=name,
         members=found,
@@ -121,10 +137,10 @@ def set_group(
         author=principals.acting(core.plumbing),
         created_ns=time.time_ns(),
         message=message,
-        previous=core.plumbing.refs.get(ref),
+        previous=previous,
     )
     data = rec.encode_group(group)
-    record_id = _commit(core, ref, data, rec.ROOT, message or f"group {name}", {"group": name})
+    record_id = _commit(core, ref, previous, data, rec.ROOT, message or f"group {name}", {"group": name})
     assert record_id is not None
     return Stored(ref, record_id, group)
 
