@@ -67,6 +67,7 @@ def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool =
     """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote, and
     bring the records they name (versions, cards, lineage, runs; not the artifacts' bytes)."""
     settings = get_remote(plumbing, name)
+    _require_there(settings)
     remote = wire.connect(settings)
     before = tracking(plumbing, settings.name)
     with Progress(f"fetching records from {settings.name}", enabled=progress) as bar:
@@ -81,6 +82,16 @@ def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool =
     ]
     report.up_to_date = not report.moved
     return report
+
+
+def _require_there(settings: RemoteSettings) -> None:
+    """fetch and pull: a directory remote that does not exist is a typo or was never pushed to."""
+    missing = wire.check_url(settings.url, settings.endpoint_url)
+    if missing is not None:
+        raise NotFound(
+            f"remote {settings.name}: {missing} does not exist (nothing was pushed there yet): check the "
+            f"path with `pacha remote list`"
+        )
 
 
 def push(
@@ -233,6 +244,7 @@ def pull(
     a pull without references moves refs only: objects come when used.
     """
     settings = get_remote(plumbing, name)
+    _require_there(settings)
     remote = wire.connect(settings)
     for text in wanted:  # a malformed REF is refused before anything is fetched
         if "/" not in text:
