@@ -15,11 +15,11 @@ transaction whose invariants are checked inside it.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from porcelain.core import Core
+from porcelain.documented import documented_by
 from porcelain.errors import InvalidInput
 from porcelain.lineage import edges, graph
 from porcelain.recipes import lookup as recipe_lookup
@@ -44,19 +44,6 @@ from porcelain.versions import restore as restoring
 from porcelain.versions.download import Placed
 from porcelain.versions.register import register
 from porcelain.versions.request import RegisterRequest
-
-M = TypeVar("M", bound=Callable[..., Any])
-
-
-def documented_by(function: Callable[..., Any]) -> Callable[[M], M]:
-    """The method is the domain's function on this registry: it carries that function's docstring
-    (Args, Returns, Raises; its parameters have the same names)."""
-
-    def document(method: M) -> M:
-        method.__doc__ = function.__doc__
-        return method
-
-    return document
 
 
 class Registry(Core):
@@ -222,8 +209,20 @@ class Registry(Core):
 
     # --- stages ----------------------------------------------------------------------------
     @documented_by(moves.set_stage)
-    def set_stage(self, kind: str, reference: str, target: str, **options: Any) -> list[Transition]:
-        return moves.set_stage(self, kind, reference, target, **options)  # version, why, keep_existing, sign
+    def set_stage(
+        self,
+        kind: str,
+        reference: str,
+        target: str,
+        *,
+        version: str | None = None,
+        why: str = "",
+        keep_existing: bool = False,
+        sign: str | None = None,
+    ) -> list[Transition]:
+        return moves.set_stage(
+            self, kind, reference, target, version=version, why=why, keep_existing=keep_existing, sign=sign
+        )
 
     def stage(
         self,

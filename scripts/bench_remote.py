@@ -297,6 +297,14 @@ def report(bench: Bench, sizes: dict[str, int], files: int) -> None:
             "<= 1.5",
             first.seconds <= 1.5 * plain.seconds,
         )
+    pulled, fetched = get("model v1 pull", "pacha"), get("model v1 pull", "boto3")
+    if pulled and fetched:
+        _target(
+            "pull / plain download",
+            pulled.seconds / fetched.seconds,
+            "<= 1.5",
+            pulled.seconds <= 1.5 * fetched.seconds,
+        )
     second, dvc2 = get("model v2 (2 % changed) push", "pacha"), get("model v2 (2 % changed) push", "dvc")
     if second:
         share = (second.moved or 0) / sizes["v2"]

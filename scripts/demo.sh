@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end demo on a fresh registry in a temp folder (creates .venv on first use):
-# init, register, lineage, stage (with audit trail), chunked storage, download, verify, fsck.
+# init, register, lineage, stage (with audit trail), chunked storage, download, verify, fsck,
+# sharing through a remote (push, lazy clone, pull), encryption at rest, damage found.
 source "$(dirname "$0")/_venv.sh"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/pacha-demo.XXXXXX")"
 trap 'chmod -R u+w "$WORK" 2>/dev/null; rm -rf "$WORK"' EXIT
@@ -11,6 +12,10 @@ cd "$WORK"
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 run() { printf '$'; printf ' %q' "$@"; printf '\n'; "$@"; }
+# the same, as a colleague working in a clone of the team's remote / in the encrypted registry
+colleague() { printf '(colleague) $'; printf ' %q' "$@"; printf '\n'
+    PACHA_DIR="$WORK/colleague" PACHA_AUTHOR_NAME="A Colleague" PACHA_AUTHOR_EMAIL="colleague@example.com" "$@"; }
+sealed() { printf '(encrypted registry) $'; printf ' %q' "$@"; printf '\n'; PACHA_DIR="$WORK/sealed" "$@"; }
 
 step "Create a registry"
 run pacha init
@@ -137,6 +142,32 @@ step "Verify the whole ancestry by hash, check the registry, show what dedup sav
 run pacha verify fraud-detector-int8:1.0.0
 run pacha stats
 run pacha fsck
+
+step "Share: push to a remote (a directory here; s3://bucket/prefix works the same), a colleague clones it"
+mkdir "$WORK/team-remote"
+run pacha remote add origin "$WORK/team-remote" --default
+run pacha push origin
+run pacha clone "$WORK/team-remote" "$WORK/colleague" --lazy   # refs and records now, artifact bytes on demand
+colleague pacha model history fraud-detector
+colleague pacha model download fraud-detector@production -o from-remote
+diff -r fraud-detector from-remote; echo "the colleague's download is identical (fetched and verified on demand)"
+colleague pacha model stage fraud-detector-int8:1.0.0 -t production -m "int8 is good enough"
+colleague pacha push
+run pacha pull origin
+run pacha model history fraud-detector-int8      # the colleague's promotion, with who, when and why
+
+step "Encryption at rest: a registry whose files reveal no artifact bytes"
+export PACHA_PASSPHRASE="demo passphrase, use a long one"
+sealed pacha init --encrypt
+sealed pacha data register transactions transactions.csv -v 1.0.0
+if grep -rqa "m17," "$WORK/sealed/objects"; then echo "unexpected: plaintext on disk"; exit 1; fi
+echo "no row of transactions.csv appears in the encrypted registry's files"
+sealed pacha data download transactions:1.0.0 -o decrypted.csv
+cmp transactions.csv decrypted.csv; echo "downloaded and decrypted: identical"
+if PACHA_PASSPHRASE=wrong sealed pacha data get transactions:1.0.0; then
+    echo "unexpected: a wrong passphrase was accepted"; exit 1
+else echo "(a wrong passphrase is refused, exit $?)"; fi
+unset PACHA_PASSPHRASE
 
 step "Damage one byte of the parent's weights on disk: verify and fsck notice"
 BLOB=$(pacha ls-tree "$(pacha cat-object -p "$(pacha rev-parse fraud-detector:1.0.0)" | python -c 'import json,sys; print(json.load(sys.stdin)["artifact"])')" | awk '/model.safetensors/ {print $3}')

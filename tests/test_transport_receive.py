@@ -55,3 +55,24 @@ def test_a_chunked_file_arrives_verified_and_whole(tmp_path: Path, remote_url: s
     for version in ("1.0.0", "2.0.0"):
         weights = (tmp_path / "w" / f"m-{version}" / "weights.bin").read_bytes()
         assert bob.objects.read(hash_bytes(weights)) == weights
+
+
+def test_a_records_only_fetch_leaves_a_chunked_file_on_the_remote(tmp_path: Path, remote_url: str) -> None:
+    import os
+
+    from pacha import objects
+    from pacha.transport.partial import fetch_records
+
+    alice = new_registry(tmp_path, "alice")
+    big = tmp_path / "model.bin"
+    big.write_bytes(os.urandom(9 << 20))  # chunked (over 8 MiB): its stored body is a small chunk list
+    weights = alice.objects.put_file(big)
+    record = objects.make_record("model-version", {"name": "m", "version": "1.0.0"}, [weights])
+    v1 = alice.objects.put_bytes(record, "record")
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    bob = new_registry(tmp_path, "bob")
+    got = fetch_records(bob, connect(remote_url), [v1])
+    assert got.bytes < 1 << 20  # the record, not the artifact's chunks
+    assert bob.objects.has(v1) and not bob.objects.has(weights)  # the file stays promised
+    fetch_objects(bob, connect(remote_url), [weights])  # and comes whole when asked for
+    assert bob.objects.read(weights) == big.read_bytes()

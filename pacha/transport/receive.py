@@ -78,6 +78,17 @@ class _Walk:
         not: _round looks it up when the walk reaches it, and unblocks what waits for it."""
         return object_id in self.present
 
+    def leaves(self, item: local.Arrived) -> bool:
+        """With a filter (records only), leave item on the remote (promised) if nothing required it
+        and it needs objects that are not here: a chunked file's chunk list or a delta taken for
+        being small is an artifact whose bytes are elsewhere, not a record."""
+        if self.narrow is None or item.object_id in self.required or item.structured:
+            return False
+        if all(n in self.present for n in item.needs):
+            return False
+        self.pending.discard(item.object_id)
+        return True
+
     def wait_for(self, item: local.Arrived) -> bool:
         """Keep item until what it needs is here; False if it is all here already."""
         missing = {n for n in item.needs if n not in self.present}
@@ -231,6 +242,8 @@ def _install(
             meter.add(len(item.data), 1)
             if item.structured:
                 walk.structured.add(item.object_id)
+            if walk.leaves(item):  # a filter's walk: an artifact that needs more stays promised
+                continue
             if walk.wait_for(item):
                 if item.listed is not None:
                     walk.hashes[item.object_id] = ListHash(item.object_id, *item.listed)
