@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import pacha
-from pacha.errors import NotFound, PachaError, UsageError
+from pacha.errors import InvalidInput, NotFound, PachaError, UsageError
 from porcelain.remotes import admin
 from tests.conftest import Cli
 
@@ -80,6 +80,14 @@ def _file(tmp_path: Path) -> Path:
         ("push", "origin", ""),
         ("pull", ""),
         ("pull", "origin", " "),
+        ("push", "origin", "m@"),
+        ("push", "origin", "@production"),
+        ("push", "origin", "m:1.x"),
+        ("push", "origin", "m::1"),
+        ("pull", "origin", ":1.0.0"),
+        ("pull", "origin", "m@nostage"),
+        ("pull", "origin", "M Y:1.0.0"),
+        ("pull", "origin", "m:1.x"),
         ("fetch", ""),
         ("fetch", "a/b"),
         ("clone", ""),
@@ -111,14 +119,15 @@ VALID_NAME = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 def test_remote_add_either_records_or_refuses_with_a_usage_error(
     fresh_dir: Path, name: str, url: str
 ) -> None:
-    """Any name and URL: recorded, or refused by exit 2 (bad) or 1 (a path whose parent is missing),
-    and then config.toml is byte for byte as before; never another error."""
+    """Any name and URL: recorded, or refused by exit 2 (bad), 1 (a path whose parent is missing)
+    or 128 (a directory of other files), and then config.toml is byte for byte as before; never
+    another error."""
     plumbing = pacha.open_registry(fresh_dir)
     config = fresh_dir / "config.toml"
     before = config.read_bytes()
     try:
         added = admin.add(plumbing, name, url, probe=False)
-    except (UsageError, NotFound) as exc:
+    except (UsageError, NotFound, InvalidInput) as exc:  # InvalidInput: a directory of other files
         assert "\n" not in str(exc) and isinstance(exc, PachaError)
         assert config.read_bytes() == before
         return
@@ -130,3 +139,29 @@ def test_remote_add_either_records_or_refuses_with_a_usage_error(
 def fresh_dir(tmp_path: Path) -> Path:
     registry, _ = pacha.init_registry(tmp_path / ".pacha")
     return registry.root
+
+
+def test_a_version_that_is_not_here_is_not_pushed_as_up_to_date(cli: Cli, tmp_path: Path) -> None:
+    cli("remote", "add", "origin", tmp_path / "remote")
+    cli("model", "register", "m", _file(tmp_path), "-v", "1.0.0")
+    refused = cli.fails("push", "origin", "m:9.9.9", code=1)  # it said "Everything up-to-date"
+    assert "'m:9.9.9' names no version here" in refused.err, refused.err
+    assert "1 ref(s)" not in cli("push", "origin", "m:1.0.0").text
+
+
+def test_a_directory_of_other_files_is_not_taken_for_a_remote(cli: Cli, tmp_path: Path) -> None:
+    """`pacha remote add origin ~` by a slip: refused, and a push there too (it would write the
+    remote's files among the user's)."""
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "notes.txt").write_text("mine")
+    refused = cli.fails("remote", "add", "origin", home, code=128)
+    assert refused.err.count("\n") == 1 and "not a Pacha remote" in refused.err, refused.err
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]  # nothing written there
+    assert "not a Pacha remote" in cli.fails("remote", "add", "origin", home, "--no-check", code=128).err
+    from porcelain.remotes.settings import add_remote  # config.toml edited by hand: push still refuses
+
+    add_remote(pacha.open_registry(cli.registry), "origin", str(home), default=True)
+    cli("model", "register", "m", _file(tmp_path), "-v", "1.0.0")
+    assert "not a Pacha remote" in cli.fails("push", code=128).err
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]

@@ -45,7 +45,10 @@ def test_remote_usage_errors_are_one_line(cli: Cli, tmp_path: Path) -> None:
     assert "'nope' names no ref here or on the remote, nor a remote" in cli.fails("push", "nope", code=1).err
     assert "must be true or false" in cli.fails("remote", "set", "origin", "lazy", "maybe").err
     assert "unknown remote setting" in cli.fails("remote", "set", "origin", "colour", "red").err
-    assert "Everything up-to-date" in cli("fetch").text  # nothing there yet: an empty remote
+    missing = cli.fails("fetch", code=1)  # a directory that does not exist: a typo, or never pushed to
+    assert missing.err.count("\n") == 1 and "does not exist (nothing was pushed there yet)" in missing.err
+    (tmp_path / "r").mkdir()
+    assert "Everything up-to-date" in cli("fetch").text  # an empty remote
 
 
 def test_remote_check_probes_conditional_writes(shared: Shared, tmp_path: Path) -> None:

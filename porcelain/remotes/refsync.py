@@ -15,9 +15,11 @@ from dataclasses import dataclass
 
 import porcelain.layout as layout
 import porcelain.semver as versions
+from pacha.errors import UsageError
 from pacha.ids import is_hex
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
-from porcelain.references import parse_reference
+from porcelain.names import check_name
+from porcelain.references import Reference, parse_reference
 from porcelain.remotes.rules import name_of
 from porcelain.stages import rules as stages
 
@@ -90,6 +92,22 @@ def attached_refs(tables: Iterable[Mapping[str, str]], chosen: Iterable[str]) ->
     }
 
 
+def check_reference(item: str) -> Reference:
+    """A NAME, NAME:VER, NAME@STAGE or id as typed after push or pull: a malformed one is a usage
+    error (exit 2: an empty name, a version that is not SemVer, an unknown stage)."""
+    try:
+        ref = parse_reference(item)
+        if ref.name is not None and not (ref.implied and ref.object_id):
+            check_name(ref.name)
+        if ref.version is not None and ref.version != "latest":
+            versions.check(ref.version)
+    except UsageError:
+        raise
+    except InvalidInput as exc:
+        raise UsageError(f"{item!r}: {exc}") from None
+    return ref
+
+
 def _select_one(every: set[str], item: str) -> set[str]:
     if item in every:
         return {item}
@@ -97,26 +115,12 @@ def _select_one(every: set[str], item: str) -> set[str]:
         return {ref for ref in every if ref.startswith(item)}
     name = item
     if ":" in item or "@" in item:
-        reference = parse_reference(item)
-        name = reference.name or item
-        if not _names_something(every, name, reference.version, reference.stage):
-            return set()  # a typo'd version or an empty stage: refused, not the whole name
+        name = check_reference(item).name or item
     table = dict.fromkeys(every, "")
     found: set[str] = set()
     for kind in layout.KINDS:
         found |= _name_refs(table, kind, name)
     return found
-
-
-def _names_something(every: set[str], name: str, version: str | None, stage: str | None) -> bool:
-    """Whether NAME:VERSION (or :latest) or NAME@STAGE names a version in the refs every."""
-    if stage is not None:
-        return any(
-            ref.startswith(layout.stages_prefix(kind, name, stage)) for kind in layout.STAGED for ref in every
-        )
-    if version is None or version == "latest":
-        return True
-    return any(layout.version_ref(kind, name, version) in every for kind in layout.KINDS)
 
 
 # --- push -----------------------------------------------------------------------------------

@@ -67,6 +67,7 @@ def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool =
     """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote, and
     bring the records they name (versions, cards, lineage, runs; not the artifacts' bytes)."""
     settings = get_remote(plumbing, name)
+    _require_there(settings)
     remote = wire.connect(settings)
     before = tracking(plumbing, settings.name)
     with Progress(f"fetching records from {settings.name}", enabled=progress) as bar:
@@ -81,6 +82,16 @@ def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool =
     ]
     report.up_to_date = not report.moved
     return report
+
+
+def _require_there(settings: RemoteSettings) -> None:
+    """fetch and pull: a directory remote that does not exist is a typo or was never pushed to."""
+    missing = wire.check_url(settings.url, settings.endpoint_url)
+    if missing is not None:
+        raise NotFound(
+            f"remote {settings.name}: {missing} does not exist (nothing was pushed there yet): check the "
+            f"path with `pacha remote list`"
+        )
 
 
 def push(
@@ -99,10 +110,14 @@ def push(
     (rules.StageRules) are checked on the table about to be written and hold even with force.
     """
     settings = get_remote(plumbing, name)
+    wire.check_url(settings.url, settings.endpoint_url)  # not into a directory of other files
     remote = wire.connect(settings)
     mine, agreed = local(plumbing), base.read(plumbing, settings.name)
     tracked = tracking(plumbing, settings.name)
     names = refsync.select([mine, agreed], wanted) if wanted else set(mine) | set(agreed)
+    for text in wanted:  # NAME:VER / NAME@STAGE push the whole name: that version must be here
+        if text not in mine and ("@" in text or ":" in text) and not refsync.resolve_version(mine, text):
+            raise NotFound(f"{text!r} names no version here; `pacha model list` shows what is registered")
     moves = refsync.push_moves(mine, agreed, names)
     there = {m.ref: m.new for m in moves if tracked.get(m.ref) == m.new}  # an earlier push got there
     base.save(plumbing, settings.name, there, f"push {settings.name}: already there")
@@ -229,7 +244,11 @@ def pull(
     a pull without references moves refs only: objects come when used.
     """
     settings = get_remote(plumbing, name)
+    _require_there(settings)
     remote = wire.connect(settings)
+    for text in wanted:  # a malformed REF is refused before anything is fetched
+        if "/" not in text:
+            refsync.check_reference(text)
     before = base.read(plumbing, settings.name)
     if progress is not None:
         progress.phase(f"fetching records from {settings.name}")
@@ -299,6 +318,7 @@ def _pull_scope(
             names |= found
             roots |= {after[r] for r in found if r in after}
             continue
+        refsync.check_reference(text)
         versions = refsync.resolve_version(after, text)
         if not versions:
             raise NotFound(

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pacha
-from pacha.errors import NotFound, UsageError
+from pacha.errors import InvalidInput, NotFound, UsageError
 from pacha.transport import carry, errors
 from pacha.transport import prune as prune_module
 from pacha.transport.fetch import fetch as _fetch
@@ -75,7 +75,10 @@ def check_url(url: str, endpoint_url: str | None = None) -> Path | None:
             )
         if parsed.scheme != "s3":
             raise UsageError(f"--endpoint-url is for s3:// remotes, not {url!r}")
-    if parsed.path is None or parsed.path.is_dir():
+    if parsed.path is None:
+        return None
+    if parsed.path.is_dir():
+        _refuse_foreign(parsed.path)
         return None
     if parsed.path.exists():
         raise UsageError(f"remote path {parsed.path} is not a directory")
@@ -85,6 +88,26 @@ def check_url(url: str, endpoint_url: str | None = None) -> Path | None:
             "the path (a first push creates the remote's directory, not its parents)"
         )
     return parsed.path
+
+
+_OURS = frozenset({"pacha-remote", "probe", "tmp", ".flock"})  # what a probe or a first push leaves
+
+
+def _refuse_foreign(path: Path) -> None:
+    """A directory holding other files, without the `pacha-remote` marker, is not a remote: a push
+    would write the remote's files among them (`pacha remote add origin ~` by a slip)."""
+    if (path / "pacha-remote").exists():
+        return
+    try:
+        others = sorted(p.name for p in path.iterdir() if p.name not in _OURS)
+    except OSError:
+        return  # unreadable: the transport names the error when it is used
+    if others:
+        shown = ", ".join(others[:3]) + (", ..." if len(others) > 3 else "")
+        raise InvalidInput(
+            f"{path} holds other files ({shown}) and is not a Pacha remote (no pacha-remote marker): "
+            "give a new or empty directory for the remote"
+        )
 
 
 def connect_url(
