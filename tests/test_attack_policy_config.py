@@ -43,3 +43,15 @@ def test_require_signed_edited_to_no_stage_fails_loudly(cli: Cli, model: Path) -
     refused = cli.fails("model", "stage", "m", "-v", "1.0.0", "-t", "production")
     assert "policy.require_signed" in refused.err and "'prod'" in refused.err
     assert len(refused.err.strip().splitlines()) == 1
+
+
+def test_require_signed_prints_as_it_is_set(cli: Cli, model: Path) -> None:
+    """`pacha config KEY` prints a list as TOML (not Python's repr), and that text sets it again."""
+    cli("config", "policy.require_signed", "staging,production")
+    shown = cli("config", "policy.require_signed").text.strip()
+    assert shown == '["staging", "production"]'
+    assert 'policy.require_signed=["staging", "production"]' in cli("config", "--list").text
+    cli("config", "--unset", "policy.require_signed")
+    cli("config", "policy.require_signed", shown)
+    cli("model", "register", "m", model, "-v", "1.0.0")
+    assert "requires a signed stage change" in cli.fails("model", "stage", "m:1.0.0", "-t", "staging").err

@@ -41,6 +41,11 @@ def config(
 
 
 def _show(value: object) -> str:
+    """A value as config.toml spells it, so that what is printed can be given back to set it."""
     if isinstance(value, bool):
         return "true" if value else "false"
+    if isinstance(value, list):
+        import json
+
+        return json.dumps(value, ensure_ascii=False)  # a TOML array of strings (or numbers)
     return str(value)
