@@ -28,3 +28,14 @@ def test_init_encrypt_refused_leaves_no_registry(tmp_path: Path, existing: bool)
     # and a good passphrase then makes the encrypted registry asked for
     cli.env["PACHA_PASSPHRASE"] = "long enough passphrase"
     assert "Initialized empty encrypted" in cli("init", "--encrypt", target).text
+
+
+@pytest.mark.parametrize("encrypt", [True, False])
+def test_reinit_of_an_encrypted_registry_says_it_is_encrypted(tmp_path: Path, encrypt: bool) -> None:
+    """`init` again (with or without --encrypt) must not call an encrypted registry plain."""
+    cli = Cli(tmp_path / "reg", tmp_path)
+    cli.env["PACHA_PASSPHRASE"] = "long enough passphrase"
+    cli("init", "--encrypt")
+    del cli.env["PACHA_PASSPHRASE"]  # reinit needs no passphrase
+    again = cli("init", *(["--encrypt"] if encrypt else [])).text
+    assert again == f"Reinitialized existing encrypted Pacha registry in {cli.registry}\n"

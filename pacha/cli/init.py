@@ -9,7 +9,7 @@ import typer
 
 from pacha.cli._crypto_options import KeyFileOption
 from pacha.cli.app import new_app, write_out
-from pacha.crypto.admin import init_encrypted
+from pacha.crypto.admin import init_encrypted, is_encrypted
 from pacha.crypto.passphrase import use_key_file
 from pacha.refs.store import close_all
 from pacha.registry import Registry, default_init_path, init_registry
@@ -53,7 +53,7 @@ def init(
         raise
     if not quiet:
         verb = "Initialized empty" if created else "Reinitialized existing"
-        what = "encrypted Pacha registry" if sealed else "Pacha registry"
+        what = "encrypted Pacha registry" if sealed or is_encrypted(registry.root) else "Pacha registry"
         write_out(f"{verb} {what} in {registry.root}\n")
 
 
