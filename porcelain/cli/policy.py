@@ -41,20 +41,24 @@ def _from_file(path: Path) -> tuple[dict[str, list[str]], list[str]]:
     for field, value in doc.items():
         if field == "keys":
             continue
-        if (
-            field not in rec.ROLES
-            or not isinstance(value, list)
-            or not all(isinstance(v, str) for v in value)
-        ):
+        if field not in rec.ROLES:
             raise InvalidInput(
                 f"{path}: {field!r} is not a policy field: use {', '.join(rec.ROLES)} (arrays) and [keys]"
             )
+        if not _strings(value):
+            raise InvalidInput(f'{path}: {field!r} must be an array of principals, e.g. {field} = ["public"]')
         roles[field] = value
     keys = doc.get("keys", {})
-    if not isinstance(keys, dict):
-        raise InvalidInput(f"{path}: [keys] must be a table of principal = fingerprint(s)")
+    if not isinstance(keys, dict) or not all(isinstance(f, str) or _strings(f) for f in keys.values()):
+        raise InvalidInput(
+            f'{path}: [keys] must be a table of principal = "FINGERPRINT" or ["FINGERPRINT", ...]'
+        )
     pairs = [f"{who}={f}" for who, fprs in keys.items() for f in ([fprs] if isinstance(fprs, str) else fprs)]
     return roles, pairs
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _doc(stored: change.Stored) -> dict[str, Any]:
