@@ -37,3 +37,34 @@ def test_push_of_a_version_or_stage_that_does_not_exist_is_refused(cli: Cli, pus
 def test_push_of_an_existing_version_name_or_stage_sends_it(cli: Cli, pushed: Path, item: str) -> None:
     out = cli("push", "origin", item).text
     assert "models/m/1.1.0" in out, out
+
+
+@pytest.mark.parametrize("field", ["log", "prev"])
+def test_a_remote_log_key_cannot_lead_outside_the_remote(
+    cli: Cli, pushed: Path, tmp_path: Path, field: str
+) -> None:
+    """A remote's ref table and log segments name log segments by key; a key with '..' (written
+    by whoever can write the bucket or the directory) must not make a clone read files outside
+    the remote: the table is damaged, said in one line, and nothing is cloned."""
+    import json
+
+    cli("push")  # a second segment, whose prev names the first
+    table = json.loads((pushed / "refs").read_text())
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    if field == "log":
+        head = pushed / table["log"]
+        (outside / "segment").write_bytes(head.read_bytes())
+        table["log"] = "logs/../../outside/segment"
+        (pushed / "refs").write_text(json.dumps(table))
+    else:
+        head = pushed / table["log"]
+        segment = json.loads(head.read_text())
+        assert segment["prev"], segment
+        (outside / "segment").write_bytes((pushed / segment["prev"]).read_bytes())
+        segment["prev"] = "logs/../../outside/segment"
+        head.write_text(json.dumps(segment))
+    refused = cli("clone", pushed, tmp_path / "copy", ok=False)
+    assert refused.code == 128, (refused.code, refused.err)
+    assert len(refused.err.strip().splitlines()) == 1 and "damaged" in refused.err, refused.err
+    assert not (tmp_path / "copy").exists()

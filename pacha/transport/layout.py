@@ -11,6 +11,7 @@ was written by someone else: ref names and ids are checked as a local registry c
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -26,6 +27,7 @@ FORMAT_VERSION = 1
 REFS_KEY = "refs"
 PACK_DIR = "objects/pack/"
 LOG_DIR = "logs/"
+_LOG_KEY = re.compile(r"logs/[0-9]{16}-[0-9a-f]{16}")
 PROBE_DIR = "probe/"
 
 
@@ -64,6 +66,12 @@ def _load(data: bytes, what: str) -> dict[str, Any]:
     if not isinstance(doc, dict):
         raise RemoteFormatError(f"the remote's {what} is not a JSON object")
     return doc
+
+
+def is_log_key(value: object) -> bool:
+    """A log segment's key as LogSegment.key writes it (logs/SEQ-HASH): a key read from a remote's
+    document names a file of the remote, never a path with '..' leading outside it."""
+    return isinstance(value, str) and _LOG_KEY.fullmatch(value) is not None
 
 
 def format_document() -> bytes:
@@ -116,7 +124,7 @@ def decode_table(data: bytes, etag: str) -> RemoteRefTable:
             check_ref_name(str(name)): check_id(str(value), f"ref {name}") for name, value in refs.items()
         }
         head = doc.get("log")
-        if head is not None and not (isinstance(head, str) and head.startswith(LOG_DIR)):
+        if head is not None and not is_log_key(head):
             raise InvalidInput(f"bad log head {head!r}")
         return RemoteRefTable(
             checked, doc["seq"], head, str(doc.get("who", "")), int(doc.get("when_ns", 0)), etag
@@ -225,7 +233,7 @@ def decode_segment(data: bytes, key: str) -> LogSegment:
     try:
         changes = [_change(entry) for entry in doc["entries"]]
         prev = doc.get("prev")
-        if prev is not None and not (isinstance(prev, str) and prev.startswith(LOG_DIR)):
+        if prev is not None and not is_log_key(prev):
             raise InvalidInput(f"bad prev {prev!r}")
         return LogSegment(
             int(doc["seq"]), prev, str(doc["who"]), int(doc["when_ns"]), str(doc["message"]), changes
