@@ -27,7 +27,7 @@ FORMAT_VERSION = 1
 REFS_KEY = "refs"
 PACK_DIR = "objects/pack/"
 LOG_DIR = "logs/"
-_LOG_KEY = re.compile(r"logs/[0-9]{16}-[0-9a-f]{16}")
+_LOG_KEY = re.compile(r"logs/[0-9]{1,20}-[0-9a-f]{1,64}")  # one file name under logs/
 PROBE_DIR = "probe/"
 
 
