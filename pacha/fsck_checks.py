@@ -19,6 +19,7 @@ from pacha.registry import Registry
 from pacha.store import ObjectStore
 from pacha.store.midx import MultiPackIndex, check_midx
 from pacha.store.pack import Pack
+from pacha.transport.local import TRACKING_PREFIX
 from pacha.transport.promisor import lazy_remote
 from pacha.verify import ObjectCheck, check_all, check_object
 
@@ -55,9 +56,18 @@ class _Say:
         self.on_warning = on_warning
         self.promisor: str | None = None  # a lazy registry's remote: it holds what is not here
 
-    def missing(self, linked: str, kind: str | None, object_id: str) -> None:
+    def missing(self, linked: str, kind: str | None, object_id: str, tracked_only: bool = False) -> None:
         """A reachable object links to one that is not here: damage, unless a lazy registry's
-        remote promised it (Git's partial clone: promisor objects are not missing)."""
+        remote promised it (Git's partial clone: promisor objects are not missing), or only
+        remote-tracking refs reach it (a fetch brings records, not artifact bytes)."""
+        if tracked_only and self.promisor is None:
+            self.warning(
+                f"not fetched: {linked} (linked from {kind} {object_id}, which only remote-tracking "
+                "refs reach: a fetch brings records, not artifact bytes); `pacha pull REMOTE REF` "
+                "fetches a version whole",
+                notes=True,
+            )
+            return
         if self.promisor is None:
             self.problem(f"missing object {linked} (linked from {kind} {object_id})")
             return
@@ -110,7 +120,8 @@ def fsck(
     ids = list(store.iter_ids())
     present = set(ids)
     report.objects = len(ids)
-    unreadable = _check_objects(store, ids, present, _roots(refs), jobs, late, say)
+    roots = (_roots(refs), _roots(refs, tracking=False))
+    unreadable = _check_objects(store, ids, present, roots, jobs, late, say)
     _damage(registry, report, ids, unreadable, say.problem, repair)
     _check_refs(registry, refs, present, late, say)
     # Objects stored after the listing (and named by a newer object): verified as well.
@@ -151,13 +162,14 @@ def _check_objects(
     store: ObjectStore,
     ids: list[str],
     present: set[str],
-    roots: set[str],
+    roots: tuple[set[str], set[str]],
     jobs: int,
     late: dict[str, None],
     say: _Say,
 ) -> set[str]:
     """Verify every listed object; damage and missing links count as problems where reachable
-    from roots, as notes elsewhere. Returns the ids that cannot be read."""
+    from roots (all of them, those of local refs), as notes elsewhere (a missing link reached
+    from remote-tracking refs only: not fetched). Returns the ids that cannot be read."""
     links: dict[str, tuple[str, ...]] = {}
     unsure: list[ObjectCheck] = []  # damage that is a problem only if the object is reachable
     unreadable: set[str] = set()
@@ -172,7 +184,8 @@ def _check_objects(
                 say.problem(check.problem)
         if any(linked not in present for linked in check.links):
             unsure.append(check)
-    live = _reachable(roots, links)
+    live = _reachable(roots[0], links)
+    local = _reachable(roots[1], links)  # a walk of the links in memory: cheap beside the checks
     for check in unsure:
         reachable = check.id in live
         if check.problem and check.missing_link:
@@ -186,7 +199,7 @@ def _check_objects(
             if linked in present or _appeared(store, linked, late):
                 continue
             if reachable:
-                say.missing(linked, check.kind, check.id)
+                say.missing(linked, check.kind, check.id, tracked_only=check.id not in local)
             else:
                 say.warning(
                     f"dangling link: unreachable {check.kind} {check.id} links to missing object {linked} "
@@ -246,10 +259,13 @@ def _damaged_pack(path: Path, why: str) -> str:
     )
 
 
-def _roots(refs: RefSnapshot) -> set[str]:
-    """What refs and the unexpired reflog name (as gc counts them), from one snapshot."""
-    out = {object_id for _name, object_id in refs.refs}
+def _roots(refs: RefSnapshot, tracking: bool = True) -> set[str]:
+    """What refs and the unexpired reflog name (as gc counts them), from one snapshot;
+    tracking=False leaves out remote-tracking refs (remotes/…) and their reflogs."""
+    out = {i for name, i in refs.refs if tracking or not name.startswith(TRACKING_PREFIX)}
     for entry in refs.reflog:
+        if not tracking and entry.name.startswith(TRACKING_PREFIX):
+            continue
         if entry.seq > refs.expired.get(entry.name, -1):
             out.update(i for i in (entry.old, entry.new) if i != ZERO_ID)
     return out
