@@ -110,6 +110,19 @@ def user_mask() -> int:
     return _user_umask if _user_umask is not None else current_umask()
 
 
+def restore_user_umask() -> None:
+    """Give the process back the user's own umask, as before any registry changed it.
+
+    Opening a private or shared registry in-process sets the process umask (apply_shared); a
+    program that then writes files of its own, or opens another registry as if fresh (a test
+    suite running many registries in one process), calls this first."""
+    global _umask, _user_umask
+    if _user_umask is not None:
+        os.umask(_user_umask)
+    _umask = None
+    _user_umask = None
+
+
 @contextmanager
 def user_umask() -> Iterator[None]:
     """Hold while writing outside the registry: the user's own umask, not the registry's."""
