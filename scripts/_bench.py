@@ -59,16 +59,36 @@ def timed_with_rss(
 
 
 def find_dvc(explicit: str | None, package: str = "dvc") -> str | None:
-    """The dvc program: `explicit`, then PATH, then .bench-venv/ (installing `package` there once)."""
-    for candidate in (explicit, shutil.which("dvc"), str(ROOT / ".bench-venv" / "bin" / "dvc")):
+    """The dvc program: `explicit`, then PATH, then .bench-venv/ (installing `package` there once).
+
+    package may name an extra ("dvc[s3]"): a .bench-venv dvc without that remote's support (one
+    bench_storage installed) gets it installed, rather than failing at its first push."""
+    for candidate in (explicit, shutil.which("dvc")):
         if candidate and Path(candidate).exists():
             return candidate
     venv = ROOT / ".bench-venv"
+    dvc = venv / "bin" / "dvc"
+    if dvc.exists() and _supports(dvc, package):
+        return str(dvc)
     print(f"installing {package} into .bench-venv/ (once) ...", flush=True)
     try:
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        if not (venv / "bin" / "pip").exists():
+            subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
         subprocess.run([str(venv / "bin" / "pip"), "install", "-q", package], check=True, timeout=1800)
     except (subprocess.SubprocessError, OSError) as exc:
         print(f"  dvc could not be installed ({exc}); it is left out")
         return None
-    return str(venv / "bin" / "dvc")
+    return str(dvc)
+
+
+def _supports(dvc: Path, package: str) -> bool:
+    """Whether dvc lists the remote an extra of package names among what it supports."""
+    if "[" not in package:
+        return True
+    remote = package.split("[", 1)[1].rstrip("]")
+    try:
+        out = subprocess.run([str(dvc), "version"], capture_output=True, text=True, timeout=120).stdout
+    except (subprocess.SubprocessError, OSError):
+        return False
+    supports = out.split("Supports:", 1)[-1]
+    return any(line.strip().startswith(f"{remote} (") for line in supports.splitlines())
