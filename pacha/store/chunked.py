@@ -122,36 +122,55 @@ class ChunkedSource:
                 self._next += 1
         return filled
 
-    def _read_run(self, view: memoryview) -> int:
-        """Read the next chunks straight into view with one preadv, if at least RUN_MIN of
-        them are stored whole (identity) back to back in one pack and fit; returns the
-        bytes read (0: the regular path reads the next chunk). Each entry's header is read
-        too and must be exactly what such a chunk's header is; where one is not, the run
-        stops there and the regular path reads (and overwrites) from that chunk on."""
+    def _packed_run(
+        self, view: memoryview, whole: Callable[[ChunkRef, int], bool]
+    ) -> tuple[int, int, list[tuple[ChunkRef, int]]]:
+        """The next chunks whose pack entries lie back to back in one pack file and that fit in
+        view, each accepted by whole(chunk, entry length): (fd, start offset, [(chunk, entry
+        length)]); an empty list when the store has no packed entries to offer."""
         packed_entry = getattr(self._objects, "packed_entry", None)
+        run: list[tuple[ChunkRef, int]] = []
         if packed_entry is None:
-            return 0
-        buffers: list[bytearray | memoryview] = []
-        headers: list[tuple[bytearray, bytes, int]] = []  # (read, expected, chunk size)
+            return -1, 0, run
         filled = start = end = 0
         fd = -1
         for chunk in self.chunks[self._next : self._next + RUN_MAX]:
             if filled + chunk.size > len(view):
                 break
             where = packed_entry(chunk.id)
-            expected = codec.pack_header("blob", chunk.size, codec.IDENTITY)
-            if where is None or where[2] != len(expected) + chunk.size:
+            if where is None or not whole(chunk, where[2]):
                 break
             if fd < 0:
                 fd, start, end = where[0], where[1], where[1]
             elif where[0] != fd or where[1] != end:
                 break
             end += where[2]
-            read = bytearray(len(expected))
-            buffers += (read, view[filled : filled + chunk.size])
-            headers.append((read, expected, chunk.size))
+            run.append((chunk, where[2]))
             filled += chunk.size
-        if len(headers) < RUN_MIN or os.preadv(fd, buffers, start) != end - start:
+        return fd, start, run
+
+    def _read_run(self, view: memoryview) -> int:
+        """Read the next chunks straight into view with one preadv, if at least RUN_MIN of
+        them are stored whole (identity) back to back in one pack and fit; returns the
+        bytes read (0: the regular path reads the next chunk). Each entry's header is read
+        too and must be exactly what such a chunk's header is; where one is not, the run
+        stops there and the regular path reads (and overwrites) from that chunk on."""
+
+        def identity(chunk: ChunkRef, length: int) -> bool:
+            return length == len(codec.pack_header("blob", chunk.size, codec.IDENTITY)) + chunk.size
+
+        fd, start, run = self._packed_run(view, identity)
+        if len(run) < RUN_MIN:
+            return 0
+        buffers: list[bytearray | memoryview] = []
+        headers: list[tuple[bytearray, bytes, int]] = []  # (read, expected, chunk size)
+        filled = 0
+        for chunk, length in run:
+            read = bytearray(length - chunk.size)
+            buffers += (read, view[filled : filled + chunk.size])
+            headers.append((read, codec.pack_header("blob", chunk.size, codec.IDENTITY), chunk.size))
+            filled += chunk.size
+        if os.preadv(fd, buffers, start) != sum(length for _, length in run):
             return 0  # a short read: the regular path says what is wrong
         done = 0
         for read, expected, size in headers:
@@ -166,35 +185,20 @@ class ChunkedSource:
         lying back to back in one pack are read with one pread, then each is decrypted
         straight into view (pacha.crypto.stage.open_chunk_into); the run stops at the first
         that is not a whole sealed identity chunk, which the regular path reads."""
-        packed_entry = getattr(self._objects, "packed_entry", None)
         keys = getattr(self._objects, "keys", None)
-        if packed_entry is None or keys is None or not keys.encrypted:
+        if keys is None or not keys.encrypted:
             return 0
-        entries: list[tuple[ChunkRef, int]] = []  # (chunk, entry length)
-        filled = start = end = 0
-        fd = -1
-        for chunk in self.chunks[self._next : self._next + RUN_MAX]:
-            if filled + chunk.size > len(view):
-                break
-            where = packed_entry(chunk.id)
-            if where is None:
-                break
-            if fd < 0:
-                fd, start, end = where[0], where[1], where[1]
-            elif where[0] != fd or where[1] != end:
-                break
-            end += where[2]
-            entries.append((chunk, where[2]))
-            filled += chunk.size
-        if len(entries) < RUN_MIN:
+        fd, start, run = self._packed_run(view, lambda chunk, length: True)
+        if len(run) < RUN_MIN:
             return 0
-        if len(self._scratch) < end - start:
-            self._scratch = bytearray(end - start)
-        stored = memoryview(self._scratch)[: end - start]
+        size = sum(length for _, length in run)
+        if len(self._scratch) < size:
+            self._scratch = bytearray(size)
+        stored = memoryview(self._scratch)[:size]
         if os.preadv(fd, [stored], start) != len(stored):
             return 0  # a short read: the regular path says what is wrong
         done = at = 0
-        for chunk, length in entries:
+        for chunk, length in run:
             out = view[done : done + chunk.size]
             if not open_chunk_into(keys, chunk.id, chunk.size, stored[at : at + length], out):
                 break
