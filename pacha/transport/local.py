@@ -9,9 +9,9 @@ reorganisation of the store costs one file.
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pacha import codec
@@ -24,7 +24,6 @@ from pacha.refs.transaction import Recorded
 from pacha.store.encodings import decode_whole
 from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
 from pacha.store.reader import verified
-from pacha.store.tmpfile import TempFile
 from pacha.transport.layout import Change
 
 if TYPE_CHECKING:
@@ -46,6 +45,21 @@ def has(store: ObjectStore, object_id: str) -> bool:
     return store.has(object_id)
 
 
+def present(store: ObjectStore, ids: Iterable[str]) -> set[str]:
+    """Which of ids this store holds, looked up together: the pack indexes first, the pack
+    directory re-listed once for the misses (has() re-lists it on every miss, the whole cost
+    of a pull's lookups of 13,000 missing chunks), then loose files and the thread's batch."""
+    ids = list(ids)
+    found = {i for i in ids if store.packs.find(i, relist=False) is not None}
+    rest = [i for i in ids if i not in found]
+    if rest and store.packs.refresh():  # another process may have added a pack
+        found.update(i for i in rest if store.packs.find(i, relist=False) is not None)
+        rest = [i for i in rest if i not in found]
+    batch = store._batch
+    found.update(i for i in rest if store.loose.has(i) or (batch is not None and i in batch))
+    return found
+
+
 def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
     """The object's stored form (header + encoded body), as a loose file or pack entry holds it:
     an encrypted registry's envelope stays sealed (a plain body left by an unfinished `pacha
@@ -62,6 +76,79 @@ def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
 def stored_size(store: ObjectStore, object_id: str) -> int:
     """Bytes of the object's stored form (what it adds to a pack)."""
     return store.stored_size(object_id)
+
+
+class Described(NamedTuple):
+    """What a push's walk needs of a local object, from its header alone."""
+
+    length: int  # bytes of its stored form
+    kind: str
+    encoding: int  # the inner one of a sealed body
+
+
+def describe(store: ObjectStore, object_id: str) -> Described | None:
+    """Length, kind and encoding of a local object (None: not here). A packed copy's header is
+    read in one pread (~5 us, against ~35 us for the store's general stat, which a push's walk
+    of a 1 GiB file pays 13,000 times); a loose, sealed or damaged one goes the store's way."""
+    where = store.packed_entry(object_id)
+    if where is not None:
+        fd, offset, length = where
+        try:
+            head = os.pread(fd, min(codec.MAX_HEADER_LEN, length), offset)
+            header = codec.parse_header(head, object_id)
+        except (OSError, CorruptObject):
+            header = None  # the store's way tells a damaged copy from a replaced pack
+        if header is not None and header.encoding != codec.ENCRYPTED:
+            return Described(length, header.kind, header.encoding)
+    try:
+        info = store.stat(object_id)
+        return Described(store.stored_size(object_id), info.kind, info.encoding)
+    except ObjectNotFound:
+        return None
+
+
+def walk_links(store: ObjectStore, object_id: str, about: Described) -> list[str]:
+    """links(), given what describe() said: a blob stored whole links nothing (no read)."""
+    if about.kind in kinds.STRUCTURED_KINDS or about.encoding in _STORAGE_LINKING:
+        return links(store, object_id)
+    return []
+
+
+def sendable(store: ObjectStore, object_id: str) -> bytes:
+    """The stored form a push sends (stored_bytes), checked so that a damaged local copy never
+    reaches the remote: an identity or single-frame zstd body (every chunk and small file) is
+    decoded and hashed from these very bytes (no second read); a chunk list is checked whole
+    (entries of 40 bytes whose sizes add up to the file's size; that each chunk exists here or
+    there, the walk checked); a delta or a sealed body is verified by the store's reader.
+    Raises CorruptObject."""
+    data = stored_bytes(store, object_id)
+    header = codec.parse_header(data[: codec.MAX_HEADER_LEN], object_id)
+    body = memoryview(data)[header.length :]
+    if header.encoding in (codec.IDENTITY, codec.ZSTD):
+        content = decode_whole(header, cast(bytes, body))
+        if content is not None:
+            verified(object_id, header.size, content)
+            return data
+    if header.encoding == codec.CHUNKS:
+        _check_chunk_list(object_id, header.size, body)
+    elif header.encoding == codec.ENCRYPTED and store.stat(object_id).encoding == codec.CHUNKS:
+        listed = store.chunk_list(object_id) or []
+        _check_sizes(object_id, header.size, [c.size for c in listed])
+    else:
+        verify(store, object_id)
+    return data
+
+
+def _check_chunk_list(object_id: str, size: int, body: memoryview) -> None:
+    if len(body) % _CHUNK_ENTRY:
+        raise CorruptObject(f"object {object_id} is corrupt: its chunk list is not whole entries")
+    sizes = [_U64.unpack_from(body, i + 32)[0] for i in range(0, len(body), _CHUNK_ENTRY)]
+    _check_sizes(object_id, size, sizes)
+
+
+def _check_sizes(object_id: str, size: int, sizes: list[int]) -> None:
+    if not sizes or min(sizes) <= 0 or sum(sizes) != size:
+        raise CorruptObject(f"object {object_id} is corrupt: its chunks do not add up to its size")
 
 
 def links(store: ObjectStore, object_id: str) -> list[str]:
@@ -147,36 +234,35 @@ def receiving(store: ObjectStore) -> Iterator[PackWriter]:
 
 
 # --- packs for upload --------------------------------------------------------------
-class BuiltPack(NamedTuple):
+class PackPlan(NamedTuple):
+    """A pack to send, worked out from its entries' ids and lengths before a byte is read."""
+
     pack_id: str
-    pack: TempFile  # the pack file (abort() removes it)
+    entries: list[tuple[str, int]]  # (id, stored length), in pack order
     index_data: bytes
-    entries: dict[str, Entry]
+    size: int  # bytes of the pack file
+
+    @property
+    def objects_size(self) -> int:
+        return self.size - len(PACK_HEADER) - 32
 
 
-def build_pack(tmp_dir: Path, items: Iterable[tuple[str, bytes]]) -> BuiltPack:
-    """A pack file (in tmp_dir, not fsynced: it is only read back to be sent) and its index.
-
-    Same items in the same order give the same pack id, so an interrupted upload is
-    recognised and resumed under the same name."""
-    out = TempFile(tmp_dir, "push")
-    try:
-        out.write(PACK_HEADER)
-        entries: dict[str, Entry] = {}
-        offset = len(PACK_HEADER)
-        for object_id, data in items:
-            if object_id in entries:
-                continue
-            entries[object_id] = Entry(offset, len(data))
-            out.write(data)
-            offset += len(data)
-        table = index_table(entries)
-        pack_id = blake3_digest(table[1])
-        out.write(pack_id)
-        return BuiltPack(pack_id.hex(), out, build_index(table, pack_id), entries)
-    except BaseException:
-        out.abort()
-        raise
+def plan_pack(items: Iterable[tuple[str, int]]) -> PackPlan:
+    """The pack of these (id, stored length)s, in this order (a repeated id once): its id (the
+    digest of its index table, as for every pack), its index and its size. The pack file is
+    PACK_HEADER, the stored forms back to back, then the raw pack id (docs/format.md, Packs).
+    Same entries in the same order give the same pack id, so a push run again after an
+    interruption recognises a pack that arrived and resumes one that did not."""
+    entries: dict[str, Entry] = {}
+    offset = len(PACK_HEADER)
+    for object_id, length in items:
+        if object_id not in entries:
+            entries[object_id] = Entry(offset, length)
+            offset += length
+    table = index_table(entries)
+    pack_id = blake3_digest(table[1])
+    listed = [(object_id, entry.length) for object_id, entry in entries.items()]
+    return PackPlan(pack_id.hex(), listed, build_index(table, pack_id), offset + len(pack_id))
 
 
 class IndexEntries(NamedTuple):
@@ -267,10 +353,13 @@ def object_missing(exc: Exception) -> bool:
 
 
 def structured_links(store: ObjectStore, object_id: str) -> list[str]:
-    """The ids a tree or record names (not its chunks or delta base); [] for a blob."""
-    info = store.stat(object_id)
-    if info.kind in kinds.STRUCTURED_KINDS:
-        return kinds.links(info.kind, store.read(object_id))
+    """The ids a tree or record names (not its chunks or delta base); [] for a blob (known from
+    its header alone: describe)."""
+    about = describe(store, object_id)
+    if about is None:
+        raise ObjectNotFound(f"object {object_id} not found")
+    if about.kind in kinds.STRUCTURED_KINDS:
+        return kinds.links(about.kind, store.read(object_id))
     return []
 
 
