@@ -107,8 +107,13 @@ def test_a_resumed_push_reads_only_the_packs_that_did_not_arrive(
     [first] = remote_packs(connect(remote_url))[0]
     arrived = {i for i, loc in connect(remote_url).refresh_objects(None).items() if loc.pack_id == first}
     read: list[str] = []
-    stored_bytes = local.stored_bytes
-    monkeypatch.setattr(local, "stored_bytes", lambda store, i: read.append(i) or stored_bytes(store, i))
+    sendable_many = local.sendable_many
+
+    def reading(store, entries):  # what the push reads of the local store to send it
+        read.extend(object_id for object_id, _ in entries)
+        return sendable_many(store, entries)
+
+    monkeypatch.setattr(local, "sendable_many", reading)
     monkeypatch.setattr(transfer, "PACK_TARGET", PACK_TARGET)
     resumed = push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
     assert resumed.packs_sent == 3

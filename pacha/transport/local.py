@@ -139,6 +139,68 @@ def sendable(store: ObjectStore, object_id: str) -> bytes:
     return data
 
 
+RUN_BYTES = 4 << 20  # bytes read at once by sendable_many from one local pack
+
+
+def sendable_many(
+    store: ObjectStore, entries: Sequence[tuple[str, int]]
+) -> Iterator[tuple[str, bytes | memoryview]]:
+    """(id, sendable form) for each (id, planned length), in order. Entries lying back to back
+    in one local pack, as a file's chunks do, are read by one pread per run of up to RUN_BYTES
+    and each checked from that buffer (decoded and hashed, a view: no read and copy of its own,
+    which a 1 GiB file would pay 13,000 times); what that cannot check (a delta, a chunk list,
+    a damaged copy, any object of an encrypted registry) goes the careful way (sendable)."""
+    k = 0
+    while k < len(entries):
+        fd, start, lengths = (-1, 0, []) if store.keys.encrypted else _packed_run(store, entries, k)
+        data = os.pread(fd, sum(lengths), start) if len(lengths) > 1 else b""
+        if len(lengths) < 2 or len(data) != sum(lengths):
+            object_id = entries[k][0]
+            yield object_id, sendable(store, object_id)
+            k += 1
+            continue
+        offset = 0
+        for (object_id, _), length in zip(entries[k : k + len(lengths)], lengths, strict=True):
+            view = memoryview(data)[offset : offset + length]
+            offset += length
+            yield object_id, view if _whole_and_sound(object_id, view) else sendable(store, object_id)
+        k += len(lengths)
+
+
+def _packed_run(store: ObjectStore, entries: Sequence[tuple[str, int]], k: int) -> tuple[int, int, list[int]]:
+    """(fd, start, lengths) of the entries from k on that lie back to back in one local pack
+    with their planned lengths, up to RUN_BYTES; ([] if entry k is not packed so)."""
+    fd, start, end = -1, 0, 0
+    lengths: list[int] = []
+    for object_id, length in entries[k:]:
+        where = store.packed_entry(object_id)
+        if where is None or where[2] != length or (lengths and (where[0] != fd or where[1] != end)):
+            break
+        if not lengths:
+            fd, start, end = where[0], where[1], where[1]
+        if end + length - start > RUN_BYTES and lengths:
+            break
+        end += length
+        lengths.append(length)
+    return fd, start, lengths
+
+
+def _whole_and_sound(object_id: str, view: memoryview) -> bool:
+    """Is view an identity or single-frame zstd stored form that decodes and hashes to its id?
+    (False: another form, or damage; the careful way then reads it, or names the damage.)"""
+    try:
+        header = codec.parse_header(bytes(view[: codec.MAX_HEADER_LEN]), object_id)
+        if header.encoding not in (codec.IDENTITY, codec.ZSTD):
+            return False
+        content = decode_whole(header, cast(bytes, view[header.length :]))
+        if content is None:
+            return False
+        verified(object_id, header.size, content)
+        return True
+    except CorruptObject:
+        return False
+
+
 def _check_chunk_list(object_id: str, size: int, body: memoryview) -> None:
     if len(body) % _CHUNK_ENTRY:
         raise CorruptObject(f"object {object_id} is corrupt: its chunk list is not whole entries")

@@ -221,37 +221,53 @@ def _parts(store: ObjectStore, plan: local.PackPlan, size: int) -> Iterator[byte
 
     Raises LengthChanged if an object's stored form is not the planned length, CorruptObject
     (naming `pacha fsck --repair`) if a local copy is damaged."""
-    part = bytearray(PACK_HEADER)
-    for object_id, length in plan.entries:
-        data = _checked(store, object_id)
+    part = _Part(size)
+    yield from part.write(PACK_HEADER)
+    for (object_id, data), (_, length) in zip(_checked(store, plan.entries), plan.entries, strict=True):
         if len(data) != length:
             raise LengthChanged(object_id)
+        yield from part.write(data)
+    yield from part.write(bytes.fromhex(plan.pack_id))
+    if part.filled:
+        yield part.last()
+
+
+class _Part:
+    """A part being filled: allocated once at its full size (growing a bytearray by appends
+    would copy it again and again), handed out when full."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.buffer = bytearray()
+        self.filled = 0
+
+    def write(self, data: bytes | memoryview) -> Iterator[bytearray]:
         view = memoryview(data)
         while view:
-            take = min(len(view), size - len(part))
-            part += view[:take]
+            if not self.buffer:
+                self.buffer = bytearray(self.size)
+            take = min(len(view), self.size - self.filled)
+            self.buffer[self.filled : self.filled + take] = view[:take]
+            self.filled += take
             view = view[take:]
-            if len(part) == size:
-                yield part
-                part = bytearray()
-    trailer = memoryview(bytes.fromhex(plan.pack_id))
-    while trailer:
-        take = min(len(trailer), size - len(part))
-        part += trailer[:take]
-        trailer = trailer[take:]
-        if len(part) == size and trailer:
-            yield part
-            part = bytearray()
-    yield part
+            if self.filled == self.size:
+                full, self.buffer, self.filled = self.buffer, bytearray(), 0
+                yield full
+
+    def last(self) -> bytearray:
+        """What is left: the last part, shorter than the others (not empty)."""
+        del self.buffer[self.filled :]
+        return self.buffer
 
 
-def _checked(store: ObjectStore, object_id: str) -> bytes:
+def _checked(store: ObjectStore, entries: list[tuple[str, int]]) -> Iterator[tuple[str, bytes | memoryview]]:
+    """local.sendable_many, a damaged object named with what repairs it."""
     try:
-        return local.sendable(store, object_id)
+        yield from local.sendable_many(store, entries)
     except CorruptObject as exc:
         raise CorruptObject(f"cannot push: {exc} (run `pacha fsck --repair`)") from None
 
 
 def _measured(store: ObjectStore, plan: local.PackPlan) -> list[tuple[str, int]]:
     """The plan's entries with the lengths their stored forms have now."""
-    return [(object_id, len(_checked(store, object_id))) for object_id, _ in plan.entries]
+    return [(object_id, len(data)) for object_id, data in _checked(store, plan.entries)]
