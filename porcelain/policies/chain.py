@@ -20,6 +20,7 @@ from __future__ import annotations
 import heapq
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -27,9 +28,11 @@ import msgspec
 from pacha.errors import PachaError
 from porcelain.core import Core
 from porcelain.policies import records as rec
+from porcelain.policies import rules
 from porcelain.policies.signed import Signers, judge, signers
-from porcelain.signatures.gpg import Verifier
+from porcelain.signatures.gpg import Verifier, verifier
 from porcelain.signatures.objects import POLICY, REMOVAL, SIGNATURE, signatures_prefix
+from porcelain.signatures.settings import trusted_keyring
 from porcelain.signatures.verify import SignatureCheck
 
 Fetch = Callable[[list[str]], Any]
@@ -155,11 +158,14 @@ class State:
             self.table[change.ref] = change.record_id
 
 
-def check_change(core: Core, check: Verifier, change: Change, signature_id: str) -> SignatureCheck:
-    """One signature attached to change's subject, checked: what it signs, then gpg's verdict."""
+def check_change(core: Core, check: Verifier, change: Change, signature_id: str) -> SignatureCheck | None:
+    """One signature attached to change's subject, checked: what it signs, then gpg's verdict.
+    None for a signature of the other kind (a removed record's own signature is no removal's)."""
     about = change.describe()
     try:
         doc = core.read_document(signature_id, SIGNATURE, "a signature record")
+        if doc.get("what") != (POLICY if change.record_id is not None else REMOVAL):
+            return None
         signed = _signed(core, change, doc)
         armored = core.plumbing.objects.read(str(doc["signature"]))
     except (PachaError, KeyError, TypeError, ValueError, msgspec.DecodeError) as exc:
@@ -233,8 +239,34 @@ def judge_chain(
     """
     first = not state.table
     for change in changes:
-        checks = [check_change(core, check, change, s) for s in ids(change.subject)]
+        found = [check_change(core, check, change, s) for s in ids(change.subject)]
+        checks = [c for c in found if c is not None]
         ok, problem = verdict(core, state, change, checks, first)
         first = False
         state.apply(change)
         yield change, ok, problem
+
+
+def verify_chain(core: Core, name: str, keyring: Path | None = None) -> list[dict[str, Any]]:
+    """`verify --policy`: the chain of every policy covering name and of the groups they name.
+
+    Every policy and group record the refs hold now is replayed from its first record, in time
+    order, from an empty state (so the first is taken on trust), each judged as a pull judges it.
+    Returns one dict per change of the covering policies and their groups, oldest first:
+    {"ref", "record", "action", "signed": line | None, "problem": line | None}.
+    Raises InvalidInput when gpg or the keyring cannot be used.
+    """
+    current = dict(core.plumbing.refs.iter("policies/"))
+    refs = [r for r in current if rec.ref_target(r) is not None or r.startswith(rec.GROUPS)]
+    ids = local_ids(core)
+    chains = [history(core, ref, current[ref], None, ids) for ref in refs]
+    cover = rules.covering(core.plumbing, core.plumbing.refs, name)
+    relevant = {rec.target_ref(target) for target, _, _ in cover.policies}
+    relevant |= {rec.GROUPS + g for _, _, policy in cover.policies for g in rules.named_groups(policy)}
+    out: list[dict[str, Any]] = []
+    with verifier(trusted_keyring(core.plumbing.config, core.plumbing.root, keyring)) as check:
+        for change, ok, problem in judge_chain(core, check, State({}), in_order(chains), ids):
+            if change.ref in relevant:
+                out.append({"ref": change.ref, "record": change.subject, "action": change.action,
+                            "signed": ok, "problem": problem})  # fmt: skip
+    return out
