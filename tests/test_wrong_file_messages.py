@@ -36,7 +36,7 @@ def test_decrypt_given_the_public_key_as_identity_says_it_is_the_public_key(
     out = tmp_path / "out.bin"
     line = _one_line(cli.fails("decrypt", sealed, "--identity", public, "-o", out).err)
     assert "a identity" not in line
-    assert f"{public} is a recipient's public key, not an identity" in line
+    assert f"{public} is a recipient's public key (pacha-x25519-public), not an identity" in line
     assert "secret key file" in line
     assert not out.exists()
     cli("decrypt", sealed, "--identity", identity, "-o", out)  # the secret one opens it
@@ -50,7 +50,8 @@ def test_download_given_an_identity_as_recipient_says_it_is_a_secret_key(cli: Cl
     out = tmp_path / "m.sealed"
     result = cli.fails("model", "download", "m:1.0.0", "--encrypt", "--recipient", identity, "-o", out)
     line = _one_line(result.err)
-    assert f"{identity} is an identity (a secret key), not a recipient" in line and "FILE.pub" in line
+    assert f"{identity} is an identity (a secret key, pacha-x25519-secret), not a recipient" in line
+    assert "FILE.pub" in line
     assert not out.exists()
 
 

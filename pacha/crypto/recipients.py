@@ -123,10 +123,12 @@ def _write_new(path: Path, text: str, mode: int) -> None:
 
 # what a key file given in the wrong place is, and what was wanted instead (one line each)
 _MIXED_UP = {
-    SECRET_LABEL: "is a recipient's public key, not an identity: --identity takes the secret key file "
-    "(`pacha key generate FILE` wrote the secret FILE and the public FILE.pub)",
-    PUBLIC_LABEL: "is an identity (a secret key), not a recipient: --recipient takes the public key file "
-    "(FILE.pub of `pacha key generate FILE`); keep the identity to yourself",
+    SECRET_LABEL: f"is a recipient's public key ({PUBLIC_LABEL}), not an identity ({SECRET_LABEL}): "
+    "--identity takes the secret key file (`pacha key generate FILE` wrote the secret FILE and the "
+    "public FILE.pub)",
+    PUBLIC_LABEL: f"is an identity (a secret key, {SECRET_LABEL}), not a recipient ({PUBLIC_LABEL}): "
+    "--recipient takes the public key file (FILE.pub of `pacha key generate FILE`); keep the "
+    "identity to yourself",
 }
 
 
