@@ -1,5 +1,5 @@
 """A damaged local object never reaches a remote: a push checks each object it sends from the
-very bytes it sends (pacha.transport.local.sendable / sendable_many), and refuses with the
+very bytes it sends (pacha.transport.outgoing.sendable / sendable_many), and refuses with the
 damaged id, naming `pacha fsck --repair`, before any ref moves. A remote that received a bad
 copy would keep it for good: a push never sends again what the remote lists."""
 

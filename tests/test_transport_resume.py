@@ -98,7 +98,7 @@ def test_a_resumed_push_reads_only_the_packs_that_did_not_arrive(
     """A killed push leaves no temp pack in the registry, and the push run again neither builds
     nor reads again a pack that arrived whole: its name (its id) is known from the planned
     entries before a byte is read."""
-    from pacha.transport import local
+    from pacha.transport import outgoing
 
     alice = new_registry(tmp_path, "alice")
     v1 = make_model(alice, tmp_path / "w", b"v1")
@@ -107,13 +107,13 @@ def test_a_resumed_push_reads_only_the_packs_that_did_not_arrive(
     [first] = remote_packs(connect(remote_url))[0]
     arrived = {i for i, loc in connect(remote_url).refresh_objects(None).items() if loc.pack_id == first}
     read: list[str] = []
-    sendable_many = local.sendable_many
+    sendable_many = outgoing.sendable_many
 
     def reading(store, entries):  # what the push reads of the local store to send it
         read.extend(object_id for object_id, _ in entries)
         return sendable_many(store, entries)
 
-    monkeypatch.setattr(local, "sendable_many", reading)
+    monkeypatch.setattr(outgoing, "sendable_many", reading)
     monkeypatch.setattr(transfer, "PACK_TARGET", PACK_TARGET)
     resumed = push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
     assert resumed.packs_sent == 3

@@ -18,7 +18,7 @@ from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from pacha.transport import local
+from pacha.transport import local, outgoing
 from pacha.transport.errors import RemoteMissingObject
 from pacha.transport.progress import Meter
 from pacha.transport.remote import Location, Remote
@@ -76,7 +76,7 @@ def plan_send(
         plan.walked.add(object_id)
         if object_id not in remote_has:
             plan.send.append((object_id, about.length))
-        stack.extend(reversed([i for i in local.walk_links(store, object_id, about) if i not in seen]))
+        stack.extend(reversed([i for i in outgoing.walk_links(store, object_id, about) if i not in seen]))
     return plan
 
 
@@ -104,7 +104,7 @@ def send(registry: Registry, remote: Remote, plan: list[tuple[str, int]], meter:
     """Upload the planned objects in packs, several requests at once (objects only: refs come
     after)."""
     meter.grow(sum(size for _, size in plan), len(plan))
-    packs = [local.plan_pack(batch) for batch in batches(plan)]
+    packs = [outgoing.plan_pack(batch) for batch in batches(plan)]
     sender = PackSender(registry.objects, remote.backend, remote.jobs, meter, remote.pack_listing())
     sent = sender.send_all(packs)
     return SendResult(sent.objects, sent.bytes, sent.packs)

@@ -1,12 +1,12 @@
 """Uploading packs: each built in memory part by part while the parts before it go up.
 
-A pack's id, index and size are known before a byte of it is read (local.plan_pack, from the
+A pack's id, index and size are known before a byte of it is read (outgoing.plan_pack, from the
 planned ids and lengths), so:
 - a pack whose index the remote lists arrived whole in an earlier, interrupted push: skipped
   without reading anything;
 - a pack the remote holds without its index (killed between the two), written lately: only
   the index is sent;
-- otherwise the pack is read object by object (local.sendable: each checked before it
+- otherwise the pack is read object by object (outgoing.sendable: each checked before it
   leaves), cut into parts of PART_SIZE and sent, several requests at once, as a multipart
   upload (a pack up to MULTIPART_THRESHOLD: one PUT). An unfinished upload of the same pack
   (an interrupted push's) is taken up again: a part it holds with the same bytes is not
@@ -32,7 +32,7 @@ from pacha.crash import crash_point
 from pacha.errors import CorruptObject
 from pacha.store.pack_format import PACK_HEADER
 from pacha.transport import backend as backend_module
-from pacha.transport import local
+from pacha.transport import outgoing
 from pacha.transport.backend import Backend, Stat
 from pacha.transport.layout import PACK_DIR, index_key, pack_key
 from pacha.transport.progress import Meter
@@ -85,7 +85,7 @@ class PackSender:
         self._unfinished: set[str] | None = None  # keys with an unfinished upload (listed once)
 
     # --- the whole ---------------------------------------------------------------------
-    def send_all(self, plans: list[local.PackPlan]) -> Sent:
+    def send_all(self, plans: list[outgoing.PackPlan]) -> Sent:
         try:
             for plan in plans:
                 self._raise_failure()
@@ -113,7 +113,7 @@ class PackSender:
             self._errors.append(error)
 
     # --- one pack ----------------------------------------------------------------------
-    def send(self, plan: local.PackPlan) -> None:
+    def send(self, plan: outgoing.PackPlan) -> None:
         """Send one pack (or what of it the remote lacks); returns once its last part is queued."""
         count = len(plan.entries)
         if index_key(plan.pack_id) in self.listing:
@@ -130,15 +130,15 @@ class PackSender:
         try:
             self._upload(plan)
         except LengthChanged:
-            self._upload(local.plan_pack(_measured(self.store, plan)))
+            self._upload(outgoing.plan_pack(_measured(self.store, plan)))
 
-    def _upload(self, plan: local.PackPlan) -> None:
+    def _upload(self, plan: outgoing.PackPlan) -> None:
         if plan.size <= MULTIPART_THRESHOLD:
             self._whole(plan)
         else:
             self._in_parts(plan)
 
-    def _whole(self, plan: local.PackPlan) -> None:
+    def _whole(self, plan: outgoing.PackPlan) -> None:
         """A small pack: built whole (up to MULTIPART_THRESHOLD bytes), sent in one PUT."""
         tokens = min(MAX_PARTS, -(-plan.size // PART_SIZE))  # its room, counted in parts
         for _ in range(tokens):
@@ -161,7 +161,7 @@ class PackSender:
 
         self._submit(self._requests, put)
 
-    def _in_parts(self, plan: local.PackPlan) -> None:
+    def _in_parts(self, plan: outgoing.PackPlan) -> None:
         """A large pack: a multipart upload fed part by part as the parts are built."""
         key = pack_key(plan.pack_id)
         upload = self.backend.start_upload(key, resume=key in self._unfinished_keys())
@@ -201,7 +201,7 @@ class PackSender:
         self.meter.add(len(part))
         return etag
 
-    def _index(self, plan: local.PackPlan, uploaded: int) -> None:
+    def _index(self, plan: outgoing.PackPlan, uploaded: int) -> None:
         """The pack is there: its index makes it visible (always after the pack)."""
         crash_point("push-pack-before-index")
         self.backend.put(index_key(plan.pack_id), plan.index_data)
@@ -216,7 +216,7 @@ class PackSender:
         return self._unfinished
 
 
-def _parts(store: ObjectStore, plan: local.PackPlan, size: int) -> Iterator[bytearray]:
+def _parts(store: ObjectStore, plan: outgoing.PackPlan, size: int) -> Iterator[bytearray]:
     """The pack's bytes in parts of `size` (the last shorter), each object checked as it is read.
 
     Raises LengthChanged if an object's stored form is not the planned length, CorruptObject
@@ -261,13 +261,13 @@ class _Part:
 
 
 def _checked(store: ObjectStore, entries: list[tuple[str, int]]) -> Iterator[tuple[str, bytes | memoryview]]:
-    """local.sendable_many, a damaged object named with what repairs it."""
+    """outgoing.sendable_many, a damaged object named with what repairs it."""
     try:
-        yield from local.sendable_many(store, entries)
+        yield from outgoing.sendable_many(store, entries)
     except CorruptObject as exc:
         raise CorruptObject(f"cannot push: {exc} (run `pacha fsck --repair`)") from None
 
 
-def _measured(store: ObjectStore, plan: local.PackPlan) -> list[tuple[str, int]]:
+def _measured(store: ObjectStore, plan: outgoing.PackPlan) -> list[tuple[str, int]]:
     """The plan's entries with the lengths their stored forms have now."""
     return [(object_id, len(data)) for object_id, data in _checked(store, plan.entries)]
