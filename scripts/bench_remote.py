@@ -188,13 +188,21 @@ class Bench:
             subprocess.run([self.dvc, *args], cwd=root, check=True, capture_output=True, env=self.env())
         return root
 
-    def dvc_timed(self, case: str, project: Path, *args: str) -> Row:
+    def dvc_timed(self, case: str, project: Path, *args: str) -> Row | None:
+        """dvc's time; a failed run (seen under heavy load: exit 1 from its S3 client) is run
+        once more, timed anew; a second failure leaves the cell empty and the run goes on."""
         assert self.dvc
-        os.sync()
-        seconds, rss, _ = timed_with_rss([self.dvc, *args, "-q"], env=self.env(), cwd=project)
-        row = Row(case, "dvc", seconds, rss)
-        self.add(row)
-        return row
+        for attempt in (1, 2):
+            os.sync()
+            try:
+                seconds, rss, _ = timed_with_rss([self.dvc, *args, "-q"], env=self.env(), cwd=project)
+            except SystemExit as failed:
+                print(f"  {case}: dvc failed (attempt {attempt}): {str(failed)[-300:]}", flush=True)
+                continue
+            row = Row(case, "dvc", seconds, rss)
+            self.add(row)
+            return row
+        return None
 
     def dvc_add(self, project: Path, source: Path) -> None:
         assert self.dvc
@@ -215,7 +223,7 @@ def _self_rss() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def dvc_fresh_pull(bench: Bench, case: str, project: Path, name: str) -> Row:
+def dvc_fresh_pull(bench: Bench, case: str, project: Path, name: str) -> Row | None:
     """A second DVC project with the same .dvc files and an empty cache: `dvc pull` timed."""
     other = bench.dvc_project(name)
     shutil.copyfile(project / "data.dvc", other / "data.dvc")
