@@ -22,6 +22,7 @@ from pacha.crypto import envelope
 from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
 
 Buffer = bytes | bytearray | memoryview
+_ENCODING_AT = len(codec.MAGIC) + 1  # a header's encoding byte follows its magic and format version
 Room = Callable[[int], memoryview]  # n -> n writable bytes (pacha.store.slabs.Slab.take)
 
 
@@ -73,6 +74,12 @@ def _split_header(parts: Sequence[Buffer], object_id: str) -> tuple[codec.Header
     return header, body
 
 
+def _sealed_already(head: Buffer) -> bool:
+    """Whether a stored form starting with head says encoding 4 (what a chunk sealed on the
+    ingest pool says when the pack writer passes it here again): no need to parse it."""
+    return len(head) > _ENCODING_AT and head[_ENCODING_AT] == envelope.ENCRYPTED and head[:4] == codec.MAGIC
+
+
 def sealed_size(n: int) -> int:
     """The bytes `seal_body` asks room for to seal a body of n bytes."""
     return envelope.sealed_length(n)
@@ -81,7 +88,7 @@ def sealed_size(n: int) -> int:
 def seal_parts(keys: Keys, object_id: str, parts: Sequence[Buffer]) -> tuple[Buffer, ...]:
     """The stored form (header + body, in parts) as it goes to disk: sealed if the registry
     is encrypted and it is not sealed yet, else unchanged."""
-    if not keys.encrypted:
+    if not keys.encrypted or _sealed_already(parts[0]):
         return tuple(parts)
     header, body = _split_header(parts, object_id)
     if header.encoding == envelope.ENCRYPTED:

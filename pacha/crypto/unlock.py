@@ -13,6 +13,7 @@ import os
 import threading
 from pathlib import Path
 
+from pacha.crypto import early
 from pacha.crypto.aead import Cipher
 from pacha.crypto.envelope import Sealer
 from pacha.crypto.errors import KeyringError
@@ -115,8 +116,12 @@ def _unlock_cached(root: Path) -> Unlocked:
         hit = _cache.get((root, data))
     if hit is not None:
         return Unlocked(*hit)
-    ring = Keyring.load(root)
-    unlocked = unlock_keyring(root, ring)
+    ring = Keyring.from_bytes(data, str(root / FILE_NAME))  # the bytes the cache and early.take know
+    secret = passphrase(f"registry {root}")
+    unwrapped = early.take(root, data, secret)  # started by the dispatcher (pacha.crypto.early)
+    if unwrapped is None:
+        unwrapped = ring.unlock(secret, f"the keyring of {root}")
+    unlocked = Unlocked(ring.current, unwrapped[1], unwrapped[0])
     with _lock:
         _cache[(root, data)] = (unlocked.current, unlocked.keys)
     return unlocked
