@@ -8,6 +8,7 @@ import io
 import os
 import random
 import struct
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from pacha.crypto.aead import Cipher
 from pacha.crypto.keyring import key_id
 from pacha.hashing import hash_bytes
 from pacha.registry import Registry
-from pacha.store import chunk_writer, ingest, slabs
+from pacha.store import checks, chunk_writer, ingest, slabs
 from pacha.store.slabs import Slab, SlabPool
 from tests.conftest import Cli
 
@@ -205,3 +206,48 @@ def _counting(init: Callable[[Slab, int], None], made: list[int]) -> Callable[[S
         init(self, capacity)
 
     return counted
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(min_size=0, max_size=300),
+    st.integers(1, 400),
+    st.sampled_from(["sound", "cut", "extend", "flip head", "flip body"]),
+    st.data(),
+)
+def test_the_cheap_check_of_a_sealed_copy_reads_its_first_word_and_judges_as_reading_it_whole(
+    data: bytes, segment: int, damage: str, draw: st.DataObject
+) -> None:
+    old = envelope.SEGMENT
+    envelope.SEGMENT = segment  # one segment (segment >= len(data)) or many
+    try:
+        key = os.urandom(32)
+        sealer = envelope.Sealer(Cipher(key), key_id(key))
+        object_id = hash_bytes(data)
+        header, sealed = stage.seal_body(sealer, object_id, "blob", len(data), codec.IDENTITY, data)
+        stored = bytearray(header + bytes(sealed))
+        if damage == "cut":
+            del stored[-draw.draw(st.integers(1, len(stored) - 1)) :]
+        elif damage == "extend":
+            stored += os.urandom(draw.draw(st.integers(1, 40)))
+        elif damage.startswith("flip"):
+            start, end = (0, len(header) + 46) if damage == "flip head" else (len(header) + 46, len(stored))
+            if start < end:
+                at = draw.draw(st.integers(start, end - 1))
+                stored[at] ^= 1 << draw.draw(st.integers(0, 7))
+        with tempfile.TemporaryFile() as f:
+            f.write(stored)
+            f.flush()
+            head = checks.read_for_check(f.fileno(), 0, len(stored))
+        assert bytes(stored).startswith(head)
+        cheap = checks.problem(object_id, head, len(stored), "blob", len(data))
+        whole = checks.problem(object_id, bytes(stored), len(stored), "blob", len(data))
+        assert (cheap is None) == (whole is None), (cheap, whole)
+        if damage == "sound":
+            assert cheap is None
+            if len(data) <= segment:  # one segment: the first word says it all
+                assert len(head) == min(len(stored), max(checks.HEAD, codec.MAX_HEADER_LEN + 46))
+        elif damage in ("cut", "extend"):
+            assert cheap is not None  # the stored length no longer fits the segment words
+    finally:
+        envelope.SEGMENT = old

@@ -155,11 +155,14 @@ def stored_id(body: Buffer) -> str:
     return bytes(memoryview(body)[10:PREFIX]).hex()
 
 
-def length(body: Buffer, start: int = 0) -> tuple[int, int]:
+def length(body: Buffer, start: int = 0, stored: int | None = None) -> tuple[int, int]:
     """(stored length, inner body length) of the envelope starting at body[start:], from its
-    segment words alone (no key needed); ValueError saying why if it is not whole."""
+    segment words alone (no key needed); ValueError saying why if it is not whole.
+    stored: the envelope's length on disk when body holds only its start (through every
+    segment word the walk reads: for one segment, PREFIX + 4 bytes)."""
     view = memoryview(body)
-    if len(view) - start < PREFIX + SEGMENT_HEAD:
+    end = len(view) if stored is None else start + stored
+    if end - start < PREFIX + SEGMENT_HEAD:
         raise ValueError("encrypted body is truncated")
     if view[start] != VERSION:
         raise ValueError(f"unknown envelope version {view[start]}")
@@ -167,7 +170,7 @@ def length(body: Buffer, start: int = 0) -> tuple[int, int]:
         raise ValueError(f"unknown inner encoding {view[start + 1]}")
     pos, inner = start + PREFIX, 0
     while True:
-        if pos + SEGMENT_HEAD > len(view):
+        if pos + SEGMENT_HEAD > end:
             raise ValueError(f"encrypted body is truncated at byte {pos - start}")
         (word,) = _WORD.unpack_from(view, pos)
         n = word & ~LAST
@@ -175,8 +178,8 @@ def length(body: Buffer, start: int = 0) -> tuple[int, int]:
             raise ValueError(f"segment of {n} bytes at byte {pos - start} is larger than {SEGMENT}")
         pos += SEGMENT_HEAD + n + TAG_LEN
         inner += n
-        if pos > len(view):
-            raise ValueError(f"encrypted body is truncated at byte {len(view) - start}")
+        if pos > end:
+            raise ValueError(f"encrypted body is truncated at byte {end - start}")
         if word & LAST:
             return pos - start, inner
         if n != SEGMENT:
