@@ -37,8 +37,9 @@ def test_argon2_parameters_below_the_floor_or_above_the_ceiling_are_refused() ->
 def test_keyring_unlocks_with_each_slot_and_refuses_a_wrong_passphrase(tmp_path) -> None:
     ring, master = Keyring.create(PASS)
     ring.add("laptop", b"another passphrase", {ring.current: master})
-    ring.save(tmp_path)
+    ring.save(tmp_path, master, "test")
     loaded = Keyring.load(tmp_path)
+    assert loaded.generation == 2 and loaded.signer is not None
     assert loaded.current == key_id(master)
     for secret, name in ((PASS, "default"), (b"another passphrase", "laptop")):
         slot, keys = loaded.unlock(secret, "test")
@@ -67,9 +68,31 @@ def test_keyring_slots_cannot_be_swapped_or_the_last_one_removed(tmp_path) -> No
 def test_rewrap_changes_the_passphrase_but_not_the_master_key() -> None:
     ring, master = Keyring.create(PASS)
     ring.rewrap("default", b"the new passphrase", {ring.current: master})
+    ring.sign(master, "test")
     with pytest.raises(WrongPassphrase):
         ring.unlock(PASS, "test")
     assert ring.unlock(b"the new passphrase", "test")[1] == {ring.current: master}
+
+
+def test_a_keyring_changed_without_the_master_key_no_longer_unlocks(tmp_path) -> None:
+    """Version 2 is signed with a key derived from the master key: a slot list edited by
+    anyone else (here: a slot dropped, then one renamed) is refused even by a right passphrase."""
+    ring, master = Keyring.create(PASS)
+    ring.add("laptop", b"another passphrase", {ring.current: master})
+    ring.sign(master, "test")
+    data = ring.to_bytes()
+    for edit in (lambda r: r.slots.pop(), lambda r: setattr(r.slots[1], "by", "mallory")):
+        edited = Keyring.from_bytes(data, "test")
+        edit(edited)
+        with pytest.raises(KeyringError, match="not signed by this registry's master key"):
+            edited.unlock(PASS, "test")
+    other, other_master = Keyring.create(b"someone else's passphrase")
+    forged = Keyring.from_bytes(data, "test")
+    with pytest.raises(KeyringError, match="not its current key"):
+        forged.sign(other_master, "mallory")
+    forged.signer, forged.signature = other.signer, other.signature
+    with pytest.raises(KeyringError, match="not signed by this registry's master key"):
+        forged.unlock(PASS, "test")
 
 
 def test_a_damaged_keyring_file_is_one_clear_error(tmp_path) -> None:

@@ -20,9 +20,22 @@ from tests.conftest import Cli
 PASS = "format reader passphrase"
 
 
+def check_signature(ring: dict, master: bytes) -> None:
+    """The keyring's Ed25519 signature, as docs/format.md ("Keyring") describes it."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    seed = blake3.blake3(master, derive_key_context="pacha 2026-12-01 keyring signing key").digest(32)
+    public = Ed25519PrivateKey.from_private_bytes(seed).public_key()
+    assert public.public_bytes(Encoding.Raw, PublicFormat.Raw).hex() == ring["signer"]
+    signed = {k: v for k, v in ring.items() if k != "signature"}
+    message = json.dumps(signed, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    public.verify(bytes.fromhex(ring["signature"]), b"pacha-keyring-signature\x00v2\x00" + message)
+
+
 def unwrap(root: Path, passphrase: bytes) -> dict[str, bytes]:
     ring = json.loads((root / "keyring").read_bytes())
-    assert ring["format"] == "pacha-keyring" and ring["version"] == 1
+    assert ring["format"] == "pacha-keyring" and ring["version"] == 2 and ring["generation"] >= 1
     for slot in ring["slots"]:
         kdf = slot["kdf"]
         kek = Argon2id(
@@ -40,6 +53,7 @@ def unwrap(root: Path, passphrase: bytes) -> dict[str, bytes]:
                 blake3.blake3(key, derive_key_context="pacha 2026-11-30 master key id").digest(8).hex() == kid
             )
             keys[kid] = key
+        check_signature(ring, keys[ring["current"]])
         return keys
     raise AssertionError("no slot opened")
 

@@ -9,10 +9,12 @@ import typer
 
 from pacha.cli._crypto_options import KeyFileOption, NewKeyFileOption
 from pacha.cli.app import open_reg, write_out
+from pacha.crypto import keyring_log
 from pacha.crypto.admin import add_slot, list_slots, remove_slot, rotate_data
 from pacha.crypto.admin import rotate as rewrap
 from pacha.crypto.passphrase import use_key_file
 from pacha.crypto.recipients import generate as generate_identity
+from pacha.refs.reflog import iso_time
 
 app = typer.Typer(
     add_completion=False,
@@ -57,8 +59,9 @@ def add(
 ) -> None:
     """Add a passphrase that unlocks the registry (an existing one must be given too)."""
     use_key_file(key_file)
-    add_slot(open_reg().root, name, new_key_file)
-    write_out(f"added key slot {name}\n")
+    reg = open_reg()
+    add_slot(reg.root, name, new_key_file, reg.identity())
+    write_out(f"added key slot {name} (`pacha push` sends it to the remotes)\n")
 
 
 @app.command("remove", epilog="Example: pacha key remove laptop")
@@ -68,8 +71,9 @@ def remove(
 ) -> None:
     """Remove a passphrase (never the last one)."""
     use_key_file(key_file)
-    remove_slot(open_reg().root, name)
-    write_out(f"removed key slot {name}\n")
+    reg = open_reg()
+    remove_slot(reg.root, name, reg.identity())
+    write_out(f"removed key slot {name} (`pacha push` removes it from the remotes)\n")
 
 
 @app.command("rotate", epilog="Example: pacha key rotate; pacha key rotate --data")
@@ -89,7 +93,7 @@ def rotate(
     use_key_file(key_file)
     reg = open_reg()
     if not data:
-        name = rewrap(reg.root, new_key_file)
+        name = rewrap(reg.root, new_key_file, reg.identity())
         write_out(f"key slot {name} re-wrapped under the new passphrase (the data is unchanged)\n")
         return
     dropped, report = rotate_data(reg)
@@ -98,3 +102,20 @@ def rotate(
         f"re-encrypted {report.loose} loose object(s) and {report.entries} packed object(s) under a new "
         f"master key{gone}\n"
     )
+
+
+@app.command("log", epilog="Example: pacha key log")
+def log() -> None:
+    """Show the keyring's audit trail: every change of its slots, made here or arriving from a
+    remote (time, operation, remote, who, slots added/removed/given a new passphrase)."""
+    for e in keyring_log.read(open_reg().root):
+        parts = [f"{what} {','.join(e[what])}" for what in ("added", "removed", "rewrapped") if e.get(what)]
+        where = {"in": f" from {e.get('where')}", "out": f" to {e.get('where')}"}.get(
+            str(e.get("direction")), ""
+        )
+        author = e.get("author") or ""
+        made = f" (made by {author})" if author and author != e.get("by") else ""
+        write_out(
+            f"{iso_time(int(e.get('when_ns', 0)))}\t{e.get('op')}{where}\tby {e.get('by')}{made}\t"
+            f"generation {e.get('generation')}\t{'; '.join(parts) or '-'}\n"
+        )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pacha.crash import crash_point
+from pacha.crypto import keyring_log
 from pacha.crypto.convert import ConvertReport, Progress, convert
 from pacha.crypto.errors import KeyringError, NotEncrypted
 from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, key_id, new_master_key, write_atomic
@@ -48,12 +49,29 @@ def _load(root: Path) -> Keyring:
     return Keyring.load(root)
 
 
-def create_keyring(root: Path) -> Unlocked:
+def create_keyring(root: Path, by: str = "") -> Unlocked:
     """A keyring for a registry that has none, under the passphrase from its usual sources."""
     secret = passphrase(f"the new encrypted registry {root}")
-    ring, master = Keyring.create(secret)
-    ring.save(root)
+    ring, master = Keyring.create(secret, by=by)
+    write_atomic(root / FILE_NAME, ring.to_bytes(), root / "tmp")
+    _log(root, "init", by, ring, added=[ring.slots[0].name])
     return Unlocked(ring.current, {ring.current: master}, ring.slots[0])
+
+
+def _log(root: Path, op: str, by: str, ring: Keyring, **names: list[str]) -> None:
+    """A line of the keyring's audit trail for a change made here (pacha.crypto.keyring_log)."""
+    keyring_log.append(
+        root,
+        {
+            "op": op,
+            "direction": "here",
+            "where": "",
+            "by": by,
+            "author": by,
+            "generation": ring.generation,
+            **names,
+        },
+    )
 
 
 def init_encrypted(reg: Registry) -> bool:
@@ -63,7 +81,7 @@ def init_encrypted(reg: Registry) -> bool:
             return False
         if next(reg.objects.iter_ids(), None) is not None:
             raise KeyringError(f"{reg.root} already holds objects: `pacha encrypt` encrypts them in place")
-        reg.objects.keys.use(create_keyring(reg.root))
+        reg.objects.keys.use(create_keyring(reg.root, reg.identity()))
         reg.objects.keys.refresh()
         return True
 
@@ -92,7 +110,7 @@ def encrypt(reg: Registry, progress: Progress | None = None) -> tuple[bool, Conv
         with keyring_lock(reg.root):
             created = not is_encrypted(reg.root)
             if created:
-                unlocked = create_keyring(reg.root)
+                unlocked = create_keyring(reg.root, reg.identity())
                 crash_point("encrypt-keyring-written")
             else:
                 ring = Keyring.load(reg.root)
@@ -123,25 +141,27 @@ def list_slots(root: Path) -> tuple[str, list[str], list[SlotInfo]]:
     return ring.current, ring.retiring, slots
 
 
-def add_slot(root: Path, name: str, new_key_file: Path | None = None) -> None:
+def add_slot(root: Path, name: str, new_key_file: Path | None = None, by: str = "") -> None:
     """Add a passphrase (key slot) wrapping the same master key(s)."""
     with keyring_lock(root):
         ring = _load(root)
         unlocked = unlock_keyring(root, ring)
-        ring.add(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys)
-        ring.save(root)
+        ring.add(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys, by)
+        ring.save(root, unlocked.keys[ring.current], by)
+        _log(root, "add", by, ring, added=[name])
 
 
-def remove_slot(root: Path, name: str) -> None:
+def remove_slot(root: Path, name: str, by: str = "") -> None:
     """Remove a passphrase (never the last one)."""
     with keyring_lock(root):
         ring = _load(root)
-        unlock_keyring(root, ring)
+        unlocked = unlock_keyring(root, ring)
         ring.remove(name)
-        ring.save(root)
+        ring.save(root, unlocked.keys[ring.current], by)
+        _log(root, "remove", by, ring, removed=[name])
 
 
-def rotate(root: Path, new_key_file: Path | None = None) -> str:
+def rotate(root: Path, new_key_file: Path | None = None, by: str = "") -> str:
     """Re-wrap: the slot the passphrase opens gets a new passphrase (fresh salt, fresh nonces);
     the master key and the data stay. Returns the slot's name."""
     with keyring_lock(root):
@@ -149,8 +169,9 @@ def rotate(root: Path, new_key_file: Path | None = None) -> str:
         unlocked = unlock_keyring(root, ring)
         assert unlocked.slot is not None
         name = unlocked.slot.name
-        ring.rewrap(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys)
-        ring.save(root)
+        ring.rewrap(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys, by)
+        ring.save(root, unlocked.keys[ring.current], by)
+        _log(root, "rotate", by, ring, rewrapped=[name])
         return name
 
 
@@ -174,8 +195,9 @@ def rotate_data(reg: Registry, progress: Progress | None = None) -> tuple[list[s
                 keys[key_id(master)] = master
                 ring.retiring = [ring.current]
                 ring.current = key_id(master)
-                ring.slots = [Slot.make(unlocked.slot.name, secret, keys)]
-                ring.save(root)
+                ring.slots = [Slot.make(unlocked.slot.name, secret, keys, reg.identity())]
+                ring.save(root, master, reg.identity())
+                _log(root, "rotate-data", reg.identity(), ring, removed=dropped)
                 crash_point("rotate-keyring-written")
         store = reg.objects
         store.keys.use(Unlocked(ring.current, keys))
@@ -186,5 +208,5 @@ def rotate_data(reg: Registry, progress: Progress | None = None) -> tuple[list[s
                 for slot in ring.slots:
                     slot.keys.pop(old, None)
             ring.retiring = []
-            ring.save(root)
+            ring.save(root, keys[ring.current], reg.identity())
     return dropped, report

@@ -24,17 +24,25 @@ each checked before anything is sent or written (docs/remotes.md, "Encrypted rem
 
 Registries whose master keys differ (one side ran `pacha key rotate --data`) cannot share
 bodies: refused both ways, naming the key ids.
+
+The remote's keyring follows `pacha key add|remove|rotate` (pacha.transport.keyring_sync):
+push moves it by compare-and-swap after merging its slots three-way with this registry's,
+against the keyring last seen there; fetch, pull and clone merge its changes in the same
+way, list them and record them in `keyring.log`. A keyring that is not signed by the master
+key (pacha.crypto.keyring_sign), or older than the one last seen there, is refused.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from pacha.crypto import keyring_log
 from pacha.crypto.admin import adopt_keyring
-from pacha.crypto.keyring import Keyring
-from pacha.transport import cas
+from pacha.crypto.keyring import FILE_NAME, Keyring
+from pacha.transport import cas, keyring_sync
 from pacha.transport.backend import KeyMissing, PreconditionFailed
-from pacha.transport.errors import RemoteError, RemoteNotFound
+from pacha.transport.errors import RemoteNotFound
+from pacha.transport.keyring_sync import RemoteEncryptionMismatch
 from pacha.transport.layout import PACK_DIR
 
 if TYPE_CHECKING:
@@ -42,10 +50,6 @@ if TYPE_CHECKING:
     from pacha.transport.remote import Remote
 
 KEYRING_KEY = "keyring"  # an encrypted remote's keyring, as the registry's `keyring` file
-
-
-class RemoteEncryptionMismatch(RemoteError):
-    """The registry and the remote are not both encrypted under the same master keys (exit 128)."""
 
 
 def remote_keyring(remote: Remote) -> bytes | None:
@@ -80,8 +84,11 @@ def before_push(registry: Registry, remote: Remote) -> None:
                 f"{registry.root} is: an encrypted registry pushes only to an encrypted or an empty "
                 "remote; nothing was sent"
             )
+        mine_bytes = (registry.root / FILE_NAME).read_bytes()
         try:
-            cas.create(remote.backend, KEYRING_KEY, mine.to_bytes())
+            cas.create(remote.backend, KEYRING_KEY, mine_bytes)
+            keyring_log.write_base(registry.root, remote.url, mine_bytes)
+            keyring_sync.record(registry, remote, "push", "out", mine, [], mine.slots, tell=False)
             return
         except PreconditionFailed:  # another pusher gave it one meanwhile: compare with it
             data, _etag = remote.backend.get(KEYRING_KEY)
@@ -92,6 +99,7 @@ def before_push(registry: Registry, remote: Remote) -> None:
             f"{_ids(mine)} (one side ran `pacha key rotate --data`): its readers could not open what would "
             "be sent; nothing was sent (push to a new remote, or clone this one again)"
         )
+    keyring_sync.sync(registry, remote, push=True)
 
 
 def before_fetch(registry: Registry, remote: Remote) -> None:
@@ -104,6 +112,9 @@ def before_fetch(registry: Registry, remote: Remote) -> None:
     if not registry.objects.keys.encrypted:
         if next(registry.objects.iter_ids(), None) is None:
             adopt_keyring(registry, data, where)
+            keyring_log.write_base(registry.root, remote.url, data)
+            ring = Keyring.from_bytes(data, where)
+            keyring_sync.record(registry, remote, "adopt", "in", ring, [], ring.slots, tell=False)
             return
         raise RemoteEncryptionMismatch(
             f"{where} is encrypted and {registry.root} is not (it holds objects, and has no keys to keep "
@@ -118,6 +129,7 @@ def before_fetch(registry: Registry, remote: Remote) -> None:
             "(one side ran `pacha key rotate --data`): this registry cannot open its bodies; nothing was "
             "changed (clone the remote again, or push from here to a new remote)"
         )
+    keyring_sync.sync(registry, remote, push=False)
 
 
 def _empty(remote: Remote) -> bool:

@@ -17,6 +17,7 @@ import pacha
 from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
+from pacha.transport import keyring_sync
 from porcelain.errors import CheckFailed, NotFound
 from porcelain.policies.incoming import require_policy
 from porcelain.remotes import base, derived, refsync, rules, wire
@@ -124,6 +125,7 @@ def push(
     moves = [m for m in moves if m.ref not in there]
     report = SyncReport(settings.name, settings.url, up_to_date=not moves)
     if not moves:
+        keyring_sync.sync(plumbing, remote, push=True)  # key slot changes travel without refs too
         return report
     touched = rules.touched_names(m.ref for m in moves)
     if force:  # overwrite the remote's stages of these names as they are now, not as last fetched
