@@ -10,7 +10,9 @@ PACHA_PASSPHRASE) and the registry found is encrypted, a helper thread unwraps t
 only if it was made from the same keyring bytes with the same passphrase the command
 itself reads when it needs the keys: the result, or the error (a wrong passphrase), is
 then exactly what unwrapping at that moment would give, only sooner. A prompt is never
-shown early, nothing is written, and a command that needs no key only spent idle CPU.
+shown early, and nothing is written. Only commands that always read or write bodies start
+it (pacha.cli.UNLOCK_EARLY, porcelain's list): the process waits for the helper thread
+before it exits, which a command that needs no key would pay for nothing.
 
 This module is imported by the dispatcher before it knows the command, so it imports
 only the standard library at the top; the helper thread imports the rest.
@@ -40,7 +42,10 @@ class _Attempt:
         self.secret = b""
         self.result: Unwrapped | None = None
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="pacha-unlock", daemon=True)
+        # Not a daemon: the interpreter waits for it at exit. A daemon thread still inside
+        # Argon2id when a quick command ends would be stopped as it takes the GIL back, an
+        # unwinding through Rust frames that aborts the process ("exception not rethrown").
+        self.thread = threading.Thread(target=self._run, name="pacha-unlock")
 
     def _run(self) -> None:
         try:
