@@ -118,6 +118,10 @@ def _plan(registry: Registry, remote: Remote, data: bytes, push: bool) -> _Plan 
             return None  # `key rotate --data` under way here: slots follow once it is done
         raise _other_keys(registry, remote, mine, theirs)
     base, rollback = _base(registry, remote, mine, theirs, data, base_bytes, push)
+    gone = keyring_log.buried(root)
+    for slot in theirs.slots:  # an old copy of a slot dropped here: as if theirs never changed it
+        if keyring_log.slot_digest(slot) in gone:
+            base[slot.name] = slot
     merged = merge3(base, mine.slots, theirs.slots, where)
     if same_slots(merged, theirs.slots) and theirs.signature is not None and not rollback:
         return _Plan(data, data, mine, theirs, merged)  # theirs as it is
@@ -194,6 +198,7 @@ def _finish(registry: Registry, remote: Remote, plan: _Plan, data: bytes, push: 
             "replaced by this registry's"
         )
     if plan.local != mine_bytes:
+        keyring_log.bury(root, plan.mine.slots, plan.merged)  # removals merged in stay removed
         write_atomic(root / FILE_NAME, plan.local, root / "tmp")
         registry.objects.keys.refresh()
     keyring_log.write_base(root, remote.url, plan.remote)
