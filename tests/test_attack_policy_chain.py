@@ -7,14 +7,37 @@ part of it) nor by `verify --policy`. Through the CLI; real gpg, throwaway ed255
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import Cli
+from tests.gpg_keys import Keys
 from tests.test_policies_chain import OWNER, Team, artifact, mallory_registry, refused_pull, registry
-from tests.test_policies_chain import origin as _origin_fixture  # noqa: F401  (the fixture `origin`)
-from tests.test_policies_chain import team as _team_fixture  # noqa: F401  (the fixture `team`)
 
 ADA = "user:ada@example.com"
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Iterator[Team]:
+    keys = Keys()
+    yield Team(keys, tmp_path)
+    keys.close()
+
+
+@pytest.fixture
+def origin(cli: Cli, team: Team, tmp_path: Path) -> Cli:
+    """Tess's registry (the owner): `/` makes her admin with her key, `m` lets Ada write; both
+    changes signed (sign.always), pushed."""
+    tess = registry(cli, team, tmp_path, "origin-reg")
+    tess("config", "user.signingkey", team.tess.fingerprint)
+    tess("config", "sign.always", "true")
+    root_key = f"{OWNER}={team.tess.fingerprint}"
+    tess("policy", "set", "/", "--admin", OWNER, "--reader", "public", "--key", root_key)
+    tess("policy", "set", "m", "--writer", ADA, "--key", f"{ADA}={team.ada.fingerprint}")
+    tess("push")
+    return tess
 
 
 def _rev(cli: Cli, ref: str) -> str:

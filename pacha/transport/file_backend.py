@@ -61,7 +61,28 @@ class FileBackend:
             return RemoteAccessDenied(f"remote {self.location}: permission denied {doing} ({exc.strerror})")
         if isinstance(exc, FileNotFoundError) and not self.root.is_dir():
             return RemoteNotFound(f"remote {self.location} does not exist (no such directory)")
+        wrong = self._not_a_remote(exc)
+        if wrong is not None:
+            return RemoteError(f"remote {self.location} {wrong}")
         return RemoteError(f"remote {self.location}: {doing} failed: {exc.strerror or exc}")
+
+    def _not_a_remote(self, exc: OSError) -> str | None:
+        """What the path is when it cannot be a directory remote: a file (or below one), or a
+        registry (its `refs` is the ref database's directory, a remote's is a file)."""
+        if exc.errno == errno.ENOTDIR:
+            blocker = next((p for p in (self.root, *self.root.parents) if os.path.lexists(p)), None)
+            if blocker is not None and not blocker.is_dir():
+                return (
+                    f"is not a directory ({blocker} is a file): a directory remote is a directory that "
+                    "`pacha push` fills; check the path"
+                )
+        registry = (self.root / "config.toml").is_file() and (self.root / "refs").is_dir()
+        if exc.errno == errno.EISDIR and registry:
+            return (
+                "is a registry, not a remote: clone or pull from a remote it was pushed to (in it: "
+                "`pacha remote add NAME URL`, `pacha push NAME`)"
+            )
+        return None
 
     def _temp(self, data: bytes | None = None, source: Path | None = None) -> Path:
         """A fsynced temp file under root/tmp holding data (or a copy of source)."""
