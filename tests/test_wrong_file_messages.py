@@ -25,9 +25,7 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
-def test_decrypt_given_the_public_key_as_identity_says_it_is_the_public_key(
-    cli: Cli, tmp_path: Path
-) -> None:
+def test_decrypt_given_the_public_key_as_identity_says_it_is_the_public_key(cli: Cli, tmp_path: Path) -> None:
     identity, public = _keys(cli, tmp_path)
     (tmp_path / "m.bin").write_bytes(b"weights" * 100)
     cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
