@@ -35,7 +35,7 @@ from pacha.crash import crash_point
 from pacha.hashing import hash_bytes
 from pacha.perms import makedirs_outside, outside_mode
 from pacha.transport.backend import Buffer, KeyMissing, PreconditionFailed, Stat, Upload
-from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
+from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, not_a_remote
 from pacha.transport.layout import PROBE_DIR
 
 STALE_LOCK = 30.0  # seconds after which an older version's lock file is taken for a killed writer's
@@ -67,28 +67,10 @@ class FileBackend:
             return RemoteAccessDenied(f"remote {self.location}: permission denied {doing} ({exc.strerror})")
         if isinstance(exc, FileNotFoundError) and not self.root.is_dir():
             return RemoteNotFound(f"remote {self.location} does not exist (no such directory)")
-        wrong = self._not_a_remote(exc)
+        wrong = not_a_remote(self.root, exc)
         if wrong is not None:
             return RemoteError(f"remote {self.location} {wrong}")
         return RemoteError(f"remote {self.location}: {doing} failed: {exc.strerror or exc}")
-
-    def _not_a_remote(self, exc: OSError) -> str | None:
-        """What the path is when it cannot be a directory remote: a file (or below one), or a
-        registry (its `refs` is the ref database's directory, a remote's is a file)."""
-        if exc.errno == errno.ENOTDIR:
-            blocker = next((p for p in (self.root, *self.root.parents) if os.path.lexists(p)), None)
-            if blocker is not None and not blocker.is_dir():
-                return (
-                    f"is not a directory ({blocker} is a file): a directory remote is a directory that "
-                    "`pacha push` fills; check the path"
-                )
-        registry = (self.root / "config.toml").is_file() and (self.root / "refs").is_dir()
-        if exc.errno == errno.EISDIR and registry:
-            return (
-                "is a registry, not a remote: clone or pull from a remote it was pushed to (in it: "
-                "`pacha remote add NAME URL`, `pacha push NAME`)"
-            )
-        return None
 
     def _new_temp(self) -> tuple[Path, int]:
         """A new empty temp file under root/tmp and its fd (tmp/ made again if another writer
