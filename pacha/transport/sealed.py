@@ -77,6 +77,9 @@ def before_push(registry: Registry, remote: Remote) -> None:
             )
         return
     mine = Keyring.load(registry.root)
+    if data is None and keyring_log.read_base(registry.root, remote.url) is not None:
+        keyring_sync.sync(registry, remote, push=True)  # it lost its keyring: put back, or merged
+        return
     if data is None:
         if not _empty(remote):
             raise RemoteEncryptionMismatch(
@@ -107,6 +110,7 @@ def before_fetch(registry: Registry, remote: Remote) -> None:
     a registry without objects takes an encrypted remote's keyring (asking its passphrase)."""
     data = remote_keyring(remote)
     if data is None:
+        keyring_sync.lost(registry, remote)
         return  # a plain remote: an encrypted registry seals what it installs
     where = f"remote {remote.url}"
     if not registry.objects.keys.encrypted:
