@@ -358,9 +358,15 @@ def test_a_keyring_deleted_from_the_remote_is_said_and_put_back_by_a_push(
     place.delete_keyring()
     fetched = bob("fetch")
     assert fetched.err.count("has lost its keyring") == 1 and "pacha push" in fetched.err, fetched.err
+    # ada only ever pushed: nothing proves the place was not reused by a plain registry since
     (tmp_path / "n.bin").write_bytes(b"n" * 100)
     ada("model", "register", "n", tmp_path / "n.bin")
-    pushed = ada("push")
+    err = ada.fails("push", code=128).err
+    assert err.count("\n") == 1 and "no keyring, though this registry saw one" in err, err
+    assert "pacha fetch" in err and "nothing was sent" in err
+    # bob fetched from it: the place still holds what he saw there, so his push puts it back
+    bob("model", "register", "n", tmp_path / "n.bin", "-v", "2.0.0")
+    pushed = bob("push")
     assert "put this registry's back" in pushed.err, pushed.err
     assert place.get_keyring() == genuine
     carl = _cli(tmp_path, "carl", place)

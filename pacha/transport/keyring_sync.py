@@ -40,9 +40,10 @@ from pacha.crypto.errors import KeyringError
 from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, write_atomic
 from pacha.crypto.keyring_merge import by_name, diff, merge3, same, same_slots
 from pacha.crypto.keyring_sign import public_key
-from pacha.transport import cas
+from pacha.transport import cas, local
 from pacha.transport.backend import KeyMissing, PreconditionFailed
 from pacha.transport.errors import RemoteError, RemoteNotFound
+from pacha.transport.layout import decode_segment
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -105,7 +106,7 @@ def _restore(registry: Registry, remote: Remote) -> bool:
     there: deleted by someone who can write the bucket). False: nothing to restore, or done;
     True: someone else created one meanwhile."""
     root = registry.root
-    if keyring_log.read_base(root, remote.url) is None:
+    if not same_remote(registry, remote):
         return False
     mine_bytes = (root / FILE_NAME).read_bytes()
     remote.require_safe_refs()
@@ -120,6 +121,19 @@ def _restore(registry: Registry, remote: Remote) -> bool:
     return False
 
 
+def same_remote(registry: Registry, remote: Remote) -> bool:
+    """Whether a remote without a keyring is one this registry saw a keyring on, still holding
+    what it held then (the newest reflog segment this registry fetched from it is there), and
+    not a place since reused by a plain registry: then its keyring may be put back."""
+    if remote.name is None or keyring_log.read_base(registry.root, remote.url) is None:
+        return False
+    remembered = local.remembered_segments(registry, remote.name)
+    if not remembered:
+        return False
+    seq, data = remembered[-1]
+    return remote.backend.head(decode_segment(data, f"logs/{seq:016d}").key()) is not None
+
+
 def lost(registry: Registry, remote: Remote) -> None:
     """Say so when a remote this registry saw a keyring on has none now (a fetch goes on: its
     bodies are still authenticated with this registry's keys)."""
@@ -130,7 +144,7 @@ def lost(registry: Registry, remote: Remote) -> None:
         _TOLD_LOST.add(told)
         _tell(
             f"remote {remote.url} has lost its keyring (this registry saw one there): clones of it cannot "
-            "open it; `pacha push` puts this registry's back"
+            "open it; `pacha push` after this fetch puts this registry's back"
         )
 
 
