@@ -85,3 +85,8 @@ class ReadOnlyRegistry(PachaError):
 
 class RefDatabaseError(PachaError):
     """The ref database (refs/, LMDB) failed: disk full, damaged, an incompatible version, a lock."""
+
+
+def a(word: str) -> str:
+    """word with its indefinite article, for messages: "a model", "an access-policy"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

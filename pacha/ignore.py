@@ -81,6 +81,8 @@ class IgnoreRules:
         registry's directory is skipped. Raises InvalidInput for a folder inside the
         registry, an unreadable `.pachaignore` or an invalid pattern."""
         refuse_inside_registry(root, registry)
+        if os.path.lexists(root) and not os.path.isdir(root):
+            raise InvalidInput(f"{root} is a file, not a directory: give the folder to store")
         lines = _read_ignore_file(Path(root) / IGNORE_FILE)
         for pattern in exclude:
             if "\n" in pattern or "\r" in pattern:

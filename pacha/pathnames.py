@@ -115,6 +115,21 @@ def special_kind(mode: int) -> str | None:
     return None
 
 
+def file_in_the_way(path: str | os.PathLike[str]) -> Path | None:
+    """The nearest existing ancestor of path (not path itself) when it is not a directory: the
+    file that makes creating path fail with ENOTDIR. None when there is none."""
+    for parent in Path(path).parents:
+        if os.path.lexists(parent):
+            return None if parent.is_dir() else parent
+    return None
+
+
+def not_a_directory(path: str | os.PathLike[str]) -> str | None:
+    """"X is a file, not a directory" when a file stands where path needs a directory."""
+    blocker = file_in_the_way(path)
+    return None if blocker is None else f"{blocker} is a file, not a directory"
+
+
 def check_destination(path: str | os.PathLike[str]) -> None:
     """Refuse to write over a FIFO, socket or device node at path (itself, not through a link).
 
@@ -125,7 +140,8 @@ def check_destination(path: str | os.PathLike[str]) -> None:
     except FileNotFoundError:
         return
     except OSError as exc:
-        raise InvalidInput(f"cannot write {path}: {exc.strerror}") from None
+        why = not_a_directory(path) if isinstance(exc, NotADirectoryError) else None
+        raise InvalidInput(f"cannot write {path}: {why or exc.strerror}") from None
     kind = special_kind(info.st_mode)
     if kind is not None:
         raise InvalidInput(

@@ -20,6 +20,7 @@ from typing import ClassVar
 
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
+from pacha.pathnames import not_a_directory
 from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
@@ -291,7 +292,8 @@ def init_registry(
         Config(root / "config.toml").set("core.shared", shared)
         share_tree(root, shared)
     except OSError as exc:
-        raise InvalidInput(f"cannot create a registry at {root}: {exc.strerror}") from None
+        why = not_a_directory(root) if isinstance(exc, NotADirectoryError) else None
+        raise InvalidInput(f"cannot create a registry at {root}: {why or exc.strerror}") from None
     registry = Registry(root)
     registry.refs.create()  # the ref database exists from the start: reads need not create it
     return registry, True

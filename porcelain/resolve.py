@@ -29,7 +29,7 @@ import msgspec
 
 import porcelain.layout as layout
 import porcelain.semver as versions
-from pacha.errors import AmbiguousId, ObjectNotFound
+from pacha.errors import AmbiguousId, ObjectNotFound, a
 from pacha.ids import ZERO_ID
 from pacha.refs.store import ReflogEntry, iso_time
 from porcelain.core import Core
@@ -321,7 +321,7 @@ def _run_by_id(core: Core, prefix: str) -> Target | None:
 
 def _wrong_kind(text: str, what: str, kinds: tuple[str, ...]) -> str:
     wanted = " or ".join(f"{k} version" if k != "run" else "run" for k in kinds)
-    return f"{text} is a {what}, not a {wanted}"
+    return f"{text} is {a(what)}, not a {wanted}"
 
 
 def _not_found(

@@ -23,13 +23,24 @@ class Team:
         home = keys.home()
         self.ada: Key = keys.make("Ada <ada@example.com>", home=home)
         self.bob: Key = keys.make("Bob <bob@example.com>", home=home)
+        self.tess: Key = keys.make("Tess <test@example.com>", home=home)  # the owner (cli's identity)
         cli.env["GNUPGHOME"] = str(home)
         self.keyring = tmp_path / "team.asc"
         self.keyring.write_bytes(
             self.ada.public(tmp_path / "ada.asc").read_bytes()
             + self.bob.public(tmp_path / "bob.asc").read_bytes()
+            + self.tess.public(tmp_path / "tess.asc").read_bytes()
         )
         cli("config", "sign.keyring", self.keyring)
+        # the first policy lists the owner's key, so that the owner's later policy changes, signed
+        # with it, pass the policy chain (tests/test_policies_chain.py)
+        owner_key = f"user:test@example.com={self.tess.fingerprint}"
+        cli("policy", "set", "/", "--reader", "public", "--key", owner_key, *self.signs)
+
+    @property
+    def signs(self) -> list[str]:
+        """How a policy change is signed by the owner."""
+        return ["--sign", self.tess.fingerprint]
 
 
 @pytest.fixture
@@ -75,13 +86,14 @@ def test_verify_policy_accepts_a_signature_by_an_allowed_principal_of_each_kind(
     cli(
         "policy",
         "group",
+        *team.signs,
         "ml",
         "--member",
         "user:ada@example.com",
         "--key",
         f"user:ada@example.com={team.ada.fingerprint}",
     )
-    cli("policy", "set", "m", "--reader", "public", *allowing(team, kind))
+    cli("policy", "set", *team.signs, "m", "--reader", "public", *allowing(team, kind))
     env = as_ada(cli, PACHA_PRINCIPAL="service-account:ci") if kind == "service-account" else as_ada(cli)
     cli(
         "model",
@@ -118,7 +130,7 @@ def test_verify_policy_accepts_a_signature_by_an_allowed_principal_of_each_kind(
 def test_verify_policy_refuses_unsigned_versions_and_stage_changes(
     cli: Cli, team: Team, tmp_path: Path
 ) -> None:
-    cli("policy", "set", "m", *allowing(team, "user"))
+    cli("policy", "set", *team.signs, "m", *allowing(team, "user"))
     ada = as_ada(cli)
     cli("model", "register", "m", artifact(tmp_path, "a"), "-v", "1.0.0", env=ada)  # locally allowed
     result = cli("verify", "m:1.0.0", "--policy", ok=False)
@@ -149,8 +161,9 @@ def test_verify_policy_refuses_unsigned_versions_and_stage_changes(
 def test_a_claimed_identity_is_caught_by_its_signature(cli: Cli, team: Team, tmp_path: Path) -> None:
     """Bob sets PACHA_AUTHOR_EMAIL to Ada's address: the local policy cannot tell, the signature can."""
     cli(
-        "policy", "set", "m", *allowing(team, "user"), "--key", f"user:bob@example.com={team.bob.fingerprint}"
-    )
+        "policy", "set", *team.signs, "m", *allowing(team, "user"),
+        "--key", f"user:bob@example.com={team.bob.fingerprint}",
+    )  # fmt: skip
     cli(
         "model",
         "register",
@@ -171,10 +184,12 @@ def test_a_claimed_identity_is_caught_by_its_signature(cli: Cli, team: Team, tmp
 
 
 def test_prefix_policies_and_the_owner_sign_for_names_below(cli: Cli, team: Team, tmp_path: Path) -> None:
-    cli("policy", "set", "/", "--key", f"user:test@example.com={team.bob.fingerprint}")  # the owner's key
+    cli("policy", "set", "/", "--key", f"user:test@example.com={team.bob.fingerprint}",
+        "--key", f"user:test@example.com={team.tess.fingerprint}", *team.signs)  # fmt: skip
     cli(
         "policy",
         "set",
+        *team.signs,
         "team/",
         "--admin",
         "user:ada@example.com",
@@ -226,7 +241,7 @@ def test_pull_with_verify_policy_accepts_allowed_signatures_and_refuses_the_rest
     cli: Cli, team: Team, tmp_path: Path
 ) -> None:
     cli("remote", "add", "origin", tmp_path / "remote", "--default")
-    cli("policy", "set", "m", "--reader", "public", *allowing(team, "user"))
+    cli("policy", "set", *team.signs, "m", "--reader", "public", *allowing(team, "user"))
     ada = as_ada(cli)
     cli(
         "model",

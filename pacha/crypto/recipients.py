@@ -121,7 +121,20 @@ def _write_new(path: Path, text: str, mode: int) -> None:
         raise KeyringError(f"cannot write {path}: {exc.strerror}") from None
 
 
+# what a key file given in the wrong place is, and what was wanted instead (one line each)
+_MIXED_UP = {
+    SECRET_LABEL: f"is a recipient's public key ({PUBLIC_LABEL}), not an identity ({SECRET_LABEL}): "
+    "--identity takes the secret key file (`pacha key generate FILE` wrote the secret FILE and the "
+    "public FILE.pub)",
+    PUBLIC_LABEL: f"is an identity (a secret key, {SECRET_LABEL}), not a recipient ({PUBLIC_LABEL}): "
+    "--recipient takes the public key file (FILE.pub of `pacha key generate FILE`); keep the "
+    "identity to yourself",
+}
+
+
 def _key_line(path: Path, label: str, what: str) -> bytes:
+    """The 32-byte key of path's `label <64 hex>` line. what: "recipient file" or "identity file"."""
+    other = PUBLIC_LABEL if label == SECRET_LABEL else SECRET_LABEL
     try:
         text = path.read_text(encoding="ascii")
     except (OSError, UnicodeDecodeError) as exc:
@@ -129,6 +142,8 @@ def _key_line(path: Path, label: str, what: str) -> bytes:
         raise KeyringError(f"cannot read {what} {path}: {why}") from None
     for line in text.splitlines():
         words = line.split()
+        if len(words) == 2 and words[0] == other:
+            raise KeyringError(f"{path} {_MIXED_UP[label]}")
         if len(words) == 2 and words[0] == label:
             try:
                 key = bytes.fromhex(words[1])
@@ -137,7 +152,8 @@ def _key_line(path: Path, label: str, what: str) -> bytes:
             if len(key) == KEY_LEN:
                 return key
             break
-    raise KeyringError(f"{path} is not a {what}: it needs a line `{label} <64 hex digits>`")
+    article = "an" if what[0] in "aeiou" else "a"
+    raise KeyringError(f"{path} is not {article} {what}: it needs a line `{label} <64 hex digits>`")
 
 
 def read_recipient(path: Path) -> bytes:

@@ -32,6 +32,14 @@ KeysOption = Annotated[
     list[str] | None, typer.Option("--key", help="PRINCIPAL=FINGERPRINT: a signing key of a principal.")
 ]
 MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why (kept in the audit trail).")]
+SignOption = Annotated[
+    str | None,
+    typer.Option(
+        "--sign",
+        metavar="KEYID",
+        help="Sign the change with this OpenPGP key (default: user.signingkey if sign.always).",
+    ),
+]
 
 
 def _from_file(path: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -96,6 +104,7 @@ def set_(
         Path | None, typer.Option("--file", "-F", help="TOML: readers, writers, admins, [keys].")
     ] = None,
     message: MessageOption = "",
+    sign: SignOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replace the policy of a name or namespace (admins of it only)."""
@@ -106,7 +115,7 @@ def set_(
         for field, value in from_file.items():
             roles[field] = [*value, *roles[field]]
         keys = [*file_keys, *keys]
-    stored = change.set_policy(open_porcelain(), target, roles, keys, message)
+    stored = change.set_policy(open_porcelain(), target, roles, keys, message, sign)
     if as_json:
         print_json(_doc(stored))
         return
@@ -114,9 +123,11 @@ def set_(
 
 
 @app.command("remove", epilog="Example: pacha policy remove team/fraud")
-def remove(target: TargetArg, message: MessageOption = "", as_json: JsonOption = False) -> None:
+def remove(
+    target: TargetArg, message: MessageOption = "", sign: SignOption = None, as_json: JsonOption = False
+) -> None:
     """Remove the policy of a name or namespace (admins only; its history stays)."""
-    change.remove_policy(open_porcelain(), target, message)
+    change.remove_policy(open_porcelain(), target, message, sign)
     if as_json:
         print_json({"removed": target})
         return
@@ -131,14 +142,39 @@ def group(
     member: Annotated[list[str] | None, typer.Option(help="user:EMAIL or service-account:ID.")] = None,
     key: KeysOption = None,
     message: MessageOption = "",
+    sign: SignOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Define or replace a group's members (admins of / only)."""
-    stored = change.set_group(open_porcelain(), name, member or [], key or [], message)
+    stored = change.set_group(open_porcelain(), name, member or [], key or [], message, sign)
     if as_json:
         print_json(_doc(stored))
         return
     _print(stored)
+
+
+@app.command("sign", epilog="Example: pacha policy sign team/ --key ada@example.com")
+def sign_(
+    target: Annotated[str, typer.Argument(help="NAME, PREFIX/, / or group:NAME.")],
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key", metavar="KEYID", help="Key id, fingerprint or email (default: user.signingkey)."
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Sign the current policy of a name or namespace (or a group) as it is (admins of it only)."""
+    stored, made = change.sign_current(open_porcelain(), target, key)
+    if as_json:
+        print_json({"ref": stored.ref, "id": stored.record_id, "signature": made.record_id,
+                    "signature_ref": made.ref, "fingerprint": made.fingerprint, "uid": made.uid,
+                    "already": made.already})  # fmt: skip
+        return
+    if made.already:
+        typer.echo(f"{target} ({stored.record_id[:12]}) is already signed by {made.signer}")
+        return
+    typer.echo(f"signed {target} ({stored.record_id[:12]}) by {made.signer}")
 
 
 @app.command("show", epilog="Example: pacha policy show team/ --history")

@@ -40,7 +40,11 @@ def sign(
                 "ref": made.ref,
                 "fingerprint": made.fingerprint,
                 "uid": made.uid,
+                "already": made.already,
             }
         )
+        return
+    if made.already:
+        typer.echo(f"{found.ref} is already signed by {made.signer}")
         return
     typer.echo(f"signed {found.ref} ({found.record_id[:12]}) by {made.signer}")

@@ -12,6 +12,7 @@ from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
 from porcelain.cli.options import JsonOption, KeyringOption, VersionOption
+from porcelain.policies.chain import verify_chain
 from porcelain.policies.signed import verify_policy
 from porcelain.registry import Registry
 from porcelain.remotes.lazy import ensure_local
@@ -35,11 +36,17 @@ def _report(found: Any, named: Version | None, count: int, problems: list[str]) 
     }
 
 
-def policy_check(reg: Registry, named: Version | None, keyring: Path | None) -> tuple[list[str], list[str]]:
-    """verify --policy: (who signed what, problems); a run is signed by nobody's policy."""
+def policy_check(
+    reg: Registry, named: Version | None, keyring: Path | None
+) -> tuple[list[str], list[str], list[dict[str, Any]]]:
+    """verify --policy: (who signed what, problems, the policy chain of the name); a run is signed
+    by nobody's policy."""
     if named is None:
-        return [], ["--policy checks versions of models, datasets and recipes, not runs"]
-    return verify_policy(reg, named, keyring)
+        return [], ["--policy checks versions of models, datasets and recipes, not runs"], []
+    links = verify_chain(reg, named.name, keyring)
+    signed, problems = verify_policy(reg, named, keyring)
+    chain_problems = [link["problem"] for link in links if link["problem"]]
+    return signed, chain_problems + problems, links
 
 
 @app.command(epilog="Example: pacha verify fraud-detector:1.0.0")
@@ -54,7 +61,8 @@ def verify(
         typer.Option(
             "--policy",
             help="Also require the version, and the change into its stage, signed by a key of a "
-            "principal the access policy allows to write it (docs/security.md).",
+            "principal the access policy allows to write it, and each change of the policies "
+            "covering it signed by an admin (the policy chain; docs/security.md).",
         ),
     ] = False,
     as_json: JsonOption = False,
@@ -67,13 +75,13 @@ def verify(
     named = getattr(found, "version", None)  # the Target's Version; None for a run
     checks, signature_problems = verify_version(reg, named, keyring) if named is not None else ([], [])
     problems = problems + signature_problems
-    signed_by, policy_problems = policy_check(reg, named, keyring) if policy else ([], [])
+    signed_by, policy_problems, links = policy_check(reg, named, keyring) if policy else ([], [], [])
     problems += policy_problems
     if as_json:
         report = _report(found, named, count, problems)
         report["signatures"] = [check.as_dict() for check in checks]
         if policy:
-            report["policy"] = {"ok": not policy_problems, "signed": signed_by}
+            report["policy"] = {"ok": not policy_problems, "signed": signed_by, "chain": links}
         print_json(report)
         if problems:
             raise typer.Exit(1)
@@ -81,7 +89,7 @@ def verify(
     for check in checks:
         if check.ok:
             typer.echo(check.text)
-    for line in signed_by:
+    for line in [link["signed"] for link in links if link["signed"]] + signed_by:
         typer.echo(line)
     for problem in problems:
         sys.stderr.write(f"error: {problem}\n")

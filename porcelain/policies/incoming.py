@@ -1,28 +1,39 @@
-"""`verify.policy = true`: a pull accepts a version or a stage change only if it is signed by a key
-of a principal the access policy allows to write its name.
+"""`verify.policy = true`: a pull accepts a policy or group change only if an admin of its target
+signed it, and a version or a stage change only if it is signed by a key of a principal the
+access policy allows to write its name.
 
-The pull computes its ref moves first; before the one local transaction applies them, every move
-that brings a version record (a version ref created or moved) or puts a version into a stage
-other than its first is checked here. A version record's signature may be one the same pull
-brings (attached/<record id>/signature-<id>) or one already here; a stage change's must arrive
-with it, so an old signed change cannot be replayed. The policies used are this registry's own,
-as they are before the pull: a policy change arriving from the remote governs later pulls only
-(a first pull into a registry without policies uses the incoming ones). A move that fails
-refuses the whole pull, with one line naming the version and why; nothing moves.
+The pull computes its ref moves first; before the one local transaction applies them:
+
+1. every policy and group change it brings (each record after this registry's one, per ref, and
+   each removal) is judged in order by porcelain.policies.chain, starting from this registry's
+   policies: signed by a trusted key of an admin of its target under the state before it. The
+   signatures may arrive with the same pull or be here already. A first pull into a registry
+   without policies takes the first incoming change on trust (a good signature by a trusted key)
+   and judges the rest against it;
+2. every move that brings a version record (a version ref created or moved) or puts a version
+   into a stage other than its first is judged against the policies as step 1 leaves them. A
+   version record's signature may be one the same pull brings (attached/<record id>/signature-
+   <id>) or one already here; a stage change's must arrive with it, so an old signed change
+   cannot be replayed.
+
+One failure refuses the whole pull, with one line naming the change and why; nothing moves.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import pacha
 import porcelain.layout as layout
+from pacha.errors import PachaError
 from porcelain.core import Core
 from porcelain.errors import CheckFailed
+from porcelain.policies import chain
+from porcelain.policies import records as rec
 from porcelain.policies.signed import judge, signers
 from porcelain.remotes.rules import name_of
-from porcelain.signatures.gpg import verifier
+from porcelain.signatures.gpg import Verifier, verifier
 from porcelain.signatures.objects import signatures_prefix
 from porcelain.signatures.settings import trusted_keyring
 from porcelain.signatures.verify import Subject, check_signature
@@ -37,22 +48,30 @@ def enabled(config: Any) -> bool:
     return value is True or (isinstance(value, str) and value.strip().lower() in ("true", "yes", "on", "1"))
 
 
-class Table:
-    """A ref table (name -> id) read like refs (get)."""
+def _policy_state(
+    core: Core, check: Verifier, moves: Sequence[Any], ids: chain.Ids, fetch: chain.Fetch | None
+) -> chain.State:
+    """This registry's policies as the pull's verified policy and group changes leave them.
 
-    def __init__(self, table: Mapping[str, str]) -> None:
-        self.table = table
-
-    def get(self, name: str) -> str | None:
-        return self.table.get(name)
-
-
-def _policy_table(plumbing: pacha.Registry, moves: Sequence[Any]) -> Table:
-    """This registry's policies before the pull; the incoming ones if it has none yet."""
-    mine = dict(plumbing.refs.iter("policies/"))
-    if mine:
-        return Table(mine)
-    return Table({m.ref: m.new for m in moves if m.ref.startswith("policies/") and m.new is not None})
+    Raises CheckFailed for the first change an admin of its target did not sign.
+    """
+    state = chain.State(dict(core.plumbing.refs.iter("policies/")))
+    chains = []
+    for move in moves:
+        ref = move.ref
+        if move.old == move.new or not (rec.ref_target(ref) or ref.startswith(rec.GROUPS)):
+            continue
+        try:
+            if move.new is None:
+                chains.append([chain.removal(core, ref, move.old, ids)])
+            else:
+                chains.append(chain.history(core, ref, move.new, move.old, ids, fetch))
+        except PachaError as exc:
+            raise CheckFailed(f"pull refused (verify.policy): {ref}: {exc}; nothing was changed") from None
+    for _, _, problem in chain.judge_chain(core, check, state, chain.in_order(chains), ids):
+        if problem:
+            raise CheckFailed(f"pull refused (verify.policy): {problem}; nothing was changed")
+    return state
 
 
 def _subjects(moves: Sequence[Any]) -> list[tuple[str, Subject]]:
@@ -86,22 +105,26 @@ def require_policy(
     """
     if not enabled(plumbing.config):
         return
-    subjects = _subjects(moves)
-    if not subjects:
-        return
     incoming = [m for m in moves if m.new is not None and m.ref.startswith(("attached/", "policies/"))]
     missing = [m.new for m in incoming if not plumbing.objects.has(m.new)]
     if missing and fetch is not None:
         fetch(missing)
-    core, table = Core(plumbing), _policy_table(plumbing, moves)
+    core = Core(plumbing)
     arriving = {m.ref: m.new for m in incoming if m.ref.startswith("attached/")}
+
+    def ids(subject: str) -> list[str]:
+        prefix = signatures_prefix(subject)
+        here = {i for _, i in plumbing.refs.iter(prefix)}
+        return sorted(here | {i for r, i in arriving.items() if r.startswith(prefix)})
+
     with verifier(trusted_keyring(plumbing.config, plumbing.root)) as check:
-        for what, subject in subjects:
+        table = _policy_state(core, check, moves, ids, fetch)
+        for what, subject in _subjects(moves):
             prefix = signatures_prefix(subject.record_id)
-            ids = {i for r, i in arriving.items() if r.startswith(prefix)}
+            found = {i for r, i in arriving.items() if r.startswith(prefix)}
             if what == "version":  # a record's signature may have come before; a stage change's
-                ids |= {i for _, i in plumbing.refs.iter(prefix)}  # must come with it (no replay)
-            checks = [check_signature(core, check, subject, i) for i in sorted(ids)]
+                found = set(ids(subject.record_id))  # must come with it (no replay)
+            checks = [check_signature(core, check, subject, i) for i in sorted(found)]
             fits = [c for c in checks if c.what == what]
             if what == "stage-change":
                 fits = [c for c in fits if c.statement is not None and c.statement.get("to") == subject.stage]

@@ -70,11 +70,15 @@ def memberships(plumbing: Any, refs: Refs, principal: str, groups: set[str]) -> 
     return out
 
 
+def named_groups(policy: rec.Policy) -> set[str]:
+    """The names of the groups policy names in any role."""
+    return {p[len("group:") :] for role in rec.ROLES for p in getattr(policy, role) if p.startswith("group:")}
+
+
 def _named_groups(cover: Covering) -> set[str]:
-    out = set()
+    out: set[str] = set()
     for _, _, policy in cover.policies:
-        for role in rec.ROLES:
-            out.update(p[len("group:") :] for p in getattr(policy, role) if p.startswith("group:"))
+        out |= named_groups(policy)
     return out
 
 

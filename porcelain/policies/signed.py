@@ -40,6 +40,7 @@ class Signers:
     keys: dict[str, set[str]]
     anyone: bool
     via: dict[str, str]  # a member allowed through a group -> "group:NAME"
+    role: str = "write"  # what the signers may do: "write" (versions, stages) or "admin" (policies)
 
     def principal_of(self, fingerprint: str) -> str | None:
         """The allowed principal whose key this is (fingerprints match in full, or by the
@@ -57,16 +58,17 @@ class Signers:
         return ", ".join(listed) or "nobody (no allowed principal has a key: `pacha policy set --key`)"
 
 
-def signers(plumbing: Any, refs: Any, name: str) -> Signers:
+def signers(plumbing: Any, refs: Any, name: str, role: str = "write") -> Signers:
     """The principals allowed to write name (owner, admins of every covering policy, writers of
-    the deciding one; groups by their members) and their keys from the covering policies and
-    the group records."""
+    the deciding one; groups by their members), or with role "admin" to administer it (the same
+    without the writers), and their keys from the covering policies and the group records."""
     cover = rules.covering(plumbing, refs, name)
     deciding = cover.deciding
     allowed: set[str] = {p for p in [principals.owner(plumbing)] if p}
     for _, _, policy in cover.policies:
         allowed |= set(policy.admins)
-    allowed |= set(deciding.writers) if deciding is not None else set()
+    if role == "write":
+        allowed |= set(deciding.writers) if deciding is not None else set()
     listed: dict[str, set[str]] = {}
     for _, _, policy in cover.policies:
         for who, fprs in policy.keys.items():
@@ -82,9 +84,9 @@ def signers(plumbing: Any, refs: Any, name: str) -> Signers:
         people |= set(record.members)
         for who, fprs in record.keys.items():
             listed.setdefault(who, set()).update(fprs)
-    anyone = deciding is None or principals.PUBLIC in allowed
+    anyone = (deciding is None and role == "write") or principals.PUBLIC in allowed
     keys = {p: {f.upper() for f in listed.get(p, set())} for p in people if listed.get(p)}
-    return Signers(name, cover.policies[0][0] if cover.policies else None, keys, anyone, via)
+    return Signers(name, cover.policies[0][0] if cover.policies else None, keys, anyone, via, role)
 
 
 def judge(allowed: Signers, about: str, checks: Iterable[SignatureCheck]) -> tuple[str | None, str | None]:
@@ -97,11 +99,14 @@ def judge(allowed: Signers, about: str, checks: Iterable[SignatureCheck]) -> tup
             if who is not None:
                 return f"{about}: signed by {who} with {check.fingerprint} ({check.uid})", None
     policy = f"the access policy of {allowed.deciding}" if allowed.deciding else "no policy"
+    if allowed.role == "admin":
+        policy = f"the policy in force before it ({allowed.deciding or 'none: the owner alone'})"
     rule = f"{policy} accepts signatures by {allowed.describe()}"
     good = [c for c in checks if c.ok]
+    verb = "administer" if allowed.role == "admin" else "write"
     if good:
         by = ", ".join(f"{c.uid} ({c.fingerprint})" for c in good)
-        return None, f"{about} is signed by {by}, not by a principal allowed to write {allowed.name}: {rule}"
+        return None, f"{about} is signed by {by}, not by a principal allowed to {verb} {allowed.name}: {rule}"
     if checks:
         return None, f"{about} has no good signature by a trusted key ({checks[0].text}): {rule}"
     return None, f"{about} is not signed: {rule}"

@@ -154,7 +154,11 @@ def clone(
     if remote.read_refs().etag is None:  # a foreign remote is refused by read_refs itself
         raise NotFound(f"{url} holds no registry (nothing was ever pushed there): check the URL")
     root = Path(path).expanduser() if path else default_init_path()
-    if root.exists() and (not root.is_dir() or any(root.iterdir())):
+    if root.exists() and not root.is_dir():
+        raise InvalidInput(
+            f"{root} is a file: clone makes a new registry in a new or empty directory; give another PATH"
+        )
+    if root.exists() and any(root.iterdir()):
         raise InvalidInput(
             f"{root} already exists and is not an empty directory: clone makes a new registry; give another "
             "PATH, or in that registry run `pacha remote add` and `pacha pull`"

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import porcelain.layout as layout
 from pacha.errors import PachaError
+from pacha.hashing import hash_bytes
 from porcelain.core import Core, RefUpdate
 from porcelain.errors import CheckFailed
 from porcelain.records import commit_subject
@@ -49,9 +50,12 @@ def sign_version(
     )  # fmt: skip
     assert target.version is not None
     found = target.version
-    made = version_signature(
-        core.plumbing.objects.read(found.record_id), default_key(core.plumbing.config, key)
-    )
+    key = default_key(core.plumbing.config, key)
+    record = core.plumbing.objects.read(found.record_id)
+    earlier = already_signed(core, found.record_id, VERSION, record, key)
+    if earlier is not None:
+        return found, earlier
+    made = version_signature(record, key)
     subject = commit_subject(found.kind, found.name, found.version, found.record_id, found.record)
     subject["signature"] = {"id": made.record_id, "fingerprint": made.fingerprint, "signer": made.uid}
     objects = core.plumbing.objects
@@ -62,18 +66,40 @@ def sign_version(
     return found, made
 
 
+def already_signed(core: Core, subject: str, what: str, signed: bytes, key: str) -> Made | None:
+    """The signature key (its secret key's fingerprint) already made on subject's bytes signed
+    (what: VERSION or a policy kind), as a Made with already=True; None if it has none.
+
+    Only a signature gpg finds good (valid, by that very key, over these bytes) counts, so a
+    forged signature record naming the key never stops the real one being made.
+    Raises InvalidInput if key cannot sign (gpg.secret_key).
+    """
+    fingerprint = str(secret_key(key)["fingerprint"])
+    candidates = []
+    for ref, signature_id in core.plumbing.refs.iter(signatures_prefix(subject)):
+        try:
+            doc = core.read_document(signature_id, SIGNATURE, "a signature record")
+            if doc.get("what") == what and doc.get("fingerprint") == fingerprint:
+                candidates.append((ref, signature_id, doc, core.plumbing.objects.read(str(doc["signature"]))))
+        except (PachaError, KeyError):
+            continue
+    if not candidates:
+        return None
+    with verifier(None) as check:  # the signer's own keyring holds its public key
+        for ref, signature_id, doc, armored in candidates:
+            verdict = check(armored, signed)
+            same = doc.get("signs") == hash_bytes(signed)
+            if verdict.valid and verdict.fingerprint == fingerprint and same:
+                uid = verdict.uid or str(doc.get("signer", ""))
+                return Made([], signature_id, ref, fingerprint, uid, already=True)
+    return None
+
+
 def sign_existing(core: Core, found: Version, key: str) -> Made | None:
     """register --sign of bytes already registered at that version: sign the version unless key
     already signed its record (so a CI job run twice ends signed once). Returns what was made."""
-    fingerprint = str(secret_key(key)["fingerprint"])
-    for _, signature_id in core.plumbing.refs.iter(signatures_prefix(found.record_id)):
-        try:
-            doc = core.read_document(signature_id, SIGNATURE, "a signature record")
-        except PachaError:
-            continue
-        if doc.get("what") == VERSION and doc.get("fingerprint") == fingerprint:
-            return None
-    return sign_version(core, found.record_id, key)[1]
+    made = sign_version(core, found.record_id, key)[1]
+    return None if made.already else made
 
 
 def check_key(key: str | None) -> None:

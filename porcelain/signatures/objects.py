@@ -3,14 +3,16 @@
 A signature is two objects, three for a stage change:
 
 - the detached OpenPGP signature, ASCII-armored (RFC 4880 sections 5.2 and 6.2; RFC 9580), a blob;
+- for a policy removal, the statement {"target", "ref", "record", "time_ns"} (type
+  "policy-removal"); a policy or group record is signed itself (what "policy");
 - for a stage change, the signed statement, a record of type "stage-change":
   {"kind", "name", "version", "record", "from", "to", "time_ns", "previous"}, where
   `previous` describes the reflog entry that put the version in its from-stage
   ({"ref", "seq", "txn", "who", "when_ns"}, or null);
 - a record of type "signature":
-  {"signs": <id of the signed bytes>, "subject": <version record id>,
-   "what": "version" | "stage-change", "signature": <blob id>, "fingerprint", "signer",
-   "created_ns", "links": [<blob id>, (<statement id>)]}.
+  {"signs": <id of the signed bytes>, "subject": <version, policy or group record id>,
+   "what": "version" | "stage-change" | "policy" | "policy-removal", "signature": <blob id>,
+   "fingerprint", "signer", "created_ns", "links": [<blob id>, (<statement id>)]}.
 
 A version signature signs the version record's canonical bytes (`signs` = `subject`): since
 the record names its artifact and every parent by BLAKE3 id, it covers the artifact's bytes and
@@ -37,6 +39,8 @@ ATTACHED = "attached/"  # pacha.gc.ATTACHED: the plumbing's attachment namespace
 SIGNATURE = "signature"  # record type
 STATEMENT = "stage-change"  # record type, and "what" of a stage-change signature
 VERSION = "version"  # "what" of a version signature
+POLICY = "policy"  # "what" of a signature over an access-policy or access-group record
+REMOVAL = "policy-removal"  # record type, and "what" of a signed policy removal
 REF_PREFIX = "signature-"
 
 
@@ -59,6 +63,7 @@ class Made:
     ref: str
     fingerprint: str
     uid: str
+    already: bool = False  # the key had signed it before: nothing new to store (objects empty)
 
     @property
     def signer(self) -> str:
@@ -115,6 +120,23 @@ def statement(
     }
     said: bytes = pacha.make_record(STATEMENT, body, [])
     return said
+
+
+def policy_signature(record: bytes, key: str) -> Made:
+    """A signature over an access-policy or access-group record's canonical bytes."""
+    return _made(hash_bytes(record), POLICY, record, key, [])
+
+
+def removal_statement(target: str, ref: str, record_id: str) -> bytes:
+    """The canonical statement that the policy (or group) record_id at ref is removed."""
+    body = {"target": target, "ref": ref, "record": record_id, "time_ns": time.time_ns()}
+    said: bytes = pacha.make_record(REMOVAL, body, [])
+    return said
+
+
+def removal_signature(said: bytes, record_id: str, key: str) -> Made:
+    """A signature over a removal statement, attached to the record it removes."""
+    return _made(record_id, REMOVAL, said, key, [(said, "record")])
 
 
 def stage_signature(said: bytes, record_id: str, key: str) -> Made:

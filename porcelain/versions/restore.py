@@ -17,6 +17,7 @@ from __future__ import annotations
 import pacha
 import porcelain.layout as layout
 import porcelain.semver as versions
+from pacha.errors import a
 from pacha.objects import links
 from porcelain.core import Core, RefUpdate
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
@@ -97,7 +98,7 @@ def _restore_target(core: Core, kind: str, reference: str, version: str | None) 
     if ref.object_id is not None and (ref.name is None or not _named(core, kind, ref.name)):
         record = core.read_record(core.plumbing.objects.find_prefix(ref.object_id))
         if record.type != layout.RECORD_TYPES[kind]:
-            raise InvalidInput(f"{reference} is a {record.type} record, not a {kind} version")
+            raise InvalidInput(f"{reference} is {a(record.type)} record, not a {kind} version")
         return record.name, record.version
     if ref.stage is not None or ref.version in (None, "latest"):
         raise InvalidInput(
