@@ -3,6 +3,10 @@
 upload/download with boto3 alone, in one run, against the same SeaweedFS server (issue 14).
 
     python scripts/bench_remote.py [--model-mib 1024] [--files 10000] [--dvc PATH] [--dir DIR]
+                                   [--only model,folder | --only push] [--no-dvc]
+
+--only push: the model's two pushes alone (v1, then the 2 %-changed v2), each side by side
+with dvc and boto3, no pulls: a quicker run for the two push targets.
 
 Data made here:
 - model: --model-mib of random bytes (v1); v2 = v1 with 2 % of its bytes changed in 20
@@ -39,8 +43,6 @@ from tests.seaweedfs import SeaweedFS, start_weed, stop_weed  # noqa: E402 (afte
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 JOBS = 16  # concurrent requests of the plain client (Pacha's and DVC's are their defaults)
-
-
 
 
 # --- data ---------------------------------------------------------------------------
@@ -221,7 +223,7 @@ def dvc_fresh_pull(bench: Bench, case: str, project: Path, name: str) -> Row:
 
 
 # --- the run ------------------------------------------------------------------------
-def model_cases(bench: Bench, mib: int) -> dict[str, int]:
+def model_cases(bench: Bench, mib: int, pulls: bool = True) -> dict[str, int]:
     data = bench.work / "data"
     data.mkdir()
     v1, v2 = data / "model.bin", data / "model-v2.bin"
@@ -236,10 +238,12 @@ def model_cases(bench: Bench, mib: int) -> dict[str, int]:
         project = bench.dvc_project("dvc-a")
         bench.dvc_add(project, v1)
         bench.dvc_timed("model v1 push", project, "push")
-        dvc_fresh_pull(bench, "model v1 pull", project, "dvc-b")
+        if pulls:
+            dvc_fresh_pull(bench, "model v1 pull", project, "dvc-b")
     bob = bench.registry("bob")
-    bench.timed_pacha("model v1 pull", bob, "pull", "origin", "bench-model:1.0.0")
-    bench.plain_download("model v1 pull", "plain/v1", bench.work / "plain-v1")
+    if pulls:
+        bench.timed_pacha("model v1 pull", bob, "pull", "origin", "bench-model:1.0.0")
+        bench.plain_download("model v1 pull", "plain/v1", bench.work / "plain-v1")
     bench.pacha(ada, "model", "register", "bench-model", v2, "-v", "1.1.0")
     bench.pacha(ada, "model", "stage", "bench-model:1.1.0", "--to", "production")
     bench.timed_pacha("model v2 (2 % changed) push", ada, "push")
@@ -247,6 +251,8 @@ def model_cases(bench: Bench, mib: int) -> dict[str, int]:
     if bench.dvc:
         bench.dvc_add(project, v2)
         bench.dvc_timed("model v2 (2 % changed) push", project, "push")
+    if not pulls:
+        return sizes
     bench.timed_pacha("model v2 pull after v1", bob, "pull", "origin", "bench-model@production")
     carol = bench.registry("carol")
     bench.timed_pacha("model NAME@production pull (fresh)", carol, "pull", "origin", "bench-model@production")
@@ -343,7 +349,9 @@ def main() -> None:
     ap.add_argument("--dvc", default=None, help="path to a dvc executable (with dvc-s3)")
     ap.add_argument("--dir", default=None, help="scratch directory (default: a temp dir, removed)")
     ap.add_argument("--no-dvc", action="store_true", help="leave dvc out")
-    ap.add_argument("--only", default="model,folder", help="which parts: model, folder (comma-separated)")
+    ap.add_argument(
+        "--only", default="model,folder", help="which parts: model, folder (comma-separated), or push"
+    )
     args = ap.parse_args()
     dvc = None if args.no_dvc else find_dvc(args.dvc, "dvc[s3]")
     work = Path(args.dir or tempfile.mkdtemp(prefix="bench-remote-"))
@@ -353,7 +361,9 @@ def main() -> None:
         bench = Bench(server, server.new_bucket(), work, dvc)
         print(f"SeaweedFS at {server.endpoint_url}; scratch {work}; dvc: {dvc or 'absent'}", flush=True)
         parts = set(args.only.split(","))
-        sizes = model_cases(bench, args.model_mib) if "model" in parts else {"v1": 1, "v2": 1, "changed": 0}
+        sizes = {"v1": 1, "v2": 1, "changed": 0}
+        if parts & {"model", "push"}:
+            sizes = model_cases(bench, args.model_mib, pulls="push" not in parts)
         if "folder" in parts:
             folder_cases(bench, args.files)
         report(bench, sizes, args.files)

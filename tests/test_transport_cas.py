@@ -68,6 +68,42 @@ def test_probe_finds_conditional_writes_honoured(remote_url: str) -> None:
     assert connect(remote_url).backend.list("probe/") == []  # the test key is removed
 
 
+def test_a_directory_remote_keeps_no_empty_probe_or_temp_directory(tmp_path: Path) -> None:
+    """The probe's key and every temp file go, and with them the directories that held only
+    them: a new directory remote holds its marker, refs, logs and packs, nothing else."""
+    url = str(tmp_path / "remote")
+    assert connect(url).probe().conditional_writes is True
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == []  # probed: nothing left
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    push(alice, connect(url), [RefUpdate("models/m/1.0.0", v1)])
+    assert sorted(p.name for p in (tmp_path / "remote").iterdir()) == [
+        "logs",
+        "objects",
+        "pacha-remote",
+        "refs",
+    ]
+
+
+def test_a_push_does_not_probe_a_store_that_passed_lately(
+    tmp_path: Path, remote_url: str, monkeypatch
+) -> None:
+    """The probe writes and removes a test key with five requests: a push remembers that the
+    store passed (a day, pacha.transport.known) instead of probing it each time."""
+    from pacha.transport import cas
+
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    v2 = make_model(alice, tmp_path / "w", b"v2", version="2.0.0")
+    probes: list[int] = []
+    real = cas.probe_conditional_writes
+    monkeypatch.setattr(cas, "probe_conditional_writes", lambda backend: probes.append(1) or real(backend))
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    push(alice, connect(remote_url), [RefUpdate("models/m/2.0.0", v2)])
+    assert len(probes) == 1
+    assert connect(remote_url).read_refs().refs == {"models/m/1.0.0": v1, "models/m/2.0.0": v2}
+
+
 class IgnoresConditions(FileBackend):
     """A store that accepts conditional writes but ignores the condition (as GCS's S3 interop
     has been reported to do with If-None-Match on PUT)."""

@@ -76,3 +76,27 @@ def test_a_records_only_fetch_leaves_a_chunked_file_on_the_remote(tmp_path: Path
     assert bob.objects.has(v1) and not bob.objects.has(weights)  # the file stays promised
     fetch_objects(bob, connect(remote_url), [weights])  # and comes whole when asked for
     assert bob.objects.read(weights) == big.read_bytes()
+
+
+def test_a_fetch_looks_up_what_it_lacks_together_not_one_by_one(
+    tmp_path: Path, remote_url: str, monkeypatch
+) -> None:
+    """Each round of a fetch's walk looks its ids up in the local store together
+    (local.present): the pack directory is re-listed once per round, not once per object the
+    registry lacks (each chunk of a chunked file), which cost a pull ~0.4 s per GiB."""
+    from pacha.store.packset import PackSet
+
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    listings: list[int] = []
+    refresh = PackSet.refresh
+    monkeypatch.setattr(
+        PackSet, "refresh", lambda self, force=False: listings.append(1) or refresh(self, force)
+    )
+    bob = new_registry(tmp_path, "bob")
+    fetched = fetch_objects(bob, connect(remote_url), [v1])
+    assert fetched.objects > 100  # a record, a tree, 31 files, a chunk list and its chunks
+    assert len(listings) < 30  # 13 now; one per missing object (157) before
+    with bob.objects.open(v1) as reader:
+        reader.verify()

@@ -22,12 +22,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PUSH = """
 import sys
 from pacha.registry import Registry
-from pacha.transport import s3_backend, transfer
+from pacha.transport import transfer, upload
 from pacha.transport.push import RefUpdate, push
 from pacha.transport.remote import open_remote
 
 transfer.PACK_TARGET = int(sys.argv[4])
-s3_backend.MULTIPART_THRESHOLD = s3_backend.PART_SIZE = int(sys.argv[5])
+upload.MULTIPART_THRESHOLD = upload.PART_SIZE = int(sys.argv[5])
 push(Registry(sys.argv[1]), open_remote(sys.argv[2], jobs=1), [RefUpdate("models/m/1.0.0", sys.argv[3])])
 """
 PACK_TARGET = 3 << 20  # the 9 MiB model goes in 4 packs
@@ -92,6 +92,35 @@ def test_a_killed_push_resumes_and_sends_only_what_is_missing(
         reader.verify()
 
 
+def test_a_resumed_push_reads_only_the_packs_that_did_not_arrive(
+    tmp_path: Path, remote_url: str, monkeypatch
+) -> None:
+    """A killed push leaves no temp pack in the registry, and the push run again neither builds
+    nor reads again a pack that arrived whole: its name (its id) is known from the planned
+    entries before a byte is read."""
+    from pacha.transport import outgoing
+
+    alice = new_registry(tmp_path, "alice")
+    v1 = make_model(alice, tmp_path / "w", b"v1")
+    killed_push(alice, remote_url, v1, "push-after-pack")  # the first of 4 packs arrived whole
+    assert [p.name for p in (alice.root / "tmp").iterdir()] == []  # nothing of it on local disk
+    [first] = remote_packs(connect(remote_url))[0]
+    arrived = {i for i, loc in connect(remote_url).refresh_objects(None).items() if loc.pack_id == first}
+    read: list[str] = []
+    sendable_many = outgoing.sendable_many
+
+    def reading(store, entries):  # what the push reads of the local store to send it
+        read.extend(object_id for object_id, _ in entries)
+        return sendable_many(store, entries)
+
+    monkeypatch.setattr(outgoing, "sendable_many", reading)
+    monkeypatch.setattr(transfer, "PACK_TARGET", PACK_TARGET)
+    resumed = push(alice, connect(remote_url), [RefUpdate("models/m/1.0.0", v1)])
+    assert resumed.packs_sent == 3
+    assert arrived and not arrived & set(read)  # the pack that arrived is not read again
+    assert len(read) == len(set(read)) == resumed.objects_sent  # each object sent is read once
+
+
 def test_a_killed_multipart_upload_resumes_with_the_parts_that_arrived(
     tmp_path: Path, seaweedfs, monkeypatch
 ) -> None:
@@ -110,10 +139,10 @@ def test_a_killed_multipart_upload_resumes_with_the_parts_that_arrived(
         env=env, cwd=ROOT, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert proc.returncode == -9, proc.stderr
-    from pacha.transport import s3_backend
+    from pacha.transport import upload
 
-    monkeypatch.setattr(s3_backend, "MULTIPART_THRESHOLD", PART)
-    monkeypatch.setattr(s3_backend, "PART_SIZE", PART)
+    monkeypatch.setattr(upload, "MULTIPART_THRESHOLD", PART)
+    monkeypatch.setattr(upload, "PART_SIZE", PART)
     resumed = push(alice, connect(url), [RefUpdate("models/m/1.0.0", v1)])
     [pack] = remote_packs(connect(url))[1]
     total = connect(url).backend.head(pack_key(pack)).size

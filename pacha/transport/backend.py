@@ -9,12 +9,13 @@ one-line errors of pacha.transport.errors.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
-MULTIPART_THRESHOLD = 16 << 20  # files above this are uploaded in parts
+MULTIPART_THRESHOLD = 16 << 20  # keys above this are uploaded in parts
 PART_SIZE = 8 << 20  # size of each part of a multipart upload (S3's minimum is 5 MiB)
+
+Buffer = bytes | bytearray | memoryview
 
 
 class KeyMissing(Exception):
@@ -47,6 +48,31 @@ class Upload(NamedTuple):
     initiated: float
 
 
+class MultipartUpload(Protocol):
+    """A key being written in parts (all of PART_SIZE but the last), from several threads;
+    the key appears whole at complete(), never in part. An upload interrupted by a kill is
+    found again by Backend.start_upload, with the parts it holds."""
+
+    key: str
+
+    def held(self, number: int, data: Buffer) -> str | None:
+        """The ETag of part `number` (1-based) if the store holds it with these bytes already
+        (left by an interrupted upload), else None: only what is missing is sent again."""
+        ...
+
+    def put_part(self, number: int, data: Buffer) -> str:
+        """Store part `number`; returns its ETag (for complete)."""
+        ...
+
+    def complete(self, etags: Sequence[str]) -> None:
+        """Join the parts (etags[i] is part i + 1's) into the key."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the parts (the key stays as it was)."""
+        ...
+
+
 class Backend(Protocol):
     """What a remote needs from a store. All methods are safe to call from several threads."""
 
@@ -72,9 +98,9 @@ class Backend(Protocol):
         """Store data under key unconditionally (content-addressed keys only); returns the ETag."""
         ...
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
-        """Upload a file, in parts when large; parts already uploaded by an interrupted call are
-        not sent again. progress(n) is called with each n bytes done. Returns the bytes sent."""
+    def start_upload(self, key: str, resume: bool = True) -> MultipartUpload:
+        """Write key in parts: the unfinished upload of key an interrupted call left (resume),
+        with the parts it holds, else a new one."""
         ...
 
     def create(self, key: str, data: bytes) -> str:

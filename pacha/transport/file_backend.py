@@ -15,6 +15,8 @@ Conditional writes:
   file that older Pacha versions take (they do not know the fcntl lock) is taken too.
 The ETag of a file is a BLAKE3 digest of its content, so it changes whenever the content
 does (an mtime would not be safe on a shared mount with skewed clocks).
+The directories that only hold passing files (tmp/ for temp files, probe/ for the probe's
+key) are removed when they fall empty; a writer that finds one gone under it makes it again.
 """
 
 from __future__ import annotations
@@ -27,17 +29,21 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from pacha.crash import crash_point
 from pacha.hashing import hash_bytes
 from pacha.perms import makedirs_outside, outside_mode
-from pacha.transport.backend import KeyMissing, PreconditionFailed, Stat, Upload
+from pacha.transport.backend import Buffer, KeyMissing, PreconditionFailed, Stat, Upload
 from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
+from pacha.transport.layout import PROBE_DIR
 
 STALE_LOCK = 30.0  # seconds after which an older version's lock file is taken for a killed writer's
 FLOCK_MARK = "pacha-flock"  # first word of a lock file whose writer held the fcntl lock
 LOCK_WAIT = 20.0  # seconds a writer waits for another one's lock before giving up
-COPY_BLOCK = 8 << 20
+PASSING_DIRS = ("tmp", PROBE_DIR.rstrip("/"))  # removed when empty (see module doc)
+RETRIES = 5  # times a write re-makes a passing directory another writer removed meanwhile
+T = TypeVar("T")
 
 
 def etag_of(data: bytes) -> str:
@@ -63,29 +69,56 @@ class FileBackend:
             return RemoteNotFound(f"remote {self.location} does not exist (no such directory)")
         return RemoteError(f"remote {self.location}: {doing} failed: {exc.strerror or exc}")
 
-    def _temp(self, data: bytes | None = None, source: Path | None = None) -> Path:
-        """A fsynced temp file under root/tmp holding data (or a copy of source)."""
-        tmp_dir = self.root / "tmp"
-        makedirs_outside(tmp_dir)  # the remote is shared: the user's umask, not a private registry's
-        tmp = tmp_dir / f"put-{os.getpid()}-{uuid.uuid4().hex}"
+    def _new_temp(self) -> tuple[Path, int]:
+        """A new empty temp file under root/tmp and its fd (tmp/ made again if another writer
+        removed it as it fell empty)."""
+        return self._retrying(self._open_temp)
+
+    def _open_temp(self) -> tuple[Path, int]:
+        makedirs_outside(self.root / "tmp")  # the remote is shared: the user's umask, not a registry's
+        tmp = self.root / "tmp" / f"put-{os.getpid()}-{uuid.uuid4().hex}"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             os.fchmod(fd, outside_mode(0o666))
-            if source is not None:
-                with open(source, "rb") as src:
-                    while block := src.read(COPY_BLOCK):
-                        os.write(fd, block)
-            elif data:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-            os.fsync(fd)
         except BaseException:
             os.close(fd)
             tmp.unlink(missing_ok=True)
             raise
+        return tmp, fd
+
+    def _temp(self, data: bytes) -> Path:
+        """A fsynced temp file under root/tmp holding data."""
+        tmp, fd = self._new_temp()
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+            os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            self._drop_temp(tmp)
+            raise
         os.close(fd)
         return tmp
+
+    def _drop_temp(self, tmp: Path) -> None:
+        tmp.unlink(missing_ok=True)
+        self._tidy("tmp")
+
+    def _tidy(self, directory: str) -> None:
+        """Remove a passing directory if it is empty now (another writer's file keeps it)."""
+        with contextlib.suppress(OSError):
+            os.rmdir(self.root / directory)
+
+    def _retrying(self, write: Callable[[], T]) -> T:
+        """write(), again if a passing directory it needed was removed under it meanwhile."""
+        for attempt in range(RETRIES):
+            try:
+                return write()
+            except FileNotFoundError:
+                if attempt == RETRIES - 1 or not self.root.is_dir():
+                    raise
+        raise AssertionError("unreachable")
 
     def _parent(self, key: str) -> Path:
         parent = self._path(key).parent
@@ -146,27 +179,31 @@ class FileBackend:
     # --- writing -------------------------------------------------------------------
     def put(self, key: str, data: bytes) -> str:
         try:
-            parent = self._parent(key)
-            os.replace(self._temp(data), self._path(key))
-            _fsync_dir(parent)
+            self._retrying(lambda: self._install(self._temp(data), key))
         except OSError as exc:
             raise self._error(exc, f"writing {key}") from None
         return etag_of(data)
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
+    def _install(self, tmp: Path, key: str) -> None:
+        """Rename the (fsynced) temp file to key, durably."""
         try:
             parent = self._parent(key)
-            os.replace(self._temp(source=path), self._path(key))
+            os.replace(tmp, self._path(key))
             _fsync_dir(parent)
+        finally:
+            self._drop_temp(tmp)  # gone already unless the rename failed
+
+    def start_upload(self, key: str, resume: bool = True) -> FileUpload:
+        """A file written part by part into a temp file, renamed to key at the end. Never
+        resumed: the temp file of a killed writer is another process's (prune removes it)."""
+        try:
+            tmp, fd = self._new_temp()
         except OSError as exc:
             raise self._error(exc, f"writing {key}") from None
-        size = path.stat().st_size
-        if progress is not None:
-            progress(size)
-        return size
+        return FileUpload(self, key, tmp, fd)
 
     def create(self, key: str, data: bytes) -> str:
-        try:
+        def write() -> None:
             parent = self._parent(key)
             tmp = self._temp(data)
             try:
@@ -174,8 +211,11 @@ class FileBackend:
             except FileExistsError:
                 raise PreconditionFailed(key) from None
             finally:
-                tmp.unlink(missing_ok=True)
+                self._drop_temp(tmp)
             _fsync_dir(parent)
+
+        try:
+            self._retrying(write)
         except OSError as exc:
             raise self._error(exc, f"creating {key}") from None
         return etag_of(data)
@@ -195,7 +235,7 @@ class FileBackend:
                     os.replace(tmp, self._path(key))
                     _fsync_dir(parent)
             finally:
-                tmp.unlink(missing_ok=True)
+                self._drop_temp(tmp)
         except OSError as exc:
             raise self._error(exc, f"replacing {key}") from None
         return etag_of(data)
@@ -206,6 +246,9 @@ class FileBackend:
             self._path(key + ".flock").unlink(missing_ok=True)  # its lock file, if it was replaced
         except OSError as exc:
             raise self._error(exc, f"removing {key}") from None
+        directory = key.rsplit("/", 1)[0] if "/" in key else ""
+        if directory in PASSING_DIRS:
+            self._tidy(directory)
 
     def list_uploads(self, prefix: str) -> Sequence[Upload]:
         return []  # a file is written whole (its temp file under tmp/ is the only leftover)
@@ -273,6 +316,49 @@ class FileBackend:
             yield
         finally:
             lock.unlink(missing_ok=True)
+
+
+class FileUpload:
+    """A key written in parts at their offsets into one temp file (parts of equal size but the
+    last), fsynced and renamed to the key by complete()."""
+
+    def __init__(self, backend: FileBackend, key: str, tmp: Path, fd: int) -> None:
+        self.backend = backend
+        self.key = key
+        self._tmp = tmp
+        self._fd = fd
+        self._part_size = 0
+
+    def held(self, number: int, data: Buffer) -> str | None:
+        return None
+
+    def put_part(self, number: int, data: Buffer) -> str:
+        view = memoryview(data)
+        if number == 1:
+            self._part_size = len(view)
+        offset = (number - 1) * self._part_size
+        try:
+            while view:
+                done = os.pwrite(self._fd, view, offset)
+                view, offset = view[done:], offset + done
+        except OSError as exc:
+            raise self.backend._error(exc, f"writing {self.key}") from None
+        return f'"part-{number}"'
+
+    def complete(self, etags: Sequence[str]) -> None:
+        try:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            self._fd = -1
+            self.backend._install(self._tmp, self.key)
+        except OSError as exc:
+            raise self.backend._error(exc, f"writing {self.key}") from None
+
+    def abort(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+        self.backend._drop_temp(self._tmp)
 
 
 _THREAD_LOCKS: dict[Path, threading.Lock] = {}

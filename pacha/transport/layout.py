@@ -1,6 +1,6 @@
 """What a remote holds, key by key, and the two documents Pacha writes there (docs/remotes.md).
 
-    pacha-remote                      {"format": "pacha-remote", "version": 1}
+    pacha-remote                      {"format": "pacha-remote", "id": "<32 hex>", "version": 1}
     objects/pack/pack-<P>.pack|.idx   packs and indexes, byte for byte as in a registry
     refs                              the ref table (below), moved only by compare-and-swap
     logs/<seq:016>-<h16>              one immutable reflog segment per push
@@ -74,12 +74,17 @@ def is_log_key(value: object) -> bool:
     return isinstance(value, str) and _LOG_KEY.fullmatch(value) is not None
 
 
-def format_document() -> bytes:
-    return _json({"format": FORMAT_NAME, "version": FORMAT_VERSION})
+def format_document(old: dict[str, Any] | None = None) -> bytes:
+    """The marker: format, version and a random id naming this remote (not another made later
+    at the same URL: what a registry remembers about a remote is kept under it). old: an older
+    marker without an id, whose other fields are kept."""
+    import uuid
+
+    return _json({**(old or {}), "format": FORMAT_NAME, "version": FORMAT_VERSION, "id": uuid.uuid4().hex})
 
 
-def check_format(data: bytes, location: str) -> None:
-    """Refuse a marker that is not Pacha's or names a newer version."""
+def check_format(data: bytes, location: str) -> dict[str, Any]:
+    """The marker's fields; refuses a marker that is not Pacha's or names a newer version."""
     doc = _load(data, FORMAT_KEY)
     if doc.get("format") != FORMAT_NAME or not isinstance(doc.get("version"), int):
         raise RemoteFormatError(f"{location} is not a Pacha remote ({FORMAT_KEY} says otherwise)")
@@ -88,6 +93,7 @@ def check_format(data: bytes, location: str) -> None:
             f"{location} is a Pacha remote of format {doc['version']}; "
             f"this Pacha reads {FORMAT_VERSION}: upgrade Pacha"
         )
+    return doc
 
 
 @dataclass

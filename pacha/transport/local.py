@@ -1,17 +1,18 @@
-"""The adapter between remotes and the local registry: the one module that touches store internals.
+"""The adapter between remotes and the local registry: with its sending half
+(pacha.transport.outgoing), the only modules that touch store internals.
 
 Everything transport needs from pacha.store, pacha.objects and pacha.refs goes through here
 (the stored bytes of an object, what it links to, verifying, installing received objects as a
 pack, the pack and index formats, tracking refs and the mirrored remote log), so that a
-reorganisation of the store costs one file.
+reorganisation of the store costs these two files.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pacha import codec
@@ -22,9 +23,8 @@ from pacha.hashing import digest as blake3_digest
 from pacha.ids import ZERO_ID
 from pacha.refs.transaction import Recorded
 from pacha.store.encodings import decode_whole
-from pacha.store.pack_format import INDEX_HEADER, PACK_HEADER, Entry, build_index, index_table
+from pacha.store.pack_format import INDEX_HEADER
 from pacha.store.reader import verified
-from pacha.store.tmpfile import TempFile
 from pacha.transport.layout import Change
 
 if TYPE_CHECKING:
@@ -33,17 +33,32 @@ if TYPE_CHECKING:
     from pacha.store import ObjectStore
     from pacha.store.pack_writer import PackWriter
 
-_STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
+STORAGE_LINKING = frozenset({codec.CHUNKS, codec.DELTA})
 _FANOUT = struct.Struct("<256I")
 _U64 = struct.Struct("<Q")
 _INDEX_FIXED = 8 + 1024  # header + fan-out
 _TRAILER = 64  # pack id + checksum
-_CHUNK_ENTRY = 40  # a chunk list entry: chunk id (32) + size (u64)
+CHUNK_ENTRY = 40  # a chunk list entry: chunk id (32) + size (u64)
 
 
 # --- reading local objects ---------------------------------------------------------
 def has(store: ObjectStore, object_id: str) -> bool:
     return store.has(object_id)
+
+
+def present(store: ObjectStore, ids: Iterable[str]) -> set[str]:
+    """Which of ids this store holds, looked up together: the pack indexes first, the pack
+    directory re-listed once for the misses (has() re-lists it on every miss, the whole cost
+    of a pull's lookups of 13,000 missing chunks), then loose files and the thread's batch."""
+    ids = list(ids)
+    found = {i for i in ids if store.packs.find(i, relist=False) is not None}
+    rest = [i for i in ids if i not in found]
+    if rest and store.packs.refresh():  # another process may have added a pack
+        found.update(i for i in rest if store.packs.find(i, relist=False) is not None)
+        rest = [i for i in rest if i not in found]
+    batch = store._batch
+    found.update(i for i in rest if store.loose.has(i) or (batch is not None and i in batch))
+    return found
 
 
 def stored_bytes(store: ObjectStore, object_id: str) -> bytes:
@@ -64,13 +79,42 @@ def stored_size(store: ObjectStore, object_id: str) -> int:
     return store.stored_size(object_id)
 
 
+class Described(NamedTuple):
+    """What a push's walk needs of a local object, from its header alone."""
+
+    length: int  # bytes of its stored form
+    kind: str
+    encoding: int  # the inner one of a sealed body
+
+
+def describe(store: ObjectStore, object_id: str) -> Described | None:
+    """Length, kind and encoding of a local object (None: not here). A packed copy's header is
+    read in one pread (~5 us, against ~35 us for the store's general stat, which a push's walk
+    of a 1 GiB file pays 13,000 times); a loose, sealed or damaged one goes the store's way."""
+    where = store.packed_entry(object_id)
+    if where is not None:
+        fd, offset, length = where
+        try:
+            head = os.pread(fd, min(codec.MAX_HEADER_LEN, length), offset)
+            header = codec.parse_header(head, object_id)
+        except (OSError, CorruptObject):
+            header = None  # the store's way tells a damaged copy from a replaced pack
+        if header is not None and header.encoding != codec.ENCRYPTED:
+            return Described(length, header.kind, header.encoding)
+    try:
+        info = store.stat(object_id)
+        return Described(store.stored_size(object_id), info.kind, info.encoding)
+    except ObjectNotFound:
+        return None
+
+
 def links(store: ObjectStore, object_id: str) -> list[str]:
     """What object_id needs: the ids a tree or record names, its chunks, its delta base."""
     info = store.stat(object_id)
     out: list[str] = []
     if info.kind in kinds.STRUCTURED_KINDS:
         out.extend(kinds.links(info.kind, store.read(object_id)))
-    if info.encoding in _STORAGE_LINKING:
+    if info.encoding in STORAGE_LINKING:
         out.extend(store.storage_links(object_id))
     return out
 
@@ -131,7 +175,7 @@ def check_arrived(object_id: str, data: bytes | memoryview, keys: RegistryKeys) 
     listed = None
     if header.encoding == codec.CHUNKS:
         body = memoryview(data)[header.length :]
-        sizes = [_U64.unpack_from(body, i + 32)[0] for i in range(0, len(body), _CHUNK_ENTRY)]
+        sizes = [_U64.unpack_from(body, i + 32)[0] for i in range(0, len(body), CHUNK_ENTRY)]
         listed = (header.size, list(zip(needs, sizes, strict=True)))
     kept = content if header.kind == kinds.BLOB else None
     return Arrived(object_id, data, content is not None, structured, needs, kept, listed)
@@ -147,38 +191,6 @@ def receiving(store: ObjectStore) -> Iterator[PackWriter]:
 
 
 # --- packs for upload --------------------------------------------------------------
-class BuiltPack(NamedTuple):
-    pack_id: str
-    pack: TempFile  # the pack file (abort() removes it)
-    index_data: bytes
-    entries: dict[str, Entry]
-
-
-def build_pack(tmp_dir: Path, items: Iterable[tuple[str, bytes]]) -> BuiltPack:
-    """A pack file (in tmp_dir, not fsynced: it is only read back to be sent) and its index.
-
-    Same items in the same order give the same pack id, so an interrupted upload is
-    recognised and resumed under the same name."""
-    out = TempFile(tmp_dir, "push")
-    try:
-        out.write(PACK_HEADER)
-        entries: dict[str, Entry] = {}
-        offset = len(PACK_HEADER)
-        for object_id, data in items:
-            if object_id in entries:
-                continue
-            entries[object_id] = Entry(offset, len(data))
-            out.write(data)
-            offset += len(data)
-        table = index_table(entries)
-        pack_id = blake3_digest(table[1])
-        out.write(pack_id)
-        return BuiltPack(pack_id.hex(), out, build_index(table, pack_id), entries)
-    except BaseException:
-        out.abort()
-        raise
-
-
 class IndexEntries(NamedTuple):
     pack_id: str
     ids: list[str]
@@ -267,10 +279,13 @@ def object_missing(exc: Exception) -> bool:
 
 
 def structured_links(store: ObjectStore, object_id: str) -> list[str]:
-    """The ids a tree or record names (not its chunks or delta base); [] for a blob."""
-    info = store.stat(object_id)
-    if info.kind in kinds.STRUCTURED_KINDS:
-        return kinds.links(info.kind, store.read(object_id))
+    """The ids a tree or record names (not its chunks or delta base); [] for a blob (known from
+    its header alone: describe)."""
+    about = describe(store, object_id)
+    if about is None:
+        raise ObjectNotFound(f"object {object_id} not found")
+    if about.kind in kinds.STRUCTURED_KINDS:
+        return kinds.links(about.kind, store.read(object_id))
     return []
 
 
@@ -282,14 +297,14 @@ def storage_links_of(object_id: str, data: bytes | memoryview, keys: RegistryKey
     header = codec.parse_header(bytes(data[: codec.MAX_HEADER_LEN]), object_id)
     body = memoryview(data)[header.length :]
     if header.encoding == codec.ENCRYPTED:
-        if len(body) < 2 or body[1] not in _STORAGE_LINKING:
+        if len(body) < 2 or body[1] not in STORAGE_LINKING:
             return []  # no links (a malformed envelope is refused when it is verified)
         header, opened = stage.open_bytes(keys, object_id, data)
         body = memoryview(opened)
     if header.encoding == codec.CHUNKS:
-        if len(body) % _CHUNK_ENTRY:
+        if len(body) % CHUNK_ENTRY:
             raise CorruptObject(f"object {object_id} is corrupt: its chunk list is not whole entries")
-        return [body[i : i + 32].hex() for i in range(0, len(body), _CHUNK_ENTRY)]
+        return [body[i : i + 32].hex() for i in range(0, len(body), CHUNK_ENTRY)]
     if header.encoding == codec.DELTA:
         if len(body) < 32:
             raise CorruptObject(f"object {object_id} is corrupt: its delta names no base")

@@ -12,12 +12,12 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import Any
 
 from pacha.transport.backend import (
     MULTIPART_THRESHOLD,
     PART_SIZE,
+    Buffer,
     KeyMissing,
     PreconditionFailed,
     Stat,
@@ -130,17 +130,38 @@ class ObstoreBackend:
     def abort_upload(self, upload: Upload) -> None:
         pass
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
+    def start_upload(self, key: str, resume: bool = True) -> ObstoreUpload:
+        return ObstoreUpload(self, key)
+
+
+class ObstoreUpload:
+    """A key written in parts: obstore's multipart writer takes parts in order only, so the
+    parts are gathered and put in one call at complete() (never resumed; for measuring)."""
+
+    def __init__(self, backend: ObstoreBackend, key: str) -> None:
+        self.backend = backend
+        self.key = key
+        self._parts: dict[int, bytes] = {}
+
+    def held(self, number: int, data: Buffer) -> str | None:
+        return None
+
+    def put_part(self, number: int, data: Buffer) -> str:
+        self._parts[number] = bytes(data)
+        return f'"part-{number}"'
+
+    def complete(self, etags: Sequence[str]) -> None:
         import obstore
 
-        size = path.stat().st_size
-        self._call(
-            f"writing {key}", obstore.put, key, path,
-            use_multipart=size > MULTIPART_THRESHOLD, chunk_size=PART_SIZE, max_concurrency=4,
+        data = b"".join(self._parts[n] for n in sorted(self._parts))
+        self._parts.clear()
+        self.backend._call(
+            f"writing {self.key}", obstore.put, self.key, data,
+            use_multipart=len(data) > MULTIPART_THRESHOLD, chunk_size=PART_SIZE, max_concurrency=4,
         )  # fmt: skip
-        if progress is not None:
-            progress(size)
-        return size
+
+    def abort(self) -> None:
+        self._parts.clear()
 
 
 def _seconds(meta: Any) -> float:

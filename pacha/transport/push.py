@@ -1,10 +1,11 @@
 """push: objects first (what the remote lacks), refs last, moved by compare-and-swap.
 
-1. Probe the store once (conditional writes honoured, or unsafe_refs), write the format
-   marker if the remote is new.
+1. Probe the store (conditional writes honoured, or unsafe_refs; a passed probe is
+   remembered for a day, pacha.transport.known), write the format marker if the remote is new.
 2. Read the ref table; work out the new table from the updates (refusing a ref that is not
    where the pusher expected: RemoteRefMoved, naming who moved it); run `check` on it.
-3. Send the closure of the new ids that the remote lacks (pacha.transport.transfer).
+3. Send the closure of the new ids that the remote lacks (pacha.transport.transfer); remember
+   what it walked as held whole there (pacha.transport.known).
 4. Upload a reflog segment and replace the table with If-Match (reftable.write). On 412
    (someone else pushed meanwhile): re-read, redo step 2 against the new table (the objects
    are there already) and try again. So a remote ref never names an object the remote lacks,
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Final
 from pacha.crash import crash_point
 from pacha.ids import ZERO_ID, check_id
 from pacha.refs.names import check_ref_name
-from pacha.transport import carry, local, reftable, sealed
+from pacha.transport import carry, known, local, reftable, sealed
 from pacha.transport.backend import PreconditionFailed
 from pacha.transport.errors import RemoteError, RemoteRefMoved
 from pacha.transport.layout import Change, LogSegment, RemoteLogEntry, RemoteRefTable
@@ -74,7 +75,7 @@ def push(
 ) -> PushResult:
     """Send what the new ref values need, then move the remote refs atomically (see module doc)."""
     updates = [_checked(u) for u in updates]
-    remote.require_safe_refs()
+    probed = _require_safe_refs(remote, registry)
     sealed.before_push(registry, remote)  # encrypted registries: sealed bodies, the keyring first
     remote.init()
     who = who if who is not None else registry.identity()
@@ -85,12 +86,15 @@ def push(
     result = PushResult()
     where = remote.refresh_objects(cache_dir(registry.root))
     roots = [u.new for u in updates if u.new is not None]
-    plan = plan_send(registry.objects, roots, where, complete=set(table.refs.values()))
-    sent = send(registry, remote, plan, Meter("send", progress))
+    whole = known.Whole(table.refs.values(), known.whole_objects(registry.root, remote), where)
+    plan = plan_send(registry.objects, roots, where, complete=whole)
+    sent = send(registry, remote, plan.send, Meter("send", progress))
     result.objects_sent, result.bytes_sent, result.packs_sent = sent.objects, sent.bytes, sent.packs
+    learnt = known.Learnt(probed, plan.walked if plan.whole else set())  # kept if the push succeeds
     crash_point("push-before-refs")
     for attempt in range(MAX_ATTEMPTS):
         if not changes:
+            learnt.keep(registry.root, remote)
             return result  # the remote already holds these values
         carried = _carried(registry, refs, changes)
         segment = LogSegment(table.seq + 1, table.log_head, who, reftable.next_time(table), message, carried)
@@ -104,12 +108,22 @@ def push(
                 check(dict(refs))
             continue
         result.updated = segment.entries()
+        learnt.keep(registry.root, remote)
         if remote.name:
             local.mirror_segment(
                 registry, remote.name, carried, who, message or "push", segment.when_ns, None
             )
         return result
     raise RemoteError(f"remote {remote.url}: the refs kept moving under {MAX_ATTEMPTS} attempts; push again")
+
+
+def _require_safe_refs(remote: Remote, registry: Registry) -> bool:
+    """Refuse a store that ignores conditional writes (Remote.require_safe_refs), probing it
+    only when no probe passed lately; True if it probed (and passed)."""
+    if remote.unsafe_refs or known.probe_passed(registry.root, remote):
+        return False
+    remote.require_safe_refs()
+    return True
 
 
 def _carried(

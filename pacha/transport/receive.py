@@ -177,15 +177,16 @@ def _receive(
 
 def _round(store: ObjectStore, walk: _Walk) -> list[str]:
     """Take the queue: objects here are followed (records and trees: a chunk list or delta
-    here has its chunks or base here); returns those to fetch."""
+    here has its chunks or base here); returns those to fetch. Each sweep of the queue looks
+    its ids up together (local.present), not one by one."""
     wanted: list[str] = []
     while walk.queue:
         queue, walk.queue = walk.queue, []
-        for object_id in queue:
-            if object_id in walk.seen:
-                continue
+        fresh = [i for i in dict.fromkeys(queue) if i not in walk.seen]
+        here = local.present(store, fresh)
+        for object_id in fresh:
             walk.seen.add(object_id)
-            if local.has(store, object_id):
+            if object_id in here:
                 walk.added(object_id)
                 walk.add(walk.links(store, object_id))
             else:

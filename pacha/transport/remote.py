@@ -12,7 +12,7 @@ from typing import NamedTuple, TypeVar
 
 from pacha.errors import CorruptObject
 from pacha.transport import cas, local, reftable
-from pacha.transport.backend import Backend, KeyMissing, PreconditionFailed, default_jobs
+from pacha.transport.backend import Backend, KeyMissing, PreconditionFailed, Stat, default_jobs
 from pacha.transport.cas import ProbeResult
 from pacha.transport.errors import RemoteAccessDenied, RemoteFormatError, RemoteNotFound, RemoteUnsafeRefs
 from pacha.transport.layout import (
@@ -54,6 +54,15 @@ class Remote:
         self._probe: ProbeResult | None = None
         self._objects: dict[str, Location] = {}
         self._packs: set[str] = set()
+        self._listing: dict[str, Stat] = {}
+        self._marker: tuple[dict[str, object], str] | None = None  # the format marker read, its ETag
+        self.instance: str | None = None  # the marker's id: this remote, not another at the same URL
+
+    @property
+    def identity(self) -> str:
+        """Which store this is: its URL and, for S3, the endpoint (the same bucket name on
+        another endpoint is another store)."""
+        return f"{self.url}\n{getattr(self.backend, 'endpoint', '')}"
 
     def __repr__(self) -> str:
         return f"Remote({self.url!r})"
@@ -67,11 +76,17 @@ class Remote:
         return self._probe
 
     def _initialized(self) -> bool:
+        """Does it hold Pacha's format marker (read once per Remote)? Raises RemoteFormatError
+        if it holds another's."""
+        if self._marker is not None:
+            return True
         try:
-            data, _etag = self.backend.get(FORMAT_KEY)
+            data, etag = self.backend.get(FORMAT_KEY)
         except KeyMissing:
             return False
-        check_format(data, self.url)
+        self._marker = (check_format(data, self.url), etag)
+        found = self._marker[0].get("id")
+        self.instance = found if isinstance(found, str) else None
         return True
 
     def check_format(self) -> bool:
@@ -79,13 +94,19 @@ class Remote:
         return self._initialized()
 
     def init(self) -> None:
-        """Write the format marker if missing (If-None-Match: *: two first pushes agree)."""
-        if self._initialized():
+        """Write the format marker if missing (If-None-Match: *: two first pushes agree), with a
+        new id (layout.format_document); give an older marker without one its id (If-Match)."""
+        if self._initialized() and self.instance is not None:
             return
         try:
-            cas.create(self.backend, FORMAT_KEY, format_document())
-        except PreconditionFailed:
-            self._initialized()  # written meanwhile by another pusher: check it is ours
+            if self._marker is None:
+                cas.create(self.backend, FORMAT_KEY, format_document())
+            else:
+                cas.replace(self.backend, FORMAT_KEY, format_document(self._marker[0]), self._marker[1])
+        except PreconditionFailed:  # written meanwhile by another pusher
+            pass
+        self._marker = None
+        self._initialized()  # read it back: the id every pusher agrees on
 
     def require_safe_refs(self) -> None:
         """Refuse to move refs on a store that ignores conditional writes (unless unsafe_refs)."""
@@ -129,6 +150,7 @@ class Remote:
             listed = self.backend.list(PACK_DIR)
         except RemoteNotFound:
             return self._objects
+        self._listing = {s.key: s for s in listed}
         new = [p for p in (pack_id_of_index(s.key) for s in listed) if p and p not in self._packs]
         for pack_id, entries in self.map(lambda p: _load_index(self.backend, cache_dir, p), new):
             for object_id, offset, length in zip(entries.ids, entries.offsets, entries.lengths, strict=True):
@@ -138,6 +160,10 @@ class Remote:
 
     def known_packs(self) -> set[str]:
         return set(self._packs)
+
+    def pack_listing(self) -> dict[str, Stat]:
+        """The keys under objects/pack/ as refresh_objects last listed them."""
+        return dict(self._listing)
 
     def map(
         self, fn: Callable[[T], R], items: Iterable[T], window: int | None = None, ordered: bool = False

@@ -1,4 +1,4 @@
-"""A remote in an S3-compatible bucket, through boto3 (the AWS SDK for Python).
+"""A remote in an S3-compatible bucket, through botocore (the core of boto3, the AWS SDK for Python).
 
 Endpoint, region and credentials come from the standard AWS sources (environment
 variables such as AWS_ACCESS_KEY_ID / AWS_PROFILE / AWS_ENDPOINT_URL, ~/.aws/config and
@@ -7,9 +7,16 @@ S3-compatible stores. Conditional writes: PutObject with IfNoneMatch="*" (create
 IfMatch=<ETag> (replace); 412 PreconditionFailed and 409 ConditionalRequestConflict are
 told apart (AWS S3 since 2024, R2, SeaweedFS 4.x; see docs/remotes.md).
 
-Large files go up in parts (PART_SIZE); an upload interrupted by a kill is resumed: the
-parts S3 already holds for the key (ListParts of the unfinished upload) are kept when
-their MD5 (the ETag S3 gives a part) matches the local bytes, and only the others are sent.
+Large keys go up in parts (S3Upload, fed part by part by the sender as it builds them); an
+upload interrupted by a kill is resumed: the parts S3 already holds for the key (ListParts of
+the unfinished upload) are kept when their MD5 (the ETag S3 gives a part) matches the local
+bytes, and only the others are sent. The MD5 is computed only for a part S3 already holds
+(a fresh upload hashes nothing of its own: S3 signs and checks each request).
+
+The client is botocore's, not boto3's: boto3 adds resources and the transfer manager, which
+Pacha does not use, and importing it costs ~0.1 s of every command that talks to S3.
+Credentials, profiles, regions and endpoints resolve the same way (boto3's client is
+botocore's).
 """
 
 from __future__ import annotations
@@ -17,14 +24,12 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, cast
 
 from pacha.crash import crash_point
 from pacha.transport.backend import (
-    MULTIPART_THRESHOLD,
-    PART_SIZE,
+    Buffer,
     Conflict,
     KeyMissing,
     PreconditionFailed,
@@ -76,7 +81,6 @@ def shared_client(endpoint_url: str | None, pool: int) -> Any:
 
 
 def _new_client(endpoint_url: str | None, pool: int) -> Any:
-    import boto3
     import botocore.session
     from botocore.config import Config
 
@@ -85,13 +89,19 @@ def _new_client(endpoint_url: str | None, pool: int) -> Any:
         core.register_component("data_loader", _LOADER[0])
     else:
         _LOADER.append(core.get_component("data_loader"))
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    plain_http = (endpoint or "").startswith("http:")
     config = Config(
         max_pool_connections=pool,
         retries={"mode": "standard", "max_attempts": 5},
         connect_timeout=10,
         read_timeout=120,
+        # Over plain HTTP botocore signs every body with SHA-256 (SigV4), which proves it arrived
+        # whole; the CRC32 it adds by default would be a second checksum of each part (~0.5 s of
+        # CPU per GiB). Over HTTPS the body is not signed and the CRC32 is what checks it: kept.
+        request_checksum_calculation="when_required" if plain_http else "when_supported",
     )
-    return boto3.session.Session(botocore_session=core).client("s3", endpoint_url=endpoint_url, config=config)
+    return core.create_client("s3", endpoint_url=endpoint_url, config=config)
 
 
 class S3Backend:
@@ -105,6 +115,7 @@ class S3Backend:
             self.client: Any = shared_client(endpoint_url, max(10, jobs or default_jobs()))
         except Exception as exc:  # a bad profile, region or endpoint in the AWS configuration
             raise RemoteError(f"remote {self.location}: cannot set up the S3 client: {exc}") from None
+        self.endpoint = str(self.client.meta.endpoint_url)
 
     def _key(self, key: str) -> str:
         return self.prefix + key
@@ -221,62 +232,73 @@ class S3Backend:
             Key=self._key(upload.key), UploadId=upload.upload_id,
         )  # fmt: skip
 
-    def put_file(self, key: str, path: Path, progress: Callable[[int], None] | None = None) -> int:
-        size = path.stat().st_size
-        if size <= MULTIPART_THRESHOLD:
-            with open(path, "rb") as f:  # streamed from the file: memory stays small
-                self._call(f"writing {key}", "put_object", Key=self._key(key), Body=f)
-            if progress is not None:
-                progress(size)
-            return size
+    def start_upload(self, key: str, resume: bool = True) -> S3Upload:
+        """A multipart upload of key: the unfinished one an interrupted push left (with the parts
+        it holds; the newest if several), else a new one (resume=False: always a new one)."""
         full = self._key(key)
-        upload_id, have = self._unfinished_upload(key)
-        parts = []
-        sent = 0
-        with open(path, "rb") as f:
-            for number, start in enumerate(range(0, size, PART_SIZE), start=1):
-                block = os.pread(f.fileno(), PART_SIZE, start)
-                etag = f'"{hashlib.md5(block, usedforsecurity=False).hexdigest()}"'
-                if have.get(number) != etag:  # not there yet (or other bytes): send it
-                    reply = self._call(
-                        f"writing {key} (part {number})", "upload_part",
-                        Key=full, UploadId=upload_id, PartNumber=number, Body=block,
-                    )  # fmt: skip
-                    etag = reply["ETag"]
-                    sent += len(block)
-                    crash_point("push-multipart-part")
-                parts.append({"ETag": etag, "PartNumber": number})
-                if progress is not None:
-                    progress(len(block))
-        self._call(
-            f"writing {key}", "complete_multipart_upload",
-            Key=full, UploadId=upload_id, MultipartUpload={"Parts": parts},
-        )  # fmt: skip
-        return sent
+        if resume:
+            reply = self._call(f"writing {key}", "list_multipart_uploads", Prefix=full)
+            uploads = [u for u in reply.get("Uploads", []) if u.get("Key") == full]
+            for upload in sorted(uploads, key=lambda u: str(u.get("Initiated", "")), reverse=True):
+                return S3Upload(self, key, str(upload["UploadId"]), self._parts(key, str(upload["UploadId"])))
+        upload_id = self._call(f"writing {key}", "create_multipart_upload", Key=full)["UploadId"]
+        return S3Upload(self, key, str(upload_id), {})
 
-    def _unfinished_upload(self, key: str) -> tuple[str, dict[int, str]]:
-        """The id of an interrupted multipart upload of key and its parts' ETags, or a new upload."""
-        full = self._key(key)
-        reply = self._call(f"writing {key}", "list_multipart_uploads", Prefix=full)
-        uploads = [u for u in reply.get("Uploads", []) if u.get("Key") == full]
-        for upload in sorted(uploads, key=lambda u: str(u.get("Initiated", "")), reverse=True):
-            parts: dict[int, str] = {}
-            marker = 0
-            while True:
-                listed = self._call(
-                    f"writing {key}",
-                    "list_parts",
-                    Key=full,
-                    UploadId=upload["UploadId"],
-                    PartNumberMarker=marker,
-                )
-                for part in listed.get("Parts", []):
-                    parts[int(part["PartNumber"])] = part["ETag"]
-                if not listed.get("IsTruncated"):
-                    break
-                marker = int(listed["NextPartNumberMarker"])
-            return upload["UploadId"], parts
-        return self._call(f"writing {key}", "create_multipart_upload", Key=full)["UploadId"], {}
+    def _parts(self, key: str, upload_id: str) -> dict[int, tuple[int, str]]:
+        """The parts an unfinished upload holds: number -> (size, ETag)."""
+        parts: dict[int, tuple[int, str]] = {}
+        marker = 0
+        while True:
+            listed = self._call(
+                f"writing {key}", "list_parts",
+                Key=self._key(key), UploadId=upload_id, PartNumberMarker=marker,
+            )  # fmt: skip
+            for part in listed.get("Parts", []):
+                parts[int(part["PartNumber"])] = (int(part.get("Size", -1)), str(part["ETag"]))
+            if not listed.get("IsTruncated"):
+                return parts
+            marker = int(listed["NextPartNumberMarker"])
+
+
+class S3Upload:
+    """One multipart upload in progress (pacha.transport.backend.Upload's counterpart for
+    writing): parts are sent from several threads, then completed in order."""
+
+    def __init__(
+        self, backend: S3Backend, key: str, upload_id: str, have: dict[int, tuple[int, str]]
+    ) -> None:
+        self.backend = backend
+        self.key = key
+        self.upload_id = upload_id
+        self.have = have
+
+    def held(self, number: int, data: Buffer) -> str | None:
+        """The ETag of part `number` if the store holds it already with these bytes, else None."""
+        there = self.have.get(number)
+        if there is None or there[0] not in (-1, len(memoryview(data))):
+            return None
+        etag = f'"{hashlib.md5(data, usedforsecurity=False).hexdigest()}"'
+        return etag if etag == there[1] else None
+
+    def put_part(self, number: int, data: Buffer) -> str:
+        """Send part `number` (1-based); returns its ETag."""
+        reply = self.backend._call(
+            f"writing {self.key} (part {number})", "upload_part",
+            Key=self.backend._key(self.key), UploadId=self.upload_id, PartNumber=number, Body=data,
+        )  # fmt: skip
+        crash_point("push-multipart-part")
+        return str(reply["ETag"])
+
+    def complete(self, etags: Sequence[str]) -> None:
+        """Join the parts (etags[i] is part i + 1's) into the key."""
+        parts = [{"ETag": etag, "PartNumber": n} for n, etag in enumerate(etags, start=1)]
+        self.backend._call(
+            f"writing {self.key}", "complete_multipart_upload",
+            Key=self.backend._key(self.key), UploadId=self.upload_id, MultipartUpload={"Parts": parts},
+        )  # fmt: skip
+
+    def abort(self) -> None:
+        self.backend.abort_upload(Upload(self.key, self.upload_id, 0.0))
 
 
 def _seconds(moment: Any) -> float:
