@@ -17,7 +17,6 @@ from pacha.errors import InvalidInput
 from pacha.leftovers import checkout_temp_name, clear_dead_siblings
 from pacha.objects import BLOB, MODE_EXEC, MODE_FILE, MODE_TREE, TREE, Tree, decode_tree
 from pacha.pathnames import case_collisions, check_destination, check_name, folds_case
-from pacha.perms import user_umask
 from pacha.store import WHOLE_OBJECT_READ as WHOLE_READ
 from pacha.store import ObjectStore
 from pacha.store.reader import write_all
@@ -43,8 +42,7 @@ def checkout(store: ObjectStore, object_id: str, dest: str | os.PathLike[str], f
     The temporary name, `.NAME.pacha-PID-START-RANDOM`, says which process wrote it:
     a checkout to dest first removes what killed checkouts to it left beside it.
     """
-    with user_umask():  # dest is the user's, not the registry's: their umask, not a private one
-        _checkout(store, object_id, Path(dest), force)
+    _checkout(store, object_id, Path(dest), force)  # dest is the user's: their umask (pacha.perms)
 
 
 def _checkout(store: ObjectStore, object_id: str, dest: Path, force: bool) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 from pacha.documents import parse_toml, read_text
 from pacha.errors import InvalidInput, UnknownFormat
-from pacha.perms import SHARED, SHARED_HINT
+from pacha.perms import SHARED, SHARED_HINT, create
 
 CONFIG_LIMIT = 1 << 20  # a config file is a few hundred bytes
 FORMAT = 1  # the registry format (core.format) this pacha writes and reads: docs/format.md, "Versions"
@@ -169,7 +169,7 @@ class Config:
 def write_atomic(path: Path, data: bytes) -> None:
     """Replace path with data: temp file, fsync, rename, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
+    with open(create(tmp, os.O_WRONLY | os.O_TRUNC), "wb") as f:  # the registry's mode (pacha.perms)
         f.write(data)
         f.flush()
         os.fsync(f.fileno())

@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pacha import codec
+from pacha import codec, perms
 from pacha import objects as kinds
 from pacha.errors import PachaError
 from pacha.registry import Registry
@@ -234,7 +234,7 @@ def repair(store: ObjectStore, damaged: dict[str, Damage]) -> RepairReport:
 def _rewrite_packs(store: ObjectStore, packs: list[tuple[Pack, set[str]]]) -> None:
     """Each pack rewritten without the given entries (copied byte for byte otherwise),
     the new pack installed before the old one goes; then the multi-pack index."""
-    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    fd = perms.create(store.packs.dir / "repack.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack or gc rewrites packs meanwhile
         for pack, dropped in packs:

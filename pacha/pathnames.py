@@ -125,7 +125,7 @@ def file_in_the_way(path: str | os.PathLike[str]) -> Path | None:
 
 
 def not_a_directory(path: str | os.PathLike[str]) -> str | None:
-    """"X is a file, not a directory" when a file stands where path needs a directory."""
+    """ "X is a file, not a directory" when a file stands where path needs a directory."""
     blocker = file_in_the_way(path)
     return None if blocker is None else f"{blocker} is a file, not a directory"
 

@@ -1,30 +1,32 @@
 """File modes of what Pacha creates: private by default, shared by a group on request.
 
 A registry's files hold models, datasets and the audit trail, so by default nobody but their
-owner may read them: `pacha init` records ``core.shared = "private"`` and every process that
-opens such a registry adds 0o077 to its umask, so directories are 0700, files that change
-(config.toml, LMDB's data.mdb and lock.mdb, locks, the keyring) 0600, whatever the user's umask.
-Files that never change once written (objects, packs, indexes) are then made read-only: their
-write bits are cleared and their read bits are those the umask allows (0400 in a private
-registry).
+owner may read them: `pacha init` records ``core.shared = "private"`` and everything Pacha creates
+in such a registry is given an explicit mode: directories 0700, files that change (config.toml,
+LMDB's data.mdb and lock.mdb, locks, the keyring) 0600, whatever the user's umask. Files that
+never change once written (objects, packs, indexes) are then made read-only: their write bits
+are cleared and their read bits are those the registry's mask allows (0400 in a private one).
 
 A registry shared by a Unix group (`pacha init --shared=group`, recorded as ``core.shared``,
 like `git init --shared`) is honoured by every process that opens it: the group bits (and for
-``all`` the others' read bits) are cleared from the process umask, so everything it creates is
-group-writable whatever the user's own umask, and its directories are setgid, so what is
-created in them belongs to the group. ``umask`` (or ``false``) honours each user's umask, as
-Pacha did before registries were private; a registry whose config has no ``core.shared`` (made
-by an older Pacha) is read as ``umask``, so upgrading changes no existing team's modes.
+``all`` the others' read bits) are left out of the mask its files are made with, so everything
+created there is group-writable whatever the user's own umask, and its directories are setgid,
+so what is created in them belongs to the group. ``umask`` (or ``false``) honours each user's
+umask, as Pacha did before registries were private; a registry whose config has no
+``core.shared`` (made by an older Pacha) is read as ``umask``, so upgrading changes no existing
+team's modes.
 
-What a command writes outside the registry (a download, a checkout) follows the user's own
-umask: `user_umask` restores it around such writes.
+Opening a registry never changes the process umask: `share` records the registry's mask (by its
+root directory), and every write path inside it sets the mode of what it creates explicitly
+(`create`, `mkdirs`, `file_mode`, `read_only_mode`). What a command writes outside a registry
+(a download, a checkout, a directory remote) and the programs Pacha starts (hooks, `recipe run`)
+simply keep the process umask, the user's own.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 from pacha.errors import InvalidInput
@@ -42,11 +44,12 @@ SHARED: dict[str, int] = {
     "world": 0o075,
     "everybody": 0o075,
 }
-PRIVATE_BITS = 0o077  # what a private registry adds to the umask
+PRIVATE_BITS = 0o077  # what a private registry adds to the mask
 SHARED_HINT = "private (the default), group, all or umask"
+SETGID = 0o2000
 
 _umask: int | None = None
-_user_umask: int | None = None
+_masks: dict[str, int] = {}  # a registry's root (absolute path text) -> the mask of its new files
 
 
 def current_umask() -> int:
@@ -61,16 +64,10 @@ def current_umask() -> int:
                         break
         except (OSError, ValueError):
             pass
-        if _umask is None:
+        if _umask is None:  # no /proc: the only way to read it is to set it (and set it back)
             _umask = os.umask(0o022)
             os.umask(_umask)
     return _umask
-
-
-def read_only_mode(base: int = 0o444) -> int:
-    """The mode of a finished file that never changes: base's bits the umask allows, no write bit
-    (the owner can always read it)."""
-    return (base & ~current_umask() & 0o555) | 0o400
 
 
 def check_shared(value: object) -> str:
@@ -80,76 +77,92 @@ def check_shared(value: object) -> str:
     return value.lower()
 
 
-def _set_umask(mask: int) -> None:
-    global _umask, _user_umask
-    current = current_umask()
-    if _user_umask is None:
-        _user_umask = current
-    if mask != current:
-        os.umask(mask)
-        _umask = mask
-
-
-def apply_shared(value: object) -> None:
-    """Set the process umask for the registry's core.shared value (None: a registry made before
-    the value was recorded, read as umask): private adds 0o077, group and all clear the bits
-    the group (and others) need."""
-    if value is None:
-        return
-    mode = check_shared(value)
+def mask_of(value: object) -> int:
+    """The mask files of a registry whose core.shared is value are made with (None: a registry
+    made before the value was recorded, read as umask): private adds 0o077 to the umask, group
+    and all clear the bits the group (and others) need."""
     mask = current_umask()
-    if mode == PRIVATE:
-        _set_umask(mask | PRIVATE_BITS)
-    elif mask & SHARED[mode]:
-        _set_umask(mask & ~SHARED[mode])
+    if value is None:
+        return mask
+    mode = check_shared(value)
+    return mask | PRIVATE_BITS if mode == PRIVATE else mask & ~SHARED[mode]
 
 
-def user_mask() -> int:
-    """The user's own umask (before a private or shared registry changed the process's): what
-    programs Pacha starts (hooks, `recipe run` commands) get, so their files are theirs."""
-    return _user_umask if _user_umask is not None else current_umask()
+def share(root: str | os.PathLike[str], value: object) -> None:
+    """Record how what is created under root is made (core.shared value; pacha.registry calls
+    this when it opens or creates a registry). The process umask is left alone."""
+    _masks[os.path.abspath(root)] = mask_of(value)
 
 
-def restore_user_umask() -> None:
-    """Give the process back the user's own umask, as before any registry changed it.
-
-    Opening a private or shared registry in-process sets the process umask (apply_shared); a
-    program that then writes files of its own, or opens another registry as if fresh (a test
-    suite running many registries in one process), calls this first."""
-    global _umask, _user_umask
-    if _user_umask is not None:
-        os.umask(_user_umask)
-    _umask = None
-    _user_umask = None
+def mask_for(path: str | os.PathLike[str]) -> int:
+    """The mask of what is created at path: that of the innermost registry holding it, else the
+    process umask."""
+    text = os.path.abspath(path)
+    best, found = -1, current_umask()
+    for root, mask in _masks.items():
+        if len(root) > best and (text == root or text.startswith(root.rstrip(os.sep) + os.sep)):
+            best, found = len(root), mask
+    return found
 
 
-@contextmanager
-def user_umask() -> Iterator[None]:
-    """Hold while writing outside the registry: the user's own umask, not the registry's."""
-    global _umask
-    if _user_umask is None or _user_umask == current_umask():
-        yield
-        return
-    registry_mask = current_umask()
-    os.umask(_user_umask)
-    _umask = _user_umask
+def file_mode(path: str | os.PathLike[str], base: int = 0o666) -> int:
+    """The mode of a file that changes, created at path: base less the mask."""
+    return base & ~mask_for(path)
+
+
+def read_only_mode(path: str | os.PathLike[str] | None = None, base: int = 0o444) -> int:
+    """The mode of a finished file at path that never changes: base's bits the mask allows, no
+    write bit (the owner can always read it). path None: the process umask decides."""
+    mask = current_umask() if path is None else mask_for(path)
+    return (base & ~mask & 0o555) | 0o400
+
+
+def create(path: str | os.PathLike[str], flags: int, base: int = 0o666) -> int:
+    """os.open(path, flags | O_CREAT, ...) giving a file it creates file_mode(path, base) exactly
+    (whatever the umask). Returns the descriptor. Raises OSError as os.open."""
+    mode = file_mode(path, base)
+    fd = os.open(path, flags | os.O_CREAT, mode)
     try:
-        yield
-    finally:
-        os.umask(registry_mask)
-        _umask = registry_mask
+        if os.fstat(fd).st_mode & 0o7777 != mode:
+            os.fchmod(fd, mode)
+    except PermissionError:
+        pass  # another user's file (a shared registry's lock): its mode is theirs to set
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def fix_mode(path: str | os.PathLike[str], base: int = 0o666) -> None:
+    """Give a file some library created at path (LMDB's) file_mode(path, base) if it is ours."""
+    mode = file_mode(path, base)
+    try:
+        if os.stat(path).st_mode & 0o7777 != mode:
+            os.chmod(path, mode)
+    except (PermissionError, FileNotFoundError):
+        pass
+
+
+def mkdirs(path: str | os.PathLike[str]) -> None:
+    """mkdir -p path, each directory created given 0o777 less the mask of its place (keeping the
+    setgid bit a group-shared registry's directories pass on). Raises OSError as mkdir."""
+    _makedirs(Path(path), mask_for)
 
 
 def outside_mode(base: int) -> int:
-    """The mode of a file or directory written outside the registry (a directory remote): base
-    less the user's own umask, not a private registry's (explicit, so no thread ever sees the
-    process umask change)."""
-    mask = _user_umask if _user_umask is not None else current_umask()
-    return base & ~mask
+    """The mode of a file or directory written outside any registry (a directory remote): base
+    less the process umask, the user's own."""
+    return base & ~current_umask()
 
 
 def makedirs_outside(path: Path) -> None:
     """mkdir -p path, each directory created given outside_mode(0o777)."""
+    _makedirs(path, lambda _: current_umask())
+
+
+def _makedirs(path: Path, mask: Callable[[Path], int]) -> None:
+    """mkdir -p: each directory made with 0o777 less mask(it) (never more open than that, even
+    for a moment), then given exactly that mode, with the setgid bit it inherited."""
     missing = []
     while not path.is_dir():
         missing.append(path)
@@ -157,11 +170,14 @@ def makedirs_outside(path: Path) -> None:
             break
         path = path.parent
     for directory in reversed(missing):
+        mode = 0o777 & ~mask(directory)
         try:
-            directory.mkdir()
+            directory.mkdir(mode)
         except FileExistsError:
             continue
-        directory.chmod(outside_mode(0o777))
+        have = directory.stat().st_mode & 0o7777
+        if have != mode | (have & SETGID):
+            directory.chmod(mode | (have & SETGID))
 
 
 def share_tree(root: Path, value: str) -> None:

@@ -21,7 +21,7 @@ from typing import ClassVar
 from pacha.config import DEFAULT_CONFIG, Config, write_atomic
 from pacha.errors import InvalidInput, ObjectNotFound, ReadOnlyRegistry, RegistryNotFound
 from pacha.pathnames import not_a_directory
-from pacha.perms import PRIVATE, apply_shared, check_shared, share_tree
+from pacha.perms import PRIVATE, check_shared, create, mkdirs, share, share_tree
 from pacha.refs.store import RefStore, RefTransaction
 from pacha.revparse import resolve
 from pacha.store.promised import PromisedStore
@@ -68,12 +68,13 @@ class Registry:
         self._share()
 
     def _share(self) -> None:
-        """Honour core.shared: what this process creates from now on is writable by the group."""
+        """Honour core.shared: what this process creates in the registry gets its modes (private,
+        or writable by the group; pacha.perms). The process umask is left alone."""
         try:
             shared = self.config.get("core.shared")
         except InvalidInput:
             return  # a broken config.toml is reported by the commands that read it
-        apply_shared(shared)
+        share(self.root, shared)
 
     def __repr__(self) -> str:
         return f"Registry({str(self.root)!r})"
@@ -148,7 +149,7 @@ class Registry:
     @contextmanager
     def _lock(self, exclusive: bool) -> Iterator[None]:
         try:
-            fd = os.open(self.root / "gc.lock", os.O_RDWR | os.O_CREAT, 0o666)
+            fd = create(self.root / "gc.lock", os.O_RDWR)
         except OSError as exc:
             raise read_only_error(exc, self.root, "write to it") if is_read_only(exc) else exc from None
         try:
@@ -270,7 +271,7 @@ def init_registry(
     if is_registry(root):
         registry = Registry(root)
         if shared is not None:
-            apply_shared(shared)
+            share(root, shared)
             registry.config.set("core.shared", shared)
             share_tree(registry.root, shared)
         return registry, False
@@ -282,11 +283,11 @@ def init_registry(
         )
     shared = shared or PRIVATE  # a new registry is private unless shared (pacha.perms)
     owner = _owner(root)
-    apply_shared(shared)
+    share(root, shared)
     try:
         for sub in ("objects", "tmp", "refs"):
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        (root / "gc.lock").touch()
+            mkdirs(root / sub)
+        os.close(create(root / "gc.lock", os.O_RDWR))
         write_atomic(root / "config.toml", DEFAULT_CONFIG.encode("utf-8"))
         Config(root / "config.toml").set("core.owner", owner)
         Config(root / "config.toml").set("core.shared", shared)

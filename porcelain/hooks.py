@@ -18,7 +18,6 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from pacha.perms import user_mask
 from porcelain.errors import CheckFailed
 
 PRE, POST = "pre-commit", "post-commit"
@@ -87,7 +86,6 @@ def _run_bounded(path: Path, payload: bytes, env: dict[str, str], cwd: Path) -> 
             env=env,
             cwd=cwd,
             timeout=TIMEOUT_S,
-            umask=user_mask(),  # the user's, not a private registry's
         )
         texts = []
         for f in (err, out):

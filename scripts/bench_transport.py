@@ -94,7 +94,7 @@ def put_file(backend, key: str, path: Path) -> None:
     """A file up in parts (PART_SIZE), as a push sends a large pack."""
     from pacha.transport.backend import PART_SIZE
 
-    upload = backend.start_upload(key, resume=False)
+    upload = backend.start_upload(key, PART_SIZE, resume=False)
     etags = []
     with open(path, "rb") as f:
         while part := f.read(PART_SIZE):

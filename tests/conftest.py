@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +13,6 @@ import pytest
 from blake3 import blake3
 
 import pacha
-from pacha.perms import restore_user_umask
 from tests.seaweedfs import s3_bucket, seaweedfs  # noqa: F401 (fixtures: a real S3 server)
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
@@ -103,15 +101,6 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-@pytest.fixture(autouse=True)
-def _user_umask_restored() -> Iterator[None]:
-    """Each test starts with the user's umask: a test that opened a private registry in this
-    process (which sets the process umask, pacha.perms.apply_shared) must not change the modes
-    the next test's files get (under xdist the order of tests on a worker varies)."""
-    yield
-    restore_user_umask()
 
 
 @pytest.fixture(scope="session")

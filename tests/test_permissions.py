@@ -169,3 +169,45 @@ def test_programs_pacha_starts_get_the_users_umask(cli: Cli, tmp_path: Path) -> 
         k: m for k, m in modes(registry).items() if not k.startswith("hooks")
     }  # the test made hooks/
     assert all(not stat.S_IMODE(m) & 0o077 for m in made_by_pacha.values())
+
+
+def _process_umask() -> int:
+    with open("/proc/self/status", encoding="ascii") as f:
+        return next(int(line.split()[1], 8) for line in f if line.startswith("Umask:"))
+
+
+@pytest.mark.parametrize("shared", ["private", "group"])
+def test_opening_and_committing_in_process_leaves_the_umask_alone(tmp_path: Path, shared: str) -> None:
+    """A Python program using the API keeps its own umask: the registry's modes are set on what
+    Pacha creates, not by changing the process's umask (which would change every file the
+    program writes afterwards)."""
+    import pacha
+    from porcelain import Registry
+    from porcelain.versions.request import RegisterRequest
+
+    previous = os.umask(0o002)
+    try:
+        root = tmp_path / f"in-process-{shared}"
+        pacha.init_registry(root, shared=shared)
+        assert _process_umask() == 0o002
+        reg = Registry.open(root)
+        (tmp_path / "m.bin").write_bytes(os.urandom(5000))
+        reg.register(RegisterRequest(kind="model", name="m", path=str(tmp_path / "m.bin"), version="1.0.0"))
+        reg.set_stage("model", "m:1.0.0", "staging")
+        pacha.open_registry(root).config.set("user.note", "x")
+        assert _process_umask() == 0o002  # nothing in Pacha changed it
+        mine = tmp_path / "mine.txt"
+        mine.write_text("the program's own file")
+        assert stat.S_IMODE(mine.stat().st_mode) == 0o664
+        for name, mode in modes(root).items():
+            perm = stat.S_IMODE(mode)
+            if shared == "private":
+                assert not perm & 0o077, (name, oct(perm))
+                want = 0o700 if stat.S_ISDIR(mode) else 0o600 if Path(name).name in MUTABLE else 0o400
+                assert perm == want, (name, oct(perm))
+            elif stat.S_ISDIR(mode):
+                assert perm & 0o2770 == 0o2770, (name, oct(perm))
+            else:
+                assert perm & 0o440 == 0o440 and not perm & 0o002, (name, oct(perm))
+    finally:
+        os.umask(previous)

@@ -157,10 +157,29 @@ def test_changes_signed_by_an_admin_under_the_policy_before_pass_in_order(
     origin("policy", "set", "team/", "--admin", "user:ada@example.com",
            "--key", f"user:ada@example.com={team.ada.fingerprint}")  # fmt: skip
     ada = {**origin.env, "PACHA_PRINCIPAL": "user:ada@example.com"}
-    origin("policy", "set", "team/fraud", "--writer", "user:bob@example.com",
-           "--key", f"user:bob@example.com={team.bob.fingerprint}", "--sign", team.ada.fingerprint, env=ada)
-    origin("model", "register", "team/fraud", artifact(tmp_path, "a"), "-v", "1.0.0",
-           "--sign", team.bob.fingerprint, env={**origin.env, "PACHA_PRINCIPAL": "user:bob@example.com"})
+    origin(
+        "policy",
+        "set",
+        "team/fraud",
+        "--writer",
+        "user:bob@example.com",
+        "--key",
+        f"user:bob@example.com={team.bob.fingerprint}",
+        "--sign",
+        team.ada.fingerprint,
+        env=ada,
+    )
+    origin(
+        "model",
+        "register",
+        "team/fraud",
+        artifact(tmp_path, "a"),
+        "-v",
+        "1.0.0",
+        "--sign",
+        team.bob.fingerprint,
+        env={**origin.env, "PACHA_PRINCIPAL": "user:bob@example.com"},
+    )
     origin("push")
     bob("pull")
     out = bob("verify", "team/fraud:1.0.0", "--policy").text

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from pacha import perms
 from pacha.crash import crash_point
 from pacha.crypto import keyring_log
 from pacha.crypto.convert import ConvertReport, Progress, convert
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 @contextmanager
 def keyring_lock(root: Path) -> Iterator[None]:
     """Exclusive while the keyring is read, changed and replaced."""
-    fd = os.open(root / "keyring.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    fd = perms.create(root / "keyring.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pacha import codec
+from pacha import codec, perms
 from pacha.crash import crash_point
 from pacha.crypto import envelope, stage
 from pacha.store.pack import remove_pack
@@ -136,8 +136,8 @@ def convert(store: ObjectStore, progress: Progress | None = None) -> ConvertRepo
     current = store.keys.unlocked().current
     report = ConvertReport()
     _convert_loose(store, current, report, progress)
-    store.packs.dir.mkdir(parents=True, exist_ok=True)  # a registry that never packed has none
-    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o666)
+    perms.mkdirs(store.packs.dir)  # a registry that never packed has none
+    fd = perms.create(store.packs.dir / "repack.lock", os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # no repack rewrites packs meanwhile
         store.packs.refresh(force=True)

@@ -304,13 +304,13 @@ def check_new_passphrase(passphrase: bytes) -> None:
 
 def write_atomic(path: Path, data: bytes, tmp_dir: Path) -> None:
     """Write data to path atomically: a temp file in tmp_dir, fsynced, renamed over path,
-    the directory fsynced. Mode 0666 less the umask, as every registry file (pacha.perms)."""
+    the directory fsynced. Mode 0666 less the registry's mask, as every registry file (pacha.perms)."""
     import tempfile
 
-    from pacha.perms import current_umask
+    from pacha.perms import file_mode, mkdirs
 
-    mode = 0o666 & ~current_umask()
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    mode = file_mode(path)
+    mkdirs(tmp_dir)
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix=f"{path.name}-")
     try:
         os.fchmod(fd, mode)

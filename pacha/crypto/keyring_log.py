@@ -17,6 +17,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from pacha import perms
 from pacha.crypto.errors import KeyringError
 from pacha.crypto.keyring import write_atomic
 
@@ -45,7 +46,7 @@ def write_base(root: Path, url: str, data: bytes) -> None:
     path = _base_path(root, url)
     if read_base(root, url) == data:
         return
-    path.parent.mkdir(exist_ok=True)
+    perms.mkdirs(path.parent)
     write_atomic(path, data, root / "tmp")
 
 
@@ -57,7 +58,7 @@ def append(root: Path, entry: dict[str, Any]) -> None:
 
     line = msgspec.json.encode({"when_ns": time.time_ns(), **entry}, order="sorted") + b"\n"
     try:
-        fd = os.open(root / LOG_NAME, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        fd = perms.create(root / LOG_NAME, os.O_WRONLY | os.O_APPEND)  # the registry's mode
         try:
             os.write(fd, line)
             os.fsync(fd)

@@ -21,6 +21,7 @@ from pacha.crypto.sealed_file import SealedReader, SealedWriter
 from pacha.errors import CheckFailed, InvalidInput
 from pacha.hashing import new_hasher
 from pacha.objects import MODE_EXEC, MODE_TREE
+from pacha.pathnames import check_destination
 from pacha.pathnames import check_name as check_path_name
 from pacha.trees import read_tree, write_tree
 
@@ -84,6 +85,7 @@ def seal_artifact(
         raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
     if dest.is_dir():
         raise InvalidInput(f"{dest} is a directory: give -o a file name for the sealed file")
+    check_destination(dest)  # a file where a directory of dest should be: named
     info = store.stat(artifact)
     meta: dict[str, Any] = {
         "filename": filename,
@@ -160,6 +162,7 @@ def open_sealed(
             dest = Path(check_path_name(str(meta.get("filename", "")), f"{path}: recorded file name"))
         if dest.exists() and not force:
             raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
+        check_destination(dest)
         tmp = _temp_beside(dest)
         try:
             if meta.get("kind") == "tar":

@@ -28,6 +28,7 @@ from typing import TypeVar
 
 import lmdb
 
+from pacha import perms
 from pacha.errors import RefDatabaseError
 from pacha.refs.lmdb_errors import db_error as db_error
 from pacha.refs.lmdb_errors import is_permission
@@ -256,15 +257,17 @@ class RefEnv:
         except OSError as exc:
             raise db_error(exc, self.path, doing) from None
         try:
-            self.path.mkdir(exist_ok=True)
+            perms.mkdirs(self.path)
             env = lmdb.open(
                 str(self.path),
                 map_size=map_size_for(used),
                 subdir=True,
                 max_dbs=MAX_DBS,
                 readahead=False,
-                mode=FILE_MODE,
+                mode=perms.file_mode(self.path / DATA_FILE, FILE_MODE),
             )
+            for name in (DATA_FILE, LOCK_FILE):  # LMDB's mode is less the umask: set it exactly
+                perms.fix_mode(self.path / name, FILE_MODE)
         except (lmdb.Error, OSError) as exc:
             raise db_error(exc, self.path, "write to it") from None
         try:

@@ -20,7 +20,7 @@ from typing import Any
 
 from blake3 import blake3
 
-from pacha import objects
+from pacha import objects, perms
 from pacha.config import write_atomic
 from pacha.errors import CheckFailed, PachaError
 from pacha.ids import ZERO_ID, check_id
@@ -251,7 +251,7 @@ def recover_refs(registry: Registry) -> Recovery:
         aside = registry.root / f"refs.damaged-{time.strftime('%Y%m%dT%H%M%S')}-{os.getpid()}"
         os.rename(refs_dir, aside)
         report.moved_aside = str(aside)
-    refs_dir.mkdir()
+    perms.mkdirs(refs_dir)
     wanted: dict[str, str] = {}
     for name, object_id in snapshot.items():
         if store.has(object_id):

@@ -15,7 +15,7 @@ from pacha import codec
 from pacha.errors import CorruptObject, ObjectNotFound
 from pacha.hashing import hash_bytes
 from pacha.ids import HEX_DIGITS, ID_LEN
-from pacha.perms import read_only_mode
+from pacha.perms import mkdirs, read_only_mode
 from pacha.store.checks import DAMAGED, HEAD, MISSING, SOUND, header_problem, problem, read_for_check
 from pacha.store.encodings import ZSTD_CODER
 from pacha.store.pack_writer import Seal
@@ -103,7 +103,8 @@ class LooseStore:
     def write_stored(self, object_id: str, header: bytes, body: bytes) -> None:
         """Write an object's stored form (header and encoded body) as its loose file."""
         parts = (header, body) if self.seal is None else self.seal(object_id, (header, body))
-        self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        if not self.tmp_dir.is_dir():
+            mkdirs(self.tmp_dir)
         tmp_path = temp_path(self.tmp_dir, "obj")
         try:
             with open(tmp_path, "xb") as f:
@@ -123,9 +124,9 @@ class LooseStore:
             return
         shard = final.parent
         if not shard.is_dir():
-            shard.mkdir(parents=True, exist_ok=True)
+            mkdirs(shard)
             fsync_dir(self.root)
-        os.chmod(tmp_path, read_only_mode())  # the read bits the umask allows
+        os.chmod(tmp_path, read_only_mode(final))  # the read bits the registry's mask allows
         os.rename(tmp_path, final)
         fsync_dir(shard)
 

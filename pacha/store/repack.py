@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pacha import codec
+from pacha import codec, perms
 from pacha.crash import crash_point
 from pacha.errors import CorruptObject, InvalidInput, ObjectNotFound
 from pacha.store.chunked import decode_chunk_list
@@ -176,7 +176,7 @@ def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | 
     merge = len(store.packs.packs) > (AUTO_PACK_LIMIT if limit is None else limit)
     if not merge and store.packs.uncovered < MIDX_AFTER:
         return None
-    fd = os.open(store.packs.dir / "repack.lock", os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
+    fd = perms.create(store.packs.dir / "repack.lock", os.O_RDWR)  # the registry's mode
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from pacha.perms import read_only_mode
+from pacha.perms import file_mode, mkdirs, read_only_mode
 from pacha.store.reader import write_all
 
 WRITEBACK_EVERY = 64 << 20
@@ -146,9 +146,10 @@ class TempFile:
     file (never removed) from a dead one's (owner_alive)."""
 
     def __init__(self, tmp_dir: Path, prefix: str) -> None:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        self.path = temp_path(tmp_dir, prefix)
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o666)  # less the umask
+        if not tmp_dir.is_dir():
+            mkdirs(tmp_dir)
+        self.path = temp_path(tmp_dir, prefix)  # its final mode is set by install
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, file_mode(self.path))
         self.written = 0
         self._unsynced = 0
 
@@ -178,14 +179,14 @@ class TempFile:
     def install(self, final: Path, mode: int | None = None) -> None:
         """fsync, then atomically rename to final (replacing nothing: same name = same bytes).
 
-        mode: default read-only, with the read bits the umask allows (pacha.perms).
+        mode: default read-only, with the read bits the registry's mask allows (pacha.perms).
         """
         os.fsync(self.fd)
         os.close(self.fd)
         self.fd = -1
-        os.chmod(self.path, read_only_mode() if mode is None else mode)
+        os.chmod(self.path, read_only_mode(final) if mode is None else mode)
         if not final.parent.is_dir():
-            final.parent.mkdir(parents=True, exist_ok=True)
+            mkdirs(final.parent)
             fsync_dir(final.parent.parent)
         os.rename(self.path, final)
         fsync_dir(final.parent)

@@ -98,9 +98,9 @@ class Backend(Protocol):
         """Store data under key unconditionally (content-addressed keys only); returns the ETag."""
         ...
 
-    def start_upload(self, key: str, resume: bool = True) -> MultipartUpload:
-        """Write key in parts: the unfinished upload of key an interrupted call left (resume),
-        with the parts it holds, else a new one."""
+    def start_upload(self, key: str, part_size: int, resume: bool = True) -> MultipartUpload:
+        """Write key in parts of part_size bytes (the last shorter): the unfinished upload of key
+        an interrupted call left (resume), with the parts it holds, else a new one."""
         ...
 
     def create(self, key: str, data: bytes) -> str:

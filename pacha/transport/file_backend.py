@@ -193,14 +193,14 @@ class FileBackend:
         finally:
             self._drop_temp(tmp)  # gone already unless the rename failed
 
-    def start_upload(self, key: str, resume: bool = True) -> FileUpload:
+    def start_upload(self, key: str, part_size: int, resume: bool = True) -> FileUpload:
         """A file written part by part into a temp file, renamed to key at the end. Never
         resumed: the temp file of a killed writer is another process's (prune removes it)."""
         try:
             tmp, fd = self._new_temp()
         except OSError as exc:
             raise self._error(exc, f"writing {key}") from None
-        return FileUpload(self, key, tmp, fd)
+        return FileUpload(self, key, tmp, fd, part_size)
 
     def create(self, key: str, data: bytes) -> str:
         def write() -> None:
@@ -322,20 +322,18 @@ class FileUpload:
     """A key written in parts at their offsets into one temp file (parts of equal size but the
     last), fsynced and renamed to the key by complete()."""
 
-    def __init__(self, backend: FileBackend, key: str, tmp: Path, fd: int) -> None:
+    def __init__(self, backend: FileBackend, key: str, tmp: Path, fd: int, part_size: int) -> None:
         self.backend = backend
         self.key = key
         self._tmp = tmp
         self._fd = fd
-        self._part_size = 0
+        self._part_size = part_size  # parts arrive in any order: each is put at its offset
 
     def held(self, number: int, data: Buffer) -> str | None:
         return None
 
     def put_part(self, number: int, data: Buffer) -> str:
         view = memoryview(data)
-        if number == 1:
-            self._part_size = len(view)
         offset = (number - 1) * self._part_size
         try:
             while view:

@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Collection, Container, Iterable
 from pathlib import Path
 
+from pacha import perms
 from pacha.hashing import hash_bytes
 from pacha.transport.remote import Remote
 
@@ -104,9 +105,10 @@ def _write(path: Path, data: bytes) -> None:
     """A cache file, atomically (temp + rename); one that cannot be written is only a slower
     next push (a read-only registry)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        perms.mkdirs(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
         tmp.write_bytes(data)
+        os.chmod(tmp, perms.file_mode(path))  # the registry's mode, not the umask's
         os.replace(tmp, path)
     except OSError:
         pass

@@ -130,7 +130,7 @@ class ObstoreBackend:
     def abort_upload(self, upload: Upload) -> None:
         pass
 
-    def start_upload(self, key: str, resume: bool = True) -> ObstoreUpload:
+    def start_upload(self, key: str, part_size: int, resume: bool = True) -> ObstoreUpload:
         return ObstoreUpload(self, key)
 
 

@@ -10,6 +10,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import NamedTuple, TypeVar
 
+from pacha import perms
 from pacha.errors import CorruptObject
 from pacha.transport import cas, local, reftable
 from pacha.transport.backend import Backend, KeyMissing, PreconditionFailed, Stat, default_jobs
@@ -223,9 +224,10 @@ def _write_cache(path: Path, data: bytes) -> None:
     """A cache file, atomically (temp + rename: a reader never sees half of it; no fsync, it is
     checked on every read and fetched again if damaged)."""
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        perms.mkdirs(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
         tmp.write_bytes(data)
+        os.chmod(tmp, perms.file_mode(path))  # the registry's mode, not the umask's
         os.replace(tmp, path)
     except OSError:
         pass  # a cache that cannot be written (read-only registry) is only a slower next time

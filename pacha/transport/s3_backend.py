@@ -232,7 +232,7 @@ class S3Backend:
             Key=self._key(upload.key), UploadId=upload.upload_id,
         )  # fmt: skip
 
-    def start_upload(self, key: str, resume: bool = True) -> S3Upload:
+    def start_upload(self, key: str, part_size: int, resume: bool = True) -> S3Upload:
         """A multipart upload of key: the unfinished one an interrupted push left (with the parts
         it holds; the newest if several), else a new one (resume=False: always a new one)."""
         full = self._key(key)

@@ -164,7 +164,7 @@ class PackSender:
     def _in_parts(self, plan: outgoing.PackPlan) -> None:
         """A large pack: a multipart upload fed part by part as the parts are built."""
         key = pack_key(plan.pack_id)
-        upload = self.backend.start_upload(key, resume=key in self._unfinished_keys())
+        upload = self.backend.start_upload(key, PART_SIZE, resume=key in self._unfinished_keys())
         etags: list[Future[str] | str] = []
         uploaded = 0
         try:

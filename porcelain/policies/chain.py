@@ -57,7 +57,7 @@ class Change:
     def action(self) -> str:
         """The command that makes such a change, for messages."""
         if self.ref.startswith(rec.GROUPS):
-            return f"policy group {self.ref[len(rec.GROUPS):]}"
+            return f"policy group {self.ref[len(rec.GROUPS) :]}"
         return f"policy {'remove' if self.record_id is None else 'set'} {self.target}"
 
     @property

@@ -11,7 +11,6 @@ import sys
 import tempfile
 from typing import BinaryIO, cast
 
-from pacha.perms import user_mask
 from porcelain.core import Core
 from porcelain.errors import InvalidInput
 from porcelain.runs import records as runs
@@ -33,7 +32,7 @@ def execute(core: Core, run: Run, command: list[str], echo: BinaryIO | None = No
     with tempfile.TemporaryFile() as log:
         try:
             proc = subprocess.Popen(  # the training command's files are the user's: their umask
-                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, umask=user_mask()
+                command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
             )
         except OSError as exc:
             run.finish(runs.FAILED, exit_code=127)

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from pacha import perms
 from pacha.errors import InvalidInput, UsageError
 from pacha.pathnames import check_source, name_problem
 from pacha.store.reader import write_all
@@ -109,7 +110,8 @@ def _spool_path(tmp_dir: Path, filename: str) -> Path:
     """A fresh temp file name that keeps filename's suffix (card defaults go by it)."""
     suffix = Path(filename).suffix
     suffix = suffix if len(suffix) <= 32 else ""
-    tmp_dir.mkdir(parents=True, exist_ok=True)
+    if not tmp_dir.is_dir():
+        perms.mkdirs(tmp_dir)
     # named for its writer (pid and start time): gc removes it once that process is gone
     return temp_path(tmp_dir, "stream").with_suffix(suffix) if suffix else temp_path(tmp_dir, "stream")
 
