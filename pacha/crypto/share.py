@@ -21,8 +21,8 @@ from pacha.crypto.sealed_file import SealedReader, SealedWriter
 from pacha.errors import CheckFailed, InvalidInput
 from pacha.hashing import new_hasher
 from pacha.objects import MODE_EXEC, MODE_TREE
+from pacha.pathnames import check_destination, not_a_directory
 from pacha.pathnames import check_name as check_path_name
-from pacha.pathnames import not_a_directory
 from pacha.trees import read_tree, write_tree
 
 if TYPE_CHECKING:
@@ -101,6 +101,7 @@ def seal_artifact(
     if dest.is_dir():
         raise InvalidInput(f"{dest} is a directory: give -o a file name for the sealed file")
     _check_destination(dest, force)
+    check_destination(dest)  # a file where a directory of dest should be: named
     info = store.stat(artifact)
     meta: dict[str, Any] = {
         "filename": filename,
@@ -180,6 +181,7 @@ def open_sealed(
         if dest is None:
             dest = Path(check_path_name(str(meta.get("filename", "")), f"{path}: recorded file name"))
         _check_destination(dest, force)
+        check_destination(dest)
         tmp = _temp_beside(dest)
         try:
             if meta.get("kind") == "tar":
