@@ -5,12 +5,14 @@
 
 Data: float32 "weights" of --mib MiB (v1) and v2 with 2 % of the values changed in
 scattered 2.5 MiB regions (stored as deltas against v1's chunks). For each registry
-(plain; encrypted with `init --encrypt`): wall time and peak RSS of registering v1
-and v2 and of downloading each, best of --trials, the plain and the encrypted run of
-each step back to back so that a busy machine slows both alike; `cp` of v1 as the floor.
-Issue 15 asks encrypted within 1.3x of plain. Also printed: the load average before and
-after (the machine is shared), and Argon2id's key derivation alone, which every encrypted
-command pays once (64 MiB, 3 passes: it is also most of the encrypted runs' extra RSS).
+(plain; encrypted with `init --encrypt`): wall time, CPU time (user + system, all
+threads) and peak RSS of registering v1 and v2 and of downloading each, best of
+--trials, the plain and the encrypted run of each step back to back so that a busy
+machine slows both alike; `cp` of v1 as the floor. Issue 15 asks encrypted within 1.3x
+of plain (wall). On a shared machine the CPU ratio is the steadier figure: wall time
+there depends on who else runs. Also printed: the load average before and after, and
+Argon2id's key derivation alone, which every encrypted command pays once (64 MiB, 3
+passes: it is also most of the encrypted runs' extra RSS).
 """
 
 from __future__ import annotations
@@ -21,13 +23,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
-
-from _bench import timed_with_rss
 
 MiB = 1 << 20
 PACHA = shutil.which("pacha") or sys.exit("pacha is not on PATH: run inside the project's venv")
 PASSPHRASE = "bench passphrase, not a secret"
+Timing = tuple[float, float, int]  # wall seconds, CPU seconds (user + system), peak RSS bytes
 
 
 def weights(work: Path, size: int) -> list[Path]:
@@ -45,10 +47,27 @@ def weights(work: Path, size: int) -> list[Path]:
     return paths
 
 
-def timed(cmd: list[str | Path], env: dict[str, str]) -> tuple[float, int]:
+# Read from a small parent: a child forked from this (large) process would report this
+# process's pages as its peak RSS until it execs (as scripts/_bench.py's wrapper).
+USAGE_WRAPPER = """
+import os, subprocess, sys
+child = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)
+_, status, usage = os.wait4(child.pid, 0)
+print(usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
+def timed(cmd: list[str | Path], env: dict[str, str]) -> Timing:
+    """Run cmd (its output discarded): its wall time, CPU time and peak RSS (wait4's rusage)."""
     os.sync()
-    seconds, rss, _ = timed_with_rss([str(c) for c in cmd], env=env)
-    return seconds, rss
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", USAGE_WRAPPER, *map(str, cmd)], env=env, capture_output=True)
+    seconds = time.perf_counter() - start
+    if proc.returncode:
+        sys.exit(f"{' '.join(map(str, cmd))} exited {proc.returncode}: {proc.stderr.decode()[-500:]}")
+    cpu, rss_kib = proc.stdout.split()
+    return seconds, float(cpu), int(rss_kib) * 1024
 
 
 def _env(reg: Path) -> dict[str, str]:
@@ -56,12 +75,12 @@ def _env(reg: Path) -> dict[str, str]:
     return env | {"PACHA_DIR": str(reg), "PACHA_PASSPHRASE": PASSPHRASE}
 
 
-def trial(work: Path, sources: list[Path]) -> dict[bool, dict[str, tuple[float, int]]]:
+def trial(work: Path, sources: list[Path]) -> dict[bool, dict[str, Timing]]:
     """Two fresh registries, plain and encrypted, taken step by step in turn (register v1,
     v2; download v1, v2, each checked against its source), so that a load that comes and
     goes on a shared machine falls on both alike."""
     regs = {False: work / "plain", True: work / "enc"}
-    out: dict[bool, dict[str, tuple[float, int]]] = {False: {}, True: {}}
+    out: dict[bool, dict[str, Timing]] = {False: {}, True: {}}
     for encrypted, reg in regs.items():
         shutil.rmtree(reg, ignore_errors=True)
         init = [PACHA, "init", "-q", *(["--encrypt"] if encrypted else [])]
@@ -81,15 +100,13 @@ def trial(work: Path, sources: list[Path]) -> dict[bool, dict[str, tuple[float, 
             dest.unlink()
     for encrypted, reg in regs.items():
         size = sum(p.stat().st_size for p in (reg / "objects").rglob("*") if p.is_file())
-        out[encrypted]["store MiB"] = (size / MiB, 0)
+        out[encrypted]["store MiB"] = (size / MiB, 0.0, 0)
         shutil.rmtree(reg)
     return out
 
 
 def kdf_seconds() -> float:
     """Wall time of one Argon2id derivation with the registry's parameters (best of 3)."""
-    import time
-
     from pacha.crypto.kdf import Argon2Params, derive
 
     best = float("inf")
@@ -112,29 +129,32 @@ def main() -> None:
     with tempfile.TemporaryDirectory(dir=args.dir, prefix="bench-crypto-") as tmp:
         work = Path(tmp)
         sources = weights(work, args.mib * MiB)
-        cp_time, _ = timed(["cp", sources[0], work / "copy.bin"], dict(os.environ))
+        cp_time = timed(["cp", sources[0], work / "copy.bin"], dict(os.environ))[0]
         (work / "copy.bin").unlink()
-        best: dict[bool, dict[str, tuple[float, int]]] = {False: {}, True: {}}
+        best: dict[bool, dict[str, Timing]] = {False: {}, True: {}}
         for _ in range(args.trials):
             for encrypted, steps in trial(work, sources).items():
-                for step, (seconds, rss) in steps.items():
-                    old = best[encrypted].get(step)
-                    if old is None or seconds < old[0]:
-                        best[encrypted][step] = (seconds, max(rss, old[1] if old else 0))
+                for step, (seconds, cpu, rss) in steps.items():
+                    old = best[encrypted].get(step, (seconds, cpu, rss))
+                    best[encrypted][step] = (min(seconds, old[0]), min(cpu, old[1]), max(rss, old[2]))
     print(
         f"\n{args.mib} MiB float32 weights (v2: 2 % changed), best of {args.trials}; "
         f"cp of v1: {cp_time:.2f} s; Argon2id once: {kdf_seconds():.2f} s; "
         f"load average before/after: {load_before} / {os.getloadavg()[0]:.1f}"
     )
-    print(f"{'step':<14}{'plain s':>10}{'encrypted s':>13}{'ratio':>8}{'plain RSS':>12}{'enc RSS':>10}")
-    for step, (plain, rss) in best[False].items():
-        enc, enc_rss = best[True][step]
+    print(
+        f"{'step':<14}{'plain s':>10}{'encrypted s':>13}{'ratio':>8}"
+        f"{'plain CPU':>11}{'enc CPU':>9}{'ratio':>7}{'plain RSS':>11}{'enc RSS':>9}"
+    )
+    for step, (plain, plain_cpu, rss) in best[False].items():
+        enc, enc_cpu, enc_rss = best[True][step]
         if step == "store MiB":
             print(f"{step:<14}{plain:>10.1f}{enc:>13.1f}{enc / plain:>8.3f}")
             continue
         print(
             f"{step:<14}{plain:>10.2f}{enc:>13.2f}{enc / plain:>8.2f}"
-            f"{rss / MiB:>10.0f}Mi{enc_rss / MiB:>8.0f}Mi"
+            f"{plain_cpu:>11.2f}{enc_cpu:>9.2f}{enc_cpu / plain_cpu:>7.2f}"
+            f"{rss / MiB:>9.0f}Mi{enc_rss / MiB:>7.0f}Mi"
         )
 
 

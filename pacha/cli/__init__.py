@@ -13,10 +13,12 @@ import os
 import sys
 from collections.abc import Mapping
 from importlib import import_module
+from pathlib import Path
 from typing import Any
 
 from pacha import __version__
 from pacha.cli.registry_option import add_registry_option, choose_registry
+from pacha.crypto import early
 from pacha.errors import PachaError, UsageError
 
 # command name -> module defining `app`, in the order `pacha --help` lists them
@@ -52,6 +54,20 @@ PLUMBING: dict[str, str] = {
 }
 # commands that open no registry, so take no `--registry` after their name
 WITHOUT_REGISTRY = frozenset({"init", "clone", "decrypt"})
+# commands that always read or write object bodies, so an encrypted registry's key is derived
+# while they start up (pacha.crypto.early); not those that may only look at headers or refs
+UNLOCK_EARLY = frozenset(
+    {
+        "checkout-object",
+        "write-tree",
+        "verify-object",
+        "fsck",
+        "gc",
+        "repack",
+        "pack-objects",
+        "unpack-objects",
+    }
+)
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2
@@ -84,8 +100,11 @@ def summary(app: Any) -> str:
     return " ".join(inspect.cleandoc(str(text or "")).split("\n\n")[0].split())
 
 
-def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
-    """Run one command line; returns the exit code."""
+def run(
+    argv: list[str], commands: Mapping[str, str] = PLUMBING, unlock_early: frozenset[str] = UNLOCK_EARLY
+) -> int:
+    """Run one command line; returns the exit code. unlock_early: the commands that derive an
+    encrypted registry's key while they start up (pacha.crypto.early)."""
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
@@ -126,7 +145,16 @@ def run(argv: list[str], commands: Mapping[str, str] = PLUMBING) -> int:
         hint = f"; did you mean '{close[0]}'?" if close else "; see 'pacha --help'"
         print(f"pacha: '{name}' is not a pacha command{hint}", file=sys.stderr)
         return EXIT_USAGE
+    if name in unlock_early:
+        early.start(rest, _found_registry)  # its key derived while the command's modules import
     return invoke(import_module(module).app, rest, f"pacha {name}", name not in WITHOUT_REGISTRY)
+
+
+def _found_registry() -> Path:
+    """The registry a command without `--registry` uses ($PACHA_DIR, or found from here)."""
+    from pacha.registry import find_registry
+
+    return find_registry(None)
 
 
 def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = True) -> int:

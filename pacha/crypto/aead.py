@@ -34,7 +34,7 @@ class Cipher:
         return nonce, self._aead.encrypt(nonce, plaintext, associated)
 
     def seal_into(
-        self, nonce: bytes, plaintext: bytes | memoryview, associated: bytes, out: memoryview
+        self, nonce: bytes, plaintext: bytes | bytearray | memoryview, associated: bytes, out: memoryview
     ) -> None:
         """Seal plaintext under nonce (fresh, from the caller) into out (its length + TAG_LEN)."""
         self._aead.encrypt_into(nonce, plaintext, associated, out)

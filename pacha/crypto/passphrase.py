@@ -75,6 +75,19 @@ def passphrase(what: str) -> bytes:
     return typed
 
 
+def passphrase_without_prompt() -> bytes | None:
+    """The passphrase if a key file or PACHA_PASSPHRASE gives it, None if only a prompt could
+    (or the key file cannot be read: passphrase() reports that when the command asks)."""
+    path = os.environ.get(ENV_KEY_FILE)
+    if path:
+        try:
+            return read_key_file(Path(path))
+        except KeyringError:
+            return None
+    value = os.environ.get(ENV_PASSPHRASE)
+    return value.encode("utf-8") if value else None
+
+
 def new_passphrase(what: str, key_file: Path | None = None) -> bytes:
     """A new passphrase (for `key add`, `key rotate`): key_file, PACHA_NEW_KEY_FILE,
     PACHA_NEW_PASSPHRASE, or typed twice on the terminal."""

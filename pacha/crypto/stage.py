@@ -13,7 +13,7 @@ encrypted object exactly as a plain one. Forms already sealed pass through uncha
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import TracebackType
 from typing import Protocol, Self
 
@@ -22,6 +22,8 @@ from pacha.crypto import envelope
 from pacha.crypto.aead import NONCE_LEN, TAG_LEN, Cipher, TagMismatch
 
 Buffer = bytes | bytearray | memoryview
+_ENCODING_AT = len(codec.MAGIC) + 1  # a header's encoding byte follows its magic and format version
+Room = Callable[[int], memoryview]  # n -> n writable bytes (pacha.store.slabs.Slab.take)
 
 
 class Stream(Protocol):
@@ -50,6 +52,8 @@ class Keys(Protocol):
 
     def sealing(self) -> tuple[str, Cipher]: ...
 
+    def sealer(self) -> envelope.Sealer: ...
+
 
 def _split_header(parts: Sequence[Buffer], object_id: str) -> tuple[codec.Header, list[Buffer]]:
     """The header at the start of parts, and the body that follows it, as parts."""
@@ -70,17 +74,45 @@ def _split_header(parts: Sequence[Buffer], object_id: str) -> tuple[codec.Header
     return header, body
 
 
+def _sealed_already(head: Buffer) -> bool:
+    """Whether a stored form starting with head says encoding 4 (what a chunk sealed on the
+    ingest pool says when the pack writer passes it here again): no need to parse it."""
+    return len(head) > _ENCODING_AT and head[_ENCODING_AT] == envelope.ENCRYPTED and head[:4] == codec.MAGIC
+
+
+def sealed_size(n: int) -> int:
+    """The bytes `seal_body` asks room for to seal a body of n bytes."""
+    return envelope.sealed_length(n)
+
+
 def seal_parts(keys: Keys, object_id: str, parts: Sequence[Buffer]) -> tuple[Buffer, ...]:
     """The stored form (header + body, in parts) as it goes to disk: sealed if the registry
     is encrypted and it is not sealed yet, else unchanged."""
-    if not keys.encrypted:
+    if not keys.encrypted or _sealed_already(parts[0]):
         return tuple(parts)
     header, body = _split_header(parts, object_id)
     if header.encoding == envelope.ENCRYPTED:
         return tuple(parts)
-    kid, cipher = keys.sealing()
-    sealed = envelope.seal(cipher, kid, object_id, header.kind, header.size, header.encoding, body)
-    return codec.pack_header(header.kind, header.size, envelope.ENCRYPTED), sealed
+    inner = body[0] if len(body) == 1 else b"".join(body)
+    return seal_body(keys.sealer(), object_id, header.kind, header.size, header.encoding, inner)
+
+
+def seal_body(
+    sealer: envelope.Sealer,
+    object_id: str,
+    kind: str,
+    size: int,
+    encoding: int,
+    body: Buffer,
+    room: Room | None = None,
+) -> tuple[bytes, Buffer]:
+    """(header, envelope) of an object of kind and size whose body, in encoding, is body:
+    its stored form in an encrypted registry (what seal_parts gives, for a writer that has
+    the header's fields at hand and need not write and parse a header first)."""
+    n = envelope.sealed_length(len(body))
+    out = room(n) if room is not None else memoryview(bytearray(n))
+    sealer.seal_into(bytes.fromhex(object_id), kind, size, encoding, body, out)
+    return _sealed_header(kind, size), out
 
 
 def open_stored(keys: Keys, object_id: str, header: codec.Header, raw: Stream) -> tuple[codec.Header, Stream]:
@@ -138,8 +170,13 @@ def open_chunk_into(keys: Keys, chunk_id: str, size: int, stored: memoryview, ou
     return True
 
 
-@functools.lru_cache(maxsize=4096)
 def _sealed_blob_header(size: int) -> bytes:
-    """The object header of a sealed blob of size bytes (cached: chunk sizes repeat, and the
-    header would otherwise be encoded again for each chunk read)."""
-    return codec.pack_header("blob", size, envelope.ENCRYPTED)
+    """The object header of a sealed blob of size bytes."""
+    return _sealed_header("blob", size)
+
+
+@functools.lru_cache(maxsize=4096)
+def _sealed_header(kind: str, size: int) -> bytes:
+    """The object header of a sealed object of kind and size bytes (cached: chunk sizes
+    repeat, and the header would otherwise be encoded again for each chunk)."""
+    return codec.pack_header(kind, size, envelope.ENCRYPTED)

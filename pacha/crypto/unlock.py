@@ -13,7 +13,9 @@ import os
 import threading
 from pathlib import Path
 
+from pacha.crypto import early
 from pacha.crypto.aead import Cipher
+from pacha.crypto.envelope import Sealer
 from pacha.crypto.errors import KeyringError
 from pacha.crypto.keyring import FILE_NAME, Keyring, Slot
 from pacha.crypto.passphrase import passphrase
@@ -30,6 +32,7 @@ class Unlocked:
         self.keys = keys
         self.slot = slot  # the slot the passphrase opened (None when taken from the cache)
         self._ciphers = {kid: Cipher(key) for kid, key in keys.items()}
+        self._sealer: Sealer | None = None
 
     def cipher(self, kid: str) -> Cipher:
         cipher = self._ciphers.get(kid)
@@ -43,6 +46,13 @@ class Unlocked:
     @property
     def sealing(self) -> tuple[str, Cipher]:
         return self.current, self._ciphers[self.current]
+
+    @property
+    def sealer(self) -> Sealer:
+        """What seals with the current key (made once: every object sealed asks for it)."""
+        if self._sealer is None:
+            self._sealer = Sealer(self._ciphers[self.current], self.current)
+        return self._sealer
 
 
 def unlock_keyring(root: Path, ring: Keyring, secret: bytes | None = None) -> Unlocked:
@@ -84,6 +94,10 @@ class RegistryKeys:
         """The current master key's id and cipher: what new bodies are sealed with."""
         return self.unlocked().sealing
 
+    def sealer(self) -> Sealer:
+        """What seals new bodies with the current master key (pacha.crypto.envelope)."""
+        return self.unlocked().sealer
+
     def use(self, unlocked: Unlocked) -> None:
         """Keys already unwrapped by the caller (init --encrypt, key commands)."""
         self._unlocked = unlocked
@@ -102,8 +116,12 @@ def _unlock_cached(root: Path) -> Unlocked:
         hit = _cache.get((root, data))
     if hit is not None:
         return Unlocked(*hit)
-    ring = Keyring.load(root)
-    unlocked = unlock_keyring(root, ring)
+    ring = Keyring.from_bytes(data, str(root / FILE_NAME))  # the bytes the cache and early.take know
+    secret = passphrase(f"registry {root}")
+    unwrapped = early.take(root, data, secret)  # started by the dispatcher (pacha.crypto.early)
+    if unwrapped is None:
+        unwrapped = ring.unlock(secret, f"the keyring of {root}")
+    unlocked = Unlocked(ring.current, unwrapped[1], unwrapped[0])
     with _lock:
         _cache[(root, data)] = (unlocked.current, unlocked.keys)
     return unlocked

@@ -78,11 +78,31 @@ def frames_problem(body: bytes | memoryview, size: int) -> str | None:
 def read_for_check(fd: int, offset: int, length: int) -> bytes:
     """What the cheap check reads of a copy of length bytes at offset: its first HEAD bytes,
     or all of it when its encoding is walked (zstd frames, a delta, a chunk list) and it is
-    at most WHOLE_CHECK bytes; an identity body needs only its length. Raises OSError."""
+    at most WHOLE_CHECK bytes; an identity body needs only its length, and an envelope of
+    one segment (every sealed chunk) its first segment's word. Raises OSError."""
     head = os.pread(fd, min(length, HEAD), offset)
     if HEAD < length <= WHOLE_CHECK and len(head) > 5 and head[5] != codec.IDENTITY:
+        if head[5] == codec.ENCRYPTED:  # first through the first segment's word
+            head += os.pread(fd, min(length, _ENVELOPE_HEAD) - len(head), offset + len(head))
+            if _one_segment(head):
+                return head
         head += os.pread(fd, length - len(head), offset + len(head))
     return head
+
+
+# an envelope's header, prefix and first segment word: all a one-segment envelope's check needs
+_ENVELOPE_HEAD = codec.MAX_HEADER_LEN + envelope.PREFIX + 4
+
+
+def _one_segment(head: bytes) -> bool:
+    """Whether the envelope of a copy starting with head has one segment (its first segment's
+    word is at hand and says it is the last); False when that cannot be told from head."""
+    try:
+        header = codec.parse_header(head[: codec.MAX_HEADER_LEN], "")
+    except CorruptObject:
+        return False  # the whole copy is read, and its check names the damage
+    at = header.length + envelope.PREFIX
+    return len(head) >= at + 4 and bool(int.from_bytes(head[at : at + 4], "little") & envelope.LAST)
 
 
 def _frame_start_ok(start: bytes) -> bool:
@@ -175,6 +195,8 @@ def header_problem(
         why = f"encrypted body of {body} bytes is truncated"
     elif encoding == codec.ENCRYPTED and start is not None and len(start) == body:
         why = _envelope_problem(header, start)
+    elif encoding == codec.ENCRYPTED and start is not None and _first_word(start) & envelope.LAST:
+        why = _envelope_problem(header, start, body)
     elif encoding == codec.CHUNKS and (body % _CHUNK_ENTRY or (header.size and not body)):
         why = f"chunk list of {body} bytes is not a whole number of entries"
     elif start is not None and len(start) == body:  # the whole body is at hand
@@ -182,15 +204,24 @@ def header_problem(
     return None if why is None else f"object {object_id} is corrupt: {why}"
 
 
-def _envelope_problem(header: codec.Header, body: bytes) -> str | None:
-    """Structural checks of a whole envelope, without its key: its segments fill it exactly,
-    and what they hold fits the inner encoding (identity: the size; a chunk list: whole entries)."""
+def _first_word(start: bytes) -> int:
+    """The first segment's word of an envelope starting with start (0 if start is too short)."""
+    at = envelope.PREFIX
+    return int.from_bytes(start[at : at + 4], "little") if len(start) >= at + 4 else 0
+
+
+def _envelope_problem(header: codec.Header, body: bytes, stored: int | None = None) -> str | None:
+    """Structural checks of an envelope, without its key: its segments fill it exactly, and
+    what they hold fits the inner encoding (identity: the size; a chunk list: whole entries).
+    body: the whole envelope, or (stored: its length) its start through a first segment
+    that is also its last, which says all there is to check."""
+    whole = len(body) if stored is None else stored
     try:
-        length, inner = envelope.length(body)
+        length, inner = envelope.length(body, 0, whole)
     except ValueError as exc:
         return str(exc)
-    if length != len(body):
-        return f"{len(body) - length} bytes follow the last encrypted segment"
+    if length != whole:
+        return f"{whole - length} bytes follow the last encrypted segment"
     if body[1] == codec.IDENTITY and inner != header.size:
         return f"encrypted body holds {inner} bytes, header says {header.size}"
     if body[1] == codec.CHUNKS and inner % _CHUNK_ENTRY:

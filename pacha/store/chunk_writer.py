@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile
+from pacha.crypto import stage
 from pacha.hashing import hash_bytes, new_hasher
 from pacha.store.checks import DAMAGED, SOUND
 from pacha.store.chunked import ChunkRef, encode_chunk_list
@@ -38,6 +39,7 @@ from pacha.store.encodings import ZSTD_CODER
 from pacha.store.optional import attempt
 from pacha.store.pack_writer import PackWriter
 from pacha.store.protocols import Store
+from pacha.store.slabs import Slab, SlabPool
 
 if TYPE_CHECKING:
     from concurrent.futures import Future
@@ -112,8 +114,10 @@ def _base_chunks(store: Store, base_id: str) -> BaseChunks | None:
     return attempt(f"chunk list of {base_id}", lambda: BaseChunks(store, base_id))
 
 
-# A group of chunks hashed and encoded: (chunk id, size, stored form, None if stored already).
-EncodedGroup = list[tuple[str, int, "tuple[bytes | bytearray | memoryview, ...] | None"]]
+# A group of chunks hashed and encoded: (chunk id, size, stored form, None if stored already),
+# and the slab its envelopes were sealed into (an encrypted registry), to be given back once written.
+Encoded = list[tuple[str, int, "tuple[bytes | bytearray | memoryview, ...] | None"]]
+EncodedGroup = tuple[Encoded, Slab | None]
 
 
 class ChunkedIngest:
@@ -149,6 +153,8 @@ class ChunkedIngest:
         self._released = 0  # bytes of the mapped file whose pages were given back
         self._carry = b""
         self._delta_misses = 0  # consecutive changed chunks that did not delta well
+        # an encrypted registry seals each group's new chunks into one reused buffer
+        self._slabs = SlabPool(DEPTH + 3) if store.keys.encrypted else None
 
     def feed(self, block: bytes) -> None:
         """Chunk the next bytes of the blob. They are hashed and written from block itself,
@@ -245,7 +251,10 @@ class ChunkedIngest:
         whole-file hash once the group before it is in (groups start in order, so the one
         waited for is running or done)."""
         try:
-            out: EncodedGroup = []
+            out: Encoded = []
+            slab = None
+            if self._slabs is not None:
+                slab = self._slabs.get(sum(stage.sealed_size(length) for _, length in group))
             previous = None
             for offset, length in group:
                 data = piece[offset : offset + length]
@@ -257,21 +266,22 @@ class ChunkedIngest:
                     self.store.repair(chunk_id, *self.store.loose.encode("blob", bytes(data)), self.batch)
                     out.append((chunk_id, length, None))
                 else:
-                    out.append((chunk_id, length, self._encode(chunk_id, data, origin + offset, previous)))
+                    stored = self._encode(chunk_id, data, origin + offset, previous, slab)
+                    out.append((chunk_id, length, stored))
                 previous = chunk_id
             if after is not None:
                 after.wait()
             self.hasher.update(piece)
-            return out
+            return out, slab
         finally:
             hashed.set()  # even on failure: the next group must not wait forever
 
     def _encode(
-        self, chunk_id: str, data: memoryview, offset: int, previous: str | None
+        self, chunk_id: str, data: memoryview, offset: int, previous: str | None, slab: Slab | None
     ) -> tuple[bytes | bytearray | memoryview, ...]:
         """The stored form of a new chunk: zstd or raw, or a delta against the old chunk here;
-        sealed here, on the pool, in an encrypted registry (the writer thread, which every
-        group goes through, then only writes)."""
+        sealed here, on the pool, into the group's slab in an encrypted registry (the writer
+        thread, which every group goes through, then only writes)."""
         encoding = codec.IDENTITY
         body: bytes | memoryview = data
         if self.encoding == codec.ZSTD:
@@ -287,7 +297,10 @@ class ChunkedIngest:
                     self._delta_misses = 0
                 else:
                     self._delta_misses += 1
-        return self.store.seal_parts(chunk_id, (codec.pack_header("blob", len(data), encoding), body))
+        if slab is None:  # a plain registry (seal_parts leaves it as it is)
+            return self.store.seal_parts(chunk_id, (codec.pack_header("blob", len(data), encoding), body))
+        sealer = self.store.keys.sealer()
+        return stage.seal_body(sealer, chunk_id, "blob", len(data), encoding, body, slab.take)
 
     def _delta(self, data: memoryview, old_id: str) -> bytes | None:
         """The chunk as a delta against the old chunk old_id, or None if there is none to be
@@ -299,11 +312,15 @@ class ChunkedIngest:
 
     def _store(self, prepared: Future[EncodedGroup], length: int) -> None:
         new = []
-        for chunk_id, size, stored in prepared.result():
+        encoded, slab = prepared.result()
+        for chunk_id, size, stored in encoded:
             self.chunks.append(ChunkRef(chunk_id, size))
             if stored is not None:
                 new.append((chunk_id, stored))
         self.batch.add_many(new)  # one write for the whole group
+        if slab is not None and self._slabs is not None:
+            self.batch.flush()  # the pack writer may hold views of the slab until then
+            self._slabs.put(slab)
         if self.progress is not None:
             self.progress(length)
 

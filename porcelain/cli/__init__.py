@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pacha.cli import PLUMBING, run
+from pacha.cli import PLUMBING, UNLOCK_EARLY, run
 from porcelain.wording import for_cli
 
 # porcelain command groups, name -> module defining `app`
@@ -28,8 +28,13 @@ PORCELAIN: dict[str, str] = {
 OVERRIDES: dict[str, str] = {"rev-parse": "porcelain.cli.rev_parse", "gc": "porcelain.cli.gc"}
 
 COMMANDS = {**PORCELAIN, **PLUMBING, **OVERRIDES}
+# porcelain groups that read or write records and artifacts: an encrypted registry's key is
+# derived while they start up (pacha.crypto.early)
+PORCELAIN_UNLOCK_EARLY = frozenset(
+    {"model", "data", "recipe", "run", "verify", "push", "fetch", "pull", "gc"}
+)
 
 
 def main() -> None:
     for_cli()  # errors name options (--bump), not Python arguments (bump=)
-    sys.exit(run(sys.argv[1:], COMMANDS))
+    sys.exit(run(sys.argv[1:], COMMANDS, UNLOCK_EARLY | PORCELAIN_UNLOCK_EARLY))
