@@ -101,7 +101,8 @@ def test_a_signed_version_record_moved_to_another_version_is_refused(
     cli: Cli, team: Team, tmp_path: Path, origin: Cli
 ) -> None:
     as_ada = {**origin.env, "PACHA_PRINCIPAL": ADA}
-    origin("model", "register", "m", artifact(tmp_path, "a"), "-v", "1.0.0", "--sign", team.ada.fingerprint, env=as_ada)
+    model = artifact(tmp_path, "a")
+    origin("model", "register", "m", model, "-v", "1.0.0", "--sign", team.ada.fingerprint, env=as_ada)
     origin("push")
     bob = registry(cli, team, tmp_path, "bob-reg")
     bob("pull")
