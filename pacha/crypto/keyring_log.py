@@ -115,8 +115,8 @@ def bury(root: Path, old: Sequence[Slot], new: Sequence[Slot]) -> None:
         return
     path = root / BASES_DIR / REMOVED_NAME
     try:
-        path.parent.mkdir(exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+        perms.mkdirs(path.parent)
+        fd = perms.create(path, os.O_WRONLY | os.O_APPEND)  # the registry's mode
         try:
             os.write(fd, "".join(f"{d}\n" for d in gone).encode())
             os.fsync(fd)
