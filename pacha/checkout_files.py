@@ -16,7 +16,7 @@ from pacha.crash import crash_point
 from pacha.errors import InvalidInput
 from pacha.leftovers import checkout_temp_name, clear_dead_siblings
 from pacha.objects import BLOB, MODE_EXEC, MODE_FILE, MODE_TREE, TREE, Tree, decode_tree
-from pacha.pathnames import case_collisions, check_destination, check_name, folds_case
+from pacha.pathnames import case_collisions, check_destination, check_name, folds_case, not_a_directory
 from pacha.store import WHOLE_OBJECT_READ as WHOLE_READ
 from pacha.store import ObjectStore
 from pacha.store.reader import write_all
@@ -53,6 +53,9 @@ def _checkout(store: ObjectStore, object_id: str, dest: Path, force: bool) -> No
         _refuse_precious(dest)
 
     parent = dest.parent if str(dest.parent) else Path(".")
+    blocker = not_a_directory(dest)
+    if blocker is not None:
+        raise InvalidInput(f"cannot write {dest}: {blocker}")
     if not parent.is_dir():
         raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
     clear_dead_siblings(dest)  # what killed checkouts to dest left (never a live writer's)

@@ -99,7 +99,7 @@ def mask_for(path: str | os.PathLike[str]) -> int:
     process umask."""
     text = os.path.abspath(path)
     best, found = -1, current_umask()
-    for root, mask in _masks.items():
+    for root, mask in list(_masks.items()):  # a copy: another thread may open a registry meanwhile
         if len(root) > best and (text == root or text.startswith(root.rstrip(os.sep) + os.sep)):
             best, found = len(root), mask
     return found

@@ -22,13 +22,19 @@ BOBS = "bob's own passphrase"
 
 
 class Place:
-    """A remote under test: URL, environment, and its `keyring` key read and written directly
-    (as anyone holding the bucket's credentials could)."""
+    """A remote under test: URL, environment, and its `keyring` key read, written and deleted
+    directly (as anyone holding the bucket's credentials could)."""
 
     def __init__(
-        self, url: str, env: dict[str, str], get: Callable[[], bytes], put: Callable[[bytes], None]
+        self,
+        url: str,
+        env: dict[str, str],
+        get: Callable[[], bytes],
+        put: Callable[[bytes], None],
+        delete: Callable[[], None] = lambda: None,
     ) -> None:
         self.url, self.env, self.get_keyring, self.put_keyring = url, env, get, put
+        self.delete_keyring = delete
 
     def slots(self) -> list[str]:
         return sorted(s["name"] for s in json.loads(self.get_keyring())["slots"])
@@ -43,7 +49,7 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
             (root / "keyring").unlink()
             (root / "keyring").write_bytes(data)
 
-        return Place(str(root), {}, lambda: (root / "keyring").read_bytes(), put)
+        return Place(str(root), {}, lambda: (root / "keyring").read_bytes(), put, (root / "keyring").unlink)
     server: SeaweedFS = request.getfixturevalue("seaweedfs")
     bucket = request.getfixturevalue("s3_bucket")
     client = server.client()
@@ -52,6 +58,7 @@ def place(request: pytest.FixtureRequest, tmp_path: Path) -> Place:
         server.env(),
         lambda: client.get_object(Bucket=bucket, Key="team/reg/keyring")["Body"].read(),
         lambda data: client.put_object(Bucket=bucket, Key="team/reg/keyring", Body=data) and None,
+        lambda: client.delete_object(Bucket=bucket, Key="team/reg/keyring") and None,
     )
 
 
@@ -175,6 +182,53 @@ def test_two_pushes_racing_with_key_changes_both_land(tmp_path: Path, place: Pla
     assert place.slots() == ["a1", "b1", "default"]
 
 
+def test_a_keyring_change_landing_between_read_and_write_is_merged_not_dropped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compare-and-swap itself: ada's push lands after bob's push read the remote keyring
+    and before it writes; bob's write is refused (If-Match), it reads again and merges."""
+    import pacha
+    from pacha.transport import keyring_sync
+    from pacha.transport.remote import open_remote
+
+    remote_dir = tmp_path / "remote"
+    place = Place(str(remote_dir), {}, lambda: (remote_dir / "keyring").read_bytes(), lambda _d: None)
+    ada, bob = _published(tmp_path, place)
+    ada("key", "add", "--name", "a1", env=_with(ada, PACHA_NEW_PASSPHRASE="ada's second one"))
+    bob("key", "add", "--name", "b1", env=_with(bob, PACHA_NEW_PASSPHRASE=BOBS))
+    remote = open_remote(str(remote_dir))
+    real_replace, calls = remote.backend.replace, []
+
+    def replace_after_ada(key: str, data: bytes, etag: str) -> str:
+        if key == "keyring":  # (not the store's conditional-write probe)
+            calls.append(key)
+            if len(calls) == 1:
+                ada("push")  # lands in between: bob's etag is stale now
+        return real_replace(key, data, etag)
+
+    monkeypatch.setattr(remote.backend, "replace", replace_after_ada)
+    monkeypatch.setenv("PACHA_PASSPHRASE", PASS)
+    keyring_sync.sync(pacha.open_registry(bob.registry), remote, push=True)
+    assert calls == ["keyring", "keyring"]  # refused once, then the merge was written
+    assert place.slots() == ["a1", "b1", "default"]
+    assert _slots(bob) == ["a1", "b1", "default"]
+
+
+def test_a_push_killed_after_the_remote_keyring_moved_converges_on_the_next_sync(
+    tmp_path: Path, place: Place
+) -> None:
+    ada, bob = _published(tmp_path, place)
+    ada("key", "add", "--name", "a1", env=_with(ada, PACHA_NEW_PASSPHRASE="ada's second one"))
+    ada("push")
+    bob("key", "add", "--name", "b1", env=_with(bob, PACHA_NEW_PASSPHRASE=BOBS))
+    killed = bob("push", ok=False, env=_with(bob, PACHA_CRASH_AT="keyring-sync-remote-written"))
+    assert killed.code == -9
+    assert place.slots() == ["a1", "b1", "default"] and _slots(bob) == ["b1", "default"]
+    assert "'a1' added" in bob("fetch").err  # the merge is found again: no conflict, nothing lost
+    assert _slots(bob) == ["a1", "b1", "default"]
+    assert "keyring" not in bob("push").err and "keyring" not in bob("fetch").err
+
+
 def test_one_slot_changed_on_both_sides_is_a_one_line_refusal_and_the_way_out_works(
     tmp_path: Path, place: Place
 ) -> None:
@@ -294,3 +348,27 @@ def test_a_keyring_from_before_signing_is_taken_over_by_the_first_push(tmp_path:
     assert "'laptop' added" in bob("fetch").err
     assert _opens(bob, LAPTOP, tmp_path)
     assert snapshot(remote)  # still a remote
+
+
+def test_a_keyring_deleted_from_the_remote_is_said_and_put_back_by_a_push(
+    tmp_path: Path, place: Place
+) -> None:
+    ada, bob = _published(tmp_path, place)
+    genuine = place.get_keyring()
+    place.delete_keyring()
+    fetched = bob("fetch")
+    assert fetched.err.count("has lost its keyring") == 1 and "pacha push" in fetched.err, fetched.err
+    # ada only ever pushed: nothing proves the place was not reused by a plain registry since
+    (tmp_path / "n.bin").write_bytes(b"n" * 100)
+    ada("model", "register", "n", tmp_path / "n.bin")
+    err = ada.fails("push", code=128).err
+    assert err.count("\n") == 1 and "no keyring, though this registry saw one" in err, err
+    assert "pacha fetch" in err and "nothing was sent" in err
+    # bob fetched from it: the place still holds what he saw there, so his push puts it back
+    bob("model", "register", "n", tmp_path / "n.bin", "-v", "2.0.0")
+    pushed = bob("push")
+    assert "put this registry's back" in pushed.err, pushed.err
+    assert place.get_keyring() == genuine
+    carl = _cli(tmp_path, "carl", place)
+    carl("clone", place.url, carl.registry)
+    assert _opens(carl, PASS, tmp_path)

@@ -126,3 +126,23 @@ def test_a_record_of_another_type_is_named_with_the_right_article(cli: Cli, tmp_
     record_id = cli("rev-parse", "policies/root").text.strip()
     line = _one_line(cli.fails("sign", record_id, "--key", "nobody@example.com").err)
     assert "is an access-policy record" in line and "a access" not in line
+
+
+def test_key_generate_and_sealed_files_below_a_file_name_the_file(cli: Cli, tmp_path: Path) -> None:
+    existing = tmp_path / "afile"
+    existing.write_bytes(b"mine")
+    line = _one_line(cli.fails("key", "generate", existing / "alice", code=128).err)
+    assert f"{existing} is a file, not a directory" in line
+    identity, public = _keys(cli, tmp_path)
+    (tmp_path / "m.bin").write_bytes(b"weights")
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    args = ("model", "download", "m:1.0.0", "--encrypt", "--recipient", public)
+    line = _one_line(cli.fails(*args, "-o", existing / "m.sealed", code=128).err)
+    assert f"{existing} is a file, not a directory" in line and ".pacha-" not in line
+    sealed = tmp_path / "m.sealed"
+    cli(*args, "-o", sealed)
+    line = _one_line(
+        cli.fails("decrypt", sealed, "--identity", identity, "-o", existing / "m.bin", code=128).err
+    )
+    assert f"{existing} is a file, not a directory" in line
+    assert existing.read_bytes() == b"mine"

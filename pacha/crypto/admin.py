@@ -157,7 +157,9 @@ def remove_slot(root: Path, name: str, by: str = "") -> None:
     with keyring_lock(root):
         ring = _load(root)
         unlocked = unlock_keyring(root, ring)
+        old = list(ring.slots)
         ring.remove(name)
+        keyring_log.bury(root, old, ring.slots)  # never merged back in from an old copy
         ring.save(root, unlocked.keys[ring.current], by)
         _log(root, "remove", by, ring, removed=[name])
 
@@ -170,7 +172,9 @@ def rotate(root: Path, new_key_file: Path | None = None, by: str = "") -> str:
         unlocked = unlock_keyring(root, ring)
         assert unlocked.slot is not None
         name = unlocked.slot.name
+        old = list(ring.slots)
         ring.rewrap(name, new_passphrase(f"key slot {name!r} of {root}", new_key_file), unlocked.keys, by)
+        keyring_log.bury(root, old, ring.slots)  # the old wrapping never merged back in
         ring.save(root, unlocked.keys[ring.current], by)
         _log(root, "rotate", by, ring, rewrapped=[name])
         return name
@@ -196,7 +200,9 @@ def rotate_data(reg: Registry, progress: Progress | None = None) -> tuple[list[s
                 keys[key_id(master)] = master
                 ring.retiring = [ring.current]
                 ring.current = key_id(master)
+                before = list(ring.slots)
                 ring.slots = [Slot.make(unlocked.slot.name, secret, keys, reg.identity())]
+                keyring_log.bury(root, before, ring.slots)
                 ring.save(root, master, reg.identity())
                 _log(root, "rotate-data", reg.identity(), ring, removed=dropped)
                 crash_point("rotate-keyring-written")

@@ -32,6 +32,7 @@ from pathlib import Path
 
 from pacha.crypto.aead import TAG_LEN, Cipher, TagMismatch
 from pacha.crypto.errors import KeyringError
+from pacha.pathnames import not_a_directory
 
 PUBLIC_LABEL = "pacha-x25519-public"
 SECRET_LABEL = "pacha-x25519-secret"
@@ -109,7 +110,8 @@ def _write_new(path: Path, text: str, mode: int) -> None:
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
     except OSError as exc:
-        raise KeyringError(f"cannot create {path}: {exc.strerror}") from None
+        why = not_a_directory(path) if isinstance(exc, NotADirectoryError) else None
+        raise KeyringError(f"cannot create {path}: {why or exc.strerror}") from None
     try:
         with open(fd, "w", encoding="ascii") as f:
             os.fchmod(fd, mode)

@@ -151,7 +151,12 @@ class SealedReader:
 
         self._f = f
         self._name = name
-        prefix = _read_exact(f, _PREFIX.size, name)
+        prefix = f.read(_PREFIX.size)
+        if not prefix[: len(MAGIC)] or not MAGIC.startswith(prefix[: len(MAGIC)]):
+            why = "it is empty" if not prefix else "no PACHAENC magic"
+            raise InvalidInput(f"{name} is not a pacha sealed file ({why})")
+        if len(prefix) != _PREFIX.size:
+            raise InvalidInput(f"{name} is truncated: not a whole pacha sealed file")
         magic, version, source = _PREFIX.unpack(prefix)
         if magic != MAGIC:
             raise InvalidInput(f"{name} is not a pacha sealed file (no PACHAENC magic)")

@@ -21,6 +21,7 @@ from pacha.crypto.sealed_file import SealedReader, SealedWriter
 from pacha.errors import CheckFailed, InvalidInput
 from pacha.hashing import new_hasher
 from pacha.objects import MODE_EXEC, MODE_TREE
+from pacha.pathnames import check_destination, not_a_directory
 from pacha.pathnames import check_name as check_path_name
 from pacha.trees import read_tree, write_tree
 
@@ -66,6 +67,23 @@ def _temp_beside(dest: Path) -> Path:
     return dest.parent / f".{dest.name}.pacha-{os.getpid()}-{os.urandom(4).hex()}"
 
 
+def _check_destination(dest: Path, force: bool) -> None:
+    """Refuse, naming dest (never the temp file beside it), a destination that exists (without
+    force) or whose directory is missing or a file; before any passphrase is asked for."""
+    if dest.exists() and not force:
+        raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
+    blocker = not_a_directory(dest)
+    if blocker is not None:
+        raise InvalidInput(f"cannot write {dest}: {blocker}")
+    parent = dest.parent if str(dest.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidInput(f"cannot write {dest}: directory {parent} does not exist")
+
+
+def _cannot_write(dest: Path, exc: OSError) -> InvalidInput:
+    return InvalidInput(f"cannot write {dest}: {exc.strerror or exc}")
+
+
 def seal_artifact(
     store: ObjectStore,
     artifact: str,
@@ -80,10 +98,10 @@ def seal_artifact(
     """Write artifact (a blob or a tree) as a sealed file at dest (atomically), for the
     recipients' public keys (files: pacha.crypto.recipients) if any are given, else under a
     new passphrase (PACHA_NEW_PASSPHRASE, PACHA_NEW_KEY_FILE or typed twice)."""
-    if dest.exists() and not force:
-        raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
     if dest.is_dir():
         raise InvalidInput(f"{dest} is a directory: give -o a file name for the sealed file")
+    _check_destination(dest, force)
+    check_destination(dest)  # a file where a directory of dest should be: named
     info = store.stat(artifact)
     meta: dict[str, Any] = {
         "filename": filename,
@@ -112,6 +130,8 @@ def seal_artifact(
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, dest)
+    except OSError as exc:  # no permission, disk full: about dest, not the temp file beside it
+        raise _cannot_write(dest, exc) from None
     finally:
         tmp.unlink(missing_ok=True)
     return dest
@@ -149,6 +169,8 @@ def open_sealed(
     (asked only then); the content is checked against the recorded id before it is renamed
     into place."""
     private = [read_identity(p) for p in identities]
+    if dest is not None:
+        _check_destination(dest, force)
     try:
         f = open(path, "rb")  # noqa: SIM115 (closed below)
     except OSError as exc:
@@ -158,8 +180,8 @@ def open_sealed(
         meta = reader.metadata
         if dest is None:
             dest = Path(check_path_name(str(meta.get("filename", "")), f"{path}: recorded file name"))
-        if dest.exists() and not force:
-            raise InvalidInput(f"{dest} exists: give --force to replace it, or another -o")
+        _check_destination(dest, force)
+        check_destination(dest)
         tmp = _temp_beside(dest)
         try:
             if meta.get("kind") == "tar":
@@ -171,6 +193,8 @@ def open_sealed(
 
                 shutil.rmtree(dest)
             os.replace(tmp, dest)
+        except OSError as exc:
+            raise _cannot_write(dest, exc) from None
         finally:
             if tmp.is_dir():
                 import shutil

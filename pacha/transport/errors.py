@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import errno
+import os
+from pathlib import Path
+
 from pacha.errors import CheckFailed, NotFound, PachaError
 
 
@@ -53,3 +57,22 @@ class RemoteMissingObject(CheckFailed):
     def __init__(self, message: str, object_id: str = "") -> None:
         super().__init__(message)
         self.object_id = object_id
+
+
+def not_a_remote(root: Path, exc: OSError) -> str | None:
+    """What a directory remote's path is when exc says it cannot be one ("is ..." text): a file
+    (or below one), or a registry (its `refs` is the ref database's directory, a remote's is a
+    file). None for any other failure."""
+    if exc.errno == errno.ENOTDIR:
+        blocker = next((p for p in (root, *root.parents) if os.path.lexists(p)), None)
+        if blocker is not None and not blocker.is_dir():
+            return (
+                f"is not a directory ({blocker} is a file): a directory remote is a directory that "
+                "`pacha push` fills; check the path"
+            )
+    if exc.errno == errno.EISDIR and (root / "config.toml").is_file() and (root / "refs").is_dir():
+        return (
+            "is a registry, not a remote: clone or pull from a remote it was pushed to (in it: "
+            "`pacha remote add NAME URL`, `pacha push NAME`)"
+        )
+    return None

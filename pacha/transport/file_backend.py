@@ -35,7 +35,7 @@ from pacha.crash import crash_point
 from pacha.hashing import hash_bytes
 from pacha.perms import makedirs_outside, outside_mode
 from pacha.transport.backend import Buffer, KeyMissing, PreconditionFailed, Stat, Upload
-from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound
+from pacha.transport.errors import RemoteAccessDenied, RemoteError, RemoteNotFound, not_a_remote
 from pacha.transport.layout import PROBE_DIR
 
 STALE_LOCK = 30.0  # seconds after which an older version's lock file is taken for a killed writer's
@@ -67,6 +67,9 @@ class FileBackend:
             return RemoteAccessDenied(f"remote {self.location}: permission denied {doing} ({exc.strerror})")
         if isinstance(exc, FileNotFoundError) and not self.root.is_dir():
             return RemoteNotFound(f"remote {self.location} does not exist (no such directory)")
+        wrong = not_a_remote(self.root, exc)
+        if wrong is not None:
+            return RemoteError(f"remote {self.location} {wrong}")
         return RemoteError(f"remote {self.location}: {doing} failed: {exc.strerror or exc}")
 
     def _new_temp(self) -> tuple[Path, int]:

@@ -33,15 +33,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pacha.crash import crash_point
 from pacha.crypto import keyring_log
 from pacha.crypto.admin import keyring_lock
 from pacha.crypto.errors import KeyringError
 from pacha.crypto.keyring import FILE_NAME, Keyring, Slot, write_atomic
 from pacha.crypto.keyring_merge import by_name, diff, merge3, same, same_slots
 from pacha.crypto.keyring_sign import public_key
-from pacha.transport import cas
+from pacha.transport import cas, local
 from pacha.transport.backend import KeyMissing, PreconditionFailed
 from pacha.transport.errors import RemoteError, RemoteNotFound
+from pacha.transport.layout import decode_segment
 
 if TYPE_CHECKING:
     from pacha.registry import Registry
@@ -50,6 +52,7 @@ if TYPE_CHECKING:
 KEYRING_KEY = "keyring"
 MAX_ATTEMPTS = 50  # compare-and-swap attempts, each lost to another writer of the keyring
 
+_TOLD_LOST: set[tuple[object, str]] = set()  # (registry, url) already told it lost its keyring
 ACTIONS = {"added": "added", "removed": "removed", "rewrapped": "given a new passphrase"}
 
 
@@ -77,6 +80,8 @@ def sync(registry: Registry, remote: Remote, *, push: bool) -> None:
         for _attempt in range(MAX_ATTEMPTS):
             got = _read(remote)
             if got is None:
+                if push and _restore(registry, remote):
+                    continue  # another pusher put one there meanwhile: merge with it
                 return  # no keyring there (a plain remote; a first push creates it: sealed.before_push)
             data, etag = got
             plan = _plan(registry, remote, data, push)
@@ -88,11 +93,59 @@ def sync(registry: Registry, remote: Remote, *, push: bool) -> None:
                     cas.replace(remote.backend, KEYRING_KEY, plan.remote, etag)
                 except PreconditionFailed:  # another writer moved it: merge with theirs again
                     continue
+                crash_point("keyring-sync-remote-written")
             _finish(registry, remote, plan, data, push)
             return
     raise RemoteError(
         f"remote {remote.url}: its keyring kept changing under {MAX_ATTEMPTS} attempts; try again"
     )
+
+
+def _restore(registry: Registry, remote: Remote) -> bool:
+    """Put this registry's keyring back on a remote that lost its own (this registry saw one
+    there: deleted by someone who can write the bucket). False: nothing to restore, or done;
+    True: someone else created one meanwhile."""
+    root = registry.root
+    if not same_remote(registry, remote):
+        return False
+    mine_bytes = (root / FILE_NAME).read_bytes()
+    remote.require_safe_refs()
+    try:
+        cas.create(remote.backend, KEYRING_KEY, mine_bytes)
+    except PreconditionFailed:
+        return True
+    _tell(f"remote {remote.url} had lost its keyring (this registry saw one there): put this registry's back")
+    keyring_log.write_base(root, remote.url, mine_bytes)
+    mine = Keyring.from_bytes(mine_bytes, str(root / FILE_NAME))
+    record(registry, remote, "push", "out", mine, [], mine.slots, tell=False)
+    return False
+
+
+def same_remote(registry: Registry, remote: Remote) -> bool:
+    """Whether a remote without a keyring is one this registry saw a keyring on, still holding
+    what it held then (the newest reflog segment this registry fetched from it is there), and
+    not a place since reused by a plain registry: then its keyring may be put back."""
+    if remote.name is None or keyring_log.read_base(registry.root, remote.url) is None:
+        return False
+    remembered = local.remembered_segments(registry, remote.name)
+    if not remembered:
+        return False
+    seq, data = remembered[-1]
+    return remote.backend.head(decode_segment(data, f"logs/{seq:016d}").key()) is not None
+
+
+def lost(registry: Registry, remote: Remote) -> None:
+    """Say so when a remote this registry saw a keyring on has none now (a fetch goes on: its
+    bodies are still authenticated with this registry's keys)."""
+    told = (registry.root, remote.url)
+    if told in _TOLD_LOST or not registry.objects.keys.encrypted:
+        return
+    if keyring_log.read_base(registry.root, remote.url) is not None:
+        _TOLD_LOST.add(told)
+        _tell(
+            f"remote {remote.url} has lost its keyring (this registry saw one there): clones of it cannot "
+            "open it; `pacha push` after this fetch puts this registry's back"
+        )
 
 
 def _read(remote: Remote) -> tuple[bytes, str] | None:
@@ -118,6 +171,10 @@ def _plan(registry: Registry, remote: Remote, data: bytes, push: bool) -> _Plan 
             return None  # `key rotate --data` under way here: slots follow once it is done
         raise _other_keys(registry, remote, mine, theirs)
     base, rollback = _base(registry, remote, mine, theirs, data, base_bytes, push)
+    gone = keyring_log.buried(root)
+    for slot in theirs.slots:  # an old copy of a slot dropped here: as if theirs never changed it
+        if keyring_log.slot_digest(slot) in gone:
+            base[slot.name] = slot
     merged = merge3(base, mine.slots, theirs.slots, where)
     if same_slots(merged, theirs.slots) and theirs.signature is not None and not rollback:
         return _Plan(data, data, mine, theirs, merged)  # theirs as it is
@@ -194,6 +251,7 @@ def _finish(registry: Registry, remote: Remote, plan: _Plan, data: bytes, push: 
             "replaced by this registry's"
         )
     if plan.local != mine_bytes:
+        keyring_log.bury(root, plan.mine.slots, plan.merged)  # removals merged in stay removed
         write_atomic(root / FILE_NAME, plan.local, root / "tmp")
         registry.objects.keys.refresh()
     keyring_log.write_base(root, remote.url, plan.remote)

@@ -77,7 +77,16 @@ def before_push(registry: Registry, remote: Remote) -> None:
             )
         return
     mine = Keyring.load(registry.root)
+    if data is None and keyring_sync.same_remote(registry, remote):
+        keyring_sync.sync(registry, remote, push=True)  # it lost its keyring: put back, or merged
+        return
     if data is None:
+        if not _empty(remote) and keyring_log.read_base(registry.root, remote.url) is not None:
+            raise RemoteEncryptionMismatch(
+                f"remote {remote.url} holds data but no keyring, though this registry saw one there (it "
+                "was deleted, or the place now holds a plain registry): nothing was sent; `pacha fetch`, "
+                "then push again to put this registry's keyring back if it is still the same remote"
+            )
         if not _empty(remote):
             raise RemoteEncryptionMismatch(
                 f"remote {remote.url} is not encrypted (it holds a plain registry's data) and "
@@ -107,6 +116,7 @@ def before_fetch(registry: Registry, remote: Remote) -> None:
     a registry without objects takes an encrypted remote's keyring (asking its passphrase)."""
     data = remote_keyring(remote)
     if data is None:
+        keyring_sync.lost(registry, remote)
         return  # a plain remote: an encrypted registry seals what it installs
     where = f"remote {remote.url}"
     if not registry.objects.keys.encrypted:

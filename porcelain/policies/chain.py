@@ -47,6 +47,7 @@ class Change:
     previous: str | None
     time_ns: int
     author: str  # who the record says made it ("" for a removal: its signature says)
+    claims: str = ""  # the target (or group:NAME) the record says it is for, when not this ref's
 
     @property
     def target(self) -> str:
@@ -75,7 +76,24 @@ class Change:
 def read_change(core: Core, ref: str, record_id: str) -> Change:
     """The change that record_id (a policy or group record) made at ref."""
     record = _record(core, ref, record_id)
-    return Change(ref, record_id, record.previous, record.created_ns, record.author)
+    if isinstance(record, rec.Group):
+        claims = "" if rec.GROUPS + record.name == ref else f"group:{record.name}"
+    else:
+        claims = "" if rec.ref_target(ref) == record.target else record.target
+    return Change(ref, record_id, record.previous, record.created_ns, record.author, claims)
+
+
+def misplaced(change: Change) -> str | None:
+    """Why change cannot stand whatever signed it: its record was made for another target (a
+    signature covers the record, target included; moved to another ref it grants what its
+    signer never granted there)."""
+    if not change.claims:
+        return None
+    own = f"group:{change.ref[len(rec.GROUPS) :]}" if change.ref.startswith(rec.GROUPS) else change.target
+    return (
+        f"{change.describe()} is the record of {change.claims}, not of {own}: a signed "
+        f"record moved to {change.ref} (signatures over it were made for {change.claims})"
+    )
 
 
 def _record(core: Core, ref: str, record_id: str) -> rec.Policy | rec.Group:
@@ -213,6 +231,9 @@ def verdict(
 
     first: change is judged against an empty state: any good signature by a trusted key will do.
     """
+    wrong = misplaced(change)
+    if wrong:
+        return None, wrong
     if first:
         good = [c for c in checks if c.ok]
         if good:
