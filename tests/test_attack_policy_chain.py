@@ -95,3 +95,24 @@ def test_verify_policy_reports_a_moved_record(cli: Cli, team: Team, tmp_path: Pa
     assert result.code == 1 and "`policy set prod/`" in result.err and "team/" in result.err
     report = json.loads(origin("verify", "prod/m:1.0.0", "--policy", "--json", ok=False).text)
     assert not report["policy"]["ok"]
+
+
+def test_a_signed_version_record_moved_to_another_version_is_refused(
+    cli: Cli, team: Team, tmp_path: Path, origin: Cli
+) -> None:
+    as_ada = {**origin.env, "PACHA_PRINCIPAL": ADA}
+    model = artifact(tmp_path, "a")
+    origin("model", "register", "m", model, "-v", "1.0.0", "--sign", team.ada.fingerprint, env=as_ada)
+    origin("push")
+    bob = registry(cli, team, tmp_path, "bob-reg")
+    bob("pull")
+    mallory = mallory_registry(cli, team, tmp_path)
+    # Ada's signed record of m:1.0.0 put at m:9.0.0 (a version Ada never made)
+    record = _rev(mallory, "models/m/1.0.0")
+    mallory("write-ref", "models/m/9.0.0", record)
+    mallory("write-ref", "stages/models/m/development/9.0.0", record)
+    mallory("push")
+    line = refused_pull(bob)
+    assert "m:9.0.0" in line and "1.0.0" in line, line
+    result = mallory("verify", "m:9.0.0", ok=False)
+    assert result.code == 1 and "1.0.0" in result.err, result.err

@@ -35,7 +35,9 @@ def encrypted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("PACHA_KEY_FILE", raising=False)
     _cache.clear()  # unwrapped keys are cached per process: each test unwraps afresh
     yield cli.registry
-    early.take(cli.registry, b"", b"")  # never leave an attempt for the next test
+    if early._attempt is not None:  # never leave an attempt for the next test
+        early._attempt.thread.join()
+        early._attempt = None
     _cache.clear()
 
 
@@ -120,6 +122,19 @@ def test_nothing_starts_without_a_passphrase_at_hand_or_for_another_registry(
     assert unwraps == []
 
 
+def test_an_early_result_waits_for_its_own_registry(
+    encrypted: Path, unwraps: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Cli(tmp_path / "other", tmp_path)
+    other.env["PACHA_PASSPHRASE"] = PASS
+    other("init", "-q", "--encrypt")
+    early.start([], find)  # for PACHA_DIR's registry
+    open_registry(other.registry).objects.keys.sealing()  # another registry is opened first
+    assert unwraps == ["pacha-unlock", "MainThread"]
+    open_registry(encrypted).objects.keys.sealing()  # ... and then the one it was made for
+    assert unwraps == ["pacha-unlock", "MainThread"]  # took the early result, unwrapped nothing
+
+
 def test_a_plain_registry_starts_no_unwrapping(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     cli = Cli(tmp_path / "plain", tmp_path)
     cli("init", "-q")
@@ -132,6 +147,7 @@ def test_a_plain_registry_starts_no_unwrapping(tmp_path: Path, monkeypatch: pyte
     assert (attempt.root, attempt.result, attempt.error) == (None, None, None)
     assert not (cli.registry / FILE_NAME).exists()
     assert early.take(cli.registry, b"", PASS.encode()) is None
+    early._attempt = None
 
 
 def test_commands_that_unwrap_their_own_way_start_nothing_early(tmp_path: Path) -> None:

@@ -88,15 +88,20 @@ def take(root: Path, data: bytes, secret: bytes) -> Unwrapped | None:
     """The early result for the registry at root if it was made from these keyring bytes
     with this passphrase (waiting for it if it is still running); None if there is none
     (the caller unwraps itself). Raises what the early unwrapping raised (WrongPassphrase,
-    KeyringError), as unwrapping now would. Taken once."""
+    KeyringError), as unwrapping now would. Taken once; one for another registry (a
+    command that opens a second one, say a remote's) is left for that registry's turn."""
     global _attempt
     with _lock:
-        attempt, _attempt = _attempt, None
+        attempt = _attempt
     if attempt is None:
         return None
     attempt.thread.join()
-    same = attempt.root == Path(os.path.realpath(root)) and attempt.data == data and attempt.secret == secret
-    if not same:
+    if attempt.root != Path(os.path.realpath(root)):
+        return None
+    with _lock:
+        if _attempt is attempt:
+            _attempt = None
+    if attempt.data != data or attempt.secret != secret:
         return None
     if attempt.error is not None:
         raise attempt.error

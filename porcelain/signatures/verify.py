@@ -201,6 +201,24 @@ def check_signature(core: Core, check: Verifier, subject: Subject, signature_id:
     )
 
 
+def _misplaced_record(data: bytes, subject: Subject) -> str | None:
+    """Why a version record cannot stand at subject's ref whoever signed it: it is another
+    version's (a signed record moved to another name, version or kind: the signature covers
+    the record, name and version included). None when it is subject's own."""
+    try:
+        record = msgspec.json.decode(data)
+        said = (record.get("type"), record.get("name"), record.get("version"))
+    except (msgspec.DecodeError, AttributeError):
+        return "the record it signs is not a version record"
+    if said != (layout.RECORD_TYPES.get(subject.kind), subject.name, subject.version):
+        own = f"{subject.name}:{subject.version}"
+        return (
+            f"the record it signs is {said[1]}:{said[2]}'s ({said[0]}), not {own}'s: a signed record "
+            "moved to another version's ref"
+        )
+    return None
+
+
 def _signed_bytes(
     core: Core, doc: dict[str, Any], subject: Subject
 ) -> tuple[bytes | str, dict[str, Any] | None]:
@@ -209,7 +227,9 @@ def _signed_bytes(
         return f"it is attached to {subject.record_id[:12]} but made for {str(doc.get('subject'))[:12]}", None
     if doc.get("what") == VERSION:
         data = core.plumbing.objects.read(subject.record_id)
-        return (data if hash_bytes(data) == doc.get("signs") else "it was made over other bytes"), None
+        if hash_bytes(data) != doc.get("signs"):
+            return "it was made over other bytes", None
+        return _misplaced_record(data, subject) or data, None
     if doc.get("what") != STATEMENT:
         return f"it signs an unknown kind of thing ({doc.get('what')!r})", None
     data = core.plumbing.objects.read(str(doc["signs"]))
