@@ -11,9 +11,16 @@ from pathlib import Path
 
 import pytest
 from blake3 import blake3
+from hypothesis import HealthCheck, settings
 
 import pacha
 from tests.seaweedfs import s3_bucket, seaweedfs  # noqa: F401 (fixtures: a real S3 server)
+
+# Hypothesis properties assert behaviour, never speed (speed lives in scripts/bench_*.py): no
+# per-example deadline and no too-slow health check, which fail by the machine's load alone
+# (test_key_merge did, once, on a loaded machine). Tests that set their own settings keep them.
+settings.register_profile("pacha", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("pacha")
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 

@@ -45,8 +45,12 @@ def _expected(base: dict[str, Slot], m: dict[str, Slot], t: dict[str, Slot]) -> 
     out = {}
     for name in NAMES:
         b, ms, ts = base.get(name), m.get(name), t.get(name)
+        if b is not None and ms is None and ts is None:
+            continue  # removed on both sides: removed
         if b is not None and (ms is None or ts is None):
-            continue  # removed on either side: removed
+            if (ms if ms is not None else ts) is not b:
+                return None  # removed on one side, re-wrapped on the other
+            continue  # removed on one side, left alone on the other: removed
         if ms is not None and ts is not None and ms is not b and ts is not b:
             return None  # added, or re-wrapped, on both sides
         keep = ms if ms is not b else ts
@@ -88,6 +92,9 @@ def test_the_conflicts_are_one_line_naming_the_slot_and_the_way_out() -> None:
         merge3(base, [base["a"], _slot("b", 2)], [base["a"], _slot("b", 3)], "remote r")
     with pytest.raises(KeyringConflict, match=r"'a' was given a new passphrase both here and on remote r"):
         merge3(base, [_slot("a", 2)], [_slot("a", 3)], "remote r")
+    kept = {"a": _slot("a", 1), "b": _slot("b", 1)}
+    with pytest.raises(KeyringConflict, match=r"'a' was removed on one side and given a new pass.*remote r"):
+        merge3(kept, [_slot("a", 2), kept["b"]], [kept["b"]], "remote r")
     two = {"a": _slot("a", 1), "b": _slot("b", 1)}
     with pytest.raises(KeyringConflict, match="would leave no key slot"):
         merge3(two, [two["a"]], [two["b"]], "remote r")

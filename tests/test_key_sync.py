@@ -249,6 +249,32 @@ def test_one_slot_changed_on_both_sides_is_a_one_line_refusal_and_the_way_out_wo
     assert _opens(bob, LAPTOP, tmp_path) and _opens(bob, BOBS, tmp_path)
 
 
+def test_a_slot_removed_there_and_rotated_here_is_a_refusal_never_a_lock_out(
+    tmp_path: Path, place: Place
+) -> None:
+    """bob drops `default` while ada gives it a new passphrase: ada's push must not merge her
+    only way in away (it did: her registry stopped opening with her new passphrase)."""
+    ada, bob = _published(tmp_path, place)
+    bob("key", "add", "--name", "b1", env=_with(bob, PACHA_NEW_PASSPHRASE=BOBS))
+    as_bob = _with(bob, PACHA_PASSPHRASE=BOBS)
+    bob("key", "remove", "default", env=as_bob)
+    bob("push", env=as_bob)
+    new = "ada's new passphrase"
+    ada("key", "rotate", env=_with(ada, PACHA_NEW_PASSPHRASE=new))
+    as_ada = _with(ada, PACHA_PASSPHRASE=new)
+    remote_before = place.get_keyring()
+    for args in (("push",), ("fetch",)):
+        err = ada.fails(*args, code=1, env=as_ada).err
+        assert err.count("\n") == 1 and "'default' was removed on one side and given a new pass" in err, err
+    assert place.get_keyring() == remote_before and _opens(ada, new, tmp_path)
+    # the way out the line names: keep the new passphrase under another name
+    ada("key", "add", "--name", "ada", env={**as_ada, "PACHA_NEW_PASSPHRASE": new})
+    ada("key", "remove", "default", env=as_ada)
+    ada("push", env=as_ada)
+    assert place.slots() == ["ada", "b1"]
+    assert _opens(ada, new, tmp_path) and not _opens(ada, PASS, tmp_path)
+
+
 def test_a_forged_or_edited_keyring_on_the_remote_is_refused(tmp_path: Path, place: Place) -> None:
     ada, bob = _published(tmp_path, place)
     genuine = place.get_keyring()

@@ -6,9 +6,13 @@ slot in the base, mine and theirs (absent: None):
 
 - m == t: kept as it is (both made the same change, or none);
 - m == b: theirs (added, removed or re-wrapped there);  t == b: mine (the same, here);
-- removed on one side and re-wrapped on the other: removed (removing is the safe side);
-- otherwise (added on both sides, or re-wrapped on both, differently): a conflict,
-  KeyringConflict naming the slot and what to do; nothing is merged.
+- otherwise (added on both sides, re-wrapped on both differently, or removed on one side and
+  re-wrapped on the other): a conflict, KeyringConflict naming the slot and what to do;
+  nothing is merged. Removed-versus-re-wrapped is a conflict, not a removal: the side that
+  re-wrapped may hold no other slot it can open, and a merge must never lock a registry's
+  own user out (found by the attack: a colleague's `key remove` undid a `key rotate` and the
+  rotating registry no longer opened with its new passphrase). Either answer is safe against
+  a leaked old passphrase (a re-wrap already stops it), so the person decides.
 
 A merge that would leave no slot is a conflict too. The master keys never change in a merge
 (pacha.transport.sealed refuses keyrings under other keys before merging).
@@ -83,10 +87,8 @@ def merge3(base: Mapping[str, Slot], mine: Sequence[Slot], theirs: Sequence[Slot
             keep = ms
         elif same(ms, b):
             keep = ts
-        elif ms is None or ts is None:
-            keep = None  # removed on one side, re-wrapped on the other: removed
         else:
-            raise _conflict(name, b is None, where)
+            raise _conflict(name, b is None, ms is None or ts is None, where)
         if keep is not None:
             out.append(keep)
     if not out:
@@ -98,7 +100,14 @@ def merge3(base: Mapping[str, Slot], mine: Sequence[Slot], theirs: Sequence[Slot
     return out
 
 
-def _conflict(name: str, added: bool, where: str) -> KeyringConflict:
+def _conflict(name: str, added: bool, removed: bool, where: str) -> KeyringConflict:
+    if removed:
+        return KeyringConflict(
+            f"key slot {name!r} was removed on one side and given a new passphrase on the other (here "
+            f"and {where}): nothing was changed; to keep it, `pacha key add --name OTHER` here, then "
+            f"`pacha key remove {name}`, and try again; to let it go, `pacha key remove {name}` here "
+            "(with another slot to open this registry) and try again"
+        )
     if added:
         return KeyringConflict(
             f"key slot {name!r} was added here and on {where} with different passphrases: nothing was "
