@@ -50,12 +50,27 @@ KNOWN_KEYS: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool], str]] =
     "user.signingkey": (str, lambda v: bool(v.strip()), "an OpenPGP key id, fingerprint or email"),
     "sign.always": (str, lambda v: v.lower() in ("true", "false"), "true or false"),
     "sign.keyring": (str, lambda v: bool(v.strip()), "a file of exported public keys (gpg --export -a)"),
+    "policy.root-keys": (
+        lambda raw: fingerprint_list(raw),
+        lambda v: bool(v),
+        "OpenPGP fingerprints (40 hex digits), comma-separated: the keys that may sign a first policy",
+    ),
     "policy.require_signed": (
         lambda raw: _stage_list(raw),  # defined below: KNOWN_KEYS is read only at call time
         lambda v: all(name in STAGE_NAMES for name in v),
         f'stage names from {", ".join(STAGE_NAMES)}: a TOML list like ["production"] or production,staging',
     ),
 }
+
+
+def fingerprint_list(raw: str | list[str]) -> list[str]:
+    """OpenPGP v4 fingerprints, upper-case, from a TOML list or comma/space-separated text.
+    Raises ValueError for anything that is not 40 hex digits (spaces inside one are dropped)."""
+    items = raw if isinstance(raw, list) else raw.replace(",", " ").split()
+    out = [str(item).replace(" ", "").upper() for item in items]
+    if not out or not all(len(f) == 40 and all(c in "0123456789ABCDEF" for c in f) for f in out):
+        raise ValueError(raw)
+    return out
 
 
 def _stage_list(raw: str) -> list[str]:

@@ -271,3 +271,45 @@ def test_policy_signatures_travel_and_survive_gc(cli: Cli, team: Team, tmp_path:
     origin("gc", "--prune", "now")
     assert names(origin("for-each-ref", "attached/").lines) == attached
     origin("fsck")
+
+
+def test_with_root_keys_only_they_may_sign_the_first_policy(cli: Cli, team: Team, tmp_path: Path) -> None:
+    """A trusted colleague who writes the first policy (or rewrites it in the bucket) becomes the
+    root of trust on first use; policy.root-keys names the only keys that may."""
+    mallory = registry(cli, team, tmp_path, "mallory-reg", PACHA_PRINCIPAL="user:mallory@example.com")
+    who = "user:mallory@example.com"
+    mallory("policy", "set", "/", "--admin", who, "--key", f"{who}={team.mallory.fingerprint}",
+            "--sign", team.mallory.fingerprint)  # fmt: skip
+    mallory("push")
+    bob = registry(cli, team, tmp_path, "bob-reg")
+    bob("config", "policy.root-keys", f"{team.tess.fingerprint.lower()}, {team.ada.fingerprint}")
+    line = refused_pull(bob)
+    assert "`policy set /`" in line and "policy.root-keys" in line and team.mallory.fingerprint in line, line
+    carol = registry(cli, team, tmp_path, "carol-reg")  # no root keys: trust on first use
+    carol("pull")  # what root-keys is for: carol's registry took Mallory as its root
+    assert json.loads(carol("policy", "show", "/", "--json").text)["admins"] == ["user:mallory@example.com"]
+
+
+def test_a_first_policy_signed_by_a_root_key_passes_and_says_so(
+    cli: Cli, team: Team, tmp_path: Path, origin: Cli
+) -> None:
+    bob = registry(cli, team, tmp_path, "bob-reg")
+    bob("config", "policy.root-keys", team.tess.fingerprint)
+    bob("pull")
+    bob("model", "list")  # the registry opens and reads after the checked pull
+    origin("config", "policy.root-keys", team.tess.fingerprint)
+    origin("model", "register", "m", artifact(tmp_path, "a"), "-v", "1.0.0", "--sign", team.ada.fingerprint,
+           env={**origin.env, "PACHA_PRINCIPAL": "user:ada@example.com"})  # fmt: skip
+    out = origin("verify", "m:1.0.0", "--policy").text
+    assert "`policy set /`" in out and "a root key (policy.root-keys)" in out, out
+    origin("config", "policy.root-keys", team.ada.fingerprint)
+    failed = origin("verify", "m:1.0.0", "--policy", ok=False)
+    assert failed.code == 1 and "no root key" in failed.out.decode() + failed.err
+
+
+@pytest.mark.parametrize("value", ["nothex", "ABCD", "0" * 39, ""])
+def test_root_keys_that_are_not_fingerprints_are_refused(cli: Cli, value: str) -> None:
+    cli("init", "-q")
+    result = cli("config", "policy.root-keys", value, ok=False)
+    assert result.code != 0 and result.err.count("\n") == 1 and "policy.root-keys" in result.err, result.err
+    assert "fingerprint" in result.err.lower()

@@ -32,7 +32,7 @@ from porcelain.policies import rules
 from porcelain.policies.signed import Signers, judge, signers
 from porcelain.signatures.gpg import Verifier, verifier
 from porcelain.signatures.objects import POLICY, REMOVAL, SIGNATURE, signatures_prefix
-from porcelain.signatures.settings import trusted_keyring
+from porcelain.signatures.settings import root_keys, trusted_keyring
 from porcelain.signatures.verify import SignatureCheck
 
 Fetch = Callable[[list[str]], Any]
@@ -235,15 +235,33 @@ def verdict(
     if wrong:
         return None, wrong
     if first:
-        good = [c for c in checks if c.ok]
-        if good:
-            c = good[0]
-            line = f"{change.describe()}: signed by {c.uid} ({c.fingerprint}); the first: taken on trust"
-            return line, None
-        why = checks[0].text if checks else "it is not signed"
-        return None, f"{change.describe()}, the first policy, needs a signature by a trusted key: {why}"
+        return first_verdict(change, checks, root_keys(core.plumbing.config))
     allowed: Signers = signers(core.plumbing, state, change.target, "admin")
     return judge(allowed, change.describe(), checks)
+
+
+def first_verdict(
+    change: Change, checks: list[SignatureCheck], roots: list[str] | None
+) -> tuple[str | None, str | None]:
+    """The first change of a chain: any good signature by a trusted key (trust on first use), or,
+    with policy.root-keys set, a good signature by one of those keys only (so a trusted
+    colleague cannot make themselves the root by rewriting the first policy)."""
+    what = change.describe()
+    good = [c for c in checks if c.ok]
+    if roots is None:
+        if good:
+            return f"{what}: signed by {good[0].uid} ({good[0].fingerprint}); the first: taken on trust", None
+        why = checks[0].text if checks else "it is not signed"
+        return None, f"{what}, the first policy, needs a signature by a trusted key: {why}"
+    rooted = [c for c in good if c.fingerprint.upper() in roots]
+    if rooted:
+        c = rooted[0]
+        return f"{what}: signed by {c.uid} ({c.fingerprint}), a root key (policy.root-keys)", None
+    if good:
+        why = f"it is signed by {', '.join(f'{c.uid} ({c.fingerprint})' for c in good)}, no root key"
+    else:
+        why = checks[0].text if checks else "it is not signed"
+    return None, f"{what}, the first policy, needs a signature by a key of policy.root-keys: {why}"
 
 
 def local_ids(core: Core) -> Ids:

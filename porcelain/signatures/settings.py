@@ -6,6 +6,8 @@ which stages a version may enter only by a signed change.
 - `sign.keyring`: a file of exported public keys (`gpg --export -a`): the keys `pacha verify`
   and `pacha pull` trust (`--keyring FILE` overrides it). A relative path is relative to the
   registry directory. Unset: the user's GnuPG keyring, keys of full or ultimate validity.
+- `policy.root-keys`: OpenPGP fingerprints: the only keys that may sign the first change of a
+  policy chain (porcelain.policies.chain); unset, any trusted key may (trust on first use).
 - `policy.require_signed`: stage names (a TOML list, or a comma-separated string), e.g.
   `["production"]`: a move into them must be signed by a trusted key, locally and by pull.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pacha.config import fingerprint_list
 from porcelain.errors import InvalidInput
 from porcelain.stages.rules import STAGES
 
@@ -43,6 +46,22 @@ def _names(value: Any, key: str) -> list[str]:
 def required_stages(config: Any) -> list[str]:
     """Stages a version may enter only by a signed stage change (policy.require_signed)."""
     return _names(config.get("policy.require_signed"), "policy.require_signed")
+
+
+def root_keys(config: Any) -> list[str] | None:
+    """policy.root-keys: the fingerprints (upper-case, 40 hex digits) that may sign a first
+    policy change, or None when unset. Raises InvalidInput for a value that is not fingerprints
+    (a hand-edited typo must be an error, never a root that trusts everyone)."""
+    value = config.get("policy.root-keys")
+    if value is None:
+        return None
+    try:
+        return fingerprint_list(value if isinstance(value, (str, list)) else str(value))
+    except ValueError:
+        raise InvalidInput(
+            f"config policy.root-keys = {value!r} is not OpenPGP fingerprints: set 40 hex digits each, "
+            "e.g. pacha config policy.root-keys FPR1,FPR2 (gpg --fingerprint shows them)"
+        ) from None
 
 
 def always(config: Any) -> bool:
