@@ -15,15 +15,12 @@
 
 from __future__ import annotations
 
-import os
 import time
-import uuid
 from collections.abc import Collection, Container, Iterable
 from pathlib import Path
 
-from pacha import perms
 from pacha.hashing import hash_bytes
-from pacha.transport.remote import Remote
+from pacha.transport.remote import Remote, write_cache
 
 PROBE_VALID = 24 * 3600.0  # seconds a passed probe is trusted
 _ID = 32  # bytes of a raw object id
@@ -42,7 +39,7 @@ def probe_passed(root: Path, remote: Remote) -> bool:
 
 
 def remember_probe(root: Path, remote: Remote) -> None:
-    _write(_folder(root, remote) / "probe", b"conditional writes honoured\n")
+    write_cache(_folder(root, remote) / "probe", b"conditional writes honoured\n")
 
 
 def _whole_file(root: Path, remote: Remote) -> Path | None:
@@ -72,7 +69,7 @@ def remember_whole(root: Path, remote: Remote, ids: Collection[str]) -> None:
     known = whole_objects(root, remote)
     if known.issuperset(ids):
         return
-    _write(path, bytes.fromhex("".join(sorted(known.union(ids)))))
+    write_cache(path, bytes.fromhex("".join(sorted(known.union(ids)))))
 
 
 class Learnt:
@@ -99,16 +96,3 @@ class Whole(Container[str]):
 
     def __contains__(self, object_id: object) -> bool:
         return object_id in self.tips or (object_id in self.remembered and object_id in self.listed)
-
-
-def _write(path: Path, data: bytes) -> None:
-    """A cache file, atomically (temp + rename); one that cannot be written is only a slower
-    next push (a read-only registry)."""
-    try:
-        perms.mkdirs(path.parent)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
-        tmp.write_bytes(data)
-        os.chmod(tmp, perms.file_mode(path))  # the registry's mode, not the umask's
-        os.replace(tmp, path)
-    except OSError:
-        pass

@@ -216,13 +216,13 @@ def _load_index(backend: Backend, cache_dir: Path | None, pack_id: str) -> tuple
     except CorruptObject as exc:
         raise RemoteFormatError(f"remote {backend.location}: {exc}") from None
     if cached is not None:
-        _write_cache(cached, data)
+        write_cache(cached, data)
     return pack_id, entries
 
 
-def _write_cache(path: Path, data: bytes) -> None:
-    """A cache file, atomically (temp + rename: a reader never sees half of it; no fsync, it is
-    checked on every read and fetched again if damaged)."""
+def write_cache(path: Path, data: bytes) -> None:
+    """A cache file of the registry, atomically (temp + rename: a reader never sees half of it;
+    no fsync: every cache is checked when read, and only a slower next command if lost)."""
     try:
         perms.mkdirs(path.parent)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}")
