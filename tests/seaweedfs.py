@@ -32,6 +32,9 @@ GRACE = 5.0  # seconds between SIGTERM and SIGKILL at the end
 REGION = "us-east-1"
 
 
+MAX_VOLUMES = 10_000  # see start_weed
+
+
 @dataclass(frozen=True)
 class SeaweedFS:
     """A running server: its S3 endpoint and the keys of its two identities."""
@@ -136,9 +139,14 @@ def start_weed(directory: Path) -> tuple[subprocess.Popen[bytes], SeaweedFS]:
         "filer.port.grpc", "s3.port", "s3.port.grpc", "s3.port.iceberg", "s3.port.lance", "metricsPort",
     )  # fmt: skip
     ports = dict(zip(names, _free_ports(len(names)), strict=True))
+    # Every bucket is a collection that grows volumes of its own (7 at its first write), and a
+    # session makes hundreds of buckets. -volume.max=0 sizes the limit from free disk space /
+    # volume size, so on a disk with 9 GiB free a session ran out at ~150 volumes ("No writable
+    # volumes and no free volumes left": PutObject InternalError in every later S3 test). Volume
+    # files are written as data arrives (150 held 138 MiB), so a fixed high count is safe.
     args = [
         weed, "server", f"-dir={data}", "-s3", f"-s3.config={directory / 's3.json'}",
-        "-ip=127.0.0.1", "-ip.bind=127.0.0.1", "-volume.max=0", "-master.volumeSizeLimitMB=64",
+        "-ip=127.0.0.1", "-ip.bind=127.0.0.1", f"-volume.max={MAX_VOLUMES}", "-master.volumeSizeLimitMB=64",
         *(f"-{name}={port}" for name, port in ports.items()),
     ]  # fmt: skip
     log = open(directory / "weed.log", "wb")  # noqa: SIM115 (kept open for the server's life)
