@@ -17,6 +17,10 @@ VersionOption = Annotated[
     str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+SigningKeyOption = Annotated[  # the key `pacha sign` and `pacha policy sign` sign with
+    str | None,
+    typer.Option("--key", metavar="KEYID", help="Key id, fingerprint or email (default: user.signingkey)."),
+]
 LatestOption = Annotated[
     bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
 ]

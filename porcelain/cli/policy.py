@@ -12,7 +12,7 @@ import typer
 from pacha.documents import load_toml
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli.context import open_porcelain
-from porcelain.cli.options import JsonOption
+from porcelain.cli.options import JsonOption, SigningKeyOption
 from porcelain.errors import InvalidInput
 from porcelain.policies import change
 from porcelain.policies import records as rec
@@ -156,12 +156,7 @@ def group(
 @app.command("sign", epilog="Example: pacha policy sign team/ --key ada@example.com")
 def sign_(
     target: Annotated[str, typer.Argument(help="NAME, PREFIX/, / or group:NAME.")],
-    key: Annotated[
-        str | None,
-        typer.Option(
-            "--key", metavar="KEYID", help="Key id, fingerprint or email (default: user.signingkey)."
-        ),
-    ] = None,
+    key: SigningKeyOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Sign the current policy of a name or namespace (or a group) as it is (admins of it only)."""

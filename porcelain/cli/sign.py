@@ -9,7 +9,7 @@ import typer
 from pacha.cli.app import new_app
 from porcelain.cli._output import print_json
 from porcelain.cli.context import open_porcelain
-from porcelain.cli.options import JsonOption, VersionOption
+from porcelain.cli.options import JsonOption, SigningKeyOption, VersionOption
 from porcelain.signatures.attach import sign_version
 
 app = new_app()
@@ -18,12 +18,7 @@ app = new_app()
 @app.command(epilog="Example: pacha sign fraud-detector:1.0.0 --key ada@example.com")
 def sign(
     reference: Annotated[str, typer.Argument(help="NAME:VER, NAME@STAGE, NAME:latest or record id.")],
-    key: Annotated[
-        str | None,
-        typer.Option(
-            "--key", metavar="KEYID", help="Key id, fingerprint or email (default: user.signingkey)."
-        ),
-    ] = None,
+    key: SigningKeyOption = None,
     version: VersionOption = None,
     as_json: JsonOption = False,
 ) -> None:
