@@ -46,6 +46,7 @@ def test_libsodium_and_openssl_derive_the_same_argon2id_key(
     params = Argon2Params(salt, memory_kib, passes, 1)
     openssl = Argon2id(salt=salt, length=32, iterations=passes, lanes=1, memory_cost=memory_kib)
     assert kdf._derive_libsodium(passphrase, params) == openssl.derive(passphrase)
+    assert kdf.derive(passphrase, params) == kdf._derive_libsodium(passphrase, params)
 
 
 def test_slots_of_four_lanes_made_before_still_unlock_and_new_ones_take_one() -> None:

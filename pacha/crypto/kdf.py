@@ -90,7 +90,9 @@ def derive(passphrase: bytes, params: Argon2Params) -> bytes:
     libsodium where it computes these parameters (one lane, a 16-byte salt), else by
     OpenSSL. KeyringError if neither can (out of memory, say)."""
     if params.lanes == 1 and len(params.salt) == SALT_LEN:
-        return _derive_libsodium(passphrase, params)
+        key = _derive_libsodium(passphrase, params)
+        if key is not None:
+            return key
     from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
 
     try:
@@ -106,10 +108,15 @@ def derive(passphrase: bytes, params: Argon2Params) -> bytes:
         raise KeyringError(f"Argon2id could not derive a key ({exc})") from None
 
 
-def _derive_libsodium(passphrase: bytes, params: Argon2Params) -> bytes:
-    """derive() by libsodium's crypto_pwhash (Argon2id version 0x13, one lane, 16-byte salt)."""
-    from nacl.bindings import crypto_pwhash_alg, crypto_pwhash_ALG_ARGON2ID13
-    from nacl.exceptions import CryptoError
+def _derive_libsodium(passphrase: bytes, params: Argon2Params) -> bytes | None:
+    """derive() by libsodium's crypto_pwhash (Argon2id version 0x13, one lane, 16-byte salt);
+    None if PyNaCl is not installed (an environment set up before it was a dependency):
+    OpenSSL then derives the same key, only slower."""
+    try:
+        from nacl.bindings import crypto_pwhash_alg, crypto_pwhash_ALG_ARGON2ID13
+        from nacl.exceptions import CryptoError
+    except ImportError:
+        return None
 
     try:
         key: bytes = crypto_pwhash_alg(
