@@ -95,3 +95,65 @@ def test_a_table_cell_is_printed_exactly_as_given(text: str) -> None:
         console().print(rows)
     lines = buffer.getvalue().splitlines()
     assert lines[1].rstrip().removeprefix(" x").strip() == text.strip()
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+@pytest.fixture
+def sealed_registry(cli: Cli, tmp_path: Path) -> dict[str, str]:
+    """An encrypted registry holding m:1.0.0; the environment that opens it."""
+    env = {**cli.env, "PACHA_DIR": str(tmp_path / "sealed"), "PACHA_PASSPHRASE": "first secret"}
+    cli("init", "--encrypt", "-q", env=env)
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0", env=env)
+    return env
+
+
+def test_a_key_file_that_is_a_directory_is_named_by_every_command(
+    cli: Cli, tmp_path: Path, sealed_registry: dict[str, str]
+) -> None:
+    """`pacha key rotate --new-key-file /tmp` said only "fatal: Is a directory: 4" (the descriptor,
+    not the file): a directory opened, then read as a file. Every way of giving a key file."""
+    folder = tmp_path / "keys"
+    folder.mkdir()
+    env = sealed_registry
+    without = {k: v for k, v in env.items() if k != "PACHA_PASSPHRASE"}
+    sealed_file = tmp_path / "m.sealed"
+    cases = [
+        (("key", "rotate", "--new-key-file", folder), env),
+        (("key", "add", "--name", "bob", "--new-key-file", folder), env),
+        (("key", "add", "--name", "bob", "--key-file", folder), without),
+        (("model", "list"), {**without, "PACHA_KEY_FILE": str(folder)}),
+        (("model", "download", "m:1.0.0", "--encrypt", "--new-key-file", folder, "-o", sealed_file), env),
+        (("init", "--encrypt", "--key-file", folder, tmp_path / "new"), without),
+    ]
+    for args, run_env in cases:
+        line = _one_line(cli.fails(*args, code=128, env=run_env).err)
+        assert line == f"fatal: key file {folder} is a directory; give the file that holds the passphrase", (
+            args,
+            line,
+        )
+    assert not sealed_file.exists() and not (tmp_path / "new").exists()
+
+
+def test_an_option_that_only_works_with_another_is_refused_without_it(cli: Cli, tmp_path: Path) -> None:
+    """`download -o x --new-key-file F` without --encrypt wrote the bytes unsealed and said
+    nothing; `verify --keyring MISSING` passed (exit 0) when the version had no signature and
+    failed when it had one. Now both say what is wrong before doing anything."""
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    (tmp_path / "k").write_text("a new passphrase\n")
+    (tmp_path / "k").chmod(0o600)
+    out = tmp_path / "out.bin"
+    for option in (("--new-key-file", tmp_path / "k"), ("--recipient", tmp_path / "bob.pub")):
+        line = _one_line(cli.fails("model", "download", "m:1.0.0", "-o", out, *option, code=2).err)
+        assert f"{option[0]} seals the download: give --encrypt with it" in line, line
+        assert not out.exists()
+    for command in (("verify",), ("model", "verify")):
+        for keyring, why in ((tmp_path / "missing.asc", "No such file"), (tmp_path, "Is a directory")):
+            line = _one_line(cli.fails(*command, "m:1.0.0", "--keyring", keyring, code=128).err)
+            assert line.startswith(f"fatal: cannot read keyring {keyring}: {why}"), line
