@@ -3,7 +3,6 @@ and text a user typed (a reason, a description, a name) is printed as typed, nev
 
 from __future__ import annotations
 
-import re
 from importlib import import_module
 from pathlib import Path
 
@@ -63,7 +62,19 @@ def test_what_a_user_wrote_is_shown_as_typed_in_every_table(cli: Cli, tmp_path: 
     why said `why [/z] [blue]q`: table cells were read as rich markup, and `:warning:` became ⚠."""
     (tmp_path / "m.bin").write_bytes(b"weights" * 50)
     author = {**cli.env, "PACHA_AUTHOR_NAME": "Ada [/x] :smile:"}
-    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0", "-d", NASTY[3], "-m", NASTY[1], env=author)
+    cli(
+        "model",
+        "register",
+        "m",
+        tmp_path / "m.bin",
+        "-v",
+        "1.0.0",
+        "-d",
+        NASTY[3],
+        "-m",
+        NASTY[1],
+        env=author,
+    )
     for why, stage in zip(NASTY, ["staging", "production", "archived", "development"], strict=True):
         cli("model", "stage", "m:1.0.0", "-t", stage, "-m", why)
     history = cli("model", "history", "m").text
@@ -157,3 +168,45 @@ def test_an_option_that_only_works_with_another_is_refused_without_it(cli: Cli, 
         for keyring, why in ((tmp_path / "missing.asc", "No such file"), (tmp_path, "Is a directory")):
             line = _one_line(cli.fails(*command, "m:1.0.0", "--keyring", keyring, code=128).err)
             assert line.startswith(f"fatal: cannot read keyring {keyring}: {why}"), line
+
+
+def _into_closed_pipe(cli: Cli, *args: str) -> tuple[int, str]:
+    """Run pacha ARGS with standard output a pipe whose reader is already gone (`| head -0`,
+    without the race: the read end is closed before the command starts)."""
+    import os
+    import subprocess
+
+    from tests.conftest import PACHA
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = subprocess.run([*PACHA, *args], stdout=write_end, stderr=subprocess.PIPE, env=cli.env,
+                              cwd=cli.cwd, timeout=120)  # fmt: skip
+    finally:
+        os.close(write_end)
+    return proc.returncode, proc.stderr.decode()
+
+
+PIPED = [
+    ("--version",),
+    ("--help",),
+    ("help", "model"),
+    ("model", "--help"),
+    ("for-each-ref",),
+    ("read-ref", "models/m/1.0.0"),
+    ("model", "list"),
+    ("model", "history", "m"),
+    ("model", "get", "m:1.0.0"),
+    ("model", "list", "--json"),
+    ("remote", "list", "--json"),
+]
+
+
+def test_output_into_a_closed_pipe_stops_quietly_with_141(cli: Cli, tmp_path: Path) -> None:
+    """`pacha model list | head -1` exited 1 ("failed": rich's and typer's handling of a closed
+    pipe) and `pacha --version | head -0` ended in a traceback; Git stops quietly, 141 (SIGPIPE)."""
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    cli("remote", "add", "origin", tmp_path / "remote", "--no-check")
+    assert {args: _into_closed_pipe(cli, *args) for args in PIPED} == {args: (141, "") for args in PIPED}

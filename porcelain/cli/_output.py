@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -25,9 +26,15 @@ def console() -> Any:
     """
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 ("failed") when the reader left (`pacha model list | head -1`); raise
+            # it on to the dispatcher, which stops quietly with 141 as Git does
+            raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
+
     if sys.stdout.isatty():
-        return Console(highlight=False, emoji=False)
-    return Console(
+        return PipeConsole(highlight=False, emoji=False)
+    return PipeConsole(
         highlight=False, emoji=False, width=PIPE_WIDTH, no_color=True, color_system=None, soft_wrap=True
     )
 
