@@ -210,3 +210,26 @@ def test_output_into_a_closed_pipe_stops_quietly_with_141(cli: Cli, tmp_path: Pa
     cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
     cli("remote", "add", "origin", tmp_path / "remote", "--no-check")
     assert {args: _into_closed_pipe(cli, *args) for args in PIPED} == {args: (141, "") for args in PIPED}
+
+
+def test_a_remote_given_as_a_relative_path_is_the_same_remote_from_any_directory(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """`pacha clone ./team ../laptop --lazy`, then `pacha model download` run from another
+    directory failed ("neither here nor on remote /elsewhere/team"): the path was recorded as
+    typed and read against each later command's directory. `remote add` and `remote set url`
+    recorded it so too (a push from elsewhere went to, or created, another directory)."""
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    work, elsewhere = tmp_path / "work", tmp_path / "elsewhere"
+    (work / "team").mkdir(parents=True)
+    (elsewhere / "team").mkdir(parents=True)  # what a relative ./team would name from there
+    cli("remote", "add", "origin", "./team", "--default", cwd=work)
+    cli("push", cwd=elsewhere)
+    assert any((work / "team").iterdir()) and not any((elsewhere / "team").iterdir())
+    cli("remote", "set", "origin", "url", "../work/team", cwd=elsewhere)
+    assert cli("remote", "list", "--json").text.count(f'"url": "{work / "team"}"') == 1
+    laptop = {**cli.env, "PACHA_DIR": str(tmp_path / "laptop")}
+    cli("clone", "./team", "../laptop", "--lazy", cwd=work, env=laptop)
+    cli("model", "download", "m:1.0.0", "-o", tmp_path / "out.bin", cwd=elsewhere, env=laptop)
+    assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "m.bin").read_bytes()

@@ -194,12 +194,7 @@ def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = Tr
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
         return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except SystemExit as exc:
-        if type(sys.stdout).__name__ == "PacifyFlushWrapper":
-            # typer turns a write to a closed pipe (`pacha ... | head -1`) into exit 1 ("failed")
-            # after wrapping stdout in click's PacifyFlushWrapper; the reader went away: 141, as Git.
-            return _reader_went_away()
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return _exit_code(exc)
     except ClickException as exc:  # UsageError (missing argument, unknown option, bad value) and kin
         _flush_quietly()
         context = getattr(exc, "ctx", None)
@@ -235,6 +230,16 @@ def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = Tr
         print(f"fatal: {_os_error_line(exc)}", file=sys.stderr)
         return 128
     return 0
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The code of a typer.Exit, --help's or a parser's exit."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        # typer turns a write to a closed pipe (`pacha ... | head -1`) into exit 1 ("failed")
+        # after wrapping stdout in click's PacifyFlushWrapper; the reader went away: 141, as Git.
+        return _reader_went_away()
+    code = exc.code
+    return code if isinstance(code, int) else (0 if code is None else 1)
 
 
 def _command_path(command: Any, args: list[str], prog_name: str) -> str:
