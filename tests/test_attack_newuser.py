@@ -233,3 +233,93 @@ def test_a_remote_given_as_a_relative_path_is_the_same_remote_from_any_directory
     cli("clone", "./team", "../laptop", "--lazy", cwd=work, env=laptop)
     cli("model", "download", "m:1.0.0", "-o", tmp_path / "out.bin", cwd=elsewhere, env=laptop)
     assert (tmp_path / "out.bin").read_bytes() == (tmp_path / "m.bin").read_bytes()
+
+
+def test_run_plot_writes_exactly_the_file_named_or_says_why_not(cli: Cli, tmp_path: Path) -> None:
+    """`run plot -o curve` said "wrote curve" and wrote curve.png (matplotlib adds the suffix),
+    `-o DIR` wrote DIR.png, `-o c.txt` ended in a traceback (matplotlib's ValueError)."""
+    from tests.test_recipes import prepare_recipe
+
+    cli("recipe", "register", prepare_recipe(cli, tmp_path))
+    run = cli("run", "start", "bert-finetune:1.0.0").text.strip()
+    cli("run", "log", run, "loss=0.5", "--step", "1")
+    cli("run", "log", run, "loss=0.25", "--step", "2")
+    (tmp_path / "plots").mkdir()
+    for name, magic in (
+        ("curve", b"\x89PNG"),
+        ("c.png", b"\x89PNG"),
+        ("c.svg", b"<?xml"),
+        ("c.pdf", b"%PDF"),
+    ):
+        out = tmp_path / "plots" / name
+        assert cli("run", "plot", run, "-m", "loss", "-o", out).text == f"wrote {out} (1 curve(s))\n"
+        assert out.read_bytes().startswith(magic), name
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["c.pdf", "c.png", "c.svg", "curve"]
+    line = _one_line(cli.fails("run", "plot", run, "-m", "loss", "-o", tmp_path / "c.txt", code=128).err)
+    assert "'txt' is not an image format; use one of" in line and "png" in line, line
+    line = _one_line(cli.fails("run", "plot", run, "-m", "loss", "-o", tmp_path / "plots", code=2).err)
+    assert f"-o {tmp_path / 'plots'} is a directory: give the file to write" in line, line
+    assert not (tmp_path / "c.txt").exists() and not (tmp_path / "plots.png").exists()
+    assert not [p for p in tmp_path.rglob(".*pacha-*")]  # no temporary file left
+
+
+def test_run_commands_name_a_recipe_that_does_not_exist(cli: Cli, tmp_path: Path) -> None:
+    """`run best nope -m loss` said "no run has metric 'loss'" and `run list nope` "no runs"
+    (exit 0): a bare recipe name that names nothing was read as a recipe without runs."""
+    from tests.test_recipes import prepare_recipe
+
+    cli("recipe", "register", prepare_recipe(cli, tmp_path))
+    for args in (("list", "nope"), ("best", "nope", "-m", "loss"), ("importance", "nope", "-m", "loss")):
+        line = _one_line(cli.fails("run", *args, code=1).err)
+        assert line.startswith("error: no recipe named nope"), line
+    assert cli("run", "list", "bert-finetune").text.strip() == "no runs"
+
+
+def test_an_override_out_of_the_recipes_range_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """`recipe run R --override learning_rate=-1` ran, though `recipe validate` refuses that
+    recipe with learning_rate = -1: the overrides were checked for type, not range."""
+    from tests.test_recipes import prepare_recipe
+
+    cli("recipe", "register", prepare_recipe(cli, tmp_path))
+    for assignment, why in (
+        ("learning_rate=-1", "learning_rate must be positive"),
+        ("learning_rate=0", "learning_rate must be positive"),
+        ("batch_size=0", "batch_size must be at least 1"),
+        ("epochs=-3", "epochs must be at least 1"),
+        ("warmup_steps=-1", "warmup_steps must not be negative"),
+    ):
+        for args in (("recipe", "run", "bert-finetune:1.0.0", "--override", assignment, "--", "true"),
+                     ("run", "start", "bert-finetune:1.0.0", "--override", assignment)):  # fmt: skip
+            line = _one_line(cli.fails(*args, code=128).err)
+            assert line.startswith(f"fatal: --override {assignment}: hyperparameters.{why}"), line
+    assert cli("run", "list").text.strip() == "no runs"
+
+
+@given(
+    name=st.sampled_from(["learning_rate", "batch_size", "epochs", "weight_decay", "warmup_steps"]),
+    value=st.integers(-3, 3) | st.floats(-2, 2, allow_nan=False),
+)
+def test_an_override_is_accepted_exactly_when_validate_accepts_the_recipe_with_it(
+    name: str, value: float
+) -> None:
+    """The property: one rule for a recipe's values and a run's overrides."""
+    import tomllib
+
+    from porcelain.errors import InvalidInput
+    from porcelain.recipes.check import check
+    from porcelain.recipes.overrides import coerce_override
+    from tests.test_recipes import RECIPE
+
+    doc = tomllib.loads(RECIPE)
+    text = repr(value)
+    try:
+        coerce_override(doc, f"{name}={text}")
+        accepted = True
+    except InvalidInput:
+        accepted = False
+    changed = tomllib.loads(RECIPE)
+    changed["hyperparameters"][name] = value
+    if isinstance(value, float) and isinstance(doc["hyperparameters"][name], int):
+        assert not accepted  # a type the recipe does not have
+    else:
+        assert accepted == (check(changed).errors == [])

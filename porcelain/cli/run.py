@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from pacha.cli.app import new_app
+from pacha.errors import UsageError
 from pacha.pathnames import check_destination
 from porcelain.cli._output import console, parse_metrics, print_json, table, when
 from porcelain.cli.context import open_porcelain
@@ -298,7 +299,12 @@ def metrics(
 def plot(
     names: Annotated[list[str], typer.Argument(help="Run names or ids.")],
     metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to draw.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Image file to write: PNG, or the format its suffix names (svg, pdf, ...)."
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
@@ -310,11 +316,13 @@ def plot(
             curves[info.name] = series[metric]
     if not curves:
         raise NotFound(f"none of these runs has metric {metric!r}")
+    if output.is_dir():  # -o "" comes as "."
+        raise UsageError(f"-o {output} is a directory: give the file to write, e.g. {output / 'curve.png'}")
     if not output.parent.is_dir():
         raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
 
     check_destination(output)  # a FIFO would block the plot, a device node be written to
-    run_analysis.plot(curves, metric, str(output))
+    run_analysis.plot(curves, metric, output)
     if as_json:
         print_json({"path": str(output), "metric": metric, "runs": list(curves)})
     else:
