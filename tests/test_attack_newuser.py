@@ -323,3 +323,20 @@ def test_an_override_is_accepted_exactly_when_validate_accepts_the_recipe_with_i
         assert not accepted  # a type the recipe does not have
     else:
         assert accepted == (check(changed).errors == [])
+
+
+def test_messages_say_what_was_given(cli: Cli, tmp_path: Path) -> None:
+    """`cat-object -t 550` said '550' is "neither a ref nor an object id prefix" (it is hex: too
+    short to be one); `gc --keep-last -1` said "--keep-last-1"."""
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    blob = cli("hash-object", "-w", tmp_path / "m.bin").text.strip()
+    for args in (("cat-object", "-t"), ("rev-parse",), ("ls-tree",)):
+        line = _one_line(cli.fails(*args, blob[:3], code=1).err)
+        short = "is not a ref, and too short for an object id prefix (at least 4 hex characters)"
+        assert line == f"error: '{blob[:3]}' {short}", line
+    assert _one_line(cli.fails("cat-object", "-t", "nope", code=1).err).endswith(
+        "neither a ref nor an object id prefix"
+    )
+    for n in ("0", "-1"):
+        line = _one_line(cli.fails("gc", "--keep-last", n, code=128).err)
+        assert line == f"fatal: --keep-last {n}: keep at least 1 version of each name", line
