@@ -340,3 +340,46 @@ def test_messages_say_what_was_given(cli: Cli, tmp_path: Path) -> None:
     for n in ("0", "-1"):
         line = _one_line(cli.fails("gc", "--keep-last", n, code=128).err)
         assert line == f"fatal: --keep-last {n}: keep at least 1 version of each name", line
+
+
+def test_options_that_do_not_go_together_are_usage_errors(cli: Cli, tmp_path: Path) -> None:
+    """Options given in a combination the command cannot take exited 128 ("fatal"), where the
+    same kind of mistake elsewhere (-v with --bump) exits 2: a usage error, as the parser's."""
+    (tmp_path / "m.bin").write_bytes(b"weights" * 50)
+    (tmp_path / "d.csv").write_text("a,b\n1,2\n")
+    cli("model", "register", "m", tmp_path / "m.bin", "-v", "1.0.0")
+    cli("data", "register", "d", tmp_path / "d.csv", "-v", "1.0.0")
+    cases = {
+        ("model", "register", "n", tmp_path / "m.bin", "--from", "m:1.0.0"): "--from needs --relation",
+        (
+            "model",
+            "register",
+            "n",
+            tmp_path / "m.bin",
+            "--param",
+            "quantization=int8",
+        ): "--param needs --relation",
+        (
+            "data",
+            "register",
+            "e",
+            tmp_path / "d.csv",
+            "--transform",
+            "first rows",
+        ): "--derived-from and --transform",
+        (
+            "data",
+            "register",
+            "e",
+            tmp_path / "d.csv",
+            "--derived-from",
+            "d:1.0.0",
+        ): "--derived-from and --transform",
+        ("model", "get", "m:1.0.0", "--at", "2026-01-01"): "--at needs a NAME@STAGE reference",
+        ("clone", tmp_path / "r", tmp_path / "c", "--all", "--lazy"): "give --all or --lazy, not both",
+        ("model", "register", "n", tmp_path / "m.bin", "-v", "1.0.0", "--bump", "minor"): "not both",
+    }
+    for args, words in cases.items():
+        line = _one_line(cli.fails(*args, code=2).err)
+        assert line.startswith(f"usage: pacha {args[0]}") and words in line, line
+    assert not (tmp_path / "c").exists()

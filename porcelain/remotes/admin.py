@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pacha
+from pacha.errors import UsageError
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.locking import maintain
@@ -150,7 +151,7 @@ def clone(
     A failure removes what was created.
     """
     if all_objects and lazy:
-        raise InvalidInput("give --all or --lazy, not both")
+        raise UsageError("give --all or --lazy, not both")
     remote = wire.connect_url(url, endpoint_url, jobs, ORIGIN)
     if remote.read_refs().etag is None:  # a foreign remote is refused by read_refs itself
         raise NotFound(f"{url} holds no registry (nothing was ever pushed there): check the URL")

@@ -9,6 +9,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pacha.errors import UsageError
 from porcelain.errors import InvalidInput, NotFound
 from porcelain.runs.records import RunInfo
 
@@ -49,7 +50,7 @@ class Comparison:
 
 def compare(infos: list[RunInfo]) -> Comparison:
     if len(infos) < 2:
-        raise InvalidInput("compare needs at least two runs")
+        raise UsageError("compare needs at least two runs")
     metrics = sorted({m for i in infos for m in final_metrics(i)})
     result = Comparison(infos, differing_params(infos), metrics)
     groups: dict[str, list[RunInfo]] = {}
