@@ -383,3 +383,12 @@ def test_options_that_do_not_go_together_are_usage_errors(cli: Cli, tmp_path: Pa
         line = _one_line(cli.fails(*args, code=2).err)
         assert line.startswith(f"usage: pacha {args[0]}") and words in line, line
     assert not (tmp_path / "c").exists()
+
+
+def test_an_empty_listing_says_there_is_nothing(cli: Cli) -> None:
+    """`remote list` and `policy list` printed only a header in a fresh registry, where `model
+    list` and `run list` say "no model versions", "no runs"; --json stays an empty array."""
+    assert cli("remote", "list").text == "no remotes; add one with `pacha remote add origin URL`\n"
+    assert cli("policy", "list").text == "no policies: every name is open (`pacha policy set` makes one)\n"
+    assert cli("remote", "list", "--json").text.strip() == "[]"
+    assert cli("policy", "list", "--json").text.strip() == "[]"

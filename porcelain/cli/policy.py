@@ -206,4 +206,6 @@ def list_(as_json: JsonOption = False) -> None:
             rows.add_row(f"group:{r.name}", "members: " + (", ".join(r.members) or "-"), "", "")
         else:
             rows.add_row(r.target, *(", ".join(getattr(r, f)) or "-" for f in rec.ROLES))
-    console().print(rows)
+    console().print(
+        rows if found else "no policies: every name is open (`pacha policy set` makes one)", markup=False
+    )

@@ -94,7 +94,10 @@ def list_(as_json: JsonOption = False) -> None:
         if r.jobs:
             notes.append(f"jobs {r.jobs}")
         rows.add_row(r.name, r.url, ", ".join(notes))
-    console().print(rows)
+    # as `model list` and `run list` say it (a bare header read as a failure)
+    console().print(
+        rows if remotes else "no remotes; add one with `pacha remote add origin URL`", markup=False
+    )
 
 
 @app.command("remove", epilog="Example: pacha remote remove origin")
