@@ -164,6 +164,9 @@ def test_an_option_that_only_works_with_another_is_refused_without_it(cli: Cli, 
         line = _one_line(cli.fails("model", "download", "m:1.0.0", "-o", out, *option, code=2).err)
         assert f"{option[0]} seals the download: give --encrypt with it" in line, line
         assert not out.exists()
+    both = ("--encrypt", "--recipient", tmp_path / "bob.pub", "--new-key-file", tmp_path / "k")
+    line = _one_line(cli.fails("model", "download", "m:1.0.0", "-o", out, *both, code=2).err)
+    assert "give --recipient or --new-key-file, not both" in line, line
     for command in (("verify",), ("model", "verify")):
         for keyring, why in ((tmp_path / "missing.asc", "No such file"), (tmp_path, "Is a directory")):
             line = _one_line(cli.fails(*command, "m:1.0.0", "--keyring", keyring, code=128).err)

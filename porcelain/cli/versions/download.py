@@ -44,6 +44,11 @@ def download(
     if not encrypt and (recipient or new_key_file):  # else the option was ignored, unsealed bytes written
         given = "--recipient" if recipient else "--new-key-file"
         raise UsageError(f"{given} seals the download: give --encrypt with it")
+    if recipient and new_key_file:  # sealed to the recipients, the key file was ignored
+        raise UsageError(
+            "give --recipient or --new-key-file, not both: a sealed file opens with its recipients' keys "
+            "or with a passphrase"
+        )
     kind = kind_of(ctx).kind
     reg = open_porcelain()
     ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
