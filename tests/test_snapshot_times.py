@@ -112,9 +112,10 @@ def _once(module: object, change: Callable[[], None], monkeypatch: pytest.Monkey
 def _file(tmp_path: Path, size: int, settled: bool) -> Path:
     path = tmp_path / "model.bin"
     path.write_bytes(_content(size)[:size])
-    if settled:  # read through mmap; a fresh one is read into private buffers
-        past = time.time() - 60
-        os.utime(path, (past, past))
+    # settled: read through mmap; fresh: into private buffers (its times an hour ahead: a
+    # loaded machine may take over 2 s between writing and reading it)
+    when = time.time() + (-60 if settled else 3600)
+    os.utime(path, (when, when))
     return path
 
 
