@@ -21,10 +21,17 @@ def writes_objects(method: F) -> F:
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         with self.plumbing.writing():
             result = method(self, *args, **kwargs)
-            try:
-                repack.auto_repack(self.plumbing.objects)
-            except (PachaError, OSError) as exc:  # what was committed stands; the packs stay as they are
-                sys.stderr.write(f"pacha: warning: automatic repack skipped ({exc}); run `pacha repack`\n")
+            maintain(self.plumbing)
             return result
 
     return wrapper  # type: ignore[return-value]
+
+
+def maintain(plumbing: Any) -> None:
+    """After objects arrived (a registration, a pull or clone): merge the small packs if
+    there are many, else cover new packs in the multi-pack index, extending the one in place
+    (pacha.store.repack.auto_repack); a failure is a warning (what was committed stands)."""
+    try:
+        repack.auto_repack(plumbing.objects)
+    except (PachaError, OSError) as exc:  # what was committed stands; the packs stay as they are
+        sys.stderr.write(f"pacha: warning: automatic repack skipped ({exc}); run `pacha repack`\n")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pacha.crypto import envelope, sealed_file
+from pacha.crypto import envelope, kdf, sealed_file
 from pacha.crypto.aead import Cipher
 from pacha.crypto.errors import AuthenticationFailed, KeyringError, WrongPassphrase
 from pacha.crypto.kdf import Argon2Params
@@ -32,6 +32,31 @@ def test_argon2_parameters_below_the_floor_or_above_the_ceiling_are_refused() ->
     doc = Argon2Params(salt).to_doc()
     assert doc["memory_kib"] >= 65536 and doc["iterations"] >= 3
     assert Argon2Params.from_doc(doc, "here") == Argon2Params(salt)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.binary(max_size=40), st.binary(min_size=16, max_size=16), st.integers(8, 512), st.integers(1, 4))
+def test_libsodium_and_openssl_derive_the_same_argon2id_key(
+    passphrase: bytes, salt: bytes, memory_kib: int, passes: int
+) -> None:
+    # New slots are derived by libsodium (one lane): anyone reading docs/format.md derives
+    # the same key with any Argon2id (here OpenSSL's, as for slots made with more lanes).
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    params = Argon2Params(salt, memory_kib, passes, 1)
+    openssl = Argon2id(salt=salt, length=32, iterations=passes, lanes=1, memory_cost=memory_kib)
+    assert kdf._derive_libsodium(passphrase, params) == openssl.derive(passphrase)
+    assert kdf.derive(passphrase, params) == kdf._derive_libsodium(passphrase, params)
+
+
+def test_slots_of_four_lanes_made_before_still_unlock_and_new_ones_take_one() -> None:
+    from cryptography.hazmat.primitives.kdf.argon2 import Argon2id
+
+    assert Argon2Params.fresh().lanes == 1
+    salt = os.urandom(16)
+    four = Argon2Params(salt, lanes=4)  # what every slot and sealed file was made with before
+    expected = Argon2id(salt=salt, length=32, iterations=3, lanes=4, memory_cost=64 * 1024).derive(PASS)
+    assert kdf.derive(PASS, four) == expected != kdf.derive(PASS, Argon2Params(salt))
 
 
 def test_keyring_unlocks_with_each_slot_and_refuses_a_wrong_passphrase(tmp_path) -> None:

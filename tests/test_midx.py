@@ -165,3 +165,33 @@ def test_registrations_write_the_index_once_enough_packs_are_outside_it(tmp_path
     for n in range(MIDX_AFTER + 1):
         reg.download("model", f"m:{n + 1}.0.0", tmp_path / f"out{n}.bin")
         assert (tmp_path / f"out{n}.bin").read_bytes() == (tmp_path / f"w{n}.bin").read_bytes()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.lists(st.lists(st.binary(min_size=2, max_size=2), min_size=1, max_size=30), min_size=2, max_size=7),
+    st.integers(min_value=1, max_value=6),
+)
+def test_an_index_extended_by_new_packs_is_the_one_built_over_all_of_them(
+    tmp_path_factory, groups: list[list[bytes]], split: int
+) -> None:
+    """extend_midx (a pull or registration adding packs) gives byte for byte what build_midx
+    over every pack gives: ids shared with covered packs keep their pack, new ones are
+    merged in place. Ids are drawn from 2-byte prefixes so that packs share many of them."""
+    root = tmp_path_factory.mktemp("extend")
+    packs = []
+    for group in groups:
+        writer = PackWriter(root / "pack", root / "tmp")
+        for raw in group:
+            writer.add((raw * 16).hex(), b"x")
+        packs.append(Pack(writer.finish()))
+    names = [p.name for p in packs]
+    if len(set(names)) != len(names):  # two equal groups are one pack: not two packs to cover
+        return
+    split = min(split, len(packs) - 1)
+    (root / "old").write_bytes(build_midx(packs[:split]))
+    old = MultiPackIndex(root / "old")
+    assert midx_module.extend_midx(old, packs[split:]) == build_midx(packs)
+    old.close()
+    for pack in packs:
+        pack.close()

@@ -12,13 +12,15 @@ Writing one (cutting, hashing, packing): pacha.store.chunk_writer.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import struct
 from collections.abc import Callable
 from typing import NamedTuple
 
 from pacha import codec
-from pacha.crypto.stage import open_chunk_into
+from pacha.crypto.stage import Keys, open_chunk_into
 from pacha.errors import CorruptObject
 from pacha.store.reader import BodySource, ObjectSource, Stream
 
@@ -28,6 +30,22 @@ CHUNK_ENTRY = _ENTRY.size
 # (two buffers a chunk: header and body; IOV_MAX is 1024 on Linux).
 RUN_MIN = 2
 RUN_MAX = 500
+
+
+def _map_range(fd: int, start: int, size: int) -> mmap.mmap | None:
+    """Bytes [start, start + size) of a pack file mapped read-only and already faulted in
+    (MAP_POPULATE: page-table entries for pages in the page cache, one system call), or
+    None where that cannot be had: mmap refused, or a range past the file's end (a pack cut
+    short: Python's mmap refuses it, as it must: touching it would kill the process with
+    SIGBUS; the regular path then reports the damage). Packs never change once installed.
+    Decrypting from the mapping reads the page cache in place: a pread into a buffer cost
+    a copy of every byte more (0.13 s of CPU per GiB, about what AES-GCM itself costs)."""
+    skip = start % mmap.ALLOCATIONGRANULARITY
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    try:
+        return mmap.mmap(fd, skip + size, flags=flags, prot=mmap.PROT_READ, offset=start - skip)
+    except (OSError, ValueError, OverflowError):
+        return None
 
 
 class ChunkRef(NamedTuple):
@@ -182,9 +200,10 @@ class ChunkedSource:
 
     def _read_sealed_run(self, view: memoryview) -> int:
         """As _read_run, for chunks sealed by an encrypted registry: the entries of a run
-        lying back to back in one pack are read with one pread, then each is decrypted
-        straight into view (pacha.crypto.stage.open_chunk_into); the run stops at the first
-        that is not a whole sealed identity chunk, which the regular path reads."""
+        lying back to back in one pack are mapped (or, where mmap is refused, read with one
+        pread), then each is decrypted straight into view (pacha.crypto.stage.open_chunk_into);
+        the run stops at the first that is not a whole sealed identity chunk, which the
+        regular path reads."""
         keys = getattr(self._objects, "keys", None)
         if keys is None or not keys.encrypted:
             return 0
@@ -192,11 +211,29 @@ class ChunkedSource:
         if len(run) < RUN_MIN:
             return 0
         size = sum(length for _, length in run)
-        if len(self._scratch) < size:
-            self._scratch = bytearray(size)
-        stored = memoryview(self._scratch)[:size]
-        if os.preadv(fd, [stored], start) != len(stored):
-            return 0  # a short read: the regular path says what is wrong
+        mapped = _map_range(fd, start, size)
+        try:
+            if mapped is not None:
+                with memoryview(mapped) as whole:
+                    return self._open_run(keys, run, whole[start % mmap.ALLOCATIONGRANULARITY :], view)
+            if len(self._scratch) < size:
+                self._scratch = bytearray(size)
+            stored = memoryview(self._scratch)[:size]
+            if os.preadv(fd, [stored], start) != len(stored):
+                return 0  # a short read: the regular path says what is wrong
+            return self._open_run(keys, run, stored, view)
+        finally:
+            if mapped is not None:
+                # still exported if an exception's traceback holds a view of it: then the
+                # mapping goes when that does
+                with contextlib.suppress(BufferError):
+                    mapped.close()
+
+    def _open_run(
+        self, keys: Keys, run: list[tuple[ChunkRef, int]], stored: memoryview, view: memoryview
+    ) -> int:
+        """Decrypt the run's chunks, whose entries are stored back to back, into view, up to the
+        first that is not a whole sealed identity chunk; returns the bytes written."""
         done = at = 0
         for chunk, length in run:
             out = view[done : done + chunk.size]

@@ -15,6 +15,7 @@ by several packs is listed once.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import mmap
 import os
@@ -22,6 +23,7 @@ import struct
 from itertools import repeat
 from pathlib import Path
 
+from pacha.crash import crash_point
 from pacha.errors import CorruptObject
 from pacha.hashing import digest
 from pacha.store.idtable import FANOUT, RAW_ID, IdColumn, IdTable, build_fanout, fanout_decreases
@@ -73,6 +75,7 @@ class MultiPackIndex:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its size does not match its count")
             if digest(view[:-CHECKSUM]) != view[-CHECKSUM:]:
                 raise CorruptObject(f"multi-pack index {path} is corrupt: its checksum does not match")
+            self._ids_at = start
             column = view[start : start + self.count * RAW_ID]
             self._table = IdTable(self.fanout, column, EAGER_AFTER, EAGER_MAX)
             self._packs = view[start + self.count * RAW_ID : -CHECKSUM].cast("I")
@@ -93,6 +96,10 @@ class MultiPackIndex:
         i = self._table.position(raw_id)
         return self._packs[i] if i >= 0 else -1
 
+    def columns(self) -> tuple[memoryview, memoryview]:
+        """(the sorted raw ids, RAW_ID bytes each; the pack numbers, u32 LE each), as mapped."""
+        return self._view[self._ids_at : self._ids_at + self.count * RAW_ID], self._packs.cast("B")
+
     def entries(self) -> list[tuple[bytes, int]]:
         """Every (raw id, pack number), in id order (for verification)."""
         return [(self._table[k], self._packs[k]) for k in range(self.count)]
@@ -106,10 +113,12 @@ class MultiPackIndex:
 
 
 def build_midx(packs: list[Pack]) -> bytes:
-    """The bytes of a multi-pack index over packs."""
-    holder: dict[bytes, int] = {}  # id -> number of a pack holding it
-    for number, pack in enumerate(packs):
-        ids = bytes(pack.id_column())
+    """The bytes of a multi-pack index over packs; an id held by several packs is given
+    the first of them (so that extend_midx, which keeps every number it finds, writes the
+    same bytes as a build over the same packs)."""
+    holder: dict[bytes, int] = {}  # id -> number of the first pack holding it
+    for number in range(len(packs) - 1, -1, -1):  # later packs first: earlier ones overwrite
+        ids = bytes(packs[number].id_column())
         holder.update(zip([ids[k : k + RAW_ID] for k in range(0, len(ids), RAW_ID)], repeat(number)))
     ordered = sorted(holder)  # runs of sorted ids, pack after pack: a merge
     body = b"".join(
@@ -125,15 +134,79 @@ def build_midx(packs: list[Pack]) -> bytes:
     return body + digest(body)
 
 
-def write_midx(pack_dir: Path, tmp_dir: Path, packs: list[Pack]) -> Path | None:
-    """Replace the multi-pack index with one over packs (removed if fewer than MIDX_AFTER)."""
+def extend_midx(midx: MultiPackIndex, packs: list[Pack]) -> bytes:
+    """The bytes of a multi-pack index over midx's packs then packs (none of them in midx):
+    what build_midx(midx's packs + packs) gives, when midx was built that way too.
+
+    Work: a lookup in midx for each id of the new packs (k of them, k log N), then the old
+    columns copied in slices around the new ids (N entries, memcpy), the fan-out added to
+    and one checksum: no pack midx covers is read, nothing is sorted but the new ids.
+    (Git's answer, layers of incremental indexes, would change the format; this keeps it.)"""
+    first = len(midx.pack_names)
+    holder: dict[bytes, int] = {}
+    for number in range(len(packs) - 1, -1, -1):
+        ids = bytes(packs[number].id_column())
+        holder.update(zip([ids[k : k + RAW_ID] for k in range(0, len(ids), RAW_ID)], repeat(first + number)))
+    old_ids, old_packs = midx.columns()
+    column = IdColumn(old_ids, midx.count)  # searched in place: nothing copied
+    added, places = [], []
+    for raw in sorted(holder):
+        lo = midx.fanout[raw[0] - 1] if raw[0] else 0
+        at = bisect.bisect_left(column, raw, lo, midx.fanout[raw[0]])
+        if at == midx.count or column[at] != raw:
+            added.append(raw)
+            places.append(at)
+    id_parts: list[bytes | memoryview] = []
+    pack_parts: list[bytes | memoryview] = []
+    start = 0
+    for raw, at in zip(added, places, strict=True):
+        id_parts += (old_ids[start * RAW_ID : at * RAW_ID], raw)
+        pack_parts += (old_packs[start * 4 : at * 4], _U32.pack(holder[raw]))
+        start = at
+    id_parts.append(old_ids[start * RAW_ID :])
+    pack_parts.append(old_packs[start * 4 :])
+    counts = [0] * 256
+    for raw in added:
+        counts[raw[0]] += 1
+    fanout, running = list(midx.fanout), 0
+    for byte in range(256):
+        running += counts[byte]
+        fanout[byte] += running
+    names = b"".join(bytes.fromhex(name.removeprefix("pack-")) for name in midx.pack_names)
+    body = b"".join(
+        (
+            MIDX_HEADER,
+            _U32.pack(first + len(packs)),
+            names,
+            b"".join(pack.pack_id for pack in packs),
+            FANOUT.pack(*fanout),
+            *id_parts,
+            *pack_parts,
+        )
+    )
+    return body + digest(body)
+
+
+def write_midx(
+    pack_dir: Path, tmp_dir: Path, packs: list[Pack], extend: MultiPackIndex | None = None
+) -> Path | None:
+    """Replace the multi-pack index with one over packs (removed if fewer than MIDX_AFTER).
+
+    extend: the index in place now, if every pack it names is among packs (first, in its
+    order): only the others are read (extend_midx) instead of every pack (build_midx)."""
     path = pack_dir / MIDX_NAME
     if len(packs) < MIDX_AFTER:
         remove_midx(pack_dir)
         return None
+    if extend is not None:
+        covered = set(extend.pack_names)
+        data = extend_midx(extend, [p for p in packs if p.name not in covered])
+    else:
+        data = build_midx(packs)
     tmp = TempFile(tmp_dir, "midx")
     try:
-        tmp.write(build_midx(packs))
+        tmp.write(data)
+        crash_point("midx-written")  # a temp file left in tmp/ (removed as leftovers are)
         tmp.install(path)  # the rename replaces the old index in one step
     finally:
         tmp.abort()

@@ -111,6 +111,13 @@ class PackSet:
         else:  # a pack it names was removed (by a repack or gc that rewrites it next)
             self._midx, self._midx_packs, self._uncovered = midx, [], self._packs
 
+    def extendable_midx(self) -> MultiPackIndex | None:
+        """The multi-pack index in use if every pack it names is here (so that one over more
+        packs can be made from it: midx.extend_midx), else None (none, damaged or stale)."""
+        if self._stamp is None:
+            self.refresh()
+        return self._midx if self._midx_packs else None
+
     @property
     def uncovered(self) -> int:
         """How many packs the multi-pack index does not cover (all of them if there is none)."""

@@ -157,10 +157,15 @@ def repack(
     return report
 
 
-def rewrite_midx(store: ObjectStore) -> Path | None:
-    """A multi-pack index over every pack installed now (removed if there are few packs)."""
+def rewrite_midx(store: ObjectStore, extend: bool = False) -> Path | None:
+    """A multi-pack index over every pack installed now (removed if there are few packs).
+
+    extend: made from the one in place if it is sound and names no pack that is gone,
+    reading only the packs it does not cover (midx.extend_midx: what a registration or a
+    pull adds costs what it adds plus a copy of the index), else built from every pack."""
     store.packs.refresh(force=True)
-    path = write_midx(store.packs.dir, store.tmp_dir, list(store.packs.packs))
+    current = store.packs.extendable_midx() if extend else None
+    path = write_midx(store.packs.dir, store.tmp_dir, list(store.packs.packs), extend=current)
     store.packs.refresh(force=True)
     return path
 
@@ -184,7 +189,7 @@ def auto_repack(store: ObjectStore, limit: int | None = None) -> RepackReport | 
             return None
         if merge:
             return repack(store, geometric=FACTOR)  # which rewrites the index
-        rewrite_midx(store)
+        rewrite_midx(store, extend=True)
         return RepackReport()
     finally:
         os.close(fd)

@@ -12,9 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.transport import local, sealed
-from pacha.transport.layout import Change, RemoteLogEntry, decode_segment
+from pacha.transport.layout import Change, RemoteLogEntry, RemoteRefTable, decode_segment
 from pacha.transport.progress import Meter, ProgressCallback
 from pacha.transport.receive import FetchObjectsResult, receive
 from pacha.transport.remote import Remote
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from pacha.registry import Registry
 
 __all__ = ["FetchObjectsResult", "FetchResult", "fetch", "fetch_objects", "remote_log"]
+
+MIRROR_ATTEMPTS = 20  # rounds of mirroring against concurrent fetches of the same remote
 
 
 @dataclass
@@ -58,10 +61,34 @@ def fetch(
     if objects:
         # every value (those already here cost one lookup): a value a lazy fetch left behind is fetched too
         result.objects = fetch_objects(registry, remote, list(table.refs.values()), progress=progress)
+    for attempt in range(MIRROR_ATTEMPTS):
+        try:
+            result.log_entries += _mirror(registry, remote, remote_name, table)
+            break
+        except (RefConflict, RefNotFound):
+            # another fetch or pull of this remote mirrored segments meanwhile (its transaction
+            # moved the tracking refs first): go on from what it left, against the table now
+            if attempt == MIRROR_ATTEMPTS - 1:
+                raise
+            table = remote.read_refs()
+    result.updated = [(n, tracking.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking.get(n) != v]
+    result.updated += [(n, v, ZERO_ID) for n, v in tracking.items() if n not in table.refs]
+    return result
+
+
+def _mirror(registry: Registry, remote: Remote, remote_name: str, table: RemoteRefTable) -> int:
+    """Mirror the segments not yet kept, oldest first, one transaction each, then match the
+    table; returns the entries mirrored. Raises RefConflict/RefNotFound if the tracking refs
+    moved since they were read (a concurrent fetch): what was committed stays, and a call
+    again starts from it."""
+    count = 0
     remembered = local.remembered_segments(registry, remote_name)
     last = remembered[-1][0] if remembered else 0
-    if table.seq < last:  # the remote was replaced by another one: mirror its trail afresh
-        last = 0
+    if table.seq < last:  # a concurrent fetch read a newer table, or the remote was replaced
+        newer = remote.read_refs()
+        if newer.seq >= last:
+            raise RefConflict(f"the trail of {remote_name} was mirrored further meanwhile")
+        last = 0  # replaced by another remote at that place: mirror its trail afresh
     for segment, data in remote.segments_since(table, last):
         local.mirror_segment(
             registry,
@@ -72,7 +99,7 @@ def fetch(
             segment.when_ns,
             (segment.seq, data),
         )
-        result.log_entries += len(segment.changes)
+        count += len(segment.changes)
     # what the segments did not say (a trail mirrored before a push of ours): match the table
     tracking_now = local.tracking_refs(registry, remote_name)
     final = [(n, tracking_now.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking_now.get(n) != v]
@@ -82,9 +109,7 @@ def fetch(
         local.mirror_segment(
             registry, remote_name, changes, table.who or "fetch", "fetch: match the remote", 0, None
         )
-    result.updated = [(n, tracking.get(n, ZERO_ID), v) for n, v in table.refs.items() if tracking.get(n) != v]
-    result.updated += [(n, v, ZERO_ID) for n, v in tracking.items() if n not in table.refs]
-    return result
+    return count
 
 
 def remote_log(registry: Registry, remote_name: str) -> list[RemoteLogEntry]:

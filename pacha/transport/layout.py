@@ -2,6 +2,7 @@
 
     pacha-remote                      {"format": "pacha-remote", "id": "<32 hex>", "version": 1}
     objects/pack/pack-<P>.pack|.idx   packs and indexes, byte for byte as in a registry
+    objects/pack/pack-<P>.prune-<t>   while a `remote prune` removes pack P (pacha.transport.prune)
     refs                              the ref table (below), moved only by compare-and-swap
     logs/<seq:016>-<h16>              one immutable reflog segment per push
 
@@ -37,6 +38,21 @@ def pack_key(pack_id: str) -> str:
 
 def index_key(pack_id: str) -> str:
     return f"{PACK_DIR}pack-{pack_id}.idx"
+
+
+PRUNE_LOCK = ".prune-"  # objects/pack/pack-<P>.prune-<16 hex>: a prune removing pack P
+
+
+def prune_lock_key(pack_id: str, token: str) -> str:
+    """The key a `remote prune` writes while it removes pack pack_id (token: its own, random)."""
+    return f"{PACK_DIR}pack-{pack_id}{PRUNE_LOCK}{token}"
+
+
+def pack_id_of_prune_lock(key: str) -> str | None:
+    """The pack id in a prune lock key (None if key is not one)."""
+    name = key[len(PACK_DIR) :] if key.startswith(PACK_DIR) else ""
+    hex_id, sep, _token = name.removeprefix("pack-").partition(PRUNE_LOCK)
+    return hex_id if sep and name.startswith("pack-") and len(hex_id) == 64 else None
 
 
 def pack_id_of_index(key: str) -> str | None:

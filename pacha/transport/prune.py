@@ -11,12 +11,30 @@ lost the race for the ref table, leaves keys that no reader uses (docs/remotes.m
 
 Like `git prune --expire` and restic's `prune`, only what is older than a grace period is
 removed, measured with the store's own clock (the time a key written now gets), so that what
-a push in progress is writing is never touched: a push writes its keys within seconds of each
-other, and one that reuses a pack it finds without an index (a resumed push) reuses it only
-if the pack is younger than transfer.REUSE_WITHIN (10 min), else uploads it again, and
-checks after writing the index that the pack is still there.
-Each candidate is checked again just before it is removed (a pack whose index appeared
-meanwhile is kept).
+a push in progress is writing is left alone. Each candidate is checked again just before it
+is removed (a pack whose index appeared meanwhile is kept).
+
+A pack is the one leftover a push may still complete, however long it stalled between the
+pack and its index (a suspended laptop, a hung connection): grace alone cannot tell it from
+a leftover. So a pack is removed under a *prune lock*, and the two sides order their requests
+as in Dekker's mutual exclusion, which needs nothing of the store but read-after-write
+consistency (S3 has it since 2020; no conditional delete exists to do better):
+
+    prune:  PUT  pack-P.prune-<t>     push:  PUT  pack-P.idx
+            HEAD pack-P.idx                  LIST objects/pack/ (after every pack's index)
+            absent: DELETE pack-P.pack       a lock on P: wait until it is gone, LIST again
+            DELETE pack-P.prune-<t>          P missing: send it again (its index is there)
+                                             then move the refs
+
+If the prune's HEAD does not see the index, it ran before the index was written, so its lock
+was written before the push's LIST, which sees the lock (or, once the lock is gone, the pack
+gone): the push sends the pack again before any ref names it. Otherwise the prune keeps the
+pack. A pack with its index is never removed (its lock first, then its index checked), so
+after a LIST with no lock on them the push's packs stay. The lock key is the prune's own
+(random token), so two prunes never release each other's lock; a lock left by a killed prune
+is removed by the next prune once older than the grace period (a push waiting on it gives
+up with one line after PRUNE_WAIT). Tests: tests/test_transport_prune_race.py drives each
+interleaving step by step (pacha.transport.hooks).
 """
 
 from __future__ import annotations
@@ -29,7 +47,17 @@ from pacha.transport import reftable
 from pacha.transport.backend import Backend, Stat, Upload
 from pacha.transport.errors import RemoteFormatError
 from pacha.transport.file_backend import FileBackend
-from pacha.transport.layout import LOG_DIR, PACK_DIR, PROBE_DIR, index_key, pack_id_of_index
+from pacha.transport.hooks import reached
+from pacha.transport.layout import (
+    LOG_DIR,
+    PACK_DIR,
+    PROBE_DIR,
+    index_key,
+    pack_id_of_index,
+    pack_id_of_prune_lock,
+    pack_key,
+    prune_lock_key,
+)
 from pacha.transport.remote import Remote
 
 DEFAULT_GRACE = 3600.0  # seconds: leftovers younger than this are kept (a push may be writing them)
@@ -41,7 +69,7 @@ class Leftover:
 
     key: str
     what: str  # "pack without index", "unreachable reflog segment", "unfinished upload", "probe key",
-    # "temp file"
+    # "temp file", "prune lock" (left by a killed prune)
     size: int  # bytes (0 for an unfinished upload: its parts are not listed)
     age: float  # seconds, by the store's clock
     upload: Upload | None = None  # the unfinished upload to abort
@@ -126,13 +154,13 @@ def _upload(upload: Upload, now: float) -> Leftover:
 
 
 def _packs(listed: list[Stat], now: float) -> list[Leftover]:
-    """Packs whose index is not there."""
+    """Packs whose index is not there, and the locks of prunes killed while removing one."""
     indexed = {p for p in (pack_id_of_index(s.key) for s in listed) if p}
     return [
         _item(s, "pack without index", now)
         for s in listed
         if s.key.endswith(".pack") and s.key[len(PACK_DIR) + 5 : -5] not in indexed
-    ]
+    ] + [_item(s, "prune lock", now) for s in listed if pack_id_of_prune_lock(s.key)]
 
 
 def _segments(remote: Remote, listed: list[Stat], now: float) -> list[Leftover]:
@@ -151,8 +179,21 @@ def _remove(backend: Backend, item: Leftover) -> bool:
         backend.abort_upload(item.upload)
         return True
     if item.what == "pack without index":
-        pack_id = item.key[len(PACK_DIR) + 5 : -5]
-        if backend.head(index_key(pack_id)) is not None:
-            return False  # a push completed it meanwhile: it is a pack now
+        return _remove_pack(backend, item.key[len(PACK_DIR) + 5 : -5])
     backend.delete(item.key)
     return True
+
+
+def _remove_pack(backend: Backend, pack_id: str) -> bool:
+    """Remove an index-less pack under a prune lock (module doc); False if its index appeared."""
+    lock = prune_lock_key(pack_id, uuid.uuid4().hex[:16])
+    backend.put(lock, b"")
+    try:
+        reached("prune-locked")
+        if backend.head(index_key(pack_id)) is not None:
+            return False  # a push completed it meanwhile: it is a pack now
+        reached("prune-before-delete")
+        backend.delete(pack_key(pack_id))
+        return True
+    finally:
+        backend.delete(lock)

@@ -9,7 +9,9 @@ before it leaves so that a damaged local copy is never spread). A pack's name is
 digest of its entries' ids and lengths, so a push interrupted and run again plans the same
 packs for the batches that did not arrive: an index already there means the batch arrived
 (skipped unread); a pack without its index is completed; an unfinished multipart upload is
-taken up again with the parts it holds.
+taken up again with the parts it holds. Before the refs move, every pack completed is
+checked to be still there (pacha.transport.confirm: a `remote prune` may have removed one
+whose push stalled before its index), and sent again if it is not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pacha.transport import local, outgoing
+from pacha.transport.confirm import confirm_packs
 from pacha.transport.errors import RemoteMissingObject
 from pacha.transport.progress import Meter
 from pacha.transport.remote import Location, Remote
@@ -107,4 +110,11 @@ def send(registry: Registry, remote: Remote, plan: list[tuple[str, int]], meter:
     packs = [outgoing.plan_pack(batch) for batch in batches(plan)]
     sender = PackSender(registry.objects, remote.backend, remote.jobs, meter, remote.pack_listing())
     sent = sender.send_all(packs)
-    return SendResult(sent.objects, sent.bytes, sent.packs)
+    result = SendResult(sent.objects, sent.bytes, sent.packs)
+
+    def resend(removed: list[outgoing.PackPlan]) -> None:  # taken by a prune: send them again
+        again = PackSender(registry.objects, remote.backend, remote.jobs, meter, {}).send_all(removed)
+        result.bytes += again.bytes
+
+    confirm_packs(remote.backend, sender.completed, resend, remote.url)
+    return result

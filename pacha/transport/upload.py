@@ -4,13 +4,15 @@ A pack's id, index and size are known before a byte of it is read (outgoing.plan
 planned ids and lengths), so:
 - a pack whose index the remote lists arrived whole in an earlier, interrupted push: skipped
   without reading anything;
-- a pack the remote holds without its index (killed between the two), written lately: only
-  the index is sent;
+- a pack the remote holds without its index (killed between the two), of the planned size:
+  only the index is sent;
 - otherwise the pack is read object by object (outgoing.sendable: each checked before it
   leaves), cut into parts of PART_SIZE and sent, several requests at once, as a multipart
   upload (a pack up to MULTIPART_THRESHOLD: one PUT). An unfinished upload of the same pack
   (an interrupted push's) is taken up again: a part it holds with the same bytes is not
   sent again. The index goes up after the pack (a reader sees a pack only through it).
+Every pack completed (sent, or given its index) is in `completed`, for the check that
+`remote prune` removed none of them (pacha.transport.confirm) before any ref names them.
 Memory: at most MAX_PARTS parts built and not yet sent, whatever the pack or model size (no
 temp file: nothing of a push is ever written to the registry's disk).
 
@@ -22,7 +24,6 @@ lengths read (LengthChanged), under its new id.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from pacha.store.pack_format import PACK_HEADER
 from pacha.transport import backend as backend_module
 from pacha.transport import outgoing
 from pacha.transport.backend import Backend, Stat
+from pacha.transport.hooks import reached
 from pacha.transport.layout import PACK_DIR, index_key, pack_key
 from pacha.transport.progress import Meter
 
@@ -43,9 +45,6 @@ if TYPE_CHECKING:
 PART_SIZE = backend_module.PART_SIZE  # bytes per part of a pack's multipart upload
 MULTIPART_THRESHOLD = backend_module.MULTIPART_THRESHOLD  # larger packs go up in parts
 MAX_PARTS = 8  # parts built and not yet sent, at most (memory: MAX_PARTS x PART_SIZE)
-# a pack found without its index is reused (only the index sent) if written this recently (s);
-# an older one is sent again, as `remote prune` may be removing it (its grace is longer)
-REUSE_WITHIN = 600.0
 
 
 class LengthChanged(Exception):
@@ -83,6 +82,7 @@ class PackSender:
         self._pending: list[Future[None]] = []
         self._errors: list[BaseException] = []
         self._unfinished: set[str] | None = None  # keys with an unfinished upload (listed once)
+        self.completed: list[outgoing.PackPlan] = []  # packs whose index this push wrote
 
     # --- the whole ---------------------------------------------------------------------
     def send_all(self, plans: list[outgoing.PackPlan]) -> Sent:
@@ -120,13 +120,15 @@ class PackSender:
             self.meter.add(plan.objects_size, count)  # arrived in an interrupted push
             return
         there = self.listing.get(pack_key(plan.pack_id))
-        if there is not None and there.size == plan.size and time.time() - there.modified <= REUSE_WITHIN:
-            self.meter.add(there.size)  # arrived whole before its index, lately: send the index
+        if there is not None and there.size == plan.size:
+            # arrived whole before its index (an interrupted push): send the index; whether a
+            # prune removed the pack meanwhile is checked after all indexes (confirm)
+            self.meter.add(there.size)
             self.backend.put(index_key(plan.pack_id), plan.index_data)
-            if self.backend.head(pack_key(plan.pack_id)) is not None:  # not pruned meanwhile
-                self.meter.add(0, count)
-                self.sent.count(count, len(plan.index_data), 1)
-                return
+            self.meter.add(0, count)
+            self.sent.count(count, len(plan.index_data), 1)
+            self.completed.append(plan)
+            return
         try:
             self._upload(plan)
         except LengthChanged:
@@ -204,7 +206,9 @@ class PackSender:
     def _index(self, plan: outgoing.PackPlan, uploaded: int) -> None:
         """The pack is there: its index makes it visible (always after the pack)."""
         crash_point("push-pack-before-index")
+        reached("push-pack-before-index")
         self.backend.put(index_key(plan.pack_id), plan.index_data)
+        self.completed.append(plan)
         self.meter.add(0, len(plan.entries))
         self.sent.count(len(plan.entries), uploaded + len(plan.index_data), 1)
         crash_point("push-after-pack")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -60,18 +61,47 @@ def human_size(n: int) -> str:
 def parse_time(text: str) -> int:
     """ISO 8601 date or date-time (UTC unless an offset is given) -> ns since the epoch.
 
-    The last nanosecond of the microsecond given (times are shown to the microsecond), in
-    integer arithmetic, so `--at` with a time copied from `history` includes that change."""
+    A time names an interval as wide as its precision: `2026-03-01T12:00:05` is that whole
+    second, `2026-03-01T12:00` that minute, `2026-03-01` that day, `2026-W09` that ISO week,
+    `...:05.25` that hundredth of a second. The result is the interval's last nanosecond, so
+    `--at` with a time copied from `history` (shown to the second) or from `date` includes the
+    changes made within that second (ISO 8601-1:2019, 5.3.1.3 reduced precision). Integer
+    arithmetic throughout: no float rounding. InvalidInput when `text` is not ISO 8601."""
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise InvalidInput(f"--at {text!r} is not a date-time; use e.g. 2026-03-01T12:00") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    from datetime import timedelta
+    whole = moment.replace(microsecond=0) - datetime(1970, 1, 1, tzinfo=UTC)
+    start = (whole.days * 86_400 + whole.seconds) * NS_PER_SECOND
+    fraction_ns, width = _fraction_and_width(text.strip(), moment.microsecond * 1000)
+    return start + fraction_ns + width - 1
 
-    micros = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(microseconds=1)
-    return micros * 1000 + 999
+
+NS_PER_SECOND = 1_000_000_000
+# The spellings datetime.fromisoformat accepts (Python 3.11), split into the date and the time
+# without its UTC offset, to tell how precise the time is; see parse_time.
+_PRECISION = re.compile(
+    r"\d{4}-?(?:W\d{2}(?:-?(?P<wday>\d))?|(?P<day>\d{2}-?\d{2}))"
+    r"(?:[T ](?P<hms>\d{2}(?::?\d{2}(?::?\d{2})?)?)(?:[.,](?P<fraction>\d+))?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2}(?::?\d{2}(?:[.,]\d+)?)?)?)?)?"
+)
+
+
+def _fraction_and_width(text: str, parsed_fraction_ns: int) -> tuple[int, int]:
+    """(ns past the whole second, interval width in ns) of an ISO 8601 time's spelling."""
+    spelled = _PRECISION.fullmatch(text)
+    if spelled is None:  # a spelling the pattern misses: the microsecond Python read
+        return parsed_fraction_ns, 1000
+    if spelled["hms"] is None:
+        days = 7 if spelled["day"] is None and spelled["wday"] is None else 1
+        return 0, days * 86_400 * NS_PER_SECOND
+    if spelled["fraction"]:
+        shown = spelled["fraction"][:9]  # the reflog stores ns: finer digits name the same ns
+        return int(shown.ljust(9, "0")), 10 ** (9 - len(shown))
+    digits = len(spelled["hms"].replace(":", ""))
+    return 0, {2: 3600, 4: 60}.get(digits, 1) * NS_PER_SECOND
 
 
 def parse_metrics(pairs: list[str], what: str = "--metric") -> dict[str, float]:

@@ -10,7 +10,8 @@ from typing import Any
 import pacha
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
-from porcelain.remotes import base, derived, refsync, settings, wire
+from porcelain.locking import maintain
+from porcelain.remotes import base, refsync, settings, wire
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -193,7 +194,7 @@ def _fill(
     report.moved = [refsync.Move(ref, None, oid) for ref, oid in sorted(table.items())]
     agreed: dict[str, str | None] = dict(table)
     apply_local(plumbing, report.moved, f"clone from {url}", lazy=lazy, remote=ORIGIN, agreed=agreed)
-    derived.refresh(plumbing)
+    maintain(plumbing)
     return report
 
 

@@ -14,11 +14,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pacha
+from pacha.crash import crash_point
 from pacha.errors import RefConflict, RefNotFound
 from pacha.ids import ZERO_ID
 from pacha.refs.store import iso_time
 from pacha.transport import keyring_sync
 from porcelain.errors import CheckFailed, NotFound
+from porcelain.locking import maintain
 from porcelain.policies.incoming import require_policy
 from porcelain.remotes import base, derived, refsync, rules, wire
 from porcelain.remotes.progress import Progress
@@ -275,8 +277,8 @@ def pull(
         require_policy(plumbing, moves, settings.name, fetch_missing)  # verify.policy
         message = f"pull {settings.name}: {len(moves)} ref(s)"
         apply_local(plumbing, moves, message, lazy=settings.lazy, remote=settings.name, agreed=agreed)
-    if moves:
-        derived.refresh(plumbing)
+        crash_point("pull-refs-moved")
+        maintain(plumbing)  # the packs that arrived: into the multi-pack index, as a registration does
     report.moved = moves
     return report
 
@@ -344,7 +346,8 @@ def apply_local(
     agreed: dict[str, str | None] | None = None,
 ) -> None:
     """Move local refs in one transaction, each expected where it was read (else nothing moves),
-    recording agreed as the sync base with remote (base.py) in the same transaction.
+    recording agreed as the sync base with remote (base.py) and the derived-index entries of
+    the records the moves bring (derived.py) in the same transaction.
 
     lazy: the objects may be absent (a lazy registry fetches them when used), so the refs
     are written without the registry's "store it first" check."""
@@ -363,6 +366,7 @@ def apply_local(
             tx.create(m.ref, m.new)
         else:
             tx.update(m.ref, m.new, m.old)
+    derived.add_entries(tx, plumbing, moves)  # with the refs, in their transaction (derived.py)
     try:
         tx.commit()
     except (RefConflict, RefNotFound) as exc:

@@ -22,7 +22,8 @@ AtOption = Annotated[
     typer.Option(
         "--at",
         help="With NAME@STAGE: as it was at this ISO 8601 time (UTC unless an offset is "
-        "given): after every change stored at or before it, replayed in the reflog's order "
+        "given; a time names its whole second, minute or day): after every change stored "
+        "within or before it, replayed in the reflog's order "
         "(stored times never go backwards; see docs/format.md, Reflog order and time).",
     ),
 ]
