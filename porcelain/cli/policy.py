@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from pacha.cli.app import new_app
 from pacha.documents import load_toml
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli.context import open_porcelain
@@ -17,11 +18,9 @@ from porcelain.errors import InvalidInput
 from porcelain.policies import change
 from porcelain.policies import records as rec
 
-app = typer.Typer(
+app = new_app(
     help="Access policies: who may read, write and administer a name or a namespace.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 TargetArg = Annotated[str, typer.Argument(help="NAME, PREFIX/ (a namespace, e.g. team/) or / (every name).")]

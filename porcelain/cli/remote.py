@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli.app import open_reg
+from pacha.cli.app import new_app, open_reg
 from pacha.errors import UsageError
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
@@ -17,11 +17,9 @@ from porcelain.remotes.admin import check as check_remote
 from porcelain.remotes.admin import remove as remove_remote
 from porcelain.remotes.settings import get_remote, list_remotes
 
-app = typer.Typer(
+app = new_app(
     help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 NameArg = Annotated[str, typer.Argument(help="Remote name, e.g. origin.")]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
+from pacha.cli.app import new_app
 from pacha.pathnames import check_destination
 from porcelain.cli._output import console, parse_metrics, print_json, table, when
 from porcelain.cli.context import open_porcelain
@@ -17,11 +18,9 @@ from porcelain.runs import analysis as run_analysis
 from porcelain.runs.metrics import load_series
 from porcelain.runs.records import RunInfo
 
-app = typer.Typer(
+app = new_app(
     help="Track experiment runs: start, log, artifact, finish, list, get.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 OverrideOption = Annotated[
@@ -202,17 +201,20 @@ def compare(
         )
         return
     from rich.markup import escape
+    from rich.text import Text
 
     names = [r.name for r in result.runs]
     rows = table("", *names, right=tuple(names))
     for p in result.params:
-        rows.add_row(escape(p), *[escape(repr(r.record["params"].get(p))) for r in result.runs])
+        rows.add_row(p, *[repr(r.record["params"].get(p)) for r in result.runs])
     for m in result.metrics:
-        cells = []
+        cells: list[Text | str] = []
         for r in result.runs:
             s = r.record.get("metrics", {}).get(m)
-            cells.append(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]" if s else "-")
-        rows.add_row(escape(m) + " [dim]final (min..max)[/dim]", *cells)
+            cells.append(
+                Text.from_markup(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]") if s else "-"
+            )
+        rows.add_row(Text.from_markup(escape(m) + " [dim]final (min..max)[/dim]"), *cells)
     out = console()
     out.print(rows)
     for metric, groups in result.groups.items():
