@@ -13,6 +13,7 @@ from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.locking import maintain
 from porcelain.remotes import base, refsync, settings, wire
+from porcelain.remotes.keyring_report import reports_keyring
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -134,6 +135,7 @@ def remove(plumbing: pacha.Registry, name: str) -> tuple[settings.RemoteSettings
     return remote, len(tracked)
 
 
+@reports_keyring
 def clone(
     url: str,
     path: str | Path | None,
