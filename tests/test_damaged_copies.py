@@ -19,7 +19,7 @@ from pacha.objects import decode_tree
 from pacha.store import ingest
 from pacha.trees import write_tree_sized
 
-FIXTURE = [HealthCheck.function_scoped_fixture]
+FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]  # too_slow: load, not a property
 
 
 def loose_path(registry_root: Path, object_id: str) -> Path:

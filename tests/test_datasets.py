@@ -134,7 +134,7 @@ def test_derived_needs_a_transform(cli, tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     path.write_text("a\n1\n")
     cli("data", "register", "src", path)
-    result = cli.fails("data", "register", "dst", path, "--derived-from", "src:1.0.0", code=128)
+    result = cli.fails("data", "register", "dst", path, "--derived-from", "src:1.0.0", code=2)
     assert "--transform" in result.err
 
 

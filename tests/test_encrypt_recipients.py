@@ -96,7 +96,11 @@ def test_an_identity_readable_by_others_is_refused(shared: tuple[Cli, Path]) -> 
 _SEALED: dict[str, bytes] = {}
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(where=st.floats(min_value=0, max_value=1, exclude_max=True), bit=st.integers(0, 7))
 def test_any_flipped_bit_of_a_recipient_file_is_refused(
     shared: tuple[Cli, Path], where: float, bit: int

@@ -85,7 +85,11 @@ def test_fsck_notes_dangling_links_among_unreachable_objects(cli, tmp_path: Path
 # --- property: whatever gc keeps, it keeps whole -----------------------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     shape=st.lists(st.lists(st.integers(0, 30), max_size=4), min_size=1, max_size=12),
     rooted=st.sets(st.integers(0, 11), max_size=3),

@@ -18,7 +18,11 @@ def test_hash_bytes_is_blake3(data: bytes) -> None:
     assert hash_bytes(data) == blake3.blake3(data).hexdigest()
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(st.lists(st.binary(max_size=4096), min_size=1, max_size=8))
 def test_cli_hash_object_matches_blake3(cli, tmp_path: Path, contents: list[bytes]) -> None:
     paths = []

@@ -170,7 +170,11 @@ _NAMES = st.sampled_from(["a.txt", "b.log", "c.bin", "keep.log", "d"])
 _PATTERNS = st.sampled_from(["*.log", "!keep.log", "d/", "/a.txt", "sub/", "*.bin", "sub/**/c.bin", "!sub/"])
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     files=st.sets(
         st.tuples(st.sampled_from(["", "sub/", "sub/deep/", "d/"]), _NAMES), min_size=1, max_size=10

@@ -196,7 +196,11 @@ def _contents(root: Path) -> dict[str, bytes]:
         store.forget_packs()
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=120,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     which=st.sampled_from(["idx", "pack", "midx"]),
     position=st.floats(min_value=0, max_value=1, exclude_max=True),

@@ -84,11 +84,22 @@ def tree_state(root: Path, skip_lock: bool = True) -> dict[str, tuple[int, int, 
     return out
 
 
+_MADE: list[Path] = []  # removed when the module's tests are done (they were left in /tmp)
+
+
 def _world_dir() -> Path:
     """A temp directory another user can enter (pytest's tmp_path is 0700)."""
     path = Path(tempfile.mkdtemp(prefix="pacha-ro-"))
     path.chmod(0o755)
+    _MADE.append(path)
     return path
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _remove_world_dirs() -> Iterator[None]:
+    yield
+    while _MADE:
+        shutil.rmtree(_MADE.pop(), ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

@@ -170,7 +170,11 @@ def _raw_reflog(registry: Path) -> list[bytes]:
     return values
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(offsets=st.lists(st.integers(-2 * HOUR_NS, 2 * HOUR_NS), min_size=1, max_size=12))
 def test_stored_times_never_go_backwards_whatever_the_clocks(registry, monkeypatch, offsets) -> None:
     """Writers whose clocks jump back and forth: the reflog keeps commit order, its times only

@@ -111,7 +111,11 @@ def test_bad_arguments_are_usage_errors(cli: Cli, tmp_path: Path, args: tuple[st
 VALID_NAME = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9._-]{0,20}", fullmatch=True)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     name=st.text(max_size=30),
     url=st.one_of(st.text(max_size=40), st.just("/"), st.builds(lambda b: f"s3://{b}", st.text(max_size=20))),

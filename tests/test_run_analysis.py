@@ -55,7 +55,7 @@ def test_compare_groups_seeds_and_runs_welch(cli, runs) -> None:
     }
     table = cli("run", "compare", "run-001", "run-004").text
     assert "learning_rate" in table and "0.1" in table and "0.01" in table
-    cli.fails("run", "compare", "run-001", code=128)
+    cli.fails("run", "compare", "run-001", code=2)  # a usage error
 
 
 def test_best_and_importance(cli, runs) -> None:

@@ -30,6 +30,9 @@ while not stop.exists() and i < 400:
         done = reg.register_model("file", path, bump="patch")
         if i % 5 == 0:
             reg.stage(done.version.ref, "production")
+    progress = work / "registered"
+    progress.with_suffix(".tmp").write_text(str(i))
+    progress.with_suffix(".tmp").replace(progress)  # read by the test while this runs
 print(i)
 """
 
@@ -47,6 +50,14 @@ def start_writer(cli: Cli, tmp_path: Path) -> tuple[subprocess.Popen, Path]:
     return proc, stop
 
 
+def written(tmp_path: Path) -> int:
+    """How many registrations the writer has made so far."""
+    try:
+        return int((tmp_path / "writer" / "registered").read_text())
+    except FileNotFoundError:
+        return 0
+
+
 def stop_writer(proc: subprocess.Popen, stop: Path) -> int:
     stop.touch()
     out, err = proc.communicate(timeout=120)
@@ -62,10 +73,11 @@ def test_scans_report_only_real_damage_while_a_registration_commits(cli, tmp_pat
     cli("model", "register", "file", seed)
     proc, stop = start_writer(cli, tmp_path)
     try:
-        time.sleep(0.5)
+        # Until both sides did enough side by side (not for a fixed time: on a loaded machine
+        # 25 s held 2 rounds of scans once the writer started), within a generous bound.
         runs = 0
-        deadline = time.monotonic() + 25
-        while time.monotonic() < deadline and proc.poll() is None:
+        deadline = time.monotonic() + 300
+        while (runs < 3 or written(tmp_path) < 10) and time.monotonic() < deadline and proc.poll() is None:
             runs += 1
             for args in (
                 ["fsck"],

@@ -11,7 +11,20 @@ import pytest
 
 from tests.conftest import PACHA, Cli
 
-SLOW_HOOK = "#!/bin/sh\ncat > /dev/null\nsleep {delay}\n"
+# With TEST_BARRIER=DIR:N in its environment, the hook waits until N hooks of that group have
+# started (each leaves a file in DIR), so that N writers certainly overlap: all of them planned
+# from the same state before any commits. Without it, whether they overlapped was up to the
+# scheduler (a loaded machine can start them a second apart, and `lost >= 1` then failed).
+SLOW_HOOK = """#!/bin/sh
+cat > /dev/null
+if [ -n "$TEST_BARRIER" ]; then
+  dir=${{TEST_BARRIER%:*}}; count=${{TEST_BARRIER##*:}}
+  touch "$dir/$$"
+  i=0
+  while [ "$(ls "$dir" | wc -l)" -lt "$count" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); done
+fi
+sleep {delay}
+"""
 
 
 def install_slow_hook(cli: Cli, delay: float) -> None:
@@ -26,13 +39,19 @@ def remove_hook(cli: Cli) -> None:
     (cli.registry / "hooks" / "pre-commit").unlink(missing_ok=True)
 
 
-def at_once(cli: Cli, *commands: list[str]) -> list[tuple[int, str, str]]:
-    """Start every command before waiting for any; (exit code, stdout, stderr) of each."""
+def at_once(cli: Cli, *commands: list[str], barrier: Path | None = None) -> list[tuple[int, str, str]]:
+    """Start every command before waiting for any; (exit code, stdout, stderr) of each.
+
+    barrier: a new directory, for their slow hooks to wait in until all of them are there."""
+    env = cli.env
+    if barrier is not None:
+        barrier.mkdir()
+        env = {**cli.env, "TEST_BARRIER": f"{barrier}:{len(commands)}"}
     procs = [
         subprocess.Popen(
             [*PACHA, *command],
             cwd=cli.cwd,
-            env=cli.env,
+            env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
@@ -81,7 +100,10 @@ def test_concurrent_promotions_leave_one_version_in_production(cli, tmp_path: Pa
         if round_ % 2:  # half the rounds start with a version already in production
             cli("model", "stage", f"{name}:1.0.0", "-t", "production")
         contenders = made[1:]
-        results = at_once(cli, *(["model", "stage", f"{name}:{v}", "-t", "production"] for v in contenders))
+        barrier = tmp_path / f"barrier-{round_}" if delay else None
+        results = at_once(
+            cli, *(["model", "stage", f"{name}:{v}", "-t", "production"] for v in contenders), barrier=barrier
+        )
         now = production(cli, name)
         assert len(now) == 1, (now, results)
         winners = [v for v, (code, _, _) in zip(contenders, results, strict=True) if code == 0]
@@ -118,7 +140,8 @@ def test_a_version_moved_meanwhile_is_not_moved_twice(cli, tmp_path: Path) -> No
     ):
         name = f"s{round_}"
         register_versions(cli, name, 1, tmp_path)
-        results = at_once(cli, *(["model", "stage", f"{name}:1.0.0", "-t", t] for t in targets))
+        commands = (["model", "stage", f"{name}:1.0.0", "-t", t] for t in targets)
+        results = at_once(cli, *commands, barrier=tmp_path / f"barrier-{round_}")
         moves = [m for m in json.loads(cli("model", "history", name, "--json").text) if m["from"]]
         final = stages_of(cli, name)["1.0.0"]
         assert final == moves[-1]["to"]

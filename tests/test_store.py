@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 import pacha
 from pacha.hashing import hash_bytes
 
-FIXTURE = [HealthCheck.function_scoped_fixture]
+FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]  # too_slow: load, not a property
 
 
 def object_path(registry: Path, object_id: str) -> Path:

@@ -79,7 +79,7 @@ def test_a_writer_killed_holding_the_lock_does_not_block_the_next(tmp_path: Path
     start = time.monotonic()
     _, etag = backend.get("counter")
     backend.replace("counter", b"1", etag)
-    assert time.monotonic() - start < 5  # not the 30 s of a stale lock
+    assert time.monotonic() - start < 20  # not the 30 s of a stale lock (20: a loaded machine)
     assert backend.get("counter")[0] == b"1"
     try:
         backend.replace("counter", b"2", etag)  # the old ETag: refused, as ever

@@ -188,3 +188,21 @@ def test_a_lock_left_by_a_killed_prune_stops_the_push_and_the_next_prune_removes
     assert not [s for s in remote.backend.list(PACK_DIR) if pack_id_of_prune_lock(s.key)]
     _push(ada)
     _whole_for_a_colleague(shared, tmp_path, model)
+
+
+def test_with_no_prune_about_each_pack_is_sent_once_and_listed_by_its_name(
+    shared: Shared, tmp_path: Path
+) -> None:
+    """The check before the refs move finds every pack (a listing by the pack's name: S3's key
+    prefix, and a directory remote's file names alike) and sends nothing again."""
+    import json
+
+    ada = member(tmp_path, "ada", shared)
+    ada("model", "register", "fraud", artifact(tmp_path, "m.bin", 300_000), "-v", "1.0.0")
+    sent = json.loads(ada("push", "--json").text)["bytes"]
+    remote = _remote(shared)
+    stored = sum(s.size for s in remote.backend.list(PACK_DIR) if s.key.endswith((".pack", ".idx")))
+    assert sent == stored
+    (pack_id,) = _packs(remote)[1]
+    named = {s.key[len(PACK_DIR) :] for s in remote.backend.list(f"{PACK_DIR}pack-{pack_id}")}
+    assert named == {f"pack-{pack_id}.pack", f"pack-{pack_id}.idx"}

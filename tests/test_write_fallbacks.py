@@ -20,7 +20,7 @@ from pacha.store.encodings import ENCODINGS
 from pacha.store.snapshot import hash_file
 from pacha.trees import write_tree_sized
 
-FIXTURE = [HealthCheck.function_scoped_fixture]
+FIXTURE = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]  # too_slow: load, not a property
 
 # Small contents (empty, under zstd's 8-byte minimum prefix, a little above) and a few larger.
 tiny = st.binary(max_size=16)

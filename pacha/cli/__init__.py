@@ -71,6 +71,7 @@ UNLOCK_EARLY = frozenset(
 
 USAGE = "usage: pacha [--registry PATH] [--version] [--help] <command> [<args>]"
 EXIT_USAGE = 2
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell reports for Git when the reader of its output left
 
 
 def _overview(commands: Mapping[str, str]) -> str:
@@ -105,6 +106,22 @@ def run(
 ) -> int:
     """Run one command line; returns the exit code. unlock_early: the commands that derive an
     encrypted registry's key while they start up (pacha.crypto.early)."""
+    try:
+        code = _run(argv, commands, unlock_early)
+        sys.stdout.flush()  # here, not at exit: `pacha --version | head -0` must not end in a traceback
+        return code
+    except BrokenPipeError:  # the overview, --version (a command's own output: invoke)
+        return _reader_went_away()
+
+
+def _reader_went_away() -> int:
+    """The reader of standard output went away (`pacha ... | head`): stop quietly, as Git does."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return EXIT_BROKEN_PIPE
+
+
+def _run(argv: list[str], commands: Mapping[str, str], unlock_early: frozenset[str]) -> int:
     i = 0
     while i < len(argv) and argv[i].startswith("-"):
         arg = argv[i]
@@ -177,8 +194,7 @@ def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = Tr
         result = command.main(args=args, prog_name=prog_name, standalone_mode=False)
         return result if isinstance(result, int) and not isinstance(result, bool) else 0
     except SystemExit as exc:
-        code = exc.code
-        return code if isinstance(code, int) else (0 if code is None else 1)
+        return _exit_code(exc)
     except ClickException as exc:  # UsageError (missing argument, unknown option, bad value) and kin
         _flush_quietly()
         context = getattr(exc, "ctx", None)
@@ -203,10 +219,7 @@ def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = Tr
             print(f"{exc.label}: {exc}", file=sys.stderr)
         return exc.exit_code
     except BrokenPipeError:
-        # The reader went away (`pacha ... | head`): stop quietly, as Git does.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return 141
+        return _reader_went_away()
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -217,6 +230,16 @@ def invoke(app: Any, args: list[str], prog_name: str, registry_option: bool = Tr
         print(f"fatal: {_os_error_line(exc)}", file=sys.stderr)
         return 128
     return 0
+
+
+def _exit_code(exc: SystemExit) -> int:
+    """The code of a typer.Exit, --help's or a parser's exit."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        # typer turns a write to a closed pipe (`pacha ... | head -1`) into exit 1 ("failed")
+        # after wrapping stdout in click's PacifyFlushWrapper; the reader went away: 141, as Git.
+        return _reader_went_away()
+    code = exc.code
+    return code if isinstance(code, int) else (0 if code is None else 1)
 
 
 def _command_path(command: Any, args: list[str], prog_name: str) -> str:

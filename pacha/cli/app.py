@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -19,9 +19,13 @@ if TYPE_CHECKING:
     from pacha.registry import Registry
 
 
-def new_app() -> typer.Typer:
-    """A typer app for one command: no completion install, no rich tracebacks."""
-    return typer.Typer(add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None)
+def new_app(**settings: Any) -> typer.Typer:
+    """A typer app for one command or group (settings: typer.Typer's, e.g. help=, cls=): no
+    completion install, no rich tracebacks, and help texts shown as written, never read as rich
+    markup (a help saying `s3://BUCKET[/PREFIX]` made `--help` fail with rich's MarkupError)."""
+    return typer.Typer(
+        add_completion=False, pretty_exceptions_enable=False, rich_markup_mode=None, **settings
+    )
 
 
 def open_reg() -> Registry:

@@ -29,10 +29,12 @@ def read_key_file(path: Path) -> bytes:
         fd = os.open(path, os.O_RDONLY)
     except OSError as exc:
         raise KeyringError(f"cannot read key file {path}: {exc.strerror}") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # checked on the descriptor: open() of a directory's says
+        os.close(fd)  # only "Is a directory: 4"
+        kind = "a directory" if stat.S_ISDIR(info.st_mode) else "not a regular file"
+        raise KeyringError(f"key file {path} is {kind}; give the file that holds the passphrase")
     with open(fd, "rb") as f:
-        info = os.fstat(f.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise KeyringError(f"key file {path} is not a regular file")
         if info.st_mode & 0o077:
             mode = stat.S_IMODE(info.st_mode)
             raise KeyringError(f"key file {path} is readable by others (mode {mode:04o}): chmod 600 {path}")

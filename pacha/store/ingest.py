@@ -24,14 +24,14 @@ from typing import IO, TYPE_CHECKING
 
 from pacha import codec
 from pacha.blocks import BLOCK, DEPTH, MappedFile, read_blocks
-from pacha.hashing import new_hasher
+from pacha.hashing import hash_bytes, new_hasher
 from pacha.store.chunk_writer import CHUNK_THRESHOLD, ChunkedIngest
 from pacha.store.delta import MAX_DEPTH, delta_pays, try_delta
 from pacha.store.encodings import ZSTD_CODER
 from pacha.store.loose import LooseStore
 from pacha.store.optional import attempt
 from pacha.store.protocols import PreparedObject, Store
-from pacha.store.snapshot import Identity, changed, check_unchanged, identity
+from pacha.store.snapshot import FileChanged, Identity, check_listed, check_unchanged, confirm_hash, identity
 from pacha.store.snapshot import settled as _settled
 from pacha.store.tmpfile import TempFile
 
@@ -290,14 +290,12 @@ def ingest_file_sized(
     byte is read, else FileChanged is raised and nothing it names is referenced.
     """
     fd = fileobj.fileno()
-    before = identity(os.fstat(fd))
     path = getattr(fileobj, "name", "the file")
-    if listed is not None and before != listed:
-        raise changed(path)
+    before = check_listed(path, listed, identity(os.fstat(fd)))
     size = before[2]
     if size <= CHUNK_THRESHOLD:
         data = fileobj.read(size + 1)  # one byte more: a file that grew shows it
-        check_unchanged(path, fd, before, len(data))
+        _check_read(path, fd, before, len(data), lambda: hash_bytes(data))
         if kind != "blob" or base is None:
             object_id = store.put_bytes(data, kind)
         else:
@@ -307,7 +305,7 @@ def ingest_file_sized(
         return object_id, len(data)
     if kind != "blob" and store.keys.encrypted:  # sealed whole (see ObjectWriter._whole)
         data = fileobj.read(size + 1)
-        check_unchanged(path, fd, before, len(data))
+        _check_read(path, fd, before, len(data), lambda: hash_bytes(data))
         return store.put_bytes(data, kind), len(data)
     if kind != "blob":
         object_id, stored = _ingest_loose(store, fileobj, kind)
@@ -331,10 +329,19 @@ def ingest_file_sized(
                     chunked.feed(block)
                 object_id = chunked.finish()
             # before the batch installs anything: a changed file leaves no trace
-            check_unchanged(path, fd, before, chunked.size)
+            _check_read(path, fd, before, chunked.size, lambda: object_id)
             return object_id, chunked.size
         finally:
             chunked.close()
+
+
+def _check_read(path: str, fd: int, before: Identity, read: int, blob_id: Callable[[], str]) -> None:
+    """check_unchanged after read bytes; a file whose times alone moved is let through if its
+    bytes read again have blob_id() (pacha.store.snapshot.confirm_hash)."""
+    try:
+        check_unchanged(path, fd, before, read)
+    except FileChanged as moved:
+        confirm_hash(moved, path, blob_id())
 
 
 def _map(fileobj: IO[bytes]) -> MappedFile | None:

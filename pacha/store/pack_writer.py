@@ -4,6 +4,7 @@ installed together (format: pacha.store.pack_format, docs/format.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 from pacha.crash import crash_point
@@ -12,6 +13,7 @@ from pacha.store.pack_format import PACK_HEADER, Entry, build_index, index_table
 from pacha.store.tmpfile import TempFile
 
 FLUSH_EVERY = 1 << 20  # a pack writer gathers small entries up to this many bytes per write
+BEHIND = 4  # writes handed to the background thread and not done yet, at most (~4 MiB)
 
 # The encryption stage (ObjectStore.seal_parts): a stored form, in parts, as it goes to disk
 Seal = Callable[[str, tuple[bytes | bytearray | memoryview, ...]], tuple[bytes | bytearray | memoryview, ...]]
@@ -34,6 +36,11 @@ class PackWriter:
         self._end = self._file.written  # where the next entry goes (buffered bytes included)
         self._buffered: list[bytes | bytearray | memoryview] = []
         self._buffered_bytes = 0
+        # A fetch writes on a thread of its own (set by pacha.transport.receive): copying a GiB
+        # into the page cache costs ~2 s of system time on a small VM, which the thread that
+        # hands out the arriving objects should not wait for. One thread: writes stay in order.
+        self.background: ThreadPoolExecutor | None = None
+        self._behind: list[Future[None]] = []
 
     def __contains__(self, object_id: str) -> bool:
         return object_id in self.entries
@@ -70,14 +77,33 @@ class PackWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Write what is buffered (before the buffers' memory may change or go away)."""
-        if self._buffered:
-            self._file.writev(self._buffered)
-            self._buffered, self._buffered_bytes = [], 0
+        """Write what is buffered (before the buffers' memory may change or go away); with a
+        background thread, hand it over (the buffers must then stay as they are)."""
+        if not self._buffered:
+            return
+        buffers, self._buffered, self._buffered_bytes = self._buffered, [], 0
+        if self.background is None:
+            self._file.writev(buffers)
+            return
+        self._behind.append(self.background.submit(self._file.writev, buffers))
+        while len(self._behind) > BEHIND:  # memory stays bounded
+            self._behind.pop(0).result()
+
+    def settle(self) -> None:
+        """Write what is buffered and wait until every write handed over is done (raises the
+        first one's error): afterwards the file holds every entry added."""
+        self.flush()
+        self._written()
+
+    def _written(self) -> None:
+        """Wait until everything handed to the background thread is written (raises its error)."""
+        behind, self._behind = self._behind, []
+        for future in behind:
+            future.result()
 
     def read_entry(self, object_id: str) -> bytes:
         """The stored bytes of an object added but not yet installed."""
-        self.flush()
+        self.settle()
         entry = self.entries[object_id]
         return self._file.pread(entry.length, entry.offset)
 
@@ -86,7 +112,7 @@ class PackWriter:
         if not self.entries:
             self.abort()
             return None
-        self.flush()
+        self.settle()
         table = index_table(self.entries)
         pack_id = digest(table[1])
         self._file.write(pack_id)
@@ -103,4 +129,7 @@ class PackWriter:
         return self.pack_dir / f"{name}.idx"
 
     def abort(self) -> None:
+        for future in self._behind:  # let the writes end before the file goes
+            future.exception()
+        self._behind = []
         self._file.abort()

@@ -8,8 +8,10 @@ doc): after every index is up, the push lists objects/pack/ once; while a prune 
 of its packs it waits for the prune to finish and lists again; a pack missing then is sent
 again (its index is there, so no prune can remove it afterwards). Only then do refs move.
 
-Cost: one LIST of objects/pack/ per push (the push made one at its start too); a prune lock
-lives for three requests, so a push waits on one only if a prune is removing that very pack.
+Cost: one LIST per pack sent, of the keys named for it (`pack-<P>`: the pack, its index, a
+prune lock), up to FEW packs, else one LIST of objects/pack/ (a remote of 100,000 packs lists in
+100 pages). A prune lock lives for three requests, so a push waits on one only if a prune is
+removing that very pack.
 """
 
 from __future__ import annotations
@@ -17,14 +19,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from pacha.transport.backend import Backend
+from pacha.transport.backend import Backend, Stat
 from pacha.transport.errors import RemoteError
 from pacha.transport.hooks import reached
 from pacha.transport.layout import PACK_DIR, pack_id_of_prune_lock, pack_key
 from pacha.transport.outgoing import PackPlan
 
+FEW = 8  # up to this many packs, each is listed by its own name (else objects/pack/ whole)
 PRUNE_WAIT = 120.0  # seconds a push waits for a prune removing one of its packs, at most
 _FIRST_WAIT = 0.05  # seconds, doubled after each listing that still shows the lock (up to 2 s)
+
+
+def _listing(backend: Backend, pack_ids: list[str]) -> list[Stat]:
+    """The keys of objects/pack/ that concern these packs (and perhaps others)."""
+    if len(pack_ids) > FEW:
+        return backend.list(PACK_DIR)
+    return [stat for pack_id in pack_ids for stat in backend.list(f"{PACK_DIR}pack-{pack_id}")]
 
 
 def confirm_packs(
@@ -40,7 +50,7 @@ def confirm_packs(
     wanted = {plan.pack_id: plan for plan in plans}
     waited, pause = 0.0, _FIRST_WAIT
     while True:
-        listed = backend.list(PACK_DIR)
+        listed = _listing(backend, sorted(wanted))
         locked = sorted({p for p in (pack_id_of_prune_lock(s.key) for s in listed) if p in wanted})
         if not locked:
             break

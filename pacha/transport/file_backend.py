@@ -166,8 +166,9 @@ class FileBackend:
 
     def list(self, prefix: str) -> list[Stat]:
         base = self._path(prefix.rstrip("/")) if prefix.rstrip("/") else self.root
-        if not base.is_dir():
+        if not base.is_dir() and (prefix.endswith("/") or not base.parent.is_dir()):
             return []  # nothing there yet (the directory is made by the first write)
+        base = base if base.is_dir() else base.parent  # a prefix of names, as S3's: their directory
         out = []
         try:
             for path in _walk(base):

@@ -29,7 +29,9 @@ first push, so only this side's changes count and a push replaces it with a sign
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -54,6 +56,8 @@ MAX_ATTEMPTS = 50  # compare-and-swap attempts, each lost to another writer of t
 
 _TOLD_LOST: set[tuple[object, str]] = set()  # (registry, url) already told it lost its keyring
 ACTIONS = {"added": "added", "removed": "removed", "rewrapped": "given a new passphrase"}
+# the changes record() made, for the --json report of the command running (collecting())
+_COLLECTED: ContextVar[list[dict[str, object]] | None] = ContextVar("pacha_keyring_changes", default=None)
 
 
 class RemoteEncryptionMismatch(RemoteError):
@@ -294,6 +298,21 @@ def record(
     for action in ACTIONS:
         entry[action] = [c.name for c in changes if c.action == action]
     keyring_log.append(registry.root, entry)
+    collected = _COLLECTED.get()
+    if collected is not None:
+        collected.append(dict(entry))
+
+
+@contextmanager
+def collecting() -> Iterator[list[dict[str, object]]]:
+    """The key slot changes recorded inside the block (record(): each as its keyring.log line,
+    without the time), gathered for a command's --json report (push, fetch, pull, clone)."""
+    seen: list[dict[str, object]] = []
+    token = _COLLECTED.set(seen)
+    try:
+        yield seen
+    finally:
+        _COLLECTED.reset(token)
 
 
 def _tell(line: str) -> None:

@@ -13,6 +13,7 @@ import contextlib
 import os
 import struct
 from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, NamedTuple, cast
 
 from pacha import codec
@@ -183,11 +184,17 @@ def check_arrived(object_id: str, data: bytes | memoryview, keys: RegistryKeys) 
 
 # --- installing received objects ---------------------------------------------------
 @contextlib.contextmanager
-def receiving(store: ObjectStore) -> Iterator[PackWriter]:
+def receiving(store: ObjectStore, writes: ThreadPoolExecutor | None = None) -> Iterator[PackWriter]:
     """A batch: objects added go into one new local pack, installed only if the block ends
-    without an exception (readers of this thread see them meanwhile)."""
+    without an exception (readers of this thread see them meanwhile). writes: a thread that
+    writes the pack meanwhile (PackWriter.background), so this one goes on taking objects."""
     with store.batch() as writer:
-        yield writer
+        saved, writer.background = writer.background, writes or writer.background
+        try:
+            yield writer
+            writer.settle()  # before an outer batch (if any) writes on without that thread
+        finally:
+            writer.background = saved
 
 
 # --- packs for upload --------------------------------------------------------------

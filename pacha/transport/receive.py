@@ -16,6 +16,7 @@ installed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
@@ -33,7 +34,11 @@ if TYPE_CHECKING:
     from pacha.registry import Registry
     from pacha.store import ObjectStore
 
-INSTALL_EVERY = 32 << 20  # bytes of received objects per local pack installed
+# Bytes of received objects per local pack installed: what an interrupted fetch may fetch again,
+# against one install (fsyncs, renames, a pack to open and index later) per this many bytes:
+# 128 MiB makes 8 packs of a 1 GiB model (34 at 32 MiB), each at least repack.BIG_PACK, so the
+# automatic repack after a pull merges only the small ones (records, a file's tail).
+INSTALL_EVERY = 128 << 20
 RANGE_LIMIT = 4 << 20  # bytes per ranged GET
 RANGE_GAP = 64 << 10  # entries closer than this in a remote pack are fetched in one request
 
@@ -72,6 +77,8 @@ class _Walk:
         self.present: set[str] = set()  # found here (by _round) or added by this fetch
         self.blocked: dict[str, set[str]] = {}  # waiting id -> what it needs that is not here yet
         self.needed_by: dict[str, list[str]] = {}  # id -> waiting ids that need it
+        # writes the local packs while this thread takes what arrives (PackWriter.background)
+        self.writes = ThreadPoolExecutor(1, thread_name_prefix="pacha-write")
 
     def here(self, object_id: str) -> bool:
         """Is object_id known to be here (found by _round, or added)? An id not walked yet is
@@ -141,6 +148,7 @@ def receive(
     finally:
         for hashed in walk.hashes.values():
             hashed.close()
+        walk.writes.shutdown(wait=True)
     return result
 
 
@@ -237,7 +245,7 @@ def _install(
     was not verified on arrival, then install it. Returns the ids installed."""
     added: list[str] = []
     unverified: list[str] = []
-    with local.receiving(store) as writer:
+    with local.receiving(store, walk.writes) as writer:
         for item in stream:
             result.bytes += len(item.data)
             meter.add(len(item.data), 1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import re
 import sys
 from datetime import UTC, datetime
@@ -20,20 +21,39 @@ def console() -> Any:
     On a terminal it uses the terminal's width (long cells fold onto the next line,
     never end in an ellipsis); in a pipe or file (`pacha run list | grep 1.1.0`) it
     ignores COLUMNS and the 80-column default, so no line is truncated or wrapped, and
-    it writes no colour or style codes.
+    it writes no colour or style codes. Emoji codes are not replaced: `-m ":smile: done"` is
+    shown as typed. A string printed through it is read as rich markup: escape what a user
+    wrote (rich.markup.escape), or print it with markup=False.
     """
     from rich.console import Console
 
+    class PipeConsole(Console):
+        def on_broken_pipe(self) -> None:
+            # rich exits 1 ("failed") when the reader left (`pacha model list | head -1`); raise
+            # it on to the dispatcher, which stops quietly with 141 as Git does
+            raise BrokenPipeError(errno.EPIPE, "the reader of standard output went away")
+
     if sys.stdout.isatty():
-        return Console(highlight=False)
-    return Console(highlight=False, width=PIPE_WIDTH, no_color=True, color_system=None, soft_wrap=True)
+        return PipeConsole(highlight=False, emoji=False)
+    return PipeConsole(
+        highlight=False, emoji=False, width=PIPE_WIDTH, no_color=True, color_system=None, soft_wrap=True
+    )
 
 
 def table(*columns: str, header: bool = True, right: tuple[str, ...] = ()) -> Any:
-    """A borderless rich Table whose cells fold rather than truncate (see console())."""
-    from rich.table import Table
+    """A borderless rich Table whose cells fold rather than truncate (see console()).
 
-    out = Table(box=None, header_style="bold", show_header=header)
+    A str cell is shown exactly as given, never read as markup: cells hold what users wrote (a
+    stage change's why, an author, a URL, a metric name), and `why [/z]` made `model history` fail
+    with rich's MarkupError. A styled cell is a rich Text (Text.from_markup)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    class LiteralTable(Table):
+        def add_row(self, *cells: Any, **options: Any) -> None:
+            super().add_row(*(Text(c) if isinstance(c, str) else c for c in cells), **options)
+
+    out = LiteralTable(box=None, header_style="bold", show_header=header)
     for column in columns:
         out.add_column(column, justify="right" if column in right else "left", overflow="fold")
     return out

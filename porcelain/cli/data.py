@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from pacha.errors import UsageError
 from porcelain.cards.fields import load_toml
 from porcelain.cli.context import DATA, open_porcelain
 from porcelain.cli.kind_group import kind_app
@@ -23,7 +24,6 @@ from porcelain.cli.options import (
     SignOption,
 )
 from porcelain.cli.version_view import report_registration
-from porcelain.errors import InvalidInput
 from porcelain.versions.request import RegisterRequest
 
 app = kind_app(DATA, "Register, find, promote and download dataset versions.")
@@ -93,6 +93,6 @@ def register(
         sign=sign,
     )
     if (derived_from or transform) and not (derived_from and transform):
-        raise InvalidInput("--derived-from and --transform go together (the source and how it was made)")
+        raise UsageError("--derived-from and --transform go together (the source and how it was made)")
     result = open_porcelain().register(request)
     report_registration(result, "data", as_json)

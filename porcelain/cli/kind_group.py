@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 import typer
 
+from pacha.cli.app import new_app
 from porcelain.cli.context import Kind
 from porcelain.cli.versions import (
     delete,
@@ -48,11 +49,9 @@ TRACED: dict[str, tuple[Callable[..., None], str]] = {  # models and datasets on
 
 def kind_app(kind: Kind, help_text: str, staged: bool = True) -> typer.Typer:
     """The command group of kind with the shared commands (stages and lineage if staged)."""
-    app = typer.Typer(
+    app = new_app(
         help=help_text,
         no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
         context_settings={"obj": kind},  # what the shared commands act on: context.kind_of
     )
     tables = [EVERY_KIND, STAGED, CHANGES, TRACED] if staged else [EVERY_KIND, CHANGES]

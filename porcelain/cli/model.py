@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from pacha.errors import UsageError
 from porcelain.cards import render as card_render
 from porcelain.cards.fields import load_toml
 from porcelain.cli._output import parse_metrics, print_json
@@ -111,7 +112,8 @@ def register(
         sign=sign,
     )
     if (sources or param) and not relation:
-        raise InvalidInput("--from needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
+        given = "--from" if sources else "--param"
+        raise UsageError(f"{given} needs --relation (fine-tuned, distilled, merged, quantized, pruned)")
     result = open_porcelain().register(request)
     report_registration(result, "model", as_json)
 

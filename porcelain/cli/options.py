@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from porcelain.errors import InvalidInput
+from porcelain.signatures.gpg import read_keyring
 
 VersionOption = Annotated[
     str | None, typer.Option("-v", "--version", help="Version (long form of NAME:VER).")
@@ -25,12 +26,23 @@ LatestOption = Annotated[
     bool, typer.Option("--latest", help="Act on the latest version of NAME (it must be asked for).")
 ]
 MessageOption = Annotated[str, typer.Option("-m", "--message", help="Why, for the audit trail.")]
+
+
+def _keyring_given(keyring: Path | None) -> Path | None:
+    """A --keyring FILE is read when the command starts, whatever it then verifies: a mistyped
+    path was ignored (exit 0) on a version without signatures and refused on one with them."""
+    if keyring is not None:
+        read_keyring(keyring)
+    return keyring
+
+
 KeyringOption = Annotated[
     Path | None,
     typer.Option(
         "--keyring",
         metavar="FILE",
         help="Trust only the OpenPGP public keys in FILE (gpg --export; default: sign.keyring).",
+        callback=_keyring_given,
     ),
 ]
 SignOption = Annotated[

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 import typer
 
+from pacha.cli.app import new_app
 from pacha.documents import load_toml
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli.context import open_porcelain
@@ -17,11 +18,9 @@ from porcelain.errors import InvalidInput
 from porcelain.policies import change
 from porcelain.policies import records as rec
 
-app = typer.Typer(
+app = new_app(
     help="Access policies: who may read, write and administer a name or a namespace.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 TargetArg = Annotated[str, typer.Argument(help="NAME, PREFIX/ (a namespace, e.g. team/) or / (every name).")]
@@ -207,4 +206,6 @@ def list_(as_json: JsonOption = False) -> None:
             rows.add_row(f"group:{r.name}", "members: " + (", ".join(r.members) or "-"), "", "")
         else:
             rows.add_row(r.target, *(", ".join(getattr(r, f)) or "-" for f in rec.ROLES))
-    console().print(rows)
+    console().print(
+        rows if found else "no policies: every name is open (`pacha policy set` makes one)", markup=False
+    )

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from pacha.cli.app import open_reg
+from pacha.cli.app import new_app, open_reg
 from pacha.errors import UsageError
 from porcelain.cli._output import console, print_json, table
 from porcelain.cli._sync import JsonOption
@@ -17,11 +17,9 @@ from porcelain.remotes.admin import check as check_remote
 from porcelain.remotes.admin import remove as remove_remote
 from porcelain.remotes.settings import get_remote, list_remotes
 
-app = typer.Typer(
+app = new_app(
     help="Add, list, remove, set and check remotes (S3-compatible buckets or shared paths).",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 NameArg = Annotated[str, typer.Argument(help="Remote name, e.g. origin.")]
@@ -96,7 +94,10 @@ def list_(as_json: JsonOption = False) -> None:
         if r.jobs:
             notes.append(f"jobs {r.jobs}")
         rows.add_row(r.name, r.url, ", ".join(notes))
-    console().print(rows)
+    # as `model list` and `run list` say it (a bare header read as a failure)
+    console().print(
+        rows if remotes else "no remotes; add one with `pacha remote add origin URL`", markup=False
+    )
 
 
 @app.command("remove", epilog="Example: pacha remote remove origin")

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from pacha.cli.app import new_app
+from pacha.errors import UsageError
 from pacha.pathnames import check_destination
 from porcelain.cli._output import console, parse_metrics, print_json, table, when
 from porcelain.cli.context import open_porcelain
@@ -17,11 +19,9 @@ from porcelain.runs import analysis as run_analysis
 from porcelain.runs.metrics import load_series
 from porcelain.runs.records import RunInfo
 
-app = typer.Typer(
+app = new_app(
     help="Track experiment runs: start, log, artifact, finish, list, get.",
     no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
 )
 
 OverrideOption = Annotated[
@@ -202,17 +202,20 @@ def compare(
         )
         return
     from rich.markup import escape
+    from rich.text import Text
 
     names = [r.name for r in result.runs]
     rows = table("", *names, right=tuple(names))
     for p in result.params:
-        rows.add_row(escape(p), *[escape(repr(r.record["params"].get(p))) for r in result.runs])
+        rows.add_row(p, *[repr(r.record["params"].get(p)) for r in result.runs])
     for m in result.metrics:
-        cells = []
+        cells: list[Text | str] = []
         for r in result.runs:
             s = r.record.get("metrics", {}).get(m)
-            cells.append(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]" if s else "-")
-        rows.add_row(escape(m) + " [dim]final (min..max)[/dim]", *cells)
+            cells.append(
+                Text.from_markup(f"{s['last']:.4g} [dim]({s['min']:.4g}..{s['max']:.4g})[/dim]") if s else "-"
+            )
+        rows.add_row(Text.from_markup(escape(m) + " [dim]final (min..max)[/dim]"), *cells)
     out = console()
     out.print(rows)
     for metric, groups in result.groups.items():
@@ -296,7 +299,12 @@ def metrics(
 def plot(
     names: Annotated[list[str], typer.Argument(help="Run names or ids.")],
     metric: Annotated[str, typer.Option("-m", "--metric", help="Metric to draw.")],
-    output: Annotated[Path, typer.Option("-o", "--output", help="PNG file to write.")],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "-o", "--output", help="Image file to write: PNG, or the format its suffix names (svg, pdf, ...)."
+        ),
+    ],
     as_json: JsonOption = False,
 ) -> None:
     """Draw one metric's curves for several runs on one chart (PNG)."""
@@ -308,11 +316,13 @@ def plot(
             curves[info.name] = series[metric]
     if not curves:
         raise NotFound(f"none of these runs has metric {metric!r}")
+    if output.is_dir():  # -o "" comes as "."
+        raise UsageError(f"-o {output} is a directory: give the file to write, e.g. {output / 'curve.png'}")
     if not output.parent.is_dir():
         raise InvalidInput(f"cannot write {output}: directory {output.parent} does not exist")
 
     check_destination(output)  # a FIFO would block the plot, a device node be written to
-    run_analysis.plot(curves, metric, str(output))
+    run_analysis.plot(curves, metric, output)
     if as_json:
         print_json({"path": str(output), "metric": metric, "runs": list(curves)})
     else:

@@ -140,14 +140,7 @@ def _check_hyperparameters(doc: dict[str, Any], report: Report) -> None:
             err(f"hyperparameters.{name} must be an integer, not {value!r}")
         elif kind is float and (not isinstance(value, int | float) or isinstance(value, bool)):
             err(f"hyperparameters.{name} must be a number, not {value!r}")
-    if isinstance(hp.get("learning_rate"), int | float) and hp["learning_rate"] <= 0:
-        err(f"hyperparameters.learning_rate must be positive, not {hp['learning_rate']}")
-    for name in ("batch_size", "epochs"):
-        if isinstance(hp.get(name), int) and hp[name] <= 0:
-            err(f"hyperparameters.{name} must be at least 1, not {hp[name]}")
-    for name in ("weight_decay", "max_grad_norm", "warmup_steps"):
-        if isinstance(hp.get(name), int | float) and hp[name] < 0:
-            err(f"hyperparameters.{name} must not be negative")
+    report.errors.extend(out_of_range(hp))
     custom = hp.get("custom", {})
     if not isinstance(custom, dict):
         err("hyperparameters.custom must be a table")
@@ -155,6 +148,21 @@ def _check_hyperparameters(doc: dict[str, Any], report: Report) -> None:
         for name, value in custom.items():
             if not _typed_value(value):
                 err(f"hyperparameters.custom.{name}: use a float, int, bool, string or list of them")
+
+
+def out_of_range(hp: dict[str, Any]) -> list[str]:
+    """What is wrong with the ranges of the standard hyperparameters in hp (a recipe's
+    [hyperparameters], or the values one run overrides: the same rules for both)."""
+    wrong = []
+    if isinstance(hp.get("learning_rate"), int | float) and hp["learning_rate"] <= 0:
+        wrong.append(f"hyperparameters.learning_rate must be positive, not {hp['learning_rate']}")
+    for name in ("batch_size", "epochs"):
+        if isinstance(hp.get(name), int) and hp[name] <= 0:
+            wrong.append(f"hyperparameters.{name} must be at least 1, not {hp[name]}")
+    for name in ("weight_decay", "max_grad_norm", "warmup_steps"):
+        if isinstance(hp.get(name), int | float) and hp[name] < 0:
+            wrong.append(f"hyperparameters.{name} must not be negative")
+    return wrong
 
 
 def _check_reproducibility(doc: dict[str, Any], report: Report) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from pacha.documents import parse_toml
 from porcelain.errors import InvalidInput
 from porcelain.finite import HINT, require_finite
-from porcelain.recipes.check import run_parameters
+from porcelain.recipes.check import STANDARD_HYPERPARAMETERS, out_of_range, run_parameters
 from porcelain.wording import say
 
 
@@ -28,7 +28,18 @@ def coerce_override(doc: dict[str, Any], assignment: str) -> tuple[str, Any]:
         raise InvalidInput(
             f"{_override()} {name}: the recipe has no hyperparameter {name!r} (it has: {known})"
         )
-    return name, _convert(name, current[name], text.strip())
+    return name, _in_range(doc, name, _convert(name, current[name], text.strip()), assignment)
+
+
+def _in_range(doc: dict[str, Any], name: str, value: Any, given: str) -> Any:
+    """value, if a standard hyperparameter's range allows it (`recipe validate`'s rules: an
+    override of learning_rate=-1 ran, though the same recipe with it is refused)."""
+    hp = doc.get("hyperparameters")
+    if name in STANDARD_HYPERPARAMETERS and isinstance(hp, dict) and name in hp:
+        wrong = out_of_range({name: value})
+        if wrong:
+            raise InvalidInput(f"{_override()} {given}: {wrong[0]}")
+    return value
 
 
 def _convert(name: str, current: Any, text: str) -> Any:
@@ -91,4 +102,5 @@ def check_override_value(doc: dict[str, Any], name: str, value: Any) -> Any:
         raise InvalidInput(
             f"override {name}={value!r}: the recipe has {type(expected).__name__} {expected!r}"
         )
-    return float(value) if isinstance(expected, float) else value
+    value = float(value) if isinstance(expected, float) else value
+    return _in_range(doc, name, value, f"{name}={value!r}")

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pacha
+from pacha.errors import UsageError
 from pacha.registry import default_init_path
 from porcelain.errors import CheckFailed, InvalidInput, NotFound
 from porcelain.locking import maintain
 from porcelain.remotes import base, refsync, settings, wire
+from porcelain.remotes.keyring_report import reports_keyring
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.sync import SyncReport, apply_local, tracking
 
@@ -133,6 +135,7 @@ def remove(plumbing: pacha.Registry, name: str) -> tuple[settings.RemoteSettings
     return remote, len(tracked)
 
 
+@reports_keyring
 def clone(
     url: str,
     path: str | Path | None,
@@ -150,7 +153,7 @@ def clone(
     A failure removes what was created.
     """
     if all_objects and lazy:
-        raise InvalidInput("give --all or --lazy, not both")
+        raise UsageError("give --all or --lazy, not both")
     remote = wire.connect_url(url, endpoint_url, jobs, ORIGIN)
     if remote.read_refs().etag is None:  # a foreign remote is refused by read_refs itself
         raise NotFound(f"{url} holds no registry (nothing was ever pushed there): check the URL")

@@ -10,6 +10,9 @@
     [core]
     default-remote = "origin"
 
+A path is recorded absolute (as `git clone ../x` records origin): `./team` typed in one directory
+must not name another `./team` when a later command runs elsewhere.
+
 Read through pacha's Config (the parsed TOML); written with tomlkit so comments stay.
 """
 
@@ -23,6 +26,7 @@ from typing import Any, TypeVar
 import pacha
 from pacha.config import Config, write_atomic
 from pacha.errors import UsageError
+from pacha.transport.urls import parse_url
 from porcelain.errors import InvalidInput, NotFound
 
 T = TypeVar("T")
@@ -204,7 +208,7 @@ def add_remote(
             section = tomlkit.table(is_super_table=True)
             doc[SECTION] = section
         table = tomlkit.table()
-        table["url"] = url
+        table["url"] = stored_url(url)
         if endpoint_url:
             table["endpoint-url"] = endpoint_url
         if lazy:
@@ -252,6 +256,15 @@ def _set_default(doc: Any, name: str | None) -> None:
         core[DEFAULT_KEY] = name
 
 
+def stored_url(url: str) -> str:
+    """The URL as config records it: s3:// and file:// as given, a path made absolute (from the
+    directory the command runs in: what the user meant when typing it)."""
+    if url.startswith(("s3://", "file:")):
+        return url
+    path = parse_url(url).path
+    return url if path is None else str(path)
+
+
 def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any) -> RemoteSettings:
     """Set one key of [remote.<name>] (checked as when read); returns the remote's new settings."""
     remote = get_remote(plumbing, name)
@@ -265,6 +278,8 @@ def set_remote_option(plumbing: pacha.Registry, name: str, key: str, value: Any)
         value = as_usage(parse_jobs, where, value)
     elif not str(value).strip():
         raise UsageError(f"{where} must not be empty")
+    elif key == "url":
+        value = stored_url(str(value))
 
     def change(doc: Any) -> None:
         doc[SECTION][remote.name][key] = value

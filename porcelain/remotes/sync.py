@@ -23,6 +23,7 @@ from porcelain.errors import CheckFailed, NotFound
 from porcelain.locking import maintain
 from porcelain.policies.incoming import require_policy
 from porcelain.remotes import base, derived, refsync, rules, wire
+from porcelain.remotes.keyring_report import reports_keyring
 from porcelain.remotes.progress import Progress
 from porcelain.remotes.settings import RemoteSettings, get_remote
 from porcelain.signatures.incoming import require_signed
@@ -38,6 +39,7 @@ class SyncReport:
     objects: int = 0  # objects transferred
     bytes: int = 0  # bytes transferred
     up_to_date: bool = False
+    keyring: list[dict[str, Any]] = field(default_factory=list)  # key slot changes (keyring_report)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -47,6 +49,7 @@ class SyncReport:
             "objects": self.objects,
             "bytes": self.bytes,
             "refs": [{"ref": m.ref, "old": m.old or ZERO_ID, "new": m.new or ZERO_ID} for m in self.moved],
+            "keyring": self.keyring,
         }
 
 
@@ -66,6 +69,7 @@ def local(plumbing: pacha.Registry) -> dict[str, str]:
     return refsync.local_table(plumbing.refs.iter())
 
 
+@reports_keyring
 def fetch(plumbing: pacha.Registry, name: str | None = None, *, progress: bool = True) -> SyncReport:
     """Update the remote-tracking refs remotes/<remote>/… and their reflog from the remote, and
     bring the records they name (versions, cards, lineage, runs; not the artifacts' bytes)."""
@@ -97,6 +101,7 @@ def _require_there(settings: RemoteSettings) -> None:
         )
 
 
+@reports_keyring
 def push(
     plumbing: pacha.Registry,
     name: str | None = None,
@@ -233,6 +238,7 @@ def _moved_by(remote: wire.Remote) -> Any:
     return describe
 
 
+@reports_keyring
 def pull(
     plumbing: pacha.Registry,
     name: str | None = None,

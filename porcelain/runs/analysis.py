@@ -4,8 +4,12 @@ Welch t-test, the best run, and which hyperparameters matter (Spearman rank corr
 from __future__ import annotations
 
 import math
+import os
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from pacha.errors import UsageError
 from porcelain.errors import InvalidInput, NotFound
 from porcelain.runs.records import RunInfo
 
@@ -46,7 +50,7 @@ class Comparison:
 
 def compare(infos: list[RunInfo]) -> Comparison:
     if len(infos) < 2:
-        raise InvalidInput("compare needs at least two runs")
+        raise UsageError("compare needs at least two runs")
     metrics = sorted({m for i in infos for m in final_metrics(i)})
     result = Comparison(infos, differing_params(infos), metrics)
     groups: dict[str, list[RunInfo]] = {}
@@ -138,21 +142,45 @@ def sparkline(values: list[float], width: int = 60) -> str:
     return "".join(SPARKS[int((v - low) / span * top + 0.5 + 1e-9)] for v in values)
 
 
-def plot(series: dict[str, list[list[float]]], metric: str, output: str) -> None:
-    """Curves of one metric for several runs on one PNG chart (matplotlib, no display)."""
+def plot(series: dict[str, list[list[float]]], metric: str, output: Path) -> None:
+    """Curves of one metric for several runs on one chart at output (matplotlib, no display).
+
+    The format is output's suffix (png, svg, pdf, jpg, ...: what matplotlib writes), PNG if it
+    has none; the file is written exactly at output (matplotlib would add `.png` to a name
+    without a suffix), whole or not at all (a temporary file beside it, renamed into place).
+    InvalidInput for a suffix that names no image format."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 4.5), dpi=120)
-    for run_name, points in series.items():
-        ax.plot([p[0] for p in points], [p[2] for p in points], label=run_name, linewidth=1.5)
-    ax.set_xlabel("step")
-    ax.set_ylabel(metric)
-    ax.set_title(metric)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(output)
-    plt.close(fig)
+    try:
+        kind = output.suffix.lstrip(".").lower() or "png"
+        formats = fig.canvas.get_supported_filetypes()
+        if kind not in formats:
+            raise InvalidInput(
+                f"cannot write {output}: {kind!r} is not an image format; use one of "
+                f"{', '.join(sorted(formats))} (e.g. curve.png)"
+            )
+        for run_name, points in series.items():
+            ax.plot([p[0] for p in points], [p[2] for p in points], label=run_name, linewidth=1.5)
+        ax.set_xlabel("step")
+        ax.set_ylabel(metric)
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+        ax.legend()
+        fig.tight_layout()
+        with tempfile.NamedTemporaryFile(
+            dir=output.parent, prefix=f".{output.name}.pacha-", delete=False
+        ) as tmp:
+            try:
+                fig.savefig(tmp, format=kind)
+                tmp.flush()
+                os.fsync(tmp.fileno())
+                os.replace(tmp.name, output)
+            except BaseException:
+                os.unlink(tmp.name)
+                raise
+    finally:
+        plt.close(fig)

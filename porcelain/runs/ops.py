@@ -177,7 +177,10 @@ def list_runs(
     if recipe is None:
         prefixes = [b""]
     elif version is None and ":" not in recipe and "@" not in recipe:
-        prefixes = [bytes.fromhex(v.record_id) for v in list_versions(core, "recipe", recipe)]
+        versions = list_versions(core, "recipe", recipe)
+        if not versions:  # no such recipe: said as any lookup says it (not "no runs", "no run has metric")
+            resolve(core, "recipe", recipe, None)
+        prefixes = [bytes.fromhex(v.record_id) for v in versions]
     else:
         prefixes = [bytes.fromhex(resolve(core, "recipe", recipe, version).record_id)]
     out = []

@@ -114,16 +114,21 @@ def sign_detached(data: bytes, key: str) -> Signed:
     return Signed(bytes(result.data), fingerprint, uid)
 
 
+def read_keyring(keyring: Path) -> bytes:
+    """The bytes of a keyring file (InvalidInput naming it if it cannot be read)."""
+    try:
+        return keyring.read_bytes()
+    except OSError as exc:
+        raise InvalidInput(f"cannot read keyring {keyring}: {exc.strerror}") from None
+
+
 @contextmanager
 def _home(keyring: Path | None) -> Iterator[str | None]:
     """None (the user's keyring), or a throwaway GNUPGHOME holding only keyring's keys."""
     if keyring is None:
         yield None
         return
-    try:
-        keys = keyring.read_bytes()
-    except OSError as exc:
-        raise InvalidInput(f"cannot read keyring {keyring}: {exc.strerror}") from None
+    keys = read_keyring(keyring)
     with tempfile.TemporaryDirectory(prefix="pacha-gpg-") as home:
         os.chmod(home, 0o700)
         try:

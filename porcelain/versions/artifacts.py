@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from pacha.ignore import IgnoreRules
 from pacha.pathnames import check_source
 from pacha.registry import in_registry
 from pacha.store.ingest import ingest_file_sized
-from pacha.store.snapshot import Identity, changed, hash_file_sized, identity
+from pacha.store.snapshot import Identity, changed, confirm_hash, hash_file_sized, identity
 from pacha.store.snapshot import hash_file as hash_path
 from pacha.trees import write_tree_sized
 from porcelain.cards import weights_info as headers
@@ -33,6 +34,25 @@ def check_still(read: list[tuple[Path, Identity]]) -> None:
             raise changed(path) from None
         if now != before:
             raise changed(path)
+
+
+def confirm_listed(
+    path: Path, listed: Identity, artifact: str, read_facts: Callable[[], Any], recorded: Any
+) -> None:
+    """Raise FileChanged unless the file at path is still as listed, or only its times moved
+    since (a chmod, a link, a touch, the same bytes saved again) and, read again while it
+    holds still, its blob id is artifact and the facts read from it (read_facts(): a card's
+    weights and table facts) are those recorded."""
+    try:
+        now = identity(os.stat(path))
+    except OSError:
+        raise changed(path) from None
+    if now == listed:
+        return
+    moved = changed(path, listed, now, read=now[2], when="while it was stored")
+    confirm_hash(moved, path, artifact)  # FileChanged unless its bytes are still those stored
+    if read_facts() != recorded or identity(os.stat(path)) != now:
+        raise moved
 
 
 def artifact_of(

@@ -118,6 +118,8 @@ def plan_version(
             info = weights_info(source.path, source.ignore, described)
             if info:
                 card["weights"] = info
+                if source.listed is not None:  # a file's facts are checked with its bytes
+                    described.append((source.path, source.listed))
     version = next_version(core, kind, name, request.version, request.bump, card.get("version"))
     check_version_refs(kind, name, version)  # before anything is stored
     plan = Plan(

@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,8 +25,6 @@ import porcelain.layout as layout
 import porcelain.records as records
 import porcelain.semver as semver
 from pacha.errors import UsageError
-from pacha.store.snapshot import changed as file_changed
-from pacha.store.snapshot import identity
 from porcelain.core import Core, RefUpdate
 from porcelain.errors import CheckFailed, ConcurrentChange, InvalidInput
 from porcelain.finite import finite_float, require_finite
@@ -48,7 +45,7 @@ from porcelain.signatures.objects import Made, version_signature
 from porcelain.signatures.settings import signing_key
 from porcelain.stages.rules import INITIAL
 from porcelain.versions.allocate import BUMP_ATTEMPTS, VersionFree, VersionTaken
-from porcelain.versions.artifacts import artifact_of, check_still
+from porcelain.versions.artifacts import artifact_of, check_still, confirm_listed, weights_info
 from porcelain.versions.inputs import artifact_source
 from porcelain.versions.kinds import CARD_NAMES, Documented, document
 from porcelain.versions.plan import Plan, Source, answer_existing, build_record, plan_version, source_of
@@ -135,6 +132,7 @@ def store(core: Core, plan: Plan, source: Source) -> Stored:
     """
     objects = None if plan.hook_first else core.plumbing.objects
     card = plan.card
+    facts: dict[str, Any] = {}
     if plan.card_defaults is None:
         artifact, kind, size = artifact_of(
             objects, source.path, plan.base, ignore=source.ignore, listed=source.listed
@@ -145,10 +143,19 @@ def store(core: Core, plan: Plan, source: Source) -> Stored:
             artifact, kind, size = artifact_of(
                 objects, source.path, plan.base, ignore=source.ignore, listed=source.listed
             )
-            card = {**defaults.result(), **card}
-    if source.listed is not None and identity(os.stat(source.path)) != source.listed:
-        raise file_changed(source.path)  # after the card's facts were read from it too
-    check_still(plan.described)  # a folder's weights headers were read from the bytes stored
+            facts = defaults.result()
+            card = {**facts, **card}
+    if source.listed is not None:  # after the card's facts were read from it too
+        described = any(path == source.path for path, _ in plan.described)
+
+        def read_facts() -> tuple[Any, dict[str, Any]]:
+            weights = weights_info(source.path) if described else None
+            return weights, plan.card_defaults(source.path) if plan.card_defaults else {}
+
+        recorded = (plan.card.get("weights") if described else None, facts)
+        confirm_listed(source.path, source.listed, artifact, read_facts, recorded)
+    # a folder's weights headers were read from the bytes stored
+    check_still([(path, was) for path, was in plan.described if path != source.path])
     return Stored(artifact, kind, size, card)
 
 

@@ -9,7 +9,7 @@ import typer
 
 from pacha.cli._crypto_options import NewKeyFileOption, RecipientOption
 from pacha.crypto.share import seal_artifact
-from pacha.errors import InvalidInput
+from pacha.errors import UsageError
 from porcelain.cli._output import print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
@@ -41,11 +41,17 @@ def download(
     as_json: JsonOption = False,
 ) -> None:
     """Write a version's file or folder, verified as written, all or nothing."""
+    if not encrypt and (recipient or new_key_file):  # else the option was ignored, unsealed bytes written
+        given = "--recipient" if recipient else "--new-key-file"
+        raise UsageError(f"{given} seals the download: give --encrypt with it")
+    if recipient and new_key_file:  # sealed to the recipients, the key file was ignored
+        raise UsageError(
+            "give --recipient or --new-key-file, not both: a sealed file opens with its recipients' keys "
+            "or with a passphrase"
+        )
     kind = kind_of(ctx).kind
     reg = open_porcelain()
     ensure_local(reg.plumbing, kind, reference, version, progress=not as_json)  # lazy remote only
-    if recipient and not encrypt:
-        raise InvalidInput("--recipient seals the download: give --encrypt with it")
     if encrypt:
         found = reg.get(kind, reference, version)
         record = found.record

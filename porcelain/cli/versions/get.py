@@ -7,11 +7,12 @@ from typing import Annotated
 
 import typer
 
+from pacha.errors import UsageError
 from porcelain.cli._output import parse_time, print_json
 from porcelain.cli.context import kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, VersionOption
 from porcelain.cli.version_view import show_version, version_json
-from porcelain.errors import InvalidInput, NotFound
+from porcelain.errors import NotFound
 from porcelain.registry import Registry
 from porcelain.remotes.lazy import ensure_local
 
@@ -59,7 +60,7 @@ def as_of(reg: Registry, kind: str, reference: str, at: str) -> str:
     """NAME@STAGE at time `at` -> NAME:VER of the version that was in that stage then."""
     name, sep, stage = reference.rpartition("@")
     if not sep:
-        raise InvalidInput("--at needs a NAME@STAGE reference, e.g. fraud-detector@production")
+        raise UsageError("--at needs a NAME@STAGE reference, e.g. fraud-detector@production")
     found = reg.at(kind, name, stage, parse_time(at))
     if not found:
         raise NotFound(f"no version of {name} was in {stage} at {at}")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from pacha.cli.app import new_app
 from porcelain.cli._output import console, print_json
 from porcelain.cli.context import Kind, kind_of, open_porcelain
 from porcelain.cli.options import JsonOption, LatestOption, MessageOption, VersionOption, explicit
@@ -38,13 +39,11 @@ class Format(StrEnum):
 
 def lineage_app(kind: Kind) -> typer.Typer:
     """The `lineage` group of kind's command group: show (the default) and add."""
-    app = typer.Typer(
+    app = new_app(
         cls=DefaultToShow,
         help=f"Show or add lineage: `pacha {kind.noun} lineage REF` or "
         f"`pacha {kind.noun} lineage add CHILD ...`.",
         no_args_is_help=True,
-        add_completion=False,
-        pretty_exceptions_enable=False,
     )
     app.command("show", epilog="Example: " + SHOW_EXAMPLE.format(noun=kind.noun))(show)
     app.command("add", epilog="Example: " + ADD_EXAMPLE.format(noun=kind.noun))(add)
