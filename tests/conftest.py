@@ -140,6 +140,20 @@ def registry(cli: Cli):
     return pacha.open_registry(cli.registry)
 
 
+PASSPHRASE = "correct horse battery staple"
+
+
+@pytest.fixture
+def encrypted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> pacha.Registry:
+    """A new registry made by `pacha init --encrypt`, unlocked by PASSPHRASE in process and in
+    the commands it runs."""
+    monkeypatch.setenv("PACHA_PASSPHRASE", PASSPHRASE)
+    runner = Cli(tmp_path / "registry", tmp_path)
+    runner.env["PACHA_PASSPHRASE"] = PASSPHRASE
+    runner("init", "-q", "--encrypt")
+    return pacha.open_registry(runner.registry)
+
+
 def snapshot(root: Path) -> dict[str, bytes]:
     """Every file under root with its bytes (LMDB files included): to prove nothing changed."""
     out = {}

@@ -16,18 +16,7 @@ import pacha
 from pacha.errors import PachaError
 from pacha.registry import Registry
 from pacha.store import chunked
-from tests.conftest import Cli, damage_object
-
-PASS = "correct horse battery staple"
-
-
-@pytest.fixture()
-def encrypted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setenv("PACHA_PASSPHRASE", PASS)
-    cli = Cli(tmp_path / "registry", tmp_path)
-    cli.env["PACHA_PASSPHRASE"] = PASS
-    cli("init", "-q", "--encrypt")
-    return pacha.open_registry(cli.registry)
+from tests.conftest import damage_object
 
 
 def _reading(monkeypatch: pytest.MonkeyPatch, how: str) -> list[bool]:

@@ -27,9 +27,6 @@ from pacha.hashing import hash_bytes
 from pacha.registry import Registry
 from pacha.store import checks, chunk_writer, ingest, slabs
 from pacha.store.slabs import Slab, SlabPool
-from tests.conftest import Cli
-
-PASS = "correct horse battery staple"
 
 
 def documented_segments(body: bytes, object_id: str, kind: str, size: int, key: bytes) -> bytes:
@@ -155,15 +152,6 @@ def test_slabs_are_reused_last_in_first_out_and_bounded() -> None:
     pool.put(a)
     assert pool.get(2 << 20) is c  # a is too small for that: passed over, and kept
     assert pool.get(1) is a
-
-
-@pytest.fixture()
-def encrypted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Registry:
-    monkeypatch.setenv("PACHA_PASSPHRASE", PASS)
-    cli = Cli(tmp_path / "registry", tmp_path)
-    cli.env["PACHA_PASSPHRASE"] = PASS
-    cli("init", "-q", "--encrypt")
-    return pacha.open_registry(cli.registry)
 
 
 @pytest.mark.parametrize("reading", ["mapped", "streamed"])

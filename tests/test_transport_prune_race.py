@@ -117,10 +117,26 @@ def test_a_pack_pruned_while_its_push_stalled_before_the_index_is_sent_again(
     _whole_for_a_colleague(shared, tmp_path, model)
 
 
-def test_a_prune_that_sees_the_index_arrive_under_its_lock_keeps_the_pack(
-    shared: Shared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("push_starts_at", "removed"),
+    [
+        # prune: lock; push: index, sees the lock, waits; prune: sees the index, keeps the pack
+        ("prune-locked", 0),
+        # prune: lock, no index yet; push: index, sees the lock, waits; prune: removes the pack,
+        # unlocks; push: finds its pack gone, sends it again, then moves the refs
+        ("prune-before-delete", 1),
+    ],
+    ids=["index-arrives-under-the-lock-pack-kept", "pack-removed-then-sent-again"],
+)
+def test_a_push_waiting_on_a_prune_s_lock_ends_with_its_pack_on_the_remote(
+    shared: Shared,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    push_starts_at: str,
+    removed: int,
 ) -> None:
-    """prune: lock; push: index, sees the lock, waits; prune: sees the index, keeps the pack."""
+    """Whether the prune kept the pack (its index arrived under the lock) or removed it (before
+    the index), the refs move only once the pack is there: a colleague gets the whole version."""
     ada = member(tmp_path, "ada", shared)
     model = artifact(tmp_path, "m.bin", 300_000)
     ada("model", "register", "fraud", model, "-v", "1.0.0")
@@ -133,38 +149,12 @@ def test_a_prune_that_sees_the_index_arrive_under_its_lock_keeps_the_pack(
         assert saw_lock.wait(WAIT), "the push never saw the prune's lock"
 
     _at("push-waits-for-prune", saw_lock.set, monkeypatch)
-    _at("prune-locked", push_meanwhile, monkeypatch)
+    _at(push_starts_at, push_meanwhile, monkeypatch)
     report = prune(_remote(shared), grace=0)
     thread, errors = started[0]
     thread.join(WAIT)
     assert not thread.is_alive() and not errors, errors
-    assert _removed_packs(report) == []  # its index arrived under the lock: a pack now
-    _whole_for_a_colleague(shared, tmp_path, model)
-
-
-def test_a_pack_removed_after_its_index_arrived_is_sent_again_before_the_refs_move(
-    shared: Shared, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """prune: lock, no index yet; push: index, sees the lock, waits; prune: removes the pack,
-    unlocks; push: finds its pack gone, sends it again, then moves the refs."""
-    ada = member(tmp_path, "ada", shared)
-    model = artifact(tmp_path, "m.bin", 300_000)
-    ada("model", "register", "fraud", model, "-v", "1.0.0")
-    _interrupted_push(ada, monkeypatch)
-    saw_lock = threading.Event()
-    started: list[tuple[threading.Thread, list[BaseException]]] = []
-
-    def push_meanwhile() -> None:
-        started.append(_push_in_thread(ada))
-        assert saw_lock.wait(WAIT), "the push never saw the prune's lock"
-
-    _at("push-waits-for-prune", saw_lock.set, monkeypatch)
-    _at("prune-before-delete", push_meanwhile, monkeypatch)
-    report = prune(_remote(shared), grace=0)
-    thread, errors = started[0]
-    thread.join(WAIT)
-    assert not thread.is_alive() and not errors, errors
-    assert len(_removed_packs(report)) == 1  # removed, and sent again by the push
+    assert len(_removed_packs(report)) == removed
     _whole_for_a_colleague(shared, tmp_path, model)
 
 
