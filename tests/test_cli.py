@@ -67,7 +67,8 @@ def test_init_refuses_a_non_empty_directory(cli, tmp_path: Path) -> None:
     [
         (["cat-object", "-p", "ab" * 32], 1, "not found"),
         (["cat-object", "-t", "bad..name"], 128, "not a valid object name"),
-        (["cat-object", "-t", "abc"], 1, "neither a ref"),
+        (["cat-object", "-t", "abc"], 1, "too short for an object id prefix"),
+        (["cat-object", "-t", "abcd"], 1, "no object id starts with abcd"),
         (["hash-object", "-w", "no-such-file"], 128, "does not exist"),
         (["hash-object", "-w", "."], 128, "write-tree"),
         (["write-ref", "bad name", "ab" * 32], 128, "invalid ref name"),
